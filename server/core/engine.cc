@@ -1,0 +1,508 @@
+#include "server/core/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/ids.h"
+#include "server/core/scoring.h"
+
+namespace banditd::core {
+namespace {
+
+// Counts above this lose integer precision in a double after a few adds.
+constexpr int64_t kMaxEventCount = int64_t{1} << 40;
+constexpr double kMaxAbsReward = 1e15;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+absl::Status ArmNotFound(const std::string& field, const std::string& arm_id,
+                         const std::string& room_id) {
+  return absl::NotFoundError(absl::StrCat(field, ": arm \"", arm_id,
+                                          "\" not found in room \"", room_id,
+                                          "\""));
+}
+
+// Checks a list of new arm ids: well formed, unique in the list, and not
+// already in `room` (when given).
+absl::Status ValidateNewArms(const std::vector<std::string>& arm_ids,
+                             const Room* room, size_t existing,
+                             size_t max_arms)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {  // Caller holds room->mu.
+  if (existing + arm_ids.size() > max_arms) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("arm_ids: a room holds at most ", max_arms, " arms (",
+                     existing, " + ", arm_ids.size(), " requested)"));
+  }
+  absl::flat_hash_set<absl::string_view> seen;
+  seen.reserve(arm_ids.size());
+  for (size_t i = 0; i < arm_ids.size(); ++i) {
+    const std::string field = absl::StrCat("arm_ids[", i, "]");
+    if (absl::Status s = ValidateId(arm_ids[i], field); !s.ok()) return s;
+    if (!seen.insert(arm_ids[i]).second) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          field, ": arm \"", arm_ids[i], "\" is listed more than once"));
+    }
+    if (room != nullptr && room->arm_index.contains(arm_ids[i])) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          field, ": arm \"", arm_ids[i], "\" already exists in room \"",
+          room->id, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Sorted distinct copy of an event's context items: an item listed twice in
+// one event counts once.
+std::vector<std::string> DistinctItems(const std::vector<std::string>& items) {
+  std::vector<std::string> out = items;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
+
+std::shared_ptr<Room> Engine::FindRoom(const std::string& room_id) const {
+  absl::ReaderMutexLock lock(&rooms_mu_);
+  auto it = rooms_.find(room_id);
+  return it == rooms_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::shared_ptr<Room>> Engine::FindRoomOr(
+    const std::string& room_id, const std::string& field) const {
+  if (absl::Status s = ValidateId(room_id, field); !s.ok()) return s;
+  std::shared_ptr<Room> room = FindRoom(room_id);
+  if (room == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat(field, ": room \"", room_id, "\" not found"));
+  }
+  return room;
+}
+
+absl::Status Engine::Validate(const Mutation& mutation) const {
+  return std::visit(
+      Overloaded{
+          [&](const CreateRoom& m) -> absl::Status {
+            if (absl::Status s = ValidateId(m.room_id, "room_id"); !s.ok()) {
+              return s;
+            }
+            if (FindRoom(m.room_id) != nullptr) {
+              return absl::AlreadyExistsError(
+                  absl::StrCat("room_id: room \"", m.room_id,
+                               "\" already exists"));
+            }
+            if (absl::Status s = ValidateNewArms(
+                    m.arm_ids, nullptr, 0, options_.max_arms_per_room);
+                !s.ok()) {
+              return s;
+            }
+            return ValidatePolicy(m.policy, "policy");
+          },
+          [&](const DeleteRoom& m) -> absl::Status {
+            return FindRoomOr(m.room_id, "room_id").status();
+          },
+          [&](const ResetRoom& m) -> absl::Status {
+            return FindRoomOr(m.room_id, "room_id").status();
+          },
+          [&](const AddArms& m) -> absl::Status {
+            absl::StatusOr<std::shared_ptr<Room>> room =
+                FindRoomOr(m.room_id, "room_id");
+            if (!room.ok()) return room.status();
+            if (m.arm_ids.empty()) {
+              return absl::InvalidArgumentError(
+                  "arm_ids: must name at least one arm");
+            }
+            absl::ReaderMutexLock lock(&(*room)->mu);
+            return ValidateNewArms(m.arm_ids, room->get(),
+                                   (*room)->arm_ids.size(),
+                                   options_.max_arms_per_room);
+          },
+          [&](const RemoveArm& m) -> absl::Status {
+            absl::StatusOr<std::shared_ptr<Room>> room =
+                FindRoomOr(m.room_id, "room_id");
+            if (!room.ok()) return room.status();
+            if (absl::Status s = ValidateId(m.arm_id, "arm_id"); !s.ok()) {
+              return s;
+            }
+            absl::ReaderMutexLock lock(&(*room)->mu);
+            if ((*room)->FindArm(m.arm_id) < 0) {
+              return ArmNotFound("arm_id", m.arm_id, m.room_id);
+            }
+            return absl::OkStatus();
+          },
+          [&](const SetArmEnabled& m) -> absl::Status {
+            absl::StatusOr<std::shared_ptr<Room>> room =
+                FindRoomOr(m.room_id, "room_id");
+            if (!room.ok()) return room.status();
+            if (absl::Status s = ValidateId(m.arm_id, "arm_id"); !s.ok()) {
+              return s;
+            }
+            absl::ReaderMutexLock lock(&(*room)->mu);
+            if ((*room)->FindArm(m.arm_id) < 0) {
+              return ArmNotFound("arm_id", m.arm_id, m.room_id);
+            }
+            return absl::OkStatus();
+          },
+          [&](const FeedbackBatch& m) -> absl::Status {
+            return ValidateFeedback(m);
+          },
+      },
+      mutation);
+}
+
+absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
+  if (batch.events.empty()) {
+    return absl::InvalidArgumentError("events: must hold at least one event");
+  }
+  if (batch.events.size() > static_cast<size_t>(options_.max_batch_events)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("events: ", batch.events.size(),
+                     " events exceed the limit of ", options_.max_batch_events,
+                     " per batch"));
+  }
+  // Segments and context tables this batch would create, keyed
+  // "room\0segment" and "room\0segment\0item", to enforce the per-room limits.
+  absl::flat_hash_set<std::string> new_segments;
+  absl::flat_hash_map<std::string, int> new_items_per_segment;
+  absl::flat_hash_set<std::string> new_items;
+  std::shared_ptr<Room> room;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const FeedbackEvent& e = batch.events[i];
+    const std::string p = absl::StrCat("events[", i, "]");
+    if (absl::Status s = ValidateId(e.room_id, p + ".room_id"); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ValidateSegment(e.segment, p + ".segment"); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ValidateId(e.arm_id, p + ".arm_id"); !s.ok()) {
+      return s;
+    }
+    if (e.context_items.size() >
+        static_cast<size_t>(options_.max_context_items)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          p, ".context_items: ", e.context_items.size(),
+          " items exceed the limit of ", options_.max_context_items));
+    }
+    for (size_t j = 0; j < e.context_items.size(); ++j) {
+      if (absl::Status s = ValidateId(
+              e.context_items[j], absl::StrCat(p, ".context_items[", j, "]"));
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (e.views < 0 || e.views > kMaxEventCount) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          p, ".views: must be in [0, ", kMaxEventCount, "], got ", e.views));
+    }
+    if (e.clicks < 0 || e.clicks > kMaxEventCount) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          p, ".clicks: must be in [0, ", kMaxEventCount, "], got ", e.clicks));
+    }
+    if (e.reward.has_value() &&
+        !(std::isfinite(*e.reward) && std::abs(*e.reward) <= kMaxAbsReward)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          p, ".reward: must be finite with magnitude at most 1e15, got ",
+          *e.reward));
+    }
+    if (!e.event_id.empty()) {
+      if (absl::Status s = ValidateId(e.event_id, p + ".event_id"); !s.ok()) {
+        return s;
+      }
+    }
+    if (room == nullptr || room->id != e.room_id) {
+      room = FindRoom(e.room_id);
+      if (room == nullptr) {
+        return absl::NotFoundError(absl::StrCat(p, ".room_id: room \"",
+                                                e.room_id, "\" not found"));
+      }
+    }
+    absl::ReaderMutexLock lock(&room->mu);
+    if (room->FindArm(e.arm_id) < 0) {
+      return ArmNotFound(p + ".arm_id", e.arm_id, e.room_id);
+    }
+    const Segment* segment = room->FindSegment(e.segment);
+    const std::string segment_key = absl::StrCat(e.room_id, "\0", e.segment);
+    if (segment == nullptr && new_segments.insert(segment_key).second) {
+      const size_t count = room->segments.size() + new_segments.size();
+      if (count > static_cast<size_t>(options_.max_segments_per_room) + 1) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            p, ".segment: room \"", e.room_id, "\" already holds the limit of ",
+            options_.max_segments_per_room, " segments"));
+      }
+    }
+    // Items count against both the event's segment and the whole room.
+    for (const std::string& item : e.context_items) {
+      for (const std::string* seg_name : {&e.segment, &kWholeRoom}) {
+        const Segment* seg = room->FindSegment(*seg_name);
+        if (seg != nullptr && seg->context.contains(item)) continue;
+        const std::string seg_key = absl::StrCat(e.room_id, "\0", *seg_name);
+        if (!new_items.insert(absl::StrCat(seg_key, "\0", item)).second) {
+          continue;
+        }
+        const size_t existing = seg == nullptr ? 0 : seg->context.size();
+        if (existing + ++new_items_per_segment[seg_key] >
+            static_cast<size_t>(options_.max_context_items_per_segment)) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              p, ".context_items: segment \"", *seg_name, "\" of room \"",
+              e.room_id, "\" already holds the limit of ",
+              options_.max_context_items_per_segment, " context items"));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
+  if (absl::Status s = Validate(mutation); !s.ok()) return s;
+  ApplyResult result;
+  std::visit(
+      Overloaded{
+          [&](const CreateRoom& m) {
+            auto room = std::make_shared<Room>(m.room_id);
+            {
+              absl::MutexLock lock(&room->mu);
+              room->policy = m.policy;
+              room->MutableSegment(std::string(kWholeRoom));
+              room->AddArms(m.arm_ids);
+            }
+            absl::MutexLock lock(&rooms_mu_);
+            rooms_.emplace(m.room_id, std::move(room));
+          },
+          [&](const DeleteRoom& m) {
+            absl::MutexLock lock(&rooms_mu_);
+            rooms_.erase(m.room_id);
+          },
+          [&](const ResetRoom& m) {
+            std::shared_ptr<Room> room = FindRoom(m.room_id);
+            absl::MutexLock lock(&room->mu);
+            room->Reset();
+          },
+          [&](const AddArms& m) {
+            std::shared_ptr<Room> room = FindRoom(m.room_id);
+            absl::MutexLock lock(&room->mu);
+            room->AddArms(m.arm_ids);
+          },
+          [&](const RemoveArm& m) {
+            std::shared_ptr<Room> room = FindRoom(m.room_id);
+            absl::MutexLock lock(&room->mu);
+            room->RemoveArm(static_cast<uint32_t>(room->FindArm(m.arm_id)));
+          },
+          [&](const SetArmEnabled& m) {
+            std::shared_ptr<Room> room = FindRoom(m.room_id);
+            absl::MutexLock lock(&room->mu);
+            room->SetEnabled(static_cast<uint32_t>(room->FindArm(m.arm_id)),
+                             m.enabled);
+          },
+          [&](const FeedbackBatch& m) { result = ApplyFeedback(m); },
+      },
+      mutation);
+  return result;
+}
+
+ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
+  ApplyResult result;
+  std::shared_ptr<Room> room;
+  for (const FeedbackEvent& e : batch.events) {
+    if (!e.event_id.empty()) {
+      absl::MutexLock lock(&dedup_mu_);
+      if (SeenEvent(e.event_id)) {
+        ++result.duplicate_events;
+        continue;
+      }
+    }
+    if (room == nullptr || room->id != e.room_id) room = FindRoom(e.room_id);
+    const double views = static_cast<double>(e.views);
+    const double clicks = static_cast<double>(e.clicks);
+    const double reward = e.reward.value_or(clicks);
+    const std::vector<std::string> items = DistinctItems(e.context_items);
+
+    absl::MutexLock lock(&room->mu);
+    const uint32_t arm = static_cast<uint32_t>(room->FindArm(e.arm_id));
+    const bool enabled = room->enabled[arm] != 0;
+    auto add_to = [&](const std::string& segment_name) {
+      Segment& segment = room->MutableSegment(segment_name);
+      segment.arms.Add(arm, views, clicks, reward, enabled);
+      for (const std::string& item : items) {
+        room->MutableContext(segment, item)
+            .Add(arm, views, clicks, reward, enabled);
+      }
+    };
+    add_to(std::string(kWholeRoom));
+    if (!e.segment.empty()) add_to(e.segment);
+    ++result.applied_events;
+  }
+  return result;
+}
+
+bool Engine::SeenEvent(const std::string& event_id) {
+  if (options_.event_id_window <= 0) return false;
+  if (seen_event_ids_.contains(event_id)) return true;
+  const size_t window = static_cast<size_t>(options_.event_id_window);
+  if (event_id_ring_.size() < window) {
+    event_id_ring_.push_back(event_id);
+  } else {
+    seen_event_ids_.erase(event_id_ring_[event_id_ring_next_]);
+    event_id_ring_[event_id_ring_next_] = event_id;
+    event_id_ring_next_ = (event_id_ring_next_ + 1) % window;
+  }
+  seen_event_ids_.insert(event_id);
+  return false;
+}
+
+std::vector<std::string> Engine::RecentEventIds() const {
+  absl::MutexLock lock(&dedup_mu_);
+  std::vector<std::string> out;
+  out.reserve(event_id_ring_.size());
+  for (size_t i = 0; i < event_id_ring_.size(); ++i) {
+    out.push_back(
+        event_id_ring_[(event_id_ring_next_ + i) % event_id_ring_.size()]);
+  }
+  return out;
+}
+
+void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
+                          std::vector<std::string> recent_event_ids) {
+  {
+    absl::MutexLock lock(&rooms_mu_);
+    rooms_.clear();
+    for (std::unique_ptr<Room>& room : rooms) {
+      std::string id = room->id;
+      rooms_.emplace(std::move(id), std::shared_ptr<Room>(std::move(room)));
+    }
+  }
+  absl::MutexLock lock(&dedup_mu_);
+  seen_event_ids_.clear();
+  event_id_ring_.clear();
+  event_id_ring_next_ = 0;
+  for (std::string& id : recent_event_ids) SeenEvent(id);
+}
+
+void Engine::ForEachRoom(const std::function<void(const Room&)>& visit) const {
+  std::vector<std::shared_ptr<Room>> rooms;
+  {
+    absl::ReaderMutexLock lock(&rooms_mu_);
+    rooms.reserve(rooms_.size());
+    for (const auto& [id, room] : rooms_) rooms.push_back(room);
+  }
+  for (const std::shared_ptr<Room>& room : rooms) {
+    absl::ReaderMutexLock lock(&room->mu);
+    visit(*room);
+  }
+}
+
+namespace {
+
+RoomInfo DescribeRoom(const Room& room) ABSL_SHARED_LOCKS_REQUIRED(room.mu) {
+  RoomInfo info;
+  info.room_id = room.id;
+  info.policy = room.policy;
+  info.arms.reserve(room.arm_ids.size());
+  for (size_t i = 0; i < room.arm_ids.size(); ++i) {
+    info.arms.push_back({room.arm_ids[i], room.enabled[i] != 0});
+  }
+  return info;
+}
+
+Scores ScoresOf(const Counts& counts, double log_total_views,
+                const PolicyParams& policy) {
+  return {Ctr(counts.views, counts.clicks),
+          Ucb1Score(counts.views, counts.clicks, log_total_views,
+                    policy.ucb_alpha),
+          BucbScore(counts.views, counts.clicks, policy.bucb_z)};
+}
+
+}  // namespace
+
+absl::StatusOr<RoomInfo> Engine::GetRoom(const std::string& room_id) const {
+  absl::StatusOr<std::shared_ptr<Room>> room = FindRoomOr(room_id, "room_id");
+  if (!room.ok()) return room.status();
+  absl::ReaderMutexLock lock(&(*room)->mu);
+  return DescribeRoom(**room);
+}
+
+RoomPage Engine::ListRooms(int page_size, const std::string& after) const {
+  if (page_size <= 0) page_size = 100;
+  page_size = std::min(page_size, 1000);
+  std::vector<std::shared_ptr<Room>> rooms;
+  bool more = false;
+  {
+    absl::ReaderMutexLock lock(&rooms_mu_);
+    auto it = after.empty() ? rooms_.begin() : rooms_.upper_bound(after);
+    for (; it != rooms_.end(); ++it) {
+      if (rooms.size() == static_cast<size_t>(page_size)) {
+        more = true;
+        break;
+      }
+      rooms.push_back(it->second);
+    }
+  }
+  RoomPage page;
+  for (const std::shared_ptr<Room>& room : rooms) {
+    absl::ReaderMutexLock lock(&room->mu);
+    page.rooms.push_back(DescribeRoom(*room));
+  }
+  if (more) page.next_after = page.rooms.back().room_id;
+  return page;
+}
+
+absl::StatusOr<Stats> Engine::GetStats(const std::string& room_id,
+                                       const std::string& segment_name,
+                                       bool include_context) const {
+  if (absl::Status s = ValidateSegment(segment_name, "segment"); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::shared_ptr<Room>> found = FindRoomOr(room_id, "room_id");
+  if (!found.ok()) return found.status();
+  const Room& room = **found;
+  absl::ReaderMutexLock lock(&room.mu);
+  const Segment* segment = room.FindSegment(segment_name);
+
+  Stats stats;
+  stats.room_id = room.id;
+  stats.segment = segment_name;
+  stats.total_views = segment == nullptr ? 0 : segment->arms.enabled_views();
+  const double log_total = SafeLog(stats.total_views);
+
+  std::vector<std::pair<const std::string*, const CounterTable*>> items;
+  if (include_context && segment != nullptr) {
+    for (const auto& [item, table] : segment->context) {
+      items.emplace_back(&item, &table);
+    }
+    std::sort(items.begin(), items.end(),
+              [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  }
+
+  stats.arms.reserve(room.arm_ids.size());
+  for (size_t i = 0; i < room.arm_ids.size(); ++i) {
+    ArmStat arm;
+    arm.arm_id = room.arm_ids[i];
+    arm.enabled = room.enabled[i] != 0;
+    if (segment != nullptr) arm.counts = segment->arms.Get(i);
+    arm.scores = ScoresOf(arm.counts, log_total, room.policy);
+    for (const auto& [item, table] : items) {
+      if (table->Empty(i)) continue;
+      ContextStat stat;
+      stat.context_item = *item;
+      stat.counts = table->Get(i);
+      stat.scores =
+          ScoresOf(stat.counts, SafeLog(table->enabled_views()), room.policy);
+      arm.context.push_back(std::move(stat));
+    }
+    stats.arms.push_back(std::move(arm));
+  }
+  return stats;
+}
+
+}  // namespace banditd::core

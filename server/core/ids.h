@@ -1,0 +1,21 @@
+#ifndef BANDITD_SERVER_CORE_IDS_H_
+#define BANDITD_SERVER_CORE_IDS_H_
+
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace banditd::core {
+
+inline constexpr size_t kMaxIdLength = 128;
+
+// Returns OK when `value` is 1 to 128 characters from [A-Za-z0-9._:=-],
+// otherwise INVALID_ARGUMENT whose message starts with `field`.
+absl::Status ValidateId(absl::string_view value, absl::string_view field);
+
+// Like ValidateId, but the empty string (the whole-room segment) is allowed.
+absl::Status ValidateSegment(absl::string_view value, absl::string_view field);
+
+}  // namespace banditd::core
+
+#endif  // BANDITD_SERVER_CORE_IDS_H_

@@ -1,0 +1,76 @@
+#ifndef BANDITD_SERVER_CORE_MUTATION_H_
+#define BANDITD_SERVER_CORE_MUTATION_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "server/core/policy.h"
+
+namespace banditd::core {
+
+// Mutations are the only way state changes. The service builds them from
+// requests, the store logs them, and Engine::Apply applies them; replaying
+// the same mutations in the same order always yields the same state.
+
+struct CreateRoom {
+  std::string room_id;
+  std::vector<std::string> arm_ids;
+  PolicyParams policy;
+};
+
+struct DeleteRoom {
+  std::string room_id;
+};
+
+struct ResetRoom {
+  std::string room_id;
+};
+
+struct AddArms {
+  std::string room_id;
+  std::vector<std::string> arm_ids;
+};
+
+struct RemoveArm {
+  std::string room_id;
+  std::string arm_id;
+};
+
+struct SetArmEnabled {
+  std::string room_id;
+  std::string arm_id;
+  bool enabled = true;
+};
+
+struct FeedbackEvent {
+  std::string room_id;
+  std::string segment;
+  std::vector<std::string> context_items;
+  std::string arm_id;
+  int64_t views = 0;
+  int64_t clicks = 0;
+  // Total reward of the event; when unset each click counts 1.
+  std::optional<double> reward;
+  // Optional idempotency key; empty means none.
+  std::string event_id;
+};
+
+struct FeedbackBatch {
+  std::vector<FeedbackEvent> events;
+};
+
+using Mutation = std::variant<CreateRoom, DeleteRoom, ResetRoom, AddArms,
+                              RemoveArm, SetArmEnabled, FeedbackBatch>;
+
+// What applying a mutation did, for the reply.
+struct ApplyResult {
+  int64_t applied_events = 0;
+  int64_t duplicate_events = 0;
+};
+
+}  // namespace banditd::core
+
+#endif  // BANDITD_SERVER_CORE_MUTATION_H_

@@ -1,0 +1,265 @@
+// Engine::Sample: one pass over the eligible arms, scoring each and keeping
+// the best k in a small heap, so the cost is linear in the arm count with no
+// per-arm allocation.
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <random>
+
+#include "absl/random/bit_gen_ref.h"
+#include "absl/random/distributions.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/engine.h"
+#include "server/core/ids.h"
+#include "server/core/scoring.h"
+
+namespace banditd::core {
+namespace {
+
+// SplitMix64 finalizer: a cheap, well-mixed hash used for random tie-breaks
+// and epsilon exploration scores without drawing from the generator per arm.
+inline uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+struct Candidate {
+  double score;
+  uint64_t tie;
+  uint32_t index;
+};
+
+// Higher score first; equal scores ordered by a per-request random key.
+inline bool Better(const Candidate& a, const Candidate& b) {
+  return a.score > b.score || (a.score == b.score && a.tie > b.tie);
+}
+
+// TopK keeps the best k candidates seen; front() of the heap is the worst.
+class TopK {
+ public:
+  TopK(size_t k, uint64_t salt) : k_(k), salt_(salt) { heap_.reserve(k); }
+
+  void Offer(double score, uint32_t index) {
+    if (std::isnan(score)) score = -std::numeric_limits<double>::infinity();
+    if (heap_.size() < k_) {
+      heap_.push_back({score, Mix(index ^ salt_), index});
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+      return;
+    }
+    // Most arms lose to the current worst; reject them before hashing.
+    if (score < heap_.front().score) return;
+    Candidate c{score, Mix(index ^ salt_), index};
+    if (!Better(c, heap_.front())) return;
+    std::pop_heap(heap_.begin(), heap_.end(), Better);
+    heap_.back() = c;
+    std::push_heap(heap_.begin(), heap_.end(), Better);
+  }
+
+  std::vector<Candidate> TakeSorted() {
+    std::sort(heap_.begin(), heap_.end(), Better);
+    return std::move(heap_);
+  }
+
+ private:
+  const size_t k_;
+  const uint64_t salt_;
+  std::vector<Candidate> heap_;
+};
+
+// The counters an arm is scored from, for one context item (or the segment).
+struct TableView {
+  const double* views;
+  const double* clicks;
+  double log_total_views;
+};
+
+}  // namespace
+
+absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
+  if (absl::Status s = ValidateSegment(q.segment, "segment"); !s.ok()) return s;
+  if (q.k < 0 || q.k > options_.max_k) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "k: must be in [0, ", options_.max_k, "], got ", q.k));
+  }
+  if (q.context_items.size() > static_cast<size_t>(options_.max_context_items)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("context_items: ", q.context_items.size(),
+                     " items exceed the limit of ", options_.max_context_items));
+  }
+  for (size_t j = 0; j < q.context_items.size(); ++j) {
+    if (absl::Status s = ValidateId(q.context_items[j],
+                                    absl::StrCat("context_items[", j, "]"));
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (size_t j = 0; j < q.candidate_arm_ids.size(); ++j) {
+    if (absl::Status s = ValidateId(q.candidate_arm_ids[j],
+                                    absl::StrCat("candidate_arm_ids[", j, "]"));
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<Room>> found = FindRoomOr(q.room_id, "room_id");
+  if (!found.ok()) return found.status();
+  const Room& room = **found;
+  absl::ReaderMutexLock lock(&room.mu);
+
+  SampleResult result;
+  result.policy = q.policy.ApplyTo(room.policy);
+  if (absl::Status s = ValidatePolicy(result.policy, "policy"); !s.ok()) {
+    return s;
+  }
+  const PolicyParams& policy = result.policy;
+  const size_t k = q.k == 0 ? 1 : static_cast<size_t>(q.k);
+  const size_t arm_count = room.arm_ids.size();
+
+  // Candidate and excluded arms as sorted dense indices.
+  std::vector<uint32_t> candidates;
+  if (!q.candidate_arm_ids.empty()) {
+    candidates.reserve(q.candidate_arm_ids.size());
+    for (size_t j = 0; j < q.candidate_arm_ids.size(); ++j) {
+      const int64_t index = room.FindArm(q.candidate_arm_ids[j]);
+      if (index < 0) {
+        return absl::NotFoundError(absl::StrCat(
+            "candidate_arm_ids[", j, "]: arm \"", q.candidate_arm_ids[j],
+            "\" not found in room \"", room.id, "\""));
+      }
+      candidates.push_back(static_cast<uint32_t>(index));
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                     candidates.end());
+  }
+  std::vector<uint32_t> excluded;
+  excluded.reserve(q.excluded_arm_ids.size());
+  for (const std::string& arm_id : q.excluded_arm_ids) {
+    const int64_t index = room.FindArm(arm_id);
+    if (index >= 0) excluded.push_back(static_cast<uint32_t>(index));
+  }
+  std::sort(excluded.begin(), excluded.end());
+  excluded.erase(std::unique(excluded.begin(), excluded.end()), excluded.end());
+
+  // Randomness: seeded for reproducible calls, else the thread's generator.
+  std::optional<std::mt19937_64> seeded;
+  thread_local absl::InsecureBitGen thread_gen;
+  if (q.seed.has_value()) seeded.emplace(*q.seed);
+  absl::BitGenRef gen = seeded.has_value() ? absl::BitGenRef(*seeded)
+                                           : absl::BitGenRef(thread_gen);
+  const uint64_t salt = absl::Uniform<uint64_t>(gen);
+
+  // The segment's counters; a segment with no traffic yet reads as zeros.
+  const Segment* segment = room.FindSegment(q.segment);
+  std::vector<double> zeros;
+  TableView base;
+  if (segment != nullptr) {
+    base = {segment->arms.views(), segment->arms.clicks(),
+            SafeLog(segment->arms.enabled_views())};
+  } else {
+    zeros.assign(arm_count, 0.0);
+    base = {zeros.data(), zeros.data(), 0.0};
+  }
+  // One view per distinct context item; an item with no table falls back to
+  // the segment counters for every arm.
+  std::vector<TableView> items;
+  {
+    std::vector<absl::string_view> distinct(q.context_items.begin(),
+                                           q.context_items.end());
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()),
+                   distinct.end());
+    items.reserve(distinct.size());
+    for (absl::string_view item : distinct) {
+      const CounterTable* table = nullptr;
+      if (segment != nullptr) {
+        auto it = segment->context.find(item);
+        if (it != segment->context.end()) table = &it->second;
+      }
+      items.push_back(table == nullptr
+                          ? base
+                          : TableView{table->views(), table->clicks(),
+                                      SafeLog(table->enabled_views())});
+    }
+  }
+
+  const bool explore = policy.kind == PolicyKind::kEpsilonGreedy &&
+                       absl::Bernoulli(gen, policy.epsilon);
+  const uint64_t explore_salt = absl::Uniform<uint64_t>(gen);
+
+  // Scores one (arm, table) pair under the policy.
+  auto score_in = [&](const TableView& t, uint32_t i) -> double {
+    const double v = t.views[i];
+    const double c = t.clicks[i];
+    switch (policy.kind) {
+      case PolicyKind::kUcb1:
+        return Ucb1Score(v, c, t.log_total_views, policy.ucb_alpha);
+      case PolicyKind::kBucb:
+        return BucbScore(v, c, policy.bucb_z);
+      case PolicyKind::kThompson:
+        return absl::Beta<double>(gen, BetaAlpha(c, policy.beta_prior_a),
+                                  BetaBeta(v, c, policy.beta_prior_b));
+      case PolicyKind::kCtr:
+      case PolicyKind::kEpsilonGreedy:
+        return CtrScore(v, c);
+    }
+    return CtrScore(v, c);
+  };
+  auto score = [&](uint32_t i) -> double {
+    if (explore) {
+      return static_cast<double>(Mix(i ^ explore_salt) >> 11) * 0x1.0p-53;
+    }
+    if (items.empty()) return score_in(base, i);
+    double sum = 0;
+    for (const TableView& t : items) {
+      sum += score_in(t.views[i] > 0 ? t : base, i);
+    }
+    return sum / static_cast<double>(items.size());
+  };
+
+  TopK top(k, salt);
+  size_t eligible = 0;
+  if (!candidates.empty()) {
+    auto ex = excluded.begin();
+    for (uint32_t i : candidates) {
+      while (ex != excluded.end() && *ex < i) ++ex;
+      if (!room.enabled[i] || (ex != excluded.end() && *ex == i)) continue;
+      ++eligible;
+      top.Offer(score(i), i);
+    }
+  } else {
+    auto ex = excluded.begin();
+    for (uint32_t i = 0; i < arm_count; ++i) {
+      if (ex != excluded.end() && *ex == i) {
+        ++ex;
+        continue;
+      }
+      if (!room.enabled[i]) continue;
+      ++eligible;
+      top.Offer(score(i), i);
+    }
+  }
+  if (eligible == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "room \"", room.id, "\" has no enabled arm",
+        candidates.empty() && excluded.empty()
+            ? ""
+            : " among the candidate_arm_ids and excluded_arm_ids given"));
+  }
+
+  const std::vector<Candidate> best = top.TakeSorted();
+  result.arms.reserve(best.size());
+  for (const Candidate& c : best) {
+    ScoredArm arm;
+    arm.arm_id = room.arm_ids[c.index];
+    arm.score = c.score;
+    if (segment != nullptr) arm.counts = segment->arms.Get(c.index);
+    result.arms.push_back(std::move(arm));
+  }
+  return result;
+}
+
+}  // namespace banditd::core

@@ -1,0 +1,55 @@
+#ifndef BANDITD_SERVER_CORE_SCORING_H_
+#define BANDITD_SERVER_CORE_SCORING_H_
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace banditd::core {
+
+// The index formulas, written so the scoring loop can inline them. An arm
+// with no views scores +infinity so that it is tried before any seen arm.
+
+inline constexpr double kUnseenScore = std::numeric_limits<double>::infinity();
+
+inline double Ctr(double views, double clicks) {
+  return views > 0 ? clicks / views : 0.0;
+}
+
+inline double CtrScore(double views, double clicks) {
+  return views > 0 ? clicks / views : kUnseenScore;
+}
+
+// UCB1 = CTR + alpha * sqrt(2 ln N / n). `log_total_views` is ln N, computed
+// once per table rather than once per arm.
+inline double Ucb1Score(double views, double clicks, double log_total_views,
+                        double alpha) {
+  if (!(views > 0)) return kUnseenScore;
+  return clicks / views +
+         alpha * std::sqrt(2.0 * std::max(log_total_views, 0.0) / views);
+}
+
+inline double SafeLog(double total_views) {
+  return total_views > 1 ? std::log(total_views) : 0.0;
+}
+
+// BUCB = CTR + z * sqrt(CTR (1 - CTR) / n). Clicks may run ahead of views
+// (they arrive separately), so the variance term clamps CTR to [0, 1].
+inline double BucbScore(double views, double clicks, double z) {
+  if (!(views > 0)) return kUnseenScore;
+  const double ctr = clicks / views;
+  const double p = std::clamp(ctr, 0.0, 1.0);
+  return ctr + z * std::sqrt(p * (1.0 - p) / views);
+}
+
+// Beta posterior parameters for Thompson sampling.
+inline double BetaAlpha(double clicks, double prior_a) {
+  return std::max(clicks, 0.0) + prior_a;
+}
+inline double BetaBeta(double views, double clicks, double prior_b) {
+  return std::max(views - clicks, 0.0) + prior_b;
+}
+
+}  // namespace banditd::core
+
+#endif  // BANDITD_SERVER_CORE_SCORING_H_

@@ -1,0 +1,71 @@
+#ifndef BANDITD_SERVER_SERVICE_BANDIT_SERVICE_H_
+#define BANDITD_SERVER_SERVICE_BANDIT_SERVICE_H_
+
+#include "absl/functional/any_invocable.h"
+#include "banditd/v1/banditd.grpc.pb.h"
+#include "server/core/engine.h"
+#include "server/store/committer.h"
+
+namespace banditd::service {
+
+// BanditService handlers: validate and translate the request, then either
+// read from the engine (Sample, GetStats, GetRoom, ListRooms) or submit a
+// mutation to the committer and reply once it is durable and applied. No
+// handler blocks a gRPC thread while a mutation is being logged.
+class BanditService final : public v1::BanditService::CallbackService {
+ public:
+  // `engine` and `committer` must outlive the service.
+  BanditService(const core::Engine* engine, store::Committer* committer)
+      : engine_(engine), committer_(committer) {}
+
+  grpc::ServerUnaryReactor* CreateRoom(grpc::CallbackServerContext* context,
+                                       const v1::CreateRoomRequest* request,
+                                       v1::CreateRoomResponse* response) override;
+  grpc::ServerUnaryReactor* GetRoom(grpc::CallbackServerContext* context,
+                                    const v1::GetRoomRequest* request,
+                                    v1::GetRoomResponse* response) override;
+  grpc::ServerUnaryReactor* ListRooms(grpc::CallbackServerContext* context,
+                                      const v1::ListRoomsRequest* request,
+                                      v1::ListRoomsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteRoom(grpc::CallbackServerContext* context,
+                                       const v1::DeleteRoomRequest* request,
+                                       v1::DeleteRoomResponse* response) override;
+  grpc::ServerUnaryReactor* ResetRoom(grpc::CallbackServerContext* context,
+                                      const v1::ResetRoomRequest* request,
+                                      v1::ResetRoomResponse* response) override;
+  grpc::ServerUnaryReactor* AddArms(grpc::CallbackServerContext* context,
+                                    const v1::AddArmsRequest* request,
+                                    v1::AddArmsResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveArm(grpc::CallbackServerContext* context,
+                                      const v1::RemoveArmRequest* request,
+                                      v1::RemoveArmResponse* response) override;
+  grpc::ServerUnaryReactor* SetArmEnabled(
+      grpc::CallbackServerContext* context,
+      const v1::SetArmEnabledRequest* request,
+      v1::SetArmEnabledResponse* response) override;
+  grpc::ServerUnaryReactor* Sample(grpc::CallbackServerContext* context,
+                                   const v1::SampleRequest* request,
+                                   v1::SampleResponse* response) override;
+  grpc::ServerUnaryReactor* Feedback(grpc::CallbackServerContext* context,
+                                     const v1::FeedbackRequest* request,
+                                     v1::FeedbackResponse* response) override;
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
+                                     const v1::GetStatsRequest* request,
+                                     v1::GetStatsResponse* response) override;
+
+ private:
+  using OnApplied = absl::AnyInvocable<void(const core::ApplyResult&) &&>;
+
+  // Submits `mutation` and finishes the call when the committer reports;
+  // `on_applied` fills the response on success.
+  grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context,
+                                   core::Mutation mutation,
+                                   OnApplied on_applied);
+
+  const core::Engine* const engine_;
+  store::Committer* const committer_;
+};
+
+}  // namespace banditd::service
+
+#endif  // BANDITD_SERVER_SERVICE_BANDIT_SERVICE_H_

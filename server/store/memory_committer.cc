@@ -1,0 +1,27 @@
+#include "server/store/memory_committer.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+
+namespace banditd::store {
+
+void MemoryCommitter::Submit(core::Mutation mutation, Done done) {
+  absl::StatusOr<core::ApplyResult> result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) {
+      result = absl::UnavailableError("server is shutting down");
+    } else {
+      result = engine_->Apply(mutation);
+    }
+  }
+  std::move(done)(std::move(result));
+}
+
+void MemoryCommitter::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+}
+
+}  // namespace banditd::store
