@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures (once) and builds banditd into build/. The server is build/banditd.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ ! -f build/build.ninja || ! -f build/CMakeCache.txt ]]; then
+  echo "[build] configuring build/"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
+echo "[build] building"
+cmake --build build -j2

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Idempotent installer for everything banditd needs to build and test:
+#   * Debian packages (compiler, gRPC/protobuf, abseil, SQLite, GoogleTest...)
+#   * a Python virtualenv at .venv with the pinned dev requirements and the
+#     Python client installed in editable mode
+#   * pinned Go tools in .tools/bin (grpcurl, ghz, protoc-gen-go,
+#     protoc-gen-go-grpc)
+# A second run is a fast no-op. Safe to run as root (CI) or as a sudoer.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# ---------------------------------------------------------------- apt
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libsqlite3-dev sqlite3
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-format
+)
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  say "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "apt: ${#APT_PACKAGES[@]} packages present"
+fi
+
+# ---------------------------------------------------------------- python
+find_python() {
+  local c
+  for c in python3.11 python3.12 python3.13 python3; do
+    if command -v "$c" >/dev/null 2>&1 &&
+       "$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      command -v "$c"; return 0
+    fi
+  done
+  return 1
+}
+
+REQ=clients/python/requirements-dev.txt
+PYPROJECT=clients/python/pyproject.toml
+if [[ -f $REQ ]]; then
+  stamp_want=$({ cat "$REQ"; if [[ -f $PYPROJECT ]]; then cat "$PYPROJECT"; fi; } | sha256sum | cut -d' ' -f1)
+  stamp_file=.venv/.banditd-setup-stamp
+  if [[ -x .venv/bin/python ]] && .venv/bin/python -c 'import sys' 2>/dev/null &&
+     [[ -f $stamp_file && $(cat "$stamp_file") == "$stamp_want" ]]; then
+    say "python: .venv up to date"
+  else
+    if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c 'import sys' 2>/dev/null; then
+      PY=$(find_python) || {
+        say "python: no python >= 3.11 found, installing Debian's python3"
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+        PY=$(find_python) || { say "python: need python >= 3.11"; exit 1; }
+      }
+      say "python: creating .venv with $PY"
+      rm -rf .venv
+      "$PY" -m venv .venv
+    fi
+    say "python: installing $REQ"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$REQ"
+    if [[ -f $PYPROJECT ]]; then
+      say "python: installing clients/python (editable)"
+      .venv/bin/python -m pip install -q --disable-pip-version-check \
+        --no-deps --no-build-isolation -e clients/python
+    fi
+    echo "$stamp_want" >"$stamp_file"
+  fi
+else
+  say "python: $REQ missing, skipping venv"
+fi
+
+# ---------------------------------------------------------------- go tools
+# module path @ version ; binary name
+GO_TOOLS=(
+  "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4"
+  "github.com/bojand/ghz/cmd/ghz@v0.120.0"
+  "google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"
+  "google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2"
+)
+GO=$(command -v go || true)
+if [[ -z $GO && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
+if [[ -z $GO ]]; then
+  say "go: not found, installing Debian's golang-go"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq golang-go >/dev/null
+  GO=$(command -v go)
+fi
+mkdir -p .tools/bin
+for spec in "${GO_TOOLS[@]}"; do
+  pkg=${spec%@*}; ver=${spec##*@}; bin=.tools/bin/${pkg##*/}
+  # `go version -m` prints the main module and its version for a Go binary.
+  have=$("$GO" version -m "$bin" 2>/dev/null | awk '$1 == "mod" {print $3; exit}' || true)
+  if [[ $have == "$ver" ]]; then
+    continue
+  fi
+  say "go: installing ${pkg##*/} $ver"
+  GOBIN=$ROOT/.tools/bin GOFLAGS=-mod=mod "$GO" install "$spec" 2>&1 | { grep -v "^go: downloading" || true; }
+done
+say "go: tools in .tools/bin: $(ls .tools/bin | tr '\n' ' ')"
+say "done"
