@@ -16,11 +16,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/core/engine.h"
 #include "server/service/bandit_service.h"
+#include "server/service/server.h"
 #include "server/store/memory_committer.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
@@ -65,32 +65,27 @@ int main(int argc, char** argv) {
   banditd::store::MemoryCommitter committer(&engine);
   banditd::service::BanditService service(&engine, &committer);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  const std::string address = absl::StrCat(absl::GetFlag(FLAGS_host), ":",
-                                           absl::GetFlag(FLAGS_port));
-  int bound_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
-                           &bound_port);
-  const int max_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
-  builder.SetMaxReceiveMessageSize(max_bytes);
-  builder.SetMaxSendMessageSize(max_bytes);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || bound_port == 0) {
-    Log(absl::StrCat("cannot listen on ", address));
+  banditd::service::ServerOptions server_options;
+  server_options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":",
+                                        absl::GetFlag(FLAGS_port));
+  server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  absl::StatusOr<banditd::service::RunningServer> running =
+      banditd::service::StartServer(server_options, &service);
+  if (!running.ok()) {
+    Log(std::string(running.status().message()));
     return 1;
   }
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  grpc::Server& server = *running->server;
+  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
   health->SetServingStatus(true);
-  Log(absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":", bound_port));
+  Log(absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":",
+                   running->port));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   Log(absl::StrCat("received signal ", signal_number, ", draining"));
   health->SetServingStatus(false);
-  server->Shutdown(std::chrono::system_clock::now() +
+  server.Shutdown(std::chrono::system_clock::now() +
                    absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
   committer.Shutdown();
   Log("stopped");

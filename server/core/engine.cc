@@ -420,7 +420,8 @@ Scores ScoresOf(const Counts& counts, double log_total_views,
   return {Ctr(counts.views, counts.clicks),
           Ucb1Score(counts.views, counts.clicks, log_total_views,
                     policy.ucb_alpha),
-          BucbScore(counts.views, counts.clicks, policy.bucb_z)};
+          BucbScore(counts.views, counts.clicks, policy.bucb_z,
+                    policy.beta_prior_a, policy.beta_prior_b)};
 }
 
 }  // namespace

@@ -198,7 +198,8 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       case PolicyKind::kUcb1:
         return Ucb1Score(v, c, t.log_total_views, policy.ucb_alpha);
       case PolicyKind::kBucb:
-        return BucbScore(v, c, policy.bucb_z);
+        return BucbScore(v, c, policy.bucb_z, policy.beta_prior_a,
+                         policy.beta_prior_b);
       case PolicyKind::kThompson:
         return absl::Beta<double>(gen, BetaAlpha(c, policy.beta_prior_a),
                                   BetaBeta(v, c, policy.beta_prior_b));

@@ -1,0 +1,32 @@
+#ifndef BANDITD_SERVER_SERVICE_SERVER_H_
+#define BANDITD_SERVER_SERVICE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/server.h"
+#include "server/service/bandit_service.h"
+
+namespace banditd::service {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free one.
+  std::string address = "127.0.0.1:0";
+  int max_message_bytes = 64 << 20;
+};
+
+struct RunningServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+// Starts a gRPC server with `service`, server reflection and the standard
+// health service (reported NOT_SERVING until the caller marks it serving,
+// e.g. after recovery). `service` must outlive the server.
+absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
+                                          BanditService* service);
+
+}  // namespace banditd::service
+
+#endif  // BANDITD_SERVER_SERVICE_SERVER_H_
