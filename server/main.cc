@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
   banditd::service::BanditService service(&engine, &committer);
 
   banditd::service::ServerOptions server_options;
-  server_options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":",
-                                        absl::GetFlag(FLAGS_port));
+  server_options.address =
+      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   absl::StatusOr<banditd::service::RunningServer> running =
       banditd::service::StartServer(server_options, &service);
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   Log(absl::StrCat("received signal ", signal_number, ", draining"));
   health->SetServingStatus(false);
   server.Shutdown(std::chrono::system_clock::now() +
-                   absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
+                  absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
   committer.Shutdown();
   Log("stopped");
   return 0;

@@ -25,17 +25,15 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 
 absl::Status ArmNotFound(const std::string& field, const std::string& arm_id,
                          const std::string& room_id) {
-  return absl::NotFoundError(absl::StrCat(field, ": arm \"", arm_id,
-                                          "\" not found in room \"", room_id,
-                                          "\""));
+  return absl::NotFoundError(absl::StrCat(
+      field, ": arm \"", arm_id, "\" not found in room \"", room_id, "\""));
 }
 
 // Checks a list of new arm ids: well formed, unique in the list, and not
 // already in `room` (when given).
-absl::Status ValidateNewArms(const std::vector<std::string>& arm_ids,
-                             const Room* room, size_t existing,
-                             size_t max_arms)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {  // Caller holds room->mu.
+absl::Status ValidateNewArms(
+    const std::vector<std::string>& arm_ids, const Room* room, size_t existing,
+    size_t max_arms) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // Caller holds room->mu.
   if (existing + arm_ids.size() > max_arms) {
     return absl::ResourceExhaustedError(
         absl::StrCat("arm_ids: a room holds at most ", max_arms, " arms (",
@@ -51,9 +49,9 @@ absl::Status ValidateNewArms(const std::vector<std::string>& arm_ids,
           field, ": arm \"", arm_ids[i], "\" is listed more than once"));
     }
     if (room != nullptr && room->arm_index.contains(arm_ids[i])) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          field, ": arm \"", arm_ids[i], "\" already exists in room \"",
-          room->id, "\""));
+      return absl::AlreadyExistsError(
+          absl::StrCat(field, ": arm \"", arm_ids[i],
+                       "\" already exists in room \"", room->id, "\""));
     }
   }
   return absl::OkStatus();
@@ -97,12 +95,11 @@ absl::Status Engine::Validate(const Mutation& mutation) const {
               return s;
             }
             if (FindRoom(m.room_id) != nullptr) {
-              return absl::AlreadyExistsError(
-                  absl::StrCat("room_id: room \"", m.room_id,
-                               "\" already exists"));
+              return absl::AlreadyExistsError(absl::StrCat(
+                  "room_id: room \"", m.room_id, "\" already exists"));
             }
-            if (absl::Status s = ValidateNewArms(
-                    m.arm_ids, nullptr, 0, options_.max_arms_per_room);
+            if (absl::Status s = ValidateNewArms(m.arm_ids, nullptr, 0,
+                                                 options_.max_arms_per_room);
                 !s.ok()) {
               return s;
             }
@@ -165,10 +162,9 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
     return absl::InvalidArgumentError("events: must hold at least one event");
   }
   if (batch.events.size() > static_cast<size_t>(options_.max_batch_events)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("events: ", batch.events.size(),
-                     " events exceed the limit of ", options_.max_batch_events,
-                     " per batch"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events: ", batch.events.size(), " events exceed the limit of ",
+        options_.max_batch_events, " per batch"));
   }
   // Segments and context tables this batch would create, keyed
   // "room\0segment" and "room\0segment\0item", to enforce the per-room limits.
@@ -223,8 +219,8 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
     if (room == nullptr || room->id != e.room_id) {
       room = FindRoom(e.room_id);
       if (room == nullptr) {
-        return absl::NotFoundError(absl::StrCat(p, ".room_id: room \"",
-                                                e.room_id, "\" not found"));
+        return absl::NotFoundError(
+            absl::StrCat(p, ".room_id: room \"", e.room_id, "\" not found"));
       }
     }
     absl::ReaderMutexLock lock(&room->mu);
@@ -417,11 +413,11 @@ RoomInfo DescribeRoom(const Room& room) ABSL_SHARED_LOCKS_REQUIRED(room.mu) {
 
 Scores ScoresOf(const Counts& counts, double log_total_views,
                 const PolicyParams& policy) {
-  return {Ctr(counts.views, counts.clicks),
-          Ucb1Score(counts.views, counts.clicks, log_total_views,
-                    policy.ucb_alpha),
-          BucbScore(counts.views, counts.clicks, policy.bucb_z,
-                    policy.beta_prior_a, policy.beta_prior_b)};
+  return {
+      Ctr(counts.views, counts.clicks),
+      Ucb1Score(counts.views, counts.clicks, log_total_views, policy.ucb_alpha),
+      BucbScore(counts.views, counts.clicks, policy.bucb_z, policy.beta_prior_a,
+                policy.beta_prior_b)};
 }
 
 }  // namespace

@@ -138,8 +138,8 @@ class Engine {
   absl::Status ValidateFeedback(const FeedbackBatch& batch) const;
   ApplyResult ApplyFeedback(const FeedbackBatch& batch);
   // True when `event_id` was seen; otherwise remembers it.
-  bool SeenEvent(const std::string& event_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-      dedup_mu_);
+  bool SeenEvent(const std::string& event_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
 
   const EngineOptions options_;
   mutable absl::Mutex rooms_mu_;

@@ -1,8 +1,8 @@
 #include "server/core/ids.h"
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 
 namespace banditd::core {
 namespace {
@@ -16,7 +16,8 @@ bool IsIdChar(char c) {
 
 absl::Status ValidateId(absl::string_view value, absl::string_view field) {
   if (value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must not be empty"));
   }
   if (value.size() > kMaxIdLength) {
     return absl::InvalidArgumentError(
@@ -25,9 +26,9 @@ absl::Status ValidateId(absl::string_view value, absl::string_view field) {
   }
   for (char c : value) {
     if (!IsIdChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ": \"", absl::CHexEscape(value),
-          "\" has a character outside [A-Za-z0-9._:=-]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": \"", absl::CHexEscape(value),
+                       "\" has a character outside [A-Za-z0-9._:=-]"));
     }
   }
   return absl::OkStatus();

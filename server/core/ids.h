@@ -1,9 +1,8 @@
 #ifndef BANDITD_SERVER_CORE_IDS_H_
 #define BANDITD_SERVER_CORE_IDS_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace banditd::core {
 

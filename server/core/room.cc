@@ -20,8 +20,8 @@ void CounterTable::Erase(size_t index, bool was_enabled) {
   reward_sum_.erase(reward_sum_.begin() + index);
 }
 
-void CounterTable::Add(size_t index, double views, double clicks,
-                       double reward, bool enabled) {
+void CounterTable::Add(size_t index, double views, double clicks, double reward,
+                       bool enabled) {
   views_[index] += views;
   clicks_[index] += clicks;
   reward_sum_[index] += reward;

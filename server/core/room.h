@@ -52,8 +52,7 @@ class CounterTable {
   // enabled or disabled.
   void SetEnabled(size_t index, bool enabled);
   bool Empty(size_t index) const {
-    return views_[index] == 0 && clicks_[index] == 0 &&
-           reward_sum_[index] == 0;
+    return views_[index] == 0 && clicks_[index] == 0 && reward_sum_[index] == 0;
   }
 
   Counts Get(size_t index) const {

@@ -82,13 +82,14 @@ struct TableView {
 absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
   if (absl::Status s = ValidateSegment(q.segment, "segment"); !s.ok()) return s;
   if (q.k < 0 || q.k > options_.max_k) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "k: must be in [0, ", options_.max_k, "], got ", q.k));
-  }
-  if (q.context_items.size() > static_cast<size_t>(options_.max_context_items)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("context_items: ", q.context_items.size(),
-                     " items exceed the limit of ", options_.max_context_items));
+        absl::StrCat("k: must be in [0, ", options_.max_k, "], got ", q.k));
+  }
+  if (q.context_items.size() >
+      static_cast<size_t>(options_.max_context_items)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "context_items: ", q.context_items.size(),
+        " items exceed the limit of ", options_.max_context_items));
   }
   for (size_t j = 0; j < q.context_items.size(); ++j) {
     if (absl::Status s = ValidateId(q.context_items[j],
@@ -104,7 +105,8 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       return s;
     }
   }
-  absl::StatusOr<std::shared_ptr<Room>> found = FindRoomOr(q.room_id, "room_id");
+  absl::StatusOr<std::shared_ptr<Room>> found =
+      FindRoomOr(q.room_id, "room_id");
   if (!found.ok()) return found.status();
   const Room& room = **found;
   absl::ReaderMutexLock lock(&room.mu);
@@ -168,7 +170,7 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
   std::vector<TableView> items;
   {
     std::vector<absl::string_view> distinct(q.context_items.begin(),
-                                           q.context_items.end());
+                                            q.context_items.end());
     std::sort(distinct.begin(), distinct.end());
     distinct.erase(std::unique(distinct.begin(), distinct.end()),
                    distinct.end());

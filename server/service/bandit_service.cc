@@ -20,13 +20,12 @@ grpc::ServerUnaryReactor* BanditService::Mutate(
     grpc::CallbackServerContext* context, core::Mutation mutation,
     OnApplied on_applied) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  committer_->Submit(
-      std::move(mutation),
-      [reactor, on_applied = std::move(on_applied)](
-          absl::StatusOr<core::ApplyResult> result) mutable {
-        if (result.ok()) std::move(on_applied)(*result);
-        reactor->Finish(ToGrpcStatus(result.status()));
-      });
+  committer_->Submit(std::move(mutation),
+                     [reactor, on_applied = std::move(on_applied)](
+                         absl::StatusOr<core::ApplyResult> result) mutable {
+                       if (result.ok()) std::move(on_applied)(*result);
+                       reactor->Finish(ToGrpcStatus(result.status()));
+                     });
   return reactor;
 }
 
@@ -66,8 +65,8 @@ grpc::ServerUnaryReactor* BanditService::ListRooms(
     grpc::CallbackServerContext* context, const v1::ListRoomsRequest* request,
     v1::ListRoomsResponse* response) {
   if (request->page_size() < 0) {
-    return FinishWith(context, absl::InvalidArgumentError(
-                                   "page_size: must be >= 0"));
+    return FinishWith(context,
+                      absl::InvalidArgumentError("page_size: must be >= 0"));
   }
   absl::StatusOr<std::string> after = DecodePageToken(request->page_token());
   if (!after.ok()) return FinishWith(context, after.status());
@@ -98,20 +97,18 @@ grpc::ServerUnaryReactor* BanditService::AddArms(
     v1::AddArmsResponse* response) {
   core::AddArms add{request->room_id(),
                     {request->arm_ids().begin(), request->arm_ids().end()}};
-  return Mutate(context, std::move(add),
-                [this, response, room_id = request->room_id()](
-                    const core::ApplyResult&) {
-                  absl::StatusOr<core::RoomInfo> room =
-                      engine_->GetRoom(room_id);
-                  if (room.ok()) RoomToProto(*room, response->mutable_room());
-                });
+  return Mutate(
+      context, std::move(add),
+      [this, response, room_id = request->room_id()](const core::ApplyResult&) {
+        absl::StatusOr<core::RoomInfo> room = engine_->GetRoom(room_id);
+        if (room.ok()) RoomToProto(*room, response->mutable_room());
+      });
 }
 
 grpc::ServerUnaryReactor* BanditService::RemoveArm(
     grpc::CallbackServerContext* context, const v1::RemoveArmRequest* request,
     v1::RemoveArmResponse* response) {
-  return Mutate(context,
-                core::RemoveArm{request->room_id(), request->arm_id()},
+  return Mutate(context, core::RemoveArm{request->room_id(), request->arm_id()},
                 [](const core::ApplyResult&) {});
 }
 

@@ -18,18 +18,20 @@ class BanditService final : public v1::BanditService::CallbackService {
   BanditService(const core::Engine* engine, store::Committer* committer)
       : engine_(engine), committer_(committer) {}
 
-  grpc::ServerUnaryReactor* CreateRoom(grpc::CallbackServerContext* context,
-                                       const v1::CreateRoomRequest* request,
-                                       v1::CreateRoomResponse* response) override;
+  grpc::ServerUnaryReactor* CreateRoom(
+      grpc::CallbackServerContext* context,
+      const v1::CreateRoomRequest* request,
+      v1::CreateRoomResponse* response) override;
   grpc::ServerUnaryReactor* GetRoom(grpc::CallbackServerContext* context,
                                     const v1::GetRoomRequest* request,
                                     v1::GetRoomResponse* response) override;
   grpc::ServerUnaryReactor* ListRooms(grpc::CallbackServerContext* context,
                                       const v1::ListRoomsRequest* request,
                                       v1::ListRoomsResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteRoom(grpc::CallbackServerContext* context,
-                                       const v1::DeleteRoomRequest* request,
-                                       v1::DeleteRoomResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteRoom(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteRoomRequest* request,
+      v1::DeleteRoomResponse* response) override;
   grpc::ServerUnaryReactor* ResetRoom(grpc::CallbackServerContext* context,
                                       const v1::ResetRoomRequest* request,
                                       v1::ResetRoomResponse* response) override;

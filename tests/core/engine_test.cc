@@ -91,9 +91,10 @@ TEST_F(EngineTest, AllIdCharactersAreAccepted) {
 }
 
 TEST_F(EngineTest, FeedbackCountsInSegmentAndWholeRoom) {
-  ASSERT_TRUE(engine_.Apply(Batch({Event("r", "a", 10, 2, "country=PL"),
-                                   Event("r", "a", 5, 1, "country=DE"),
-                                   Event("r", "b", 4, 0)}))
+  ASSERT_TRUE(engine_
+                  .Apply(Batch({Event("r", "a", 10, 2, "country=PL"),
+                                Event("r", "a", 5, 1, "country=DE"),
+                                Event("r", "b", 4, 0)}))
                   .ok());
   EXPECT_EQ(ArmCounts("a"), (Counts{15, 3, 3}));
   EXPECT_EQ(ArmCounts("a", "country=PL"), (Counts{10, 2, 2}));
@@ -110,19 +111,21 @@ TEST_F(EngineTest, ViewsAndClicksMayArriveSeparately) {
 }
 
 TEST_F(EngineTest, RewardDefaultsToClicksAndSumsWhenGiven) {
-  ASSERT_TRUE(engine_.Apply(Batch({Event("r", "a", 1, 3),
-                                   Event("r", "a", 1, 1, "", {}, 12.5),
-                                   Event("r", "a", 1, 0, "", {}, -2.0)}))
+  ASSERT_TRUE(engine_
+                  .Apply(Batch({Event("r", "a", 1, 3),
+                                Event("r", "a", 1, 1, "", {}, 12.5),
+                                Event("r", "a", 1, 0, "", {}, -2.0)}))
                   .ok());
   EXPECT_EQ(ArmCounts("a"), (Counts{3, 4, 13.5}));
 }
 
 TEST_F(EngineTest, ContextCountersArePerArmAndItem) {
-  ASSERT_TRUE(engine_.Apply(Batch({Event("r", "a", 10, 3, "s",
-                                         {"hour=13", "device=ios"}),
-                                   Event("r", "a", 5, 0, "s", {"hour=13"}),
-                                   Event("r", "b", 2, 1, "s", {"hour=13"})}))
-                  .ok());
+  ASSERT_TRUE(
+      engine_
+          .Apply(Batch({Event("r", "a", 10, 3, "s", {"hour=13", "device=ios"}),
+                        Event("r", "a", 5, 0, "s", {"hour=13"}),
+                        Event("r", "b", 2, 1, "s", {"hour=13"})}))
+          .ok());
   absl::StatusOr<Stats> stats = engine_.GetStats("r", "s", true);
   ASSERT_TRUE(stats.ok());
   const ArmStat& a = stats->arms[0];
@@ -151,9 +154,9 @@ TEST_F(EngineTest, DuplicateContextItemInOneEventCountsOnce) {
 }
 
 TEST_F(EngineTest, StatsScoresUseRoomParameters) {
-  ASSERT_TRUE(engine_.Apply(Batch({Event("r", "a", 100, 5),
-                                   Event("r", "b", 900, 0)}))
-                  .ok());
+  ASSERT_TRUE(
+      engine_.Apply(Batch({Event("r", "a", 100, 5), Event("r", "b", 900, 0)}))
+          .ok());
   absl::StatusOr<Stats> stats = engine_.GetStats("r", "", false);
   EXPECT_DOUBLE_EQ(stats->arms[0].scores.ctr, 0.05);
   EXPECT_NEAR(stats->arms[0].scores.ucb1, 0.4216922188849838, 1e-12);
@@ -181,8 +184,7 @@ TEST_F(EngineTest, BadFeedbackNamesIndexAndFieldAndChangesNothing) {
        "events[1].clicks"},
       {Event("r", "a", 1, 0, "", {}, std::nan("")),
        absl::StatusCode::kInvalidArgument, "events[1].reward"},
-      {Event("r", "a", 1, 0, "", {},
-             std::numeric_limits<double>::infinity()),
+      {Event("r", "a", 1, 0, "", {}, std::numeric_limits<double>::infinity()),
        absl::StatusCode::kInvalidArgument, "events[1].reward"},
       {Event("r", "a", 1, 0, "bad segment"), absl::StatusCode::kInvalidArgument,
        "events[1].segment"},
@@ -228,8 +230,9 @@ TEST_F(EngineTest, SegmentLimitIsResourceExhausted) {
                   .Apply(Batch({Event("r", "a", 1, 0, "s1"),
                                 Event("r", "a", 1, 0, "s2")}))
                   .ok());
-  EXPECT_THAT(small.Apply(Batch({Event("r", "a", 1, 0, "s3")})).status(),
-              StatusIs(absl::StatusCode::kResourceExhausted, "events[0].segment"));
+  EXPECT_THAT(
+      small.Apply(Batch({Event("r", "a", 1, 0, "s3")})).status(),
+      StatusIs(absl::StatusCode::kResourceExhausted, "events[0].segment"));
   // Existing segments still take traffic.
   EXPECT_TRUE(small.Apply(Batch({Event("r", "a", 1, 0, "s1")})).ok());
 }
@@ -258,9 +261,9 @@ TEST_F(EngineTest, EventIdsDeduplicateWithinWindow) {
 }
 
 TEST_F(EngineTest, DisabledArmKeepsCountersAndLeavesUcbTotal) {
-  ASSERT_TRUE(engine_.Apply(Batch({Event("r", "a", 10, 1),
-                                   Event("r", "b", 30, 3)}))
-                  .ok());
+  ASSERT_TRUE(
+      engine_.Apply(Batch({Event("r", "a", 10, 1), Event("r", "b", 30, 3)}))
+          .ok());
   ASSERT_TRUE(engine_.Apply(SetArmEnabled{"r", "b", false}).ok());
   absl::StatusOr<Stats> stats = engine_.GetStats("r", "", false);
   EXPECT_DOUBLE_EQ(stats->total_views, 10);
@@ -277,9 +280,10 @@ TEST_F(EngineTest, DisabledArmKeepsCountersAndLeavesUcbTotal) {
 }
 
 TEST_F(EngineTest, AddAndRemoveArmsKeepOrderAndCounters) {
-  ASSERT_TRUE(engine_.Apply(Batch({Event("r", "a", 1, 0, "s", {"i"}),
-                                   Event("r", "b", 2, 0, "s", {"i"}),
-                                   Event("r", "c", 3, 0, "s", {"i"})}))
+  ASSERT_TRUE(engine_
+                  .Apply(Batch({Event("r", "a", 1, 0, "s", {"i"}),
+                                Event("r", "b", 2, 0, "s", {"i"}),
+                                Event("r", "c", 3, 0, "s", {"i"})}))
                   .ok());
   ASSERT_TRUE(engine_.Apply(AddArms{"r", {"d", "e"}}).ok());
   EXPECT_THAT(ArmIds(), ElementsAre("a", "b", "c", "d", "e"));
@@ -317,8 +321,7 @@ TEST_F(EngineTest, ArmErrors) {
 
 TEST_F(EngineTest, ResetZeroesCountersAndKeepsArms) {
   ASSERT_TRUE(engine_.Apply(SetArmEnabled{"r", "c", false}).ok());
-  ASSERT_TRUE(
-      engine_.Apply(Batch({Event("r", "a", 10, 1, "s", {"i"})})).ok());
+  ASSERT_TRUE(engine_.Apply(Batch({Event("r", "a", 10, 1, "s", {"i"})})).ok());
   ASSERT_TRUE(engine_.Apply(ResetRoom{"r"}).ok());
   EXPECT_EQ(ArmCounts("a"), (Counts{}));
   EXPECT_EQ(ArmCounts("a", "s"), (Counts{}));

@@ -149,7 +149,8 @@ TEST_F(SampleTest, EpsilonGreedyExploresAtTheGivenRate) {
         Event("r", "c", 100, 5)});
   SampleQuery q = Query("r", 1, PolicyKind::kEpsilonGreedy);
   q.policy.epsilon = 0.0;
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(engine_.Sample(q)->arms[0].arm_id, "a");
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(engine_.Sample(q)->arms[0].arm_id, "a");
   q.policy.epsilon = 0.3;
   int not_a = 0;
   for (uint64_t seed = 0; seed < 3000; ++seed) {
@@ -197,8 +198,8 @@ TEST_F(SampleTest, ContextScoreIsMeanWithSegmentFallback) {
 
 TEST_F(SampleTest, SegmentsAreScoredFromTheirOwnCounters) {
   Feed({Event("r", "a", 100, 50, "country=PL"), Event("r", "b", 100, 10),
-        Event("r", "c", 100, 5, "country=PL"), Event("r", "b", 100, 20,
-                                                     "country=PL")});
+        Event("r", "c", 100, 5, "country=PL"),
+        Event("r", "b", 100, 20, "country=PL")});
   SampleQuery q = Query("r", 1, PolicyKind::kCtr);
   q.segment = "country=PL";
   EXPECT_EQ(engine_.Sample(q)->arms[0].arm_id, "a");
@@ -232,7 +233,8 @@ TEST_F(SampleTest, CandidatesExclusionsAndDisabledArms) {
   q.candidate_arm_ids = {"nope"};
   absl::Status status = engine_.Sample(q).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("candidate_arm_ids[0]"));
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::HasSubstr("candidate_arm_ids[0]"));
 }
 
 TEST_F(SampleTest, RoomWithNoEnabledArmIsFailedPrecondition) {
@@ -244,7 +246,8 @@ TEST_F(SampleTest, RoomWithNoEnabledArmIsFailedPrecondition) {
   }
   absl::Status status = engine_.Sample(Query("r")).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("no enabled arm"));
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::HasSubstr("no enabled arm"));
 }
 
 TEST_F(SampleTest, KDefaultsToOneAndIsBounded) {

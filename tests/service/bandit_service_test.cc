@@ -3,10 +3,10 @@
 #include "server/service/bandit_service.h"
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <cmath>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -141,9 +141,9 @@ TEST_F(BanditServiceTest, RoomLifecycle) {
     ASSERT_TRUE(stub_->SetArmEnabled(&context, disable, &response).ok());
     EXPECT_FALSE(response.arm().enabled());
   }
-  ASSERT_TRUE(Feedback({Event("feed", "post-2", 10, 4),
-                        Event("feed", "post-3", 10, 1)})
-                  .ok());
+  ASSERT_TRUE(
+      Feedback({Event("feed", "post-2", 10, 4), Event("feed", "post-3", 10, 1)})
+          .ok());
   {
     v1::SampleRequest sample;
     sample.set_room_id("feed");
@@ -285,13 +285,14 @@ TEST_F(BanditServiceTest, ListRoomsPagesWithOpaqueTokens) {
     v1::ListRoomsResponse response;
     grpc::ClientContext context;
     ASSERT_TRUE(stub_->ListRooms(&context, request, &response).ok());
-    for (const v1::Room& room : response.rooms()) seen.push_back(room.room_id());
+    for (const v1::Room& room : response.rooms())
+      seen.push_back(room.room_id());
     token = response.next_page_token();
     ++pages;
   } while (!token.empty());
   EXPECT_EQ(pages, 3);
-  EXPECT_THAT(seen, ElementsAre("room-0", "room-1", "room-2", "room-3",
-                                "room-4"));
+  EXPECT_THAT(seen,
+              ElementsAre("room-0", "room-1", "room-2", "room-3", "room-4"));
 }
 
 TEST_F(BanditServiceTest, SegmentsAndContextThroughTheApi) {

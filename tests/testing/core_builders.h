@@ -34,8 +34,7 @@ inline core::FeedbackBatch Batch(std::vector<core::FeedbackEvent> events) {
   return core::FeedbackBatch{std::move(events)};
 }
 
-inline core::CreateRoom NewRoom(std::string room,
-                                std::vector<std::string> arms,
+inline core::CreateRoom NewRoom(std::string room, std::vector<std::string> arms,
                                 core::PolicyParams policy = {}) {
   return core::CreateRoom{std::move(room), std::move(arms), policy};
 }
