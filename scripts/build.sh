@@ -8,3 +8,13 @@ if [[ ! -f build/build.ninja || ! -f build/CMakeCache.txt ]]; then
 fi
 echo "[build] building"
 cmake --build build -j2
+# The scripts, tests and README use build/banditd. If CMake places the binary
+# elsewhere (for example build/server/banditd), point build/banditd at it.
+if [[ ! -e build/banditd || -L build/banditd ]]; then
+  for candidate in build/server/banditd; do
+    if [[ -x $candidate ]]; then
+      ln -sfn "${candidate#build/}" build/banditd
+      break
+    fi
+  done
+fi

@@ -1,0 +1,294 @@
+"""Synchronous banditd client."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+
+import grpc
+
+from . import _ops
+from ._errors import BanditdError, DeadlineExceededError, error_for, from_rpc_error
+from ._ops import DEFAULT_TARGET, DEFAULT_TIMEOUT, Op, RetryPolicy
+from ._types import (
+    Arm,
+    FeedbackEvent,
+    FeedbackResult,
+    PolicyLike,
+    Room,
+    SampleResult,
+    Stats,
+)
+from .v1 import banditd_pb2_grpc
+
+T = TypeVar("T")
+
+__all__ = ["Client"]
+
+
+class Client:
+    """A blocking client of a banditd server.
+
+    Args:
+        target: ``host:port`` of the server (any gRPC target string).
+        timeout: default deadline of each call in seconds, retries included;
+            every method also takes ``timeout=``. ``None`` means no deadline.
+        retry: retries of calls that fail with UNAVAILABLE (see
+            :class:`RetryPolicy`); ``RetryPolicy(max_attempts=1)`` disables
+            them. Feedback is retried only when every event has an
+            ``event_id``; CreateRoom, AddArms, RemoveArm and DeleteRoom are
+            never retried.
+        credentials: channel credentials for TLS; plaintext when None.
+        options: extra gRPC channel options.
+        channel: use this channel instead of creating one (not closed by
+            :meth:`close`).
+
+    Use it as a context manager, or call :meth:`close`::
+
+        with banditd.Client("localhost:50051") as client:
+            client.create_room("home", ["a", "b"])
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = RetryPolicy(),
+        credentials: Optional[grpc.ChannelCredentials] = None,
+        options: Sequence[Tuple[str, Any]] = (),
+        channel: Optional[grpc.Channel] = None,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.retry = retry
+        self._owns_channel = channel is None
+        if channel is None:
+            if credentials is None:
+                channel = grpc.insecure_channel(target, options=list(options))
+            else:
+                channel = grpc.secure_channel(target, credentials, options=list(options))
+        self._channel = channel
+        self._stub = banditd_pb2_grpc.BanditServiceStub(channel)
+        self._health = channel.unary_unary(
+            _ops.HEALTH_METHOD,
+            request_serializer=_ops.encode_health_request,
+            response_deserializer=_ops.decode_health_response,
+        )
+
+    # -- plumbing ---------------------------------------------------------
+
+    @property
+    def channel(self) -> grpc.Channel:
+        return self._channel
+
+    @property
+    def stub(self) -> banditd_pb2_grpc.BanditServiceStub:
+        """The generated stub, for calls with raw protobuf messages."""
+        return self._stub
+
+    def close(self) -> None:
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"banditd.Client({self.target!r}, timeout={self.timeout!r})"
+
+    def _invoke(self, op: Op[T], timeout: Optional[float]) -> T:
+        timeout = self.timeout if timeout is None else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        rpc = getattr(self._stub, op.method)
+        attempts = self.retry.max_attempts if op.retryable else 1
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise DeadlineExceededError("deadline exceeded before the call", method=op.method)
+            try:
+                return op.parse(rpc(op.request, timeout=remaining))
+            except grpc.RpcError as e:
+                err = from_rpc_error(e, op.method)
+            if err.code != grpc.StatusCode.UNAVAILABLE or attempt >= attempts:
+                raise err
+            pause = self.retry.backoff(attempt)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                raise err
+            time.sleep(pause)
+
+    # -- health -----------------------------------------------------------
+
+    def health(self, service: str = "", *, timeout: Optional[float] = None) -> str:
+        """Returns the grpc.health.v1 status of ``service`` ("" = the whole
+        server): "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN" or "UNKNOWN"."""
+        t = self.timeout if timeout is None else timeout
+        try:
+            return self._health(service, timeout=t)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e, "Health.Check") from None
+
+    def wait_until_serving(self, timeout: float = 30.0, interval: float = 0.05) -> None:
+        """Blocks until the health service reports SERVING (the server
+        finished recovery), or raises DeadlineExceededError."""
+        deadline = time.monotonic() + timeout
+        last: Union[str, BanditdError] = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                last = self.health(timeout=max(0.05, min(1.0, deadline - time.monotonic())))
+                if last == "SERVING":
+                    return
+            except BanditdError as e:
+                last = e
+            time.sleep(interval)
+        raise error_for(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            f"server at {self.target} not SERVING after {timeout}s (last: {last})",
+            "Health.Check",
+        )
+
+    # -- rooms ------------------------------------------------------------
+
+    def create_room(
+        self,
+        room_id: str,
+        arms: Union[str, Sequence[str]] = (),
+        *,
+        policy: PolicyLike = None,
+        timeout: Optional[float] = None,
+    ) -> Room:
+        """Creates a room with its initial (enabled) arms and default policy,
+        for example ``policy="thompson"`` or ``Policy("ucb1", ucb_alpha=0.5)``.
+        Raises AlreadyExistsError if the room exists."""
+        return self._invoke(_ops.create_room(room_id, arms, policy), timeout)
+
+    def get_room(self, room_id: str, *, timeout: Optional[float] = None) -> Room:
+        """Returns a room's arms and resolved default policy."""
+        return self._invoke(_ops.get_room(room_id), timeout)
+
+    def iter_rooms(self, *, page_size: int = 0, timeout: Optional[float] = None) -> Iterator[Room]:
+        """Yields every room ordered by room_id, fetching a page at a time."""
+        token = ""
+        while True:
+            resp = self._invoke(_ops.list_rooms_page(page_size, token), timeout)
+            for r in resp.rooms:
+                yield Room.from_proto(r)
+            token = resp.next_page_token
+            if not token:
+                return
+
+    def list_rooms(self, *, page_size: int = 0, timeout: Optional[float] = None) -> List[Room]:
+        """Returns every room ordered by room_id (all pages)."""
+        return list(self.iter_rooms(page_size=page_size, timeout=timeout))
+
+    def delete_room(self, room_id: str, *, timeout: Optional[float] = None) -> None:
+        """Deletes a room and every counter in it."""
+        self._invoke(_ops.delete_room(room_id), timeout)
+
+    def reset_room(self, room_id: str, *, timeout: Optional[float] = None) -> None:
+        """Zeroes every counter of a room; keeps arms and policy."""
+        self._invoke(_ops.reset_room(room_id), timeout)
+
+    # -- arms -------------------------------------------------------------
+
+    def add_arms(
+        self, room_id: str, arm_ids: Union[str, Sequence[str]], *, timeout: Optional[float] = None
+    ) -> Room:
+        """Adds arms (all or nothing) and returns the updated room."""
+        return self._invoke(_ops.add_arms(room_id, arm_ids), timeout)
+
+    def remove_arm(self, room_id: str, arm_id: str, *, timeout: Optional[float] = None) -> None:
+        """Removes an arm and all its counters."""
+        self._invoke(_ops.remove_arm(room_id, arm_id), timeout)
+
+    def set_arm_enabled(
+        self, room_id: str, arm_id: str, enabled: bool, *, timeout: Optional[float] = None
+    ) -> Arm:
+        """Enables or disables an arm (a disabled arm keeps learning but is
+        never sampled)."""
+        return self._invoke(_ops.set_arm_enabled(room_id, arm_id, enabled), timeout)
+
+    # -- decisions and feedback -------------------------------------------
+
+    def sample(
+        self,
+        room_id: str,
+        k: int = 1,
+        *,
+        segment: str = "",
+        context: Union[str, Sequence[str]] = (),
+        policy: PolicyLike = None,
+        candidates: Union[str, Sequence[str]] = (),
+        exclude: Union[str, Sequence[str]] = (),
+        seed: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> SampleResult:
+        """Ranks the eligible arms and returns the top ``k``, best first.
+
+        ``policy`` overrides the room's default for this call; ``candidates``
+        restricts the eligible arms, ``exclude`` removes some; ``seed`` makes
+        random choices reproducible. ``result.best`` is the top arm id."""
+        op = _ops.sample(
+            room_id,
+            k,
+            segment=segment,
+            context=context,
+            policy=policy,
+            candidates=candidates,
+            exclude=exclude,
+            seed=seed,
+        )
+        return self._invoke(op, timeout)
+
+    def feedback(
+        self,
+        room_id: str,
+        arm_id: str,
+        *,
+        views: int = 0,
+        clicks: int = 0,
+        reward: Optional[float] = None,
+        segment: str = "",
+        context: Union[str, Sequence[str]] = (),
+        event_id: str = "",
+        timeout: Optional[float] = None,
+    ) -> FeedbackResult:
+        """Records one event: views and/or clicks (and optionally a reward)
+        of an arm. Give an ``event_id`` to make it idempotent (and retryable).
+        """
+        event = FeedbackEvent(
+            room_id=room_id,
+            arm_id=arm_id,
+            views=views,
+            clicks=clicks,
+            reward=reward,
+            segment=segment,
+            context=context,
+            event_id=event_id,
+        )
+        return self._invoke(_ops.feedback([event]), timeout)
+
+    def feedback_batch(
+        self, events: Iterable[FeedbackEvent], *, timeout: Optional[float] = None
+    ) -> FeedbackResult:
+        """Records a batch of events atomically: all are applied or none is;
+        an InvalidArgumentError names the first bad one (``events[3].arm_id``).
+        """
+        return self._invoke(_ops.feedback(events), timeout)
+
+    def stats(
+        self,
+        room_id: str,
+        segment: str = "",
+        *,
+        include_context: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Stats:
+        """Per-arm counters and scores of one segment ("" = whole room).
+        ``.to_dataframe()`` converts the result to pandas."""
+        return self._invoke(_ops.stats(room_id, segment, include_context), timeout)

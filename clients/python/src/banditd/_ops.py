@@ -1,0 +1,209 @@
+"""Request building and response parsing shared by Client and AsyncClient.
+
+Each function returns an :class:`Op`: which RPC to call, the request message,
+how to turn the response into a wrapper object, and whether the call may be
+retried when the server is UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar, Union
+
+from ._types import (
+    Arm,
+    FeedbackEvent,
+    FeedbackResult,
+    Policy,
+    PolicyLike,
+    Room,
+    SampleResult,
+    Stats,
+    _strings,
+)
+from .v1 import banditd_pb2 as pb
+
+T = TypeVar("T")
+
+DEFAULT_TARGET = "localhost:50051"
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of calls that failed with UNAVAILABLE (server down, restarting
+    or unreachable). Other errors are never retried.
+
+    Attempt n (n >= 1) waits ``min(initial_backoff * multiplier**(n-1),
+    max_backoff)`` seconds, scaled by a random factor in [0.5, 1] (jitter),
+    and no retry starts past the call's deadline."""
+
+    max_attempts: int = 5
+    initial_backoff: float = 0.1
+    max_backoff: float = 2.0
+    multiplier: float = 2.0
+
+    def backoff(self, attempt: int) -> float:
+        base = min(self.initial_backoff * self.multiplier ** (attempt - 1), self.max_backoff)
+        return base * random.uniform(0.5, 1.0)
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+@dataclass(frozen=True)
+class Op(Generic[T]):
+    method: str
+    request: Any
+    parse: Callable[[Any], T]
+    retryable: bool = True
+
+
+def _room(resp: Any) -> Room:
+    return Room.from_proto(resp.room)
+
+
+def _none(resp: Any) -> None:
+    return None
+
+
+def create_room(room_id: str, arms: Union[str, Sequence[str]] = (), policy: PolicyLike = None) -> Op[Room]:
+    p = Policy.coerce(policy)
+    req = pb.CreateRoomRequest(room_id=room_id, arm_ids=_strings(arms, "arms"))
+    if p is not None:
+        req.policy.CopyFrom(p.to_proto())
+    # Not retried: a create that reached the server before the connection
+    # dropped would come back as ALREADY_EXISTS.
+    return Op("CreateRoom", req, _room, retryable=False)
+
+
+def get_room(room_id: str) -> Op[Room]:
+    return Op("GetRoom", pb.GetRoomRequest(room_id=room_id), _room)
+
+
+def list_rooms_page(page_size: int, page_token: str) -> Op[Any]:
+    return Op("ListRooms", pb.ListRoomsRequest(page_size=page_size, page_token=page_token), lambda r: r)
+
+
+def delete_room(room_id: str) -> Op[None]:
+    return Op("DeleteRoom", pb.DeleteRoomRequest(room_id=room_id), _none, retryable=False)
+
+
+def reset_room(room_id: str) -> Op[None]:
+    return Op("ResetRoom", pb.ResetRoomRequest(room_id=room_id), _none)
+
+
+def add_arms(room_id: str, arm_ids: Union[str, Sequence[str]]) -> Op[Room]:
+    req = pb.AddArmsRequest(room_id=room_id, arm_ids=_strings(arm_ids, "arm_ids"))
+    return Op("AddArms", req, _room, retryable=False)
+
+
+def remove_arm(room_id: str, arm_id: str) -> Op[None]:
+    return Op("RemoveArm", pb.RemoveArmRequest(room_id=room_id, arm_id=arm_id), _none, retryable=False)
+
+
+def set_arm_enabled(room_id: str, arm_id: str, enabled: bool) -> Op[Arm]:
+    req = pb.SetArmEnabledRequest(room_id=room_id, arm_id=arm_id, enabled=enabled)
+    return Op("SetArmEnabled", req, lambda r: Arm.from_proto(r.arm))
+
+
+def sample(
+    room_id: str,
+    k: int = 1,
+    *,
+    segment: str = "",
+    context: Union[str, Sequence[str]] = (),
+    policy: PolicyLike = None,
+    candidates: Union[str, Sequence[str]] = (),
+    exclude: Union[str, Sequence[str]] = (),
+    seed: Optional[int] = None,
+) -> Op[SampleResult]:
+    req = pb.SampleRequest(
+        room_id=room_id,
+        segment=segment,
+        context_items=_strings(context, "context"),
+        k=k,
+        candidate_arm_ids=_strings(candidates, "candidates"),
+        excluded_arm_ids=_strings(exclude, "exclude"),
+    )
+    p = Policy.coerce(policy)
+    if p is not None:
+        req.policy.CopyFrom(p.to_proto())
+    if seed is not None:
+        req.seed = seed
+    return Op("Sample", req, SampleResult.from_proto)
+
+
+def feedback(events: Iterable[FeedbackEvent]) -> Op[FeedbackResult]:
+    evs = list(events)
+    for e in evs:
+        if not isinstance(e, FeedbackEvent):
+            raise TypeError(f"expected banditd.FeedbackEvent, got {type(e).__name__}")
+    req = pb.FeedbackRequest(events=[e.to_proto() for e in evs])
+    # Retrying is only safe when the server can drop a repeat: every event
+    # must carry an idempotency key.
+    retryable = bool(evs) and all(e.event_id for e in evs)
+    return Op("Feedback", req, FeedbackResult.from_proto, retryable=retryable)
+
+
+def stats(room_id: str, segment: str = "", include_context: bool = False) -> Op[Stats]:
+    req = pb.GetStatsRequest(room_id=room_id, segment=segment, include_context=include_context)
+    return Op("GetStats", req, Stats.from_proto)
+
+
+# grpc.health.v1 messages, encoded by hand so that the client needs no extra
+# package: HealthCheckRequest{string service = 1},
+# HealthCheckResponse{ServingStatus status = 1}.
+HEALTH_METHOD = "/grpc.health.v1.Health/Check"
+HEALTH_STATUSES = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def encode_health_request(service: str) -> bytes:
+    data = service.encode()
+    return b"\x0a" + _varint(len(data)) + data if data else b""
+
+
+def decode_health_response(data: bytes) -> str:
+    i, status = 0, 0
+    while i < len(data):
+        key = data[i]
+        i += 1
+        wire = key & 7
+        value = 0
+        if wire == 0:
+            shift = 0
+            while True:
+                b = data[i]
+                i += 1
+                value |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            if key >> 3 == 1:
+                status = value
+        elif wire == 2:
+            length, shift = 0, 0
+            while True:
+                b = data[i]
+                i += 1
+                length |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            i += length
+        else:  # pragma: no cover - not produced by the health service
+            raise ValueError("unexpected wire type in HealthCheckResponse")
+    return HEALTH_STATUSES.get(status, str(status))

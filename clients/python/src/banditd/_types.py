@@ -1,0 +1,451 @@
+"""Plain, typed result and input objects of the banditd Python client.
+
+They are immutable dataclasses with short reprs (and HTML tables for stats in
+Jupyter), converted from and to the generated protobuf messages.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from .v1 import banditd_pb2 as pb
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+__all__ = [
+    "PolicyType",
+    "Policy",
+    "PolicyLike",
+    "Arm",
+    "Room",
+    "Counts",
+    "ScoredArm",
+    "SampleResult",
+    "FeedbackEvent",
+    "FeedbackResult",
+    "ContextStats",
+    "ArmStats",
+    "Stats",
+]
+
+
+class PolicyType(enum.IntEnum):
+    """The ranking rule used by Sample (mirrors ``banditd.v1.PolicyType``)."""
+
+    UNSPECIFIED = pb.POLICY_TYPE_UNSPECIFIED
+    CTR = pb.POLICY_TYPE_CTR
+    UCB1 = pb.POLICY_TYPE_UCB1
+    BUCB = pb.POLICY_TYPE_BUCB
+    THOMPSON = pb.POLICY_TYPE_THOMPSON
+    EPSILON_GREEDY = pb.POLICY_TYPE_EPSILON_GREEDY
+
+    @classmethod
+    def parse(cls, value: Union["PolicyType", int, str]) -> "PolicyType":
+        """Accepts a PolicyType, its number, or a name such as ``"ucb1"``,
+        ``"epsilon-greedy"`` or ``"POLICY_TYPE_THOMPSON"``."""
+        if isinstance(value, str):
+            name = value.strip().upper().replace("-", "_").replace(" ", "_")
+            if name.startswith("POLICY_TYPE_"):
+                name = name[len("POLICY_TYPE_"):]
+            aliases = {"EPSILON": "EPSILON_GREEDY", "GREEDY": "CTR", "TS": "THOMPSON", "UCB": "UCB1"}
+            name = aliases.get(name, name)
+            try:
+                return cls[name]
+            except KeyError:
+                names = ", ".join(m.name.lower() for m in cls if m is not cls.UNSPECIFIED)
+                raise ValueError(f"unknown policy {value!r}; expected one of {names}") from None
+        return cls(value)
+
+    def __repr__(self) -> str:
+        return f"PolicyType.{self.name}"
+
+
+_POLICY_PARAMS = ("ucb_alpha", "bucb_z", "beta_prior_a", "beta_prior_b", "epsilon")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy and its parameters; unset (None) parameters take the room's
+    value, then the documented default."""
+
+    type: PolicyType = PolicyType.UNSPECIFIED
+    ucb_alpha: Optional[float] = None
+    bucb_z: Optional[float] = None
+    beta_prior_a: Optional[float] = None
+    beta_prior_b: Optional[float] = None
+    epsilon: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", PolicyType.parse(self.type))
+
+    @classmethod
+    def coerce(cls, value: "PolicyLike") -> Optional["Policy"]:
+        if value is None or isinstance(value, Policy):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        return cls(type=PolicyType.parse(value))
+
+    def to_proto(self) -> pb.Policy:
+        msg = pb.Policy(type=int(self.type))
+        for name in _POLICY_PARAMS:
+            v = getattr(self, name)
+            if v is not None:
+                setattr(msg, name, float(v))
+        return msg
+
+    @classmethod
+    def from_proto(cls, msg: pb.Policy) -> "Policy":
+        params = {n: getattr(msg, n) for n in _POLICY_PARAMS if msg.HasField(n)}
+        return cls(type=PolicyType(msg.type), **params)
+
+    def __repr__(self) -> str:
+        parts = [self.type.name]
+        parts += [f"{n}={getattr(self, n)!r}" for n in _POLICY_PARAMS if getattr(self, n) is not None]
+        return f"Policy({', '.join(parts)})"
+
+
+PolicyLike = Union[Policy, PolicyType, str, int, Dict[str, Any], None]
+
+
+@dataclass(frozen=True)
+class Arm:
+    arm_id: str
+    enabled: bool = True
+
+    @classmethod
+    def from_proto(cls, msg: pb.Arm) -> "Arm":
+        return cls(arm_id=msg.arm_id, enabled=msg.enabled)
+
+    def __repr__(self) -> str:
+        return f"Arm({self.arm_id!r}{'' if self.enabled else ', disabled'})"
+
+
+@dataclass(frozen=True)
+class Room:
+    """One experiment: its arms in the order they were added and its default
+    policy with every parameter resolved."""
+
+    room_id: str
+    arms: Tuple[Arm, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+
+    @property
+    def arm_ids(self) -> List[str]:
+        return [a.arm_id for a in self.arms]
+
+    @property
+    def enabled_arm_ids(self) -> List[str]:
+        return [a.arm_id for a in self.arms if a.enabled]
+
+    @classmethod
+    def from_proto(cls, msg: pb.Room) -> "Room":
+        return cls(
+            room_id=msg.room_id,
+            arms=tuple(Arm.from_proto(a) for a in msg.arms),
+            policy=Policy.from_proto(msg.policy),
+        )
+
+    def __repr__(self) -> str:
+        arms = ", ".join(a.arm_id + ("" if a.enabled else " (disabled)") for a in self.arms)
+        return f"Room({self.room_id!r}, arms=[{arms}], policy={self.policy!r})"
+
+
+@dataclass(frozen=True)
+class Counts:
+    views: float = 0.0
+    clicks: float = 0.0
+    reward_sum: float = 0.0
+
+    @property
+    def ctr(self) -> float:
+        """clicks / views, 0 without views."""
+        return self.clicks / self.views if self.views else 0.0
+
+    @classmethod
+    def from_proto(cls, msg: pb.Counts) -> "Counts":
+        return cls(views=msg.views, clicks=msg.clicks, reward_sum=msg.reward_sum)
+
+    def __repr__(self) -> str:
+        return f"Counts(views={_num(self.views)}, clicks={_num(self.clicks)}, reward_sum={_num(self.reward_sum)})"
+
+
+@dataclass(frozen=True)
+class ScoredArm:
+    arm_id: str
+    score: float
+    counts: Counts = field(default_factory=Counts)
+
+    @classmethod
+    def from_proto(cls, msg: pb.ScoredArm) -> "ScoredArm":
+        return cls(arm_id=msg.arm_id, score=msg.score, counts=Counts.from_proto(msg.counts))
+
+    def __repr__(self) -> str:
+        return f"ScoredArm({self.arm_id!r}, score={_num(self.score)}, {self.counts!r})"
+
+
+@dataclass(frozen=True)
+class SampleResult(Sequence[ScoredArm]):
+    """Arms chosen by Sample, best first, and the policy that ranked them.
+
+    Iterates, indexes and ``len()``s like a list of :class:`ScoredArm`."""
+
+    arms: Tuple[ScoredArm, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+
+    @property
+    def arm_ids(self) -> List[str]:
+        return [a.arm_id for a in self.arms]
+
+    @property
+    def best(self) -> Optional[str]:
+        """The top arm's id, or None when no arm was eligible."""
+        return self.arms[0].arm_id if self.arms else None
+
+    def __iter__(self) -> Iterator[ScoredArm]:
+        return iter(self.arms)
+
+    def __len__(self) -> int:
+        return len(self.arms)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.arms[i]
+
+    @classmethod
+    def from_proto(cls, msg: pb.SampleResponse) -> "SampleResult":
+        return cls(
+            arms=tuple(ScoredArm.from_proto(a) for a in msg.arms),
+            policy=Policy.from_proto(msg.policy),
+        )
+
+    def __repr__(self) -> str:
+        arms = ", ".join(f"{a.arm_id}={_num(a.score)}" for a in self.arms)
+        return f"SampleResult([{arms}], policy={self.policy!r})"
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """One observation for :meth:`Client.feedback_batch`.
+
+    ``reward`` None means each click counts as reward 1. ``event_id`` is an
+    optional idempotency key: events that carry one are counted once even if
+    the call is retried."""
+
+    room_id: str
+    arm_id: str
+    views: int = 0
+    clicks: int = 0
+    reward: Optional[float] = None
+    segment: str = ""
+    context: Sequence[str] = ()
+    event_id: str = ""
+
+    def to_proto(self) -> pb.FeedbackEvent:
+        msg = pb.FeedbackEvent(
+            room_id=self.room_id,
+            arm_id=self.arm_id,
+            views=int(self.views),
+            clicks=int(self.clicks),
+            segment=self.segment,
+            context_items=list(_strings(self.context, "context")),
+            event_id=self.event_id,
+        )
+        if self.reward is not None:
+            msg.reward = float(self.reward)
+        return msg
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    applied_events: int = 0
+    duplicate_events: int = 0
+
+    @classmethod
+    def from_proto(cls, msg: pb.FeedbackResponse) -> "FeedbackResult":
+        return cls(applied_events=msg.applied_events, duplicate_events=msg.duplicate_events)
+
+
+@dataclass(frozen=True)
+class ContextStats:
+    context_item: str
+    counts: Counts
+    ctr: float
+    ucb1: float
+    bucb: float
+
+    @classmethod
+    def from_proto(cls, msg: pb.ContextStats) -> "ContextStats":
+        return cls(
+            context_item=msg.context_item,
+            counts=Counts.from_proto(msg.counts),
+            ctr=msg.ctr,
+            ucb1=msg.ucb1,
+            bucb=msg.bucb,
+        )
+
+
+@dataclass(frozen=True)
+class ArmStats:
+    arm_id: str
+    enabled: bool
+    counts: Counts
+    ctr: float
+    ucb1: float
+    bucb: float
+    context: Tuple[ContextStats, ...] = ()
+
+    @classmethod
+    def from_proto(cls, msg: pb.ArmStats) -> "ArmStats":
+        return cls(
+            arm_id=msg.arm_id,
+            enabled=msg.enabled,
+            counts=Counts.from_proto(msg.counts),
+            ctr=msg.ctr,
+            ucb1=msg.ucb1,
+            bucb=msg.bucb,
+            context=tuple(ContextStats.from_proto(c) for c in msg.context),
+        )
+
+
+_STAT_COLUMNS = ("arm_id", "enabled", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb")
+_CONTEXT_COLUMNS = ("arm_id", "context_item", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Per-arm counters and scores of one segment of a room.
+
+    ``to_dataframe()`` gives a pandas DataFrame (one row per arm, indexed by
+    arm_id); in Jupyter the object itself renders as a table."""
+
+    room_id: str
+    segment: str
+    arms: Tuple[ArmStats, ...]
+    total_views: float
+
+    @classmethod
+    def from_proto(cls, msg: pb.GetStatsResponse) -> "Stats":
+        return cls(
+            room_id=msg.room_id,
+            segment=msg.segment,
+            arms=tuple(ArmStats.from_proto(a) for a in msg.arms),
+            total_views=msg.total_views,
+        )
+
+    def __getitem__(self, arm_id: str) -> ArmStats:
+        for a in self.arms:
+            if a.arm_id == arm_id:
+                return a
+        raise KeyError(arm_id)
+
+    def __iter__(self) -> Iterator[ArmStats]:
+        return iter(self.arms)
+
+    def __len__(self) -> int:
+        return len(self.arms)
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One dict per arm with the columns of :meth:`to_dataframe`."""
+        return [
+            {
+                "arm_id": a.arm_id,
+                "enabled": a.enabled,
+                "views": a.counts.views,
+                "clicks": a.counts.clicks,
+                "reward_sum": a.counts.reward_sum,
+                "ctr": a.ctr,
+                "ucb1": a.ucb1,
+                "bucb": a.bucb,
+            }
+            for a in self.arms
+        ]
+
+    def context_records(self) -> List[Dict[str, Any]]:
+        """One dict per (arm, context item) (needs include_context=True)."""
+        return [
+            {
+                "arm_id": a.arm_id,
+                "context_item": c.context_item,
+                "views": c.counts.views,
+                "clicks": c.counts.clicks,
+                "reward_sum": c.counts.reward_sum,
+                "ctr": c.ctr,
+                "ucb1": c.ucb1,
+                "bucb": c.bucb,
+            }
+            for a in self.arms
+            for c in a.context
+        ]
+
+    def to_dataframe(self, context: bool = False) -> "pandas.DataFrame":
+        """Returns the stats as a pandas DataFrame.
+
+        With ``context=False`` one row per arm indexed by ``arm_id``; with
+        ``context=True`` one row per (arm_id, context_item) pair (request the
+        stats with ``include_context=True``). Requires pandas
+        (``pip install 'banditd[pandas]'``)."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on environment
+            raise ImportError(
+                "Stats.to_dataframe() needs pandas: pip install 'banditd[pandas]'"
+            ) from e
+        if context:
+            df = pd.DataFrame(self.context_records(), columns=list(_CONTEXT_COLUMNS))
+            return df.set_index(["arm_id", "context_item"])
+        df = pd.DataFrame(self.to_records(), columns=list(_STAT_COLUMNS))
+        return df.set_index("arm_id")
+
+    def _table(self) -> Tuple[List[str], List[List[str]]]:
+        header = list(_STAT_COLUMNS)
+        rows = [[_cell(r[c]) for c in header] for r in self.to_records()]
+        return header, rows
+
+    def __repr__(self) -> str:
+        title = f"Stats(room_id={self.room_id!r}, segment={self.segment!r}, total_views={_num(self.total_views)})"
+        header, rows = self._table()
+        if not rows:
+            return title + " (no arms)"
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+        lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        header, rows = self._table()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in rows
+        )
+        seg = html.escape(self.segment) if self.segment else "(whole room)"
+        return (
+            f"<p><b>{html.escape(self.room_id)}</b> segment {seg}, "
+            f"total views {_num(self.total_views)}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+
+
+def _num(x: float) -> str:
+    if isinstance(x, float):
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x.is_integer() and abs(x) < 2**53:
+            return str(int(x))
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _cell(v: Any) -> str:
+    return _num(v) if isinstance(v, float) else str(v)
+
+
+def _strings(values: Union[str, Sequence[str]], name: str) -> Sequence[str]:
+    # A bare string would otherwise be split into characters.
+    if isinstance(values, str):
+        return [values]
+    return list(values)

@@ -1,0 +1,299 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PolicyType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    POLICY_TYPE_UNSPECIFIED: _ClassVar[PolicyType]
+    POLICY_TYPE_CTR: _ClassVar[PolicyType]
+    POLICY_TYPE_UCB1: _ClassVar[PolicyType]
+    POLICY_TYPE_BUCB: _ClassVar[PolicyType]
+    POLICY_TYPE_THOMPSON: _ClassVar[PolicyType]
+    POLICY_TYPE_EPSILON_GREEDY: _ClassVar[PolicyType]
+POLICY_TYPE_UNSPECIFIED: PolicyType
+POLICY_TYPE_CTR: PolicyType
+POLICY_TYPE_UCB1: PolicyType
+POLICY_TYPE_BUCB: PolicyType
+POLICY_TYPE_THOMPSON: PolicyType
+POLICY_TYPE_EPSILON_GREEDY: PolicyType
+
+class Policy(_message.Message):
+    __slots__ = ("type", "ucb_alpha", "bucb_z", "beta_prior_a", "beta_prior_b", "epsilon")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    UCB_ALPHA_FIELD_NUMBER: _ClassVar[int]
+    BUCB_Z_FIELD_NUMBER: _ClassVar[int]
+    BETA_PRIOR_A_FIELD_NUMBER: _ClassVar[int]
+    BETA_PRIOR_B_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    type: PolicyType
+    ucb_alpha: float
+    bucb_z: float
+    beta_prior_a: float
+    beta_prior_b: float
+    epsilon: float
+    def __init__(self, type: _Optional[_Union[PolicyType, str]] = ..., ucb_alpha: _Optional[float] = ..., bucb_z: _Optional[float] = ..., beta_prior_a: _Optional[float] = ..., beta_prior_b: _Optional[float] = ..., epsilon: _Optional[float] = ...) -> None: ...
+
+class Arm(_message.Message):
+    __slots__ = ("arm_id", "enabled")
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    arm_id: str
+    enabled: bool
+    def __init__(self, arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
+
+class Room(_message.Message):
+    __slots__ = ("room_id", "arms", "policy")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    arms: _containers.RepeatedCompositeFieldContainer[Arm]
+    policy: Policy
+    def __init__(self, room_id: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[Arm, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class Counts(_message.Message):
+    __slots__ = ("views", "clicks", "reward_sum")
+    VIEWS_FIELD_NUMBER: _ClassVar[int]
+    CLICKS_FIELD_NUMBER: _ClassVar[int]
+    REWARD_SUM_FIELD_NUMBER: _ClassVar[int]
+    views: float
+    clicks: float
+    reward_sum: float
+    def __init__(self, views: _Optional[float] = ..., clicks: _Optional[float] = ..., reward_sum: _Optional[float] = ...) -> None: ...
+
+class CreateRoomRequest(_message.Message):
+    __slots__ = ("room_id", "arm_ids", "policy")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    ARM_IDS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    arm_ids: _containers.RepeatedScalarFieldContainer[str]
+    policy: Policy
+    def __init__(self, room_id: _Optional[str] = ..., arm_ids: _Optional[_Iterable[str]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class CreateRoomResponse(_message.Message):
+    __slots__ = ("room",)
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    room: Room
+    def __init__(self, room: _Optional[_Union[Room, _Mapping]] = ...) -> None: ...
+
+class GetRoomRequest(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+
+class GetRoomResponse(_message.Message):
+    __slots__ = ("room",)
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    room: Room
+    def __init__(self, room: _Optional[_Union[Room, _Mapping]] = ...) -> None: ...
+
+class ListRoomsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRoomsResponse(_message.Message):
+    __slots__ = ("rooms", "next_page_token")
+    ROOMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    rooms: _containers.RepeatedCompositeFieldContainer[Room]
+    next_page_token: str
+    def __init__(self, rooms: _Optional[_Iterable[_Union[Room, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteRoomRequest(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+
+class DeleteRoomResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ResetRoomRequest(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+
+class ResetRoomResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AddArmsRequest(_message.Message):
+    __slots__ = ("room_id", "arm_ids")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    ARM_IDS_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    arm_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, room_id: _Optional[str] = ..., arm_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AddArmsResponse(_message.Message):
+    __slots__ = ("room",)
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    room: Room
+    def __init__(self, room: _Optional[_Union[Room, _Mapping]] = ...) -> None: ...
+
+class RemoveArmRequest(_message.Message):
+    __slots__ = ("room_id", "arm_id")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    arm_id: str
+    def __init__(self, room_id: _Optional[str] = ..., arm_id: _Optional[str] = ...) -> None: ...
+
+class RemoveArmResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SetArmEnabledRequest(_message.Message):
+    __slots__ = ("room_id", "arm_id", "enabled")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    arm_id: str
+    enabled: bool
+    def __init__(self, room_id: _Optional[str] = ..., arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
+
+class SetArmEnabledResponse(_message.Message):
+    __slots__ = ("arm",)
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    arm: Arm
+    def __init__(self, arm: _Optional[_Union[Arm, _Mapping]] = ...) -> None: ...
+
+class SampleRequest(_message.Message):
+    __slots__ = ("room_id", "segment", "context_items", "k", "policy", "candidate_arm_ids", "excluded_arm_ids", "seed")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_ARM_IDS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_ARM_IDS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    segment: str
+    context_items: _containers.RepeatedScalarFieldContainer[str]
+    k: int
+    policy: Policy
+    candidate_arm_ids: _containers.RepeatedScalarFieldContainer[str]
+    excluded_arm_ids: _containers.RepeatedScalarFieldContainer[str]
+    seed: int
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., context_items: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., candidate_arm_ids: _Optional[_Iterable[str]] = ..., excluded_arm_ids: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class ScoredArm(_message.Message):
+    __slots__ = ("arm_id", "score", "counts")
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    arm_id: str
+    score: float
+    counts: Counts
+    def __init__(self, arm_id: _Optional[str] = ..., score: _Optional[float] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ...) -> None: ...
+
+class SampleResponse(_message.Message):
+    __slots__ = ("arms", "policy")
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    arms: _containers.RepeatedCompositeFieldContainer[ScoredArm]
+    policy: Policy
+    def __init__(self, arms: _Optional[_Iterable[_Union[ScoredArm, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class FeedbackEvent(_message.Message):
+    __slots__ = ("room_id", "segment", "context_items", "arm_id", "views", "clicks", "reward", "event_id")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWS_FIELD_NUMBER: _ClassVar[int]
+    CLICKS_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    segment: str
+    context_items: _containers.RepeatedScalarFieldContainer[str]
+    arm_id: str
+    views: int
+    clicks: int
+    reward: float
+    event_id: str
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., context_items: _Optional[_Iterable[str]] = ..., arm_id: _Optional[str] = ..., views: _Optional[int] = ..., clicks: _Optional[int] = ..., reward: _Optional[float] = ..., event_id: _Optional[str] = ...) -> None: ...
+
+class FeedbackRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[FeedbackEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[FeedbackEvent, _Mapping]]] = ...) -> None: ...
+
+class FeedbackResponse(_message.Message):
+    __slots__ = ("applied_events", "duplicate_events")
+    APPLIED_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    applied_events: int
+    duplicate_events: int
+    def __init__(self, applied_events: _Optional[int] = ..., duplicate_events: _Optional[int] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ("room_id", "segment", "include_context")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    segment: str
+    include_context: bool
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., include_context: _Optional[bool] = ...) -> None: ...
+
+class ContextStats(_message.Message):
+    __slots__ = ("context_item", "counts", "ctr", "ucb1", "bucb")
+    CONTEXT_ITEM_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    CTR_FIELD_NUMBER: _ClassVar[int]
+    UCB1_FIELD_NUMBER: _ClassVar[int]
+    BUCB_FIELD_NUMBER: _ClassVar[int]
+    context_item: str
+    counts: Counts
+    ctr: float
+    ucb1: float
+    bucb: float
+    def __init__(self, context_item: _Optional[str] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., ctr: _Optional[float] = ..., ucb1: _Optional[float] = ..., bucb: _Optional[float] = ...) -> None: ...
+
+class ArmStats(_message.Message):
+    __slots__ = ("arm_id", "enabled", "counts", "ctr", "ucb1", "bucb", "context")
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    CTR_FIELD_NUMBER: _ClassVar[int]
+    UCB1_FIELD_NUMBER: _ClassVar[int]
+    BUCB_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    arm_id: str
+    enabled: bool
+    counts: Counts
+    ctr: float
+    ucb1: float
+    bucb: float
+    context: _containers.RepeatedCompositeFieldContainer[ContextStats]
+    def __init__(self, arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., ctr: _Optional[float] = ..., ucb1: _Optional[float] = ..., bucb: _Optional[float] = ..., context: _Optional[_Iterable[_Union[ContextStats, _Mapping]]] = ...) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ("room_id", "segment", "arms", "total_views")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    segment: str
+    arms: _containers.RepeatedCompositeFieldContainer[ArmStats]
+    total_views: float
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[ArmStats, _Mapping]]] = ..., total_views: _Optional[float] = ...) -> None: ...
