@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -19,6 +22,10 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/core/engine.h"
+#include "server/ops/engine_collector.h"
+#include "server/ops/http_server.h"
+#include "server/ops/metrics.h"
+#include "server/service/auth.h"
 #include "server/service/bandit_service.h"
 #include "server/service/server.h"
 #include "server/store/memory_committer.h"
@@ -34,6 +41,27 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls get to finish.");
 
+// Operations: TLS, tokens, metrics and the dashboard.
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain; with --tls_key, gRPC is served over TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(bool, allow_insecure, false,
+          "Allow plaintext gRPC on a non-loopback --host (without TLS).");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "File of \"role token\" lines (role admin or client). When set, "
+          "every BanditService call needs \"authorization: Bearer <token>\"; "
+          "health and reflection stay open.");
+ABSL_FLAG(int, metrics_port, 0,
+          "HTTP port for /metrics and the dashboard; 0 turns HTTP off.");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
+          "Address of the HTTP endpoint. It has no authentication: keep it on "
+          "loopback or a trusted network.");
+ABSL_FLAG(bool, metrics_per_room, false,
+          "Export per-room, per-arm views, clicks and view share (one series "
+          "per arm: mind the cardinality).");
+ABSL_FLAG(bool, dashboard, true,
+          "Serve the dashboard (/ and /api/...) on --metrics_port.");
+
 namespace {
 
 void Log(const std::string& message) {
@@ -41,6 +69,19 @@ void Log(const std::string& message) {
                 absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
                                  absl::UTCTimeZone()),
                 message);
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" ||
+         absl::StartsWith(host, "127.");
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace
@@ -63,12 +104,47 @@ int main(int argc, char** argv) {
   engine_options.event_id_window = absl::GetFlag(FLAGS_event_id_window);
   banditd::core::Engine engine(engine_options);
   banditd::store::MemoryCommitter committer(&engine);
-  banditd::service::BanditService service(&engine, &committer);
+  std::unique_ptr<banditd::service::Authenticator> auth;
+  if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file);
+      !path.empty()) {
+    absl::StatusOr<std::unique_ptr<banditd::service::Authenticator>> loaded =
+        banditd::service::Authenticator::FromFile(path);
+    if (!loaded.ok()) {
+      Log(std::string(loaded.status().message()));
+      return 1;
+    }
+    auth = *std::move(loaded);
+  }
+  banditd::service::BanditService service(&engine, &committer, auth.get());
+  banditd::ops::Metrics metrics;
+  banditd::ops::ProcessCollector process_collector;
+  banditd::ops::EngineCollector engine_collector(
+      &engine, absl::GetFlag(FLAGS_metrics_per_room));
+  metrics.AddCollectable(&process_collector);
+  metrics.AddCollectable(&engine_collector);
 
   banditd::service::ServerOptions server_options;
   server_options.address =
       absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  server_options.metrics = &metrics;
+  if (!absl::GetFlag(FLAGS_tls_cert).empty() ||
+      !absl::GetFlag(FLAGS_tls_key).empty()) {
+    absl::StatusOr<std::string> cert = ReadFile(absl::GetFlag(FLAGS_tls_cert));
+    absl::StatusOr<std::string> key = ReadFile(absl::GetFlag(FLAGS_tls_key));
+    if (!cert.ok() || !key.ok()) {
+      Log(std::string((cert.ok() ? key : cert).status().message()));
+      return 1;
+    }
+    server_options.tls_cert_pem = *std::move(cert);
+    server_options.tls_key_pem = *std::move(key);
+  } else if (!IsLoopback(absl::GetFlag(FLAGS_host)) &&
+             !absl::GetFlag(FLAGS_allow_insecure)) {
+    Log(absl::StrCat("refusing plaintext gRPC on non-loopback host ",
+                     absl::GetFlag(FLAGS_host),
+                     ": pass --tls_cert/--tls_key, or --allow_insecure"));
+    return 1;
+  }
   absl::StatusOr<banditd::service::RunningServer> running =
       banditd::service::StartServer(server_options, &service);
   if (!running.ok()) {
@@ -76,10 +152,30 @@ int main(int argc, char** argv) {
     return 1;
   }
   grpc::Server& server = *running->server;
+  std::unique_ptr<banditd::ops::HttpServer> http;
+  if (absl::GetFlag(FLAGS_metrics_port) != 0) {
+    banditd::ops::HttpServerOptions http_options;
+    http_options.host = absl::GetFlag(FLAGS_metrics_host);
+    http_options.port = absl::GetFlag(FLAGS_metrics_port);
+    http_options.dashboard = absl::GetFlag(FLAGS_dashboard);
+    absl::StatusOr<std::unique_ptr<banditd::ops::HttpServer>> started =
+        banditd::ops::HttpServer::Start(http_options, &metrics, &engine);
+    if (!started.ok()) {
+      Log(std::string(started.status().message()));
+      return 1;
+    }
+    http = *std::move(started);
+    Log(absl::StrCat("metrics", http_options.dashboard ? " and dashboard" : "",
+                     " on http://", http_options.host, ":", http->port(),
+                     "/"));
+  }
   grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
   health->SetServingStatus(true);
   Log(absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":",
-                   running->port));
+                   running->port,
+                   server_options.tls_cert_pem.empty() ? " (plaintext)"
+                                                       : " (TLS)",
+                   auth != nullptr ? " with token auth" : ""));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -88,6 +184,7 @@ int main(int argc, char** argv) {
   server.Shutdown(std::chrono::system_clock::now() +
                   absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
   committer.Shutdown();
+  if (http != nullptr) http->Stop();
   Log("stopped");
   return 0;
 }

@@ -16,6 +16,12 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
 
 }  // namespace
 
+absl::Status BanditService::Authorize(
+    const grpc::CallbackServerContext* context, Role required) const {
+  if (auth_ == nullptr) return absl::OkStatus();
+  return auth_->Check(*context, required);
+}
+
 grpc::ServerUnaryReactor* BanditService::Mutate(
     grpc::CallbackServerContext* context, core::Mutation mutation,
     OnApplied on_applied) {
@@ -32,6 +38,9 @@ grpc::ServerUnaryReactor* BanditService::Mutate(
 grpc::ServerUnaryReactor* BanditService::CreateRoom(
     grpc::CallbackServerContext* context, const v1::CreateRoomRequest* request,
     v1::CreateRoomResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   absl::StatusOr<core::PolicyParams> policy =
       PolicyFromProto(request->policy());
   if (!policy.ok()) return FinishWith(context, policy.status());
@@ -56,6 +65,9 @@ grpc::ServerUnaryReactor* BanditService::CreateRoom(
 grpc::ServerUnaryReactor* BanditService::GetRoom(
     grpc::CallbackServerContext* context, const v1::GetRoomRequest* request,
     v1::GetRoomResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   absl::StatusOr<core::RoomInfo> room = engine_->GetRoom(request->room_id());
   if (room.ok()) RoomToProto(*room, response->mutable_room());
   return FinishWith(context, room.status());
@@ -64,6 +76,9 @@ grpc::ServerUnaryReactor* BanditService::GetRoom(
 grpc::ServerUnaryReactor* BanditService::ListRooms(
     grpc::CallbackServerContext* context, const v1::ListRoomsRequest* request,
     v1::ListRoomsResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   if (request->page_size() < 0) {
     return FinishWith(context,
                       absl::InvalidArgumentError("page_size: must be >= 0"));
@@ -81,6 +96,9 @@ grpc::ServerUnaryReactor* BanditService::ListRooms(
 grpc::ServerUnaryReactor* BanditService::DeleteRoom(
     grpc::CallbackServerContext* context, const v1::DeleteRoomRequest* request,
     v1::DeleteRoomResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   return Mutate(context, core::DeleteRoom{request->room_id()},
                 [](const core::ApplyResult&) {});
 }
@@ -88,6 +106,9 @@ grpc::ServerUnaryReactor* BanditService::DeleteRoom(
 grpc::ServerUnaryReactor* BanditService::ResetRoom(
     grpc::CallbackServerContext* context, const v1::ResetRoomRequest* request,
     v1::ResetRoomResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   return Mutate(context, core::ResetRoom{request->room_id()},
                 [](const core::ApplyResult&) {});
 }
@@ -95,6 +116,9 @@ grpc::ServerUnaryReactor* BanditService::ResetRoom(
 grpc::ServerUnaryReactor* BanditService::AddArms(
     grpc::CallbackServerContext* context, const v1::AddArmsRequest* request,
     v1::AddArmsResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   core::AddArms add{request->room_id(),
                     {request->arm_ids().begin(), request->arm_ids().end()}};
   return Mutate(
@@ -108,6 +132,9 @@ grpc::ServerUnaryReactor* BanditService::AddArms(
 grpc::ServerUnaryReactor* BanditService::RemoveArm(
     grpc::CallbackServerContext* context, const v1::RemoveArmRequest* request,
     v1::RemoveArmResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   return Mutate(context, core::RemoveArm{request->room_id(), request->arm_id()},
                 [](const core::ApplyResult&) {});
 }
@@ -116,6 +143,9 @@ grpc::ServerUnaryReactor* BanditService::SetArmEnabled(
     grpc::CallbackServerContext* context,
     const v1::SetArmEnabledRequest* request,
     v1::SetArmEnabledResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   return Mutate(context,
                 core::SetArmEnabled{request->room_id(), request->arm_id(),
                                     request->enabled()},
@@ -129,6 +159,9 @@ grpc::ServerUnaryReactor* BanditService::SetArmEnabled(
 grpc::ServerUnaryReactor* BanditService::Sample(
     grpc::CallbackServerContext* context, const v1::SampleRequest* request,
     v1::SampleResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   absl::StatusOr<core::PolicyOverride> policy =
       OverrideFromProto(request->policy());
   if (!policy.ok()) return FinishWith(context, policy.status());
@@ -149,6 +182,9 @@ grpc::ServerUnaryReactor* BanditService::Sample(
 grpc::ServerUnaryReactor* BanditService::Feedback(
     grpc::CallbackServerContext* context, const v1::FeedbackRequest* request,
     v1::FeedbackResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   return Mutate(context, FeedbackFromProto(*request),
                 [response](const core::ApplyResult& result) {
                   response->set_applied_events(result.applied_events);
@@ -159,6 +195,9 @@ grpc::ServerUnaryReactor* BanditService::Feedback(
 grpc::ServerUnaryReactor* BanditService::GetStats(
     grpc::CallbackServerContext* context, const v1::GetStatsRequest* request,
     v1::GetStatsResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
   absl::StatusOr<core::Stats> stats = engine_->GetStats(
       request->room_id(), request->segment(), request->include_context());
   if (stats.ok()) StatsToProto(*stats, response);

@@ -4,6 +4,7 @@
 #include "absl/functional/any_invocable.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "server/core/engine.h"
+#include "server/service/auth.h"
 #include "server/store/committer.h"
 
 namespace banditd::service {
@@ -11,12 +12,16 @@ namespace banditd::service {
 // BanditService handlers: validate and translate the request, then either
 // read from the engine (Sample, GetStats, GetRoom, ListRooms) or submit a
 // mutation to the committer and reply once it is durable and applied. No
-// handler blocks a gRPC thread while a mutation is being logged.
+// handler blocks a gRPC thread while a mutation is being logged. With an
+// Authenticator, every handler first checks the call's token (Authorize):
+// a rejected call changes nothing.
 class BanditService final : public v1::BanditService::CallbackService {
  public:
-  // `engine` and `committer` must outlive the service.
-  BanditService(const core::Engine* engine, store::Committer* committer)
-      : engine_(engine), committer_(committer) {}
+  // `engine`, `committer` and `auth` must outlive the service; a null
+  // `auth` lets every call through.
+  BanditService(const core::Engine* engine, store::Committer* committer,
+                const Authenticator* auth = nullptr)
+      : engine_(engine), committer_(committer), auth_(auth) {}
 
   grpc::ServerUnaryReactor* CreateRoom(
       grpc::CallbackServerContext* context,
@@ -64,8 +69,13 @@ class BanditService final : public v1::BanditService::CallbackService {
                                    core::Mutation mutation,
                                    OnApplied on_applied);
 
+  // OK when the call may run an RPC that needs `required`.
+  absl::Status Authorize(const grpc::CallbackServerContext* context,
+                         Role required) const;
+
   const core::Engine* const engine_;
   store::Committer* const committer_;
+  const Authenticator* const auth_;
 };
 
 }  // namespace banditd::service

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server.h"
+#include "server/ops/metrics.h"
 #include "server/service/bandit_service.h"
 
 namespace banditd::service {
@@ -14,6 +15,12 @@ struct ServerOptions {
   // host:port; port 0 picks a free one.
   std::string address = "127.0.0.1:0";
   int max_message_bytes = 64 << 20;
+  // PEM certificate chain and private key; both empty serves plaintext.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // When set, every RPC's method, code and latency are recorded here; must
+  // outlive the server.
+  ops::Metrics* metrics = nullptr;
 };
 
 struct RunningServer {

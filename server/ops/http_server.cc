@@ -1,0 +1,247 @@
+#include "server/ops/http_server.h"
+
+#include <cmath>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "httplib.h"
+#include "server/ops/dashboard_assets.h"
+
+namespace banditd::ops {
+namespace {
+
+constexpr char kJson[] = "application/json";
+
+// A JSON number; JSON has no infinity (unseen arms score +inf), so null.
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  return absl::StrFormat("%.17g", v);
+}
+
+std::string PolicyJson(const core::PolicyParams& p) {
+  return absl::StrCat(
+      "{\"kind\":", JsonQuote(core::PolicyKindName(p.kind)),
+      ",\"ucb_alpha\":", JsonNumber(p.ucb_alpha),
+      ",\"bucb_z\":", JsonNumber(p.bucb_z),
+      ",\"beta_prior_a\":", JsonNumber(p.beta_prior_a),
+      ",\"beta_prior_b\":", JsonNumber(p.beta_prior_b),
+      ",\"epsilon\":", JsonNumber(p.epsilon), "}");
+}
+
+}  // namespace
+
+std::string JsonQuote(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+          // <, > and & escaped too so a value can never close a <script>.
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// History keeps, per (room, segment) the dashboard has asked about, a ring
+// of timestamped view counts, one point a second at most, from which it
+// derives each arm's share of new views between points.
+class HttpServer::History {
+ public:
+  struct Point {
+    absl::Time time;
+    std::vector<std::pair<std::string, double>> views;  // by arm
+  };
+
+  // Records `point` for `key` (if the last one is a second old or more) and
+  // returns the share-over-time series as JSON.
+  std::string RecordAndRender(const std::string& key, Point point) {
+    absl::MutexLock lock(&mu_);
+    std::deque<Point>& ring = rings_[key];
+    if (ring.empty() || point.time - ring.back().time >= absl::Seconds(1)) {
+      ring.push_back(std::move(point));
+      if (ring.size() > kMaxPoints) ring.pop_front();
+    }
+    if (rings_.size() > kMaxKeys) {
+      // Rarely reached; forget everything but this key.
+      std::deque<Point> keep = std::move(ring);
+      rings_.clear();
+      rings_[key] = std::move(keep);
+    }
+    return Render(rings_[key]);
+  }
+
+ private:
+  static constexpr size_t kMaxPoints = 600;
+  static constexpr size_t kMaxKeys = 256;
+
+  static std::string Render(const std::deque<Point>& ring) {
+    std::string out = "[";
+    bool first = true;
+    for (size_t i = 1; i < ring.size(); ++i) {
+      absl::flat_hash_map<std::string, double> before;
+      for (const auto& [arm, v] : ring[i - 1].views) before[arm] = v;
+      std::vector<std::pair<const std::string*, double>> deltas;
+      double total = 0;
+      for (const auto& [arm, v] : ring[i].views) {
+        auto it = before.find(arm);
+        double d = v - (it == before.end() ? 0 : it->second);
+        if (d < 0) d = v;  // the room was reset
+        deltas.push_back({&arm, d});
+        total += d;
+      }
+      if (!(total > 0)) continue;
+      absl::StrAppend(&out, first ? "" : ",", "{\"t\":",
+                      absl::ToUnixMillis(ring[i].time), ",\"share\":{");
+      first = false;
+      for (size_t j = 0; j < deltas.size(); ++j) {
+        absl::StrAppend(&out, j ? "," : "", JsonQuote(*deltas[j].first), ":",
+                        JsonNumber(deltas[j].second / total));
+      }
+      out += "}}";
+    }
+    out += "]";
+    return out;
+  }
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::deque<Point>> rings_
+      ABSL_GUARDED_BY(mu_);
+};
+
+HttpServer::HttpServer()
+    : server_(std::make_unique<httplib::Server>()),
+      history_(std::make_unique<History>()) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Stop() {
+  if (server_ != nullptr) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const HttpServerOptions& options, const Metrics* metrics,
+    const core::Engine* engine) {
+  std::unique_ptr<HttpServer> http(new HttpServer());
+  httplib::Server& server = *http->server_;
+  History* history = http->history_.get();
+
+  server.Get("/metrics", [metrics](const httplib::Request&,
+                                   httplib::Response& res) {
+    res.set_content(metrics->Render(), "text/plain; version=0.0.4");
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+
+  if (options.dashboard) {
+    server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(kDashboardHtml, "text/html; charset=utf-8");
+    });
+    server.Get("/dashboard.js",
+               [](const httplib::Request&, httplib::Response& res) {
+                 res.set_content(kDashboardJs,
+                                 "application/javascript; charset=utf-8");
+               });
+    server.Get("/dashboard.css",
+               [](const httplib::Request&, httplib::Response& res) {
+                 res.set_content(kDashboardCss, "text/css; charset=utf-8");
+               });
+    server.Get("/api/rooms", [engine](const httplib::Request&,
+                                      httplib::Response& res) {
+      constexpr int kMaxRooms = 1000;
+      core::RoomPage page = engine->ListRooms(kMaxRooms, "");
+      std::string out = "{\"rooms\":[";
+      for (size_t i = 0; i < page.rooms.size(); ++i) {
+        const core::RoomInfo& room = page.rooms[i];
+        absl::StrAppend(&out, i ? "," : "", "{\"room_id\":",
+                        JsonQuote(room.room_id),
+                        ",\"arms\":", room.arms.size(), ",\"policy\":",
+                        JsonQuote(core::PolicyKindName(room.policy.kind)),
+                        "}");
+      }
+      absl::StrAppend(&out, "],\"truncated\":",
+                      page.next_after.empty() ? "false" : "true", "}");
+      res.set_content(out, kJson);
+    });
+    server.Get("/api/stats", [engine, history](const httplib::Request& req,
+                                               httplib::Response& res) {
+      const std::string room_id = req.get_param_value("room");
+      const std::string segment = req.get_param_value("segment");
+      absl::StatusOr<core::RoomInfo> room = engine->GetRoom(room_id);
+      absl::StatusOr<core::Stats> stats =
+          room.ok() ? engine->GetStats(room_id, segment, false)
+                    : absl::StatusOr<core::Stats>(room.status());
+      if (!stats.ok()) {
+        res.status = stats.status().code() == absl::StatusCode::kNotFound
+                         ? 404
+                         : 400;
+        res.set_content(
+            absl::StrCat("{\"error\":", JsonQuote(stats.status().message()),
+                         "}"),
+            kJson);
+        return;
+      }
+      History::Point point{absl::Now(), {}};
+      std::string arms = "[";
+      for (size_t i = 0; i < stats->arms.size(); ++i) {
+        const core::ArmStat& arm = stats->arms[i];
+        point.views.push_back({arm.arm_id, arm.counts.views});
+        absl::StrAppend(
+            &arms, i ? "," : "", "{\"arm_id\":", JsonQuote(arm.arm_id),
+            ",\"enabled\":", arm.enabled ? "true" : "false",
+            ",\"views\":", JsonNumber(arm.counts.views),
+            ",\"clicks\":", JsonNumber(arm.counts.clicks),
+            ",\"ctr\":", JsonNumber(arm.scores.ctr),
+            ",\"ucb1\":", JsonNumber(arm.scores.ucb1),
+            ",\"bucb\":", JsonNumber(arm.scores.bucb), "}");
+      }
+      arms += "]";
+      std::string shares = history->RecordAndRender(
+          absl::StrCat(room_id, std::string(1, '\0'), segment),
+          std::move(point));
+      res.set_content(
+          absl::StrCat("{\"room_id\":", JsonQuote(stats->room_id),
+                       ",\"segment\":", JsonQuote(stats->segment),
+                       ",\"total_views\":", JsonNumber(stats->total_views),
+                       ",\"policy\":", PolicyJson(room->policy),
+                       ",\"arms\":", arms, ",\"share_history\":", shares,
+                       "}"),
+          kJson);
+    });
+  }
+
+  if (options.port == 0) {
+    http->port_ = server.bind_to_any_port(options.host);
+  } else if (server.bind_to_port(options.host, options.port)) {
+    http->port_ = options.port;
+  }
+  if (http->port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for HTTP on ", options.host, ":", options.port));
+  }
+  http->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  // stop() is a no-op until the listener runs; wait so Stop() always works.
+  for (int i = 0; i < 5000 && !server.is_running(); ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return http;
+}
+
+}  // namespace banditd::ops

@@ -1,0 +1,65 @@
+#ifndef BANDITD_SERVER_OPS_HTTP_SERVER_H_
+#define BANDITD_SERVER_OPS_HTTP_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "server/core/engine.h"
+#include "server/ops/metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace banditd::ops {
+
+struct HttpServerOptions {
+  // The HTTP endpoints carry no authentication: keep them on loopback unless
+  // the network in front of them is trusted.
+  std::string host = "127.0.0.1";
+  // 0 picks a free port.
+  int port = 0;
+  // Serve the dashboard (/, /api/...) besides /metrics.
+  bool dashboard = true;
+};
+
+// HttpServer serves, on its own threads (cpp-httplib):
+//   GET /metrics               Prometheus text format
+//   GET /healthz               "ok"
+//   GET /                      the dashboard page (and /dashboard.js, .css)
+//   GET /api/rooms             {"rooms": [{room_id, arms, policy}...]}
+//   GET /api/stats?room=&segment=
+//                              per-arm counters and scores, the room policy
+//                              and the selection share over time
+// Reads only: nothing it serves can change the engine.
+class HttpServer {
+ public:
+  // Binds and starts serving. `metrics` and `engine` must outlive the
+  // server.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const HttpServerOptions& options, const Metrics* metrics,
+      const core::Engine* engine);
+  ~HttpServer();
+
+  int port() const { return port_; }
+  // Stops accepting and waits for the serving thread. Idempotent.
+  void Stop();
+
+ private:
+  class History;
+  HttpServer();
+
+  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<History> history_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Escapes `s` as a JSON string literal, quotes included.
+std::string JsonQuote(absl::string_view s);
+
+}  // namespace banditd::ops
+
+#endif  // BANDITD_SERVER_OPS_HTTP_SERVER_H_

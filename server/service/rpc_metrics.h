@@ -1,0 +1,18 @@
+#ifndef BANDITD_SERVER_SERVICE_RPC_METRICS_H_
+#define BANDITD_SERVER_SERVICE_RPC_METRICS_H_
+
+#include <memory>
+
+#include "grpcpp/support/server_interceptor.h"
+#include "server/ops/metrics.h"
+
+namespace banditd::service {
+
+// Creates the server interceptor that records every RPC's method, status
+// code and latency into `metrics` (which must outlive the server).
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+RpcMetricsInterceptorFactory(ops::Metrics* metrics);
+
+}  // namespace banditd::service
+
+#endif  // BANDITD_SERVER_SERVICE_RPC_METRICS_H_
