@@ -19,6 +19,8 @@ APT_PACKAGES=(
   libabsl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
+  # operations (issue 7): metrics, HTTP, promtool, headless browser tests
+  prometheus-cpp-dev libcpp-httplib-dev prometheus chromium
 )
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
