@@ -1,0 +1,298 @@
+#include "server/store/engine_state.h"
+
+#include <algorithm>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/node_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "banditd/internal/v1/log.pb.h"
+#include "server/store/proto_convert.h"
+
+namespace banditd::store {
+namespace {
+
+namespace pb = ::banditd::internal::v1;
+
+// Slices a table so that one slice stays near the chunk size.
+constexpr size_t kBytesPerSlot = 3 * sizeof(double);
+
+// Collects messages into chunks of about `chunk_bytes`.
+class ChunkWriter {
+ public:
+  explicit ChunkWriter(size_t chunk_bytes) : chunk_bytes_(chunk_bytes) {}
+
+  pb::SnapshotChunk* chunk() { return &chunk_; }
+  // Call after adding `bytes` to chunk(); closes the chunk when full.
+  void Added(size_t bytes) {
+    bytes_ += bytes;
+    if (bytes_ >= chunk_bytes_) Flush();
+  }
+  size_t room_left() const {
+    return bytes_ >= chunk_bytes_ ? 0 : chunk_bytes_ - bytes_;
+  }
+  std::vector<std::string> Finish() {
+    Flush();
+    return std::move(chunks_);
+  }
+
+ private:
+  void Flush() {
+    if (bytes_ == 0 && chunk_.ByteSizeLong() == 0) return;
+    chunks_.push_back(chunk_.SerializeAsString());
+    chunk_.Clear();
+    bytes_ = 0;
+  }
+
+  const size_t chunk_bytes_;
+  pb::SnapshotChunk chunk_;
+  size_t bytes_ = 0;
+  std::vector<std::string> chunks_;
+};
+
+void EncodeTable(const std::string& room_id, const std::string& segment,
+                 const std::string* context_item,
+                 const core::CounterTable& table, size_t chunk_bytes,
+                 ChunkWriter* writer) {
+  const size_t max_slots = std::max<size_t>(1, chunk_bytes / kBytesPerSlot);
+  size_t offset = 0;
+  do {
+    const size_t fit = std::max<size_t>(1, writer->room_left() / kBytesPerSlot);
+    const size_t n = std::min({table.size() - offset, max_slots, fit});
+    pb::TableSlice* slice = writer->chunk()->add_tables();
+    slice->set_room_id(room_id);
+    slice->set_segment(segment);
+    if (context_item != nullptr) {
+      slice->set_has_context_item(true);
+      slice->set_context_item(*context_item);
+    }
+    slice->set_offset(static_cast<int64_t>(offset));
+    slice->mutable_views()->Add(table.views() + offset,
+                                table.views() + offset + n);
+    slice->mutable_clicks()->Add(table.clicks() + offset,
+                                 table.clicks() + offset + n);
+    slice->mutable_reward_sums()->Add(table.reward_sums() + offset,
+                                      table.reward_sums() + offset + n);
+    slice->set_enabled_views(table.enabled_views());
+    offset += n;
+    writer->Added(n * kBytesPerSlot + room_id.size() + segment.size() + 32);
+  } while (offset < table.size());
+}
+
+template <typename Map>
+std::vector<const typename Map::value_type*> Sorted(const Map& map) {
+  std::vector<const typename Map::value_type*> out;
+  out.reserve(map.size());
+  for (const auto& entry : map) out.push_back(&entry);
+  std::sort(out.begin(), out.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  return out;
+}
+
+// Accumulates the slices of one table while decoding.
+struct TableBuilder {
+  std::vector<double> views, clicks, reward_sums;
+  double enabled_views = 0;
+};
+
+struct TableKey {
+  std::string room_id, segment;
+  bool has_context_item;
+  std::string context_item;
+
+  template <typename H>
+  friend H AbslHashValue(H h, const TableKey& k) {
+    return H::combine(std::move(h), k.room_id, k.segment, k.has_context_item,
+                      k.context_item);
+  }
+  friend bool operator==(const TableKey&, const TableKey&) = default;
+};
+
+absl::Status Corrupt(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("snapshot is corrupt: ", what));
+}
+
+}  // namespace
+
+EngineState CaptureState(const core::Engine& engine) {
+  EngineState state;
+  engine.ForEachRoom([&state](const core::Room& room) {
+    room.mu.AssertReaderHeld();
+    RoomState& out = state.rooms.emplace_back();
+    out.room_id = room.id;
+    out.policy = room.policy;
+    out.arm_ids = room.arm_ids;
+    out.enabled = room.enabled;
+    out.segments = room.segments;
+  });
+  state.event_ids = engine.RecentEventIds();
+  return state;
+}
+
+void RestoreState(EngineState state, core::Engine* engine) {
+  std::vector<std::unique_ptr<core::Room>> rooms;
+  rooms.reserve(state.rooms.size());
+  for (RoomState& in : state.rooms) {
+    auto room = std::make_unique<core::Room>(std::move(in.room_id));
+    absl::MutexLock lock(&room->mu);
+    room->policy = in.policy;
+    room->arm_ids = std::move(in.arm_ids);
+    room->enabled = std::move(in.enabled);
+    room->arm_index.reserve(room->arm_ids.size());
+    for (uint32_t i = 0; i < room->arm_ids.size(); ++i) {
+      room->arm_index.emplace(room->arm_ids[i], i);
+    }
+    room->segments = std::move(in.segments);
+    room->MutableSegment("");  // Always present.
+    rooms.push_back(std::move(room));
+  }
+  engine->ReplaceRooms(std::move(rooms), std::move(state.event_ids));
+}
+
+std::vector<std::string> EncodeSnapshot(const EngineState& state,
+                                        size_t chunk_bytes) {
+  ChunkWriter writer(chunk_bytes);
+  for (const RoomState& room : state.rooms) {
+    int64_t table_count = 0;
+    for (const auto& [name, segment] : room.segments) {
+      table_count += 1 + static_cast<int64_t>(segment.context.size());
+    }
+    // Header slices.
+    size_t offset = 0;
+    do {
+      pb::RoomSlice* slice = writer.chunk()->add_rooms();
+      slice->set_room_id(room.room_id);
+      PolicyToProto(room.policy, slice->mutable_policy());
+      slice->set_offset(static_cast<int64_t>(offset));
+      slice->set_table_count(table_count);
+      size_t bytes = room.room_id.size() + 64;
+      const size_t begin = offset;
+      while (offset < room.arm_ids.size() &&
+             (offset == begin || bytes < chunk_bytes)) {
+        slice->add_arm_ids(room.arm_ids[offset]);
+        bytes += room.arm_ids[offset].size() + 3;
+        ++offset;
+      }
+      slice->set_enabled(std::string(room.enabled.begin() + begin,
+                                     room.enabled.begin() + offset));
+      writer.Added(bytes);
+    } while (offset < room.arm_ids.size());
+    // Tables.
+    for (const auto* segment : Sorted(room.segments)) {
+      EncodeTable(room.room_id, segment->first, nullptr, segment->second.arms,
+                  chunk_bytes, &writer);
+      for (const auto* context : Sorted(segment->second.context)) {
+        EncodeTable(room.room_id, segment->first, &context->first,
+                    context->second, chunk_bytes, &writer);
+      }
+    }
+  }
+  for (const std::string& id : state.event_ids) {
+    writer.chunk()->add_event_ids(id);
+    writer.Added(id.size() + 2);
+  }
+  return writer.Finish();
+}
+
+absl::StatusOr<EngineState> DecodeSnapshot(
+    const std::vector<std::string>& chunks) {
+  EngineState state;
+  absl::flat_hash_map<std::string, size_t> room_index;
+  absl::node_hash_map<TableKey, TableBuilder> tables;
+  std::vector<TableKey> table_order;
+  std::vector<int64_t> table_counts;  // Per room, as the header says.
+  pb::SnapshotChunk chunk;
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    if (!chunk.ParseFromString(chunks[c])) {
+      return Corrupt(absl::StrCat("chunk ", c, " does not parse"));
+    }
+    for (pb::RoomSlice& slice : *chunk.mutable_rooms()) {
+      auto [it, inserted] =
+          room_index.try_emplace(slice.room_id(), state.rooms.size());
+      if (inserted) {
+        RoomState& room = state.rooms.emplace_back();
+        room.room_id = slice.room_id();
+        absl::StatusOr<core::PolicyParams> policy =
+            PolicyFromProto(slice.policy());
+        if (!policy.ok()) return policy.status();
+        room.policy = *policy;
+        table_counts.push_back(slice.table_count());
+      }
+      RoomState& room = state.rooms[it->second];
+      if (slice.offset() != static_cast<int64_t>(room.arm_ids.size()) ||
+          slice.enabled().size() != static_cast<size_t>(slice.arm_ids_size())) {
+        return Corrupt(absl::StrCat("room ", room.room_id, " arms"));
+      }
+      for (std::string& arm : *slice.mutable_arm_ids()) {
+        room.arm_ids.push_back(std::move(arm));
+      }
+      room.enabled.insert(room.enabled.end(), slice.enabled().begin(),
+                          slice.enabled().end());
+    }
+    for (pb::TableSlice& slice : *chunk.mutable_tables()) {
+      if (!room_index.contains(slice.room_id())) {
+        return Corrupt(absl::StrCat("table of unknown room ", slice.room_id()));
+      }
+      TableKey key{slice.room_id(), slice.segment(), slice.has_context_item(),
+                   slice.context_item()};
+      auto [it, inserted] = tables.try_emplace(key);
+      if (inserted) table_order.push_back(key);
+      TableBuilder& table = it->second;
+      const int n = slice.views_size();
+      if (slice.offset() != static_cast<int64_t>(table.views.size()) ||
+          slice.clicks_size() != n || slice.reward_sums_size() != n) {
+        return Corrupt(absl::StrCat("table slice of room ", slice.room_id(),
+                                    " segment ", slice.segment()));
+      }
+      table.views.insert(table.views.end(), slice.views().begin(),
+                         slice.views().end());
+      table.clicks.insert(table.clicks.end(), slice.clicks().begin(),
+                          slice.clicks().end());
+      table.reward_sums.insert(table.reward_sums.end(),
+                               slice.reward_sums().begin(),
+                               slice.reward_sums().end());
+      table.enabled_views = slice.enabled_views();
+    }
+    for (std::string& id : *chunk.mutable_event_ids()) {
+      state.event_ids.push_back(std::move(id));
+    }
+  }
+  for (const TableKey& key : table_order) {
+    RoomState& room = state.rooms[room_index.at(key.room_id)];
+    TableBuilder& table = tables.at(key);
+    if (table.views.size() != room.arm_ids.size()) {
+      return Corrupt(absl::StrCat("table size in room ", room.room_id));
+    }
+    core::Segment& segment = room.segments[key.segment];
+    core::CounterTable& out = key.has_context_item
+                                  ? segment.context[key.context_item]
+                                  : segment.arms;
+    out.Assign(std::move(table.views), std::move(table.clicks),
+               std::move(table.reward_sums), table.enabled_views);
+  }
+  std::vector<int64_t> tables_seen(state.rooms.size());
+  for (const TableKey& key : table_order) {
+    ++tables_seen[room_index.at(key.room_id)];
+  }
+  for (size_t r = 0; r < state.rooms.size(); ++r) {
+    const RoomState& room = state.rooms[r];
+    if (tables_seen[r] != table_counts[r]) {
+      return Corrupt(absl::StrCat("room ", room.room_id, " has ",
+                                  tables_seen[r], " of ", table_counts[r],
+                                  " tables"));
+    }
+    for (const auto& [name, segment] : room.segments) {
+      // A segment's arm table is always written, even when only context
+      // tables are non-empty, so a missing one means a lost slice.
+      if (segment.arms.size() != room.arm_ids.size()) {
+        return Corrupt(absl::StrCat("segment ", name, " of room ", room.room_id,
+                                    " lacks its arm table"));
+      }
+    }
+  }
+  return state;
+}
+
+}  // namespace banditd::store

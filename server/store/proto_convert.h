@@ -1,0 +1,22 @@
+#ifndef BANDITD_SERVER_STORE_PROTO_CONVERT_H_
+#define BANDITD_SERVER_STORE_PROTO_CONVERT_H_
+
+#include "absl/status/statusor.h"
+#include "banditd/internal/v1/log.pb.h"
+#include "server/core/policy.h"
+
+namespace banditd::store {
+
+// Conversions between core types and the internal (on-disk) protos that are
+// shared by the log and snapshot codecs.
+
+void PolicyToProto(const core::PolicyParams& policy,
+                   banditd::internal::v1::Policy* out);
+
+// DATA_LOSS when the kind is unknown.
+absl::StatusOr<core::PolicyParams> PolicyFromProto(
+    const banditd::internal::v1::Policy& policy);
+
+}  // namespace banditd::store
+
+#endif  // BANDITD_SERVER_STORE_PROTO_CONVERT_H_

@@ -1,0 +1,344 @@
+#include "server/store/durable_committer.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/store/engine_state.h"
+#include "server/store/sqlite_log_store.h"
+#include "tests/testing/fake_log_store.h"
+#include "tests/testing/random_mutations.h"
+
+namespace banditd::store {
+namespace {
+
+using ::banditd::testing::FakeLogContents;
+using ::banditd::testing::FakeLogStore;
+using ::banditd::testing::RandomMutations;
+using ::banditd::testing::SubmitAndWait;
+
+DurableCommitter::Options QuietOptions() {
+  DurableCommitter::Options options;
+  options.log_recovery = false;
+  options.snapshot_every_records = 0;
+  options.snapshot_interval = absl::Hours(1);
+  return options;
+}
+
+std::unique_ptr<DurableCommitter> OpenFake(
+    std::shared_ptr<FakeLogContents> contents, core::Engine* engine,
+    DurableCommitter::Options options = QuietOptions()) {
+  auto committer = DurableCommitter::Create(
+      options, std::make_unique<FakeLogStore>(std::move(contents)), engine);
+  EXPECT_TRUE(committer.ok()) << committer.status();
+  return committer.ok() ? *std::move(committer) : nullptr;
+}
+
+core::FeedbackBatch OneEvent(std::string room, std::string arm,
+                             std::string event_id = "") {
+  core::FeedbackEvent e;
+  e.room_id = std::move(room);
+  e.arm_id = std::move(arm);
+  e.views = 1;
+  e.clicks = 1;
+  e.event_id = std::move(event_id);
+  return core::FeedbackBatch{{std::move(e)}};
+}
+
+double Views(const core::Engine& engine, const std::string& room,
+             const std::string& arm) {
+  absl::StatusOr<core::Stats> stats = engine.GetStats(room, "", false);
+  if (!stats.ok()) return -1;
+  for (const core::ArmStat& a : stats->arms) {
+    if (a.arm_id == arm) return a.counts.views;
+  }
+  return -1;
+}
+
+// Submits `ms` from `threads` threads at once (each thread a slice, in
+// order) and waits for every reply.
+void SubmitConcurrently(Committer& committer,
+                        const std::vector<core::Mutation>& ms, int threads) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (size_t i = t; i < ms.size(); i += threads) {
+        (void)SubmitAndWait(committer, ms[i]);
+      }
+    });
+  }
+  for (std::thread& w : workers) w.join();
+}
+
+TEST(DurableCommitterTest, ReplayRebuildsTheSameState) {
+  auto contents = std::make_shared<FakeLogContents>();
+  {
+    absl::MutexLock lock(&contents->mu);
+    contents->append_delay = absl::Microseconds(300);
+  }
+  core::Engine engine;
+  auto committer = OpenFake(contents, &engine);
+  SubmitConcurrently(*committer, RandomMutations(3000, 11), 8);
+  committer->Shutdown();
+  const EngineState before = CaptureState(engine);
+  ASSERT_FALSE(before.rooms.empty());
+  EXPECT_GT(contents->log_size(), 1000u);
+  // Group commit: with a slow disk, 8 clients share appends.
+  {
+    absl::MutexLock lock(&contents->mu);
+    EXPECT_LT(contents->appends * 2,
+              static_cast<int64_t>(contents->log.size()));
+  }
+
+  core::Engine recovered;
+  auto again = OpenFake(contents, &recovered);
+  EXPECT_EQ(again->recovery().records_replayed,
+            static_cast<int64_t>(contents->log_size()));
+  EXPECT_EQ(CaptureState(recovered), before);
+}
+
+TEST(DurableCommitterTest, SnapshotPlusReplayEqualsState) {
+  auto contents = std::make_shared<FakeLogContents>();
+  core::Engine engine;
+  DurableCommitter::Options options = QuietOptions();
+  options.snapshot_every_records = 300;
+  options.snapshot_chunk_bytes = 512;  // Many chunks, written across groups.
+  auto committer = OpenFake(contents, &engine, options);
+  const std::vector<core::Mutation> ms = RandomMutations(4000, 12);
+  SubmitConcurrently(*committer,
+                     std::vector<core::Mutation>(ms.begin(), ms.begin() + 3000),
+                     4);
+  ASSERT_TRUE(committer->SnapshotNow().ok());
+  SubmitConcurrently(
+      *committer, std::vector<core::Mutation>(ms.begin() + 3000, ms.end()), 4);
+  const DurableCommitter::Stats stats = committer->stats();
+  committer->Shutdown();
+  EXPECT_GE(stats.snapshots, 1);
+  EXPECT_GT(stats.last_snapshot_seq, 0);
+  // The log before the snapshot was trimmed.
+  EXPECT_LT(static_cast<int64_t>(contents->log_size()), stats.last_seq);
+
+  core::Engine recovered;
+  auto again = OpenFake(contents, &recovered);
+  EXPECT_EQ(again->recovery().snapshot_seq, stats.last_snapshot_seq);
+  EXPECT_EQ(CaptureState(recovered), CaptureState(engine));
+  // And the recovered engine goes on exactly like the original.
+  const std::vector<core::Mutation> more = RandomMutations(500, 13);
+  for (const core::Mutation& m : more) {
+    absl::StatusOr<core::ApplyResult> a = engine.Apply(m);
+    absl::StatusOr<core::ApplyResult> b = SubmitAndWait(*again, m);
+    ASSERT_EQ(a.ok(), b.ok());
+    if (a.ok()) EXPECT_EQ(a->duplicate_events, b->duplicate_events);
+  }
+  EXPECT_EQ(CaptureState(recovered), CaptureState(engine));
+}
+
+TEST(DurableCommitterTest, InvalidMutationsAreNotLogged) {
+  auto contents = std::make_shared<FakeLogContents>();
+  core::Engine engine;
+  auto committer = OpenFake(contents, &engine);
+  EXPECT_EQ(SubmitAndWait(*committer, OneEvent("nope", "a")).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(contents->log_size(), 0u);
+  ASSERT_TRUE(
+      SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  EXPECT_EQ(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}})
+                .status()
+                .code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(contents->log_size(), 1u);
+}
+
+TEST(DurableCommitterTest, FailedAppendChangesNothingAndWritesResume) {
+  auto contents = std::make_shared<FakeLogContents>();
+  core::Engine engine;
+  auto committer = OpenFake(contents, &engine);
+  ASSERT_TRUE(
+      SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a", "e1")).ok());
+
+  contents->SetWriteError(absl::ResourceExhaustedError("disk full"));
+  EXPECT_EQ(SubmitAndWait(*committer, OneEvent("r", "a", "e2")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  contents->SetWriteError(absl::UnavailableError("I/O error"));
+  EXPECT_EQ(SubmitAndWait(*committer, core::AddArms{"r", {"b"}})
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+  // Nothing was applied: reads still work and show only acknowledged data,
+  // and the failed event's id was not remembered.
+  EXPECT_EQ(Views(engine, "r", "a"), 1);
+  EXPECT_EQ(Views(engine, "r", "b"), -1);
+
+  contents->SetWriteError(absl::OkStatus());
+  absl::StatusOr<core::ApplyResult> retry =
+      SubmitAndWait(*committer, OneEvent("r", "a", "e2"));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->applied_events, 1);
+  EXPECT_EQ(Views(engine, "r", "a"), 2);
+  committer->Shutdown();
+
+  core::Engine recovered;
+  auto again = OpenFake(contents, &recovered);
+  EXPECT_EQ(CaptureState(recovered), CaptureState(engine));
+}
+
+TEST(DurableCommitterTest, ShutdownRejectsLaterSubmits) {
+  auto contents = std::make_shared<FakeLogContents>();
+  core::Engine engine;
+  auto committer = OpenFake(contents, &engine);
+  committer->Shutdown();
+  EXPECT_EQ(SubmitAndWait(*committer, core::CreateRoom{"r", {}, {}})
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+}
+
+class DurableCommitterSqliteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("durable_committer_test_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()
+                            ->current_test_info()
+                            ->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  DurableCommitter::Options Options() {
+    DurableCommitter::Options options = QuietOptions();
+    options.data_dir = dir_.string();
+    return options;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(DurableCommitterSqliteTest, EventIdsSurviveRestartAndSnapshot) {
+  for (bool snapshot : {false, true}) {
+    SCOPED_TRACE(snapshot ? "with snapshot" : "log only");
+    std::filesystem::remove_all(dir_);
+    {
+      core::Engine engine;
+      auto committer = DurableCommitter::Open(Options(), &engine);
+      ASSERT_TRUE(committer.ok()) << committer.status();
+      ASSERT_TRUE(
+          SubmitAndWait(**committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+      for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(
+            SubmitAndWait(**committer, OneEvent("r", "a", absl::StrCat("e", i)))
+                .ok());
+      }
+      if (snapshot) ASSERT_TRUE((*committer)->SnapshotNow().ok());
+    }
+    core::Engine engine;
+    auto committer = DurableCommitter::Open(Options(), &engine);
+    ASSERT_TRUE(committer.ok()) << committer.status();
+    EXPECT_EQ(Views(engine, "r", "a"), 10);
+    absl::StatusOr<core::ApplyResult> retry =
+        SubmitAndWait(**committer, OneEvent("r", "a", "e3"));
+    ASSERT_TRUE(retry.ok());
+    EXPECT_EQ(retry->duplicate_events, 1);
+    EXPECT_EQ(retry->applied_events, 0);
+    EXPECT_EQ(Views(engine, "r", "a"), 10);
+  }
+}
+
+TEST_F(DurableCommitterSqliteTest, DiskFullLosesNothingAcknowledged) {
+  core::Engine engine;
+  auto opened = DurableCommitter::Open(Options(), &engine);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  DurableCommitter& committer = **opened;
+  ASSERT_TRUE(SubmitAndWait(committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  committer.RunOnWriter([](LogStore* log) {
+    auto* sqlite = static_cast<SqliteLogStore*>(log);
+    ASSERT_TRUE(sqlite->SetMaxPageCount(*sqlite->PageCount() + 3).ok());
+  });
+
+  // Batches of 50 events until the disk is "full".
+  int64_t acked = 0;
+  absl::Status failure;
+  for (int b = 0; b < 10000 && failure.ok(); ++b) {
+    core::FeedbackBatch batch;
+    for (int i = 0; i < 50; ++i) {
+      batch.events.push_back(
+          OneEvent("r", "a", absl::StrCat("b", b, "e", i)).events[0]);
+    }
+    absl::StatusOr<core::ApplyResult> result = SubmitAndWait(committer, batch);
+    if (result.ok()) {
+      acked += result->applied_events;
+    } else {
+      failure = result.status();
+    }
+  }
+  ASSERT_EQ(failure.code(), absl::StatusCode::kResourceExhausted) << failure;
+  EXPECT_GT(acked, 0);
+  // Nothing half-applied; reads keep working.
+  EXPECT_EQ(Views(engine, "r", "a"), acked);
+  core::SampleQuery query;
+  query.room_id = "r";
+  EXPECT_TRUE(engine.Sample(query).ok());
+  // A snapshot cannot be written either, and says so.
+  EXPECT_FALSE(committer.SnapshotNow().ok());
+
+  // Space comes back: writes succeed again.
+  committer.RunOnWriter([](LogStore* log) {
+    ASSERT_TRUE(static_cast<SqliteLogStore*>(log)->SetMaxPageCount(0).ok());
+  });
+  ASSERT_TRUE(SubmitAndWait(committer, OneEvent("r", "a", "after")).ok());
+  ++acked;
+  EXPECT_EQ(Views(engine, "r", "a"), acked);
+  opened->reset();  // Closes the database.
+
+  core::Engine recovered;
+  auto again = DurableCommitter::Open(Options(), &recovered);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(Views(recovered, "r", "a"), acked);
+  EXPECT_EQ(CaptureState(recovered), CaptureState(engine));
+}
+
+TEST_F(DurableCommitterSqliteTest, AsyncDurabilityKeepsEverythingOnShutdown) {
+  DurableCommitter::Options options = Options();
+  options.durability = DurableCommitter::Durability::kAsync;
+  options.flush_interval = absl::Milliseconds(5);
+  core::Engine engine;
+  {
+    auto committer = DurableCommitter::Open(options, &engine);
+    ASSERT_TRUE(committer.ok()) << committer.status();
+    SubmitConcurrently(**committer, RandomMutations(1000, 21), 4);
+  }
+  core::Engine recovered;
+  auto again = DurableCommitter::Open(options, &recovered);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(CaptureState(recovered), CaptureState(engine));
+}
+
+TEST_F(DurableCommitterSqliteTest, RefusesNewerDatabase) {
+  {
+    core::Engine engine;
+    ASSERT_TRUE(DurableCommitter::Open(Options(), &engine).ok());
+  }
+  sqlite3* db = nullptr;
+  const std::string path = (dir_ / DurableCommitter::kDatabaseFile).string();
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  core::Engine engine;
+  auto committer = DurableCommitter::Open(Options(), &engine);
+  ASSERT_FALSE(committer.ok());
+  EXPECT_EQ(committer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(committer.status().message().find("newer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace banditd::store
