@@ -45,7 +45,7 @@ part_pytest() {
 
 part_gotest() {
   [[ -f clients/go/go.mod ]] || { echo "clients/go/go.mod missing"; return 1; }
-  (cd clients/go && go test -count=1 ./...)
+  (cd clients/go && go vet ./... && go test -count=1 ./...)
 }
 
 run_part setup bash scripts/setup.sh

@@ -1,0 +1,279 @@
+// Package banditd is a thin Go client of banditd, the multi-armed bandit
+// decision service.
+//
+// It wraps the generated banditdpb.BanditServiceClient with:
+//
+//   - a default per-call deadline when the context has none (10 s);
+//   - retries with exponential backoff of calls that fail with UNAVAILABLE
+//     (and only those): Feedback is retried only when every event carries an
+//     event_id, and CreateRoom, AddArms, RemoveArm and DeleteRoom never are;
+//   - errors of type *Error that keep their gRPC status (status.Code works,
+//     errors.Is(err, ErrNotFound) too);
+//   - health checks and paging helpers.
+//
+// Requests and results are the generated protobuf messages of package
+// banditdpb. Every method takes a context.Context.
+package banditd
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	pb "github.com/banditd/banditd/clients/go/banditdpb"
+)
+
+// DefaultTimeout is the deadline given to a call whose context has none.
+const DefaultTimeout = 10 * time.Second
+
+// RetryPolicy controls retries of calls that failed with UNAVAILABLE.
+// Attempt n waits min(InitialBackoff * 2^(n-1), MaxBackoff), scaled by a
+// random factor in [0.5, 1].
+type RetryPolicy struct {
+	MaxAttempts    int // 1 disables retries
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+}
+
+// DefaultRetryPolicy is used unless WithRetry says otherwise.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 5, InitialBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second}
+
+type options struct {
+	timeout     time.Duration
+	retry       RetryPolicy
+	creds       credentials.TransportCredentials
+	dialOptions []grpc.DialOption
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+// WithTimeout sets the deadline of calls whose context has none; 0 means no
+// default deadline.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithRetry sets the retry policy for UNAVAILABLE errors.
+func WithRetry(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
+
+// WithTransportCredentials enables TLS (the default is plaintext).
+func WithTransportCredentials(c credentials.TransportCredentials) Option {
+	return func(o *options) { o.creds = c }
+}
+
+// WithDialOptions adds gRPC dial options.
+func WithDialOptions(d ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOptions = append(o.dialOptions, d...) }
+}
+
+// Client calls a banditd server. It is safe for concurrent use.
+type Client struct {
+	conn   *grpc.ClientConn
+	rpc    pb.BanditServiceClient
+	health healthpb.HealthClient
+	opts   options
+}
+
+// Dial creates a client of the server at target (for example
+// "localhost:50051"). Like grpc.NewClient it does not wait for a
+// connection; use WaitUntilServing for that. Close the client when done.
+func Dial(target string, opts ...Option) (*Client, error) {
+	o := options{timeout: DefaultTimeout, retry: DefaultRetryPolicy, creds: insecure.NewCredentials()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dial := append([]grpc.DialOption{grpc.WithTransportCredentials(o.creds)}, o.dialOptions...)
+	conn, err := grpc.NewClient(target, dial...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: conn, rpc: pb.NewBanditServiceClient(conn), health: healthpb.NewHealthClient(conn), opts: o}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Raw returns the generated client, for calls without the wrapper's
+// deadlines, retries and error wrapping.
+func (c *Client) Raw() pb.BanditServiceClient { return c.rpc }
+
+// Conn returns the underlying connection.
+func (c *Client) Conn() *grpc.ClientConn { return c.conn }
+
+func call[Req any, Resp any](ctx context.Context, c *Client, method string, retryable bool,
+	fn func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+	if _, ok := ctx.Deadline(); !ok && c.opts.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.timeout)
+		defer cancel()
+	}
+	attempts := 1
+	if retryable && c.opts.retry.MaxAttempts > 1 {
+		attempts = c.opts.retry.MaxAttempts
+	}
+	for attempt := 1; ; attempt++ {
+		resp, err := fn(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		werr := wrapError(method, err)
+		if werr.(*Error).Code() != codes.Unavailable || attempt >= attempts {
+			return resp, werr
+		}
+		pause := c.opts.retry.backoff(attempt)
+		if d, ok := ctx.Deadline(); ok && time.Now().Add(pause).After(d) {
+			return resp, werr
+		}
+		select {
+		case <-ctx.Done():
+			return resp, werr
+		case <-time.After(pause):
+		}
+	}
+}
+
+func (p RetryPolicy) backoff(attempt int) time.Duration {
+	d := p.InitialBackoff << (attempt - 1)
+	if d > p.MaxBackoff || d <= 0 {
+		d = p.MaxBackoff
+	}
+	return time.Duration(float64(d) * (0.5 + 0.5*rand.Float64()))
+}
+
+// Health returns the grpc.health.v1 status of the whole server: SERVING once
+// recovery has completed, NOT_SERVING while draining.
+func (c *Client) Health(ctx context.Context) (healthpb.HealthCheckResponse_ServingStatus, error) {
+	resp, err := call(ctx, c, "Health.Check", false, c.health.Check, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return healthpb.HealthCheckResponse_UNKNOWN, err
+	}
+	return resp.GetStatus(), nil
+}
+
+// WaitUntilServing polls Health until the server reports SERVING or ctx is
+// done.
+func (c *Client) WaitUntilServing(ctx context.Context) error {
+	for {
+		probe, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := c.Health(probe)
+		cancel()
+		if err == nil && st == healthpb.HealthCheckResponse_SERVING {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+			return wrapError("Health.Check", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// CreateRoom creates a room with its initial (enabled) arms; policy may be
+// nil for the server default (UCB1). ALREADY_EXISTS if the room exists.
+func (c *Client) CreateRoom(ctx context.Context, roomID string, armIDs []string, policy *pb.Policy) (*pb.Room, error) {
+	req := &pb.CreateRoomRequest{RoomId: roomID, ArmIds: armIDs, Policy: policy}
+	resp, err := call(ctx, c, "CreateRoom", false, c.rpc.CreateRoom, req)
+	return resp.GetRoom(), err
+}
+
+// GetRoom returns a room's arms and resolved default policy.
+func (c *Client) GetRoom(ctx context.Context, roomID string) (*pb.Room, error) {
+	resp, err := call(ctx, c, "GetRoom", true, c.rpc.GetRoom, &pb.GetRoomRequest{RoomId: roomID})
+	return resp.GetRoom(), err
+}
+
+// ListRooms returns every room ordered by room_id, fetching all pages.
+func (c *Client) ListRooms(ctx context.Context) ([]*pb.Room, error) {
+	var rooms []*pb.Room
+	token := ""
+	for {
+		resp, err := call(ctx, c, "ListRooms", true, c.rpc.ListRooms, &pb.ListRoomsRequest{PageToken: token})
+		if err != nil {
+			return rooms, err
+		}
+		rooms = append(rooms, resp.GetRooms()...)
+		if token = resp.GetNextPageToken(); token == "" {
+			return rooms, nil
+		}
+	}
+}
+
+// DeleteRoom deletes a room and every counter in it.
+func (c *Client) DeleteRoom(ctx context.Context, roomID string) error {
+	_, err := call(ctx, c, "DeleteRoom", false, c.rpc.DeleteRoom, &pb.DeleteRoomRequest{RoomId: roomID})
+	return err
+}
+
+// ResetRoom zeroes every counter of a room and keeps its arms and policy.
+func (c *Client) ResetRoom(ctx context.Context, roomID string) error {
+	_, err := call(ctx, c, "ResetRoom", true, c.rpc.ResetRoom, &pb.ResetRoomRequest{RoomId: roomID})
+	return err
+}
+
+// AddArms adds arms to a room (all or nothing) and returns the room.
+func (c *Client) AddArms(ctx context.Context, roomID string, armIDs ...string) (*pb.Room, error) {
+	resp, err := call(ctx, c, "AddArms", false, c.rpc.AddArms, &pb.AddArmsRequest{RoomId: roomID, ArmIds: armIDs})
+	return resp.GetRoom(), err
+}
+
+// RemoveArm removes an arm and its counters.
+func (c *Client) RemoveArm(ctx context.Context, roomID, armID string) error {
+	_, err := call(ctx, c, "RemoveArm", false, c.rpc.RemoveArm, &pb.RemoveArmRequest{RoomId: roomID, ArmId: armID})
+	return err
+}
+
+// SetArmEnabled enables or disables an arm. A disabled arm keeps learning
+// from Feedback but is never returned by Sample.
+func (c *Client) SetArmEnabled(ctx context.Context, roomID, armID string, enabled bool) (*pb.Arm, error) {
+	req := &pb.SetArmEnabledRequest{RoomId: roomID, ArmId: armID, Enabled: enabled}
+	resp, err := call(ctx, c, "SetArmEnabled", true, c.rpc.SetArmEnabled, req)
+	return resp.GetArm(), err
+}
+
+// Sample ranks the eligible arms of req.RoomId and returns the top req.K
+// (0 means 1), best first.
+func (c *Client) Sample(ctx context.Context, req *pb.SampleRequest) (*pb.SampleResponse, error) {
+	return call(ctx, c, "Sample", true, c.rpc.Sample, req)
+}
+
+// SampleOne returns the id of the best arm of a room for the whole-room
+// segment and the room's default policy.
+func (c *Client) SampleOne(ctx context.Context, roomID string) (string, error) {
+	resp, err := c.Sample(ctx, &pb.SampleRequest{RoomId: roomID, K: 1})
+	if err != nil {
+		return "", err
+	}
+	if len(resp.GetArms()) == 0 {
+		return "", nil
+	}
+	return resp.GetArms()[0].GetArmId(), nil
+}
+
+// Feedback records events atomically: all are applied or none is, and an
+// INVALID_ARGUMENT error names the first bad one ("events[3].arm_id"). It is
+// retried on UNAVAILABLE only when every event has an EventId, so that a
+// retry cannot count an event twice.
+func (c *Client) Feedback(ctx context.Context, events ...*pb.FeedbackEvent) (*pb.FeedbackResponse, error) {
+	retryable := len(events) > 0
+	for _, e := range events {
+		if e.GetEventId() == "" {
+			retryable = false
+		}
+	}
+	return call(ctx, c, "Feedback", retryable, c.rpc.Feedback, &pb.FeedbackRequest{Events: events})
+}
+
+// Stats returns per-arm counters and scores of one segment of a room
+// ("" is the whole room); includeContext adds per-context-item counters.
+func (c *Client) Stats(ctx context.Context, roomID, segment string, includeContext bool) (*pb.GetStatsResponse, error) {
+	req := &pb.GetStatsRequest{RoomId: roomID, Segment: segment, IncludeContext: includeContext}
+	return call(ctx, c, "GetStats", true, c.rpc.GetStats, req)
+}

@@ -1,0 +1,70 @@
+package banditd
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error is a failed banditd call. It keeps the server's gRPC status, so
+// status.Code(err), status.FromError(err) and errors.Is(err, ErrNotFound)
+// all work on errors returned by this package.
+type Error struct {
+	// Method is the RPC that failed, for example "Sample".
+	Method string
+	status *status.Status
+}
+
+// Sentinel errors for errors.Is; they compare by gRPC code only:
+//
+//	if errors.Is(err, banditd.ErrNotFound) { ... }
+var (
+	ErrInvalidArgument    = &Error{status: status.New(codes.InvalidArgument, "invalid argument")}
+	ErrNotFound           = &Error{status: status.New(codes.NotFound, "not found")}
+	ErrAlreadyExists      = &Error{status: status.New(codes.AlreadyExists, "already exists")}
+	ErrUnavailable        = &Error{status: status.New(codes.Unavailable, "unavailable")}
+	ErrDeadlineExceeded   = &Error{status: status.New(codes.DeadlineExceeded, "deadline exceeded")}
+	ErrResourceExhausted  = &Error{status: status.New(codes.ResourceExhausted, "resource exhausted")}
+	ErrFailedPrecondition = &Error{status: status.New(codes.FailedPrecondition, "failed precondition")}
+)
+
+// Error returns "Method: Code: message".
+func (e *Error) Error() string {
+	if e.Method == "" {
+		return fmt.Sprintf("%s: %s", e.status.Code(), e.status.Message())
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Method, e.status.Code(), e.status.Message())
+}
+
+// GRPCStatus returns the gRPC status (used by status.FromError and status.Code).
+func (e *Error) GRPCStatus() *status.Status { return e.status }
+
+// Code returns the gRPC status code.
+func (e *Error) Code() codes.Code { return e.status.Code() }
+
+// Message returns the server's error message, which for INVALID_ARGUMENT
+// names the offending field (for example "events[3].arm_id: ...").
+func (e *Error) Message() string { return e.status.Message() }
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, ErrNotFound) matches any NOT_FOUND error.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	if !errors.As(target, &t) {
+		return false
+	}
+	return t.status.Code() == e.status.Code()
+}
+
+func wrapError(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		st = status.FromContextError(err)
+	}
+	return &Error{Method: method, status: st}
+}
