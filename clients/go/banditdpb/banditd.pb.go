@@ -56,6 +56,37 @@ const (
 	// With probability epsilon the whole ranking is uniformly random (each
 	// arm's score is a uniform draw in [0, 1)); otherwise it is the CTR ranking.
 	PolicyType_POLICY_TYPE_EPSILON_GREEDY PolicyType = 5
+	// Feed ranking for fresh content: score = coldness + hotness, with
+	//
+	//	coldness = cold_max * (1 - sigmoid(cold_steepness * (n - cold_threshold)))
+	//	hotness  = hot_max * sigmoid(hot_steepness * (CTR - hot_threshold))
+	//
+	// where sigmoid(x) = 1 / (1 + e^-x) and n is the arm's views. New items get
+	// a boost that fades as they are shown; items that earn clicks rise.
+	// Unseen arms are scored by the formula too (n = 0, CTR = 0).
+	PolicyType_POLICY_TYPE_HOT_COLD PolicyType = 6
+	// Ranks by expected reward per view (conversion rate x reward per
+	// conversion, i.e. reward_sum / views) plus an exploration bonus scaled by
+	// the reward's observed spread:
+	//
+	//	score = mean + ucb_alpha * sd * sqrt(2 ln N / n)
+	//
+	// with sd the arm's standard deviation of reward per view, floored at the
+	// largest mean reward per view in the (room, segment) so that an arm whose
+	// early views earned nothing keeps a bonus. Unseen arms score +Infinity.
+	PolicyType_POLICY_TYPE_REWARD_UCB PolicyType = 7
+	// Thompson sampling on reward per view: a draw from
+	// Normal(mean, sd^2 / n), sd floored as for REWARD_UCB; unseen arms draw
+	// with n = 1 around the room's largest mean.
+	PolicyType_POLICY_TYPE_REWARD_THOMPSON PolicyType = 8
+	// Disjoint LinUCB for requests carrying a feature vector x (see
+	// SampleRequest.features and Room.linucb):
+	//
+	//	score = x^T theta + linucb_alpha * sqrt(x^T A^-1 x)
+	//
+	// with, per arm, A = lambda I + sum x x^T, b = sum r x and theta = A^-1 b,
+	// where r is an event's reward (its clicks when no reward is given).
+	PolicyType_POLICY_TYPE_LINUCB PolicyType = 9
 )
 
 // Enum value maps for PolicyType.
@@ -67,14 +98,22 @@ var (
 		3: "POLICY_TYPE_BUCB",
 		4: "POLICY_TYPE_THOMPSON",
 		5: "POLICY_TYPE_EPSILON_GREEDY",
+		6: "POLICY_TYPE_HOT_COLD",
+		7: "POLICY_TYPE_REWARD_UCB",
+		8: "POLICY_TYPE_REWARD_THOMPSON",
+		9: "POLICY_TYPE_LINUCB",
 	}
 	PolicyType_value = map[string]int32{
-		"POLICY_TYPE_UNSPECIFIED":    0,
-		"POLICY_TYPE_CTR":            1,
-		"POLICY_TYPE_UCB1":           2,
-		"POLICY_TYPE_BUCB":           3,
-		"POLICY_TYPE_THOMPSON":       4,
-		"POLICY_TYPE_EPSILON_GREEDY": 5,
+		"POLICY_TYPE_UNSPECIFIED":     0,
+		"POLICY_TYPE_CTR":             1,
+		"POLICY_TYPE_UCB1":            2,
+		"POLICY_TYPE_BUCB":            3,
+		"POLICY_TYPE_THOMPSON":        4,
+		"POLICY_TYPE_EPSILON_GREEDY":  5,
+		"POLICY_TYPE_HOT_COLD":        6,
+		"POLICY_TYPE_REWARD_UCB":      7,
+		"POLICY_TYPE_REWARD_THOMPSON": 8,
+		"POLICY_TYPE_LINUCB":          9,
 	}
 )
 
@@ -120,9 +159,29 @@ type Policy struct {
 	BetaPriorA *float64 `protobuf:"fixed64,4,opt,name=beta_prior_a,json=betaPriorA,proto3,oneof" json:"beta_prior_a,omitempty"`
 	BetaPriorB *float64 `protobuf:"fixed64,5,opt,name=beta_prior_b,json=betaPriorB,proto3,oneof" json:"beta_prior_b,omitempty"`
 	// Epsilon-greedy exploration probability in [0, 1]. Default 0.1.
-	Epsilon       *float64 `protobuf:"fixed64,6,opt,name=epsilon,proto3,oneof" json:"epsilon,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Epsilon *float64 `protobuf:"fixed64,6,opt,name=epsilon,proto3,oneof" json:"epsilon,omitempty"`
+	// HOT_COLD parameters. Defaults: cold_max 1.0, cold_steepness 0.05 (per
+	// view), cold_threshold 100 views, hot_max 1.0, hot_steepness 50 (per unit
+	// of CTR), hot_threshold 0.05. Maxima >= 0, steepnesses > 0.
+	ColdMax       *float64 `protobuf:"fixed64,7,opt,name=cold_max,json=coldMax,proto3,oneof" json:"cold_max,omitempty"`
+	ColdSteepness *float64 `protobuf:"fixed64,8,opt,name=cold_steepness,json=coldSteepness,proto3,oneof" json:"cold_steepness,omitempty"`
+	ColdThreshold *float64 `protobuf:"fixed64,9,opt,name=cold_threshold,json=coldThreshold,proto3,oneof" json:"cold_threshold,omitempty"`
+	HotMax        *float64 `protobuf:"fixed64,10,opt,name=hot_max,json=hotMax,proto3,oneof" json:"hot_max,omitempty"`
+	HotSteepness  *float64 `protobuf:"fixed64,11,opt,name=hot_steepness,json=hotSteepness,proto3,oneof" json:"hot_steepness,omitempty"`
+	HotThreshold  *float64 `protobuf:"fixed64,12,opt,name=hot_threshold,json=hotThreshold,proto3,oneof" json:"hot_threshold,omitempty"`
+	// LINUCB exploration weight, >= 0. Default 1.0.
+	LinucbAlpha *float64 `protobuf:"fixed64,13,opt,name=linucb_alpha,json=linucbAlpha,proto3,oneof" json:"linucb_alpha,omitempty"`
+	// Cold start across segments, >= 0 (0, the default, turns it off). In a
+	// segment other than the whole room, each arm's counters are blended with
+	// this many pseudo-views at the arm's room-wide rates before scoring:
+	//
+	//	views' = views + m, clicks' = clicks + m * room_clicks / room_views
+	//
+	// (likewise for reward), so a new segment starts from what the room knows
+	// instead of from zero. Arms with no room-wide views get no pseudo-views.
+	PriorPseudoViews *float64 `protobuf:"fixed64,14,opt,name=prior_pseudo_views,json=priorPseudoViews,proto3,oneof" json:"prior_pseudo_views,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
@@ -197,6 +256,176 @@ func (x *Policy) GetEpsilon() float64 {
 	return 0
 }
 
+func (x *Policy) GetColdMax() float64 {
+	if x != nil && x.ColdMax != nil {
+		return *x.ColdMax
+	}
+	return 0
+}
+
+func (x *Policy) GetColdSteepness() float64 {
+	if x != nil && x.ColdSteepness != nil {
+		return *x.ColdSteepness
+	}
+	return 0
+}
+
+func (x *Policy) GetColdThreshold() float64 {
+	if x != nil && x.ColdThreshold != nil {
+		return *x.ColdThreshold
+	}
+	return 0
+}
+
+func (x *Policy) GetHotMax() float64 {
+	if x != nil && x.HotMax != nil {
+		return *x.HotMax
+	}
+	return 0
+}
+
+func (x *Policy) GetHotSteepness() float64 {
+	if x != nil && x.HotSteepness != nil {
+		return *x.HotSteepness
+	}
+	return 0
+}
+
+func (x *Policy) GetHotThreshold() float64 {
+	if x != nil && x.HotThreshold != nil {
+		return *x.HotThreshold
+	}
+	return 0
+}
+
+func (x *Policy) GetLinucbAlpha() float64 {
+	if x != nil && x.LinucbAlpha != nil {
+		return *x.LinucbAlpha
+	}
+	return 0
+}
+
+func (x *Policy) GetPriorPseudoViews() float64 {
+	if x != nil && x.PriorPseudoViews != nil {
+		return *x.PriorPseudoViews
+	}
+	return 0
+}
+
+// Exponential forgetting of a room's counters, so scores follow a changing
+// world. At most one half-life may be set; none means no decay. Decay is
+// applied as events are logged, so replaying the log reproduces it exactly.
+type Decay struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Counters halve after this many Feedback events in the room.
+	HalfLifeEvents float64 `protobuf:"fixed64,1,opt,name=half_life_events,json=halfLifeEvents,proto3" json:"half_life_events,omitempty"`
+	// Counters halve after this many seconds (by the server's clock when the
+	// event was logged).
+	HalfLifeSeconds float64 `protobuf:"fixed64,2,opt,name=half_life_seconds,json=halfLifeSeconds,proto3" json:"half_life_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Decay) Reset() {
+	*x = Decay{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Decay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Decay) ProtoMessage() {}
+
+func (x *Decay) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Decay.ProtoReflect.Descriptor instead.
+func (*Decay) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Decay) GetHalfLifeEvents() float64 {
+	if x != nil {
+		return x.HalfLifeEvents
+	}
+	return 0
+}
+
+func (x *Decay) GetHalfLifeSeconds() float64 {
+	if x != nil {
+		return x.HalfLifeSeconds
+	}
+	return 0
+}
+
+// Per-room LinUCB state shape. Fixed at room creation.
+type LinUcbConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Feature vector length, 1 to the server's --linucb_max_dimension
+	// (default 64). 0 means the room does not use LinUCB.
+	Dimension int32 `protobuf:"varint,1,opt,name=dimension,proto3" json:"dimension,omitempty"`
+	// Ridge regularisation lambda > 0. Default 1.0.
+	Lambda        float64 `protobuf:"fixed64,2,opt,name=lambda,proto3" json:"lambda,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinUcbConfig) Reset() {
+	*x = LinUcbConfig{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinUcbConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinUcbConfig) ProtoMessage() {}
+
+func (x *LinUcbConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinUcbConfig.ProtoReflect.Descriptor instead.
+func (*LinUcbConfig) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LinUcbConfig) GetDimension() int32 {
+	if x != nil {
+		return x.Dimension
+	}
+	return 0
+}
+
+func (x *LinUcbConfig) GetLambda() float64 {
+	if x != nil {
+		return x.Lambda
+	}
+	return 0
+}
+
 type Arm struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ArmId         string                 `protobuf:"bytes,1,opt,name=arm_id,json=armId,proto3" json:"arm_id,omitempty"`
@@ -207,7 +436,7 @@ type Arm struct {
 
 func (x *Arm) Reset() {
 	*x = Arm{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[1]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +448,7 @@ func (x *Arm) String() string {
 func (*Arm) ProtoMessage() {}
 
 func (x *Arm) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[1]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +461,7 @@ func (x *Arm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arm.ProtoReflect.Descriptor instead.
 func (*Arm) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{1}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Arm) GetArmId() string {
@@ -255,14 +484,16 @@ type Room struct {
 	// Arms in the order they were added.
 	Arms []*Arm `protobuf:"bytes,2,rep,name=arms,proto3" json:"arms,omitempty"`
 	// The default policy with every parameter resolved (no unset fields).
-	Policy        *Policy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	Policy        *Policy       `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	Decay         *Decay        `protobuf:"bytes,4,opt,name=decay,proto3" json:"decay,omitempty"`
+	Linucb        *LinUcbConfig `protobuf:"bytes,5,opt,name=linucb,proto3" json:"linucb,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Room) Reset() {
 	*x = Room{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[2]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +505,7 @@ func (x *Room) String() string {
 func (*Room) ProtoMessage() {}
 
 func (x *Room) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[2]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +518,7 @@ func (x *Room) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Room.ProtoReflect.Descriptor instead.
 func (*Room) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{2}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Room) GetRoomId() string {
@@ -311,6 +542,20 @@ func (x *Room) GetPolicy() *Policy {
 	return nil
 }
 
+func (x *Room) GetDecay() *Decay {
+	if x != nil {
+		return x.Decay
+	}
+	return nil
+}
+
+func (x *Room) GetLinucb() *LinUcbConfig {
+	if x != nil {
+		return x.Linucb
+	}
+	return nil
+}
+
 // Counters of one arm in one (room, segment) or (room, segment, context item).
 // Counters are doubles so that decayed (fractional) counts fit later; without
 // decay they hold whole numbers exactly up to 2^53.
@@ -326,7 +571,7 @@ type Counts struct {
 
 func (x *Counts) Reset() {
 	*x = Counts{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[3]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +583,7 @@ func (x *Counts) String() string {
 func (*Counts) ProtoMessage() {}
 
 func (x *Counts) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[3]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +596,7 @@ func (x *Counts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counts.ProtoReflect.Descriptor instead.
 func (*Counts) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{3}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Counts) GetViews() float64 {
@@ -379,15 +624,17 @@ type CreateRoomRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RoomId string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	// Initial arms, all enabled. May be empty. Ids must be unique.
-	ArmIds        []string `protobuf:"bytes,2,rep,name=arm_ids,json=armIds,proto3" json:"arm_ids,omitempty"`
-	Policy        *Policy  `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	ArmIds        []string      `protobuf:"bytes,2,rep,name=arm_ids,json=armIds,proto3" json:"arm_ids,omitempty"`
+	Policy        *Policy       `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	Decay         *Decay        `protobuf:"bytes,4,opt,name=decay,proto3" json:"decay,omitempty"`
+	Linucb        *LinUcbConfig `protobuf:"bytes,5,opt,name=linucb,proto3" json:"linucb,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateRoomRequest) Reset() {
 	*x = CreateRoomRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[4]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +646,7 @@ func (x *CreateRoomRequest) String() string {
 func (*CreateRoomRequest) ProtoMessage() {}
 
 func (x *CreateRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[4]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +659,7 @@ func (x *CreateRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoomRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{4}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateRoomRequest) GetRoomId() string {
@@ -436,6 +683,20 @@ func (x *CreateRoomRequest) GetPolicy() *Policy {
 	return nil
 }
 
+func (x *CreateRoomRequest) GetDecay() *Decay {
+	if x != nil {
+		return x.Decay
+	}
+	return nil
+}
+
+func (x *CreateRoomRequest) GetLinucb() *LinUcbConfig {
+	if x != nil {
+		return x.Linucb
+	}
+	return nil
+}
+
 type CreateRoomResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Room          *Room                  `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -445,7 +706,7 @@ type CreateRoomResponse struct {
 
 func (x *CreateRoomResponse) Reset() {
 	*x = CreateRoomResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[5]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +718,7 @@ func (x *CreateRoomResponse) String() string {
 func (*CreateRoomResponse) ProtoMessage() {}
 
 func (x *CreateRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[5]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +731,7 @@ func (x *CreateRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoomResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{5}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateRoomResponse) GetRoom() *Room {
@@ -489,7 +750,7 @@ type GetRoomRequest struct {
 
 func (x *GetRoomRequest) Reset() {
 	*x = GetRoomRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[6]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +762,7 @@ func (x *GetRoomRequest) String() string {
 func (*GetRoomRequest) ProtoMessage() {}
 
 func (x *GetRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[6]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +775,7 @@ func (x *GetRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomRequest.ProtoReflect.Descriptor instead.
 func (*GetRoomRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{6}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetRoomRequest) GetRoomId() string {
@@ -533,7 +794,7 @@ type GetRoomResponse struct {
 
 func (x *GetRoomResponse) Reset() {
 	*x = GetRoomResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[7]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +806,7 @@ func (x *GetRoomResponse) String() string {
 func (*GetRoomResponse) ProtoMessage() {}
 
 func (x *GetRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[7]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +819,7 @@ func (x *GetRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomResponse.ProtoReflect.Descriptor instead.
 func (*GetRoomResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{7}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRoomResponse) GetRoom() *Room {
@@ -580,7 +841,7 @@ type ListRoomsRequest struct {
 
 func (x *ListRoomsRequest) Reset() {
 	*x = ListRoomsRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[8]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +853,7 @@ func (x *ListRoomsRequest) String() string {
 func (*ListRoomsRequest) ProtoMessage() {}
 
 func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[8]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +866,7 @@ func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{8}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListRoomsRequest) GetPageSize() int32 {
@@ -633,7 +894,7 @@ type ListRoomsResponse struct {
 
 func (x *ListRoomsResponse) Reset() {
 	*x = ListRoomsResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[9]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +906,7 @@ func (x *ListRoomsResponse) String() string {
 func (*ListRoomsResponse) ProtoMessage() {}
 
 func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[9]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +919,7 @@ func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{9}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListRoomsResponse) GetRooms() []*Room {
@@ -684,7 +945,7 @@ type DeleteRoomRequest struct {
 
 func (x *DeleteRoomRequest) Reset() {
 	*x = DeleteRoomRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[10]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +957,7 @@ func (x *DeleteRoomRequest) String() string {
 func (*DeleteRoomRequest) ProtoMessage() {}
 
 func (x *DeleteRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[10]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +970,7 @@ func (x *DeleteRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoomRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{10}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteRoomRequest) GetRoomId() string {
@@ -727,7 +988,7 @@ type DeleteRoomResponse struct {
 
 func (x *DeleteRoomResponse) Reset() {
 	*x = DeleteRoomResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[11]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +1000,7 @@ func (x *DeleteRoomResponse) String() string {
 func (*DeleteRoomResponse) ProtoMessage() {}
 
 func (x *DeleteRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[11]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +1013,7 @@ func (x *DeleteRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRoomResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{11}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{13}
 }
 
 type ResetRoomRequest struct {
@@ -764,7 +1025,7 @@ type ResetRoomRequest struct {
 
 func (x *ResetRoomRequest) Reset() {
 	*x = ResetRoomRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[12]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1037,7 @@ func (x *ResetRoomRequest) String() string {
 func (*ResetRoomRequest) ProtoMessage() {}
 
 func (x *ResetRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[12]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1050,7 @@ func (x *ResetRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRoomRequest.ProtoReflect.Descriptor instead.
 func (*ResetRoomRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{12}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ResetRoomRequest) GetRoomId() string {
@@ -807,7 +1068,7 @@ type ResetRoomResponse struct {
 
 func (x *ResetRoomResponse) Reset() {
 	*x = ResetRoomResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[13]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1080,7 @@ func (x *ResetRoomResponse) String() string {
 func (*ResetRoomResponse) ProtoMessage() {}
 
 func (x *ResetRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[13]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1093,7 @@ func (x *ResetRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRoomResponse.ProtoReflect.Descriptor instead.
 func (*ResetRoomResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{13}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{15}
 }
 
 type AddArmsRequest struct {
@@ -845,7 +1106,7 @@ type AddArmsRequest struct {
 
 func (x *AddArmsRequest) Reset() {
 	*x = AddArmsRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[14]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1118,7 @@ func (x *AddArmsRequest) String() string {
 func (*AddArmsRequest) ProtoMessage() {}
 
 func (x *AddArmsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[14]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1131,7 @@ func (x *AddArmsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddArmsRequest.ProtoReflect.Descriptor instead.
 func (*AddArmsRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{14}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddArmsRequest) GetRoomId() string {
@@ -896,7 +1157,7 @@ type AddArmsResponse struct {
 
 func (x *AddArmsResponse) Reset() {
 	*x = AddArmsResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[15]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1169,7 @@ func (x *AddArmsResponse) String() string {
 func (*AddArmsResponse) ProtoMessage() {}
 
 func (x *AddArmsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[15]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1182,7 @@ func (x *AddArmsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddArmsResponse.ProtoReflect.Descriptor instead.
 func (*AddArmsResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{15}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AddArmsResponse) GetRoom() *Room {
@@ -941,7 +1202,7 @@ type RemoveArmRequest struct {
 
 func (x *RemoveArmRequest) Reset() {
 	*x = RemoveArmRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[16]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1214,7 @@ func (x *RemoveArmRequest) String() string {
 func (*RemoveArmRequest) ProtoMessage() {}
 
 func (x *RemoveArmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[16]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1227,7 @@ func (x *RemoveArmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveArmRequest.ProtoReflect.Descriptor instead.
 func (*RemoveArmRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{16}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RemoveArmRequest) GetRoomId() string {
@@ -991,7 +1252,7 @@ type RemoveArmResponse struct {
 
 func (x *RemoveArmResponse) Reset() {
 	*x = RemoveArmResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[17]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1264,7 @@ func (x *RemoveArmResponse) String() string {
 func (*RemoveArmResponse) ProtoMessage() {}
 
 func (x *RemoveArmResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[17]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1277,7 @@ func (x *RemoveArmResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveArmResponse.ProtoReflect.Descriptor instead.
 func (*RemoveArmResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{17}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{19}
 }
 
 type SetArmEnabledRequest struct {
@@ -1030,7 +1291,7 @@ type SetArmEnabledRequest struct {
 
 func (x *SetArmEnabledRequest) Reset() {
 	*x = SetArmEnabledRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[18]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1303,7 @@ func (x *SetArmEnabledRequest) String() string {
 func (*SetArmEnabledRequest) ProtoMessage() {}
 
 func (x *SetArmEnabledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[18]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1316,7 @@ func (x *SetArmEnabledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetArmEnabledRequest.ProtoReflect.Descriptor instead.
 func (*SetArmEnabledRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{18}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetArmEnabledRequest) GetRoomId() string {
@@ -1088,7 +1349,7 @@ type SetArmEnabledResponse struct {
 
 func (x *SetArmEnabledResponse) Reset() {
 	*x = SetArmEnabledResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[19]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1361,7 @@ func (x *SetArmEnabledResponse) String() string {
 func (*SetArmEnabledResponse) ProtoMessage() {}
 
 func (x *SetArmEnabledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[19]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1374,7 @@ func (x *SetArmEnabledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetArmEnabledResponse.ProtoReflect.Descriptor instead.
 func (*SetArmEnabledResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{19}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetArmEnabledResponse) GetArm() *Arm {
@@ -1152,14 +1413,16 @@ type SampleRequest struct {
 	// Arms that are never returned by this call. Unknown ids are ignored.
 	ExcludedArmIds []string `protobuf:"bytes,7,rep,name=excluded_arm_ids,json=excludedArmIds,proto3" json:"excluded_arm_ids,omitempty"`
 	// Makes random choices (Thompson draws, epsilon, tie-breaks) reproducible.
-	Seed          *uint64 `protobuf:"varint,8,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	Seed *uint64 `protobuf:"varint,8,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	// Numeric context for LINUCB: exactly Room.linucb.dimension finite values.
+	Features      []float64 `protobuf:"fixed64,9,rep,packed,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SampleRequest) Reset() {
 	*x = SampleRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1434,7 @@ func (x *SampleRequest) String() string {
 func (*SampleRequest) ProtoMessage() {}
 
 func (x *SampleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1447,7 @@ func (x *SampleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SampleRequest.ProtoReflect.Descriptor instead.
 func (*SampleRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{20}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SampleRequest) GetRoomId() string {
@@ -1243,6 +1506,13 @@ func (x *SampleRequest) GetSeed() uint64 {
 	return 0
 }
 
+func (x *SampleRequest) GetFeatures() []float64 {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
 type ScoredArm struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	ArmId string                 `protobuf:"bytes,1,opt,name=arm_id,json=armId,proto3" json:"arm_id,omitempty"`
@@ -1255,7 +1525,7 @@ type ScoredArm struct {
 
 func (x *ScoredArm) Reset() {
 	*x = ScoredArm{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1537,7 @@ func (x *ScoredArm) String() string {
 func (*ScoredArm) ProtoMessage() {}
 
 func (x *ScoredArm) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1550,7 @@ func (x *ScoredArm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoredArm.ProtoReflect.Descriptor instead.
 func (*ScoredArm) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{21}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScoredArm) GetArmId() string {
@@ -1309,14 +1579,18 @@ type SampleResponse struct {
 	// Best first.
 	Arms []*ScoredArm `protobuf:"bytes,1,rep,name=arms,proto3" json:"arms,omitempty"`
 	// The policy used, with every parameter resolved.
-	Policy        *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	Policy *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Identifies this decision for FeedbackEvent.decision_id. Decisions are
+	// remembered in a bounded in-memory cache (--decision_cache_size, default
+	// 1,000,000, oldest evicted first) and are not kept across restarts.
+	DecisionId    string `protobuf:"bytes,3,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SampleResponse) Reset() {
 	*x = SampleResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1602,7 @@ func (x *SampleResponse) String() string {
 func (*SampleResponse) ProtoMessage() {}
 
 func (x *SampleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1615,7 @@ func (x *SampleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SampleResponse.ProtoReflect.Descriptor instead.
 func (*SampleResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{22}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SampleResponse) GetArms() []*ScoredArm {
@@ -1356,6 +1630,13 @@ func (x *SampleResponse) GetPolicy() *Policy {
 		return x.Policy
 	}
 	return nil
+}
+
+func (x *SampleResponse) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
 }
 
 // One observation. Views and clicks may arrive in separate events (the view
@@ -1377,14 +1658,23 @@ type FeedbackEvent struct {
 	Reward *float64 `protobuf:"fixed64,7,opt,name=reward,proto3,oneof" json:"reward,omitempty"`
 	// Optional idempotency key: an event whose id was already applied recently
 	// is counted once and reported in FeedbackResponse.duplicate_events.
-	EventId       string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// A SampleResponse.decision_id. When set, room_id, segment,
+	// context_items and features are taken from that decision (fields given
+	// here must be empty or equal), and arm_id may be left empty when the
+	// decision returned one arm; otherwise it must be one of the decision's
+	// arms. NOT_FOUND when the decision is unknown or was evicted.
+	DecisionId string `protobuf:"bytes,9,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	// Numeric context for LINUCB rooms: Room.linucb.dimension finite values.
+	// Events without features do not update the LinUCB state.
+	Features      []float64 `protobuf:"fixed64,10,rep,packed,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FeedbackEvent) Reset() {
 	*x = FeedbackEvent{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1686,7 @@ func (x *FeedbackEvent) String() string {
 func (*FeedbackEvent) ProtoMessage() {}
 
 func (x *FeedbackEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1699,7 @@ func (x *FeedbackEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackEvent.ProtoReflect.Descriptor instead.
 func (*FeedbackEvent) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{23}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FeedbackEvent) GetRoomId() string {
@@ -1468,6 +1758,20 @@ func (x *FeedbackEvent) GetEventId() string {
 	return ""
 }
 
+func (x *FeedbackEvent) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
+}
+
+func (x *FeedbackEvent) GetFeatures() []float64 {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
 type FeedbackRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most the server's --max_batch_events events (default 10000).
@@ -1478,7 +1782,7 @@ type FeedbackRequest struct {
 
 func (x *FeedbackRequest) Reset() {
 	*x = FeedbackRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1794,7 @@ func (x *FeedbackRequest) String() string {
 func (*FeedbackRequest) ProtoMessage() {}
 
 func (x *FeedbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1807,7 @@ func (x *FeedbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackRequest.ProtoReflect.Descriptor instead.
 func (*FeedbackRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{24}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FeedbackRequest) GetEvents() []*FeedbackEvent {
@@ -1525,7 +1829,7 @@ type FeedbackResponse struct {
 
 func (x *FeedbackResponse) Reset() {
 	*x = FeedbackResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1841,7 @@ func (x *FeedbackResponse) String() string {
 func (*FeedbackResponse) ProtoMessage() {}
 
 func (x *FeedbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1854,7 @@ func (x *FeedbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackResponse.ProtoReflect.Descriptor instead.
 func (*FeedbackResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{25}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FeedbackResponse) GetAppliedEvents() int64 {
@@ -1580,7 +1884,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1896,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1909,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{26}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetStatsRequest) GetRoomId() string {
@@ -1630,19 +1934,21 @@ func (x *GetStatsRequest) GetIncludeContext() bool {
 }
 
 type ContextStats struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ContextItem   string                 `protobuf:"bytes,1,opt,name=context_item,json=contextItem,proto3" json:"context_item,omitempty"`
-	Counts        *Counts                `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
-	Ctr           float64                `protobuf:"fixed64,3,opt,name=ctr,proto3" json:"ctr,omitempty"`
-	Ucb1          float64                `protobuf:"fixed64,4,opt,name=ucb1,proto3" json:"ucb1,omitempty"`
-	Bucb          float64                `protobuf:"fixed64,5,opt,name=bucb,proto3" json:"bucb,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ContextItem    string                 `protobuf:"bytes,1,opt,name=context_item,json=contextItem,proto3" json:"context_item,omitempty"`
+	Counts         *Counts                `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
+	Ctr            float64                `protobuf:"fixed64,3,opt,name=ctr,proto3" json:"ctr,omitempty"`
+	Ucb1           float64                `protobuf:"fixed64,4,opt,name=ucb1,proto3" json:"ucb1,omitempty"`
+	Bucb           float64                `protobuf:"fixed64,5,opt,name=bucb,proto3" json:"bucb,omitempty"`
+	RewardMean     float64                `protobuf:"fixed64,6,opt,name=reward_mean,json=rewardMean,proto3" json:"reward_mean,omitempty"`
+	RewardVariance float64                `protobuf:"fixed64,7,opt,name=reward_variance,json=rewardVariance,proto3" json:"reward_variance,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ContextStats) Reset() {
 	*x = ContextStats{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +1960,7 @@ func (x *ContextStats) String() string {
 func (*ContextStats) ProtoMessage() {}
 
 func (x *ContextStats) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +1973,7 @@ func (x *ContextStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextStats.ProtoReflect.Descriptor instead.
 func (*ContextStats) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{27}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ContextStats) GetContextItem() string {
@@ -1705,6 +2011,20 @@ func (x *ContextStats) GetBucb() float64 {
 	return 0
 }
 
+func (x *ContextStats) GetRewardMean() float64 {
+	if x != nil {
+		return x.RewardMean
+	}
+	return 0
+}
+
+func (x *ContextStats) GetRewardVariance() float64 {
+	if x != nil {
+		return x.RewardVariance
+	}
+	return 0
+}
+
 type ArmStats struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	ArmId   string                 `protobuf:"bytes,1,opt,name=arm_id,json=armId,proto3" json:"arm_id,omitempty"`
@@ -1716,14 +2036,19 @@ type ArmStats struct {
 	Ucb1 float64 `protobuf:"fixed64,5,opt,name=ucb1,proto3" json:"ucb1,omitempty"`
 	Bucb float64 `protobuf:"fixed64,6,opt,name=bucb,proto3" json:"bucb,omitempty"`
 	// Sorted by context_item; only items with counters for this arm.
-	Context       []*ContextStats `protobuf:"bytes,7,rep,name=context,proto3" json:"context,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Context []*ContextStats `protobuf:"bytes,7,rep,name=context,proto3" json:"context,omitempty"`
+	// Reward per view: mean = reward_sum / views, and its variance. An event's
+	// reward is split evenly over its clicks (one conversion when it has none)
+	// for the variance.
+	RewardMean     float64 `protobuf:"fixed64,8,opt,name=reward_mean,json=rewardMean,proto3" json:"reward_mean,omitempty"`
+	RewardVariance float64 `protobuf:"fixed64,9,opt,name=reward_variance,json=rewardVariance,proto3" json:"reward_variance,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ArmStats) Reset() {
 	*x = ArmStats{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +2060,7 @@ func (x *ArmStats) String() string {
 func (*ArmStats) ProtoMessage() {}
 
 func (x *ArmStats) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +2073,7 @@ func (x *ArmStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArmStats.ProtoReflect.Descriptor instead.
 func (*ArmStats) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{28}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ArmStats) GetArmId() string {
@@ -1800,6 +2125,20 @@ func (x *ArmStats) GetContext() []*ContextStats {
 	return nil
 }
 
+func (x *ArmStats) GetRewardMean() float64 {
+	if x != nil {
+		return x.RewardMean
+	}
+	return 0
+}
+
+func (x *ArmStats) GetRewardVariance() float64 {
+	if x != nil {
+		return x.RewardVariance
+	}
+	return 0
+}
+
 type GetStatsResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	RoomId  string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
@@ -1814,7 +2153,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +2165,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +2178,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{29}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetStatsResponse) GetRoomId() string {
@@ -1875,7 +2214,7 @@ var File_banditd_v1_banditd_proto protoreflect.FileDescriptor
 const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\n" +
 	"\x18banditd/v1/banditd.proto\x12\n" +
-	"banditd.v1\"\xa6\x02\n" +
+	"banditd.v1\"\xf6\x05\n" +
 	"\x06Policy\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.banditd.v1.PolicyTypeR\x04type\x12 \n" +
 	"\tucb_alpha\x18\x02 \x01(\x01H\x00R\bucbAlpha\x88\x01\x01\x12\x1a\n" +
@@ -1884,30 +2223,59 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"betaPriorA\x88\x01\x01\x12%\n" +
 	"\fbeta_prior_b\x18\x05 \x01(\x01H\x03R\n" +
 	"betaPriorB\x88\x01\x01\x12\x1d\n" +
-	"\aepsilon\x18\x06 \x01(\x01H\x04R\aepsilon\x88\x01\x01B\f\n" +
+	"\aepsilon\x18\x06 \x01(\x01H\x04R\aepsilon\x88\x01\x01\x12\x1e\n" +
+	"\bcold_max\x18\a \x01(\x01H\x05R\acoldMax\x88\x01\x01\x12*\n" +
+	"\x0ecold_steepness\x18\b \x01(\x01H\x06R\rcoldSteepness\x88\x01\x01\x12*\n" +
+	"\x0ecold_threshold\x18\t \x01(\x01H\aR\rcoldThreshold\x88\x01\x01\x12\x1c\n" +
+	"\ahot_max\x18\n" +
+	" \x01(\x01H\bR\x06hotMax\x88\x01\x01\x12(\n" +
+	"\rhot_steepness\x18\v \x01(\x01H\tR\fhotSteepness\x88\x01\x01\x12(\n" +
+	"\rhot_threshold\x18\f \x01(\x01H\n" +
+	"R\fhotThreshold\x88\x01\x01\x12&\n" +
+	"\flinucb_alpha\x18\r \x01(\x01H\vR\vlinucbAlpha\x88\x01\x01\x121\n" +
+	"\x12prior_pseudo_views\x18\x0e \x01(\x01H\fR\x10priorPseudoViews\x88\x01\x01B\f\n" +
 	"\n" +
 	"_ucb_alphaB\t\n" +
 	"\a_bucb_zB\x0f\n" +
 	"\r_beta_prior_aB\x0f\n" +
 	"\r_beta_prior_bB\n" +
 	"\n" +
-	"\b_epsilon\"6\n" +
+	"\b_epsilonB\v\n" +
+	"\t_cold_maxB\x11\n" +
+	"\x0f_cold_steepnessB\x11\n" +
+	"\x0f_cold_thresholdB\n" +
+	"\n" +
+	"\b_hot_maxB\x10\n" +
+	"\x0e_hot_steepnessB\x10\n" +
+	"\x0e_hot_thresholdB\x0f\n" +
+	"\r_linucb_alphaB\x15\n" +
+	"\x13_prior_pseudo_views\"]\n" +
+	"\x05Decay\x12(\n" +
+	"\x10half_life_events\x18\x01 \x01(\x01R\x0ehalfLifeEvents\x12*\n" +
+	"\x11half_life_seconds\x18\x02 \x01(\x01R\x0fhalfLifeSeconds\"D\n" +
+	"\fLinUcbConfig\x12\x1c\n" +
+	"\tdimension\x18\x01 \x01(\x05R\tdimension\x12\x16\n" +
+	"\x06lambda\x18\x02 \x01(\x01R\x06lambda\"6\n" +
 	"\x03Arm\x12\x15\n" +
 	"\x06arm_id\x18\x01 \x01(\tR\x05armId\x12\x18\n" +
-	"\aenabled\x18\x02 \x01(\bR\aenabled\"p\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\xcb\x01\n" +
 	"\x04Room\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
 	"\x04arms\x18\x02 \x03(\v2\x0f.banditd.v1.ArmR\x04arms\x12*\n" +
-	"\x06policy\x18\x03 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\"U\n" +
+	"\x06policy\x18\x03 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\x12'\n" +
+	"\x05decay\x18\x04 \x01(\v2\x11.banditd.v1.DecayR\x05decay\x120\n" +
+	"\x06linucb\x18\x05 \x01(\v2\x18.banditd.v1.LinUcbConfigR\x06linucb\"U\n" +
 	"\x06Counts\x12\x14\n" +
 	"\x05views\x18\x01 \x01(\x01R\x05views\x12\x16\n" +
 	"\x06clicks\x18\x02 \x01(\x01R\x06clicks\x12\x1d\n" +
 	"\n" +
-	"reward_sum\x18\x03 \x01(\x01R\trewardSum\"q\n" +
+	"reward_sum\x18\x03 \x01(\x01R\trewardSum\"\xcc\x01\n" +
 	"\x11CreateRoomRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x17\n" +
 	"\aarm_ids\x18\x02 \x03(\tR\x06armIds\x12*\n" +
-	"\x06policy\x18\x03 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\":\n" +
+	"\x06policy\x18\x03 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\x12'\n" +
+	"\x05decay\x18\x04 \x01(\v2\x11.banditd.v1.DecayR\x05decay\x120\n" +
+	"\x06linucb\x18\x05 \x01(\v2\x18.banditd.v1.LinUcbConfigR\x06linucb\":\n" +
 	"\x12CreateRoomResponse\x12$\n" +
 	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\")\n" +
 	"\x0eGetRoomRequest\x12\x17\n" +
@@ -1941,7 +2309,7 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x06arm_id\x18\x02 \x01(\tR\x05armId\x12\x18\n" +
 	"\aenabled\x18\x03 \x01(\bR\aenabled\":\n" +
 	"\x15SetArmEnabledResponse\x12!\n" +
-	"\x03arm\x18\x01 \x01(\v2\x0f.banditd.v1.ArmR\x03arm\"\x99\x02\n" +
+	"\x03arm\x18\x01 \x01(\v2\x0f.banditd.v1.ArmR\x03arm\"\xb5\x02\n" +
 	"\rSampleRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12#\n" +
@@ -1950,15 +2318,18 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x06policy\x18\x05 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\x12*\n" +
 	"\x11candidate_arm_ids\x18\x06 \x03(\tR\x0fcandidateArmIds\x12(\n" +
 	"\x10excluded_arm_ids\x18\a \x03(\tR\x0eexcludedArmIds\x12\x17\n" +
-	"\x04seed\x18\b \x01(\x04H\x00R\x04seed\x88\x01\x01B\a\n" +
+	"\x04seed\x18\b \x01(\x04H\x00R\x04seed\x88\x01\x01\x12\x1a\n" +
+	"\bfeatures\x18\t \x03(\x01R\bfeaturesB\a\n" +
 	"\x05_seed\"d\n" +
 	"\tScoredArm\x12\x15\n" +
 	"\x06arm_id\x18\x01 \x01(\tR\x05armId\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12*\n" +
-	"\x06counts\x18\x03 \x01(\v2\x12.banditd.v1.CountsR\x06counts\"g\n" +
+	"\x06counts\x18\x03 \x01(\v2\x12.banditd.v1.CountsR\x06counts\"\x88\x01\n" +
 	"\x0eSampleResponse\x12)\n" +
 	"\x04arms\x18\x01 \x03(\v2\x15.banditd.v1.ScoredArmR\x04arms\x12*\n" +
-	"\x06policy\x18\x02 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\"\xef\x01\n" +
+	"\x06policy\x18\x02 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\x12\x1f\n" +
+	"\vdecision_id\x18\x03 \x01(\tR\n" +
+	"decisionId\"\xac\x02\n" +
 	"\rFeedbackEvent\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12#\n" +
@@ -1967,7 +2338,11 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x05views\x18\x05 \x01(\x03R\x05views\x12\x16\n" +
 	"\x06clicks\x18\x06 \x01(\x03R\x06clicks\x12\x1b\n" +
 	"\x06reward\x18\a \x01(\x01H\x00R\x06reward\x88\x01\x01\x12\x19\n" +
-	"\bevent_id\x18\b \x01(\tR\aeventIdB\t\n" +
+	"\bevent_id\x18\b \x01(\tR\aeventId\x12\x1f\n" +
+	"\vdecision_id\x18\t \x01(\tR\n" +
+	"decisionId\x12\x1a\n" +
+	"\bfeatures\x18\n" +
+	" \x03(\x01R\bfeaturesB\t\n" +
 	"\a_reward\"D\n" +
 	"\x0fFeedbackRequest\x121\n" +
 	"\x06events\x18\x01 \x03(\v2\x19.banditd.v1.FeedbackEventR\x06events\"d\n" +
@@ -1977,13 +2352,16 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x0fGetStatsRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12'\n" +
-	"\x0finclude_context\x18\x03 \x01(\bR\x0eincludeContext\"\x97\x01\n" +
+	"\x0finclude_context\x18\x03 \x01(\bR\x0eincludeContext\"\xe1\x01\n" +
 	"\fContextStats\x12!\n" +
 	"\fcontext_item\x18\x01 \x01(\tR\vcontextItem\x12*\n" +
 	"\x06counts\x18\x02 \x01(\v2\x12.banditd.v1.CountsR\x06counts\x12\x10\n" +
 	"\x03ctr\x18\x03 \x01(\x01R\x03ctr\x12\x12\n" +
 	"\x04ucb1\x18\x04 \x01(\x01R\x04ucb1\x12\x12\n" +
-	"\x04bucb\x18\x05 \x01(\x01R\x04bucb\"\xd5\x01\n" +
+	"\x04bucb\x18\x05 \x01(\x01R\x04bucb\x12\x1f\n" +
+	"\vreward_mean\x18\x06 \x01(\x01R\n" +
+	"rewardMean\x12'\n" +
+	"\x0freward_variance\x18\a \x01(\x01R\x0erewardVariance\"\x9f\x02\n" +
 	"\bArmStats\x12\x15\n" +
 	"\x06arm_id\x18\x01 \x01(\tR\x05armId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12*\n" +
@@ -1991,13 +2369,16 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x03ctr\x18\x04 \x01(\x01R\x03ctr\x12\x12\n" +
 	"\x04ucb1\x18\x05 \x01(\x01R\x04ucb1\x12\x12\n" +
 	"\x04bucb\x18\x06 \x01(\x01R\x04bucb\x122\n" +
-	"\acontext\x18\a \x03(\v2\x18.banditd.v1.ContextStatsR\acontext\"\x90\x01\n" +
+	"\acontext\x18\a \x03(\v2\x18.banditd.v1.ContextStatsR\acontext\x12\x1f\n" +
+	"\vreward_mean\x18\b \x01(\x01R\n" +
+	"rewardMean\x12'\n" +
+	"\x0freward_variance\x18\t \x01(\x01R\x0erewardVariance\"\x90\x01\n" +
 	"\x10GetStatsResponse\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12(\n" +
 	"\x04arms\x18\x03 \x03(\v2\x14.banditd.v1.ArmStatsR\x04arms\x12\x1f\n" +
 	"\vtotal_views\x18\x04 \x01(\x01R\n" +
-	"totalViews*\xa4\x01\n" +
+	"totalViews*\x93\x02\n" +
 	"\n" +
 	"PolicyType\x12\x1b\n" +
 	"\x17POLICY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
@@ -2005,7 +2386,11 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x10POLICY_TYPE_UCB1\x10\x02\x12\x14\n" +
 	"\x10POLICY_TYPE_BUCB\x10\x03\x12\x18\n" +
 	"\x14POLICY_TYPE_THOMPSON\x10\x04\x12\x1e\n" +
-	"\x1aPOLICY_TYPE_EPSILON_GREEDY\x10\x052\xb4\x06\n" +
+	"\x1aPOLICY_TYPE_EPSILON_GREEDY\x10\x05\x12\x18\n" +
+	"\x14POLICY_TYPE_HOT_COLD\x10\x06\x12\x1a\n" +
+	"\x16POLICY_TYPE_REWARD_UCB\x10\a\x12\x1f\n" +
+	"\x1bPOLICY_TYPE_REWARD_THOMPSON\x10\b\x12\x16\n" +
+	"\x12POLICY_TYPE_LINUCB\x10\t2\xb4\x06\n" +
 	"\rBanditService\x12K\n" +
 	"\n" +
 	"CreateRoom\x12\x1d.banditd.v1.CreateRoomRequest\x1a\x1e.banditd.v1.CreateRoomResponse\x12B\n" +
@@ -2034,86 +2419,92 @@ func file_banditd_v1_banditd_proto_rawDescGZIP() []byte {
 }
 
 var file_banditd_v1_banditd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banditd_v1_banditd_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_banditd_v1_banditd_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_banditd_v1_banditd_proto_goTypes = []any{
 	(PolicyType)(0),               // 0: banditd.v1.PolicyType
 	(*Policy)(nil),                // 1: banditd.v1.Policy
-	(*Arm)(nil),                   // 2: banditd.v1.Arm
-	(*Room)(nil),                  // 3: banditd.v1.Room
-	(*Counts)(nil),                // 4: banditd.v1.Counts
-	(*CreateRoomRequest)(nil),     // 5: banditd.v1.CreateRoomRequest
-	(*CreateRoomResponse)(nil),    // 6: banditd.v1.CreateRoomResponse
-	(*GetRoomRequest)(nil),        // 7: banditd.v1.GetRoomRequest
-	(*GetRoomResponse)(nil),       // 8: banditd.v1.GetRoomResponse
-	(*ListRoomsRequest)(nil),      // 9: banditd.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 10: banditd.v1.ListRoomsResponse
-	(*DeleteRoomRequest)(nil),     // 11: banditd.v1.DeleteRoomRequest
-	(*DeleteRoomResponse)(nil),    // 12: banditd.v1.DeleteRoomResponse
-	(*ResetRoomRequest)(nil),      // 13: banditd.v1.ResetRoomRequest
-	(*ResetRoomResponse)(nil),     // 14: banditd.v1.ResetRoomResponse
-	(*AddArmsRequest)(nil),        // 15: banditd.v1.AddArmsRequest
-	(*AddArmsResponse)(nil),       // 16: banditd.v1.AddArmsResponse
-	(*RemoveArmRequest)(nil),      // 17: banditd.v1.RemoveArmRequest
-	(*RemoveArmResponse)(nil),     // 18: banditd.v1.RemoveArmResponse
-	(*SetArmEnabledRequest)(nil),  // 19: banditd.v1.SetArmEnabledRequest
-	(*SetArmEnabledResponse)(nil), // 20: banditd.v1.SetArmEnabledResponse
-	(*SampleRequest)(nil),         // 21: banditd.v1.SampleRequest
-	(*ScoredArm)(nil),             // 22: banditd.v1.ScoredArm
-	(*SampleResponse)(nil),        // 23: banditd.v1.SampleResponse
-	(*FeedbackEvent)(nil),         // 24: banditd.v1.FeedbackEvent
-	(*FeedbackRequest)(nil),       // 25: banditd.v1.FeedbackRequest
-	(*FeedbackResponse)(nil),      // 26: banditd.v1.FeedbackResponse
-	(*GetStatsRequest)(nil),       // 27: banditd.v1.GetStatsRequest
-	(*ContextStats)(nil),          // 28: banditd.v1.ContextStats
-	(*ArmStats)(nil),              // 29: banditd.v1.ArmStats
-	(*GetStatsResponse)(nil),      // 30: banditd.v1.GetStatsResponse
+	(*Decay)(nil),                 // 2: banditd.v1.Decay
+	(*LinUcbConfig)(nil),          // 3: banditd.v1.LinUcbConfig
+	(*Arm)(nil),                   // 4: banditd.v1.Arm
+	(*Room)(nil),                  // 5: banditd.v1.Room
+	(*Counts)(nil),                // 6: banditd.v1.Counts
+	(*CreateRoomRequest)(nil),     // 7: banditd.v1.CreateRoomRequest
+	(*CreateRoomResponse)(nil),    // 8: banditd.v1.CreateRoomResponse
+	(*GetRoomRequest)(nil),        // 9: banditd.v1.GetRoomRequest
+	(*GetRoomResponse)(nil),       // 10: banditd.v1.GetRoomResponse
+	(*ListRoomsRequest)(nil),      // 11: banditd.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),     // 12: banditd.v1.ListRoomsResponse
+	(*DeleteRoomRequest)(nil),     // 13: banditd.v1.DeleteRoomRequest
+	(*DeleteRoomResponse)(nil),    // 14: banditd.v1.DeleteRoomResponse
+	(*ResetRoomRequest)(nil),      // 15: banditd.v1.ResetRoomRequest
+	(*ResetRoomResponse)(nil),     // 16: banditd.v1.ResetRoomResponse
+	(*AddArmsRequest)(nil),        // 17: banditd.v1.AddArmsRequest
+	(*AddArmsResponse)(nil),       // 18: banditd.v1.AddArmsResponse
+	(*RemoveArmRequest)(nil),      // 19: banditd.v1.RemoveArmRequest
+	(*RemoveArmResponse)(nil),     // 20: banditd.v1.RemoveArmResponse
+	(*SetArmEnabledRequest)(nil),  // 21: banditd.v1.SetArmEnabledRequest
+	(*SetArmEnabledResponse)(nil), // 22: banditd.v1.SetArmEnabledResponse
+	(*SampleRequest)(nil),         // 23: banditd.v1.SampleRequest
+	(*ScoredArm)(nil),             // 24: banditd.v1.ScoredArm
+	(*SampleResponse)(nil),        // 25: banditd.v1.SampleResponse
+	(*FeedbackEvent)(nil),         // 26: banditd.v1.FeedbackEvent
+	(*FeedbackRequest)(nil),       // 27: banditd.v1.FeedbackRequest
+	(*FeedbackResponse)(nil),      // 28: banditd.v1.FeedbackResponse
+	(*GetStatsRequest)(nil),       // 29: banditd.v1.GetStatsRequest
+	(*ContextStats)(nil),          // 30: banditd.v1.ContextStats
+	(*ArmStats)(nil),              // 31: banditd.v1.ArmStats
+	(*GetStatsResponse)(nil),      // 32: banditd.v1.GetStatsResponse
 }
 var file_banditd_v1_banditd_proto_depIdxs = []int32{
 	0,  // 0: banditd.v1.Policy.type:type_name -> banditd.v1.PolicyType
-	2,  // 1: banditd.v1.Room.arms:type_name -> banditd.v1.Arm
+	4,  // 1: banditd.v1.Room.arms:type_name -> banditd.v1.Arm
 	1,  // 2: banditd.v1.Room.policy:type_name -> banditd.v1.Policy
-	1,  // 3: banditd.v1.CreateRoomRequest.policy:type_name -> banditd.v1.Policy
-	3,  // 4: banditd.v1.CreateRoomResponse.room:type_name -> banditd.v1.Room
-	3,  // 5: banditd.v1.GetRoomResponse.room:type_name -> banditd.v1.Room
-	3,  // 6: banditd.v1.ListRoomsResponse.rooms:type_name -> banditd.v1.Room
-	3,  // 7: banditd.v1.AddArmsResponse.room:type_name -> banditd.v1.Room
-	2,  // 8: banditd.v1.SetArmEnabledResponse.arm:type_name -> banditd.v1.Arm
-	1,  // 9: banditd.v1.SampleRequest.policy:type_name -> banditd.v1.Policy
-	4,  // 10: banditd.v1.ScoredArm.counts:type_name -> banditd.v1.Counts
-	22, // 11: banditd.v1.SampleResponse.arms:type_name -> banditd.v1.ScoredArm
-	1,  // 12: banditd.v1.SampleResponse.policy:type_name -> banditd.v1.Policy
-	24, // 13: banditd.v1.FeedbackRequest.events:type_name -> banditd.v1.FeedbackEvent
-	4,  // 14: banditd.v1.ContextStats.counts:type_name -> banditd.v1.Counts
-	4,  // 15: banditd.v1.ArmStats.counts:type_name -> banditd.v1.Counts
-	28, // 16: banditd.v1.ArmStats.context:type_name -> banditd.v1.ContextStats
-	29, // 17: banditd.v1.GetStatsResponse.arms:type_name -> banditd.v1.ArmStats
-	5,  // 18: banditd.v1.BanditService.CreateRoom:input_type -> banditd.v1.CreateRoomRequest
-	7,  // 19: banditd.v1.BanditService.GetRoom:input_type -> banditd.v1.GetRoomRequest
-	9,  // 20: banditd.v1.BanditService.ListRooms:input_type -> banditd.v1.ListRoomsRequest
-	11, // 21: banditd.v1.BanditService.DeleteRoom:input_type -> banditd.v1.DeleteRoomRequest
-	13, // 22: banditd.v1.BanditService.ResetRoom:input_type -> banditd.v1.ResetRoomRequest
-	15, // 23: banditd.v1.BanditService.AddArms:input_type -> banditd.v1.AddArmsRequest
-	17, // 24: banditd.v1.BanditService.RemoveArm:input_type -> banditd.v1.RemoveArmRequest
-	19, // 25: banditd.v1.BanditService.SetArmEnabled:input_type -> banditd.v1.SetArmEnabledRequest
-	21, // 26: banditd.v1.BanditService.Sample:input_type -> banditd.v1.SampleRequest
-	25, // 27: banditd.v1.BanditService.Feedback:input_type -> banditd.v1.FeedbackRequest
-	27, // 28: banditd.v1.BanditService.GetStats:input_type -> banditd.v1.GetStatsRequest
-	6,  // 29: banditd.v1.BanditService.CreateRoom:output_type -> banditd.v1.CreateRoomResponse
-	8,  // 30: banditd.v1.BanditService.GetRoom:output_type -> banditd.v1.GetRoomResponse
-	10, // 31: banditd.v1.BanditService.ListRooms:output_type -> banditd.v1.ListRoomsResponse
-	12, // 32: banditd.v1.BanditService.DeleteRoom:output_type -> banditd.v1.DeleteRoomResponse
-	14, // 33: banditd.v1.BanditService.ResetRoom:output_type -> banditd.v1.ResetRoomResponse
-	16, // 34: banditd.v1.BanditService.AddArms:output_type -> banditd.v1.AddArmsResponse
-	18, // 35: banditd.v1.BanditService.RemoveArm:output_type -> banditd.v1.RemoveArmResponse
-	20, // 36: banditd.v1.BanditService.SetArmEnabled:output_type -> banditd.v1.SetArmEnabledResponse
-	23, // 37: banditd.v1.BanditService.Sample:output_type -> banditd.v1.SampleResponse
-	26, // 38: banditd.v1.BanditService.Feedback:output_type -> banditd.v1.FeedbackResponse
-	30, // 39: banditd.v1.BanditService.GetStats:output_type -> banditd.v1.GetStatsResponse
-	29, // [29:40] is the sub-list for method output_type
-	18, // [18:29] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	2,  // 3: banditd.v1.Room.decay:type_name -> banditd.v1.Decay
+	3,  // 4: banditd.v1.Room.linucb:type_name -> banditd.v1.LinUcbConfig
+	1,  // 5: banditd.v1.CreateRoomRequest.policy:type_name -> banditd.v1.Policy
+	2,  // 6: banditd.v1.CreateRoomRequest.decay:type_name -> banditd.v1.Decay
+	3,  // 7: banditd.v1.CreateRoomRequest.linucb:type_name -> banditd.v1.LinUcbConfig
+	5,  // 8: banditd.v1.CreateRoomResponse.room:type_name -> banditd.v1.Room
+	5,  // 9: banditd.v1.GetRoomResponse.room:type_name -> banditd.v1.Room
+	5,  // 10: banditd.v1.ListRoomsResponse.rooms:type_name -> banditd.v1.Room
+	5,  // 11: banditd.v1.AddArmsResponse.room:type_name -> banditd.v1.Room
+	4,  // 12: banditd.v1.SetArmEnabledResponse.arm:type_name -> banditd.v1.Arm
+	1,  // 13: banditd.v1.SampleRequest.policy:type_name -> banditd.v1.Policy
+	6,  // 14: banditd.v1.ScoredArm.counts:type_name -> banditd.v1.Counts
+	24, // 15: banditd.v1.SampleResponse.arms:type_name -> banditd.v1.ScoredArm
+	1,  // 16: banditd.v1.SampleResponse.policy:type_name -> banditd.v1.Policy
+	26, // 17: banditd.v1.FeedbackRequest.events:type_name -> banditd.v1.FeedbackEvent
+	6,  // 18: banditd.v1.ContextStats.counts:type_name -> banditd.v1.Counts
+	6,  // 19: banditd.v1.ArmStats.counts:type_name -> banditd.v1.Counts
+	30, // 20: banditd.v1.ArmStats.context:type_name -> banditd.v1.ContextStats
+	31, // 21: banditd.v1.GetStatsResponse.arms:type_name -> banditd.v1.ArmStats
+	7,  // 22: banditd.v1.BanditService.CreateRoom:input_type -> banditd.v1.CreateRoomRequest
+	9,  // 23: banditd.v1.BanditService.GetRoom:input_type -> banditd.v1.GetRoomRequest
+	11, // 24: banditd.v1.BanditService.ListRooms:input_type -> banditd.v1.ListRoomsRequest
+	13, // 25: banditd.v1.BanditService.DeleteRoom:input_type -> banditd.v1.DeleteRoomRequest
+	15, // 26: banditd.v1.BanditService.ResetRoom:input_type -> banditd.v1.ResetRoomRequest
+	17, // 27: banditd.v1.BanditService.AddArms:input_type -> banditd.v1.AddArmsRequest
+	19, // 28: banditd.v1.BanditService.RemoveArm:input_type -> banditd.v1.RemoveArmRequest
+	21, // 29: banditd.v1.BanditService.SetArmEnabled:input_type -> banditd.v1.SetArmEnabledRequest
+	23, // 30: banditd.v1.BanditService.Sample:input_type -> banditd.v1.SampleRequest
+	27, // 31: banditd.v1.BanditService.Feedback:input_type -> banditd.v1.FeedbackRequest
+	29, // 32: banditd.v1.BanditService.GetStats:input_type -> banditd.v1.GetStatsRequest
+	8,  // 33: banditd.v1.BanditService.CreateRoom:output_type -> banditd.v1.CreateRoomResponse
+	10, // 34: banditd.v1.BanditService.GetRoom:output_type -> banditd.v1.GetRoomResponse
+	12, // 35: banditd.v1.BanditService.ListRooms:output_type -> banditd.v1.ListRoomsResponse
+	14, // 36: banditd.v1.BanditService.DeleteRoom:output_type -> banditd.v1.DeleteRoomResponse
+	16, // 37: banditd.v1.BanditService.ResetRoom:output_type -> banditd.v1.ResetRoomResponse
+	18, // 38: banditd.v1.BanditService.AddArms:output_type -> banditd.v1.AddArmsResponse
+	20, // 39: banditd.v1.BanditService.RemoveArm:output_type -> banditd.v1.RemoveArmResponse
+	22, // 40: banditd.v1.BanditService.SetArmEnabled:output_type -> banditd.v1.SetArmEnabledResponse
+	25, // 41: banditd.v1.BanditService.Sample:output_type -> banditd.v1.SampleResponse
+	28, // 42: banditd.v1.BanditService.Feedback:output_type -> banditd.v1.FeedbackResponse
+	32, // 43: banditd.v1.BanditService.GetStats:output_type -> banditd.v1.GetStatsResponse
+	33, // [33:44] is the sub-list for method output_type
+	22, // [22:33] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_banditd_v1_banditd_proto_init() }
@@ -2122,15 +2513,15 @@ func file_banditd_v1_banditd_proto_init() {
 		return
 	}
 	file_banditd_v1_banditd_proto_msgTypes[0].OneofWrappers = []any{}
-	file_banditd_v1_banditd_proto_msgTypes[20].OneofWrappers = []any{}
-	file_banditd_v1_banditd_proto_msgTypes[23].OneofWrappers = []any{}
+	file_banditd_v1_banditd_proto_msgTypes[22].OneofWrappers = []any{}
+	file_banditd_v1_banditd_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banditd_v1_banditd_proto_rawDesc), len(file_banditd_v1_banditd_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

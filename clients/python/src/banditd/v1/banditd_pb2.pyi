@@ -15,28 +15,67 @@ class PolicyType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     POLICY_TYPE_BUCB: _ClassVar[PolicyType]
     POLICY_TYPE_THOMPSON: _ClassVar[PolicyType]
     POLICY_TYPE_EPSILON_GREEDY: _ClassVar[PolicyType]
+    POLICY_TYPE_HOT_COLD: _ClassVar[PolicyType]
+    POLICY_TYPE_REWARD_UCB: _ClassVar[PolicyType]
+    POLICY_TYPE_REWARD_THOMPSON: _ClassVar[PolicyType]
+    POLICY_TYPE_LINUCB: _ClassVar[PolicyType]
 POLICY_TYPE_UNSPECIFIED: PolicyType
 POLICY_TYPE_CTR: PolicyType
 POLICY_TYPE_UCB1: PolicyType
 POLICY_TYPE_BUCB: PolicyType
 POLICY_TYPE_THOMPSON: PolicyType
 POLICY_TYPE_EPSILON_GREEDY: PolicyType
+POLICY_TYPE_HOT_COLD: PolicyType
+POLICY_TYPE_REWARD_UCB: PolicyType
+POLICY_TYPE_REWARD_THOMPSON: PolicyType
+POLICY_TYPE_LINUCB: PolicyType
 
 class Policy(_message.Message):
-    __slots__ = ("type", "ucb_alpha", "bucb_z", "beta_prior_a", "beta_prior_b", "epsilon")
+    __slots__ = ("type", "ucb_alpha", "bucb_z", "beta_prior_a", "beta_prior_b", "epsilon", "cold_max", "cold_steepness", "cold_threshold", "hot_max", "hot_steepness", "hot_threshold", "linucb_alpha", "prior_pseudo_views")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     UCB_ALPHA_FIELD_NUMBER: _ClassVar[int]
     BUCB_Z_FIELD_NUMBER: _ClassVar[int]
     BETA_PRIOR_A_FIELD_NUMBER: _ClassVar[int]
     BETA_PRIOR_B_FIELD_NUMBER: _ClassVar[int]
     EPSILON_FIELD_NUMBER: _ClassVar[int]
+    COLD_MAX_FIELD_NUMBER: _ClassVar[int]
+    COLD_STEEPNESS_FIELD_NUMBER: _ClassVar[int]
+    COLD_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    HOT_MAX_FIELD_NUMBER: _ClassVar[int]
+    HOT_STEEPNESS_FIELD_NUMBER: _ClassVar[int]
+    HOT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    LINUCB_ALPHA_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_PSEUDO_VIEWS_FIELD_NUMBER: _ClassVar[int]
     type: PolicyType
     ucb_alpha: float
     bucb_z: float
     beta_prior_a: float
     beta_prior_b: float
     epsilon: float
-    def __init__(self, type: _Optional[_Union[PolicyType, str]] = ..., ucb_alpha: _Optional[float] = ..., bucb_z: _Optional[float] = ..., beta_prior_a: _Optional[float] = ..., beta_prior_b: _Optional[float] = ..., epsilon: _Optional[float] = ...) -> None: ...
+    cold_max: float
+    cold_steepness: float
+    cold_threshold: float
+    hot_max: float
+    hot_steepness: float
+    hot_threshold: float
+    linucb_alpha: float
+    prior_pseudo_views: float
+    def __init__(self, type: _Optional[_Union[PolicyType, str]] = ..., ucb_alpha: _Optional[float] = ..., bucb_z: _Optional[float] = ..., beta_prior_a: _Optional[float] = ..., beta_prior_b: _Optional[float] = ..., epsilon: _Optional[float] = ..., cold_max: _Optional[float] = ..., cold_steepness: _Optional[float] = ..., cold_threshold: _Optional[float] = ..., hot_max: _Optional[float] = ..., hot_steepness: _Optional[float] = ..., hot_threshold: _Optional[float] = ..., linucb_alpha: _Optional[float] = ..., prior_pseudo_views: _Optional[float] = ...) -> None: ...
+
+class Decay(_message.Message):
+    __slots__ = ("half_life_events", "half_life_seconds")
+    HALF_LIFE_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    HALF_LIFE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    half_life_events: float
+    half_life_seconds: float
+    def __init__(self, half_life_events: _Optional[float] = ..., half_life_seconds: _Optional[float] = ...) -> None: ...
+
+class LinUcbConfig(_message.Message):
+    __slots__ = ("dimension",)
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    LAMBDA_FIELD_NUMBER: _ClassVar[int]
+    dimension: int
+    def __init__(self, dimension: _Optional[int] = ..., **kwargs) -> None: ...
 
 class Arm(_message.Message):
     __slots__ = ("arm_id", "enabled")
@@ -47,14 +86,18 @@ class Arm(_message.Message):
     def __init__(self, arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
 
 class Room(_message.Message):
-    __slots__ = ("room_id", "arms", "policy")
+    __slots__ = ("room_id", "arms", "policy", "decay", "linucb")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     ARMS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    DECAY_FIELD_NUMBER: _ClassVar[int]
+    LINUCB_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     arms: _containers.RepeatedCompositeFieldContainer[Arm]
     policy: Policy
-    def __init__(self, room_id: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[Arm, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+    decay: Decay
+    linucb: LinUcbConfig
+    def __init__(self, room_id: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[Arm, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., decay: _Optional[_Union[Decay, _Mapping]] = ..., linucb: _Optional[_Union[LinUcbConfig, _Mapping]] = ...) -> None: ...
 
 class Counts(_message.Message):
     __slots__ = ("views", "clicks", "reward_sum")
@@ -67,14 +110,18 @@ class Counts(_message.Message):
     def __init__(self, views: _Optional[float] = ..., clicks: _Optional[float] = ..., reward_sum: _Optional[float] = ...) -> None: ...
 
 class CreateRoomRequest(_message.Message):
-    __slots__ = ("room_id", "arm_ids", "policy")
+    __slots__ = ("room_id", "arm_ids", "policy", "decay", "linucb")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     ARM_IDS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    DECAY_FIELD_NUMBER: _ClassVar[int]
+    LINUCB_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     arm_ids: _containers.RepeatedScalarFieldContainer[str]
     policy: Policy
-    def __init__(self, room_id: _Optional[str] = ..., arm_ids: _Optional[_Iterable[str]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+    decay: Decay
+    linucb: LinUcbConfig
+    def __init__(self, room_id: _Optional[str] = ..., arm_ids: _Optional[_Iterable[str]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., decay: _Optional[_Union[Decay, _Mapping]] = ..., linucb: _Optional[_Union[LinUcbConfig, _Mapping]] = ...) -> None: ...
 
 class CreateRoomResponse(_message.Message):
     __slots__ = ("room",)
@@ -173,7 +220,7 @@ class SetArmEnabledResponse(_message.Message):
     def __init__(self, arm: _Optional[_Union[Arm, _Mapping]] = ...) -> None: ...
 
 class SampleRequest(_message.Message):
-    __slots__ = ("room_id", "segment", "context_items", "k", "policy", "candidate_arm_ids", "excluded_arm_ids", "seed")
+    __slots__ = ("room_id", "segment", "context_items", "k", "policy", "candidate_arm_ids", "excluded_arm_ids", "seed", "features")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_ITEMS_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +229,7 @@ class SampleRequest(_message.Message):
     CANDIDATE_ARM_IDS_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_ARM_IDS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     segment: str
     context_items: _containers.RepeatedScalarFieldContainer[str]
@@ -190,7 +238,8 @@ class SampleRequest(_message.Message):
     candidate_arm_ids: _containers.RepeatedScalarFieldContainer[str]
     excluded_arm_ids: _containers.RepeatedScalarFieldContainer[str]
     seed: int
-    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., context_items: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., candidate_arm_ids: _Optional[_Iterable[str]] = ..., excluded_arm_ids: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ...) -> None: ...
+    features: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., context_items: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., candidate_arm_ids: _Optional[_Iterable[str]] = ..., excluded_arm_ids: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., features: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class ScoredArm(_message.Message):
     __slots__ = ("arm_id", "score", "counts")
@@ -203,15 +252,17 @@ class ScoredArm(_message.Message):
     def __init__(self, arm_id: _Optional[str] = ..., score: _Optional[float] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ...) -> None: ...
 
 class SampleResponse(_message.Message):
-    __slots__ = ("arms", "policy")
+    __slots__ = ("arms", "policy", "decision_id")
     ARMS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     arms: _containers.RepeatedCompositeFieldContainer[ScoredArm]
     policy: Policy
-    def __init__(self, arms: _Optional[_Iterable[_Union[ScoredArm, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+    decision_id: str
+    def __init__(self, arms: _Optional[_Iterable[_Union[ScoredArm, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., decision_id: _Optional[str] = ...) -> None: ...
 
 class FeedbackEvent(_message.Message):
-    __slots__ = ("room_id", "segment", "context_items", "arm_id", "views", "clicks", "reward", "event_id")
+    __slots__ = ("room_id", "segment", "context_items", "arm_id", "views", "clicks", "reward", "event_id", "decision_id", "features")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_ITEMS_FIELD_NUMBER: _ClassVar[int]
@@ -220,6 +271,8 @@ class FeedbackEvent(_message.Message):
     CLICKS_FIELD_NUMBER: _ClassVar[int]
     REWARD_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     segment: str
     context_items: _containers.RepeatedScalarFieldContainer[str]
@@ -228,7 +281,9 @@ class FeedbackEvent(_message.Message):
     clicks: int
     reward: float
     event_id: str
-    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., context_items: _Optional[_Iterable[str]] = ..., arm_id: _Optional[str] = ..., views: _Optional[int] = ..., clicks: _Optional[int] = ..., reward: _Optional[float] = ..., event_id: _Optional[str] = ...) -> None: ...
+    decision_id: str
+    features: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., context_items: _Optional[_Iterable[str]] = ..., arm_id: _Optional[str] = ..., views: _Optional[int] = ..., clicks: _Optional[int] = ..., reward: _Optional[float] = ..., event_id: _Optional[str] = ..., decision_id: _Optional[str] = ..., features: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class FeedbackRequest(_message.Message):
     __slots__ = ("events",)
@@ -255,21 +310,25 @@ class GetStatsRequest(_message.Message):
     def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., include_context: _Optional[bool] = ...) -> None: ...
 
 class ContextStats(_message.Message):
-    __slots__ = ("context_item", "counts", "ctr", "ucb1", "bucb")
+    __slots__ = ("context_item", "counts", "ctr", "ucb1", "bucb", "reward_mean", "reward_variance")
     CONTEXT_ITEM_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     CTR_FIELD_NUMBER: _ClassVar[int]
     UCB1_FIELD_NUMBER: _ClassVar[int]
     BUCB_FIELD_NUMBER: _ClassVar[int]
+    REWARD_MEAN_FIELD_NUMBER: _ClassVar[int]
+    REWARD_VARIANCE_FIELD_NUMBER: _ClassVar[int]
     context_item: str
     counts: Counts
     ctr: float
     ucb1: float
     bucb: float
-    def __init__(self, context_item: _Optional[str] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., ctr: _Optional[float] = ..., ucb1: _Optional[float] = ..., bucb: _Optional[float] = ...) -> None: ...
+    reward_mean: float
+    reward_variance: float
+    def __init__(self, context_item: _Optional[str] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., ctr: _Optional[float] = ..., ucb1: _Optional[float] = ..., bucb: _Optional[float] = ..., reward_mean: _Optional[float] = ..., reward_variance: _Optional[float] = ...) -> None: ...
 
 class ArmStats(_message.Message):
-    __slots__ = ("arm_id", "enabled", "counts", "ctr", "ucb1", "bucb", "context")
+    __slots__ = ("arm_id", "enabled", "counts", "ctr", "ucb1", "bucb", "context", "reward_mean", "reward_variance")
     ARM_ID_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
@@ -277,6 +336,8 @@ class ArmStats(_message.Message):
     UCB1_FIELD_NUMBER: _ClassVar[int]
     BUCB_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    REWARD_MEAN_FIELD_NUMBER: _ClassVar[int]
+    REWARD_VARIANCE_FIELD_NUMBER: _ClassVar[int]
     arm_id: str
     enabled: bool
     counts: Counts
@@ -284,7 +345,9 @@ class ArmStats(_message.Message):
     ucb1: float
     bucb: float
     context: _containers.RepeatedCompositeFieldContainer[ContextStats]
-    def __init__(self, arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., ctr: _Optional[float] = ..., ucb1: _Optional[float] = ..., bucb: _Optional[float] = ..., context: _Optional[_Iterable[_Union[ContextStats, _Mapping]]] = ...) -> None: ...
+    reward_mean: float
+    reward_variance: float
+    def __init__(self, arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., ctr: _Optional[float] = ..., ucb1: _Optional[float] = ..., bucb: _Optional[float] = ..., context: _Optional[_Iterable[_Union[ContextStats, _Mapping]]] = ..., reward_mean: _Optional[float] = ..., reward_variance: _Optional[float] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
     __slots__ = ("room_id", "segment", "arms", "total_views")
