@@ -53,6 +53,7 @@ run_part build bash scripts/build.sh
 run_part ctest part_ctest
 run_part pytest part_pytest
 run_part "go test" part_gotest
+run_part dashboard .venv/bin/pytest tests/dashboard -q
 
 echo
 echo "================ summary ================"
