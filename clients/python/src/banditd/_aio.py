@@ -38,12 +38,18 @@ class AsyncClient:
         retry: RetryPolicy = RetryPolicy(),
         credentials: Optional[grpc.ChannelCredentials] = None,
         options: Sequence[Tuple[str, Any]] = (),
+        token: Optional[str] = None,
+        root_certificates: Optional[bytes] = None,
         channel: Optional[grpc.aio.Channel] = None,
     ) -> None:
         self.target = target
         self.timeout = timeout
         self.retry = retry
         self._owns_channel = channel is None
+        if credentials is None and root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates)
+        # Sent as "authorization: Bearer <token>" on every BanditService call.
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         if channel is None:
             if credentials is None:
                 channel = grpc.aio.insecure_channel(target, options=list(options))
@@ -90,7 +96,7 @@ class AsyncClient:
             if remaining is not None and remaining <= 0:
                 raise DeadlineExceededError("deadline exceeded before the call", method=op.method)
             try:
-                return op.parse(await rpc(op.request, timeout=remaining))
+                return op.parse(await rpc(op.request, timeout=remaining, metadata=self._metadata))
             except grpc.RpcError as e:
                 err = from_rpc_error(e, op.method)
             if err.code != grpc.StatusCode.UNAVAILABLE or attempt >= attempts:

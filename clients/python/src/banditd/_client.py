@@ -39,6 +39,10 @@ class Client:
             ``event_id``; CreateRoom, AddArms, RemoveArm and DeleteRoom are
             never retried.
         credentials: channel credentials for TLS; plaintext when None.
+        token: bearer token sent with every BanditService call (servers
+            started with ``--auth_tokens_file``); health checks need none.
+        root_certificates: PEM roots to verify a TLS server with (a
+            shortcut for ``credentials=grpc.ssl_channel_credentials(...)``).
         options: extra gRPC channel options.
         channel: use this channel instead of creating one (not closed by
             :meth:`close`).
@@ -57,12 +61,18 @@ class Client:
         retry: RetryPolicy = RetryPolicy(),
         credentials: Optional[grpc.ChannelCredentials] = None,
         options: Sequence[Tuple[str, Any]] = (),
+        token: Optional[str] = None,
+        root_certificates: Optional[bytes] = None,
         channel: Optional[grpc.Channel] = None,
     ) -> None:
         self.target = target
         self.timeout = timeout
         self.retry = retry
         self._owns_channel = channel is None
+        if credentials is None and root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates)
+        # Sent as "authorization: Bearer <token>" on every BanditService call.
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         if channel is None:
             if credentials is None:
                 channel = grpc.insecure_channel(target, options=list(options))
@@ -112,7 +122,7 @@ class Client:
             if remaining is not None and remaining <= 0:
                 raise DeadlineExceededError("deadline exceeded before the call", method=op.method)
             try:
-                return op.parse(rpc(op.request, timeout=remaining))
+                return op.parse(rpc(op.request, timeout=remaining, metadata=self._metadata))
             except grpc.RpcError as e:
                 err = from_rpc_error(e, op.method)
             if err.code != grpc.StatusCode.UNAVAILABLE or attempt >= attempts:
