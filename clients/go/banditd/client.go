@@ -17,6 +17,9 @@ package banditd
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -49,6 +52,8 @@ type options struct {
 	retry       RetryPolicy
 	creds       credentials.TransportCredentials
 	dialOptions []grpc.DialOption
+	rootsPEM    []byte
+	token       string
 }
 
 // Option configures a Client.
@@ -65,6 +70,24 @@ func WithRetry(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 func WithTransportCredentials(c credentials.TransportCredentials) Option {
 	return func(o *options) { o.creds = c }
 }
+
+// WithTLSRoots enables TLS, verifying the server against the PEM
+// certificates in pem (for a self-signed or private CA certificate).
+func WithTLSRoots(pem []byte) Option { return func(o *options) { o.rootsPEM = pem } }
+
+// WithToken sends "authorization: Bearer <token>" with every call, for
+// servers started with --auth_tokens_file. Health checks need no token.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// bearerToken is the per-call credential of WithToken.
+type bearerToken string
+
+func (t bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(t)}, nil
+}
+
+// Plaintext is allowed: banditd serves plaintext on loopback.
+func (bearerToken) RequireTransportSecurity() bool { return false }
 
 // WithDialOptions adds gRPC dial options.
 func WithDialOptions(d ...grpc.DialOption) Option {
@@ -87,7 +110,18 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dial := append([]grpc.DialOption{grpc.WithTransportCredentials(o.creds)}, o.dialOptions...)
+	if o.rootsPEM != nil {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(o.rootsPEM) {
+			return nil, errors.New("banditd: WithTLSRoots: no certificate in PEM")
+		}
+		o.creds = credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	}
+	dial := []grpc.DialOption{grpc.WithTransportCredentials(o.creds)}
+	if o.token != "" {
+		dial = append(dial, grpc.WithPerRPCCredentials(bearerToken(o.token)))
+	}
+	dial = append(dial, o.dialOptions...)
 	conn, err := grpc.NewClient(target, dial...)
 	if err != nil {
 		return nil, err
