@@ -28,7 +28,7 @@
 #include "server/service/auth.h"
 #include "server/service/bandit_service.h"
 #include "server/service/server.h"
-#include "server/store/memory_committer.h"
+#include "server/store/durable_committer.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on; use 0.0.0.0 to accept remote clients.");
@@ -40,6 +40,19 @@ ABSL_FLAG(int64_t, event_id_window, 1'000'000,
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls get to finish.");
+
+// Durability (server/store).
+ABSL_FLAG(std::string, durability, "sync",
+          "sync: a write is acknowledged once on disk. async: acknowledged "
+          "once handed to the OS (survives a crash of the process), synced "
+          "every --flush_interval (a power loss loses at most that).");
+ABSL_FLAG(absl::Duration, flush_interval, absl::Milliseconds(100),
+          "With --durability=async, the longest time between disk syncs.");
+ABSL_FLAG(int64_t, snapshot_every_records, 100'000,
+          "Snapshot the state after this many log records (0: never by "
+          "count).");
+ABSL_FLAG(int64_t, snapshot_interval_seconds, 600,
+          "Snapshot the state this often if anything changed.");
 
 // Operations: TLS, tokens, metrics and the dashboard.
 ABSL_FLAG(std::string, tls_cert, "",
@@ -103,7 +116,29 @@ int main(int argc, char** argv) {
   engine_options.max_batch_events = absl::GetFlag(FLAGS_max_batch_events);
   engine_options.event_id_window = absl::GetFlag(FLAGS_event_id_window);
   banditd::core::Engine engine(engine_options);
-  banditd::store::MemoryCommitter committer(&engine);
+  banditd::ops::Metrics metrics;
+  banditd::store::DurableCommitter::Options store_options;
+  store_options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (const std::string d = absl::GetFlag(FLAGS_durability); d == "async") {
+    store_options.durability =
+        banditd::store::DurableCommitter::Durability::kAsync;
+  } else if (d != "sync") {
+    Log(absl::StrCat("--durability must be sync or async, not ", d));
+    return 1;
+  }
+  store_options.flush_interval = absl::GetFlag(FLAGS_flush_interval);
+  store_options.snapshot_every_records =
+      absl::GetFlag(FLAGS_snapshot_every_records);
+  store_options.snapshot_interval =
+      absl::Seconds(absl::GetFlag(FLAGS_snapshot_interval_seconds));
+  store_options.metrics = &metrics;
+  absl::StatusOr<std::unique_ptr<banditd::store::DurableCommitter>> opened =
+      banditd::store::DurableCommitter::Open(store_options, &engine);
+  if (!opened.ok()) {
+    Log(absl::StrCat("cannot open the store: ", opened.status().ToString()));
+    return 1;
+  }
+  banditd::store::DurableCommitter& committer = **opened;
   std::unique_ptr<banditd::service::Authenticator> auth;
   if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file);
       !path.empty()) {
@@ -116,7 +151,6 @@ int main(int argc, char** argv) {
     auth = *std::move(loaded);
   }
   banditd::service::BanditService service(&engine, &committer, auth.get());
-  banditd::ops::Metrics metrics;
   banditd::ops::ProcessCollector process_collector;
   banditd::ops::EngineCollector engine_collector(
       &engine, absl::GetFlag(FLAGS_metrics_per_room));

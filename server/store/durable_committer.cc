@@ -36,9 +36,9 @@ absl::StatusOr<std::unique_ptr<DurableCommitter>> DurableCommitter::Open(
   std::error_code error;
   std::filesystem::create_directories(options.data_dir, error);
   if (error) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot create data directory ", options.data_dir, ": ",
-        error.message()));
+    return absl::UnavailableError(absl::StrCat("cannot create data directory ",
+                                               options.data_dir, ": ",
+                                               error.message()));
   }
   SqliteLogStore::Options store_options;
   store_options.path =
@@ -96,31 +96,30 @@ absl::Status DurableCommitter::Recover() {
   recovery_.snapshot_load_time = absl::Now() - start;
 
   int64_t expected = seq + 1;
-  absl::Status status =
-      log_->Read(seq, [&](int64_t record_seq, std::string_view record) {
-        if (record_seq != expected) {
-          return absl::DataLossError(absl::StrCat(
-              "log has a gap: expected record ", expected, ", found ",
-              record_seq));
-        }
-        absl::StatusOr<core::Mutation> mutation = DecodeMutation(record);
-        if (!mutation.ok()) {
-          return absl::DataLossError(absl::StrCat(
-              "log record ", record_seq, ": ", mutation.status().message()));
-        }
-        recovery_.events_replayed += EventCount(*mutation);
-        // A record that failed to apply when it was first committed fails
-        // the same way now: Apply is deterministic.
-        if (!engine_->Apply(*mutation).ok()) ++recovery_.records_rejected;
-        ++recovery_.records_replayed;
-        ++expected;
-        return absl::OkStatus();
-      });
+  absl::Status status = log_->Read(seq, [&](int64_t record_seq,
+                                            std::string_view record) {
+    if (record_seq != expected) {
+      return absl::DataLossError(absl::StrCat(
+          "log has a gap: expected record ", expected, ", found ", record_seq));
+    }
+    absl::StatusOr<core::Mutation> mutation = DecodeMutation(record);
+    if (!mutation.ok()) {
+      return absl::DataLossError(absl::StrCat("log record ", record_seq, ": ",
+                                              mutation.status().message()));
+    }
+    recovery_.events_replayed += EventCount(*mutation);
+    // A record that failed to apply when it was first committed fails
+    // the same way now: Apply is deterministic.
+    if (!engine_->Apply(*mutation).ok()) ++recovery_.records_rejected;
+    ++recovery_.records_replayed;
+    ++expected;
+    return absl::OkStatus();
+  });
   if (!status.ok()) return status;
   if (expected - 1 < log_->last_seq() && expected - 1 != seq) {
-    return absl::DataLossError(
-        absl::StrCat("log ends at record ", expected - 1,
-                     " but the store says ", log_->last_seq()));
+    return absl::DataLossError(absl::StrCat("log ends at record ", expected - 1,
+                                            " but the store says ",
+                                            log_->last_seq()));
   }
   recovery_.elapsed = absl::Now() - start;
   {
@@ -128,6 +127,10 @@ absl::Status DurableCommitter::Recover() {
     stats_.last_seq = log_->last_seq();
     stats_.last_snapshot_seq = seq;
     records_since_snapshot_ = recovery_.records_replayed;
+  }
+  if (options_.metrics != nullptr) {
+    options_.metrics->RecordRecovery(recovery_.elapsed,
+                                     recovery_.records_replayed);
   }
   if (options_.log_recovery) {
     absl::FPrintF(
@@ -157,6 +160,7 @@ void DurableCommitter::Submit(core::Mutation mutation, Done done) {
   pending.events = EventCount(mutation);
   pending.structural = IsStructural(mutation);
   pending.validated_epoch = epoch;
+  if (options_.metrics != nullptr) pending.submitted = absl::Now();
   pending.mutation = std::move(mutation);
   pending.done = std::move(done);
   {
@@ -209,11 +213,10 @@ void DurableCommitter::WriterLoop() {
     } else if (trim && !stop) {
       // Delete a few chunk-sizes' worth of log rows per round, so that a
       // round costs about what storing a snapshot chunk does.
-      const int64_t rows =
-          std::clamp<int64_t>(4 * static_cast<int64_t>(
-                                      options_.snapshot_chunk_bytes) /
-                                  std::max<int64_t>(1, avg_record_bytes_),
-                              16, 50'000);
+      const int64_t rows = std::clamp<int64_t>(
+          4 * static_cast<int64_t>(options_.snapshot_chunk_bytes) /
+              std::max<int64_t>(1, avg_record_bytes_),
+          16, 50'000);
       absl::StatusOr<bool> more = log_->Trim(static_cast<int>(rows));
       absl::MutexLock lock(&mu_);
       trim_pending_ = more.ok() && *more;
@@ -270,12 +273,17 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
   if (kept.empty()) return;
   int64_t bytes = 0;
   for (const std::string& record : records) bytes += record.size();
-  avg_record_bytes_ = (7 * avg_record_bytes_ +
-                       bytes / static_cast<int64_t>(records.size())) / 8;
+  avg_record_bytes_ =
+      (7 * avg_record_bytes_ + bytes / static_cast<int64_t>(records.size())) /
+      8;
 
   const int64_t before = log_->last_seq();
   const int64_t count = static_cast<int64_t>(records.size());
   const absl::Status status = log_->Append(records);
+  if (options_.metrics != nullptr && status.ok()) {
+    options_.metrics->RecordCommit(absl::Now() - kept.front()->submitted,
+                                   static_cast<int>(count));
+  }
   // Normally a failed append leaves nothing behind; if the records did land
   // (an error after the write), apply them anyway so that memory matches the
   // log, and still report the error: the outcome was uncertain to us.
@@ -308,9 +316,9 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
     }
   }
   for (size_t i = 0; i < kept.size(); ++i) {
-    std::move(kept[i]->done)(status.ok() ? std::move(results[i])
-                                         : absl::StatusOr<core::ApplyResult>(
-                                               status));
+    std::move(kept[i]->done)(status.ok()
+                                 ? std::move(results[i])
+                                 : absl::StatusOr<core::ApplyResult>(status));
   }
 }
 
@@ -427,6 +435,9 @@ absl::Status DurableCommitter::TakeSnapshot() {
     ++stats_.snapshots;
     stats_.last_snapshot_seq = seq;
     stats_.last_snapshot_total = absl::Now() - start;
+    if (options_.metrics != nullptr) {
+      options_.metrics->RecordSnapshot(stats_.last_snapshot_total);
+    }
     if (options_.log_recovery) {
       absl::FPrintF(stderr,
                     "banditd: snapshot at seq %d: %d chunks, pause %.2f ms, "

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
+#include "server/ops/store_metrics.h"
 #include "server/store/committer.h"
 #include "server/store/engine_state.h"
 #include "server/store/log_store.h"
@@ -72,6 +73,9 @@ class DurableCommitter final : public Committer {
     bool verify_on_open = false;
     // Print the recovery summary to stderr.
     bool log_recovery = true;
+    // When set, commits, snapshots and recovery are reported here; must
+    // outlive the committer.
+    ops::StoreMetrics* metrics = nullptr;
   };
 
   // What recovery found at Open.
@@ -138,6 +142,7 @@ class DurableCommitter final : public Committer {
     bool structural = false;
     // structure_epoch_ when Submit validated the mutation.
     int64_t validated_epoch = 0;
+    absl::Time submitted;
     Done done;
   };
 

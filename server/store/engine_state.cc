@@ -266,9 +266,8 @@ absl::StatusOr<EngineState> DecodeSnapshot(
       return Corrupt(absl::StrCat("table size in room ", room.room_id));
     }
     core::Segment& segment = room.segments[key.segment];
-    core::CounterTable& out = key.has_context_item
-                                  ? segment.context[key.context_item]
-                                  : segment.arms;
+    core::CounterTable& out =
+        key.has_context_item ? segment.context[key.context_item] : segment.arms;
     out.Assign(std::move(table.views), std::move(table.clicks),
                std::move(table.reward_sums), table.enabled_views);
   }

@@ -16,8 +16,7 @@ namespace {
 absl::Status StatusFromSqlite(int rc, absl::string_view message) {
   switch (rc & 0xff) {
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError(
-          absl::StrCat("disk full: ", message));
+      return absl::ResourceExhaustedError(absl::StrCat("disk full: ", message));
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return absl::DataLossError(message);
@@ -88,9 +87,8 @@ absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(
   std::unique_ptr<SqliteLogStore> store(
       new SqliteLogStore(std::move(options), db));
   if (absl::Status status = store->Initialize(); !status.ok()) {
-    return absl::Status(status.code(),
-                        absl::StrCat(store->options_.path, ": ",
-                                     status.message()));
+    return absl::Status(status.code(), absl::StrCat(store->options_.path, ": ",
+                                                    status.message()));
   }
   return store;
 }
@@ -105,8 +103,7 @@ SqliteLogStore::~SqliteLogStore() {
 }
 
 absl::Status SqliteLogStore::Error(int rc, absl::string_view what) const {
-  return StatusFromSqlite(rc,
-                          absl::StrCat(what, ": ", sqlite3_errmsg(db_)));
+  return StatusFromSqlite(rc, absl::StrCat(what, ": ", sqlite3_errmsg(db_)));
 }
 
 absl::Status SqliteLogStore::Exec(absl::string_view sql) {
@@ -176,9 +173,8 @@ absl::Status SqliteLogStore::Initialize() {
           *version, kFormatVersion));
     }
     if (*version < 1) {
-      return absl::DataLossError(
-          absl::StrFormat("banditd database with invalid format version %d",
-                          *version));
+      return absl::DataLossError(absl::StrFormat(
+          "banditd database with invalid format version %d", *version));
     }
   }
 
@@ -200,9 +196,9 @@ absl::Status SqliteLogStore::Initialize() {
           absl::StrCat("cannot switch to WAL journal mode (got ", mode, ")"));
     }
   }
-  if (absl::Status s = Exec(options_.sync_every_commit
-                                ? "PRAGMA synchronous=FULL"
-                                : "PRAGMA synchronous=NORMAL");
+  if (absl::Status s =
+          Exec(options_.sync_every_commit ? "PRAGMA synchronous=FULL"
+                                          : "PRAGMA synchronous=NORMAL");
       !s.ok()) {
     return s;
   }
@@ -375,14 +371,14 @@ absl::Status SqliteLogStore::WriteSnapshotChunks(
 
 absl::Status SqliteLogStore::CommitSnapshot(int64_t seq, int64_t chunk_count) {
   if (seq <= snapshot_seq_ || seq > last_seq_) {
-    return absl::InternalError(absl::StrCat(
-        "snapshot at seq ", seq, " is not newer than ", snapshot_seq_,
-        " or is past the log end ", last_seq_));
+    return absl::InternalError(
+        absl::StrCat("snapshot at seq ", seq, " is not newer than ",
+                     snapshot_seq_, " or is past the log end ", last_seq_));
   }
   absl::Status status = Transaction(false, [&]() -> absl::Status {
-    absl::StatusOr<int64_t> present = QueryInt(absl::StrCat(
-        "SELECT count(*) FROM snapshot_chunks WHERE seq=", seq,
-        " AND ordinal<", chunk_count));
+    absl::StatusOr<int64_t> present = QueryInt(
+        absl::StrCat("SELECT count(*) FROM snapshot_chunks WHERE seq=", seq,
+                     " AND ordinal<", chunk_count));
     if (!present.ok()) return present.status();
     if (*present != chunk_count) {
       return absl::InternalError(absl::StrCat("snapshot at seq ", seq, " has ",
@@ -390,8 +386,8 @@ absl::Status SqliteLogStore::CommitSnapshot(int64_t seq, int64_t chunk_count) {
                                               " chunks"));
     }
     return Exec(absl::StrCat(
-        "INSERT INTO snapshots(seq, chunk_count, created_unix_ms) VALUES(",
-        seq, ",", chunk_count, ",", absl::ToUnixMillis(absl::Now()), ")"));
+        "INSERT INTO snapshots(seq, chunk_count, created_unix_ms) VALUES(", seq,
+        ",", chunk_count, ",", absl::ToUnixMillis(absl::Now()), ")"));
   });
   if (status.ok()) snapshot_seq_ = seq;
   return status;
@@ -425,9 +421,9 @@ SqliteLogStore::LoadLatestSnapshot() {
     return Error(rc, "read snapshot chunks");
   }
   if (static_cast<int64_t>(snapshot.chunks.size()) != chunk_count) {
-    return absl::DataLossError(absl::StrCat(
-        "snapshot at seq ", snapshot.seq, " is missing chunks (",
-        snapshot.chunks.size(), " of ", chunk_count, ")"));
+    return absl::DataLossError(
+        absl::StrCat("snapshot at seq ", snapshot.seq, " is missing chunks (",
+                     snapshot.chunks.size(), " of ", chunk_count, ")"));
   }
   return snapshot;
 }
@@ -441,8 +437,8 @@ absl::StatusOr<bool> SqliteLogStore::Trim(int max_rows) {
     if (!min_seq.ok()) return min_seq.status();
     if (*min_seq != 0 && *min_seq <= snapshot_seq_) {
       const int64_t upto = std::min(snapshot_seq_, *min_seq + max_rows - 1);
-      if (absl::Status s = Exec(absl::StrCat("DELETE FROM log WHERE seq <= ",
-                                             upto));
+      if (absl::Status s =
+              Exec(absl::StrCat("DELETE FROM log WHERE seq <= ", upto));
           !s.ok()) {
         return s;
       }
@@ -466,8 +462,8 @@ absl::StatusOr<bool> SqliteLogStore::Trim(int max_rows) {
 }
 
 absl::StatusOr<int64_t> SqliteLogStore::SetMaxPageCount(int64_t pages) {
-  return QueryInt(absl::StrCat("PRAGMA max_page_count=",
-                               pages > 0 ? pages : 4294967294LL));
+  return QueryInt(
+      absl::StrCat("PRAGMA max_page_count=", pages > 0 ? pages : 4294967294LL));
 }
 
 absl::StatusOr<int64_t> SqliteLogStore::PageCount() {

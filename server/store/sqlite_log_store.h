@@ -22,7 +22,8 @@ namespace banditd::store {
 //
 //   log(seq INTEGER PRIMARY KEY, record BLOB)            one row per record
 //   snapshots(seq INTEGER PRIMARY KEY, chunk_count, created_unix_ms)
-//   snapshot_chunks(seq, ordinal, data BLOB)             PRIMARY KEY(seq, ordinal)
+//   snapshot_chunks(seq, ordinal, data BLOB)             PRIMARY KEY(seq,
+//   ordinal)
 //
 // The file is marked with PRAGMA application_id = kApplicationId and
 // PRAGMA user_version = kFormatVersion. Open refuses a database that is not
@@ -57,10 +58,9 @@ class SqliteLogStore final : public LogStore {
   int64_t last_seq() const override { return last_seq_; }
   absl::Status Append(absl::Span<const std::string> records) override;
   absl::Status Sync() override;
-  absl::Status Read(
-      int64_t after,
-      absl::FunctionRef<absl::Status(int64_t, std::string_view)> visit)
-      override;
+  absl::Status Read(int64_t after,
+                    absl::FunctionRef<absl::Status(int64_t, std::string_view)>
+                        visit) override;
   absl::Status WriteSnapshotChunks(
       int64_t seq, int64_t first_ordinal,
       absl::Span<const std::string> chunks) override;

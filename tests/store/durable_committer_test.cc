@@ -147,8 +147,7 @@ TEST(DurableCommitterTest, InvalidMutationsAreNotLogged) {
   EXPECT_EQ(SubmitAndWait(*committer, OneEvent("nope", "a")).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(contents->log_size(), 0u);
-  ASSERT_TRUE(
-      SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  ASSERT_TRUE(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
   EXPECT_EQ(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}})
                 .status()
                 .code(),
@@ -160,18 +159,16 @@ TEST(DurableCommitterTest, FailedAppendChangesNothingAndWritesResume) {
   auto contents = std::make_shared<FakeLogContents>();
   core::Engine engine;
   auto committer = OpenFake(contents, &engine);
-  ASSERT_TRUE(
-      SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  ASSERT_TRUE(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
   ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a", "e1")).ok());
 
   contents->SetWriteError(absl::ResourceExhaustedError("disk full"));
   EXPECT_EQ(SubmitAndWait(*committer, OneEvent("r", "a", "e2")).status().code(),
             absl::StatusCode::kResourceExhausted);
   contents->SetWriteError(absl::UnavailableError("I/O error"));
-  EXPECT_EQ(SubmitAndWait(*committer, core::AddArms{"r", {"b"}})
-                .status()
-                .code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      SubmitAndWait(*committer, core::AddArms{"r", {"b"}}).status().code(),
+      absl::StatusCode::kUnavailable);
   // Nothing was applied: reads still work and show only acknowledged data,
   // and the failed event's id was not remembered.
   EXPECT_EQ(Views(engine, "r", "a"), 1);
@@ -195,20 +192,18 @@ TEST(DurableCommitterTest, ShutdownRejectsLaterSubmits) {
   core::Engine engine;
   auto committer = OpenFake(contents, &engine);
   committer->Shutdown();
-  EXPECT_EQ(SubmitAndWait(*committer, core::CreateRoom{"r", {}, {}})
-                .status()
-                .code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      SubmitAndWait(*committer, core::CreateRoom{"r", {}, {}}).status().code(),
+      absl::StatusCode::kUnavailable);
 }
 
 class DurableCommitterSqliteTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("durable_committer_test_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()
-                            ->current_test_info()
-                            ->name());
+           absl::StrCat(
+               "durable_committer_test_", getpid(), "_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -329,9 +324,9 @@ TEST_F(DurableCommitterSqliteTest, RefusesNewerDatabase) {
   sqlite3* db = nullptr;
   const std::string path = (dir_ / DurableCommitter::kDatabaseFile).string();
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   core::Engine engine;
   auto committer = DurableCommitter::Open(Options(), &engine);

@@ -73,8 +73,7 @@ TEST(EngineStateTest, EmptyEngine) {
 TEST(EngineStateTest, CorruptChunksAreDataLoss) {
   core::Engine engine;
   ApplyAll(engine, testing::RandomMutations(500, 4));
-  std::vector<std::string> chunks =
-      EncodeSnapshot(CaptureState(engine), 256);
+  std::vector<std::string> chunks = EncodeSnapshot(CaptureState(engine), 256);
   ASSERT_GT(chunks.size(), 3u);
   std::vector<std::string> missing = chunks;
   missing.erase(missing.begin() + 1);

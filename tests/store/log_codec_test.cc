@@ -56,13 +56,15 @@ TEST(LogCodecTest, KeepsPolicyAndFlags) {
   create.arm_ids = {"a", "b"};
   create.policy.kind = core::PolicyKind::kEpsilonGreedy;
   create.policy.epsilon = 0.25;
-  absl::StatusOr<core::Mutation> decoded = DecodeMutation(EncodeMutation(create));
+  absl::StatusOr<core::Mutation> decoded =
+      DecodeMutation(EncodeMutation(create));
   ASSERT_TRUE(decoded.ok());
   const auto& out = std::get<core::CreateRoom>(*decoded);
   EXPECT_EQ(out.arm_ids, create.arm_ids);
   EXPECT_EQ(out.policy, create.policy);
 
-  decoded = DecodeMutation(EncodeMutation(core::SetArmEnabled{"r", "a", false}));
+  decoded =
+      DecodeMutation(EncodeMutation(core::SetArmEnabled{"r", "a", false}));
   ASSERT_TRUE(decoded.ok());
   EXPECT_FALSE(std::get<core::SetArmEnabled>(*decoded).enabled);
 }

@@ -17,10 +17,9 @@ class SqliteLogStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("sqlite_log_store_test_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()
-                            ->current_test_info()
-                            ->name());
+           absl::StrCat(
+               "sqlite_log_store_test_", getpid(), "_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     path_ = (dir_ / "banditd.db").string();
@@ -142,8 +141,9 @@ TEST_F(SqliteLogStoreTest, SnapshotCommitLoadAndTrim) {
 }
 
 TEST_F(SqliteLogStoreTest, RefusesForeignDatabaseAndLeavesItAlone) {
-  RawExec("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
-          "INSERT INTO users VALUES(1, 'ann');");
+  RawExec(
+      "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
+      "INSERT INTO users VALUES(1, 'ann');");
   const std::string before = FileBytes();
   auto store = OpenStore();
   ASSERT_FALSE(store.ok());
@@ -156,8 +156,8 @@ TEST_F(SqliteLogStoreTest, RefusesForeignDatabaseAndLeavesItAlone) {
 
 TEST_F(SqliteLogStoreTest, RefusesNewerFormatVersion) {
   { ASSERT_TRUE(OpenStore().ok()); }
-  RawExec(absl::StrCat("PRAGMA user_version=",
-                       SqliteLogStore::kFormatVersion + 1));
+  RawExec(
+      absl::StrCat("PRAGMA user_version=", SqliteLogStore::kFormatVersion + 1));
   const std::string before = FileBytes();
   auto store = OpenStore();
   ASSERT_FALSE(store.ok());

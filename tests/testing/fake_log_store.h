@@ -26,8 +26,7 @@ struct FakeLogContents {
   std::map<int64_t, std::string> log ABSL_GUARDED_BY(mu);
   // Committed snapshots by seq, and chunks by (seq, ordinal).
   std::map<int64_t, int64_t> snapshots ABSL_GUARDED_BY(mu);
-  std::map<std::pair<int64_t, int64_t>, std::string> chunks
-      ABSL_GUARDED_BY(mu);
+  std::map<std::pair<int64_t, int64_t>, std::string> chunks ABSL_GUARDED_BY(mu);
   // When set, every write fails with this status (a full or broken disk).
   absl::Status write_error ABSL_GUARDED_BY(mu);
   // Each Append takes this long, like a disk sync.

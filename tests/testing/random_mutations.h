@@ -31,7 +31,8 @@ inline std::vector<core::Mutation> RandomMutations(int count, uint32_t seed) {
   for (int r = 0; r < 3; ++r) {
     core::CreateRoom create;
     create.room_id = absl::StrCat("room", r);
-    for (int a = 0; a < 5; ++a) create.arm_ids.push_back(absl::StrCat("arm", a));
+    for (int a = 0; a < 5; ++a)
+      create.arm_ids.push_back(absl::StrCat("arm", a));
     create.policy.kind = core::PolicyKind::kThompson;
     create.policy.beta_prior_a = 1.5 + r;
     out.push_back(create);
@@ -48,8 +49,8 @@ inline std::vector<core::Mutation> RandomMutations(int count, uint32_t seed) {
         core::FeedbackEvent event;
         event.room_id = room;
         // Mostly the arms every room starts with.
-        event.arm_id = absl::StrCat("arm", pick(5) == 0 ? pick(next_arm)
-                                                          : pick(2));
+        event.arm_id =
+            absl::StrCat("arm", pick(5) == 0 ? pick(next_arm) : pick(2));
         event.segment = pick(3) == 0 ? "" : absl::StrCat("seg", pick(4));
         for (int c = pick(3); c > 0; --c) {
           event.context_items.push_back(absl::StrCat("item=", pick(5)));
