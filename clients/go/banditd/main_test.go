@@ -35,7 +35,7 @@ func freePort() (int, error) {
 
 // startServer runs the banditd binary on a free port with a fresh data
 // directory and waits until its health service reports SERVING.
-func startServer(dataDir string, port int) (*exec.Cmd, string, error) {
+func startServer(dataDir string, port int, extraArgs ...string) (*exec.Cmd, string, error) {
 	bin, _ := serverBinary()
 	if port == 0 {
 		var err error
@@ -43,7 +43,8 @@ func startServer(dataDir string, port int) (*exec.Cmd, string, error) {
 			return nil, "", err
 		}
 	}
-	cmd := exec.Command(bin, fmt.Sprintf("--port=%d", port), "--data_dir="+dataDir)
+	args := append([]string{fmt.Sprintf("--port=%d", port), "--data_dir=" + dataDir}, extraArgs...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
