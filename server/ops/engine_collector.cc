@@ -36,8 +36,7 @@ std::vector<prometheus::MetricFamily> EngineCollector::Collect() const {
     for (size_t i = 0; i < whole->arms.size(); ++i) {
       total += whole->arms.views()[i];
     }
-    for (size_t i = 0; i < whole->arms.size() && i < room.arm_ids.size();
-         ++i) {
+    for (size_t i = 0; i < whole->arms.size() && i < room.arm_ids.size(); ++i) {
       std::vector<prometheus::ClientMetric::Label> labels = {
           {"room", room.id}, {"arm", room.arm_ids[i]}};
       const core::Counts counts = whole->arms.Get(i);

@@ -25,13 +25,12 @@ std::string JsonNumber(double v) {
 }
 
 std::string PolicyJson(const core::PolicyParams& p) {
-  return absl::StrCat(
-      "{\"kind\":", JsonQuote(core::PolicyKindName(p.kind)),
-      ",\"ucb_alpha\":", JsonNumber(p.ucb_alpha),
-      ",\"bucb_z\":", JsonNumber(p.bucb_z),
-      ",\"beta_prior_a\":", JsonNumber(p.beta_prior_a),
-      ",\"beta_prior_b\":", JsonNumber(p.beta_prior_b),
-      ",\"epsilon\":", JsonNumber(p.epsilon), "}");
+  return absl::StrCat("{\"kind\":", JsonQuote(core::PolicyKindName(p.kind)),
+                      ",\"ucb_alpha\":", JsonNumber(p.ucb_alpha),
+                      ",\"bucb_z\":", JsonNumber(p.bucb_z),
+                      ",\"beta_prior_a\":", JsonNumber(p.beta_prior_a),
+                      ",\"beta_prior_b\":", JsonNumber(p.beta_prior_b),
+                      ",\"epsilon\":", JsonNumber(p.epsilon), "}");
 }
 
 }  // namespace
@@ -40,11 +39,21 @@ std::string JsonQuote(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == '<' || c == '>' || c == '&') {
           // <, > and & escaped too so a value can never close a <script>.
@@ -106,8 +115,9 @@ class HttpServer::History {
         total += d;
       }
       if (!(total > 0)) continue;
-      absl::StrAppend(&out, first ? "" : ",", "{\"t\":",
-                      absl::ToUnixMillis(ring[i].time), ",\"share\":{");
+      absl::StrAppend(&out, first ? "" : ",",
+                      "{\"t\":", absl::ToUnixMillis(ring[i].time),
+                      ",\"share\":{");
       first = false;
       for (size_t j = 0; j < deltas.size(); ++j) {
         absl::StrAppend(&out, j ? "," : "", JsonQuote(*deltas[j].first), ":",
@@ -142,10 +152,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   httplib::Server& server = *http->server_;
   History* history = http->history_.get();
 
-  server.Get("/metrics", [metrics](const httplib::Request&,
-                                   httplib::Response& res) {
-    res.set_content(metrics->Render(), "text/plain; version=0.0.4");
-  });
+  server.Get("/metrics",
+             [metrics](const httplib::Request&, httplib::Response& res) {
+               res.set_content(metrics->Render(), "text/plain; version=0.0.4");
+             });
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
@@ -154,11 +164,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     server.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kDashboardHtml, "text/html; charset=utf-8");
     });
-    server.Get("/dashboard.js",
-               [](const httplib::Request&, httplib::Response& res) {
-                 res.set_content(kDashboardJs,
-                                 "application/javascript; charset=utf-8");
-               });
+    server.Get("/dashboard.js", [](const httplib::Request&,
+                                   httplib::Response& res) {
+      res.set_content(kDashboardJs, "application/javascript; charset=utf-8");
+    });
     server.Get("/dashboard.css",
                [](const httplib::Request&, httplib::Response& res) {
                  res.set_content(kDashboardCss, "text/css; charset=utf-8");
@@ -170,11 +179,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       std::string out = "{\"rooms\":[";
       for (size_t i = 0; i < page.rooms.size(); ++i) {
         const core::RoomInfo& room = page.rooms[i];
-        absl::StrAppend(&out, i ? "," : "", "{\"room_id\":",
-                        JsonQuote(room.room_id),
+        absl::StrAppend(&out, i ? "," : "",
+                        "{\"room_id\":", JsonQuote(room.room_id),
                         ",\"arms\":", room.arms.size(), ",\"policy\":",
-                        JsonQuote(core::PolicyKindName(room.policy.kind)),
-                        "}");
+                        JsonQuote(core::PolicyKindName(room.policy.kind)), "}");
       }
       absl::StrAppend(&out, "],\"truncated\":",
                       page.next_after.empty() ? "false" : "true", "}");
@@ -189,13 +197,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
           room.ok() ? engine->GetStats(room_id, segment, false)
                     : absl::StatusOr<core::Stats>(room.status());
       if (!stats.ok()) {
-        res.status = stats.status().code() == absl::StatusCode::kNotFound
-                         ? 404
-                         : 400;
-        res.set_content(
-            absl::StrCat("{\"error\":", JsonQuote(stats.status().message()),
-                         "}"),
-            kJson);
+        res.status =
+            stats.status().code() == absl::StatusCode::kNotFound ? 404 : 400;
+        res.set_content(absl::StrCat("{\"error\":",
+                                     JsonQuote(stats.status().message()), "}"),
+                        kJson);
         return;
       }
       History::Point point{absl::Now(), {}};
@@ -203,14 +209,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       for (size_t i = 0; i < stats->arms.size(); ++i) {
         const core::ArmStat& arm = stats->arms[i];
         point.views.push_back({arm.arm_id, arm.counts.views});
-        absl::StrAppend(
-            &arms, i ? "," : "", "{\"arm_id\":", JsonQuote(arm.arm_id),
-            ",\"enabled\":", arm.enabled ? "true" : "false",
-            ",\"views\":", JsonNumber(arm.counts.views),
-            ",\"clicks\":", JsonNumber(arm.counts.clicks),
-            ",\"ctr\":", JsonNumber(arm.scores.ctr),
-            ",\"ucb1\":", JsonNumber(arm.scores.ucb1),
-            ",\"bucb\":", JsonNumber(arm.scores.bucb), "}");
+        absl::StrAppend(&arms, i ? "," : "",
+                        "{\"arm_id\":", JsonQuote(arm.arm_id),
+                        ",\"enabled\":", arm.enabled ? "true" : "false",
+                        ",\"views\":", JsonNumber(arm.counts.views),
+                        ",\"clicks\":", JsonNumber(arm.counts.clicks),
+                        ",\"ctr\":", JsonNumber(arm.scores.ctr),
+                        ",\"ucb1\":", JsonNumber(arm.scores.ucb1),
+                        ",\"bucb\":", JsonNumber(arm.scores.bucb), "}");
       }
       arms += "]";
       std::string shares = history->RecordAndRender(
@@ -221,8 +227,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                        ",\"segment\":", JsonQuote(stats->segment),
                        ",\"total_views\":", JsonNumber(stats->total_views),
                        ",\"policy\":", PolicyJson(room->policy),
-                       ",\"arms\":", arms, ",\"share_history\":", shares,
-                       "}"),
+                       ",\"arms\":", arms, ",\"share_history\":", shares, "}"),
           kJson);
     });
   }

@@ -15,30 +15,29 @@ namespace {
 // Seconds, from 100us to 10s: unary RPCs and fsync-bound commits.
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-      0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 10};
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   10};
   return *buckets;
 }
 
 const char* CodeName(int code) {
-  static constexpr const char* kNames[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   if (code < 0 || code >= static_cast<int>(std::size(kNames))) {
     return "UNKNOWN";
   }
@@ -75,15 +74,17 @@ Metrics::Metrics()
               .Name("banditd_store_commit_group_size")
               .Help("Mutations written by one group commit.")
               .Register(*registry_)
-              .Add({}, prometheus::Histogram::BucketBoundaries{
-                           1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})),
-      snapshot_duration_(prometheus::BuildHistogram()
-                             .Name("banditd_store_snapshot_duration_seconds")
-                             .Help("Time to write one snapshot.")
-                             .Register(*registry_)
-                             .Add({}, prometheus::Histogram::BucketBoundaries{
-                                          0.001, 0.01, 0.1, 0.5, 1, 2.5, 5,
-                                          10, 30, 60, 300})),
+              .Add({},
+                   prometheus::Histogram::BucketBoundaries{
+                       1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})),
+      snapshot_duration_(
+          prometheus::BuildHistogram()
+              .Name("banditd_store_snapshot_duration_seconds")
+              .Help("Time to write one snapshot.")
+              .Register(*registry_)
+              .Add({},
+                   prometheus::Histogram::BucketBoundaries{
+                       0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300})),
       recovery_duration_(prometheus::BuildGauge()
                              .Name("banditd_store_recovery_duration_seconds")
                              .Help("Startup recovery time (snapshot load and "
@@ -110,8 +111,8 @@ void Metrics::RecordRpc(absl::string_view full_method, int code,
   rpc_requests_
       .Add({{"service", service}, {"method", method}, {"code", CodeName(code)}})
       .Increment();
-  rpc_duration_.Add({{"service", service}, {"method", method}},
-                    LatencyBuckets())
+  rpc_duration_
+      .Add({{"service", service}, {"method", method}}, LatencyBuckets())
       .Observe(seconds);
 }
 
@@ -165,9 +166,9 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
                                    "Virtual memory size in bytes."));
     AddGauge(families.back(), {}, size_pages * page);
   }
-  families.push_back(GaugeFamily(
-      "process_start_time_seconds",
-      "Start time of the process since unix epoch in seconds."));
+  families.push_back(
+      GaugeFamily("process_start_time_seconds",
+                  "Start time of the process since unix epoch in seconds."));
   AddGauge(families.back(), {}, start_time_seconds_);
   return families;
 }

@@ -45,9 +45,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromText(
     } else if (fields[0] == "client") {
       role = Role::kClient;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tokens file line ", line_number,
-                       ": role must be admin or client"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tokens file line ", line_number, ": role must be admin or client"));
     }
     if (fields[1].size() < 16) {
       return absl::InvalidArgumentError(

@@ -19,7 +19,8 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
         method_(method == nullptr ? "" : method),
         start_(absl::Now()) {}
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
       metrics_->RecordRpc(method_, methods->GetSendStatus().error_code(),

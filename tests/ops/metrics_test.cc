@@ -31,8 +31,8 @@ using ::testing::Not;
 
 // Runs promtool's linter over `text`; returns its exit code and output.
 std::pair<int, std::string> PromtoolCheck(const std::string& text) {
-  const std::string path = absl::StrCat(
-      ::testing::TempDir(), "/metrics_", ::getpid(), ".txt");
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/metrics_", ::getpid(), ".txt");
   std::ofstream(path) << text;
   const std::string command =
       absl::StrCat(BANDITD_PROMTOOL, " check metrics < ", path, " 2>&1");
@@ -92,7 +92,8 @@ TEST_F(MetricsTest, RendersEverythingAndPassesPromtool) {
                               "\"Sample\",service=\"banditd.v1."
                               "BanditService\"} 2"));
   EXPECT_THAT(text, HasSubstr("banditd_store_commit_group_size_sum 7"));
-  EXPECT_THAT(text, HasSubstr("banditd_store_snapshot_duration_seconds_count 1"));
+  EXPECT_THAT(text,
+              HasSubstr("banditd_store_snapshot_duration_seconds_count 1"));
   EXPECT_THAT(text, HasSubstr("banditd_store_recovery_duration_seconds 1.5"));
   EXPECT_THAT(text, HasSubstr("banditd_store_recovery_replayed_records 42"));
   EXPECT_THAT(text, HasSubstr("banditd_rooms 1"));

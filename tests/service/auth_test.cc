@@ -85,8 +85,8 @@ class AuthServerTest : public ::testing::TestWithParam<bool> {
   bool tls() const { return GetParam(); }
 
   void SetUp() override {
-    auto auth = Authenticator::FromText(absl::StrCat(
-        "admin ", kAdminToken, "\nclient ", kClientToken, "\n"));
+    auto auth = Authenticator::FromText(
+        absl::StrCat("admin ", kAdminToken, "\nclient ", kClientToken, "\n"));
     ASSERT_TRUE(auth.ok()) << auth.status();
     auth_ = *std::move(auth);
     committer_ = std::make_unique<store::MemoryCommitter>(&engine_);
@@ -184,7 +184,8 @@ class AuthServerTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<v1::BanditService::Stub> stub_;
 };
 
-TEST_P(AuthServerTest, MissingOrInvalidTokenIsUnauthenticatedAndChangesNothing) {
+TEST_P(AuthServerTest,
+       MissingOrInvalidTokenIsUnauthenticatedAndChangesNothing) {
   EXPECT_EQ(CreateRoom("", "r").error_code(), grpc::UNAUTHENTICATED);
   EXPECT_EQ(CreateRoom("not-a-valid-token-at-all", "r").error_code(),
             grpc::UNAUTHENTICATED);
