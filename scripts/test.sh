@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite: C++ (ctest), Python client (pytest, including the
-# grpcurl and generated-code checks) and Go client (go test). Every part runs
+# grpcurl and generated-code checks), Go client (go test) and the dashboard
+# in headless Chromium (tests/dashboard, pytest + Playwright). Every part runs
 # even when an earlier one fails; the exit code is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
