@@ -108,6 +108,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.policies:
         sc = sc.with_policies(args.policies.split(","))
 
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     outputs = []
     if args.backend in ("inprocess", "both"):
         out = args.out if args.backend == "inprocess" else args.out.with_suffix(".inprocess.csv")
