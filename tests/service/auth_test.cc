@@ -246,6 +246,38 @@ TEST_P(AuthServerTest, HealthNeedsNoToken) {
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 
+// Every BanditService method, including ones added later, checks the token:
+// a call without one is UNAUTHENTICATED whatever its request.
+TEST_P(AuthServerTest, EveryMethodNeedsAToken) {
+  const google::protobuf::ServiceDescriptor* service =
+      v1::CreateRoomRequest::descriptor()->file()->FindServiceByName(
+          "BanditService");
+  ASSERT_NE(service, nullptr);
+  grpc::GenericStub generic(channel_);
+  for (int i = 0; i < service->method_count(); ++i) {
+    const std::string method = absl::StrCat("/", service->full_name(), "/",
+                                            service->method(i)->name());
+    grpc::Slice empty;
+    grpc::ByteBuffer request(&empty, 1);
+    grpc::ByteBuffer response;
+    grpc::ClientContext context;
+    grpc::Status status;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    generic.UnaryCall(&context, method, grpc::StubOptions(), &request,
+                      &response, [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        status = s;
+                        done = true;
+                        cv.notify_one();
+                      });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+    EXPECT_EQ(status.error_code(), grpc::UNAUTHENTICATED) << method;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(PlaintextAndTls, AuthServerTest, ::testing::Bool(),
                          [](const auto& info) {
                            return info.param ? "Tls" : "Plaintext";
