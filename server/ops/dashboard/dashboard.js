@@ -157,6 +157,7 @@ function renderStats(stats) {
   drawShare(stats);
   drawBounds(stats);
   drawCurves(stats);
+  drawHotCold(stats);
 }
 
 // ---------------------------------------------------------------- charts
@@ -274,6 +275,50 @@ function drawCurves(stats) {
                 `UCB1: ${p.ucb_alpha}·√(2 ln N / n), N=${fmtCount(stats.total_views)}`));
   svg.append(el("text", { x: W - R - 4, y: T + 24, "text-anchor": "end" },
                 `BUCB (dashed): ${p.bucb_z}·√(p(1−p)/n), p=${mean.toFixed(3)}`));
+}
+
+// Hot/cold feed score: score = coldness(n) + hotness(CTR), with
+//   coldness = cold_max * (1 - sigmoid(cold_steepness * (n - cold_threshold)))
+//   hotness  = hot_max * sigmoid(hot_steepness * (CTR - hot_threshold))
+function drawHotCold(stats) {
+  const p = stats.policy;
+  const have = ["cold_max", "cold_steepness", "cold_threshold", "hot_max",
+                "hot_steepness", "hot_threshold"].every((k) => typeof p[k] === "number");
+  $("cold-chart").style.display = have ? "" : "none";
+  $("hot-chart").style.display = have ? "" : "none";
+  $("hotcold-missing").hidden = have;
+  if (!have) return;
+  const sigmoid = (x) => 1 / (1 + Math.exp(-x));
+  const cold = (n) => p.cold_max * (1 - sigmoid(p.cold_steepness * (n - p.cold_threshold)));
+  const hot = (ctr) => p.hot_max * sigmoid(p.hot_steepness * (ctr - p.hot_threshold));
+  const plot = (svg, f, xMax, xLabel, yMax, xOf, color, label) => {
+    frame(svg, yMax, "score", xLabel);
+    const x = (v) => L + v / xMax * (W - L - R);
+    const y = (v) => H - B - Math.min(v, yMax) / Math.max(yMax, 1e-9) * (H - B - T);
+    const pts = [];
+    for (let i = 0; i <= 100; i++) {
+      const v = xMax * i / 100;
+      pts.push(`${x(v)},${y(f(v))}`);
+    }
+    svg.append(el("polyline", { points: pts.join(" "), fill: "none", stroke: color,
+                                "stroke-width": 2 }));
+    for (const a of stats.arms) {
+      const v = Math.min(xOf(a), xMax);
+      svg.append(el("circle", { cx: x(v), cy: y(f(v)), r: 3.5, fill: colorOf(a.arm_id) }));
+    }
+    svg.append(el("text", { x: W - R - 4, y: T + 10, "text-anchor": "end" }, label));
+    svg.append(el("text", { x: L, y: H - 4 }, "0"));
+  };
+  const maxViews = Math.max(...stats.arms.map((a) => a.views), 0);
+  const nMax = Math.max(2 * p.cold_threshold + 4 / p.cold_steepness, maxViews * 1.1, 10);
+  plot($("cold-chart"), cold, nMax, `views (to ${fmtCount(Math.round(nMax))})`,
+       Math.max(p.cold_max, 1e-6), (a) => a.views, "#1e8e3e",
+       `coldness: max ${p.cold_max}, steepness ${p.cold_steepness}, threshold ${p.cold_threshold}`);
+  const ctrMax = Math.min(1, Math.max(2 * p.hot_threshold + 4 / p.hot_steepness,
+                                      ...stats.arms.map((a) => a.ctr * 1.1), 0.05));
+  plot($("hot-chart"), hot, ctrMax, `CTR (to ${ctrMax.toFixed(2)})`,
+       Math.max(p.hot_max, 1e-6), (a) => a.ctr, "#d93025",
+       `hotness: max ${p.hot_max}, steepness ${p.hot_steepness}, threshold ${p.hot_threshold}`);
 }
 
 // ---------------------------------------------------------------- main
