@@ -207,7 +207,9 @@ bool AnyReaches(const float* __restrict values, float threshold) {
   return any;
 }
 
-// Bounds arms [begin, begin + n) of `t` under a deterministic policy.
+// Bounds arms [begin, begin + n) of `t` under CTR, UCB1, BUCB or
+// epsilon-greedy (not exploring). These bounds must stay above the formulas
+// score_in applies (scoring.h): change both together; SampleScanTest checks.
 void BoundBlock(const PolicyParams& policy, const TableView& t, size_t begin,
                 size_t n, float* out) {
   const double* v = t.views + begin;
@@ -220,10 +222,12 @@ void BoundBlock(const PolicyParams& policy, const TableView& t, size_t begin,
       BucbBound(v, c, n, policy.bucb_z, policy.beta_prior_a,
                 policy.beta_prior_b, out);
       return;
-    case PolicyKind::kThompson:  // not deterministic: never called with it
     case PolicyKind::kCtr:
     case PolicyKind::kEpsilonGreedy:
       CtrBound(v, c, n, out);
+      return;
+    default:  // no bound: every arm gets scored exactly
+      std::fill_n(out, n, std::numeric_limits<float>::infinity());
       return;
   }
 }
@@ -412,8 +416,15 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       }
       top.Offer(score(i), i);
     };
-    if (explore || policy.kind == PolicyKind::kThompson) {
-      // Random scores: draw one per eligible arm.
+    // Only the policies whose bounds are written below take the bounded
+    // scan; any other is scored arm by arm.
+    const bool bounded =
+        !explore && (policy.kind == PolicyKind::kCtr ||
+                     policy.kind == PolicyKind::kUcb1 ||
+                     policy.kind == PolicyKind::kBucb ||
+                     policy.kind == PolicyKind::kEpsilonGreedy);
+    if (!bounded) {
+      // Random scores (or no bound): score every eligible arm.
       for (uint32_t i = 0; i < arm_count; ++i) offer_if_eligible(i);
     } else {
       // Bound a block, then score exactly only the arms whose bound reaches
