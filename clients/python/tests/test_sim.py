@@ -154,7 +154,7 @@ NEW_POLICIES = {
 
 @pytest.mark.parametrize("ptype", sorted(NEW_POLICIES))
 def test_newer_policies_when_supported(client, tmp_path, ptype):
-    scenario = {"name": ptype, "rounds": 300, "seed": 5, **NEW_POLICIES[ptype],
+    scenario = {"name": ptype, "rounds": 1500, "seed": 5, **NEW_POLICIES[ptype],
                 "policies": [{"name": ptype.lower(), "type": ptype}, {"name": "random", "type": "RANDOM"}]}
     sc = sim.parse_scenario(scenario)
     if not sim.server_accepts(client, sc.policies[0], dim=max(1, sc.feature_dim)):
