@@ -46,6 +46,11 @@ struct Flags {
   std::string dir = "/tmp/store_bench";
   double seconds = 2;
   bool quick = false;
+  // Comma-separated parts to run: throughput, recovery, snapshot.
+  std::string parts = "phases,throughput,recovery,snapshot";
+  // Only these client counts and batch sizes (0: all).
+  int clients = 0;
+  int batch = 0;
 };
 
 constexpr int kArms = 100;
@@ -68,7 +73,8 @@ core::FeedbackBatch MakeBatch(int events, int salt) {
 core::CreateRoom BenchRoom(int arms) {
   core::CreateRoom create;
   create.room_id = "bench";
-  for (int i = 0; i < arms; ++i) create.arm_ids.push_back(absl::StrCat("arm", i));
+  for (int i = 0; i < arms; ++i)
+    create.arm_ids.push_back(absl::StrCat("arm", i));
   return create;
 }
 
@@ -137,11 +143,11 @@ double DurableThroughput(const Flags& flags, int clients, int batch) {
   for (std::thread& t : threads) t.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   const DurableCommitter::Stats stats = (*committer)->stats();
-  absl::PrintF("  durable  clients=%-3d batch=%-5d %12.0f events/s  "
-               "(%d groups, %.1f records/group)\n",
-               clients, batch, events / elapsed, stats.groups,
-               static_cast<double>(stats.records) /
-                   std::max<int64_t>(1, stats.groups));
+  absl::PrintF(
+      "  durable  clients=%-3d batch=%-5d %12.0f events/s  "
+      "(%d groups, %.1f records/group)\n",
+      clients, batch, events / elapsed, stats.groups,
+      static_cast<double>(stats.records) / std::max<int64_t>(1, stats.groups));
   return events / elapsed;
 }
 
@@ -156,15 +162,16 @@ double SqliteCeiling(const Flags& flags, int batch) {
   }
   sqlite3* db = nullptr;
   sqlite3_open((dir + "/ceiling.db").c_str(), &db);
-  sqlite3_exec(db,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-               "CREATE TABLE log(seq INTEGER PRIMARY KEY, record BLOB NOT NULL)",
-               nullptr, nullptr, nullptr);
+  sqlite3_exec(
+      db,
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+      "CREATE TABLE log(seq INTEGER PRIMARY KEY, record BLOB NOT NULL)",
+      nullptr, nullptr, nullptr);
   sqlite3_stmt* insert = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO log VALUES(?, ?)", -1, &insert, nullptr);
   // About 10 MB per transaction.
-  const int per_tx = std::max<int>(
-      1, static_cast<int>(10'000'000 / records[0].size()));
+  const int per_tx =
+      std::max<int>(1, static_cast<int>(10'000'000 / records[0].size()));
   int64_t seq = 0;
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(flags.seconds);
@@ -184,17 +191,20 @@ double SqliteCeiling(const Flags& flags, int batch) {
   sqlite3_finalize(insert);
   sqlite3_close(db);
   const double rate = seq * static_cast<double>(batch) / elapsed;
-  absl::PrintF("  ceiling  batch=%-5d (%d records/tx, %d B/record) "
-               "%12.0f events/s\n",
-               batch, per_tx, records[0].size(), rate);
+  absl::PrintF(
+      "  ceiling  batch=%-5d (%d records/tx, %d B/record) "
+      "%12.0f events/s\n",
+      batch, per_tx, records[0].size(), rate);
   return rate;
 }
 
 void Throughput(const Flags& flags) {
   absl::PrintF("== Durable Feedback throughput (sync durability)\n");
   for (int batch : {1, 1000}) {
+    if (flags.batch != 0 && batch != flags.batch) continue;
     const double ceiling = SqliteCeiling(flags, batch);
     for (int clients : {1, 8, 64}) {
+      if (flags.clients != 0 && clients != flags.clients) continue;
       const double rate = DurableThroughput(flags, clients, batch);
       absl::PrintF("           -> %.0f%% of the SQLite ceiling\n",
                    100 * rate / ceiling);
@@ -231,8 +241,8 @@ void Recovery(const Flags& flags, int64_t events, int batch) {
     (void)(*log)->Append(records);
     (void)(*log)->Sync();
   }
-  const auto size = std::filesystem::file_size(
-      dir + "/" + DurableCommitter::kDatabaseFile);
+  const auto size =
+      std::filesystem::file_size(dir + "/" + DurableCommitter::kDatabaseFile);
   // Drop the page cache is not possible unprivileged everywhere; this is a
   // warm-cache figure, like a restart right after a crash.
   core::Engine engine;
@@ -244,11 +254,12 @@ void Recovery(const Flags& flags, int64_t events, int batch) {
     std::exit(1);
   }
   const auto& r = (*committer)->recovery();
-  absl::PrintF("  %d events in %d records of %d (db %.0f MB): recovered in "
-               "%.2f s (%.1f M events/s)\n",
-               r.events_replayed - 1, r.records_replayed, batch, size / 1e6,
-               absl::ToDoubleSeconds(elapsed),
-               r.events_replayed / absl::ToDoubleSeconds(elapsed) / 1e6);
+  absl::PrintF(
+      "  %d events in %d records of %d (db %.0f MB): recovered in "
+      "%.2f s (%.1f M events/s)\n",
+      r.events_replayed - 1, r.records_replayed, batch, size / 1e6,
+      absl::ToDoubleSeconds(elapsed),
+      r.events_replayed / absl::ToDoubleSeconds(elapsed) / 1e6);
 }
 
 // Builds a room with `arms` x `segments` counters, then snapshots it while a
@@ -314,6 +325,28 @@ void SnapshotPause(const Flags& flags, int arms, int segments) {
       absl::ToDoubleMilliseconds(max_base));
 }
 
+// Single-thread cost of each step of the durable path for one batch.
+void Phases(const Flags& flags) {
+  core::Engine engine;
+  (void)engine.Apply(BenchRoom(kArms));
+  const core::FeedbackBatch batch = MakeBatch(1000, 3);
+  const int n = flags.quick ? 200 : 1000;
+  auto time = [&](const char* name, auto&& body) {
+    const absl::Time t0 = absl::Now();
+    for (int i = 0; i < n; ++i) body();
+    const double ns =
+        absl::ToDoubleNanoseconds(absl::Now() - t0) / n / batch.events.size();
+    absl::PrintF("  %-10s %7.1f ns/event\n", name, ns);
+  };
+  absl::PrintF("== Per-event cost of each step (one thread, batch 1000)\n");
+  time("copy", [&] { core::FeedbackBatch copy = batch; });
+  time("validate", [&] { (void)engine.Validate(batch); });
+  time("encode", [&] { (void)store::EncodeMutation(batch); });
+  const std::string record = store::EncodeMutation(batch);
+  time("decode", [&] { (void)store::DecodeMutation(record); });
+  time("apply", [&] { (void)engine.Apply(batch); });
+}
+
 int Main(int argc, char** argv) {
   Flags flags;
   for (int i = 1; i < argc; ++i) {
@@ -323,15 +356,30 @@ int Main(int argc, char** argv) {
       (void)absl::SimpleAtod(std::string(arg.substr(10)), &flags.seconds);
     }
     if (arg == "--quick") flags.quick = true;
+    if (arg.rfind("--parts=", 0) == 0) flags.parts = std::string(arg.substr(8));
+    if (arg.rfind("--clients=", 0) == 0) {
+      (void)absl::SimpleAtoi(std::string(arg.substr(10)), &flags.clients);
+    }
+    if (arg.rfind("--batch=", 0) == 0) {
+      (void)absl::SimpleAtoi(std::string(arg.substr(8)), &flags.batch);
+    }
   }
   if (flags.quick) flags.seconds = std::min(flags.seconds, 0.5);
-  Throughput(flags);
-  absl::PrintF("== Recovery (warm cache, no snapshot)\n");
-  Recovery(flags, flags.quick ? 1'000'000 : 10'000'000, 1000);
-  Recovery(flags, flags.quick ? 100'000 : 10'000'000, 10);
-  absl::PrintF("== Snapshot pause\n");
-  SnapshotPause(flags, 10'000, 99);
-  SnapshotPause(flags, 1'000'000, 0);
+  auto want = [&flags](const char* part) {
+    return flags.parts.find(part) != std::string::npos;
+  };
+  if (want("phases")) Phases(flags);
+  if (want("throughput")) Throughput(flags);
+  if (want("recovery")) {
+    absl::PrintF("== Recovery (warm cache, no snapshot)\n");
+    Recovery(flags, flags.quick ? 1'000'000 : 10'000'000, 1000);
+    Recovery(flags, flags.quick ? 100'000 : 10'000'000, 10);
+  }
+  if (want("snapshot")) {
+    absl::PrintF("== Snapshot pause\n");
+    SnapshotPause(flags, 10'000, 99);
+    SnapshotPause(flags, 1'000'000, 0);
+  }
   std::filesystem::remove_all(flags.dir);
   return 0;
 }

@@ -95,28 +95,85 @@ absl::Status DurableCommitter::Recover() {
   }
   recovery_.snapshot_load_time = absl::Now() - start;
 
-  int64_t expected = seq + 1;
-  absl::Status status = log_->Read(seq, [&](int64_t record_seq,
-                                            std::string_view record) {
-    if (record_seq != expected) {
-      return absl::DataLossError(absl::StrCat(
-          "log has a gap: expected record ", expected, ", found ", record_seq));
-    }
-    absl::StatusOr<core::Mutation> mutation = DecodeMutation(record);
-    if (!mutation.ok()) {
-      return absl::DataLossError(absl::StrCat("log record ", record_seq, ": ",
-                                              mutation.status().message()));
-    }
-    recovery_.events_replayed += EventCount(*mutation);
-    // A record that failed to apply when it was first committed fails
-    // the same way now: Apply is deterministic.
-    if (!engine_->Apply(*mutation).ok()) ++recovery_.records_rejected;
-    ++recovery_.records_replayed;
-    ++expected;
-    return absl::OkStatus();
+  // A reader thread reads and decodes records while this one applies them.
+  struct Decoded {
+    int64_t seq;
+    absl::StatusOr<core::Mutation> mutation;
+  };
+  absl::Mutex queue_mu;
+  std::deque<std::vector<Decoded>> queue;  // Guarded by queue_mu.
+  bool reader_done = false;                // Guarded by queue_mu.
+  bool abandon = false;                    // Guarded by queue_mu.
+  absl::Status read_status;                // Set before reader_done.
+  std::thread reader([&] {
+    std::vector<Decoded> chunk;
+    int64_t chunk_events = 0;
+    auto push = [&]() -> bool {
+      absl::MutexLock lock(&queue_mu);
+      auto room = [&] { return queue.size() < 8 || abandon; };
+      queue_mu.Await(absl::Condition(&room));
+      if (abandon) return false;
+      queue.push_back(std::move(chunk));
+      chunk.clear();
+      chunk_events = 0;
+      return true;
+    };
+    absl::Status status =
+        log_->Read(seq, [&](int64_t record_seq, std::string_view record) {
+          chunk.push_back({record_seq, DecodeMutation(record)});
+          if (chunk.back().mutation.ok()) {
+            chunk_events += EventCount(*chunk.back().mutation);
+          }
+          if ((chunk.size() >= 1024 || chunk_events >= 65536) && !push()) {
+            return absl::CancelledError("recovery stopped");
+          }
+          return absl::OkStatus();
+        });
+    if (status.ok() && !chunk.empty()) push();
+    absl::MutexLock lock(&queue_mu);
+    read_status = status;
+    reader_done = true;
   });
+
+  int64_t expected = seq + 1;
+  absl::Status status;
+  while (status.ok()) {
+    std::vector<Decoded> chunk;
+    {
+      absl::MutexLock lock(&queue_mu);
+      auto ready = [&] { return !queue.empty() || reader_done; };
+      queue_mu.Await(absl::Condition(&ready));
+      if (queue.empty()) break;
+      chunk = std::move(queue.front());
+      queue.pop_front();
+    }
+    for (Decoded& d : chunk) {
+      if (d.seq != expected) {
+        status = absl::DataLossError(absl::StrCat(
+            "log has a gap: expected record ", expected, ", found ", d.seq));
+        break;
+      }
+      if (!d.mutation.ok()) {
+        status = absl::DataLossError(absl::StrCat(
+            "log record ", d.seq, ": ", d.mutation.status().message()));
+        break;
+      }
+      recovery_.events_replayed += EventCount(*d.mutation);
+      // A record that failed to apply when it was first committed fails
+      // the same way now: Apply is deterministic.
+      if (!engine_->Apply(*d.mutation).ok()) ++recovery_.records_rejected;
+      ++recovery_.records_replayed;
+      ++expected;
+    }
+  }
+  {
+    absl::MutexLock lock(&queue_mu);
+    abandon = true;
+  }
+  reader.join();
+  if (status.ok()) status = read_status;
   if (!status.ok()) return status;
-  if (expected - 1 < log_->last_seq() && expected - 1 != seq) {
+  if (expected - 1 != log_->last_seq()) {
     return absl::DataLossError(absl::StrCat("log ends at record ", expected - 1,
                                             " but the store says ",
                                             log_->last_seq()));

@@ -1,10 +1,15 @@
 #include "server/store/log_codec.h"
 
+#include <cstring>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "banditd/internal/v1/log.pb.h"
+#include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "server/store/proto_convert.h"
 
 namespace banditd::store {
@@ -67,16 +72,245 @@ struct Encoder {
   }
 };
 
+// Feedback batches are most of the log, so they are written straight in the
+// protobuf wire format instead of building a LogRecord message first (which
+// costs several allocations per event). The bytes are exactly those that
+// LogRecord::SerializeAsString would produce; log_codec_test checks this.
+namespace wire {
+
+using ::google::protobuf::io::CodedOutputStream;
+
+constexpr uint8_t Tag(int field, int type) {
+  return static_cast<uint8_t>(field << 3 | type);
+}
+constexpr int kVarint = 0, kFixed64 = 1, kLength = 2;
+
+size_t StringSize(const std::string& s) {
+  return 1 + CodedOutputStream::VarintSize64(s.size()) + s.size();
+}
+size_t NonEmptyStringSize(const std::string& s) {
+  return s.empty() ? 0 : StringSize(s);
+}
+size_t VarintFieldSize(int64_t v) {
+  return v == 0 ? 0
+                : 1 + CodedOutputStream::VarintSize64(static_cast<uint64_t>(v));
+}
+
+size_t EventSize(const core::FeedbackEvent& e) {
+  size_t size = NonEmptyStringSize(e.room_id) + NonEmptyStringSize(e.segment) +
+                NonEmptyStringSize(e.arm_id) + NonEmptyStringSize(e.event_id) +
+                VarintFieldSize(e.views) + VarintFieldSize(e.clicks);
+  // Repeated strings are written even when empty.
+  for (const std::string& item : e.context_items) size += StringSize(item);
+  if (e.reward.has_value()) size += 1 + 8;
+  return size;
+}
+
+uint8_t* WriteString(int field, const std::string& s, uint8_t* out) {
+  *out++ = Tag(field, kLength);
+  out = CodedOutputStream::WriteVarint64ToArray(s.size(), out);
+  std::memcpy(out, s.data(), s.size());
+  return out + s.size();
+}
+uint8_t* WriteNonEmptyString(int field, const std::string& s, uint8_t* out) {
+  return s.empty() ? out : WriteString(field, s, out);
+}
+uint8_t* WriteVarintField(int field, int64_t v, uint8_t* out) {
+  if (v == 0) return out;
+  *out++ = Tag(field, kVarint);
+  return CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(v), out);
+}
+
+std::string EncodeFeedback(const core::FeedbackBatch& batch) {
+  std::vector<size_t> sizes;
+  sizes.reserve(batch.events.size());
+  size_t body = 0;
+  for (const core::FeedbackEvent& e : batch.events) {
+    sizes.push_back(EventSize(e));
+    body += 1 + CodedOutputStream::VarintSize64(sizes.back()) + sizes.back();
+  }
+  // LogRecord.feedback (field 7) holds FeedbackBatch.events (field 1).
+  const size_t total = 1 + CodedOutputStream::VarintSize64(body) + body;
+  std::string out(total, '\0');
+  uint8_t* p = reinterpret_cast<uint8_t*>(out.data());
+  *p++ = Tag(pb::LogRecord::kFeedbackFieldNumber, kLength);
+  p = CodedOutputStream::WriteVarint64ToArray(body, p);
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const core::FeedbackEvent& e = batch.events[i];
+    *p++ = Tag(pb::FeedbackBatch::kEventsFieldNumber, kLength);
+    p = CodedOutputStream::WriteVarint64ToArray(sizes[i], p);
+    p = WriteNonEmptyString(1, e.room_id, p);
+    p = WriteNonEmptyString(2, e.segment, p);
+    for (const std::string& item : e.context_items) p = WriteString(3, item, p);
+    p = WriteNonEmptyString(4, e.arm_id, p);
+    p = WriteVarintField(5, e.views, p);
+    p = WriteVarintField(6, e.clicks, p);
+    if (e.reward.has_value()) {
+      *p++ = Tag(7, kFixed64);
+      uint64_t bits;
+      static_assert(sizeof(bits) == sizeof(double));
+      std::memcpy(&bits, &*e.reward, sizeof(bits));
+      p = CodedOutputStream::WriteLittleEndian64ToArray(bits, p);
+    }
+    p = WriteNonEmptyString(8, e.event_id, p);
+  }
+  return out;
+}
+
+// Reads a FeedbackBatch record written by EncodeFeedback (or by protobuf).
+// Returns false on malformed input or anything unexpected, and the caller
+// then falls back to the generated parser, which also handles unknown
+// fields from newer writers.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes)
+      : p_(reinterpret_cast<const uint8_t*>(bytes.data())),
+        end_(p_ + bytes.size()) {}
+
+  bool done() const { return p_ == end_; }
+
+  bool Varint(uint64_t* value) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) return false;
+      const uint8_t byte = *p_++;
+      result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) {
+        *value = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Bytes(std::string_view* out) {
+    uint64_t size;
+    if (!Varint(&size) || size > static_cast<uint64_t>(end_ - p_)) return false;
+    *out = std::string_view(reinterpret_cast<const char*>(p_), size);
+    p_ += size;
+    return true;
+  }
+  bool Fixed64(uint64_t* out) {
+    if (end_ - p_ < 8) return false;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = v << 8 | p_[i];
+    p_ += 8;
+    *out = v;
+    return true;
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+bool DecodeEvent(std::string_view bytes, core::FeedbackEvent* e) {
+  Reader in(bytes);
+  while (!in.done()) {
+    uint64_t tag;
+    if (!in.Varint(&tag)) return false;
+    std::string_view text;
+    uint64_t number;
+    switch (tag) {
+      case Tag(1, kLength):
+        if (!in.Bytes(&text)) return false;
+        e->room_id.assign(text);
+        break;
+      case Tag(2, kLength):
+        if (!in.Bytes(&text)) return false;
+        e->segment.assign(text);
+        break;
+      case Tag(3, kLength):
+        if (!in.Bytes(&text)) return false;
+        e->context_items.emplace_back(text);
+        break;
+      case Tag(4, kLength):
+        if (!in.Bytes(&text)) return false;
+        e->arm_id.assign(text);
+        break;
+      case Tag(5, kVarint):
+        if (!in.Varint(&number)) return false;
+        e->views = static_cast<int64_t>(number);
+        break;
+      case Tag(6, kVarint):
+        if (!in.Varint(&number)) return false;
+        e->clicks = static_cast<int64_t>(number);
+        break;
+      case Tag(7, kFixed64): {
+        if (!in.Fixed64(&number)) return false;
+        double reward;
+        std::memcpy(&reward, &number, sizeof(reward));
+        e->reward = reward;
+        break;
+      }
+      case Tag(8, kLength):
+        if (!in.Bytes(&text)) return false;
+        e->event_id.assign(text);
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+std::optional<core::FeedbackBatch> DecodeFeedback(std::string_view bytes) {
+  Reader record(bytes);
+  uint64_t tag;
+  std::string_view body;
+  if (!record.Varint(&tag) ||
+      tag != Tag(pb::LogRecord::kFeedbackFieldNumber, kLength) ||
+      !record.Bytes(&body) || !record.done()) {
+    return std::nullopt;
+  }
+  core::FeedbackBatch batch;
+  Reader events(body);
+  while (!events.done()) {
+    std::string_view event;
+    if (!events.Varint(&tag) ||
+        tag != Tag(pb::FeedbackBatch::kEventsFieldNumber, kLength) ||
+        !events.Bytes(&event) ||
+        !DecodeEvent(event, &batch.events.emplace_back())) {
+      return std::nullopt;
+    }
+  }
+  return batch;
+}
+
+}  // namespace wire
+
 }  // namespace
 
 std::string EncodeMutation(const core::Mutation& mutation) {
+  if (const auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
+    return wire::EncodeFeedback(*batch);
+  }
+  pb::LogRecord record;
+  std::visit(Encoder{&record}, mutation);
+  return record.SerializeAsString();
+}
+
+std::string EncodeMutationWithProtobuf(const core::Mutation& mutation) {
   pb::LogRecord record;
   std::visit(Encoder{&record}, mutation);
   return record.SerializeAsString();
 }
 
 absl::StatusOr<core::Mutation> DecodeMutation(std::string_view bytes) {
-  pb::LogRecord record;
+  if (std::optional<core::FeedbackBatch> batch = wire::DecodeFeedback(bytes)) {
+    return *std::move(batch);
+  }
+  return DecodeMutationWithProtobuf(bytes);
+}
+
+absl::StatusOr<core::Mutation> DecodeMutationWithProtobuf(
+    std::string_view bytes) {
+  // An arena makes the many small allocations of a large batch cheap.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = std::min<size_t>(bytes.size() * 4, 1 << 20);
+  arena_options.max_block_size = 1 << 22;
+  google::protobuf::Arena arena(arena_options);
+  pb::LogRecord& record =
+      *google::protobuf::Arena::CreateMessage<pb::LogRecord>(&arena);
   if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError("log record does not parse");
   }

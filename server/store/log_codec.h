@@ -12,9 +12,18 @@ namespace banditd::store {
 // EncodeMutation serializes `mutation` as a banditd.internal.v1.LogRecord.
 std::string EncodeMutation(const core::Mutation& mutation);
 
+// The same bytes as EncodeMutation, built through the generated LogRecord
+// message: the reference that the hand-written fast path is tested against.
+std::string EncodeMutationWithProtobuf(const core::Mutation& mutation);
+
 // DecodeMutation parses a LogRecord written by EncodeMutation. Returns
 // DATA_LOSS when `record` is not a well-formed record (a corrupted log).
 absl::StatusOr<core::Mutation> DecodeMutation(std::string_view record);
+
+// DecodeMutation through the generated LogRecord parser only (the fast path
+// for Feedback batches falls back to it on anything unexpected).
+absl::StatusOr<core::Mutation> DecodeMutationWithProtobuf(
+    std::string_view record);
 
 }  // namespace banditd::store
 

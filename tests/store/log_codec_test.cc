@@ -23,6 +23,56 @@ TEST(LogCodecTest, RoundTripsEveryKindOfMutation) {
   for (int seen : kinds_seen) EXPECT_GT(seen, 0);
 }
 
+TEST(LogCodecTest, FastFeedbackEncodingMatchesProtobuf) {
+  for (const core::Mutation& m : testing::RandomMutations(2000, 8)) {
+    EXPECT_EQ(EncodeMutation(m), EncodeMutationWithProtobuf(m));
+  }
+  // Edge cases: empty strings, empty context items, zero and negative
+  // counts, a zero reward (present), large values.
+  core::FeedbackEvent e;
+  e.context_items = {"", "x"};
+  e.views = -1;
+  e.clicks = 0;
+  e.reward = 0.0;
+  core::FeedbackEvent big;
+  big.room_id = std::string(300, 'r');
+  big.views = 1LL << 62;
+  big.reward = -1e300;
+  for (const core::FeedbackBatch& batch :
+       {core::FeedbackBatch{}, core::FeedbackBatch{{e}},
+        core::FeedbackBatch{{big, e, core::FeedbackEvent{}}}}) {
+    const std::string bytes = EncodeMutation(batch);
+    EXPECT_EQ(bytes, EncodeMutationWithProtobuf(batch));
+    absl::StatusOr<core::Mutation> decoded = DecodeMutation(bytes);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(std::get<core::FeedbackBatch>(*decoded).events.size(),
+              batch.events.size());
+    EXPECT_EQ(EncodeMutation(*decoded), bytes);
+    absl::StatusOr<core::Mutation> reference =
+        DecodeMutationWithProtobuf(bytes);
+    ASSERT_TRUE(reference.ok());
+    EXPECT_EQ(EncodeMutation(*reference), bytes);
+  }
+}
+
+TEST(LogCodecTest, FastDecoderAgreesWithProtobufAndRejectsTruncation) {
+  for (const core::Mutation& m : testing::RandomMutations(500, 9)) {
+    const std::string bytes = EncodeMutation(m);
+    absl::StatusOr<core::Mutation> fast = DecodeMutation(bytes);
+    absl::StatusOr<core::Mutation> slow = DecodeMutationWithProtobuf(bytes);
+    ASSERT_TRUE(fast.ok() && slow.ok());
+    EXPECT_EQ(EncodeMutation(*fast), EncodeMutation(*slow));
+    // Every proper prefix of a record either fails or decodes to something
+    // else: a torn record is never taken for the original.
+    for (size_t cut : {size_t{1}, bytes.size() / 2, bytes.size() - 1}) {
+      if (cut == 0 || cut >= bytes.size()) continue;
+      absl::StatusOr<core::Mutation> torn =
+          DecodeMutation(std::string_view(bytes).substr(0, cut));
+      if (torn.ok()) EXPECT_NE(EncodeMutation(*torn), bytes);
+    }
+  }
+}
+
 TEST(LogCodecTest, KeepsFeedbackFieldsExactly) {
   core::FeedbackEvent e;
   e.room_id = "r";
