@@ -3,6 +3,9 @@
 # grpcurl and generated-code checks), Go client (go test) and the dashboard
 # in headless Chromium (tests/dashboard, pytest + Playwright). Every part runs
 # even when an earlier one fails; the exit code is non-zero if any failed.
+# The body is one { ... } block so that bash parses all of it before running:
+# editing this file while a run is in progress cannot break that run.
+{
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -68,3 +71,5 @@ if ((failed)); then
   exit 1
 fi
 echo "test.sh: all ${#NAMES[@]} parts passed"
+exit 0
+}
