@@ -80,6 +80,7 @@ def feedback(stub, room, arm, views, clicks):
     ]), timeout=10)
 
 
+@pytest.mark.timeout(180)
 def test_dashboard_shows_room_and_updates_after_feedback(server):
     stub, url = server
     room = "dashboard-room"
