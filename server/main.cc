@@ -37,6 +37,11 @@ ABSL_FLAG(std::string, data_dir, "./data", "Directory of the SQLite database.");
 ABSL_FLAG(int, max_batch_events, 10000, "Most events in one Feedback call.");
 ABSL_FLAG(int64_t, event_id_window, 1'000'000,
           "How many recent Feedback event_ids are remembered for de-dup.");
+ABSL_FLAG(int64_t, decision_cache_size, 100'000,
+          "How many recent Sample decisions Feedback may cite by decision_id "
+          "(about 200 bytes each); 0 turns decision ids off.");
+ABSL_FLAG(int, linucb_max_dimension, 64,
+          "Largest LinUCB feature vector a room may declare.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls get to finish.");
@@ -115,6 +120,8 @@ int main(int argc, char** argv) {
   banditd::core::EngineOptions engine_options;
   engine_options.max_batch_events = absl::GetFlag(FLAGS_max_batch_events);
   engine_options.event_id_window = absl::GetFlag(FLAGS_event_id_window);
+  engine_options.max_linucb_dimension =
+      absl::GetFlag(FLAGS_linucb_max_dimension);
   banditd::core::Engine engine(engine_options);
   banditd::ops::Metrics metrics;
   banditd::store::DurableCommitter::Options store_options;
@@ -150,7 +157,13 @@ int main(int argc, char** argv) {
     }
     auth = *std::move(loaded);
   }
-  banditd::service::BanditService service(&engine, &committer, auth.get());
+  std::unique_ptr<banditd::service::DecisionCache> decisions;
+  if (absl::GetFlag(FLAGS_decision_cache_size) > 0) {
+    decisions = std::make_unique<banditd::service::DecisionCache>(
+        static_cast<size_t>(absl::GetFlag(FLAGS_decision_cache_size)));
+  }
+  banditd::service::BanditService service(&engine, &committer, auth.get(),
+                                          decisions.get());
   banditd::ops::ProcessCollector process_collector;
   banditd::ops::EngineCollector engine_collector(
       &engine, absl::GetFlag(FLAGS_metrics_per_room));

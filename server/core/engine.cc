@@ -29,6 +29,35 @@ absl::Status ArmNotFound(const std::string& field, const std::string& arm_id,
       field, ": arm \"", arm_id, "\" not found in room \"", room_id, "\""));
 }
 
+}  // namespace
+
+absl::Status ValidateFeatures(const std::vector<double>& features,
+                              const LinUcbConfig& linucb,
+                              const std::string& room_id,
+                              const std::string& field) {
+  if (linucb.dimension == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(field, ": room \"", room_id,
+                     "\" has no LinUCB models (create it with "
+                     "linucb.dimension > 0)"));
+  }
+  if (features.size() != static_cast<size_t>(linucb.dimension)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": room \"", room_id, "\" expects ",
+                     linucb.dimension, " features, got ", features.size()));
+  }
+  for (size_t j = 0; j < features.size(); ++j) {
+    if (!std::isfinite(features[j]) || std::abs(features[j]) > 1e6) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", j, "]: ", features[j],
+                       " must be finite with magnitude at most 1e6"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
 // Checks a list of new arm ids: well formed, unique in the list, and not
 // already in `room` (when given).
 absl::Status ValidateNewArms(
@@ -100,6 +129,12 @@ absl::Status Engine::Validate(const Mutation& mutation) const {
             }
             if (absl::Status s = ValidateNewArms(m.arm_ids, nullptr, 0,
                                                  options_.max_arms_per_room);
+                !s.ok()) {
+              return s;
+            }
+            if (absl::Status s = ValidateDecay(m.decay); !s.ok()) return s;
+            if (absl::Status s =
+                    ValidateLinUcb(m.linucb, options_.max_linucb_dimension);
                 !s.ok()) {
               return s;
             }
@@ -227,6 +262,13 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
     if (room->FindArm(e.arm_id) < 0) {
       return ArmNotFound(p + ".arm_id", e.arm_id, e.room_id);
     }
+    if (!e.features.empty()) {
+      if (absl::Status s = ValidateFeatures(e.features, room->linucb, e.room_id,
+                                            p + ".features");
+          !s.ok()) {
+        return s;
+      }
+    }
     const Segment* segment = room->FindSegment(e.segment);
     const std::string segment_key = absl::StrCat(e.room_id, "\0", e.segment);
     if (segment == nullptr && new_segments.insert(segment_key).second) {
@@ -270,6 +312,8 @@ absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
             {
               absl::MutexLock lock(&room->mu);
               room->policy = m.policy;
+              room->decay = m.decay;
+              room->linucb = m.linucb;
               room->MutableSegment(std::string(kWholeRoom));
               room->AddArms(m.arm_ids);
             }
@@ -322,19 +366,32 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
     const double views = static_cast<double>(e.views);
     const double clicks = static_cast<double>(e.clicks);
     const double reward = e.reward.value_or(clicks);
+    const double reward_sq = RewardSquareIncrement(reward, clicks);
     const std::vector<std::string> items = DistinctItems(e.context_items);
 
     absl::MutexLock lock(&room->mu);
     const uint32_t arm = static_cast<uint32_t>(room->FindArm(e.arm_id));
     const bool enabled = room->enabled[arm] != 0;
+    if (room->decay.enabled()) room->AdvanceDecay(batch.logged_at_micros);
+    // Counters are stored divided by the decay scale.
+    const double unscale = 1.0 / room->counter_scale;
     auto add_to = [&](const std::string& segment_name) {
       Segment& segment = room->MutableSegment(segment_name);
-      segment.arms.Add(arm, views, clicks, reward, enabled);
+      segment.arms.Add(arm, views * unscale, clicks * unscale, reward * unscale,
+                       reward_sq * unscale, enabled);
       for (const std::string& item : items) {
         room->MutableContext(segment, item)
-            .Add(arm, views, clicks, reward, enabled);
+            .Add(arm, views * unscale, clicks * unscale, reward * unscale,
+                 reward_sq * unscale, enabled);
       }
     };
+    if (!e.features.empty()) {
+      // A view is one impression (A += x x^T); the reward, which may come
+      // with the view or in a later click-only event, goes to b.
+      LinUcbArm& model = room->linucb_arms[arm];
+      model.AddImpression(e.features, views);
+      model.AddReward(e.features, reward);
+    }
     add_to(std::string(kWholeRoom));
     if (!e.segment.empty()) add_to(e.segment);
     ++result.applied_events;
@@ -404,6 +461,8 @@ RoomInfo DescribeRoom(const Room& room) ABSL_SHARED_LOCKS_REQUIRED(room.mu) {
   RoomInfo info;
   info.room_id = room.id;
   info.policy = room.policy;
+  info.decay = room.decay;
+  info.linucb = room.linucb;
   info.arms.reserve(room.arm_ids.size());
   for (size_t i = 0; i < room.arm_ids.size(); ++i) {
     info.arms.push_back({room.arm_ids[i], room.enabled[i] != 0});
@@ -411,13 +470,20 @@ RoomInfo DescribeRoom(const Room& room) ABSL_SHARED_LOCKS_REQUIRED(room.mu) {
   return info;
 }
 
-Scores ScoresOf(const Counts& counts, double log_total_views,
+Scores ScoresOf(const Counts& counts, double reward_sq, double log_total_views,
                 const PolicyParams& policy) {
   return {
       Ctr(counts.views, counts.clicks),
       Ucb1Score(counts.views, counts.clicks, log_total_views, policy.ucb_alpha),
       BucbScore(counts.views, counts.clicks, policy.bucb_z, policy.beta_prior_a,
-                policy.beta_prior_b)};
+                policy.beta_prior_b),
+      RewardMean(counts.views, counts.reward_sum),
+      RewardVariance(counts.views, counts.reward_sum, reward_sq)};
+}
+
+Counts Scaled(const Counts& stored, double scale) {
+  return {stored.views * scale, stored.clicks * scale,
+          stored.reward_sum * scale};
 }
 
 }  // namespace
@@ -469,7 +535,9 @@ absl::StatusOr<Stats> Engine::GetStats(const std::string& room_id,
   Stats stats;
   stats.room_id = room.id;
   stats.segment = segment_name;
-  stats.total_views = segment == nullptr ? 0 : segment->arms.enabled_views();
+  const double scale = room.counter_scale;
+  stats.total_views =
+      segment == nullptr ? 0 : segment->arms.enabled_views() * scale;
   const double log_total = SafeLog(stats.total_views);
 
   std::vector<std::pair<const std::string*, const CounterTable*>> items;
@@ -486,15 +554,20 @@ absl::StatusOr<Stats> Engine::GetStats(const std::string& room_id,
     ArmStat arm;
     arm.arm_id = room.arm_ids[i];
     arm.enabled = room.enabled[i] != 0;
-    if (segment != nullptr) arm.counts = segment->arms.Get(i);
-    arm.scores = ScoresOf(arm.counts, log_total, room.policy);
+    double reward_sq = 0;
+    if (segment != nullptr) {
+      arm.counts = Scaled(segment->arms.Get(i), scale);
+      reward_sq = segment->arms.RewardSq(i) * scale;
+    }
+    arm.scores = ScoresOf(arm.counts, reward_sq, log_total, room.policy);
     for (const auto& [item, table] : items) {
       if (table->Empty(i)) continue;
       ContextStat stat;
       stat.context_item = *item;
-      stat.counts = table->Get(i);
+      stat.counts = Scaled(table->Get(i), scale);
       stat.scores =
-          ScoresOf(stat.counts, SafeLog(table->enabled_views()), room.policy);
+          ScoresOf(stat.counts, table->RewardSq(i) * scale,
+                   SafeLog(table->enabled_views() * scale), room.policy);
       arm.context.push_back(std::move(stat));
     }
     stats.arms.push_back(std::move(arm));

@@ -30,6 +30,8 @@ struct EngineOptions {
   int max_context_items_per_segment = 10000;
   // How many recent Feedback event_ids are remembered for de-duplication.
   int64_t event_id_window = 1'000'000;
+  // Largest LinUCB feature vector a room may declare.
+  int max_linucb_dimension = 64;
 };
 
 struct SampleQuery {
@@ -41,6 +43,8 @@ struct SampleQuery {
   std::vector<std::string> candidate_arm_ids;
   std::vector<std::string> excluded_arm_ids;
   std::optional<uint64_t> seed;
+  // LinUCB features.
+  std::vector<double> features;
 };
 
 struct ScoredArm {
@@ -63,6 +67,8 @@ struct RoomInfo {
   std::string room_id;
   std::vector<ArmInfo> arms;
   PolicyParams policy;
+  DecayConfig decay;
+  LinUcbConfig linucb;
 };
 
 struct RoomPage {
@@ -91,6 +97,13 @@ struct Stats {
   std::vector<ArmStat> arms;
   double total_views = 0;
 };
+
+// INVALID_ARGUMENT (or FAILED_PRECONDITION for a room without LinUCB)
+// unless `features` fits the room's LinUCB models.
+absl::Status ValidateFeatures(const std::vector<double>& features,
+                              const LinUcbConfig& linucb,
+                              const std::string& room_id,
+                              const std::string& field);
 
 // Engine holds every room in memory.
 //

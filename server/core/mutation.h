@@ -19,6 +19,8 @@ struct CreateRoom {
   std::string room_id;
   std::vector<std::string> arm_ids;
   PolicyParams policy;
+  DecayConfig decay;
+  LinUcbConfig linucb;
 };
 
 struct DeleteRoom {
@@ -56,10 +58,15 @@ struct FeedbackEvent {
   std::optional<double> reward;
   // Optional idempotency key; empty means none.
   std::string event_id;
+  // LinUCB features; empty means the event does not update LinUCB state.
+  std::vector<double> features;
 };
 
 struct FeedbackBatch {
   std::vector<FeedbackEvent> events;
+  // When the batch was logged (microseconds since the Unix epoch), set by
+  // the committer; time-based decay reads it, so replay decays identically.
+  int64_t logged_at_micros = 0;
 };
 
 using Mutation = std::variant<CreateRoom, DeleteRoom, ResetRoom, AddArms,

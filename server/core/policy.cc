@@ -1,6 +1,7 @@
 #include "server/core/policy.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -14,6 +15,14 @@ PolicyParams PolicyOverride::ApplyTo(const PolicyParams& base) const {
   if (beta_prior_a) out.beta_prior_a = *beta_prior_a;
   if (beta_prior_b) out.beta_prior_b = *beta_prior_b;
   if (epsilon) out.epsilon = *epsilon;
+  if (cold_max) out.cold_max = *cold_max;
+  if (cold_steepness) out.cold_steepness = *cold_steepness;
+  if (cold_threshold) out.cold_threshold = *cold_threshold;
+  if (hot_max) out.hot_max = *hot_max;
+  if (hot_steepness) out.hot_steepness = *hot_steepness;
+  if (hot_threshold) out.hot_threshold = *hot_threshold;
+  if (linucb_alpha) out.linucb_alpha = *linucb_alpha;
+  if (prior_pseudo_views) out.prior_pseudo_views = *prior_pseudo_views;
   return out;
 }
 
@@ -29,6 +38,10 @@ absl::Status ValidatePolicy(const PolicyParams& params,
     case PolicyKind::kBucb:
     case PolicyKind::kThompson:
     case PolicyKind::kEpsilonGreedy:
+    case PolicyKind::kHotCold:
+    case PolicyKind::kRewardUcb:
+    case PolicyKind::kRewardThompson:
+    case PolicyKind::kLinUcb:
       break;
     default:
       return absl::InvalidArgumentError(
@@ -50,6 +63,60 @@ absl::Status ValidatePolicy(const PolicyParams& params,
   if (!(params.epsilon >= 0 && params.epsilon <= 1)) {
     return bad("epsilon", params.epsilon, "must be in [0, 1]");
   }
+  struct Bound {
+    const char* name;
+    double value;
+    bool strictly_positive;
+  };
+  for (const Bound& b :
+       {Bound{"cold_max", params.cold_max, false},
+        Bound{"cold_steepness", params.cold_steepness, true},
+        Bound{"hot_max", params.hot_max, false},
+        Bound{"hot_steepness", params.hot_steepness, true},
+        Bound{"linucb_alpha", params.linucb_alpha, false},
+        Bound{"prior_pseudo_views", params.prior_pseudo_views, false}}) {
+    if (!std::isfinite(b.value) || b.value < 0 ||
+        (b.strictly_positive && b.value == 0)) {
+      return bad(b.name, b.value,
+                 b.strictly_positive ? "must be finite and > 0"
+                                     : "must be finite and >= 0");
+    }
+  }
+  if (!std::isfinite(params.cold_threshold)) {
+    return bad("cold_threshold", params.cold_threshold, "must be finite");
+  }
+  if (!std::isfinite(params.hot_threshold)) {
+    return bad("hot_threshold", params.hot_threshold, "must be finite");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDecay(const DecayConfig& decay) {
+  for (auto [name, value] :
+       {std::pair{"decay.half_life_events", decay.half_life_events},
+        std::pair{"decay.half_life_seconds", decay.half_life_seconds}}) {
+    if (!std::isfinite(value) || value < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": ", value, " must be finite and >= 0"));
+    }
+  }
+  if (decay.half_life_events > 0 && decay.half_life_seconds > 0) {
+    return absl::InvalidArgumentError(
+        "decay: set half_life_events or half_life_seconds, not both");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLinUcb(const LinUcbConfig& linucb, int max_dimension) {
+  if (linucb.dimension < 0 || linucb.dimension > max_dimension) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("linucb.dimension: must be in [0, ", max_dimension,
+                     "], got ", linucb.dimension));
+  }
+  if (!std::isfinite(linucb.lambda) || linucb.lambda <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "linucb.lambda: ", linucb.lambda, " must be finite and > 0"));
+  }
   return absl::OkStatus();
 }
 
@@ -65,6 +132,14 @@ std::string PolicyKindName(PolicyKind kind) {
       return "thompson";
     case PolicyKind::kEpsilonGreedy:
       return "epsilon_greedy";
+    case PolicyKind::kHotCold:
+      return "hot_cold";
+    case PolicyKind::kRewardUcb:
+      return "reward_ucb";
+    case PolicyKind::kRewardThompson:
+      return "reward_thompson";
+    case PolicyKind::kLinUcb:
+      return "linucb";
   }
   return absl::StrCat("policy_", static_cast<int>(kind));
 }

@@ -16,6 +16,10 @@ enum class PolicyKind : int {
   kBucb = 3,
   kThompson = 4,
   kEpsilonGreedy = 5,
+  kHotCold = 6,
+  kRewardUcb = 7,
+  kRewardThompson = 8,
+  kLinUcb = 9,
 };
 
 // PolicyParams is a fully resolved policy: every parameter has a value.
@@ -26,6 +30,16 @@ struct PolicyParams {
   double beta_prior_a = 1.0;
   double beta_prior_b = 1.0;
   double epsilon = 0.1;
+  // Hot/cold feed score.
+  double cold_max = 1.0;
+  double cold_steepness = 0.05;
+  double cold_threshold = 100.0;
+  double hot_max = 1.0;
+  double hot_steepness = 50.0;
+  double hot_threshold = 0.05;
+  double linucb_alpha = 1.0;
+  // Cold start across segments: pseudo-views at the room-wide rates.
+  double prior_pseudo_views = 0.0;
 
   friend bool operator==(const PolicyParams&, const PolicyParams&) = default;
 };
@@ -39,6 +53,14 @@ struct PolicyOverride {
   std::optional<double> beta_prior_a;
   std::optional<double> beta_prior_b;
   std::optional<double> epsilon;
+  std::optional<double> cold_max;
+  std::optional<double> cold_steepness;
+  std::optional<double> cold_threshold;
+  std::optional<double> hot_max;
+  std::optional<double> hot_steepness;
+  std::optional<double> hot_threshold;
+  std::optional<double> linucb_alpha;
+  std::optional<double> prior_pseudo_views;
 
   // Returns `base` with every set field replaced.
   PolicyParams ApplyTo(const PolicyParams& base) const;
@@ -51,6 +73,29 @@ absl::Status ValidatePolicy(const PolicyParams& params,
                             const std::string& field_prefix);
 
 std::string PolicyKindName(PolicyKind kind);
+
+// Exponential forgetting of a room's counters; at most one half-life is set.
+struct DecayConfig {
+  double half_life_events = 0;
+  double half_life_seconds = 0;
+
+  bool enabled() const { return half_life_events > 0 || half_life_seconds > 0; }
+  friend bool operator==(const DecayConfig&, const DecayConfig&) = default;
+};
+
+// Shape of a room's LinUCB models; dimension 0 means none.
+struct LinUcbConfig {
+  int dimension = 0;
+  double lambda = 1.0;
+
+  friend bool operator==(const LinUcbConfig&, const LinUcbConfig&) = default;
+};
+
+// INVALID_ARGUMENT naming the field when a half-life is negative or not
+// finite, or both are set.
+absl::Status ValidateDecay(const DecayConfig& decay);
+// INVALID_ARGUMENT unless 0 <= dimension <= max_dimension and lambda > 0.
+absl::Status ValidateLinUcb(const LinUcbConfig& linucb, int max_dimension);
 
 }  // namespace banditd::core
 

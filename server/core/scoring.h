@@ -54,6 +54,52 @@ inline double BetaBeta(double views, double clicks, double prior_b) {
   return std::max(views - clicks, 0.0) + prior_b;
 }
 
+// Logistic sigmoid 1 / (1 + e^-x).
+inline double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// Hot/cold feed score: a boost for new items that fades with views, plus a
+// reward for items whose CTR rises past the threshold.
+inline double HotColdScore(double views, double clicks, double cold_max,
+                           double cold_steepness, double cold_threshold,
+                           double hot_max, double hot_steepness,
+                           double hot_threshold) {
+  const double coldness =
+      cold_max * (1.0 - Sigmoid(cold_steepness * (views - cold_threshold)));
+  const double hotness =
+      hot_max * Sigmoid(hot_steepness * (Ctr(views, clicks) - hot_threshold));
+  return coldness + hotness;
+}
+
+// Reward per view: mean and (population) variance, from the sums of reward
+// and of squared per-conversion reward.
+inline double RewardMean(double views, double reward_sum) {
+  return views > 0 ? reward_sum / views : 0.0;
+}
+inline double RewardVariance(double views, double reward_sum,
+                             double reward_sq_sum) {
+  if (!(views > 0)) return 0.0;
+  const double mean = reward_sum / views;
+  return std::max(reward_sq_sum / views - mean * mean, 0.0);
+}
+
+// UCB on reward per view; `sd_floor` keeps a bonus on arms whose views have
+// earned nothing yet.
+inline double RewardUcbScore(double views, double reward_sum,
+                             double reward_sq_sum, double log_total_views,
+                             double alpha, double sd_floor) {
+  if (!(views > 0)) return kUnseenScore;
+  const double sd = std::max(
+      std::sqrt(RewardVariance(views, reward_sum, reward_sq_sum)), sd_floor);
+  return reward_sum / views +
+         alpha * sd * std::sqrt(2.0 * std::max(log_total_views, 0.0) / views);
+}
+
+// The squared-reward increment of one event: its reward split evenly over its
+// clicks (one conversion when it has none).
+inline double RewardSquareIncrement(double reward, double clicks) {
+  return reward * reward / std::max(clicks, 1.0);
+}
+
 }  // namespace banditd::core
 
 #endif  // BANDITD_SERVER_CORE_SCORING_H_

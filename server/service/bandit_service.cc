@@ -41,16 +41,13 @@ grpc::ServerUnaryReactor* BanditService::CreateRoom(
   if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
     return FinishWith(context, auth);
   }
-  absl::StatusOr<core::PolicyParams> policy =
-      PolicyFromProto(request->policy());
-  if (!policy.ok()) return FinishWith(context, policy.status());
-  core::CreateRoom create{
-      request->room_id(),
-      {request->arm_ids().begin(), request->arm_ids().end()},
-      *policy};
+  absl::StatusOr<core::CreateRoom> create_or = CreateRoomFromProto(*request);
+  if (!create_or.ok()) return FinishWith(context, create_or.status());
+  core::CreateRoom create = *std::move(create_or);
   // The reply describes the room as created, not as it may be by the time
   // the reply is sent.
-  core::RoomInfo created{create.room_id, {}, create.policy};
+  core::RoomInfo created{
+      create.room_id, {}, create.policy, create.decay, create.linucb};
   created.arms.reserve(create.arm_ids.size());
   for (const std::string& arm_id : create.arm_ids) {
     created.arms.push_back({arm_id, true});
@@ -165,9 +162,21 @@ grpc::ServerUnaryReactor* BanditService::Sample(
   absl::StatusOr<core::PolicyOverride> policy =
       OverrideFromProto(request->policy());
   if (!policy.ok()) return FinishWith(context, policy.status());
-  absl::StatusOr<core::SampleResult> result =
-      engine_->Sample(SampleFromProto(*request, *policy));
+  core::SampleQuery query = SampleFromProto(*request, *policy);
+  absl::StatusOr<core::SampleResult> result = engine_->Sample(query);
   if (!result.ok()) return FinishWith(context, result.status());
+  if (decisions_ != nullptr) {
+    Decision decision{std::move(query.room_id),
+                      std::move(query.segment),
+                      std::move(query.context_items),
+                      std::move(query.features),
+                      {}};
+    decision.arm_ids.reserve(result->arms.size());
+    for (const core::ScoredArm& arm : result->arms) {
+      decision.arm_ids.push_back(arm.arm_id);
+    }
+    response->set_decision_id(decisions_->Put(std::move(decision)));
+  }
   response->mutable_arms()->Reserve(static_cast<int>(result->arms.size()));
   for (const core::ScoredArm& arm : result->arms) {
     v1::ScoredArm* out = response->add_arms();
@@ -185,7 +194,10 @@ grpc::ServerUnaryReactor* BanditService::Feedback(
   if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
     return FinishWith(context, auth);
   }
-  return Mutate(context, FeedbackFromProto(*request),
+  absl::StatusOr<core::FeedbackBatch> batch =
+      FeedbackFromProto(*request, decisions_);
+  if (!batch.ok()) return FinishWith(context, batch.status());
+  return Mutate(context, *std::move(batch),
                 [response](const core::ApplyResult& result) {
                   response->set_applied_events(result.applied_events);
                   response->set_duplicate_events(result.duplicate_events);

@@ -5,6 +5,7 @@
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "server/core/engine.h"
 #include "server/service/auth.h"
+#include "server/service/decision_cache.h"
 #include "server/store/committer.h"
 
 namespace banditd::service {
@@ -17,11 +18,16 @@ namespace banditd::service {
 // a rejected call changes nothing.
 class BanditService final : public v1::BanditService::CallbackService {
  public:
-  // `engine`, `committer` and `auth` must outlive the service; a null
-  // `auth` lets every call through.
+  // `engine`, `committer`, `auth` and `decisions` must outlive the service;
+  // a null `auth` lets every call through; with null `decisions` Sample
+  // returns no decision_id and Feedback rejects them.
   BanditService(const core::Engine* engine, store::Committer* committer,
-                const Authenticator* auth = nullptr)
-      : engine_(engine), committer_(committer), auth_(auth) {}
+                const Authenticator* auth = nullptr,
+                DecisionCache* decisions = nullptr)
+      : engine_(engine),
+        committer_(committer),
+        auth_(auth),
+        decisions_(decisions) {}
 
   grpc::ServerUnaryReactor* CreateRoom(
       grpc::CallbackServerContext* context,
@@ -76,6 +82,7 @@ class BanditService final : public v1::BanditService::CallbackService {
   const core::Engine* const engine_;
   store::Committer* const committer_;
   const Authenticator* const auth_;
+  DecisionCache* const decisions_;
 };
 
 }  // namespace banditd::service

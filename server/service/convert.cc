@@ -1,5 +1,7 @@
 #include "server/service/convert.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
@@ -18,6 +20,14 @@ absl::StatusOr<core::PolicyKind> KindFromProto(v1::PolicyType type) {
       return core::PolicyKind::kThompson;
     case v1::POLICY_TYPE_EPSILON_GREEDY:
       return core::PolicyKind::kEpsilonGreedy;
+    case v1::POLICY_TYPE_HOT_COLD:
+      return core::PolicyKind::kHotCold;
+    case v1::POLICY_TYPE_REWARD_UCB:
+      return core::PolicyKind::kRewardUcb;
+    case v1::POLICY_TYPE_REWARD_THOMPSON:
+      return core::PolicyKind::kRewardThompson;
+    case v1::POLICY_TYPE_LINUCB:
+      return core::PolicyKind::kLinUcb;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("policy.type: unknown policy type ", type));
@@ -49,6 +59,16 @@ absl::StatusOr<core::PolicyOverride> OverrideFromProto(
   if (policy.has_beta_prior_a()) out.beta_prior_a = policy.beta_prior_a();
   if (policy.has_beta_prior_b()) out.beta_prior_b = policy.beta_prior_b();
   if (policy.has_epsilon()) out.epsilon = policy.epsilon();
+  if (policy.has_cold_max()) out.cold_max = policy.cold_max();
+  if (policy.has_cold_steepness()) out.cold_steepness = policy.cold_steepness();
+  if (policy.has_cold_threshold()) out.cold_threshold = policy.cold_threshold();
+  if (policy.has_hot_max()) out.hot_max = policy.hot_max();
+  if (policy.has_hot_steepness()) out.hot_steepness = policy.hot_steepness();
+  if (policy.has_hot_threshold()) out.hot_threshold = policy.hot_threshold();
+  if (policy.has_linucb_alpha()) out.linucb_alpha = policy.linucb_alpha();
+  if (policy.has_prior_pseudo_views()) {
+    out.prior_pseudo_views = policy.prior_pseudo_views();
+  }
   return out;
 }
 
@@ -65,6 +85,14 @@ void PolicyToProto(const core::PolicyParams& params, v1::Policy* out) {
   out->set_beta_prior_a(params.beta_prior_a);
   out->set_beta_prior_b(params.beta_prior_b);
   out->set_epsilon(params.epsilon);
+  out->set_cold_max(params.cold_max);
+  out->set_cold_steepness(params.cold_steepness);
+  out->set_cold_threshold(params.cold_threshold);
+  out->set_hot_max(params.hot_max);
+  out->set_hot_steepness(params.hot_steepness);
+  out->set_hot_threshold(params.hot_threshold);
+  out->set_linucb_alpha(params.linucb_alpha);
+  out->set_prior_pseudo_views(params.prior_pseudo_views);
 }
 
 void RoomToProto(const core::RoomInfo& room, v1::Room* out) {
@@ -76,6 +104,31 @@ void RoomToProto(const core::RoomInfo& room, v1::Room* out) {
     a->set_enabled(arm.enabled);
   }
   PolicyToProto(room.policy, out->mutable_policy());
+  if (room.decay.enabled()) {
+    out->mutable_decay()->set_half_life_events(room.decay.half_life_events);
+    out->mutable_decay()->set_half_life_seconds(room.decay.half_life_seconds);
+  }
+  if (room.linucb.dimension > 0) {
+    out->mutable_linucb()->set_dimension(room.linucb.dimension);
+    out->mutable_linucb()->set_lambda(room.linucb.lambda);
+  }
+}
+
+absl::StatusOr<core::CreateRoom> CreateRoomFromProto(
+    const v1::CreateRoomRequest& request) {
+  absl::StatusOr<core::PolicyParams> policy = PolicyFromProto(request.policy());
+  if (!policy.ok()) return policy.status();
+  core::CreateRoom create;
+  create.room_id = request.room_id();
+  create.arm_ids.assign(request.arm_ids().begin(), request.arm_ids().end());
+  create.policy = *policy;
+  create.decay.half_life_events = request.decay().half_life_events();
+  create.decay.half_life_seconds = request.decay().half_life_seconds();
+  create.linucb.dimension = request.linucb().dimension();
+  // lambda 0 means "unset" in proto3: the documented default 1.
+  create.linucb.lambda =
+      request.linucb().lambda() == 0 ? 1.0 : request.linucb().lambda();
+  return create;
 }
 
 void CountsToProto(const core::Counts& counts, v1::Counts* out) {
@@ -84,10 +137,57 @@ void CountsToProto(const core::Counts& counts, v1::Counts* out) {
   out->set_reward_sum(counts.reward_sum);
 }
 
-core::FeedbackBatch FeedbackFromProto(const v1::FeedbackRequest& request) {
+namespace {
+
+// Completes `event` from the decision it cites. Fields the event gives must
+// agree with the decision.
+absl::Status ResolveDecision(const Decision& decision, const std::string& p,
+                             core::FeedbackEvent& event) {
+  auto conflict = [&](const char* field, const std::string& what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(p, ".", field, ": differs from the decision's ", what));
+  };
+  if (!event.room_id.empty() && event.room_id != decision.room_id) {
+    return conflict("room_id", absl::StrCat("room \"", decision.room_id, "\""));
+  }
+  if (!event.segment.empty() && event.segment != decision.segment) {
+    return conflict("segment",
+                    absl::StrCat("segment \"", decision.segment, "\""));
+  }
+  if (!event.context_items.empty() &&
+      event.context_items != decision.context_items) {
+    return conflict("context_items", "context items");
+  }
+  if (!event.features.empty() && event.features != decision.features) {
+    return conflict("features", "features");
+  }
+  if (event.arm_id.empty()) {
+    if (decision.arm_ids.size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(p, ".arm_id: required, the decision returned ",
+                       decision.arm_ids.size(), " arms"));
+    }
+    event.arm_id = decision.arm_ids[0];
+  } else if (std::find(decision.arm_ids.begin(), decision.arm_ids.end(),
+                       event.arm_id) == decision.arm_ids.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        p, ".arm_id: arm \"", event.arm_id, "\" was not in the decision"));
+  }
+  event.room_id = decision.room_id;
+  event.segment = decision.segment;
+  event.context_items = decision.context_items;
+  event.features = decision.features;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<core::FeedbackBatch> FeedbackFromProto(
+    const v1::FeedbackRequest& request, const DecisionCache* decisions) {
   core::FeedbackBatch batch;
   batch.events.reserve(request.events_size());
-  for (const v1::FeedbackEvent& e : request.events()) {
+  for (int i = 0; i < request.events_size(); ++i) {
+    const v1::FeedbackEvent& e = request.events(i);
     core::FeedbackEvent event;
     event.room_id = e.room_id();
     event.segment = e.segment();
@@ -98,6 +198,21 @@ core::FeedbackBatch FeedbackFromProto(const v1::FeedbackRequest& request) {
     event.clicks = e.clicks();
     if (e.has_reward()) event.reward = e.reward();
     event.event_id = e.event_id();
+    event.features.assign(e.features().begin(), e.features().end());
+    if (!e.decision_id().empty()) {
+      const std::string p = absl::StrCat("events[", i, "]");
+      std::optional<Decision> decision;
+      if (decisions != nullptr) decision = decisions->Get(e.decision_id());
+      if (!decision.has_value()) {
+        return absl::NotFoundError(absl::StrCat(
+            p, ".decision_id: decision \"", e.decision_id(),
+            "\" is unknown or was evicted from the decision cache (",
+            decisions == nullptr ? 0 : decisions->capacity(), " entries)"));
+      }
+      if (absl::Status s = ResolveDecision(*decision, p, event); !s.ok()) {
+        return s;
+      }
+    }
     batch.events.push_back(std::move(event));
   }
   return batch;
@@ -117,6 +232,7 @@ core::SampleQuery SampleFromProto(const v1::SampleRequest& request,
   query.excluded_arm_ids.assign(request.excluded_arm_ids().begin(),
                                 request.excluded_arm_ids().end());
   if (request.has_seed()) query.seed = request.seed();
+  query.features.assign(request.features().begin(), request.features().end());
   return query;
 }
 
@@ -133,6 +249,8 @@ void StatsToProto(const core::Stats& stats, v1::GetStatsResponse* out) {
     a->set_ctr(arm.scores.ctr);
     a->set_ucb1(arm.scores.ucb1);
     a->set_bucb(arm.scores.bucb);
+    a->set_reward_mean(arm.scores.reward_mean);
+    a->set_reward_variance(arm.scores.reward_variance);
     for (const core::ContextStat& item : arm.context) {
       v1::ContextStats* c = a->add_context();
       c->set_context_item(item.context_item);
@@ -140,6 +258,8 @@ void StatsToProto(const core::Stats& stats, v1::GetStatsResponse* out) {
       c->set_ctr(item.scores.ctr);
       c->set_ucb1(item.scores.ucb1);
       c->set_bucb(item.scores.bucb);
+      c->set_reward_mean(item.scores.reward_mean);
+      c->set_reward_variance(item.scores.reward_variance);
     }
   }
 }

@@ -10,6 +10,7 @@
 #include "grpcpp/support/status.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
+#include "server/service/decision_cache.h"
 
 namespace banditd::service {
 
@@ -26,7 +27,13 @@ void PolicyToProto(const core::PolicyParams& params, v1::Policy* out);
 void RoomToProto(const core::RoomInfo& room, v1::Room* out);
 void CountsToProto(const core::Counts& counts, v1::Counts* out);
 
-core::FeedbackBatch FeedbackFromProto(const v1::FeedbackRequest& request);
+// Translates a Feedback request; events citing a decision_id are completed
+// from `decisions` (null: decision ids are rejected), so that the logged
+// mutation is self-contained.
+absl::StatusOr<core::FeedbackBatch> FeedbackFromProto(
+    const v1::FeedbackRequest& request, const DecisionCache* decisions);
+absl::StatusOr<core::CreateRoom> CreateRoomFromProto(
+    const v1::CreateRoomRequest& request);
 core::SampleQuery SampleFromProto(const v1::SampleRequest& request,
                                   core::PolicyOverride policy);
 void StatsToProto(const core::Stats& stats, v1::GetStatsResponse* out);

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace banditd::store {
 
@@ -13,6 +15,9 @@ void MemoryCommitter::Submit(core::Mutation mutation, Done done) {
     if (shut_down_) {
       result = absl::UnavailableError("server is shutting down");
     } else {
+      if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
+        batch->logged_at_micros = absl::ToUnixMicros(absl::Now());
+      }
       result = engine_->Apply(mutation);
     }
   }
