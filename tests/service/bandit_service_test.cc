@@ -33,7 +33,9 @@ class BanditServiceTest : public ::testing::Test {
     options.max_batch_events = 100;
     engine_ = std::make_unique<core::Engine>(options);
     committer_ = std::make_unique<store::MemoryCommitter>(engine_.get());
-    service_ = std::make_unique<BanditService>(engine_.get(), committer_.get());
+    decisions_ = std::make_unique<DecisionCache>(3);
+    service_ = std::make_unique<BanditService>(engine_.get(), committer_.get(),
+                                               nullptr, decisions_.get());
     absl::StatusOr<RunningServer> running = StartServer({}, service_.get());
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = std::move(running->server);
@@ -97,6 +99,7 @@ class BanditServiceTest : public ::testing::Test {
 
   std::unique_ptr<core::Engine> engine_;
   std::unique_ptr<store::MemoryCommitter> committer_;
+  std::unique_ptr<DecisionCache> decisions_;
   std::unique_ptr<BanditService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -422,6 +425,139 @@ TEST_F(BanditServiceTest, HealthServiceReportsServing) {
   for (auto& s : slices) bytes.append(s.begin(), s.end());
   // HealthCheckResponse{status: SERVING (1)}: field 1, varint 1.
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+TEST_F(BanditServiceTest, FeedbackCitingADecisionIsCreditedToIt) {
+  ASSERT_TRUE(CreateRoom("r", {"a", "b", "c"}).ok());
+  v1::SampleRequest sample;
+  sample.set_room_id("r");
+  sample.set_segment("country=PL");
+  sample.add_context_items("hour=13");
+  sample.set_seed(1);
+  v1::SampleResponse one;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Sample(&context, sample, &one).ok());
+  }
+  ASSERT_EQ(one.decision_id().size(), 32u);
+  // A later click names only the decision.
+  v1::FeedbackEvent click;
+  click.set_decision_id(one.decision_id());
+  click.set_views(1);
+  click.set_clicks(1);
+  ASSERT_TRUE(Feedback({click}).ok());
+  const std::string arm = one.arms(0).arm_id();
+  v1::GetStatsResponse pl = Stats("r", "country=PL", true);
+  for (const v1::ArmStats& a : pl.arms()) {
+    EXPECT_DOUBLE_EQ(a.counts().clicks(), a.arm_id() == arm ? 1 : 0);
+    if (a.arm_id() == arm) {
+      ASSERT_EQ(a.context_size(), 1);
+      EXPECT_EQ(a.context(0).context_item(), "hour=13");
+    }
+  }
+
+  // With k = 2 the arm must be named, and must be one of the decision's.
+  sample.set_k(2);
+  v1::SampleResponse two;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Sample(&context, sample, &two).ok());
+  }
+  v1::FeedbackEvent e;
+  e.set_decision_id(two.decision_id());
+  e.set_clicks(1);
+  grpc::Status status = Feedback({e});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[0].arm_id"));
+  std::string missing = "a";
+  for (const std::string id : {"a", "b", "c"}) {
+    if (id != two.arms(0).arm_id() && id != two.arms(1).arm_id()) missing = id;
+  }
+  e.set_arm_id(missing);
+  EXPECT_EQ(Feedback({e}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  e.set_arm_id(two.arms(1).arm_id());
+  e.set_room_id("other");
+  status = Feedback({e});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[0].room_id"));
+  e.clear_room_id();
+  EXPECT_TRUE(Feedback({e}).ok());
+
+  v1::FeedbackEvent unknown;
+  unknown.set_decision_id("0123456789abcdef0123456789abcdef");
+  unknown.set_clicks(1);
+  status = Feedback({Event("r", "a", 1, 0), unknown});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[1].decision_id"));
+  EXPECT_DOUBLE_EQ(Stats("r").arms(0).counts().views(), 0);  // nothing applied
+
+  // The cache holds three decisions: two more samples evict the first.
+  for (int i = 0; i < 2; ++i) {
+    v1::SampleResponse ignored;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Sample(&context, sample, &ignored).ok());
+  }
+  EXPECT_EQ(Feedback({click}).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(BanditServiceTest, RoomConfigAndNewPoliciesThroughTheApi) {
+  v1::CreateRoomRequest create;
+  create.set_room_id("lin");
+  create.add_arm_ids("a");
+  create.add_arm_ids("b");
+  create.mutable_policy()->set_type(v1::POLICY_TYPE_LINUCB);
+  create.mutable_decay()->set_half_life_events(1000);
+  create.mutable_linucb()->set_dimension(2);
+  v1::CreateRoomResponse created;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->CreateRoom(&context, create, &created).ok());
+  }
+  EXPECT_EQ(created.room().linucb().dimension(), 2);
+  EXPECT_DOUBLE_EQ(created.room().linucb().lambda(), 1.0);
+  EXPECT_DOUBLE_EQ(created.room().decay().half_life_events(), 1000);
+  {
+    v1::GetRoomRequest get;
+    get.set_room_id("lin");
+    v1::GetRoomResponse room;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GetRoom(&context, get, &room).ok());
+    EXPECT_EQ(room.room().linucb().dimension(), 2);
+    EXPECT_EQ(room.room().policy().type(), v1::POLICY_TYPE_LINUCB);
+  }
+  v1::SampleRequest sample;
+  sample.set_room_id("lin");
+  sample.add_features(1.0);
+  sample.add_features(0.0);
+  sample.mutable_policy()->set_linucb_alpha(0.0);
+  v1::SampleResponse response;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Sample(&context, sample, &response).ok());
+  }
+  // Reward 3 for arm b at x = (1, 0): theta_b = 3/2 with lambda 1.
+  v1::FeedbackEvent e = Event("lin", "b", 1, 1);
+  e.set_reward(3.0);
+  e.add_features(1.0);
+  e.add_features(0.0);
+  ASSERT_TRUE(Feedback({e}).ok());
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Sample(&context, sample, &response).ok());
+  }
+  EXPECT_EQ(response.arms(0).arm_id(), "b");
+  EXPECT_DOUBLE_EQ(response.arms(0).score(), 1.5);
+  // Wrong feature count names the field.
+  sample.add_features(2.0);
+  grpc::ClientContext context;
+  grpc::Status status = stub_->Sample(&context, sample, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("features"));
+
+  v1::GetStatsResponse stats = Stats("lin");
+  EXPECT_DOUBLE_EQ(stats.arms(1).reward_mean(), 3.0);
+  ASSERT_TRUE(CreateRoom("feed", {"x", "y"}, v1::POLICY_TYPE_HOT_COLD).ok());
+  ASSERT_TRUE(CreateRoom("shop", {"x"}, v1::POLICY_TYPE_REWARD_THOMPSON).ok());
 }
 
 }  // namespace
