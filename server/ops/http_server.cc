@@ -24,13 +24,24 @@ std::string JsonNumber(double v) {
   return absl::StrFormat("%.17g", v);
 }
 
+// The hot/cold feed score's parameters, for the dashboard's curves.
+std::string HotColdJson(const core::PolicyParams& p) {
+  return absl::StrCat(",\"cold_max\":", JsonNumber(p.cold_max),
+                      ",\"cold_steepness\":", JsonNumber(p.cold_steepness),
+                      ",\"cold_threshold\":", JsonNumber(p.cold_threshold),
+                      ",\"hot_max\":", JsonNumber(p.hot_max),
+                      ",\"hot_steepness\":", JsonNumber(p.hot_steepness),
+                      ",\"hot_threshold\":", JsonNumber(p.hot_threshold));
+}
+
 std::string PolicyJson(const core::PolicyParams& p) {
   return absl::StrCat("{\"kind\":", JsonQuote(core::PolicyKindName(p.kind)),
                       ",\"ucb_alpha\":", JsonNumber(p.ucb_alpha),
                       ",\"bucb_z\":", JsonNumber(p.bucb_z),
                       ",\"beta_prior_a\":", JsonNumber(p.beta_prior_a),
                       ",\"beta_prior_b\":", JsonNumber(p.beta_prior_b),
-                      ",\"epsilon\":", JsonNumber(p.epsilon), "}");
+                      ",\"epsilon\":", JsonNumber(p.epsilon), HotColdJson(p),
+                      "}");
 }
 
 }  // namespace

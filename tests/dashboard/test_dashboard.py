@@ -120,6 +120,8 @@ def test_dashboard_shows_room_and_updates_after_feedback(server):
                 timeout=10_000)
             assert page.locator("#bounds-chart circle").count() == 2
             assert page.locator("#curves-chart polyline").count() == 2
+            assert page.locator("#cold-chart polyline").count() == 1
+            assert page.locator("#hot-chart polyline").count() == 1
 
             page.screenshot(path=str(OUTPUT_DIR / "dashboard.png"), full_page=True)
             assert errors == [], errors

@@ -214,6 +214,8 @@ TEST_F(HttpServerTest, ServesDashboardAndJson) {
   EXPECT_THAT(stats, HasSubstr("\"arm_id\":\"b\""));
   EXPECT_THAT(stats, HasSubstr("\"ucb1\":null"));
   EXPECT_THAT(stats, HasSubstr("\"share_history\":["));
+  EXPECT_THAT(stats, HasSubstr("\"cold_threshold\":100"));
+  EXPECT_THAT(stats, HasSubstr("\"hot_steepness\":50"));
   EXPECT_THAT(Get("/api/stats?room=nope", 404), HasSubstr("error"));
 }
 
