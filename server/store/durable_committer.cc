@@ -159,6 +159,10 @@ absl::Status DurableCommitter::Recover() {
         break;
       }
       recovery_.events_replayed += EventCount(*d.mutation);
+      if (const auto* batch = std::get_if<core::FeedbackBatch>(&*d.mutation)) {
+        last_logged_micros_ =
+            std::max(last_logged_micros_, batch->logged_at_micros);
+      }
       // A record that failed to apply when it was first committed fails
       // the same way now: Apply is deterministic.
       if (!engine_->Apply(*d.mutation).ok()) ++recovery_.records_rejected;
@@ -208,6 +212,9 @@ void DurableCommitter::Submit(core::Mutation mutation, Done done) {
   // writer. The writer validates again only if a structural change was
   // applied in between.
   const int64_t epoch = structure_epoch_.load(std::memory_order_acquire);
+  if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
+    batch->logged_at_micros = 0;  // The writer stamps it in log order.
+  }
   if (absl::Status status = engine_->Validate(mutation); !status.ok()) {
     std::move(done)(status);
     return;
@@ -323,6 +330,13 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
         std::move(pending.done)(s);
         continue;
       }
+    }
+    if (auto* batch = std::get_if<core::FeedbackBatch>(&pending.mutation)) {
+      // The decay clock: wall time, but never going back in log order.
+      last_logged_micros_ =
+          std::max(last_logged_micros_, absl::ToUnixMicros(absl::Now()));
+      batch->logged_at_micros = last_logged_micros_;
+      SetLoggedAtMicros(last_logged_micros_, &pending.record);
     }
     kept.push_back(&pending);
     records.push_back(std::move(pending.record));
@@ -459,9 +473,17 @@ absl::Status DurableCommitter::TakeSnapshot() {
   EngineState state;
   int64_t seq = 0;
   absl::Duration pause;
+  // Copy everything now, while Feedback keeps flowing, and in the pause
+  // only what Feedback changes, into the same memory; unless a structural
+  // change came in between, then copy all in the pause.
+  const int64_t epoch = structure_epoch_.load(std::memory_order_acquire);
+  state = CaptureDraft(*engine_);
   RunOnWriter([&](LogStore* log) {
     const absl::Time t0 = absl::Now();
-    state = CaptureState(*engine_);
+    if (structure_epoch_.load(std::memory_order_acquire) != epoch ||
+        !FinishDraft(*engine_, &state)) {
+      state = CaptureState(*engine_);
+    }
     seq = log->last_seq();
     pause = absl::Now() - t0;
     absl::MutexLock lock(&mu_);

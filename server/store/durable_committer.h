@@ -197,6 +197,8 @@ class DurableCommitter final : public Committer {
   bool unsynced_ = false;
   absl::Time last_sync_;
   int64_t avg_record_bytes_ = 1024;  // Moving average, sizes log trimming.
+  // Largest FeedbackBatch::logged_at_micros logged so far.
+  int64_t last_logged_micros_ = 0;
 
   std::thread writer_;
   std::thread snapshotter_;

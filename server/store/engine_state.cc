@@ -17,7 +17,7 @@ namespace {
 namespace pb = ::banditd::internal::v1;
 
 // Slices a table so that one slice stays near the chunk size.
-constexpr size_t kBytesPerSlot = 3 * sizeof(double);
+constexpr size_t kBytesPerSlot = 4 * sizeof(double);
 
 // Collects messages into chunks of about `chunk_bytes`.
 class ChunkWriter {
@@ -76,6 +76,8 @@ void EncodeTable(const std::string& room_id, const std::string& segment,
     slice->mutable_reward_sums()->Add(table.reward_sums() + offset,
                                       table.reward_sums() + offset + n);
     slice->set_enabled_views(table.enabled_views());
+    slice->mutable_reward_sq_sums()->Add(table.reward_sq_sums() + offset,
+                                         table.reward_sq_sums() + offset + n);
     offset += n;
     writer->Added(n * kBytesPerSlot + room_id.size() + segment.size() + 32);
   } while (offset < table.size());
@@ -93,7 +95,7 @@ std::vector<const typename Map::value_type*> Sorted(const Map& map) {
 
 // Accumulates the slices of one table while decoding.
 struct TableBuilder {
-  std::vector<double> views, clicks, reward_sums;
+  std::vector<double> views, clicks, reward_sums, reward_sq_sums;
   double enabled_views = 0;
 };
 
@@ -126,9 +128,58 @@ EngineState CaptureState(const core::Engine& engine) {
     out.arm_ids = room.arm_ids;
     out.enabled = room.enabled;
     out.segments = room.segments;
+    out.decay = room.decay;
+    out.counter_scale = room.counter_scale;
+    out.last_event_micros = room.last_event_micros;
+    out.linucb = room.linucb;
+    out.linucb_arms = room.linucb_arms;
   });
   state.event_ids = engine.RecentEventIds();
   return state;
+}
+
+EngineState CaptureDraft(const core::Engine& engine) {
+  EngineState state = CaptureState(engine);
+  state.event_ids.clear();
+  return state;
+}
+
+bool FinishDraft(const core::Engine& engine, EngineState* state) {
+  size_t next = 0;
+  bool match = true;
+  engine.ForEachRoom([&](const core::Room& room) {
+    room.mu.AssertReaderHeld();
+    if (!match || next >= state->rooms.size() ||
+        state->rooms[next].room_id != room.id ||
+        state->rooms[next].arm_ids.size() != room.arm_ids.size() ||
+        state->rooms[next].segments.size() > room.segments.size()) {
+      match = false;
+      return;
+    }
+    RoomState& out = state->rooms[next++];
+    // Assigning table by table reuses the draft's vectors (their capacity
+    // already fits), where copying whole maps would allocate anew.
+    for (const auto& [name, segment] : room.segments) {
+      core::Segment& to = out.segments[name];
+      to.arms = segment.arms;
+      for (const auto& [item, table] : segment.context) {
+        to.context[item] = table;
+      }
+      if (to.context.size() != segment.context.size()) match = false;
+    }
+    out.counter_scale = room.counter_scale;
+    out.last_event_micros = room.last_event_micros;
+    if (out.linucb_arms.size() != room.linucb_arms.size()) {
+      match = false;
+      return;
+    }
+    for (size_t i = 0; i < room.linucb_arms.size(); ++i) {
+      out.linucb_arms[i] = room.linucb_arms[i];
+    }
+  });
+  if (!match || next != state->rooms.size()) return false;
+  state->event_ids = engine.RecentEventIds();
+  return true;
 }
 
 void RestoreState(EngineState state, core::Engine* engine) {
@@ -145,6 +196,11 @@ void RestoreState(EngineState state, core::Engine* engine) {
       room->arm_index.emplace(room->arm_ids[i], i);
     }
     room->segments = std::move(in.segments);
+    room->decay = in.decay;
+    room->counter_scale = in.counter_scale;
+    room->last_event_micros = in.last_event_micros;
+    room->linucb = in.linucb;
+    room->linucb_arms = std::move(in.linucb_arms);
     room->MutableSegment("");  // Always present.
     rooms.push_back(std::move(room));
   }
@@ -167,6 +223,10 @@ std::vector<std::string> EncodeSnapshot(const EngineState& state,
       PolicyToProto(room.policy, slice->mutable_policy());
       slice->set_offset(static_cast<int64_t>(offset));
       slice->set_table_count(table_count);
+      DecayToProto(room.decay, slice->mutable_decay());
+      LinUcbToProto(room.linucb, slice->mutable_linucb());
+      slice->set_counter_scale(room.counter_scale);
+      slice->set_last_event_micros(room.last_event_micros);
       size_t bytes = room.room_id.size() + 64;
       const size_t begin = offset;
       while (offset < room.arm_ids.size() &&
@@ -187,6 +247,22 @@ std::vector<std::string> EncodeSnapshot(const EngineState& state,
         EncodeTable(room.room_id, segment->first, &context->first,
                     context->second, chunk_bytes, &writer);
       }
+    }
+    // LinUCB models, a few arms per slice.
+    for (size_t i = 0; i < room.linucb_arms.size();) {
+      pb::LinUcbSlice* slice = writer.chunk()->add_linucb();
+      slice->set_room_id(room.room_id);
+      slice->set_offset(static_cast<int64_t>(i));
+      size_t bytes = room.room_id.size() + 16;
+      do {
+        const core::LinUcbArm& arm = room.linucb_arms[i++];
+        pb::LinUcbModel* model = slice->add_arms();
+        model->mutable_a_inverse()->Add(arm.a_inverse().begin(),
+                                        arm.a_inverse().end());
+        model->mutable_b()->Add(arm.b().begin(), arm.b().end());
+        bytes += 8 * (arm.a_inverse().size() + arm.b().size()) + 8;
+      } while (i < room.linucb_arms.size() && bytes < writer.room_left());
+      writer.Added(bytes);
     }
   }
   for (const std::string& id : state.event_ids) {
@@ -218,6 +294,11 @@ absl::StatusOr<EngineState> DecodeSnapshot(
             PolicyFromProto(slice.policy());
         if (!policy.ok()) return policy.status();
         room.policy = *policy;
+        room.decay = DecayFromProto(slice.decay());
+        room.linucb = LinUcbFromProto(slice.linucb());
+        room.counter_scale =
+            slice.has_counter_scale() ? slice.counter_scale() : 1.0;
+        room.last_event_micros = slice.last_event_micros();
         table_counts.push_back(slice.table_count());
       }
       RoomState& room = state.rooms[it->second];
@@ -254,6 +335,38 @@ absl::StatusOr<EngineState> DecodeSnapshot(
                                slice.reward_sums().begin(),
                                slice.reward_sums().end());
       table.enabled_views = slice.enabled_views();
+      if (slice.reward_sq_sums_size() == n) {
+        table.reward_sq_sums.insert(table.reward_sq_sums.end(),
+                                    slice.reward_sq_sums().begin(),
+                                    slice.reward_sq_sums().end());
+      } else if (slice.reward_sq_sums_size() == 0) {
+        table.reward_sq_sums.resize(table.views.size());
+      } else {
+        return Corrupt(
+            absl::StrCat("squared rewards in room ", slice.room_id()));
+      }
+    }
+    for (pb::LinUcbSlice& slice : *chunk.mutable_linucb()) {
+      auto it = room_index.find(slice.room_id());
+      if (it == room_index.end()) {
+        return Corrupt(
+            absl::StrCat("LinUCB of unknown room ", slice.room_id()));
+      }
+      RoomState& room = state.rooms[it->second];
+      const int d = room.linucb.dimension;
+      if (slice.offset() != static_cast<int64_t>(room.linucb_arms.size())) {
+        return Corrupt(absl::StrCat("LinUCB slice of room ", room.room_id));
+      }
+      for (pb::LinUcbModel& model : *slice.mutable_arms()) {
+        if (model.a_inverse_size() != d * d || model.b_size() != d) {
+          return Corrupt(
+              absl::StrCat("LinUCB model size in room ", room.room_id));
+        }
+        core::LinUcbArm& arm =
+            room.linucb_arms.emplace_back(d, room.linucb.lambda);
+        arm.Restore({model.a_inverse().begin(), model.a_inverse().end()},
+                    {model.b().begin(), model.b().end()});
+      }
     }
     for (std::string& id : *chunk.mutable_event_ids()) {
       state.event_ids.push_back(std::move(id));
@@ -269,7 +382,8 @@ absl::StatusOr<EngineState> DecodeSnapshot(
     core::CounterTable& out =
         key.has_context_item ? segment.context[key.context_item] : segment.arms;
     out.Assign(std::move(table.views), std::move(table.clicks),
-               std::move(table.reward_sums), table.enabled_views);
+               std::move(table.reward_sums), table.enabled_views,
+               std::move(table.reward_sq_sums));
   }
   std::vector<int64_t> tables_seen(state.rooms.size());
   for (const TableKey& key : table_order) {
@@ -277,6 +391,12 @@ absl::StatusOr<EngineState> DecodeSnapshot(
   }
   for (size_t r = 0; r < state.rooms.size(); ++r) {
     const RoomState& room = state.rooms[r];
+    if (!room.linucb_arms.empty() &&
+        room.linucb_arms.size() != room.arm_ids.size()) {
+      return Corrupt(
+          absl::StrCat("room ", room.room_id, " has ", room.linucb_arms.size(),
+                       " LinUCB models for ", room.arm_ids.size(), " arms"));
+    }
     if (tables_seen[r] != table_counts[r]) {
       return Corrupt(absl::StrCat("room ", room.room_id, " has ",
                                   tables_seen[r], " of ", table_counts[r],

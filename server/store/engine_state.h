@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/core/engine.h"
+#include "server/core/linucb.h"
 #include "server/core/policy.h"
 #include "server/core/room.h"
 
@@ -22,6 +23,11 @@ struct RoomState {
   std::vector<std::string> arm_ids;
   std::vector<uint8_t> enabled;
   absl::flat_hash_map<std::string, core::Segment> segments;
+  core::DecayConfig decay;
+  double counter_scale = 1.0;
+  int64_t last_event_micros = 0;
+  core::LinUcbConfig linucb;
+  std::vector<core::LinUcbArm> linucb_arms;
 
   friend bool operator==(const RoomState&, const RoomState&) = default;
 };
@@ -39,6 +45,19 @@ struct EngineState {
 // turn, so it is consistent only when no Apply runs meanwhile: call it from
 // the engine's single writer. Readers (Sample, GetStats) are not blocked.
 EngineState CaptureState(const core::Engine& engine);
+
+// A snapshot copy in two steps, so that the step that must exclude Apply
+// is short and touches no fresh memory. CaptureDraft copies everything while
+// Feedback may still be applied (so counters may be mid-change, but the
+// expensive part is done: arm ids, and allocating and faulting in every
+// table). FinishDraft, from the single writer, then copies the parts that
+// Feedback changes (counters, decay state, LinUCB models, event ids) into the
+// draft's existing memory. The result equals CaptureState provided no
+// mutation other than Feedback was applied between the two steps.
+EngineState CaptureDraft(const core::Engine& engine);
+// Returns false, leaving `state` unusable, if the rooms no longer match the
+// draft (a structural change came in between).
+bool FinishDraft(const core::Engine& engine, EngineState* state);
 
 // RestoreState replaces the engine's state with `state`. Single writer only.
 void RestoreState(EngineState state, core::Engine* engine);

@@ -1,5 +1,6 @@
 #include "server/store/log_codec.h"
 
+#include <bit>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -31,6 +32,8 @@ struct Encoder {
     out->set_room_id(m.room_id);
     out->mutable_arm_ids()->Add(m.arm_ids.begin(), m.arm_ids.end());
     PolicyToProto(m.policy, out->mutable_policy());
+    DecayToProto(m.decay, out->mutable_decay());
+    LinUcbToProto(m.linucb, out->mutable_linucb());
   }
   void operator()(const core::DeleteRoom& m) const {
     record->mutable_delete_room()->set_room_id(m.room_id);
@@ -68,6 +71,10 @@ struct Encoder {
       event->set_clicks(e.clicks);
       if (e.reward.has_value()) event->set_reward(*e.reward);
       event->set_event_id(e.event_id);
+      event->mutable_features()->Add(e.features.begin(), e.features.end());
+    }
+    if (m.logged_at_micros != 0) {
+      record->set_logged_at_micros(m.logged_at_micros);
     }
   }
 };
@@ -103,6 +110,10 @@ size_t EventSize(const core::FeedbackEvent& e) {
   // Repeated strings are written even when empty.
   for (const std::string& item : e.context_items) size += StringSize(item);
   if (e.reward.has_value()) size += 1 + 8;
+  if (!e.features.empty()) {
+    const size_t bytes = 8 * e.features.size();
+    size += 1 + CodedOutputStream::VarintSize64(bytes) + bytes;
+  }
   return size;
 }
 
@@ -119,6 +130,25 @@ uint8_t* WriteVarintField(int field, int64_t v, uint8_t* out) {
   if (v == 0) return out;
   *out++ = Tag(field, kVarint);
   return CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(v), out);
+}
+uint8_t* WriteDouble(double value, uint8_t* out) {
+  uint64_t bits;
+  static_assert(sizeof(bits) == sizeof(double));
+  std::memcpy(&bits, &value, sizeof(bits));
+  return CodedOutputStream::WriteLittleEndian64ToArray(bits, out);
+}
+
+// LogRecord.logged_at_micros: the last field, so appending it to an encoded
+// record sets it (protobuf merges concatenated messages).
+constexpr int kLoggedAtField = pb::LogRecord::kLoggedAtMicrosFieldNumber;
+static_assert(kLoggedAtField == 16, "two-byte tag below");
+
+void AppendLoggedAt(int64_t micros, std::string* record) {
+  uint8_t buffer[2 + 10];
+  uint8_t* p = CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(kLoggedAtField << 3 | kVarint), buffer);
+  p = CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(micros), p);
+  record->append(reinterpret_cast<const char*>(buffer), p - buffer);
 }
 
 std::string EncodeFeedback(const core::FeedbackBatch& batch) {
@@ -147,12 +177,17 @@ std::string EncodeFeedback(const core::FeedbackBatch& batch) {
     p = WriteVarintField(6, e.clicks, p);
     if (e.reward.has_value()) {
       *p++ = Tag(7, kFixed64);
-      uint64_t bits;
-      static_assert(sizeof(bits) == sizeof(double));
-      std::memcpy(&bits, &*e.reward, sizeof(bits));
-      p = CodedOutputStream::WriteLittleEndian64ToArray(bits, p);
+      p = WriteDouble(*e.reward, p);
     }
     p = WriteNonEmptyString(8, e.event_id, p);
+    if (!e.features.empty()) {
+      *p++ = Tag(9, kLength);
+      p = CodedOutputStream::WriteVarint64ToArray(8 * e.features.size(), p);
+      for (double f : e.features) p = WriteDouble(f, p);
+    }
+  }
+  if (batch.logged_at_micros != 0) {
+    AppendLoggedAt(batch.logged_at_micros, &out);
   }
   return out;
 }
@@ -246,6 +281,16 @@ bool DecodeEvent(std::string_view bytes, core::FeedbackEvent* e) {
         if (!in.Bytes(&text)) return false;
         e->event_id.assign(text);
         break;
+      case Tag(9, kLength): {
+        if (!in.Bytes(&text) || text.size() % 8 != 0) return false;
+        static_assert(std::endian::native == std::endian::little,
+                      "packed doubles are copied as they are");
+        const size_t n = text.size() / 8;
+        e->features.resize(e->features.size() + n);
+        std::memcpy(e->features.data() + e->features.size() - n, text.data(),
+                    text.size());
+        break;
+      }
       default:
         return false;
     }
@@ -259,10 +304,18 @@ std::optional<core::FeedbackBatch> DecodeFeedback(std::string_view bytes) {
   std::string_view body;
   if (!record.Varint(&tag) ||
       tag != Tag(pb::LogRecord::kFeedbackFieldNumber, kLength) ||
-      !record.Bytes(&body) || !record.done()) {
+      !record.Bytes(&body)) {
     return std::nullopt;
   }
   core::FeedbackBatch batch;
+  if (!record.done()) {
+    uint64_t micros;
+    if (!record.Varint(&tag) || tag != (kLoggedAtField << 3 | kVarint) ||
+        !record.Varint(&micros) || !record.done()) {
+      return std::nullopt;
+    }
+    batch.logged_at_micros = static_cast<int64_t>(micros);
+  }
   Reader events(body);
   while (!events.done()) {
     std::string_view event;
@@ -287,6 +340,10 @@ std::string EncodeMutation(const core::Mutation& mutation) {
   pb::LogRecord record;
   std::visit(Encoder{&record}, mutation);
   return record.SerializeAsString();
+}
+
+void SetLoggedAtMicros(int64_t micros, std::string* record) {
+  if (micros != 0) wire::AppendLoggedAt(micros, record);
 }
 
 std::string EncodeMutationWithProtobuf(const core::Mutation& mutation) {
@@ -323,6 +380,8 @@ absl::StatusOr<core::Mutation> DecodeMutationWithProtobuf(
       absl::StatusOr<core::PolicyParams> policy = PolicyFromProto(in.policy());
       if (!policy.ok()) return policy.status();
       out.policy = *policy;
+      out.decay = DecayFromProto(in.decay());
+      out.linucb = LinUcbFromProto(in.linucb());
       return out;
     }
     case pb::LogRecord::kDeleteRoom:
@@ -360,7 +419,9 @@ absl::StatusOr<core::Mutation> DecodeMutationWithProtobuf(
         e.clicks = in.clicks();
         if (in.has_reward()) e.reward = in.reward();
         e.event_id = std::move(*in.mutable_event_id());
+        e.features.assign(in.features().begin(), in.features().end());
       }
+      out.logged_at_micros = record.logged_at_micros();
       return out;
     }
     case pb::LogRecord::MUTATION_NOT_SET:

@@ -12,6 +12,11 @@ namespace banditd::store {
 // EncodeMutation serializes `mutation` as a banditd.internal.v1.LogRecord.
 std::string EncodeMutation(const core::Mutation& mutation);
 
+// Sets logged_at_micros on a record made by EncodeMutation from a
+// FeedbackBatch whose logged_at_micros was 0, as if it had been set before
+// encoding (the committer stamps records in log order, after encoding them).
+void SetLoggedAtMicros(int64_t micros, std::string* record);
+
 // The same bytes as EncodeMutation, built through the generated LogRecord
 // message: the reference that the hand-written fast path is tested against.
 std::string EncodeMutationWithProtobuf(const core::Mutation& mutation);

@@ -17,6 +17,14 @@ void PolicyToProto(const core::PolicyParams& policy,
 absl::StatusOr<core::PolicyParams> PolicyFromProto(
     const banditd::internal::v1::Policy& policy);
 
+void DecayToProto(const core::DecayConfig& decay,
+                  banditd::internal::v1::DecayConfig* out);
+core::DecayConfig DecayFromProto(const banditd::internal::v1::DecayConfig& in);
+void LinUcbToProto(const core::LinUcbConfig& linucb,
+                   banditd::internal::v1::LinUcbConfig* out);
+core::LinUcbConfig LinUcbFromProto(
+    const banditd::internal::v1::LinUcbConfig& in);
+
 }  // namespace banditd::store
 
 #endif  // BANDITD_SERVER_STORE_PROTO_CONVERT_H_

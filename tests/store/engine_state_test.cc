@@ -1,6 +1,7 @@
 #include "server/store/engine_state.h"
 
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -19,6 +20,14 @@ TEST(EngineStateTest, CaptureRestoreRoundTrip) {
   EngineState state = CaptureState(engine);
   ASSERT_FALSE(state.rooms.empty());
   ASSERT_FALSE(state.event_ids.empty());
+  // The workload covers LinUCB models and decayed counters.
+  bool linucb = false, decayed = false;
+  for (const RoomState& room : state.rooms) {
+    linucb |= !room.linucb_arms.empty();
+    decayed |= room.counter_scale != 1.0;
+  }
+  EXPECT_TRUE(linucb);
+  EXPECT_TRUE(decayed);
 
   core::Engine restored;
   RestoreState(state, &restored);
@@ -60,6 +69,27 @@ TEST(EngineStateTest, RestoredEngineBehavesLikeTheOriginal) {
     }
   }
   EXPECT_EQ(CaptureState(original), CaptureState(restored));
+}
+
+TEST(EngineStateTest, TwoStepCaptureEqualsCaptureState) {
+  core::Engine engine;
+  const std::vector<core::Mutation> ms = testing::RandomMutations(2000, 5);
+  ApplyAll(engine, ms);
+  EngineState draft = CaptureDraft(engine);
+  // Feedback in between is fine: only counters and event ids change.
+  for (const core::Mutation& m : testing::RandomMutations(500, 6)) {
+    if (std::holds_alternative<core::FeedbackBatch>(m)) (void)engine.Apply(m);
+  }
+  ASSERT_TRUE(FinishDraft(engine, &draft));
+  EXPECT_EQ(draft, CaptureState(engine));
+
+  // A room created in between is noticed.
+  EngineState stale = CaptureDraft(engine);
+  core::CreateRoom create;
+  create.room_id = "aaa-new";
+  create.arm_ids = {"x"};
+  ASSERT_TRUE(engine.Apply(create).ok());
+  EXPECT_FALSE(FinishDraft(engine, &stale));
 }
 
 TEST(EngineStateTest, EmptyEngine) {

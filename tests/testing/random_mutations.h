@@ -28,19 +28,31 @@ inline std::vector<core::Mutation> RandomMutations(int count, uint32_t seed) {
     return static_cast<int>(std::uniform_int_distribution<int>(0, n - 1)(rng));
   };
   std::vector<core::Mutation> out;
-  for (int r = 0; r < 3; ++r) {
+  std::vector<core::CreateRoom> configs;
+  for (int r = 0; r < 4; ++r) {
     core::CreateRoom create;
     create.room_id = absl::StrCat("room", r);
     for (int a = 0; a < 5; ++a)
       create.arm_ids.push_back(absl::StrCat("arm", a));
     create.policy.kind = core::PolicyKind::kThompson;
     create.policy.beta_prior_a = 1.5 + r;
-    out.push_back(create);
+    // room0 decays by events, room1 has LinUCB models, room2 decays by time.
+    if (r == 0) create.decay.half_life_events = 50;
+    if (r == 1) {
+      create.policy.kind = core::PolicyKind::kLinUcb;
+      create.linucb.dimension = 3;
+      create.linucb.lambda = 0.5;
+    }
+    if (r == 2) create.decay.half_life_seconds = 0.01;
+    configs.push_back(create);
+    // room3 exists only once re-created below.
+    if (r < 3) out.push_back(create);
   }
   int next_arm = 5;
   int next_event = 0;
   for (int i = 0; i < count; ++i) {
-    const std::string room = absl::StrCat("room", pick(4));
+    const int room_index = pick(4);
+    const std::string room = absl::StrCat("room", room_index);
     const int kind = pick(100);
     if (kind < 85) {
       core::FeedbackBatch batch;
@@ -58,6 +70,9 @@ inline std::vector<core::Mutation> RandomMutations(int count, uint32_t seed) {
         event.views = 1 + pick(3);
         event.clicks = pick(2);
         if (pick(4) == 0) event.reward = 0.25 * pick(10);
+        if (room == "room1") {
+          event.features = {1.0, 0.5 * pick(4), -0.25 * pick(3)};
+        }
         if (pick(2) == 0) {
           // Sometimes repeat a recent id.
           const int id = pick(5) == 0 && next_event > 0
@@ -81,8 +96,7 @@ inline std::vector<core::Mutation> RandomMutations(int count, uint32_t seed) {
     } else if (kind < 99 && pick(3) == 0) {
       out.push_back(core::DeleteRoom{room});
     } else {
-      core::CreateRoom create;
-      create.room_id = room;
+      core::CreateRoom create = configs[room_index];
       create.arm_ids = {"arm0", "arm1"};
       out.push_back(std::move(create));
     }
