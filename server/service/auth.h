@@ -13,7 +13,8 @@
 namespace banditd::service {
 
 // What an RPC requires. An admin token may call every RPC; a client token
-// only the client RPCs (Sample, Feedback, GetStats).
+// only the client RPCs: Sample, Feedback, GetStats and the read-only
+// GetRoom and ListRooms. Changes to rooms and arms need admin.
 enum class Role { kClient, kAdmin };
 
 // Authenticator checks the bearer token of a call ("authorization: Bearer

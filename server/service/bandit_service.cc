@@ -62,7 +62,7 @@ grpc::ServerUnaryReactor* BanditService::CreateRoom(
 grpc::ServerUnaryReactor* BanditService::GetRoom(
     grpc::CallbackServerContext* context, const v1::GetRoomRequest* request,
     v1::GetRoomResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
     return FinishWith(context, auth);
   }
   absl::StatusOr<core::RoomInfo> room = engine_->GetRoom(request->room_id());
@@ -73,7 +73,7 @@ grpc::ServerUnaryReactor* BanditService::GetRoom(
 grpc::ServerUnaryReactor* BanditService::ListRooms(
     grpc::CallbackServerContext* context, const v1::ListRoomsRequest* request,
     v1::ListRoomsResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
     return FinishWith(context, auth);
   }
   if (request->page_size() < 0) {

@@ -216,6 +216,36 @@ TEST_P(AuthServerTest, ClientAndAdminTokensCallClientRpcs) {
   EXPECT_TRUE(DeleteRoom(kAdminToken, "r").ok());
 }
 
+TEST_P(AuthServerTest, ClientTokenReadsRoomsButCannotChangeThem) {
+  ASSERT_TRUE(CreateRoom(kAdminToken, "r").ok());
+  {
+    v1::GetRoomRequest request;
+    request.set_room_id("r");
+    v1::GetRoomResponse response;
+    grpc::ClientContext context;
+    WithToken(context, kClientToken);
+    ASSERT_TRUE(stub_->GetRoom(&context, request, &response).ok());
+    EXPECT_EQ(response.room().room_id(), "r");
+  }
+  {
+    v1::ListRoomsRequest request;
+    v1::ListRoomsResponse response;
+    grpc::ClientContext context;
+    WithToken(context, kClientToken);
+    ASSERT_TRUE(stub_->ListRooms(&context, request, &response).ok());
+    EXPECT_EQ(response.rooms_size(), 1);
+  }
+  v1::AddArmsRequest add;
+  add.set_room_id("r");
+  add.add_arm_ids("new");
+  v1::AddArmsResponse added;
+  grpc::ClientContext context;
+  WithToken(context, kClientToken);
+  EXPECT_EQ(stub_->AddArms(&context, add, &added).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(engine_.GetRoom("r")->arms.size(), 1u);
+}
+
 TEST_P(AuthServerTest, HealthNeedsNoToken) {
   // grpc.health.v1.HealthCheckRequest{service: ""} is the empty message.
   grpc::GenericStub generic(channel_);
