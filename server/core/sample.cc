@@ -180,17 +180,24 @@ void BucbBound(const double* __restrict v, const double* __restrict c,
     const float views = static_cast<float>(v[j]);
     const float clicks = static_cast<float>(c[j]);
     const float safe = views > 0 ? views : 1.0f;
-    const float q = ((clicks < 0 ? 0.0f : clicks) + fa) / (views + fab);
+    // One division gives both 1 / views and 1 / (views + a + b). Where the
+    // product could overflow (or underflow) the arm takes +inf below and is
+    // scored exactly.
+    const float denominator = views + fab;
+    const float product = safe * denominator;
+    const float r = 1.0f / product;
+    const float inverse = denominator * r;
+    const float q = ((clicks < 0 ? 0.0f : clicks) + fa) * (safe * r);
     // p is off by at most 2^-21 (absolute), and p (1 - p) has slope at most
     // 1 on [0, 1]: adding 2^-18 keeps the product above the exact one even
     // where 1 - p cancels; it never exceeds 1/4.
     const float p = q < 0 ? 0.0f : (1.0f < q ? 1.0f : q);
     const float var = std::min(p * (1.0f - p) + 0x1.0p-18f, 0.25f);
-    const float inverse = 1.0f / safe;
     const float s = std::fabs(clicks) * inverse + fz * std::sqrt(var * inverse);
     // s + 0 or s + inf: arithmetic rather than a select keeps every load
     // unconditional, so none becomes a masked load.
-    out[j] = s + (views > 0 ? 0.0f : std::numeric_limits<float>::infinity());
+    const bool in_range = views > 0 && product < 1e36f && product > 1e-30f;
+    out[j] = s + (in_range ? 0.0f : std::numeric_limits<float>::infinity());
   }
 }
 
