@@ -201,6 +201,41 @@ TEST(DurableCommitterTest, FailedAppendChangesNothingAndWritesResume) {
   EXPECT_EQ(CaptureState(recovered), CaptureState(engine));
 }
 
+TEST(DurableCommitterTest, RefusesACorruptOrGappedLog) {
+  auto contents = std::make_shared<FakeLogContents>();
+  {
+    core::Engine engine;
+    auto committer = OpenFake(contents, &engine);
+    ASSERT_TRUE(
+        SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+    ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a")).ok());
+    ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a")).ok());
+  }
+  {
+    absl::MutexLock lock(&contents->mu);
+    contents->log[2] = "\xff\xff garbage";
+  }
+  core::Engine engine;
+  auto committer = DurableCommitter::Create(
+      QuietOptions(), std::make_unique<FakeLogStore>(contents), &engine);
+  ASSERT_FALSE(committer.ok());
+  EXPECT_EQ(committer.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(committer.status().message().find("log record 2"),
+            std::string::npos)
+      << committer.status();
+
+  {
+    absl::MutexLock lock(&contents->mu);
+    contents->log.erase(2);
+  }
+  core::Engine engine2;
+  committer = DurableCommitter::Create(
+      QuietOptions(), std::make_unique<FakeLogStore>(contents), &engine2);
+  ASSERT_FALSE(committer.ok());
+  EXPECT_NE(committer.status().message().find("gap"), std::string::npos)
+      << committer.status();
+}
+
 TEST(DurableCommitterTest, ShutdownRejectsLaterSubmits) {
   auto contents = std::make_shared<FakeLogContents>();
   core::Engine engine;
