@@ -218,6 +218,13 @@ func (c *Client) CreateRoom(ctx context.Context, roomID string, armIDs []string,
 	return resp.GetRoom(), err
 }
 
+// CreateRoomFrom creates a room from a full request, for the settings
+// CreateRoom does not take (decay, LinUCB dimension).
+func (c *Client) CreateRoomFrom(ctx context.Context, req *pb.CreateRoomRequest) (*pb.Room, error) {
+	resp, err := call(ctx, c, "CreateRoom", false, c.rpc.CreateRoom, req)
+	return resp.GetRoom(), err
+}
+
 // GetRoom returns a room's arms and resolved default policy.
 func (c *Client) GetRoom(ctx context.Context, roomID string) (*pb.Room, error) {
 	resp, err := call(ctx, c, "GetRoom", true, c.rpc.GetRoom, &pb.GetRoomRequest{RoomId: roomID})

@@ -289,3 +289,25 @@ func TestRetryRidesOutServerStart(t *testing.T) {
 		t.Fatalf("err = %v, want NOT_FOUND once the server is up", err)
 	}
 }
+
+func TestCreateRoomFromAndDecisionFeedback(t *testing.T) {
+	ctx := context.Background()
+	c := dial(t)
+	id := newRoomID(t)
+	room := check(c.CreateRoomFrom(ctx, &pb.CreateRoomRequest{
+		RoomId: id, ArmIds: []string{"a", "b"},
+		Decay:  &pb.Decay{HalfLifeEvents: 500},
+	}))(t)
+	if room.GetDecay().GetHalfLifeEvents() != 500 {
+		t.Fatalf("decay = %v", room.GetDecay())
+	}
+	resp := check(c.Sample(ctx, &pb.SampleRequest{RoomId: id}))(t)
+	if resp.GetDecisionId() == "" {
+		t.Skip("server runs without a decision cache")
+	}
+	check(c.Feedback(ctx, &pb.FeedbackEvent{DecisionId: resp.GetDecisionId(), Views: 1, Clicks: 1}))(t)
+	st := check(c.Stats(ctx, id, "", false))(t)
+	if st.GetTotalViews() != 1 {
+		t.Fatalf("views after decision feedback = %v", st.GetTotalViews())
+	}
+}

@@ -1582,7 +1582,8 @@ type SampleResponse struct {
 	Policy *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Identifies this decision for FeedbackEvent.decision_id. Decisions are
 	// remembered in a bounded in-memory cache (--decision_cache_size, default
-	// 1,000,000, oldest evicted first) and are not kept across restarts.
+	// 100,000 decisions of about 200 bytes each, oldest evicted first) and are
+	// not kept across restarts. Empty when the server runs with the cache off.
 	DecisionId    string `protobuf:"bytes,3,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

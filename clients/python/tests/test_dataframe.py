@@ -28,7 +28,9 @@ def test_to_dataframe(client: banditd.Client, stats_room: str) -> None:
     assert isinstance(df, pd.DataFrame)
     assert df.index.name == "arm_id"
     assert list(df.index) == ["red", "green", "blue"]
-    assert list(df.columns) == ["enabled", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb"]
+    assert list(df.columns) == [
+        "enabled", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb", "reward_mean", "reward_variance",
+    ]
     assert df.loc["red", "ctr"] == pytest.approx(0.1)
     assert df.loc["green", "reward_sum"] == 25.0
     assert df.loc["blue", "views"] == 0 and math.isinf(df.loc["blue", "ucb1"])
@@ -51,9 +53,9 @@ def test_reprs(client: banditd.Client, stats_room: str) -> None:
     text = repr(st)
     lines = text.splitlines()
     assert lines[0] == f"Stats(room_id={stats_room!r}, segment='', total_views=150)"
-    assert lines[1].split() == ["arm_id", "enabled", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb"]
+    assert lines[1].split()[:8] == ["arm_id", "enabled", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb"]
     assert lines[2].split()[:6] == ["red", "True", "100", "10", "10", "0.1"]
-    assert lines[4].split()[-2:] == ["inf", "inf"]
+    assert lines[4].split()[6:8] == ["inf", "inf"]
     html = st._repr_html_()
     assert html.count("<tr>") == 4 and "<th>ctr</th>" in html and "(whole room)" in html
     assert repr(client.sample(stats_room, k=1, policy="ctr")).startswith("SampleResult([blue=inf]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Dict, AsyncIterator, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import grpc
 import grpc.aio
@@ -12,7 +12,7 @@ import grpc.aio
 from . import _ops
 from ._errors import BanditdError, DeadlineExceededError, error_for, from_rpc_error
 from ._ops import DEFAULT_TARGET, DEFAULT_TIMEOUT, Op, RetryPolicy
-from ._types import Arm, FeedbackEvent, FeedbackResult, PolicyLike, Room, SampleResult, Stats
+from ._types import Arm, Decay, LinUcbConfig, FeedbackEvent, FeedbackResult, PolicyLike, Room, SampleResult, Stats
 from .v1 import banditd_pb2_grpc
 
 T = TypeVar("T")
@@ -136,9 +136,11 @@ class AsyncClient:
         arms: Union[str, Sequence[str]] = (),
         *,
         policy: PolicyLike = None,
+        decay: Union[Decay, Dict[str, float], None] = None,
+        linucb: Union[LinUcbConfig, Dict[str, Any], None] = None,
         timeout: Optional[float] = None,
     ) -> Room:
-        return await self._invoke(_ops.create_room(room_id, arms, policy), timeout)
+        return await self._invoke(_ops.create_room(room_id, arms, policy, decay, linucb), timeout)
 
     async def get_room(self, room_id: str, *, timeout: Optional[float] = None) -> Room:
         return await self._invoke(_ops.get_room(room_id), timeout)
@@ -188,6 +190,7 @@ class AsyncClient:
         candidates: Union[str, Sequence[str]] = (),
         exclude: Union[str, Sequence[str]] = (),
         seed: Optional[int] = None,
+        features: Sequence[float] = (),
         timeout: Optional[float] = None,
     ) -> SampleResult:
         op = _ops.sample(
@@ -199,13 +202,14 @@ class AsyncClient:
             candidates=candidates,
             exclude=exclude,
             seed=seed,
+            features=features,
         )
         return await self._invoke(op, timeout)
 
     async def feedback(
         self,
-        room_id: str,
-        arm_id: str,
+        room_id: str = "",
+        arm_id: str = "",
         *,
         views: int = 0,
         clicks: int = 0,
@@ -213,6 +217,8 @@ class AsyncClient:
         segment: str = "",
         context: Union[str, Sequence[str]] = (),
         event_id: str = "",
+        decision_id: str = "",
+        features: Sequence[float] = (),
         timeout: Optional[float] = None,
     ) -> FeedbackResult:
         event = FeedbackEvent(
@@ -224,6 +230,8 @@ class AsyncClient:
             segment=segment,
             context=context,
             event_id=event_id,
+            decision_id=decision_id,
+            features=features,
         )
         return await self._invoke(_ops.feedback([event]), timeout)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import grpc
 
@@ -12,6 +12,8 @@ from ._errors import BanditdError, DeadlineExceededError, error_for, from_rpc_er
 from ._ops import DEFAULT_TARGET, DEFAULT_TIMEOUT, Op, RetryPolicy
 from ._types import (
     Arm,
+    Decay,
+    LinUcbConfig,
     FeedbackEvent,
     FeedbackResult,
     PolicyLike,
@@ -170,12 +172,14 @@ class Client:
         arms: Union[str, Sequence[str]] = (),
         *,
         policy: PolicyLike = None,
+        decay: Union[Decay, Dict[str, float], None] = None,
+        linucb: Union[LinUcbConfig, Dict[str, Any], None] = None,
         timeout: Optional[float] = None,
     ) -> Room:
         """Creates a room with its initial (enabled) arms and default policy,
         for example ``policy="thompson"`` or ``Policy("ucb1", ucb_alpha=0.5)``.
         Raises AlreadyExistsError if the room exists."""
-        return self._invoke(_ops.create_room(room_id, arms, policy), timeout)
+        return self._invoke(_ops.create_room(room_id, arms, policy, decay, linucb), timeout)
 
     def get_room(self, room_id: str, *, timeout: Optional[float] = None) -> Room:
         """Returns a room's arms and resolved default policy."""
@@ -236,6 +240,7 @@ class Client:
         candidates: Union[str, Sequence[str]] = (),
         exclude: Union[str, Sequence[str]] = (),
         seed: Optional[int] = None,
+        features: Sequence[float] = (),
         timeout: Optional[float] = None,
     ) -> SampleResult:
         """Ranks the eligible arms and returns the top ``k``, best first.
@@ -252,13 +257,14 @@ class Client:
             candidates=candidates,
             exclude=exclude,
             seed=seed,
+            features=features,
         )
         return self._invoke(op, timeout)
 
     def feedback(
         self,
-        room_id: str,
-        arm_id: str,
+        room_id: str = "",
+        arm_id: str = "",
         *,
         views: int = 0,
         clicks: int = 0,
@@ -266,6 +272,8 @@ class Client:
         segment: str = "",
         context: Union[str, Sequence[str]] = (),
         event_id: str = "",
+        decision_id: str = "",
+        features: Sequence[float] = (),
         timeout: Optional[float] = None,
     ) -> FeedbackResult:
         """Records one event: views and/or clicks (and optionally a reward)
@@ -280,6 +288,8 @@ class Client:
             segment=segment,
             context=context,
             event_id=event_id,
+            decision_id=decision_id,
+            features=features,
         )
         return self._invoke(_ops.feedback([event]), timeout)
 

@@ -13,6 +13,8 @@ from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
 from ._types import (
     Arm,
+    Decay,
+    LinUcbConfig,
     FeedbackEvent,
     FeedbackResult,
     Policy,
@@ -68,11 +70,23 @@ def _none(resp: Any) -> None:
     return None
 
 
-def create_room(room_id: str, arms: Union[str, Sequence[str]] = (), policy: PolicyLike = None) -> Op[Room]:
+def create_room(
+    room_id: str,
+    arms: Union[str, Sequence[str]] = (),
+    policy: PolicyLike = None,
+    decay: Any = None,
+    linucb: Any = None,
+) -> Op[Room]:
     p = Policy.coerce(policy)
     req = pb.CreateRoomRequest(room_id=room_id, arm_ids=_strings(arms, "arms"))
     if p is not None:
         req.policy.CopyFrom(p.to_proto())
+    d = Decay.coerce(decay)
+    if d is not None:
+        req.decay.CopyFrom(d.to_proto())
+    lin = LinUcbConfig.coerce(linucb)
+    if lin is not None:
+        req.linucb.CopyFrom(lin.to_proto())
     # Not retried: a create that reached the server before the connection
     # dropped would come back as ALREADY_EXISTS.
     return Op("CreateRoom", req, _room, retryable=False)
@@ -118,6 +132,7 @@ def sample(
     candidates: Union[str, Sequence[str]] = (),
     exclude: Union[str, Sequence[str]] = (),
     seed: Optional[int] = None,
+    features: Sequence[float] = (),
 ) -> Op[SampleResult]:
     req = pb.SampleRequest(
         room_id=room_id,
@@ -126,6 +141,7 @@ def sample(
         k=k,
         candidate_arm_ids=_strings(candidates, "candidates"),
         excluded_arm_ids=_strings(exclude, "exclude"),
+        features=[float(x) for x in features],
     )
     p = Policy.coerce(policy)
     if p is not None:

@@ -21,6 +21,8 @@ __all__ = [
     "PolicyType",
     "Policy",
     "PolicyLike",
+    "Decay",
+    "LinUcbConfig",
     "Arm",
     "Room",
     "Counts",
@@ -43,6 +45,10 @@ class PolicyType(enum.IntEnum):
     BUCB = pb.POLICY_TYPE_BUCB
     THOMPSON = pb.POLICY_TYPE_THOMPSON
     EPSILON_GREEDY = pb.POLICY_TYPE_EPSILON_GREEDY
+    HOT_COLD = pb.POLICY_TYPE_HOT_COLD
+    REWARD_UCB = pb.POLICY_TYPE_REWARD_UCB
+    REWARD_THOMPSON = pb.POLICY_TYPE_REWARD_THOMPSON
+    LINUCB = pb.POLICY_TYPE_LINUCB
 
     @classmethod
     def parse(cls, value: Union["PolicyType", int, str]) -> "PolicyType":
@@ -65,7 +71,21 @@ class PolicyType(enum.IntEnum):
         return f"PolicyType.{self.name}"
 
 
-_POLICY_PARAMS = ("ucb_alpha", "bucb_z", "beta_prior_a", "beta_prior_b", "epsilon")
+_POLICY_PARAMS = (
+    "ucb_alpha",
+    "bucb_z",
+    "beta_prior_a",
+    "beta_prior_b",
+    "epsilon",
+    "cold_max",
+    "cold_steepness",
+    "cold_threshold",
+    "hot_max",
+    "hot_steepness",
+    "hot_threshold",
+    "linucb_alpha",
+    "prior_pseudo_views",
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,14 @@ class Policy:
     beta_prior_a: Optional[float] = None
     beta_prior_b: Optional[float] = None
     epsilon: Optional[float] = None
+    cold_max: Optional[float] = None
+    cold_steepness: Optional[float] = None
+    cold_threshold: Optional[float] = None
+    hot_max: Optional[float] = None
+    hot_steepness: Optional[float] = None
+    hot_threshold: Optional[float] = None
+    linucb_alpha: Optional[float] = None
+    prior_pseudo_views: Optional[float] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", PolicyType.parse(self.type))
@@ -114,6 +142,53 @@ PolicyLike = Union[Policy, PolicyType, str, int, Dict[str, Any], None]
 
 
 @dataclass(frozen=True)
+class Decay:
+    """Exponential forgetting of a room's counters; set at most one
+    half-life (0 = unset)."""
+
+    half_life_events: float = 0.0
+    half_life_seconds: float = 0.0
+
+    @classmethod
+    def coerce(cls, value: Union["Decay", Dict[str, float], None]) -> Optional["Decay"]:
+        return cls(**value) if isinstance(value, dict) else value
+
+    def to_proto(self) -> pb.Decay:
+        return pb.Decay(half_life_events=self.half_life_events, half_life_seconds=self.half_life_seconds)
+
+    @classmethod
+    def from_proto(cls, msg: pb.Decay) -> "Decay":
+        return cls(half_life_events=msg.half_life_events, half_life_seconds=msg.half_life_seconds)
+
+
+@dataclass(frozen=True)
+class LinUcbConfig:
+    """LinUCB state shape of a room: feature vector length (0 = no LinUCB)
+    and ridge regularisation."""
+
+    dimension: int = 0
+    lambda_: float = 0.0
+
+    @classmethod
+    def coerce(cls, value: Union["LinUcbConfig", Dict[str, Any], None]) -> Optional["LinUcbConfig"]:
+        if isinstance(value, dict):
+            value = dict(value)
+            if "lambda" in value:
+                value["lambda_"] = value.pop("lambda")
+            return cls(**value)
+        return value
+
+    def to_proto(self) -> pb.LinUcbConfig:
+        msg = pb.LinUcbConfig(dimension=self.dimension)
+        setattr(msg, "lambda", self.lambda_)
+        return msg
+
+    @classmethod
+    def from_proto(cls, msg: pb.LinUcbConfig) -> "LinUcbConfig":
+        return cls(dimension=msg.dimension, lambda_=getattr(msg, "lambda"))
+
+
+@dataclass(frozen=True)
 class Arm:
     arm_id: str
     enabled: bool = True
@@ -134,6 +209,8 @@ class Room:
     room_id: str
     arms: Tuple[Arm, ...] = ()
     policy: Policy = field(default_factory=Policy)
+    decay: Decay = field(default_factory=Decay)
+    linucb: LinUcbConfig = field(default_factory=LinUcbConfig)
 
     @property
     def arm_ids(self) -> List[str]:
@@ -149,11 +226,18 @@ class Room:
             room_id=msg.room_id,
             arms=tuple(Arm.from_proto(a) for a in msg.arms),
             policy=Policy.from_proto(msg.policy),
+            decay=Decay.from_proto(msg.decay),
+            linucb=LinUcbConfig.from_proto(msg.linucb),
         )
 
     def __repr__(self) -> str:
         arms = ", ".join(a.arm_id + ("" if a.enabled else " (disabled)") for a in self.arms)
-        return f"Room({self.room_id!r}, arms=[{arms}], policy={self.policy!r})"
+        extra = ""
+        if self.decay != Decay():
+            extra += f", decay={self.decay!r}"
+        if self.linucb.dimension:
+            extra += f", linucb={self.linucb!r}"
+        return f"Room({self.room_id!r}, arms=[{arms}], policy={self.policy!r}{extra})"
 
 
 @dataclass(frozen=True)
@@ -197,6 +281,8 @@ class SampleResult(Sequence[ScoredArm]):
 
     arms: Tuple[ScoredArm, ...] = ()
     policy: Policy = field(default_factory=Policy)
+    # Pass to feedback(decision_id=...) to report on this decision.
+    decision_id: str = ""
 
     @property
     def arm_ids(self) -> List[str]:
@@ -221,6 +307,7 @@ class SampleResult(Sequence[ScoredArm]):
         return cls(
             arms=tuple(ScoredArm.from_proto(a) for a in msg.arms),
             policy=Policy.from_proto(msg.policy),
+            decision_id=msg.decision_id,
         )
 
     def __repr__(self) -> str:
@@ -236,14 +323,19 @@ class FeedbackEvent:
     optional idempotency key: events that carry one are counted once even if
     the call is retried."""
 
-    room_id: str
-    arm_id: str
+    room_id: str = ""
+    arm_id: str = ""
     views: int = 0
     clicks: int = 0
     reward: Optional[float] = None
     segment: str = ""
     context: Sequence[str] = ()
     event_id: str = ""
+    # A SampleResult.decision_id: room, segment, context and features then
+    # come from that decision (arm_id may stay empty for a one-arm decision).
+    decision_id: str = ""
+    # Numeric context for LinUCB rooms.
+    features: Sequence[float] = ()
 
     def to_proto(self) -> pb.FeedbackEvent:
         msg = pb.FeedbackEvent(
@@ -254,6 +346,8 @@ class FeedbackEvent:
             segment=self.segment,
             context_items=list(_strings(self.context, "context")),
             event_id=self.event_id,
+            decision_id=self.decision_id,
+            features=[float(x) for x in self.features],
         )
         if self.reward is not None:
             msg.reward = float(self.reward)
@@ -277,6 +371,8 @@ class ContextStats:
     ctr: float
     ucb1: float
     bucb: float
+    reward_mean: float = 0.0
+    reward_variance: float = 0.0
 
     @classmethod
     def from_proto(cls, msg: pb.ContextStats) -> "ContextStats":
@@ -286,6 +382,8 @@ class ContextStats:
             ctr=msg.ctr,
             ucb1=msg.ucb1,
             bucb=msg.bucb,
+            reward_mean=msg.reward_mean,
+            reward_variance=msg.reward_variance,
         )
 
 
@@ -298,6 +396,8 @@ class ArmStats:
     ucb1: float
     bucb: float
     context: Tuple[ContextStats, ...] = ()
+    reward_mean: float = 0.0
+    reward_variance: float = 0.0
 
     @classmethod
     def from_proto(cls, msg: pb.ArmStats) -> "ArmStats":
@@ -309,11 +409,19 @@ class ArmStats:
             ucb1=msg.ucb1,
             bucb=msg.bucb,
             context=tuple(ContextStats.from_proto(c) for c in msg.context),
+            reward_mean=msg.reward_mean,
+            reward_variance=msg.reward_variance,
         )
 
 
-_STAT_COLUMNS = ("arm_id", "enabled", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb")
-_CONTEXT_COLUMNS = ("arm_id", "context_item", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb")
+_STAT_COLUMNS = (
+    "arm_id", "enabled", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb",
+    "reward_mean", "reward_variance",
+)
+_CONTEXT_COLUMNS = (
+    "arm_id", "context_item", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb",
+    "reward_mean", "reward_variance",
+)
 
 
 @dataclass(frozen=True)
@@ -361,6 +469,8 @@ class Stats:
                 "ctr": a.ctr,
                 "ucb1": a.ucb1,
                 "bucb": a.bucb,
+                "reward_mean": a.reward_mean,
+                "reward_variance": a.reward_variance,
             }
             for a in self.arms
         ]
@@ -377,6 +487,8 @@ class Stats:
                 "ctr": c.ctr,
                 "ucb1": c.ucb1,
                 "bucb": c.bucb,
+                "reward_mean": c.reward_mean,
+                "reward_variance": c.reward_variance,
             }
             for a in self.arms
             for c in a.context
