@@ -296,7 +296,7 @@ func TestCreateRoomFromAndDecisionFeedback(t *testing.T) {
 	id := newRoomID(t)
 	room := check(c.CreateRoomFrom(ctx, &pb.CreateRoomRequest{
 		RoomId: id, ArmIds: []string{"a", "b"},
-		Decay:  &pb.Decay{HalfLifeEvents: 500},
+		Decay: &pb.Decay{HalfLifeEvents: 500},
 	}))(t)
 	if room.GetDecay().GetHalfLifeEvents() != 500 {
 		t.Fatalf("decay = %v", room.GetDecay())
