@@ -44,11 +44,11 @@ room
 # event.
 
 # %%
-TRUE_CTR = {"red": 0.04, "green": 0.07, "blue": 0.05}
+TRUE_CTR = {"red": 0.03, "green": 0.12, "blue": 0.05}
 rng = random.Random(7)
 shown = {arm: 0 for arm in TRUE_CTR}
 for visitor in range(ROUNDS):
-    arm = client.sample(ROOM).best
+    arm = client.sample(ROOM, seed=visitor).best  # seed: reproducible tie-breaks
     clicked = rng.random() < TRUE_CTR[arm]
     client.feedback(ROOM, arm, views=1, clicks=int(clicked), event_id=f"{ROOM}-{visitor}")
     shown[arm] += 1
