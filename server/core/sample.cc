@@ -238,17 +238,20 @@ void AddWithFallback(const double* __restrict item_views,
   }
 }
 
+// Scales values[0, n) (n a multiple of 16) by `factor` and sets marks[g]
+// to 1 when some value of group g (values[16 g, 16 g + 16)) is not below
+// `threshold` after scaling, or is NaN; else 0. One call per block.
 BANDITD_VECTOR_CLONES
-void Scale(float* __restrict values, float factor, size_t n) {
-  for (size_t j = 0; j < n; ++j) values[j] *= factor;
-}
-
-// True when some of values[0, 16) is not below `threshold` (or is NaN).
-BANDITD_VECTOR_CLONES
-bool AnyReaches(const float* __restrict values, float threshold) {
-  bool any = false;
-  for (size_t j = 0; j < 16; ++j) any |= !(values[j] < threshold);
-  return any;
+void ScaleAndMark(float* __restrict values, float factor, size_t n,
+                  float threshold, uint32_t* __restrict marks) {
+  for (size_t g = 0; g < n / 16; ++g) {
+    uint32_t any = 0;
+    for (size_t j = 16 * g; j < 16 * g + 16; ++j) {
+      values[j] *= factor;
+      any |= values[j] < threshold ? 0u : 1u;
+    }
+    marks[g] = any;
+  }
 }
 
 // Bounds arms [begin, begin + n) of `t` under CTR, UCB1, BUCB, Thompson or
@@ -568,6 +571,7 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       alignas(64) float bound[kBlock];
       alignas(64) float item_bound[kBlock];
       alignas(64) float sums[kBlock];
+      uint32_t marks[kBlock / 16];
       const float mean_factor =
           items.empty() ? kBoundMargin
                         : kBoundMargin / static_cast<float>(items.size());
@@ -588,15 +592,18 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
           }
           result = sums;
         }
-        Scale(result, mean_factor, n);
         // Pad to a multiple of 16 with values that never reach.
         const size_t padded = (n + 15) / 16 * 16;
         std::fill(result + n, result + padded,
                   -std::numeric_limits<float>::infinity());
+        // Groups marked against the threshold at the start of the block; it
+        // only rises within the block, so every arm that can enter is in a
+        // marked group, and each is checked again against the current one.
         float threshold = FloatAtMost(top.threshold());
+        ScaleAndMark(result, mean_factor, padded, threshold, marks);
         for (size_t j0 = 0; j0 < padded; j0 += 16) {
           // -inf padding "reaches" a -inf threshold; the j < n test stops it.
-          if (!AnyReaches(result + j0, threshold)) continue;
+          if (!marks[j0 / 16]) continue;
           for (size_t j = j0; j < std::min(j0 + 16, n); ++j) {
             if (result[j] < threshold) continue;
             offer_if_eligible(begin + static_cast<uint32_t>(j));
