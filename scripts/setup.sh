@@ -21,6 +21,8 @@ APT_PACKAGES=(
   clang-format
   # operations (issue 7): metrics, HTTP, promtool, headless browser tests
   prometheus-cpp-dev libcpp-httplib-dev prometheus chromium
+  # cluster mode (issue 8): NATS JetStream server and C client
+  nats-server libnats-dev
 )
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi

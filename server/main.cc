@@ -21,6 +21,8 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/cluster/cluster_collector.h"
+#include "server/cluster/nats_committer.h"
 #include "server/core/engine.h"
 #include "server/ops/engine_collector.h"
 #include "server/ops/http_server.h"
@@ -58,6 +60,30 @@ ABSL_FLAG(int64_t, snapshot_every_records, 100'000,
           "count).");
 ABSL_FLAG(int64_t, snapshot_interval_seconds, 600,
           "Snapshot the state this often if anything changed.");
+
+// Cluster mode (server/cluster): replicas sharing one NATS JetStream log.
+ABSL_FLAG(std::string, cluster_nats, "",
+          "Comma-separated NATS server URLs. When set, banditd is one replica "
+          "of a cluster: writes go to a replicated JetStream stream and every "
+          "replica applies it; --data_dir then holds only snapshots. Empty: "
+          "one process with its SQLite log (the default).");
+ABSL_FLAG(std::string, cluster_rooms, "",
+          "Cluster mode: hold only rooms matching this NATS subject pattern "
+          "over the room id (\"eu.>\", \"shop-1\"); others get "
+          "FAILED_PRECONDITION. Empty: every room.");
+ABSL_FLAG(std::string, cluster_stream, "BANDITD_EVENTS",
+          "Cluster mode: the JetStream stream (subjects banditd.events.>).");
+ABSL_FLAG(int, cluster_replicas, 3,
+          "Cluster mode: replication factor of the stream when this replica "
+          "creates it.");
+ABSL_FLAG(absl::Duration, cluster_max_age, absl::Hours(7 * 24),
+          "Cluster mode: the stream keeps records this long (when this "
+          "replica creates it); a replica down longer must copy a peer's "
+          "snapshot.");
+ABSL_FLAG(int64_t, cluster_max_bytes, 0,
+          "Cluster mode: the stream's size limit in bytes (0: none).");
+ABSL_FLAG(absl::Duration, cluster_publish_timeout, absl::Seconds(5),
+          "Cluster mode: how long a write waits for JetStream's ack.");
 
 // Operations: TLS, tokens, metrics and the dashboard.
 ABSL_FLAG(std::string, tls_cert, "",
@@ -139,13 +165,45 @@ int main(int argc, char** argv) {
   store_options.snapshot_interval =
       absl::Seconds(absl::GetFlag(FLAGS_snapshot_interval_seconds));
   store_options.metrics = &metrics;
-  absl::StatusOr<std::unique_ptr<banditd::store::DurableCommitter>> opened =
-      banditd::store::DurableCommitter::Open(store_options, &engine);
-  if (!opened.ok()) {
-    Log(absl::StrCat("cannot open the store: ", opened.status().ToString()));
-    return 1;
+  std::unique_ptr<banditd::store::Committer> opened_committer;
+  std::unique_ptr<banditd::cluster::ClusterCollector> cluster_collector;
+  if (const std::string urls = absl::GetFlag(FLAGS_cluster_nats);
+      !urls.empty()) {
+    banditd::cluster::NatsCommitter::Options cluster_options;
+    cluster_options.nats_urls = urls;
+    cluster_options.stream = absl::GetFlag(FLAGS_cluster_stream);
+    cluster_options.rooms_filter = absl::GetFlag(FLAGS_cluster_rooms);
+    cluster_options.replicas = absl::GetFlag(FLAGS_cluster_replicas);
+    cluster_options.max_age = absl::GetFlag(FLAGS_cluster_max_age);
+    cluster_options.max_bytes = absl::GetFlag(FLAGS_cluster_max_bytes);
+    cluster_options.publish_timeout =
+        absl::GetFlag(FLAGS_cluster_publish_timeout);
+    cluster_options.data_dir = store_options.data_dir;
+    cluster_options.snapshot_every_records =
+        store_options.snapshot_every_records;
+    cluster_options.snapshot_interval = store_options.snapshot_interval;
+    cluster_options.metrics = &metrics;
+    absl::StatusOr<std::unique_ptr<banditd::cluster::NatsCommitter>> nats =
+        banditd::cluster::NatsCommitter::Open(cluster_options, &engine);
+    if (!nats.ok()) {
+      Log(absl::StrCat("cannot join the cluster: ",
+                       nats.status().ToString()));
+      return 1;
+    }
+    cluster_collector =
+        std::make_unique<banditd::cluster::ClusterCollector>(nats->get());
+    metrics.AddCollectable(cluster_collector.get());
+    opened_committer = *std::move(nats);
+  } else {
+    absl::StatusOr<std::unique_ptr<banditd::store::DurableCommitter>> opened =
+        banditd::store::DurableCommitter::Open(store_options, &engine);
+    if (!opened.ok()) {
+      Log(absl::StrCat("cannot open the store: ", opened.status().ToString()));
+      return 1;
+    }
+    opened_committer = *std::move(opened);
   }
-  banditd::store::DurableCommitter& committer = **opened;
+  banditd::store::Committer& committer = *opened_committer;
   std::unique_ptr<banditd::service::Authenticator> auth;
   if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file);
       !path.empty()) {

@@ -159,6 +159,10 @@ grpc::ServerUnaryReactor* BanditService::Sample(
   if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
     return FinishWith(context, auth);
   }
+  if (absl::Status held = committer_->CheckRoomHeld(request->room_id());
+      !held.ok()) {
+    return FinishWith(context, held);
+  }
   absl::StatusOr<core::PolicyOverride> policy =
       OverrideFromProto(request->policy());
   if (!policy.ok()) return FinishWith(context, policy.status());
@@ -210,9 +214,18 @@ grpc::ServerUnaryReactor* BanditService::GetStats(
   if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
     return FinishWith(context, auth);
   }
+  if (absl::Status held = committer_->CheckRoomHeld(request->room_id());
+      !held.ok()) {
+    return FinishWith(context, held);
+  }
+  // Read before the stats, so they reflect at least this much of the log.
+  const uint64_t applied_sequence = committer_->applied_sequence();
   absl::StatusOr<core::Stats> stats = engine_->GetStats(
       request->room_id(), request->segment(), request->include_context());
-  if (stats.ok()) StatsToProto(*stats, response);
+  if (stats.ok()) {
+    StatsToProto(*stats, response);
+    response->set_applied_sequence(applied_sequence);
+  }
   return FinishWith(context, stats.status());
 }
 

@@ -1,7 +1,11 @@
 #ifndef BANDITD_SERVER_STORE_COMMITTER_H_
 #define BANDITD_SERVER_STORE_COMMITTER_H_
 
+#include <cstdint>
+#include <string>
+
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
@@ -25,6 +29,18 @@ class Committer {
   // Finishes every submitted mutation, then stops accepting new ones
   // (they get UNAVAILABLE).
   virtual void Shutdown() = 0;
+
+  // The last sequence of a shared, replicated log applied to the engine (so
+  // reads reflect every record up to it); 0 for committers that own their
+  // log alone. GetStats reports it.
+  virtual uint64_t applied_sequence() const { return 0; }
+
+  // OK when this process holds the state of `room_id`. A replica that holds
+  // only some rooms (cluster sharding) returns FAILED_PRECONDITION naming
+  // the cause for the others; Sample and GetStats check it.
+  virtual absl::Status CheckRoomHeld(const std::string& room_id) const {
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace banditd::store

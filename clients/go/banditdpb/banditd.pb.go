@@ -2147,9 +2147,12 @@ type GetStatsResponse struct {
 	// In the room's arm order.
 	Arms []*ArmStats `protobuf:"bytes,3,rep,name=arms,proto3" json:"arms,omitempty"`
 	// Views of all enabled arms in the segment (N of UCB1).
-	TotalViews    float64 `protobuf:"fixed64,4,opt,name=total_views,json=totalViews,proto3" json:"total_views,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TotalViews float64 `protobuf:"fixed64,4,opt,name=total_views,json=totalViews,proto3" json:"total_views,omitempty"`
+	// In cluster mode (--cluster_nats), the last stream sequence this replica
+	// has applied: the stats reflect every record up to it. 0 otherwise.
+	AppliedSequence uint64 `protobuf:"varint,5,opt,name=applied_sequence,json=appliedSequence,proto3" json:"applied_sequence,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetStatsResponse) Reset() {
@@ -2206,6 +2209,13 @@ func (x *GetStatsResponse) GetArms() []*ArmStats {
 func (x *GetStatsResponse) GetTotalViews() float64 {
 	if x != nil {
 		return x.TotalViews
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetAppliedSequence() uint64 {
+	if x != nil {
+		return x.AppliedSequence
 	}
 	return 0
 }
@@ -2373,13 +2383,14 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\acontext\x18\a \x03(\v2\x18.banditd.v1.ContextStatsR\acontext\x12\x1f\n" +
 	"\vreward_mean\x18\b \x01(\x01R\n" +
 	"rewardMean\x12'\n" +
-	"\x0freward_variance\x18\t \x01(\x01R\x0erewardVariance\"\x90\x01\n" +
+	"\x0freward_variance\x18\t \x01(\x01R\x0erewardVariance\"\xbb\x01\n" +
 	"\x10GetStatsResponse\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12(\n" +
 	"\x04arms\x18\x03 \x03(\v2\x14.banditd.v1.ArmStatsR\x04arms\x12\x1f\n" +
 	"\vtotal_views\x18\x04 \x01(\x01R\n" +
-	"totalViews*\x93\x02\n" +
+	"totalViews\x12)\n" +
+	"\x10applied_sequence\x18\x05 \x01(\x04R\x0fappliedSequence*\x93\x02\n" +
 	"\n" +
 	"PolicyType\x12\x1b\n" +
 	"\x17POLICY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +

@@ -350,13 +350,15 @@ class ArmStats(_message.Message):
     def __init__(self, arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., ctr: _Optional[float] = ..., ucb1: _Optional[float] = ..., bucb: _Optional[float] = ..., context: _Optional[_Iterable[_Union[ContextStats, _Mapping]]] = ..., reward_mean: _Optional[float] = ..., reward_variance: _Optional[float] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("room_id", "segment", "arms", "total_views")
+    __slots__ = ("room_id", "segment", "arms", "total_views", "applied_sequence")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     ARMS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     segment: str
     arms: _containers.RepeatedCompositeFieldContainer[ArmStats]
     total_views: float
-    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[ArmStats, _Mapping]]] = ..., total_views: _Optional[float] = ...) -> None: ...
+    applied_sequence: int
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[ArmStats, _Mapping]]] = ..., total_views: _Optional[float] = ..., applied_sequence: _Optional[int] = ...) -> None: ...

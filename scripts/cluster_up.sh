@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Starts a local banditd cluster on loopback: a 3-node NATS cluster with
+# JetStream and 3 banditd replicas sharing one R3 stream. Everything lives
+# in a temporary directory (printed, and recorded in
+# /tmp/banditd-cluster-$UID.dir); stop it with
+# scripts/cluster_down.sh.
+#
+#   scripts/cluster_up.sh                # builds build/banditd if missing
+#   BANDITD=build-x/banditd scripts/cluster_up.sh
+#
+# Ports (override the bases with NATS_PORT / CLUSTER_PORT / GRPC_PORT /
+# METRICS_PORT): NATS clients 14222-14224, NATS routes 16222-16224, banditd
+# gRPC 50061-50063, /metrics and dashboard 9161-9163.
+# Extra arguments are passed to every banditd replica.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+# Where the running cluster's directory is recorded.
+STATE=${CLUSTER_STATE:-/tmp/banditd-cluster-$(id -u).dir}
+NATS_PORT=${NATS_PORT:-14222}
+CLUSTER_PORT=${CLUSTER_PORT:-16222}
+GRPC_PORT=${GRPC_PORT:-50061}
+METRICS_PORT=${METRICS_PORT:-9161}
+BANDITD=${BANDITD:-build/banditd}
+
+command -v nats-server >/dev/null || {
+  echo "nats-server is missing: run scripts/setup.sh" >&2; exit 1; }
+if [[ ! -x $BANDITD ]]; then bash scripts/build.sh; fi
+if [[ -f $STATE ]] && [[ -d $(cat "$STATE") ]]; then
+  echo "a cluster is already up in $(cat "$STATE"); run scripts/cluster_down.sh" >&2
+  exit 1
+fi
+
+DIR=$(mktemp -d /tmp/banditd-cluster.XXXXXX)
+echo "$DIR" > "$STATE"
+
+routes=""
+for i in 0 1 2; do
+  routes+="${routes:+,}nats://127.0.0.1:$((CLUSTER_PORT + i))"
+done
+urls=""
+for i in 0 1 2; do
+  mkdir -p "$DIR/nats$i"
+  nats-server -a 127.0.0.1 -p $((NATS_PORT + i)) -n "nats$i" -js \
+    -sd "$DIR/nats$i" --cluster_name banditd \
+    --cluster "nats://127.0.0.1:$((CLUSTER_PORT + i))" --routes "$routes" \
+    > "$DIR/nats$i.log" 2>&1 &
+  echo $! > "$DIR/nats$i.pid"
+  urls+="${urls:+,}nats://127.0.0.1:$((NATS_PORT + i))"
+done
+
+# Wait until JetStream is ready on every node (a meta leader is elected).
+for i in 0 1 2; do
+  for _ in $(seq 100); do
+    if grep -q "JetStream cluster new metadata leader\|Self is new JetStream cluster metadata leader" "$DIR"/nats*.log 2>/dev/null &&
+       grep -q "Server is ready" "$DIR/nats$i.log"; then break; fi
+    sleep 0.1
+  done
+done
+
+for i in 0 1 2; do
+  mkdir -p "$DIR/banditd$i"
+  "$ROOT/$BANDITD" --port=$((GRPC_PORT + i)) --data_dir="$DIR/banditd$i" \
+    --metrics_port=$((METRICS_PORT + i)) --cluster_nats="$urls" "$@" \
+    > "$DIR/banditd$i.log" 2>&1 &
+  echo $! > "$DIR/banditd$i.pid"
+done
+for i in 0 1 2; do
+  for _ in $(seq 300); do
+    grep -q "serving on" "$DIR/banditd$i.log" && break
+    if ! kill -0 "$(cat "$DIR/banditd$i.pid")" 2>/dev/null; then
+      echo "banditd$i exited; its log:" >&2; cat "$DIR/banditd$i.log" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+done
+
+echo "cluster up in $DIR"
+echo "  NATS:    $urls"
+for i in 0 1 2; do
+  echo "  banditd$i: 127.0.0.1:$((GRPC_PORT + i))  metrics http://127.0.0.1:$((METRICS_PORT + i))/metrics  log $DIR/banditd$i.log"
+done
+echo "stop it with scripts/cluster_down.sh"

@@ -1,0 +1,222 @@
+#ifndef BANDITD_SERVER_CLUSTER_NATS_COMMITTER_H_
+#define BANDITD_SERVER_CLUSTER_NATS_COMMITTER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/cluster/snapshot_file.h"
+#include "server/core/engine.h"
+#include "server/core/mutation.h"
+#include "server/ops/store_metrics.h"
+#include "server/store/committer.h"
+
+// The NATS C client's types, kept out of this header's users.
+struct __natsConnection;
+struct __natsSubscription;
+struct __jsCtx;
+struct __natsMsg;
+struct jsPubAck;
+struct jsPubAckErr;
+
+namespace banditd::cluster {
+
+// NatsCommitter makes banditd one replica of several that share a replicated
+// event log: a NATS JetStream stream (replicated by the NATS cluster, R3 by
+// default), one subject per room, `<subject_prefix>.<room_id>`.
+//
+// Write path (Submit): validate against the local engine, stamp
+// logged_at_micros, encode with the store's log codec and publish to the
+// room's subject. The caller is answered only after (1) JetStream has
+// acknowledged the publish (the record is stored on a quorum of the stream's
+// replicas) and (2) this replica's consumer has applied that record, so a
+// client reads its own writes on the replica that took them. The answer is
+// Engine::Apply's result for the record as applied in stream order.
+//
+// A Feedback batch whose events name several rooms is split into one record
+// per room (events keep their order). Each record applies all-or-nothing;
+// the batch as a whole does not: if one room's publish fails, the call fails
+// while other rooms' records may be applied. Retrying with the same event_ids
+// is safe (duplicates are counted once).
+//
+// Read path: every replica consumes the stream in order (an ordered push
+// consumer, filtered to the rooms it holds) on one thread, the engine's
+// single writer. The stream sequence is the log sequence; applied_sequence()
+// reports how far this replica is.
+//
+// Snapshots: every `snapshot_every_records` applied records or
+// `snapshot_interval`, the state and the stream sequence it covers are saved
+// in <data_dir>/cluster.db; a restart loads it and consumes from the next
+// sequence. A replica whose snapshot is older than the stream's first
+// retained record cannot catch up and fails at Open with FAILED_PRECONDITION.
+//
+// Sharding: with `rooms_filter`, the replica consumes only the matching
+// subjects; Submit, Sample and GetStats for other rooms get
+// FAILED_PRECONDITION (CheckRoomHeld).
+class NatsCommitter final : public store::Committer {
+ public:
+  struct Options {
+    // Comma-separated NATS server URLs, e.g. "nats://127.0.0.1:4222,...".
+    std::string nats_urls;
+    std::string stream = "BANDITD_EVENTS";
+    std::string subject_prefix = "banditd.events";
+    // Rooms this replica holds, as a NATS subject pattern over the room id
+    // ("*" is one dot-separated part, ">" the rest): "eu.>", "shop-1". Empty
+    // holds every room.
+    std::string rooms_filter;
+    // Replication factor when this replica creates the stream.
+    int replicas = 3;
+    // Retention when this replica creates the stream (0: unlimited).
+    absl::Duration max_age = absl::Hours(7 * 24);
+    int64_t max_bytes = 0;
+    // How long a publish may wait for its JetStream acknowledgement, and
+    // then for this replica to apply it.
+    absl::Duration publish_timeout = absl::Seconds(5);
+    absl::Duration apply_timeout = absl::Seconds(10);
+    // Open waits this long for the replica to catch up with the stream.
+    absl::Duration catch_up_timeout = absl::Minutes(10);
+    // Directory of the snapshot file; created if missing.
+    std::string data_dir = "./data";
+    int64_t snapshot_every_records = 100'000;
+    absl::Duration snapshot_interval = absl::Minutes(10);
+    size_t snapshot_chunk_bytes = 1 << 20;
+    // Print startup and snapshot summaries to stderr.
+    bool log = true;
+    // Commits (publish to acknowledgement), snapshots and the catch-up at
+    // Open are reported here when set; must outlive the committer.
+    ops::StoreMetrics* metrics = nullptr;
+  };
+
+  struct Stats {
+    // Last stream sequence applied, and the stream's records after it that
+    // this replica will apply (as of the last record delivered).
+    uint64_t applied_sequence = 0;
+    uint64_t pending_records = 0;
+    // Time from the last applied record's store in JetStream to its apply
+    // here; 0 once nothing is pending.
+    absl::Duration apply_lag;
+    int64_t applied_records = 0;
+    int64_t rejected_records = 0;
+    int64_t snapshots = 0;
+    uint64_t last_snapshot_sequence = 0;
+  };
+
+  static constexpr char kSnapshotFile[] = "cluster.db";
+
+  // Loads the snapshot, connects, creates the stream if missing, consumes
+  // until caught up with the stream and starts the snapshot thread.
+  // `engine` must be empty, outlive the committer and from now on change
+  // only through it.
+  static absl::StatusOr<std::unique_ptr<NatsCommitter>> Open(
+      Options options, core::Engine* engine);
+
+  ~NatsCommitter() override;
+  NatsCommitter(const NatsCommitter&) = delete;
+  NatsCommitter& operator=(const NatsCommitter&) = delete;
+
+  void Submit(core::Mutation mutation, Done done) override;
+  // Fails what is in flight after a bounded wait, stops consuming and saves
+  // a final snapshot.
+  void Shutdown() override;
+  uint64_t applied_sequence() const override {
+    return applied_seq_.load(std::memory_order_acquire);
+  }
+  absl::Status CheckRoomHeld(const std::string& room_id) const override;
+
+  // Saves a snapshot now (tests).
+  absl::Status SnapshotNow();
+  Stats stats() const;
+
+  // The subject of `room_id`'s records; INVALID_ARGUMENT when the room id
+  // has an empty dot-separated part, which has no subject.
+  static absl::StatusOr<std::string> RoomSubject(const std::string& prefix,
+                                                 const std::string& room_id);
+  // NATS subject matching: "*" matches one token, ">" one or more.
+  static bool SubjectMatches(const std::string& pattern,
+                             const std::string& subject);
+
+ private:
+  // One Submit; completed when all its records are.
+  struct Call;
+  // One published record awaiting its acknowledgement and its apply.
+  struct InFlight {
+    std::shared_ptr<Call> call;
+    bool acked = false;
+    bool applied = false;
+    uint64_t seq = 0;
+    absl::StatusOr<core::ApplyResult> result;
+    absl::Time published;
+  };
+  using Completion = std::pair<std::shared_ptr<Call>,
+                               absl::StatusOr<core::ApplyResult>>;
+
+  NatsCommitter(Options options, core::Engine* engine);
+
+  absl::Status Start();
+  absl::Status Connect();
+  absl::Status EnsureStream(uint64_t* first_seq, uint64_t* last_seq,
+                            int64_t* created);
+  absl::Status Subscribe(uint64_t start_seq);
+  absl::Status WaitCaughtUp();
+  void Publish(std::string subject, std::string record,
+               std::shared_ptr<Call> call);
+  // Finishes `c` outside mu_.
+  static void Complete(std::vector<Completion> completions);
+
+  static void OnMessage(__natsConnection* nc, __natsSubscription* sub,
+                        __natsMsg* msg, void* closure);
+  static void OnAck(__jsCtx* js, __natsMsg* msg, jsPubAck* pa,
+                    jsPubAckErr* pae, void* closure);
+  void HandleMessage(__natsMsg* msg);
+  void HandleAck(__natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);
+
+  void MaintenanceLoop();
+  absl::Status TakeSnapshot();
+
+  const Options options_;
+  core::Engine* const engine_;
+  std::string filter_subject_;
+  // Distinguishes this process's records in the stream.
+  std::string origin_;
+  std::unique_ptr<SnapshotFile> snapshot_file_;  // Maintenance thread.
+
+  __natsConnection* nc_ = nullptr;
+  __jsCtx* js_ = nullptr;
+  __natsSubscription* sub_ = nullptr;
+
+  std::atomic<uint64_t> applied_seq_{0};
+  std::atomic<int64_t> last_logged_micros_{0};
+  std::atomic<uint64_t> next_id_{1};
+
+  // Held while applying a record; the snapshot copy takes it to exclude
+  // Apply.
+  absl::Mutex apply_mu_;
+  int64_t structure_epoch_ ABSL_GUARDED_BY(apply_mu_) = 0;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool consuming_ ABSL_GUARDED_BY(mu_) = true;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  int64_t records_since_snapshot_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t snapshot_requested_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t snapshot_served_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status last_snapshot_status_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_delivery_ ABSL_GUARDED_BY(mu_);
+
+  std::thread maintenance_;
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+}  // namespace banditd::cluster
+
+#endif  // BANDITD_SERVER_CLUSTER_NATS_COMMITTER_H_
