@@ -36,10 +36,11 @@ namespace banditd::store {
 // makes recovery exact: replaying the log gives the same state.
 //
 // Snapshots: every `snapshot_every_records` records or `snapshot_interval`,
-// the writer copies the state between two groups (the only pause), a
-// background thread encodes it, and the writer stores the chunks about a
-// megabyte at a time between groups, commits the snapshot and trims the log
-// it covers.
+// the snapshot thread copies the state while Feedback flows, then the writer,
+// between two groups (the only pause), refreshes in that copy what Feedback
+// changed (counters, event ids) at a known sequence number. The snapshot
+// thread encodes it; the writer stores the chunks about a megabyte at a time
+// between groups, commits the snapshot and trims the log it covers.
 //
 // Errors: a group whose append fails is not applied; its callers get
 // RESOURCE_EXHAUSTED (disk full) or UNAVAILABLE, and later groups try again.
