@@ -1,6 +1,7 @@
 #include "server/service/server.h"
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -43,7 +44,14 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.address));
   }
-  running.server->GetHealthCheckService()->SetServingStatus(false);
+  // Registers the health messages in the descriptor pool that reflection
+  // reads (and keeps the linker from dropping them).
+  grpc::health::v1::HealthCheckRequest::descriptor();
+  // Health answers for the whole server ("") and for the service by name.
+  grpc::HealthCheckServiceInterface* health =
+      running.server->GetHealthCheckService();
+  health->SetServingStatus(v1::BanditService::service_full_name(), false);
+  health->SetServingStatus(false);
   return running;
 }
 

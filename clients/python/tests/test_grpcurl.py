@@ -116,8 +116,16 @@ def test_error_reaches_grpcurl(fresh_server: Server) -> None:
 
 
 def test_health_serving(fresh_server: Server) -> None:
-    flags = ["-import-path", str(REPO_ROOT / "clients" / "grpcurl"), "-proto", "health.proto"]
-    out = grpcurl(fresh_server, "grpc.health.v1.Health/Check", flags=flags)
+    # Reflection describes the health service: no .proto file needed.
+    out = grpcurl(fresh_server, "grpc.health.v1.Health/Check")
     assert json.loads(out) == {"status": "SERVING"}
-    out = grpcurl(fresh_server, "grpc.health.v1.Health/Check", flags=flags, data='{"service": ""}')
+    out = grpcurl(fresh_server, "grpc.health.v1.Health/Check", data='{"service": ""}')
     assert json.loads(out) == {"status": "SERVING"}
+    out = grpcurl(fresh_server, "grpc.health.v1.Health/Check", data='{"service": "banditd.v1.BanditService"}')
+    assert json.loads(out) == {"status": "SERVING"}
+    proc = subprocess.run(
+        [str(GRPCURL), "-plaintext", fresh_server.target, "describe", "grpc.health.v1.Health"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "rpc Check ( .grpc.health.v1.HealthCheckRequest )" in proc.stdout
