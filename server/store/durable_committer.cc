@@ -227,14 +227,23 @@ void DurableCommitter::Submit(core::Mutation mutation, Done done) {
   if (options_.metrics != nullptr) pending.submitted = absl::Now();
   pending.mutation = std::move(mutation);
   pending.done = std::move(done);
+  absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
-    if (!stopping_) {
+    if (stopping_) {
+      refused = absl::UnavailableError("server is shutting down");
+    } else if (queued_events_ > 0 &&
+               queued_events_ + pending.events > options_.max_queued_events) {
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("write queue full (", queued_events_,
+                       " events wait for the disk); retry later"));
+    } else {
+      queued_events_ += pending.events;
       queue_.push_back(std::move(pending));
       return;
     }
   }
-  std::move(pending.done)(absl::UnavailableError("server is shutting down"));
+  std::move(pending.done)(refused);
 }
 
 void DurableCommitter::WriterLoop() {
@@ -260,6 +269,7 @@ void DurableCommitter::WriterLoop() {
       while (!queue_.empty() && events < options_.max_group_events) {
         const bool structural = queue_.front().structural;
         events += queue_.front().events;
+        queued_events_ -= queue_.front().events;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
         // Whatever follows a structural change is validated against the

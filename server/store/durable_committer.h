@@ -66,6 +66,9 @@ class DurableCommitter final : public Committer {
     absl::Duration snapshot_interval = absl::Minutes(10);
     // Upper bound on the Feedback events in one group commit.
     int64_t max_group_events = 256 * 1024;
+    // Back-pressure: while this many events wait for the writer (a slow or
+    // stalled disk), Submit fails fast with RESOURCE_EXHAUSTED.
+    int64_t max_queued_events = 4 * 1024 * 1024;
     // Target size of a snapshot chunk, and roughly what the writer stores
     // between two groups.
     size_t snapshot_chunk_bytes = 1 << 20;
@@ -181,6 +184,7 @@ class DurableCommitter final : public Committer {
 
   mutable absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  int64_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<absl::AnyInvocable<void() &&>> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool writer_done_ ABSL_GUARDED_BY(mu_) = false;

@@ -236,6 +236,45 @@ TEST(DurableCommitterTest, RefusesACorruptOrGappedLog) {
       << committer.status();
 }
 
+TEST(DurableCommitterTest, FullQueueRefusesFast) {
+  auto contents = std::make_shared<FakeLogContents>();
+  core::Engine engine;
+  DurableCommitter::Options options = QuietOptions();
+  options.max_queued_events = 2;
+  auto committer = OpenFake(contents, &engine, options);
+  ASSERT_TRUE(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  // Stall the writer inside a task, queue past the limit, then release it.
+  absl::Notification release, stalled;
+  std::thread stall([&] {
+    committer->RunOnWriter([&](LogStore*) {
+      stalled.Notify();
+      release.WaitForNotification();
+    });
+  });
+  stalled.WaitForNotification();
+  absl::Mutex mu;
+  std::vector<absl::Status> statuses;
+  for (int i = 0; i < 4; ++i) {
+    committer->Submit(OneEvent("r", "a"),
+                      [&](absl::StatusOr<core::ApplyResult> r) {
+                        absl::MutexLock lock(&mu);
+                        statuses.push_back(r.status());
+                      });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_EQ(statuses.size(), 2u);  // Refused at once, not queued.
+    EXPECT_EQ(statuses[0].code(), absl::StatusCode::kResourceExhausted);
+  }
+  release.Notify();
+  stall.join();
+  committer->Shutdown();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(statuses.size(), 4u);
+  EXPECT_TRUE(statuses[2].ok() && statuses[3].ok());
+  EXPECT_EQ(Views(engine, "r", "a"), 2);
+}
+
 TEST(DurableCommitterTest, ShutdownRejectsLaterSubmits) {
   auto contents = std::make_shared<FakeLogContents>();
   core::Engine engine;
