@@ -60,8 +60,11 @@ done
 
 for i in 0 1 2; do
   mkdir -p "$DIR/banditd$i"
+  # Replica i connects to NATS node i first, then fails over to the others.
+  mine="nats://127.0.0.1:$((NATS_PORT + i))"
+  others=$(echo "$urls" | tr ',' '\n' | grep -v "^$mine\$" | paste -sd,)
   "$ROOT/$BANDITD" --port=$((GRPC_PORT + i)) --data_dir="$DIR/banditd$i" \
-    --metrics_port=$((METRICS_PORT + i)) --cluster_nats="$urls" "$@" \
+    --metrics_port=$((METRICS_PORT + i)) --cluster_nats="$mine,$others" "$@" \
     > "$DIR/banditd$i.log" 2>&1 &
   echo $! > "$DIR/banditd$i.pid"
 done

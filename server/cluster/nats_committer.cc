@@ -214,6 +214,8 @@ absl::Status NatsCommitter::Connect() {
                                static_cast<int>(servers.size()));
   }
   if (s == NATS_OK) s = natsOptions_SetName(opts, "banditd");
+  // Servers in the order given: replicas list their nearest node first.
+  if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts, true);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 100);
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, 64 << 20);

@@ -1,0 +1,598 @@
+// Cluster test: a 3-node NATS JetStream cluster (nats-server on loopback)
+// and banditd replicas in cluster mode (--cluster_nats), run as child
+// processes and driven over gRPC.
+//
+//  * Feedback spread across 3 replicas converges to identical stats on all.
+//  * Under load, one NATS node and one banditd replica are SIGKILLed; the
+//    others keep serving, the killed replica restarts from its snapshot and
+//    catches up, and every event (by event_id) is counted exactly once on
+//    every replica.
+//  * A sharded replica (--cluster_rooms) holds only its rooms and answers
+//    FAILED_PRECONDITION for the others.
+//  * With CLUSTER_BENCH=1, a benchmark of Feedback and Sample throughput with
+//    1 and 3 replicas and of replication lag (scripts/cluster_bench.sh).
+//
+// Skips when nats-server is not installed (scripts/setup.sh installs it).
+// BANDITD_BINARY in the environment overrides the banditd path.
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "banditd/v1/banditd.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "server/cluster/nats_committer.h"
+
+namespace banditd {
+namespace {
+
+namespace pb = ::banditd::v1;
+using cluster::NatsCommitter;
+
+constexpr int kArms = 8;
+
+std::string BanditdPath() {
+  if (const char* env = std::getenv("BANDITD_BINARY")) return env;
+  return BANDITD_BINARY;
+}
+
+std::string NatsServerPath() {
+  for (const char* dir : {"/usr/bin", "/usr/sbin", "/usr/local/bin"}) {
+    const std::string path = absl::StrCat(dir, "/nats-server");
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A child process whose output goes to a log file.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::string log_path)
+      : argv_(std::move(argv)), log_path_(std::move(log_path)) {}
+  ~Process() { Kill(); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  void Start() {
+    std::error_code error;
+    const auto size = std::filesystem::file_size(log_path_, error);
+    log_start_ = error ? 0 : static_cast<std::streamoff>(size);
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd =
+          open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> argv;
+      for (std::string& a : argv_) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+
+  // Waits for a log line (since the last Start) containing `text`; returns
+  // it, or "" after `timeout` or if the process exits.
+  std::string WaitFor(const std::string& text, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      std::ifstream in(log_path_);
+      in.seekg(log_start_);
+      for (std::string line; std::getline(in, line);) {
+        if (line.find(text) != std::string::npos) return line;
+      }
+      int status = 0;
+      if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return "";
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return "";
+  }
+
+  void Kill(int sig = SIGKILL) {
+    if (pid_ <= 0) return;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  std::vector<std::string> argv_;
+  const std::string log_path_;
+  std::streamoff log_start_ = 0;
+  pid_t pid_ = -1;
+};
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        absl::ToChronoMilliseconds(timeout));
+  return context;
+}
+
+// A 3-node NATS cluster with JetStream, on free loopback ports.
+class NatsCluster {
+ public:
+  explicit NatsCluster(const std::filesystem::path& dir) {
+    std::vector<int> route_ports;
+    for (int i = 0; i < 3; ++i) {
+      client_ports_.push_back(FreePort());
+      route_ports.push_back(FreePort());
+    }
+    std::vector<std::string> routes;
+    for (int port : route_ports) {
+      routes.push_back(absl::StrCat("nats://127.0.0.1:", port));
+    }
+    for (int i = 0; i < 3; ++i) {
+      const std::filesystem::path store = dir / absl::StrCat("nats", i);
+      std::filesystem::create_directories(store);
+      nodes_.push_back(std::make_unique<Process>(
+          std::vector<std::string>{
+              NatsServerPath(), "-a", "127.0.0.1", "-p",
+              absl::StrCat(client_ports_[i]), "-n", absl::StrCat("nats", i),
+              "-js", "-sd", store.string(), "--cluster_name", "banditd",
+              "--cluster",
+              absl::StrCat("nats://127.0.0.1:", route_ports[i]), "--routes",
+              absl::StrJoin(routes, ",")},
+          (dir / absl::StrCat("nats", i, ".log")).string()));
+    }
+  }
+
+  bool Start() {
+    for (auto& node : nodes_) node->Start();
+    for (auto& node : nodes_) {
+      if (node->WaitFor("Server is ready", absl::Seconds(30)).empty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // URLs with node `first` first: a replica's nearest node.
+  std::string Urls(int first) const {
+    std::vector<std::string> urls;
+    for (int i = 0; i < 3; ++i) {
+      urls.push_back(
+          absl::StrCat("nats://127.0.0.1:", client_ports_[(first + i) % 3]));
+    }
+    return absl::StrJoin(urls, ",");
+  }
+
+  Process& node(int i) { return *nodes_[i]; }
+
+ private:
+  std::vector<int> client_ports_;
+  std::vector<std::unique_ptr<Process>> nodes_;
+};
+
+// A banditd replica in cluster mode.
+class Replica {
+ public:
+  Replica(const std::filesystem::path& dir, int index, std::string urls,
+          std::vector<std::string> flags = {}) {
+    const std::filesystem::path data = dir / absl::StrCat("banditd", index);
+    std::filesystem::create_directories(data);
+    std::vector<std::string> argv = {
+        BanditdPath(), "--port=0", absl::StrCat("--data_dir=", data.string()),
+        absl::StrCat("--cluster_nats=", urls), "--event_id_window=5000000",
+        "--snapshot_every_records=300", "--cluster_publish_timeout=4s"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    process_ = std::make_unique<Process>(
+        std::move(argv), (dir / absl::StrCat("banditd", index, ".log")).string());
+  }
+
+  // Starts and waits until the replica serves (it has caught up).
+  bool Start() {
+    process_->Start();
+    const std::string line =
+        process_->WaitFor("serving on ", absl::Seconds(90));
+    if (line.empty()) return false;
+    const size_t at = line.find("serving on ");
+    const size_t colon = line.find(':', at + 11);
+    const size_t end = line.find(' ', colon);
+    if (!absl::SimpleAtoi(line.substr(colon + 1, end - colon - 1), &port_)) {
+      return false;
+    }
+    stub_ = pb::BanditService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+    return true;
+  }
+  void Kill(int sig = SIGKILL) { process_->Kill(sig); }
+
+  pb::BanditService::Stub& stub() { return *stub_; }
+  const std::string& log_path() const { return process_->log_path(); }
+
+ private:
+  std::unique_ptr<Process> process_;
+  int port_ = 0;
+  std::unique_ptr<pb::BanditService::Stub> stub_;
+};
+
+struct Totals {
+  int64_t views[kArms] = {};
+  int64_t clicks[kArms] = {};
+  void Add(const Totals& o) {
+    for (int i = 0; i < kArms; ++i) {
+      views[i] += o.views[i];
+      clicks[i] += o.clicks[i];
+    }
+  }
+  friend bool operator==(const Totals&, const Totals&) = default;
+};
+
+std::string Describe(const Totals& t) {
+  std::string out;
+  for (int i = 0; i < kArms; ++i) {
+    absl::StrAppend(&out, " a", i, "=", t.views[i], "/", t.clicks[i]);
+  }
+  return out;
+}
+
+void PrintTo(const Totals& t, std::ostream* out) { *out << Describe(t); }
+
+struct Batch {
+  pb::FeedbackRequest request;
+  Totals totals;
+};
+
+Batch MakeBatch(const std::string& room, int64_t id, std::mt19937& rng,
+                int events) {
+  Batch batch;
+  for (int e = 0; e < events; ++e) {
+    const int arm = static_cast<int>(rng() % kArms);
+    const int clicks = static_cast<int>(rng() % 2);
+    pb::FeedbackEvent* event = batch.request.add_events();
+    event->set_room_id(room);
+    event->set_arm_id(absl::StrCat("a", arm));
+    event->set_views(1);
+    event->set_clicks(clicks);
+    event->set_event_id(absl::StrCat(room, "-b", id, "e", e));
+    batch.totals.views[arm] += 1;
+    batch.totals.clicks[arm] += clicks;
+  }
+  return batch;
+}
+
+grpc::Status CreateRoom(pb::BanditService::Stub& stub,
+                        const std::string& room) {
+  pb::CreateRoomRequest create;
+  create.set_room_id(room);
+  for (int i = 0; i < kArms; ++i) create.add_arm_ids(absl::StrCat("a", i));
+  pb::CreateRoomResponse created;
+  return stub.CreateRoom(Context(absl::Seconds(10)).get(), create, &created);
+}
+
+struct Read {
+  grpc::Status status;
+  Totals totals;
+  uint64_t applied_sequence = 0;
+};
+
+Read ReadStats(pb::BanditService::Stub& stub, const std::string& room) {
+  Read read;
+  pb::GetStatsRequest request;
+  request.set_room_id(room);
+  pb::GetStatsResponse response;
+  read.status =
+      stub.GetStats(Context(absl::Seconds(10)).get(), request, &response);
+  read.applied_sequence = response.applied_sequence();
+  for (const pb::ArmStats& arm : response.arms()) {
+    int index = 0;
+    if (absl::SimpleAtoi(arm.arm_id().substr(1), &index)) {
+      read.totals.views[index] = static_cast<int64_t>(arm.counts().views());
+      read.totals.clicks[index] = static_cast<int64_t>(arm.counts().clicks());
+    }
+  }
+  return read;
+}
+
+// Waits until every replica reports `expected` for `room` at the same
+// applied sequence; returns that sequence (0 on timeout).
+uint64_t WaitConverged(std::vector<Replica*> replicas, const std::string& room,
+                       const Totals& expected, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<Read> reads;
+  while (absl::Now() < deadline) {
+    reads.clear();
+    bool same = true;
+    for (Replica* r : replicas) {
+      reads.push_back(ReadStats(r->stub(), room));
+      same = same && reads.back().status.ok() &&
+             reads.back().totals == expected &&
+             reads.back().applied_sequence == reads.front().applied_sequence;
+    }
+    if (same) return reads.front().applied_sequence;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  for (size_t i = 0; i < reads.size(); ++i) {
+    ADD_FAILURE() << "replica " << i << ": "
+                  << reads[i].status.error_message() << " seq "
+                  << reads[i].applied_sequence << Describe(reads[i].totals)
+                  << "\nexpected" << Describe(expected);
+  }
+  return 0;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (NatsServerPath().empty()) {
+      GTEST_SKIP() << "nats-server is not installed (scripts/setup.sh "
+                      "installs it)";
+    }
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("cluster_test_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()
+                            ->current_test_info()
+                            ->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    nats_ = std::make_unique<NatsCluster>(dir_);
+    ASSERT_TRUE(nats_->Start()) << "NATS did not start; logs in " << dir_;
+  }
+
+  void TearDown() override {
+    replicas_.clear();
+    nats_.reset();
+    if (!HasFailure() && !dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  Replica& AddReplica(std::vector<std::string> flags = {}) {
+    const int index = static_cast<int>(replicas_.size());
+    replicas_.push_back(std::make_unique<Replica>(
+        dir_, index, nats_->Urls(index % 3), std::move(flags)));
+    return *replicas_.back();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<NatsCluster> nats_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+};
+
+TEST(SubjectTest, RoomSubjectsAndFilters) {
+  EXPECT_EQ(*NatsCommitter::RoomSubject("banditd.events", "eu.shop-1"),
+            "banditd.events.eu.shop-1");
+  EXPECT_FALSE(NatsCommitter::RoomSubject("p", "a..b").ok());
+  EXPECT_FALSE(NatsCommitter::RoomSubject("p", ".a").ok());
+  EXPECT_TRUE(NatsCommitter::SubjectMatches("p.>", "p.a.b"));
+  EXPECT_FALSE(NatsCommitter::SubjectMatches("p.>", "p"));
+  EXPECT_TRUE(NatsCommitter::SubjectMatches("p.eu.*", "p.eu.x"));
+  EXPECT_FALSE(NatsCommitter::SubjectMatches("p.eu.*", "p.eu.x.y"));
+  EXPECT_FALSE(NatsCommitter::SubjectMatches("p.eu.*", "p.us.x"));
+  EXPECT_TRUE(NatsCommitter::SubjectMatches("p.room", "p.room"));
+  EXPECT_FALSE(NatsCommitter::SubjectMatches("p.room", "p.room2"));
+}
+
+TEST_F(ClusterTest, ConvergesAndSurvivesNodeAndReplicaKill) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(AddReplica().Start()) << "see " << replicas_[i]->log_path();
+  }
+  std::vector<Replica*> all = {replicas_[0].get(), replicas_[1].get(),
+                               replicas_[2].get()};
+  const std::string room = "conv";
+  {
+    grpc::Status s = CreateRoom(all[0]->stub(), room);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Phase 1: Feedback spread over the 3 replicas converges everywhere.
+  Totals expected;
+  {
+    absl::Mutex mu;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 6; ++c) {
+      clients.emplace_back([&, c] {
+        std::mt19937 rng(c);
+        Replica* target = all[c % 3];
+        for (int b = 0; b < 40; ++b) {
+          Batch batch = MakeBatch(room, c * 1000 + b, rng, 1 + b % 10);
+          pb::FeedbackResponse response;
+          grpc::Status s = target->stub().Feedback(
+              Context(absl::Seconds(10)).get(), batch.request, &response);
+          ASSERT_TRUE(s.ok()) << s.error_message();
+          EXPECT_EQ(response.applied_events(), batch.request.events_size());
+          // Read-your-writes on the replica that took the write.
+          if (b == 39) {
+            Read read = ReadStats(target->stub(), room);
+            EXPECT_GT(read.applied_sequence, 0u);
+          }
+          absl::MutexLock lock(&mu);
+          expected.Add(batch.totals);
+        }
+      });
+    }
+    for (std::thread& t : clients) t.join();
+  }
+  ASSERT_FALSE(HasFailure());
+  const uint64_t seq1 = WaitConverged(all, room, expected, absl::Seconds(30));
+  ASSERT_GT(seq1, 0u);
+  std::printf("phase 1: converged at stream seq %llu\n",
+              static_cast<unsigned long long>(seq1));
+
+  // Phase 2: under load from clients on every replica, SIGKILL NATS node 0
+  // (replica 0's own node: it must fail over) and banditd replica 2.
+  std::atomic<bool> stop{false};
+  absl::Mutex mu;
+  std::vector<Batch> acked, unknown;
+  std::atomic<int64_t> next_id{100000};
+  std::atomic<bool> replica2_down{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&, c] {
+      std::mt19937 rng(100 + c);
+      int target = c % 3;
+      while (!stop.load()) {
+        if (target == 2 && replica2_down.load()) target = c % 2;
+        Batch batch = MakeBatch(room, next_id.fetch_add(1), rng, 1 + rng() % 8);
+        pb::FeedbackResponse response;
+        grpc::Status s = all[target]->stub().Feedback(
+            Context(absl::Seconds(8)).get(), batch.request, &response);
+        absl::MutexLock lock(&mu);
+        if (s.ok()) {
+          EXPECT_EQ(response.applied_events() + response.duplicate_events(),
+                    batch.request.events_size());
+          acked.push_back(std::move(batch));
+        } else {
+          unknown.push_back(std::move(batch));
+          // Traffic moves on to the next replica.
+          target = (target + 1) % 3;
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(800));
+  nats_->node(0).Kill(SIGKILL);
+  replica2_down = true;
+  replicas_[2]->Kill(SIGKILL);
+  std::printf("killed NATS node 0 and replica 2 under load\n");
+  // Traffic continues on replicas 0 and 1.
+  size_t acked_at_kill;
+  {
+    absl::MutexLock lock(&mu);
+    acked_at_kill = acked.size();
+  }
+  absl::SleepFor(absl::Seconds(6));
+  size_t acked_after_kill;
+  {
+    absl::MutexLock lock(&mu);
+    acked_after_kill = acked.size();
+  }
+  EXPECT_GT(acked_after_kill, acked_at_kill + 20)
+      << "traffic did not continue on the surviving replicas";
+  // The killed replica restarts (from its snapshot) and catches up while
+  // the load goes on.
+  ASSERT_TRUE(replicas_[2]->Start()) << "see " << replicas_[2]->log_path();
+  absl::SleepFor(absl::Seconds(1));
+  stop = true;
+  for (std::thread& t : clients) t.join();
+
+  // Calls that failed may or may not have landed: retried with the same
+  // event_ids they count once.
+  for (const Batch& b : unknown) {
+    pb::FeedbackResponse response;
+    grpc::Status s = all[0]->stub().Feedback(Context(absl::Seconds(10)).get(),
+                                             b.request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(response.applied_events() + response.duplicate_events(),
+              b.request.events_size());
+  }
+  // Acknowledged batches are recognized as duplicates on every replica.
+  for (size_t i = 0; i < acked.size(); i += 1 + acked.size() / 30) {
+    pb::FeedbackResponse response;
+    grpc::Status s = all[i % 3]->stub().Feedback(
+        Context(absl::Seconds(10)).get(), acked[i].request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(response.applied_events(), 0);
+    EXPECT_EQ(response.duplicate_events(), acked[i].request.events_size());
+  }
+  for (const Batch& b : acked) expected.Add(b.totals);
+  for (const Batch& b : unknown) expected.Add(b.totals);
+  const uint64_t seq2 = WaitConverged(all, room, expected, absl::Seconds(60));
+  EXPECT_GT(seq2, seq1);
+  std::printf(
+      "phase 2: %zu batches acknowledged, %zu failed and retried; all 3 "
+      "replicas converged at seq %llu\n",
+      acked.size(), unknown.size(), static_cast<unsigned long long>(seq2));
+  std::ifstream in(replicas_[2]->log_path());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("cluster replica of") != std::string::npos) {
+      std::printf("replica 2: %s\n", line.c_str());
+    }
+  }
+}
+
+TEST_F(ClusterTest, ShardedReplicaHoldsOnlyItsRooms) {
+  Replica& all_rooms = AddReplica();
+  ASSERT_TRUE(all_rooms.Start()) << "see " << all_rooms.log_path();
+  Replica& eu = AddReplica({"--cluster_rooms=eu.>"});
+  ASSERT_TRUE(eu.Start()) << "see " << eu.log_path();
+  ASSERT_TRUE(CreateRoom(all_rooms.stub(), "eu.shop").ok());
+  ASSERT_TRUE(CreateRoom(all_rooms.stub(), "us.shop").ok());
+  std::mt19937 rng(1);
+  // One batch over both rooms: split per room, both applied.
+  Batch batch = MakeBatch("eu.shop", 1, rng, 5);
+  Batch other = MakeBatch("us.shop", 2, rng, 3);
+  for (const pb::FeedbackEvent& e : other.request.events()) {
+    *batch.request.add_events() = e;
+  }
+  pb::FeedbackResponse response;
+  grpc::Status s = all_rooms.stub().Feedback(Context(absl::Seconds(10)).get(),
+                                             batch.request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.applied_events(), 8);
+
+  const Totals eu_totals = batch.totals;  // `other` added events only.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  Read read;
+  while (absl::Now() < deadline) {
+    read = ReadStats(eu.stub(), "eu.shop");
+    if (read.status.ok() && read.totals == eu_totals) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(read.totals, eu_totals) << Describe(read.totals);
+
+  // Rooms outside the shard: FAILED_PRECONDITION naming the cause.
+  pb::SampleRequest sample;
+  sample.set_room_id("us.shop");
+  sample.set_k(1);
+  pb::SampleResponse sampled;
+  s = eu.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("not held by this replica"),
+            std::string::npos)
+      << s.error_message();
+  s = eu.stub().Feedback(Context(absl::Seconds(10)).get(), other.request,
+                         &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReadStats(eu.stub(), "us.shop").status.error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // Its own rooms serve as usual.
+  sample.set_room_id("eu.shop");
+  s = eu.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+}  // namespace
+}  // namespace banditd
