@@ -116,6 +116,18 @@ absl::StatusOr<std::shared_ptr<Room>> Engine::FindRoomOr(
   return room;
 }
 
+absl::Status Engine::ValidateExistingArm(const std::string& room_id,
+                                         const std::string& arm_id) const {
+  absl::StatusOr<std::shared_ptr<Room>> room = FindRoomOr(room_id, "room_id");
+  if (!room.ok()) return room.status();
+  if (absl::Status s = ValidateId(arm_id, "arm_id"); !s.ok()) return s;
+  absl::ReaderMutexLock lock(&(*room)->mu);
+  if ((*room)->FindArm(arm_id) < 0) {
+    return ArmNotFound("arm_id", arm_id, room_id);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Engine::Validate(const Mutation& mutation) const {
   return std::visit(
       Overloaded{
@@ -160,30 +172,10 @@ absl::Status Engine::Validate(const Mutation& mutation) const {
                                    options_.max_arms_per_room);
           },
           [&](const RemoveArm& m) -> absl::Status {
-            absl::StatusOr<std::shared_ptr<Room>> room =
-                FindRoomOr(m.room_id, "room_id");
-            if (!room.ok()) return room.status();
-            if (absl::Status s = ValidateId(m.arm_id, "arm_id"); !s.ok()) {
-              return s;
-            }
-            absl::ReaderMutexLock lock(&(*room)->mu);
-            if ((*room)->FindArm(m.arm_id) < 0) {
-              return ArmNotFound("arm_id", m.arm_id, m.room_id);
-            }
-            return absl::OkStatus();
+            return ValidateExistingArm(m.room_id, m.arm_id);
           },
           [&](const SetArmEnabled& m) -> absl::Status {
-            absl::StatusOr<std::shared_ptr<Room>> room =
-                FindRoomOr(m.room_id, "room_id");
-            if (!room.ok()) return room.status();
-            if (absl::Status s = ValidateId(m.arm_id, "arm_id"); !s.ok()) {
-              return s;
-            }
-            absl::ReaderMutexLock lock(&(*room)->mu);
-            if ((*room)->FindArm(m.arm_id) < 0) {
-              return ArmNotFound("arm_id", m.arm_id, m.room_id);
-            }
-            return absl::OkStatus();
+            return ValidateExistingArm(m.room_id, m.arm_id);
           },
           [&](const FeedbackBatch& m) -> absl::Status {
             return ValidateFeedback(m);

@@ -149,6 +149,9 @@ class Engine {
   absl::StatusOr<std::shared_ptr<Room>> FindRoomOr(
       const std::string& room_id, const std::string& field) const;
   absl::Status ValidateFeedback(const FeedbackBatch& batch) const;
+  // OK when the room exists and holds the arm (RemoveArm, SetArmEnabled).
+  absl::Status ValidateExistingArm(const std::string& room_id,
+                                   const std::string& arm_id) const;
   ApplyResult ApplyFeedback(const FeedbackBatch& batch);
   // True when `event_id` was seen; otherwise remembers it.
   bool SeenEvent(const std::string& event_id)

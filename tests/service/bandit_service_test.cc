@@ -4,21 +4,19 @@
 
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "gmock/gmock.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/core/engine.h"
 #include "server/service/server.h"
 #include "server/store/memory_committer.h"
+#include "tests/testing/health_check.h"
 
 namespace banditd::service {
 namespace {
@@ -398,33 +396,14 @@ TEST_F(BanditServiceTest, SampleHonoursCandidatesAndSeed) {
 }
 
 TEST_F(BanditServiceTest, HealthServiceReportsServing) {
-  grpc::ClientContext context;
-  grpc::ByteBuffer request_buffer, response_buffer;
-  // grpc.health.v1.HealthCheckRequest{service: ""} is the empty message.
-  grpc::GenericStub generic(channel_);
-  grpc::Slice empty;
-  request_buffer = grpc::ByteBuffer(&empty, 1);
-  grpc::Status status;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                    grpc::StubOptions(), &request_buffer, &response_buffer,
-                    [&](grpc::Status s) {
-                      std::lock_guard<std::mutex> lock(mu);
-                      status = s;
-                      done = true;
-                      cv.notify_one();
-                    });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done; });
+  grpc::health::v1::HealthCheckResponse::ServingStatus serving;
+  grpc::Status status = banditd::testing::CheckHealth(channel_, "", &serving);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response_buffer.Dump(&slices).ok());
-  std::string bytes;
-  for (auto& s : slices) bytes.append(s.begin(), s.end());
-  // HealthCheckResponse{status: SERVING (1)}: field 1, varint 1.
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  EXPECT_EQ(serving, grpc::health::v1::HealthCheckResponse::SERVING);
+  status = banditd::testing::CheckHealth(channel_, "banditd.v1.BanditService",
+                                         &serving);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(serving, grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 TEST_F(BanditServiceTest, FeedbackCitingADecisionIsCreditedToIt) {
