@@ -1775,7 +1775,8 @@ func (x *FeedbackEvent) GetFeatures() []float64 {
 
 type FeedbackRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most the server's --max_batch_events events (default 10000).
+	// 1 to the server's --max_batch_events events (default 10000); an empty
+	// batch is INVALID_ARGUMENT.
 	Events        []*FeedbackEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
