@@ -42,6 +42,13 @@ std::unique_ptr<DurableCommitter> OpenFake(
   return committer.ok() ? *std::move(committer) : nullptr;
 }
 
+core::CreateRoom Room(std::string id, std::vector<std::string> arms) {
+  core::CreateRoom create;
+  create.room_id = std::move(id);
+  create.arm_ids = std::move(arms);
+  return create;
+}
+
 core::FeedbackBatch OneEvent(std::string room, std::string arm,
                              std::string event_id = "") {
   core::FeedbackEvent e;
@@ -149,7 +156,9 @@ TEST(DurableCommitterTest, SnapshotPlusReplayEqualsState) {
     ASSERT_TRUE(logged.ok());
     absl::StatusOr<core::ApplyResult> a = engine.Apply(*logged);
     ASSERT_EQ(a.ok(), b.ok());
-    if (a.ok()) EXPECT_EQ(a->duplicate_events, b->duplicate_events);
+    if (a.ok()) {
+      EXPECT_EQ(a->duplicate_events, b->duplicate_events);
+    }
   }
   EXPECT_EQ(CaptureState(recovered), CaptureState(engine));
 }
@@ -161,10 +170,8 @@ TEST(DurableCommitterTest, InvalidMutationsAreNotLogged) {
   EXPECT_EQ(SubmitAndWait(*committer, OneEvent("nope", "a")).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(contents->log_size(), 0u);
-  ASSERT_TRUE(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
-  EXPECT_EQ(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}})
-                .status()
-                .code(),
+  ASSERT_TRUE(SubmitAndWait(*committer, Room("r", {"a"})).ok());
+  EXPECT_EQ(SubmitAndWait(*committer, Room("r", {"a"})).status().code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(contents->log_size(), 1u);
 }
@@ -173,7 +180,7 @@ TEST(DurableCommitterTest, FailedAppendChangesNothingAndWritesResume) {
   auto contents = std::make_shared<FakeLogContents>();
   core::Engine engine;
   auto committer = OpenFake(contents, &engine);
-  ASSERT_TRUE(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  ASSERT_TRUE(SubmitAndWait(*committer, Room("r", {"a"})).ok());
   ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a", "e1")).ok());
 
   contents->SetWriteError(absl::ResourceExhaustedError("disk full"));
@@ -206,8 +213,7 @@ TEST(DurableCommitterTest, RefusesACorruptOrGappedLog) {
   {
     core::Engine engine;
     auto committer = OpenFake(contents, &engine);
-    ASSERT_TRUE(
-        SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+    ASSERT_TRUE(SubmitAndWait(*committer, Room("r", {"a"})).ok());
     ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a")).ok());
     ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a")).ok());
   }
@@ -242,7 +248,7 @@ TEST(DurableCommitterTest, FullQueueRefusesFast) {
   DurableCommitter::Options options = QuietOptions();
   options.max_queued_events = 2;
   auto committer = OpenFake(contents, &engine, options);
-  ASSERT_TRUE(SubmitAndWait(*committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  ASSERT_TRUE(SubmitAndWait(*committer, Room("r", {"a"})).ok());
   // Stall the writer inside a task, queue past the limit, then release it.
   absl::Notification release, stalled;
   std::thread stall([&] {
@@ -280,9 +286,8 @@ TEST(DurableCommitterTest, ShutdownRejectsLaterSubmits) {
   core::Engine engine;
   auto committer = OpenFake(contents, &engine);
   committer->Shutdown();
-  EXPECT_EQ(
-      SubmitAndWait(*committer, core::CreateRoom{"r", {}, {}}).status().code(),
-      absl::StatusCode::kUnavailable);
+  EXPECT_EQ(SubmitAndWait(*committer, Room("r", {})).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 class DurableCommitterSqliteTest : public ::testing::Test {
@@ -313,14 +318,15 @@ TEST_F(DurableCommitterSqliteTest, EventIdsSurviveRestartAndSnapshot) {
       core::Engine engine;
       auto committer = DurableCommitter::Open(Options(), &engine);
       ASSERT_TRUE(committer.ok()) << committer.status();
-      ASSERT_TRUE(
-          SubmitAndWait(**committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+      ASSERT_TRUE(SubmitAndWait(**committer, Room("r", {"a"})).ok());
       for (int i = 0; i < 10; ++i) {
         ASSERT_TRUE(
             SubmitAndWait(**committer, OneEvent("r", "a", absl::StrCat("e", i)))
                 .ok());
       }
-      if (snapshot) ASSERT_TRUE((*committer)->SnapshotNow().ok());
+      if (snapshot) {
+        ASSERT_TRUE((*committer)->SnapshotNow().ok());
+      }
     }
     core::Engine engine;
     auto committer = DurableCommitter::Open(Options(), &engine);
@@ -340,7 +346,7 @@ TEST_F(DurableCommitterSqliteTest, DiskFullLosesNothingAcknowledged) {
   auto opened = DurableCommitter::Open(Options(), &engine);
   ASSERT_TRUE(opened.ok()) << opened.status();
   DurableCommitter& committer = **opened;
-  ASSERT_TRUE(SubmitAndWait(committer, core::CreateRoom{"r", {"a"}, {}}).ok());
+  ASSERT_TRUE(SubmitAndWait(committer, Room("r", {"a"})).ok());
   committer.RunOnWriter([](LogStore* log) {
     auto* sqlite = static_cast<SqliteLogStore*>(log);
     ASSERT_TRUE(sqlite->SetMaxPageCount(*sqlite->PageCount() + 3).ok());
