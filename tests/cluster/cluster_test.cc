@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <ostream>
 #include <memory>
@@ -214,10 +215,14 @@ class Replica {
           std::vector<std::string> flags = {}) {
     const std::filesystem::path data = dir / absl::StrCat("banditd", index);
     std::filesystem::create_directories(data);
+    // Empty `urls`: the default single process with its SQLite log.
     std::vector<std::string> argv = {
         BanditdPath(), "--port=0", absl::StrCat("--data_dir=", data.string()),
-        absl::StrCat("--cluster_nats=", urls), "--event_id_window=5000000",
-        "--snapshot_every_records=300", "--cluster_publish_timeout=4s"};
+        "--event_id_window=5000000", "--snapshot_every_records=300"};
+    if (!urls.empty()) {
+      argv.push_back(absl::StrCat("--cluster_nats=", urls));
+      argv.push_back("--cluster_publish_timeout=4s");
+    }
     argv.insert(argv.end(), flags.begin(), flags.end());
     process_ = std::make_unique<Process>(
         std::move(argv), (dir / absl::StrCat("banditd", index, ".log")).string());
@@ -592,6 +597,195 @@ TEST_F(ClusterTest, ShardedReplicaHoldsOnlyItsRooms) {
   sample.set_room_id("eu.shop");
   s = eu.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+
+// ---------------------------------------------------------------- benchmark
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+struct LoadResult {
+  int64_t calls = 0;
+  int64_t errors = 0;
+  double seconds = 0;
+  std::vector<double> latency_ms;
+};
+
+// `threads` closed-loop clients, client c on replica c % size, for
+// `seconds`; `call` makes one call and returns whether it succeeded.
+LoadResult RunLoad(std::vector<Replica*> replicas, int threads,
+                   absl::Duration duration,
+                   const std::function<bool(pb::BanditService::Stub&,
+                                            std::mt19937&, int64_t)>& call) {
+  LoadResult result;
+  absl::Mutex mu;
+  std::atomic<int64_t> next{0};
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < threads; ++c) {
+    clients.emplace_back([&, c] {
+      std::mt19937 rng(c);
+      pb::BanditService::Stub& stub = replicas[c % replicas.size()]->stub();
+      std::vector<double> latency;
+      int64_t calls = 0, errors = 0;
+      while (absl::Now() < end) {
+        const absl::Time t0 = absl::Now();
+        if (call(stub, rng, next.fetch_add(1))) {
+          ++calls;
+          latency.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+        } else {
+          ++errors;
+        }
+      }
+      absl::MutexLock lock(&mu);
+      result.calls += calls;
+      result.errors += errors;
+      result.latency_ms.insert(result.latency_ms.end(), latency.begin(),
+                               latency.end());
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return result;
+}
+
+int EnvInt(const char* name, int fallback) {
+  const char* env = std::getenv(name);
+  int value = 0;
+  return env != nullptr && absl::SimpleAtoi(env, &value) && value > 0
+             ? value
+             : fallback;
+}
+
+class ClusterBench : public ClusterTest {
+ protected:
+  void SetUp() override {
+    if (std::getenv("CLUSTER_BENCH") == nullptr) {
+      GTEST_SKIP() << "set CLUSTER_BENCH=1 (scripts/cluster_bench.sh)";
+    }
+    ClusterTest::SetUp();
+  }
+
+  // Feedback and Sample throughput over `replicas`; replication lag while
+  // Feedback runs. Prints one line per measurement.
+  void Measure(const std::string& label, std::vector<Replica*> replicas) {
+    const int threads = EnvInt("BENCH_THREADS", 16);
+    const int batch = EnvInt("BENCH_BATCH", 10);
+    const absl::Duration duration = absl::Seconds(EnvInt("BENCH_SECONDS", 5));
+    const std::string room = absl::StrCat("bench-", label);
+    ASSERT_TRUE(CreateRoom(replicas[0]->stub(), room).ok());
+    // Every replica has the room before the load starts.
+    WaitConverged(replicas, room, Totals(), absl::Seconds(10));
+
+    // Replication lag: every 20 ms, how far each replica's applied
+    // sequence trails the highest one seen.
+    std::atomic<bool> stop{false};
+    std::vector<double> spread;
+    std::thread poller;
+    if (replicas.size() > 1) {
+      poller = std::thread([&] {
+        while (!stop.load()) {
+          uint64_t lo = UINT64_MAX, hi = 0;
+          for (Replica* r : replicas) {
+            const uint64_t seq = ReadStats(r->stub(), room).applied_sequence;
+            lo = std::min(lo, seq);
+            hi = std::max(hi, seq);
+          }
+          spread.push_back(static_cast<double>(hi - lo));
+          absl::SleepFor(absl::Milliseconds(20));
+        }
+      });
+    }
+    LoadResult feedback = RunLoad(
+        replicas, threads, duration,
+        [&](pb::BanditService::Stub& stub, std::mt19937& rng, int64_t id) {
+          Batch b = MakeBatch(room, id, rng, batch);
+          pb::FeedbackResponse response;
+          return stub
+              .Feedback(Context(absl::Seconds(10)).get(), b.request, &response)
+              .ok();
+        });
+    stop = true;
+    if (poller.joinable()) poller.join();
+    // Time from the end of the load until every replica has applied all.
+    const absl::Time t0 = absl::Now();
+    Totals unused;
+    uint64_t final_seq = 0;
+    while (absl::Now() - t0 < absl::Seconds(30)) {
+      uint64_t lo = UINT64_MAX, hi = 0;
+      for (Replica* r : replicas) {
+        const uint64_t seq = ReadStats(r->stub(), room).applied_sequence;
+        lo = std::min(lo, seq);
+        hi = std::max(hi, seq);
+      }
+      final_seq = hi;
+      if (lo == hi) break;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    const double converge_ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
+
+    LoadResult sample = RunLoad(
+        replicas, threads, duration,
+        [&](pb::BanditService::Stub& stub, std::mt19937& rng, int64_t id) {
+          pb::SampleRequest request;
+          request.set_room_id(room);
+          request.set_k(3);
+          pb::SampleResponse response;
+          return stub
+              .Sample(Context(absl::Seconds(10)).get(), request, &response)
+              .ok();
+        });
+    const double rate = feedback.calls / feedback.seconds;
+    std::printf(
+        "BENCH %s: Feedback %.0f calls/s (%.0f events/s, batch %d, %d "
+        "clients, %lld errors), p50 %.2f ms, p99 %.2f ms\n",
+        label.c_str(), rate, rate * batch, batch, threads,
+        static_cast<long long>(feedback.errors),
+        Percentile(feedback.latency_ms, 0.5),
+        Percentile(feedback.latency_ms, 0.99));
+    std::printf(
+        "BENCH %s: Sample %.0f calls/s (k 3, %d arms, %d clients), p50 %.2f "
+        "ms, p99 %.2f ms\n",
+        label.c_str(), sample.calls / sample.seconds, kArms, threads,
+        Percentile(sample.latency_ms, 0.5), Percentile(sample.latency_ms, 0.99));
+    if (!spread.empty()) {
+      double sum = 0;
+      for (double v : spread) sum += v;
+      const double mean = sum / spread.size();
+      std::printf(
+          "BENCH %s: replication lag under Feedback load (records behind the "
+          "most advanced replica, %zu polls): mean %.1f, p99 %.0f, max %.0f "
+          "(about %.1f / %.1f ms at %.0f records/s); all replicas equal %.1f "
+          "ms after the load stopped (seq %llu)\n",
+          label.c_str(), spread.size(), mean, Percentile(spread, 0.99),
+          Percentile(spread, 1.0), 1000 * mean / rate,
+          1000 * Percentile(spread, 0.99) / rate, rate, converge_ms,
+          static_cast<unsigned long long>(final_seq));
+    }
+    fflush(stdout);
+  }
+};
+
+TEST_F(ClusterBench, OneAndThreeReplicas) {
+  {
+    // For reference: the default single process (SQLite, sync durability).
+    Replica single(dir_, 9, "");
+    ASSERT_TRUE(single.Start()) << "see " << single.log_path();
+    Measure("default-sqlite", {&single});
+  }
+  Replica& r0 = AddReplica();
+  ASSERT_TRUE(r0.Start()) << "see " << r0.log_path();
+  Measure("1-replica", {&r0});
+  Replica& r1 = AddReplica();
+  ASSERT_TRUE(r1.Start()) << "see " << r1.log_path();
+  Replica& r2 = AddReplica();
+  ASSERT_TRUE(r2.Start()) << "see " << r2.log_path();
+  Measure("3-replicas", {&r0, &r1, &r2});
 }
 
 }  // namespace
