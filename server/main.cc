@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -135,6 +136,9 @@ int main(int argc, char** argv) {
       "banditd: real-time multi-armed bandit decision service.\n"
       "Usage: banditd [--port=50051] [--data_dir=./data] ...");
   absl::ParseCommandLine(argc, argv);
+  // Deadlock detection is a debugging aid (absl/synchronization/mutex.h) that
+  // Debian's Abseil leaves on: ~5 % of server CPU in every mutex operation.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
