@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/ids.h"
 #include "server/core/scoring.h"
@@ -86,12 +87,23 @@ absl::Status ValidateNewArms(
   return absl::OkStatus();
 }
 
-// Sorted distinct copy of an event's context items: an item listed twice in
-// one event counts once.
-std::vector<std::string> DistinctItems(const std::vector<std::string>& items) {
-  std::vector<std::string> out = items;
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+// The event's context items, sorted and distinct (an item listed twice in
+// one event counts once), as pointers: no copy of the strings.
+absl::InlinedVector<const std::string*, 8> DistinctItems(
+    const std::vector<std::string>& items) {
+  absl::InlinedVector<const std::string*, 8> out;
+  out.reserve(items.size());
+  for (const std::string& item : items) out.push_back(&item);
+  if (out.size() > 1) {
+    std::sort(
+        out.begin(), out.end(),
+        [](const std::string* a, const std::string* b) { return *a < *b; });
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const std::string* a, const std::string* b) {
+                            return *a == *b;
+                          }),
+              out.end());
+  }
   return out;
 }
 
@@ -195,80 +207,107 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
   }
   // Segments and context tables this batch would create, keyed
   // "room\0segment" and "room\0segment\0item", to enforce the per-room limits.
+  // Filled only for tables that do not exist yet, which is rare.
   absl::flat_hash_set<std::string> new_segments;
   absl::flat_hash_map<std::string, int> new_items_per_segment;
   absl::flat_hash_set<std::string> new_items;
+  const absl::string_view kSep("\0", 1);
   std::shared_ptr<Room> room;
+  // Consecutive events of one room share one reader lock.
+  const Room* locked = nullptr;
+  auto unlock = [&] {
+    if (locked != nullptr) locked->mu.ReaderUnlock();
+    locked = nullptr;
+  };
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const FeedbackEvent& e = batch.events[i];
-    const std::string p = absl::StrCat("events[", i, "]");
-    if (absl::Status s = ValidateId(e.room_id, p + ".room_id"); !s.ok()) {
-      return s;
+    // Field names are built only for an error: this loop runs for every
+    // event of every Feedback call, and again on replay.
+    auto field = [i](absl::string_view name) {
+      return absl::StrCat("events[", i, "]", name);
+    };
+    if (!IsValidId(e.room_id)) {
+      unlock();
+      return ValidateId(e.room_id, field(".room_id"));
     }
-    if (absl::Status s = ValidateSegment(e.segment, p + ".segment"); !s.ok()) {
-      return s;
+    if (!e.segment.empty() && !IsValidId(e.segment)) {
+      unlock();
+      return ValidateSegment(e.segment, field(".segment"));
     }
-    if (absl::Status s = ValidateId(e.arm_id, p + ".arm_id"); !s.ok()) {
-      return s;
+    if (!IsValidId(e.arm_id)) {
+      unlock();
+      return ValidateId(e.arm_id, field(".arm_id"));
     }
     if (e.context_items.size() >
         static_cast<size_t>(options_.max_context_items)) {
+      unlock();
       return absl::InvalidArgumentError(absl::StrCat(
-          p, ".context_items: ", e.context_items.size(),
+          field(".context_items: "), e.context_items.size(),
           " items exceed the limit of ", options_.max_context_items));
     }
     for (size_t j = 0; j < e.context_items.size(); ++j) {
-      if (absl::Status s = ValidateId(
-              e.context_items[j], absl::StrCat(p, ".context_items[", j, "]"));
-          !s.ok()) {
-        return s;
+      if (!IsValidId(e.context_items[j])) {
+        unlock();
+        return ValidateId(e.context_items[j],
+                          absl::StrCat(field(".context_items["), j, "]"));
       }
     }
     if (e.views < 0 || e.views > kMaxEventCount) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          p, ".views: must be in [0, ", kMaxEventCount, "], got ", e.views));
+      unlock();
+      return absl::InvalidArgumentError(
+          absl::StrCat(field(".views: must be in [0, "), kMaxEventCount,
+                       "], got ", e.views));
     }
     if (e.clicks < 0 || e.clicks > kMaxEventCount) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          p, ".clicks: must be in [0, ", kMaxEventCount, "], got ", e.clicks));
+      unlock();
+      return absl::InvalidArgumentError(
+          absl::StrCat(field(".clicks: must be in [0, "), kMaxEventCount,
+                       "], got ", e.clicks));
     }
     if (e.reward.has_value() &&
         !(std::isfinite(*e.reward) && std::abs(*e.reward) <= kMaxAbsReward)) {
+      unlock();
       return absl::InvalidArgumentError(absl::StrCat(
-          p, ".reward: must be finite with magnitude at most 1e15, got ",
+          field(".reward: must be finite with magnitude at most 1e15, got "),
           *e.reward));
     }
-    if (!e.event_id.empty()) {
-      if (absl::Status s = ValidateId(e.event_id, p + ".event_id"); !s.ok()) {
-        return s;
-      }
+    if (!e.event_id.empty() && !IsValidId(e.event_id)) {
+      unlock();
+      return ValidateId(e.event_id, field(".event_id"));
     }
     if (room == nullptr || room->id != e.room_id) {
+      unlock();
       room = FindRoom(e.room_id);
       if (room == nullptr) {
-        return absl::NotFoundError(
-            absl::StrCat(p, ".room_id: room \"", e.room_id, "\" not found"));
+        return absl::NotFoundError(absl::StrCat(field(".room_id: room \""),
+                                                e.room_id, "\" not found"));
       }
     }
-    absl::ReaderMutexLock lock(&room->mu);
+    if (locked != room.get()) {
+      room->mu.ReaderLock();
+      locked = room.get();
+    }
     if (room->FindArm(e.arm_id) < 0) {
-      return ArmNotFound(p + ".arm_id", e.arm_id, e.room_id);
+      unlock();
+      return ArmNotFound(field(".arm_id"), e.arm_id, e.room_id);
     }
     if (!e.features.empty()) {
       if (absl::Status s = ValidateFeatures(e.features, room->linucb, e.room_id,
-                                            p + ".features");
+                                            field(".features"));
           !s.ok()) {
+        unlock();
         return s;
       }
     }
-    const Segment* segment = room->FindSegment(e.segment);
-    const std::string segment_key = absl::StrCat(e.room_id, "\0", e.segment);
-    if (segment == nullptr && new_segments.insert(segment_key).second) {
+    if (room->FindSegment(e.segment) == nullptr &&
+        new_segments.insert(absl::StrCat(e.room_id, kSep, e.segment)).second) {
       const size_t count = room->segments.size() + new_segments.size();
       if (count > static_cast<size_t>(options_.max_segments_per_room) + 1) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            p, ".segment: room \"", e.room_id, "\" already holds the limit of ",
-            options_.max_segments_per_room, " segments"));
+        unlock();
+        return absl::ResourceExhaustedError(
+            absl::StrCat(field(".segment: room \""), e.room_id,
+                         "\" already holds the limit of ",
+                         options_.max_segments_per_room, " segments"));
       }
     }
     // Items count against both the event's segment and the whole room.
@@ -276,21 +315,23 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
       for (const std::string* seg_name : {&e.segment, &kWholeRoom}) {
         const Segment* seg = room->FindSegment(*seg_name);
         if (seg != nullptr && seg->context.contains(item)) continue;
-        const std::string seg_key = absl::StrCat(e.room_id, "\0", *seg_name);
-        if (!new_items.insert(absl::StrCat(seg_key, "\0", item)).second) {
+        const std::string seg_key = absl::StrCat(e.room_id, kSep, *seg_name);
+        if (!new_items.insert(absl::StrCat(seg_key, kSep, item)).second) {
           continue;
         }
         const size_t existing = seg == nullptr ? 0 : seg->context.size();
         if (existing + ++new_items_per_segment[seg_key] >
             static_cast<size_t>(options_.max_context_items_per_segment)) {
+          unlock();
           return absl::ResourceExhaustedError(absl::StrCat(
-              p, ".context_items: segment \"", *seg_name, "\" of room \"",
+              field(".context_items: segment \""), *seg_name, "\" of room \"",
               e.room_id, "\" already holds the limit of ",
               options_.max_context_items_per_segment, " context items"));
         }
       }
     }
   }
+  unlock();
   return absl::OkStatus();
 }
 
@@ -359,7 +400,8 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
     const double clicks = static_cast<double>(e.clicks);
     const double reward = e.reward.value_or(clicks);
     const double reward_sq = RewardSquareIncrement(reward, clicks);
-    const std::vector<std::string> items = DistinctItems(e.context_items);
+    const absl::InlinedVector<const std::string*, 8> items =
+        DistinctItems(e.context_items);
 
     absl::MutexLock lock(&room->mu);
     const uint32_t arm = static_cast<uint32_t>(room->FindArm(e.arm_id));
@@ -371,8 +413,8 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
       Segment& segment = room->MutableSegment(segment_name);
       segment.arms.Add(arm, views * unscale, clicks * unscale, reward * unscale,
                        reward_sq * unscale, enabled);
-      for (const std::string& item : items) {
-        room->MutableContext(segment, item)
+      for (const std::string* item : items) {
+        room->MutableContext(segment, *item)
             .Add(arm, views * unscale, clicks * unscale, reward * unscale,
                  reward_sq * unscale, enabled);
       }

@@ -148,7 +148,9 @@ class Engine {
   std::shared_ptr<Room> FindRoom(const std::string& room_id) const;
   absl::StatusOr<std::shared_ptr<Room>> FindRoomOr(
       const std::string& room_id, const std::string& field) const;
-  absl::Status ValidateFeedback(const FeedbackBatch& batch) const;
+  // Holds one room's reader lock across consecutive events of that room.
+  absl::Status ValidateFeedback(const FeedbackBatch& batch) const
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
   // OK when the room exists and holds the arm (RemoveArm, SetArmEnabled).
   absl::Status ValidateExistingArm(const std::string& room_id,
                                    const std::string& arm_id) const;

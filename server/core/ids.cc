@@ -14,6 +14,14 @@ bool IsIdChar(char c) {
 
 }  // namespace
 
+bool IsValidId(absl::string_view value) {
+  if (value.empty() || value.size() > kMaxIdLength) return false;
+  for (char c : value) {
+    if (!IsIdChar(c)) return false;
+  }
+  return true;
+}
+
 absl::Status ValidateId(absl::string_view value, absl::string_view field) {
   if (value.empty()) {
     return absl::InvalidArgumentError(

@@ -8,6 +8,10 @@ namespace banditd::core {
 
 inline constexpr size_t kMaxIdLength = 128;
 
+// True when `value` is 1 to 128 characters from [A-Za-z0-9._:=-]: the
+// allocation-free check for hot paths; ValidateId builds the error.
+bool IsValidId(absl::string_view value);
+
 // Returns OK when `value` is 1 to 128 characters from [A-Za-z0-9._:=-],
 // otherwise INVALID_ARGUMENT whose message starts with `field`.
 absl::Status ValidateId(absl::string_view value, absl::string_view field);
