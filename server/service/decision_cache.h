@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 
 namespace banditd::service {
@@ -24,6 +23,13 @@ struct Decision {
 // DecisionCache remembers the last `capacity` decisions, evicting the oldest.
 // It lives in memory only: decisions are not state, the Feedback events that
 // cite them are logged with every field resolved.
+//
+// The decisions sit in a ring of `capacity` slots, with no index: an id is
+// 16 hex digits of a random tag and 16 of the decision's sequence number,
+// whose slot is sequence % capacity; Get checks that the slot still holds
+// that sequence and tag. Put thus costs no hashing and no rehash (a hash map
+// under constant insert-and-evict churn periodically rehashes in place, a
+// stall of milliseconds at 100,000 entries), and allocates only the id.
 class DecisionCache {
  public:
   explicit DecisionCache(size_t capacity);
@@ -37,12 +43,16 @@ class DecisionCache {
   size_t size() const;
 
  private:
+  struct Slot {
+    uint64_t tag = 0;
+    uint64_t sequence = 0;  // 0: empty (sequences start at 1)
+    Decision decision;
+  };
+
   const size_t capacity_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Decision> decisions_ ABSL_GUARDED_BY(mu_);
-  // Ids in insertion order, as a ring of `capacity_` slots.
-  std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);
-  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Slot> ring_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace banditd::service
