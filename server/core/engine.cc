@@ -445,16 +445,59 @@ bool Engine::SeenEvent(const std::string& event_id) {
     event_id_ring_next_ = (event_id_ring_next_ + 1) % window;
   }
   seen_event_ids_.insert(event_id);
+  ++event_ids_added_;
   return false;
 }
 
-std::vector<std::string> Engine::RecentEventIds() const {
-  absl::MutexLock lock(&dedup_mu_);
+std::vector<std::string> Engine::RecentEventIds(uint64_t* added) const {
+  // Copied in chunks, releasing the mutex in between, so that Feedback with
+  // event ids never waits for a whole million-id copy. Ids are numbered in
+  // the order they were remembered; id g sits at ring slot g % window until
+  // id g + window replaces it.
+  constexpr uint64_t kChunk = 1 << 16;
   std::vector<std::string> out;
-  out.reserve(event_id_ring_.size());
-  for (size_t i = 0; i < event_id_ring_.size(); ++i) {
-    out.push_back(
-        event_id_ring_[(event_id_ring_next_ + i) % event_id_ring_.size()]);
+  uint64_t first = 0;  // number of out[0]
+  uint64_t next = 0;   // number of the next id to copy
+  bool started = false;
+  while (true) {
+    absl::MutexLock lock(&dedup_mu_);
+    const uint64_t oldest = event_ids_added_ - event_id_ring_.size();
+    if (!started) {
+      first = next = oldest;
+      started = true;
+    }
+    if (oldest > next) {  // ids overwritten since the last chunk: drop them
+      const uint64_t drop = std::min<uint64_t>(oldest - first, out.size());
+      out.erase(out.begin(), out.begin() + drop);
+      first += drop;
+      next = std::max(next, oldest);
+    }
+    const uint64_t end = std::min(event_ids_added_, next + kChunk);
+    const size_t window = event_id_ring_.size();
+    for (; next < end; ++next) {
+      out.push_back(event_id_ring_[next % std::max<size_t>(window, 1)]);
+    }
+    if (next == event_ids_added_) {
+      // Keep the last `window` ids: the ones remembered now.
+      if (out.size() > window) out.erase(out.begin(), out.end() - window);
+      if (added != nullptr) *added = event_ids_added_;
+      return out;
+    }
+  }
+}
+
+std::vector<std::string> Engine::EventIdsAddedSince(uint64_t since,
+                                                    uint64_t* added_now) const {
+  absl::MutexLock lock(&dedup_mu_);
+  *added_now = event_ids_added_;
+  std::vector<std::string> out;
+  if (since >= event_ids_added_) return out;
+  const uint64_t count =
+      std::min<uint64_t>(event_ids_added_ - since, event_id_ring_.size());
+  out.reserve(count);
+  const size_t window = static_cast<size_t>(options_.event_id_window);
+  for (uint64_t g = event_ids_added_ - count; g < event_ids_added_; ++g) {
+    out.push_back(event_id_ring_[g % window]);
   }
   return out;
 }
@@ -473,6 +516,7 @@ void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
   seen_event_ids_.clear();
   event_id_ring_.clear();
   event_id_ring_next_ = 0;
+  event_ids_added_ = 0;
   for (std::string& id : recent_event_ids) SeenEvent(id);
 }
 

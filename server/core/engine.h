@@ -141,8 +141,15 @@ class Engine {
   // Replaces all state with `rooms` (snapshot load). Single writer only.
   void ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
                     std::vector<std::string> recent_event_ids);
-  // The remembered event ids, oldest first (snapshots).
-  std::vector<std::string> RecentEventIds() const;
+  // The remembered event ids, oldest first (snapshots). With `added`, also
+  // how many ids were ever remembered, for EventIdsAddedSince.
+  std::vector<std::string> RecentEventIds(uint64_t* added = nullptr) const;
+  // The ids remembered after the first `since` ever remembered, oldest first
+  // (at most the window), and in `added_now` how many were ever remembered.
+  // Lets a snapshot copy the window before its pause and only the ids added
+  // since during it.
+  std::vector<std::string> EventIdsAddedSince(uint64_t since,
+                                              uint64_t* added_now) const;
 
  private:
   std::shared_ptr<Room> FindRoom(const std::string& room_id) const;
@@ -168,6 +175,8 @@ class Engine {
   absl::flat_hash_set<std::string> seen_event_ids_ ABSL_GUARDED_BY(dedup_mu_);
   std::vector<std::string> event_id_ring_ ABSL_GUARDED_BY(dedup_mu_);
   size_t event_id_ring_next_ ABSL_GUARDED_BY(dedup_mu_) = 0;
+  // Ids ever remembered; id number g sits at ring slot g % window.
+  uint64_t event_ids_added_ ABSL_GUARDED_BY(dedup_mu_) = 0;
 };
 
 }  // namespace banditd::core

@@ -134,14 +134,15 @@ EngineState CaptureState(const core::Engine& engine) {
     out.linucb = room.linucb;
     out.linucb_arms = room.linucb_arms;
   });
-  state.event_ids = engine.RecentEventIds();
+  state.event_ids = engine.RecentEventIds(&state.event_ids_added);
   return state;
 }
 
 EngineState CaptureDraft(const core::Engine& engine) {
-  EngineState state = CaptureState(engine);
-  state.event_ids.clear();
-  return state;
+  // The event-id window is copied here too, with its count: the pause then
+  // appends only the ids added since (copying a million ids there took
+  // 20-90 ms).
+  return CaptureState(engine);
 }
 
 bool FinishDraft(const core::Engine& engine, EngineState* state) {
@@ -178,7 +179,21 @@ bool FinishDraft(const core::Engine& engine, EngineState* state) {
     }
   });
   if (!match || next != state->rooms.size()) return false;
-  state->event_ids = engine.RecentEventIds();
+  std::vector<std::string> newer = engine.EventIdsAddedSince(
+      state->event_ids_added, &state->event_ids_added);
+  const size_t window = static_cast<size_t>(
+      std::max<int64_t>(engine.options().event_id_window, 0));
+  if (newer.size() >= window) {
+    state->event_ids = std::move(newer);
+  } else {
+    const size_t keep =
+        std::min(state->event_ids.size(), window - newer.size());
+    state->event_ids.erase(state->event_ids.begin(),
+                           state->event_ids.end() - keep);
+    state->event_ids.insert(state->event_ids.end(),
+                            std::make_move_iterator(newer.begin()),
+                            std::make_move_iterator(newer.end()));
+  }
   return true;
 }
 

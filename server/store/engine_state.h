@@ -37,8 +37,13 @@ struct RoomState {
 struct EngineState {
   std::vector<RoomState> rooms;
   std::vector<std::string> event_ids;
+  // How many ids the engine had ever remembered when event_ids was copied
+  // (core::Engine::EventIdsAddedSince); not part of the stored snapshot.
+  uint64_t event_ids_added = 0;
 
-  friend bool operator==(const EngineState&, const EngineState&) = default;
+  friend bool operator==(const EngineState& a, const EngineState& b) {
+    return a.rooms == b.rooms && a.event_ids == b.event_ids;
+  }
 };
 
 // CaptureState copies the engine's state. It takes each room's reader lock in

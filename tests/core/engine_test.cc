@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/core_builders.h"
@@ -258,6 +259,42 @@ TEST_F(EngineTest, EventIdsDeduplicateWithinWindow) {
   EXPECT_EQ(r.applied_events, 1);
   EXPECT_THAT(engine.RecentEventIds(), ElementsAre("e3", "e1"));
   EXPECT_DOUBLE_EQ(engine.GetStats("r", "", false)->arms[0].counts.views, 4);
+}
+
+TEST_F(EngineTest, RecentEventIdsAcrossChunksAndWrapAround) {
+  // More ids than one copy chunk (65,536) and than the window: the copy is
+  // the last `window` ids, oldest first, and the counts line up.
+  constexpr int kWindow = 100'000;
+  Engine engine({.event_id_window = kWindow});
+  ASSERT_TRUE(engine.Apply(NewRoom("r", {"a"})).ok());
+  int next = 0;
+  auto feed = [&](int count) {
+    for (int done = 0; done < count; done += 5000) {
+      std::vector<FeedbackEvent> events;
+      for (int i = 0; i < 5000; ++i) {
+        events.push_back(Event("r", "a", 1, 0, "", {}, std::nullopt,
+                               absl::StrCat("e", next++)));
+      }
+      ASSERT_TRUE(engine.Apply(Batch(std::move(events))).ok());
+    }
+  };
+  feed(70'000);
+  uint64_t added = 0;
+  std::vector<std::string> ids = engine.RecentEventIds(&added);
+  EXPECT_EQ(added, 70'000u);
+  ASSERT_EQ(ids.size(), 70'000u);
+  EXPECT_EQ(ids.front(), "e0");
+  EXPECT_EQ(ids.back(), "e69999");
+  feed(60'000);
+  uint64_t now = 0;
+  std::vector<std::string> newer = engine.EventIdsAddedSince(added, &now);
+  EXPECT_EQ(now, 130'000u);
+  ASSERT_EQ(newer.size(), 60'000u);
+  EXPECT_EQ(newer.front(), "e70000");
+  ids = engine.RecentEventIds(&added);
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kWindow));
+  EXPECT_EQ(ids.front(), "e30000");
+  EXPECT_EQ(ids.back(), "e129999");
 }
 
 TEST_F(EngineTest, DisabledArmKeepsCountersAndLeavesUcbTotal) {

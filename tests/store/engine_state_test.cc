@@ -4,6 +4,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/testing/random_mutations.h"
 
@@ -82,6 +83,7 @@ TEST(EngineStateTest, TwoStepCaptureEqualsCaptureState) {
   }
   ASSERT_TRUE(FinishDraft(engine, &draft));
   EXPECT_EQ(draft, CaptureState(engine));
+  EXPECT_FALSE(draft.event_ids.empty());
 
   // A room created in between is noticed.
   EngineState stale = CaptureDraft(engine);
@@ -90,6 +92,39 @@ TEST(EngineStateTest, TwoStepCaptureEqualsCaptureState) {
   create.arm_ids = {"x"};
   ASSERT_TRUE(engine.Apply(create).ok());
   EXPECT_FALSE(FinishDraft(engine, &stale));
+}
+
+// The event-id window is copied in the draft and only the ids added since in
+// the pause: the result must equal a full copy whether few ids or more than
+// the whole window arrived in between.
+TEST(EngineStateTest, TwoStepCaptureOfTheEventIdWindow) {
+  for (int between : {0, 3, 10, 25}) {
+    core::Engine engine({.event_id_window = 10});
+    core::CreateRoom create;
+    create.room_id = "r";
+    create.arm_ids = {"a"};
+    ASSERT_TRUE(engine.Apply(create).ok());
+    int next_id = 0;
+    auto feed = [&](int events) {
+      core::FeedbackBatch batch;
+      for (int i = 0; i < events; ++i) {
+        core::FeedbackEvent e;
+        e.room_id = "r";
+        e.arm_id = "a";
+        e.views = 1;
+        e.event_id = absl::StrCat("id", next_id++);
+        batch.events.push_back(e);
+      }
+      ASSERT_TRUE(engine.Apply(batch).ok());
+    };
+    feed(7);
+    EngineState draft = CaptureDraft(engine);
+    if (between > 0) feed(between);
+    ASSERT_TRUE(FinishDraft(engine, &draft));
+    EXPECT_EQ(draft, CaptureState(engine)) << between;
+    EXPECT_EQ(draft.event_ids.back(), absl::StrCat("id", next_id - 1));
+    EXPECT_EQ(draft.event_ids.size(), std::min(next_id, 10)) << between;
+  }
 }
 
 TEST(EngineStateTest, EmptyEngine) {
