@@ -59,7 +59,9 @@ ABSL_FLAG(double, rate, 0,
           "Calls per second (open loop); 0: closed loop at --concurrency.");
 ABSL_FLAG(int, channels, 0,
           "gRPC channels (each its own TCP connection); 0: "
-          "max(1, concurrency / 8), or 4 in open loop.");
+          "max(1, concurrency / 8), or 1 in open loop (evenly spaced calls "
+          "over several connections each pay their own wake-ups: 4 gave a "
+          "p99 of 100 ms at 13,000/s where 1 gave 5 ms).");
 ABSL_FLAG(std::string, room, "bench", "Room id.");
 ABSL_FLAG(int, arms, 100, "Arms of the room created by --setup.");
 ABSL_FLAG(bool, setup, true,
@@ -294,7 +296,7 @@ int main(int argc, char** argv) {
   const bool closed_loop = rate <= 0;
   const int concurrency = std::max(1, absl::GetFlag(FLAGS_concurrency));
   int channels = absl::GetFlag(FLAGS_channels);
-  if (channels <= 0) channels = closed_loop ? std::max(1, concurrency / 8) : 4;
+  if (channels <= 0) channels = closed_loop ? std::max(1, concurrency / 8) : 1;
   const int arms = std::max(1, absl::GetFlag(FLAGS_arms));
 
   std::vector<std::unique_ptr<v1::BanditService::Stub>> stubs;
