@@ -46,6 +46,12 @@ std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
                          "alike).",
                          prometheus::MetricType::Counter,
                          static_cast<double>(stats.rejected_records)));
+  families.push_back(One("banditd_cluster_skipped_records_total",
+                         "Stream records removed by retention before this "
+                         "replica applied them; nonzero means the replica "
+                         "needs a peer's snapshot.",
+                         prometheus::MetricType::Counter,
+                         static_cast<double>(stats.skipped_records)));
   return families;
 }
 

@@ -17,6 +17,8 @@ namespace banditd::cluster {
 //                                            caught up)
 //   banditd_cluster_rejected_records_total   records whose Apply failed (as
 //                                            on every replica)
+//   banditd_cluster_skipped_records_total    records trimmed by retention
+//                                            before this replica applied them
 class ClusterCollector final : public prometheus::Collectable {
  public:
   // `committer` must outlive the collector.

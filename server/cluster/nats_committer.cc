@@ -304,9 +304,23 @@ absl::Status NatsCommitter::Subscribe(uint64_t start_seq) {
   so.Config.OptStartSeq = start_seq;
   so.Config.Heartbeat = absl::ToInt64Nanoseconds(absl::Seconds(1));
   jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s =
-      js_Subscribe(&sub_, js_, filter_subject_.c_str(),
-                   &NatsCommitter::OnMessage, this, nullptr, &so, &code);
+  // Creating the consumer times out while the NATS cluster is electing a
+  // stream leader (after a node failure): retry for a while.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  natsStatus s;
+  while (true) {
+    code = static_cast<jsErrCode>(0);
+    s = js_Subscribe(&sub_, js_, filter_subject_.c_str(),
+                     &NatsCommitter::OnMessage, this, nullptr, &so, &code);
+    if (s == NATS_OK || absl::Now() > deadline) break;
+    if (options_.log) {
+      absl::FPrintF(stderr,
+                    "banditd: cannot consume the stream yet (%s), retrying\n",
+                    natsStatus_GetText(s));
+    }
+    nats_GetLastError(nullptr);
+    absl::SleepFor(absl::Milliseconds(500));
+  }
   if (s != NATS_OK) return NatsError("cannot consume the stream", s, code);
   natsSubscription_SetPendingLimits(sub_, -1, -1);
   return absl::OkStatus();
@@ -388,6 +402,10 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
   }
   if (absl::Status status = engine_->Validate(mutation); !status.ok()) {
     std::move(done)(status);
+    return;
+  }
+  if (parts.empty()) {
+    std::move(done)(absl::InvalidArgumentError("events: empty batch"));
     return;
   }
   if (parts.size() == 1) parts.front().second = std::move(mutation);
@@ -551,7 +569,20 @@ void NatsCommitter::HandleMessage(natsMsg* msg) {
   jsMsgMetaData_Destroy(meta);
   // The ordered consumer delivers each sequence once, in order; a
   // redelivery after it resets is skipped.
-  if (seq <= applied_sequence()) return;
+  const uint64_t previous = applied_sequence();
+  if (seq <= previous) return;
+  // Without a filter every sequence is for this replica: a jump means the
+  // stream dropped records (retention) before this replica applied them.
+  if (options_.rooms_filter.empty() && previous > 0 && seq != previous + 1) {
+    absl::FPrintF(stderr,
+                  "banditd: stream records %d to %d were removed (retention "
+                  "limits) before this replica applied them; its state now "
+                  "differs from its peers': copy cluster.db from a current "
+                  "replica and restart\n",
+                  previous + 1, seq - 1);
+    absl::MutexLock lock(&mu_);
+    stats_.skipped_records += static_cast<int64_t>(seq - previous - 1);
+  }
 
   absl::StatusOr<core::ApplyResult> result;
   absl::StatusOr<core::Mutation> mutation = store::DecodeMutation(std::string_view(

@@ -105,6 +105,9 @@ class NatsCommitter final : public store::Committer {
     absl::Duration apply_lag;
     int64_t applied_records = 0;
     int64_t rejected_records = 0;
+    // Records trimmed from the stream before this replica applied them (an
+    // outage longer than the retention): the replica needs a new snapshot.
+    int64_t skipped_records = 0;
     int64_t snapshots = 0;
     uint64_t last_snapshot_sequence = 0;
   };
