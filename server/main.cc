@@ -190,8 +190,7 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<banditd::cluster::NatsCommitter>> nats =
         banditd::cluster::NatsCommitter::Open(cluster_options, &engine);
     if (!nats.ok()) {
-      Log(absl::StrCat("cannot join the cluster: ",
-                       nats.status().ToString()));
+      Log(absl::StrCat("cannot join the cluster: ", nats.status().ToString()));
       return 1;
     }
     cluster_collector =

@@ -35,12 +35,11 @@ std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
                          "Stream records this replica has yet to apply.",
                          prometheus::MetricType::Gauge,
                          static_cast<double>(stats.pending_records)));
-  families.push_back(
-      One("banditd_cluster_replication_lag_seconds",
-          "Delay from JetStream storing the last applied record to this "
-          "replica applying it; 0 when idle and caught up.",
-          prometheus::MetricType::Gauge,
-          absl::ToDoubleSeconds(stats.apply_lag)));
+  families.push_back(One(
+      "banditd_cluster_replication_lag_seconds",
+      "Delay from JetStream storing the last applied record to this "
+      "replica applying it; 0 when idle and caught up.",
+      prometheus::MetricType::Gauge, absl::ToDoubleSeconds(stats.apply_lag)));
   families.push_back(One("banditd_cluster_rejected_records_total",
                          "Stream records whose Apply failed (on every replica "
                          "alike).",

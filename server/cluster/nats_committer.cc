@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <string_view>
 #include <random>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -100,10 +100,10 @@ absl::StatusOr<std::unique_ptr<NatsCommitter>> NatsCommitter::Open(
 
 NatsCommitter::NatsCommitter(Options options, core::Engine* engine)
     : options_(std::move(options)), engine_(engine) {
-  filter_subject_ = options_.rooms_filter.empty()
-                        ? absl::StrCat(options_.subject_prefix, ".>")
-                        : absl::StrCat(options_.subject_prefix, ".",
-                                       options_.rooms_filter);
+  filter_subject_ =
+      options_.rooms_filter.empty()
+          ? absl::StrCat(options_.subject_prefix, ".>")
+          : absl::StrCat(options_.subject_prefix, ".", options_.rooms_filter);
   std::random_device random;
   origin_ = absl::StrFormat("%08x%08x", random(), random());
 }
@@ -130,8 +130,7 @@ absl::Status NatsCommitter::Start() {
   if (absl::Status s = Connect(); !s.ok()) return s;
   uint64_t first_seq = 0, last_seq = 0;
   int64_t created = 0;
-  if (absl::Status s = EnsureStream(&first_seq, &last_seq, &created);
-      !s.ok()) {
+  if (absl::Status s = EnsureStream(&first_seq, &last_seq, &created); !s.ok()) {
     return s;
   }
 
@@ -140,10 +139,9 @@ absl::Status NatsCommitter::Start() {
     SnapshotFile::Snapshot& saved = **snapshot;
     if (saved.stream != options_.stream || saved.stream_created != created) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "the snapshot in ", options_.data_dir, " is of stream ",
-          saved.stream, " created at ", saved.stream_created,
-          ", not of the current stream ", options_.stream, " created at ",
-          created, ": remove ", kSnapshotFile,
+          "the snapshot in ", options_.data_dir, " is of stream ", saved.stream,
+          " created at ", saved.stream_created, ", not of the current stream ",
+          options_.stream, " created at ", created, ": remove ", kSnapshotFile,
           " to rebuild from the stream, or copy it from a current replica"));
     }
     absl::StatusOr<store::EngineState> state =
@@ -161,8 +159,7 @@ absl::Status NatsCommitter::Start() {
     return absl::FailedPreconditionError(absl::StrCat(
         "this replica's snapshot covers the stream up to seq ", seq,
         " but the stream ", options_.stream, " retains records only from seq ",
-        first_seq,
-        " (older ones were trimmed by its retention limits): copy ",
+        first_seq, " (older ones were trimmed by its retention limits): copy ",
         kSnapshotFile, " from a current replica into ", options_.data_dir,
         " and restart"));
   }
@@ -233,15 +230,15 @@ absl::Status NatsCommitter::Connect() {
   jo.PublishAsync.MaxPending = 16384;
   jo.PublishAsync.AckHandler = &NatsCommitter::OnAck;
   jo.PublishAsync.AckHandlerClosure = this;
-  jo.PublishAsync.StallWait = absl::ToInt64Milliseconds(options_.publish_timeout);
+  jo.PublishAsync.StallWait =
+      absl::ToInt64Milliseconds(options_.publish_timeout);
   s = natsConnection_JetStream(&js_, nc_, &jo);
   if (s != NATS_OK) return NatsError("cannot open a JetStream context", s);
   return absl::OkStatus();
 }
 
 absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
-                                         uint64_t* last_seq,
-                                         int64_t* created) {
+                                         uint64_t* last_seq, int64_t* created) {
   jsStreamInfo* si = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   // The cluster may still be electing a meta leader right after it starts.
@@ -250,8 +247,7 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
   while (true) {
     s = js_GetStreamInfo(&si, js_, options_.stream.c_str(), nullptr, &code);
     if (s == NATS_NOT_FOUND) {
-      const std::string subjects =
-          absl::StrCat(options_.subject_prefix, ".>");
+      const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
       const char* subject_list[] = {subjects.c_str()};
       jsStreamConfig cfg;
       jsStreamConfig_Init(&cfg);
@@ -343,11 +339,11 @@ absl::Status NatsCommitter::WaitCaughtUp() {
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "did not catch up with stream ", options_.stream, " within ",
-      absl::FormatDuration(options_.catch_up_timeout), " (at seq ",
-      applied_sequence(), ")", last_error.ok() ? "" : ": ",
-      last_error.message()));
+  return absl::DeadlineExceededError(
+      absl::StrCat("did not catch up with stream ", options_.stream, " within ",
+                   absl::FormatDuration(options_.catch_up_timeout), " (at seq ",
+                   applied_sequence(), ")", last_error.ok() ? "" : ": ",
+                   last_error.message()));
 }
 
 absl::Status NatsCommitter::CheckRoomHeld(const std::string& room_id) const {
@@ -357,7 +353,8 @@ absl::Status NatsCommitter::CheckRoomHeld(const std::string& room_id) const {
   if (!subject.ok()) return subject.status();
   if (SubjectMatches(filter_subject_, *subject)) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      "room \"", room_id, "\" is not held by this replica: it holds only "
+      "room \"", room_id,
+      "\" is not held by this replica: it holds only "
       "rooms matching --cluster_rooms=",
       options_.rooms_filter, "; send it to a replica that holds the room"));
 }
@@ -585,8 +582,9 @@ void NatsCommitter::HandleMessage(natsMsg* msg) {
   }
 
   absl::StatusOr<core::ApplyResult> result;
-  absl::StatusOr<core::Mutation> mutation = store::DecodeMutation(std::string_view(
-      natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))));
+  absl::StatusOr<core::Mutation> mutation = store::DecodeMutation(
+      std::string_view(natsMsg_GetData(msg),
+                       static_cast<size_t>(natsMsg_GetDataLength(msg))));
   {
     absl::MutexLock lock(&apply_mu_);
     if (!mutation.ok()) {
@@ -723,8 +721,7 @@ absl::Status NatsCommitter::TakeSnapshot() {
   snapshot.stream = options_.stream;
   snapshot.stream_created = si->Created;
   jsStreamInfo_Destroy(si);
-  snapshot.chunks =
-      store::EncodeSnapshot(state, options_.snapshot_chunk_bytes);
+  snapshot.chunks = store::EncodeSnapshot(state, options_.snapshot_chunk_bytes);
   state = store::EngineState();
   if (absl::Status s = snapshot_file_->Save(snapshot); !s.ok()) return s;
   const absl::Duration total = absl::Now() - start;

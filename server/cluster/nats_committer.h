@@ -158,8 +158,8 @@ class NatsCommitter final : public store::Committer {
     absl::StatusOr<core::ApplyResult> result;
     absl::Time published;
   };
-  using Completion = std::pair<std::shared_ptr<Call>,
-                               absl::StatusOr<core::ApplyResult>>;
+  using Completion =
+      std::pair<std::shared_ptr<Call>, absl::StatusOr<core::ApplyResult>>;
 
   NatsCommitter(Options options, core::Engine* engine);
 
@@ -176,8 +176,8 @@ class NatsCommitter final : public store::Committer {
 
   static void OnMessage(__natsConnection* nc, __natsSubscription* sub,
                         __natsMsg* msg, void* closure);
-  static void OnAck(__jsCtx* js, __natsMsg* msg, jsPubAck* pa,
-                    jsPubAckErr* pae, void* closure);
+  static void OnAck(__jsCtx* js, __natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
+                    void* closure);
   void HandleMessage(__natsMsg* msg);
   void HandleAck(__natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);
 

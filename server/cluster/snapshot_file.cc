@@ -26,8 +26,8 @@ absl::StatusOr<std::unique_ptr<SnapshotFile>> SnapshotFile::Open(
     const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      nullptr) != SQLITE_OK) {
     absl::Status status = absl::UnavailableError(
         absl::StrCat("cannot open ", path, ": ", sqlite3_errmsg(db)));
     sqlite3_close(db);
@@ -94,9 +94,9 @@ absl::StatusOr<std::optional<SnapshotFile::Snapshot>> SnapshotFile::Load() {
   }
   if (step != SQLITE_DONE) return SqliteError(db_, "read chunks");
   if (static_cast<int64_t>(snapshot.chunks.size()) != count) {
-    return absl::DataLossError(absl::StrCat(
-        "cluster snapshot at seq ", snapshot.seq, " should have ", count,
-        " chunks, has ", snapshot.chunks.size()));
+    return absl::DataLossError(
+        absl::StrCat("cluster snapshot at seq ", snapshot.seq, " should have ",
+                     count, " chunks, has ", snapshot.chunks.size()));
   }
   return snapshot;
 }

@@ -29,10 +29,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
-#include <ostream>
+#include <functional>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -177,9 +177,8 @@ class NatsCluster {
               NatsServerPath(), "-a", "127.0.0.1", "-p",
               absl::StrCat(client_ports_[i]), "-n", absl::StrCat("nats", i),
               "-js", "-sd", store.string(), "--cluster_name", "banditd",
-              "--cluster",
-              absl::StrCat("nats://127.0.0.1:", route_ports[i]), "--routes",
-              absl::StrJoin(routes, ",")},
+              "--cluster", absl::StrCat("nats://127.0.0.1:", route_ports[i]),
+              "--routes", absl::StrJoin(routes, ",")},
           (dir / absl::StrCat("nats", i, ".log")).string()));
     }
   }
@@ -228,7 +227,8 @@ class Replica {
     }
     argv.insert(argv.end(), flags.begin(), flags.end());
     process_ = std::make_unique<Process>(
-        std::move(argv), (dir / absl::StrCat("banditd", index, ".log")).string());
+        std::move(argv),
+        (dir / absl::StrCat("banditd", index, ".log")).string());
   }
 
   // Starts and waits until the replica serves (it has caught up).
@@ -355,10 +355,10 @@ uint64_t WaitConverged(std::vector<Replica*> replicas, const std::string& room,
     absl::SleepFor(absl::Milliseconds(50));
   }
   for (size_t i = 0; i < reads.size(); ++i) {
-    ADD_FAILURE() << "replica " << i << ": "
-                  << reads[i].status.error_message() << " seq "
-                  << reads[i].applied_sequence << Describe(reads[i].totals)
-                  << "\nexpected" << Describe(expected);
+    ADD_FAILURE() << "replica " << i << ": " << reads[i].status.error_message()
+                  << " seq " << reads[i].applied_sequence
+                  << Describe(reads[i].totals) << "\nexpected"
+                  << Describe(expected);
   }
   return 0;
 }
@@ -371,10 +371,9 @@ class ClusterTest : public ::testing::Test {
                       "installs it)";
     }
     dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("cluster_test_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()
-                            ->current_test_info()
-                            ->name());
+           absl::StrCat(
+               "cluster_test_", getpid(), "_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     nats_ = std::make_unique<NatsCluster>(dir_);
@@ -497,8 +496,8 @@ TEST_F(ClusterTest, ConvergesAndSurvivesNodeAndReplicaKill) {
         } else {
           unknown.push_back(std::move(batch));
           if (errors.size() < 5) {
-            errors.push_back(absl::StrCat("replica ", target, ": ",
-                                          s.error_message()));
+            errors.push_back(
+                absl::StrCat("replica ", target, ": ", s.error_message()));
           }
           // Traffic moves on to the next replica, after a pause.
           target = (target + 1) % 3;
@@ -632,7 +631,6 @@ TEST_F(ClusterTest, ShardedReplicaHoldsOnlyItsRooms) {
   s = eu.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
   EXPECT_TRUE(s.ok()) << s.error_message();
 }
-
 
 // ---------------------------------------------------------------- benchmark
 
@@ -786,7 +784,8 @@ class ClusterBench : public ClusterTest {
         "BENCH %s: Sample %.0f calls/s (k 3, %d arms, %d clients), p50 %.2f "
         "ms, p99 %.2f ms\n",
         label.c_str(), sample.calls / sample.seconds, kArms, threads,
-        Percentile(sample.latency_ms, 0.5), Percentile(sample.latency_ms, 0.99));
+        Percentile(sample.latency_ms, 0.5),
+        Percentile(sample.latency_ms, 0.99));
     if (!spread.empty()) {
       double sum = 0;
       for (double v : spread) sum += v;
