@@ -16,6 +16,7 @@
 // BANDITD_BINARY in the environment overrides the banditd path.
 
 #include <fcntl.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -42,12 +43,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/cluster/nats_committer.h"
+#include "server/core/engine.h"
+#include "server/core/mutation.h"
 
 namespace banditd {
 namespace {
@@ -630,6 +634,114 @@ TEST_F(ClusterTest, ShardedReplicaHoldsOnlyItsRooms) {
   sample.set_room_id("eu.shop");
   s = eu.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+// In process: a replica restarts from its snapshot; one whose snapshot is
+// older than the stream's retained history refuses to start, naming the
+// cause and the fix.
+TEST_F(ClusterTest, RestartsFromSnapshotAndRefusesTrimmedHistory) {
+  auto options = [&](const std::string& name) {
+    NatsCommitter::Options o;
+    o.nats_urls = nats_->Urls(0);
+    o.data_dir = (dir_ / name).string();
+    o.log = false;
+    return o;
+  };
+  auto submit = [](NatsCommitter& c, core::Mutation m) {
+    absl::Notification done;
+    absl::StatusOr<core::ApplyResult> result;
+    c.Submit(std::move(m), [&](absl::StatusOr<core::ApplyResult> r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return result;
+  };
+  auto feedback = [](const std::string& id) {
+    core::FeedbackBatch batch;
+    core::FeedbackEvent event;
+    event.room_id = "r";
+    event.arm_id = "a";
+    event.views = 1;
+    event.clicks = 1;
+    event.event_id = id;
+    batch.events.push_back(event);
+    return batch;
+  };
+  uint64_t a_seq = 0;
+  {
+    core::Engine engine;
+    absl::StatusOr<std::unique_ptr<NatsCommitter>> a =
+        NatsCommitter::Open(options("a"), &engine);
+    ASSERT_TRUE(a.ok()) << a.status();
+    core::CreateRoom create;
+    create.room_id = "r";
+    create.arm_ids = {"a", "b"};
+    ASSERT_TRUE(submit(**a, create).ok());
+    for (int i = 0; i < 5; ++i) {
+      absl::StatusOr<core::ApplyResult> r =
+          submit(**a, feedback(absl::StrCat("a", i)));
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->applied_events, 1);
+    }
+    // Same event id again: counted once.
+    absl::StatusOr<core::ApplyResult> again = submit(**a, feedback("a0"));
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->duplicate_events, 1);
+    a_seq = (*a)->applied_sequence();
+    EXPECT_EQ(a_seq, 7u);
+    (*a)->Shutdown();  // Saves a snapshot at a_seq.
+  }
+  {
+    // Restart: the snapshot holds everything, nothing is replayed.
+    core::Engine engine;
+    absl::StatusOr<std::unique_ptr<NatsCommitter>> a =
+        NatsCommitter::Open(options("a"), &engine);
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ((*a)->applied_sequence(), a_seq);
+    EXPECT_EQ((*a)->stats().applied_records, 0);
+    absl::StatusOr<core::Stats> stats = engine.GetStats("r", "", false);
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->arms[0].counts.views, 5);
+  }
+  {
+    // Another replica writes more, then the stream's history is removed
+    // (as retention would) past replica a's snapshot.
+    core::Engine engine;
+    absl::StatusOr<std::unique_ptr<NatsCommitter>> b =
+        NatsCommitter::Open(options("b"), &engine);
+    ASSERT_TRUE(b.ok()) << b.status();
+    ASSERT_TRUE(submit(**b, feedback("b0")).ok());
+    ASSERT_TRUE((*b)->SnapshotNow().ok());
+    (*b)->Shutdown();
+    natsConnection* nc = nullptr;
+    ASSERT_EQ(natsConnection_ConnectTo(&nc, nats_->Urls(0).c_str()), NATS_OK);
+    jsCtx* js = nullptr;
+    ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+    EXPECT_EQ(js_PurgeStream(js, "BANDITD_EVENTS", nullptr, nullptr), NATS_OK);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+  }
+  {
+    core::Engine engine;
+    absl::StatusOr<std::unique_ptr<NatsCommitter>> a =
+        NatsCommitter::Open(options("a"), &engine);
+    EXPECT_EQ(a.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(a.status().message().find("retains records only from seq"),
+              std::string::npos)
+        << a.status();
+    EXPECT_NE(a.status().message().find("copy cluster.db"), std::string::npos);
+  }
+  {
+    // Replica b's snapshot covers the whole stream: it starts.
+    core::Engine engine;
+    absl::StatusOr<std::unique_ptr<NatsCommitter>> b =
+        NatsCommitter::Open(options("b"), &engine);
+    ASSERT_TRUE(b.ok()) << b.status();
+    absl::StatusOr<core::Stats> stats = engine.GetStats("r", "", false);
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->arms[0].counts.views, 6);
+  }
 }
 
 // ---------------------------------------------------------------- benchmark
