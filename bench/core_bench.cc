@@ -21,23 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "server/core/engine.h"
+#include "tests/testing/counting_allocator.h"
 
-// --- Allocation counting ---------------------------------------------------
-
-namespace {
-std::atomic<int64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return ::operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+using ::banditd::testing::AllocationCount;
 
 namespace banditd::core {
 namespace {
@@ -136,7 +122,7 @@ void BM_Sample(benchmark::State& state, PolicyKind kind) {
   q.k = kTopK;
   q.policy.kind = kind;
   for (int j = 0; j < state.range(1); ++j) q.context_items.push_back(ItemName(j));
-  const int64_t before = g_allocations.load();
+  const int64_t before = AllocationCount();
   for (auto _ : state) {
     absl::StatusOr<SampleResult> result = f.engine.Sample(q);
     if (!result.ok()) {
@@ -145,7 +131,7 @@ void BM_Sample(benchmark::State& state, PolicyKind kind) {
     }
     benchmark::DoNotOptimize(result);
   }
-  const int64_t allocations = g_allocations.load() - before;
+  const int64_t allocations = AllocationCount() - before;
   state.counters["allocs/call"] = benchmark::Counter(
       static_cast<double>(allocations) / static_cast<double>(state.iterations()));
   state.SetItemsProcessed(state.iterations() * state.range(0));

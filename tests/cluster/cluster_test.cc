@@ -49,6 +49,7 @@
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/testing/arm_totals.h"
 #include "server/cluster/nats_committer.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
@@ -262,27 +263,8 @@ class Replica {
   std::unique_ptr<pb::BanditService::Stub> stub_;
 };
 
-struct Totals {
-  int64_t views[kArms] = {};
-  int64_t clicks[kArms] = {};
-  void Add(const Totals& o) {
-    for (int i = 0; i < kArms; ++i) {
-      views[i] += o.views[i];
-      clicks[i] += o.clicks[i];
-    }
-  }
-  friend bool operator==(const Totals&, const Totals&) = default;
-};
-
-std::string Describe(const Totals& t) {
-  std::string out;
-  for (int i = 0; i < kArms; ++i) {
-    absl::StrAppend(&out, " a", i, "=", t.views[i], "/", t.clicks[i]);
-  }
-  return out;
-}
-
-void PrintTo(const Totals& t, std::ostream* out) { *out << Describe(t); }
+using Totals = ::banditd::testing::ArmTotals<kArms>;
+using ::banditd::testing::Describe;
 
 struct Batch {
   pb::FeedbackRequest request;

@@ -9,21 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/core/engine.h"
+#include "tests/testing/counting_allocator.h"
 
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return ::operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+using ::banditd::testing::AllocationCount;
 
 namespace banditd::core {
 namespace {
@@ -31,7 +19,8 @@ namespace {
 // Allocations of one Sample call in a room of `arms` arms under `kind`.
 long AllocationsPerSample(int arms, PolicyKind kind, int context_items) {
   Engine engine;
-  CreateRoom create{"r", {}, {}};
+  CreateRoom create;
+  create.room_id = "r";
   for (int i = 0; i < arms; ++i) create.arm_ids.push_back(absl::StrCat("a", i));
   EXPECT_TRUE(engine.Apply(create).ok());
   SampleQuery q;
@@ -53,9 +42,9 @@ long AllocationsPerSample(int arms, PolicyKind kind, int context_items) {
   EXPECT_TRUE(engine.Apply(batch).ok());
   q.context_items = batch.events[0].context_items;
   EXPECT_TRUE(engine.Sample(q).ok());  // warm thread-local state
-  const long before = g_allocations.load();
+  const long before = AllocationCount();
   EXPECT_TRUE(engine.Sample(q).ok());
-  return g_allocations.load() - before;
+  return AllocationCount() - before;
 }
 
 TEST(SampleAllocTest, AllocationsDoNotGrowWithArms) {

@@ -34,6 +34,7 @@
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/testing/arm_totals.h"
 
 namespace banditd {
 namespace {
@@ -58,27 +59,8 @@ int Rounds(int fallback) {
   return fallback;
 }
 
-// Per-arm totals.
-struct Totals {
-  int64_t views[kArms] = {};
-  int64_t clicks[kArms] = {};
-
-  void Add(const Totals& o) {
-    for (int i = 0; i < kArms; ++i) {
-      views[i] += o.views[i];
-      clicks[i] += o.clicks[i];
-    }
-  }
-  friend bool operator==(const Totals&, const Totals&) = default;
-};
-
-std::string Describe(const Totals& t) {
-  std::string out;
-  for (int i = 0; i < kArms; ++i) {
-    absl::StrAppend(&out, " a", i, "=", t.views[i], "/", t.clicks[i]);
-  }
-  return out;
-}
+using Totals = ::banditd::testing::ArmTotals<kArms>;
+using ::banditd::testing::Describe;
 
 struct Batch {
   pb::FeedbackRequest request;
