@@ -54,6 +54,9 @@ ABSL_FLAG(std::string, durability, "sync",
           "sync: a write is acknowledged once on disk. async: acknowledged "
           "once handed to the OS (survives a crash of the process), synced "
           "every --flush_interval (a power loss loses at most that).");
+ABSL_FLAG(bool, verify_on_open, false,
+          "Run SQLite's quick_check over the whole database before recovery "
+          "(reads every page; recovery itself checks what it reads).");
 ABSL_FLAG(absl::Duration, flush_interval, absl::Milliseconds(100),
           "With --durability=async, the longest time between disk syncs.");
 ABSL_FLAG(int64_t, snapshot_every_records, 100'000,
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_snapshot_every_records);
   store_options.snapshot_interval =
       absl::Seconds(absl::GetFlag(FLAGS_snapshot_interval_seconds));
+  store_options.verify_on_open = absl::GetFlag(FLAGS_verify_on_open);
   store_options.metrics = &metrics;
   std::unique_ptr<banditd::store::Committer> opened_committer;
   std::unique_ptr<banditd::cluster::ClusterCollector> cluster_collector;
