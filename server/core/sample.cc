@@ -118,7 +118,8 @@ class SplitMix64 {
 // Arms are filtered a block at a time, through arrays on the stack.
 constexpr size_t kBlock = 512;
 
-// Bounds: the deterministic policies first compute, for a block of arms, a
+// Bounds (scans with context items; without, the reach tests further down):
+// the deterministic policies first compute, for a block of arms, a
 // cheap upper bound of each score in single precision (8 arms per AVX2
 // instruction rather than 4, and no per-arm branch: an unseen arm divides by
 // 1 and then takes +infinity by a select, so the compiler vectorizes the
@@ -132,8 +133,10 @@ constexpr size_t kBlock = 512;
 constexpr float kBoundMargin = 1.0f + 0x1.0p-10f;
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// Each kernel is also compiled for AVX2 and picked at load time.
-#define BANDITD_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+// Each kernel is also compiled for AVX-512 (x86-64-v4) and AVX2 and the
+// best the CPU runs is picked at load time.
+#define BANDITD_VECTOR_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define BANDITD_VECTOR_CLONES
 #endif
@@ -152,10 +155,10 @@ void CtrBound(const double* __restrict v, const double* __restrict c, size_t n,
 }
 
 BANDITD_VECTOR_CLONES
-void Ucb1Bound(const double* __restrict v, const double* __restrict c,
-               size_t n, double log_total_views, double alpha,
-               float* __restrict out) {
-  const float two_log = static_cast<float>(2.0 * std::max(log_total_views, 0.0));
+void Ucb1Bound(const double* __restrict v, const double* __restrict c, size_t n,
+               double log_total_views, double alpha, float* __restrict out) {
+  const float two_log =
+      static_cast<float>(2.0 * std::max(log_total_views, 0.0));
   const float a = static_cast<float>(alpha);
   for (size_t j = 0; j < n; ++j) {
     const float views = static_cast<float>(v[j]);
@@ -170,8 +173,8 @@ void Ucb1Bound(const double* __restrict v, const double* __restrict c,
 }
 
 BANDITD_VECTOR_CLONES
-void BucbBound(const double* __restrict v, const double* __restrict c,
-               size_t n, double z, double prior_a, double prior_b,
+void BucbBound(const double* __restrict v, const double* __restrict c, size_t n,
+               double z, double prior_a, double prior_b,
                float* __restrict out) {
   const float fz = static_cast<float>(z);
   const float fa = static_cast<float>(prior_a);
@@ -291,6 +294,119 @@ float FloatAtMost(double x) {
   return f;
 }
 
+// Reach tests, for scans with no context item: can an arm's score reach the
+// threshold t (the k-th best score so far)? Multiplying "score >= t" through
+// by the arm's views (by the Beta's total for Thompson) leaves only
+// multiplications and additions, in double precision: no division and no
+// square root, so the loops below keep up with reading the counters.
+//
+// They must pass every arm whose score, as scoring.h computes it in double
+// precision, reaches t: an arm passes when t n - clicks is within kTieSlack
+// of zero relative to its terms (so rounding ties of clicks / n against t
+// pass), and the squared comparisons carry kSquareSlack, far more than the
+// few units in the last place either side rounds by. Unseen arms (score
+// +infinity) and NaN always pass. SampleScanTest checks these against
+// scoring every arm.
+constexpr double kTieSlack = 1e-9;
+constexpr double kSquareSlack = 1 + 1e-4;
+// BUCB's p (1 - p) may be off by a few 1e-16 where 1 - p cancels.
+constexpr double kVarianceSlack = 1e-9;
+
+// The policy's parameters, and the threshold, for the reach tests.
+struct ReachParams {
+  double t;              // the threshold
+  double ucb_bonus = 0;  // UCB1: 2 alpha^2 ln N
+  double z_squared = 0;  // BUCB
+  double prior_a = 1;    // BUCB and Thompson
+  double prior_b = 1;
+};
+
+inline bool NearOrAbove(double n, double clicks, double t) {
+  const double gap = t * n - clicks;
+  return gap <= kTieSlack * (std::fabs(t * n) + std::fabs(clicks));
+}
+
+// CTR: clicks / n >= t.
+inline bool CtrReaches(double n, double clicks, const ReachParams& p) {
+  return !(n > 0) | NearOrAbove(n, clicks, p.t);
+}
+
+// UCB1: clicks / n + alpha sqrt(2 ln N / n) >= t, i.e. with gap = t n - clicks
+// > 0: gap^2 <= 2 alpha^2 ln N n.
+inline bool Ucb1Reaches(double n, double clicks, const ReachParams& p) {
+  const double gap = p.t * n - clicks;
+  return !(n > 0) | NearOrAbove(n, clicks, p.t) |
+         (gap * gap <= kSquareSlack * p.ucb_bonus * n);
+}
+
+// BUCB: clicks / n + z sqrt(q (1 - q) / n) >= t with q = hits / m, where
+// hits = clicks + a and m = n + a + b: gap^2 m^2 <= z^2 n hits (m - hits).
+inline bool BucbReaches(double n, double clicks, const ReachParams& p) {
+  const double gap = p.t * n - clicks;
+  const double positive_clicks = std::max(clicks, 0.0);
+  const double hits = positive_clicks + p.prior_a;
+  const double misses = std::max(n + p.prior_b - positive_clicks, 0.0);
+  const double m = n + p.prior_a + p.prior_b;
+  const double spread =
+      p.z_squared * n * (hits * misses + kVarianceSlack * m * m);
+  return !(n > 0) | NearOrAbove(n, clicks, p.t) |
+         (gap * gap * m * m <= kSquareSlack * spread);
+}
+
+// Thompson's first filter, the sub-Gaussian bound of ThompsonBound:
+// a / total + sqrt(kThompsonTail / (total + 1)) >= t.
+inline bool ThompsonMayReach(double n, double clicks, const ReachParams& p) {
+  const double a = std::max(clicks, 0.0) + p.prior_a;
+  const double b = std::max(n - clicks, 0.0) + p.prior_b;
+  const double total = a + b;
+  const double gap = p.t * total - a;
+  return !(gap > 0) |
+         (gap * gap * (total + 1) <= double{kThompsonTail} * total * total);
+}
+
+// Sets reach[j] to 1 when arm j may reach the threshold, else 0, and
+// marks[g] to 1 when some arm of group g (arms [16 g, 16 g + 16)) may, for
+// `groups` groups of 16 arms. Inlined into one small kernel per policy below,
+// each compiled for AVX2 too.
+template <bool (*Reaches)(double, double, const ReachParams&)>
+__attribute__((always_inline)) inline void MarkGroups(
+    const double* __restrict v, const double* __restrict c, size_t groups,
+    const ReachParams& p, uint64_t* __restrict reach,
+    uint64_t* __restrict marks) {
+  for (size_t g = 0; g < groups; ++g) {
+    uint64_t any = 0;
+    for (size_t j = 16 * g; j < 16 * g + 16; ++j) {
+      reach[j] = Reaches(v[j], c[j], p) ? 1 : 0;
+      any |= reach[j];
+    }
+    marks[g] = any;
+  }
+}
+
+using MarkKernel = void (*)(const double*, const double*, size_t,
+                            const ReachParams&, uint64_t*, uint64_t*);
+
+BANDITD_VECTOR_CLONES
+void MarkCtr(const double* v, const double* c, size_t groups,
+             const ReachParams& p, uint64_t* reach, uint64_t* marks) {
+  MarkGroups<CtrReaches>(v, c, groups, p, reach, marks);
+}
+BANDITD_VECTOR_CLONES
+void MarkUcb1(const double* v, const double* c, size_t groups,
+              const ReachParams& p, uint64_t* reach, uint64_t* marks) {
+  MarkGroups<Ucb1Reaches>(v, c, groups, p, reach, marks);
+}
+BANDITD_VECTOR_CLONES
+void MarkBucb(const double* v, const double* c, size_t groups,
+              const ReachParams& p, uint64_t* reach, uint64_t* marks) {
+  MarkGroups<BucbReaches>(v, c, groups, p, reach, marks);
+}
+BANDITD_VECTOR_CLONES
+void MarkThompson(const double* v, const double* c, size_t groups,
+                  const ReachParams& p, uint64_t* reach, uint64_t* marks) {
+  MarkGroups<ThompsonMayReach>(v, c, groups, p, reach, marks);
+}
+
 }  // namespace
 
 absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
@@ -344,9 +460,9 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
                      "policy.type: LINUCB needs a room created with "
                      "linucb.dimension > 0; room \"",
                      room.id, "\" has none"))
-               : absl::InvalidArgumentError(absl::StrCat(
-                     "features: LINUCB needs ", room.linucb.dimension,
-                     " features"));
+               : absl::InvalidArgumentError(
+                     absl::StrCat("features: LINUCB needs ",
+                                  room.linucb.dimension, " features"));
   }
   const size_t k = q.k == 0 ? 1 : static_cast<size_t>(q.k);
   const size_t arm_count = room.arm_ids.size();
@@ -438,8 +554,8 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
   const double pseudo = q.segment.empty() ? 0.0 : policy.prior_pseudo_views;
   const bool cold_start = pseudo > 0 && whole_room != nullptr;
   auto counters_in = [&](const TableView& t, uint32_t i) -> ArmCounters {
-    ArmCounters a{t.views[i] * scale, t.clicks[i] * scale,
-                  t.rewards[i] * scale, t.reward_sqs[i] * scale};
+    ArmCounters a{t.views[i] * scale, t.clicks[i] * scale, t.rewards[i] * scale,
+                  t.reward_sqs[i] * scale};
     if (cold_start && t.views == base.views) {
       const double room_views = whole_room->arms.views()[i];
       if (room_views > 0) {
@@ -491,9 +607,9 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
                               policy.ucb_alpha, best_mean_reward);
       case PolicyKind::kRewardThompson: {
         if (!(v > 0)) return best_mean_reward + best_mean_reward * normal(rng);
-        const double sd = std::max(
-            std::sqrt(RewardVariance(v, a.reward, a.reward_sq)),
-            best_mean_reward);
+        const double sd =
+            std::max(std::sqrt(RewardVariance(v, a.reward, a.reward_sq)),
+                     best_mean_reward);
         return a.reward / v + sd / std::sqrt(v) * normal(rng);
       }
       case PolicyKind::kLinUcb:  // scored per arm below, never per table
@@ -557,41 +673,99 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
     // the bounds do not model.
     const bool bounded =
         !explore && scale == 1.0 && !cold_start &&
-        (policy.kind == PolicyKind::kCtr ||
-                     policy.kind == PolicyKind::kUcb1 ||
-                     policy.kind == PolicyKind::kBucb ||
-                     policy.kind == PolicyKind::kThompson ||
-                     policy.kind == PolicyKind::kEpsilonGreedy);
+        (policy.kind == PolicyKind::kCtr || policy.kind == PolicyKind::kUcb1 ||
+         policy.kind == PolicyKind::kBucb ||
+         policy.kind == PolicyKind::kThompson ||
+         policy.kind == PolicyKind::kEpsilonGreedy);
     if (!bounded) {
       // Random scores (or no bound): score every eligible arm.
       for (uint32_t i = 0; i < arm_count; ++i) offer_if_eligible(i);
+    } else if (items.empty()) {
+      // No context item: the reach tests mark the groups of 16 arms that
+      // may reach the k-th best score so far; their arms are tested again
+      // against the current threshold, then scored exactly (Thompson: drawn
+      // only where the draw can reach it).
+      ReachParams reach;
+      reach.ucb_bonus = 2 * policy.ucb_alpha * policy.ucb_alpha *
+                        std::max(base.log_total_views, 0.0);
+      reach.z_squared = policy.bucb_z * policy.bucb_z;
+      reach.prior_a = policy.beta_prior_a;
+      reach.prior_b = policy.beta_prior_b;
+      bool (*reaches)(double, double, const ReachParams&) = CtrReaches;
+      MarkKernel mark = MarkCtr;
+      if (policy.kind == PolicyKind::kUcb1) {
+        reaches = Ucb1Reaches;
+        mark = MarkUcb1;
+      } else if (policy.kind == PolicyKind::kBucb) {
+        reaches = BucbReaches;
+        mark = MarkBucb;
+      } else if (policy.kind == PolicyKind::kThompson) {
+        reaches = ThompsonMayReach;
+        mark = MarkThompson;
+      }
+      const bool thompson = policy.kind == PolicyKind::kThompson;
+      BetaReachingDraw beta;
+      alignas(64) uint64_t arm_reach[kBlock];
+      uint64_t marks[kBlock / 16];
+      for (uint32_t begin = 0; begin < arm_count; begin += kBlock) {
+        const size_t n = std::min<size_t>(kBlock, arm_count - begin);
+        const size_t full_groups = n / 16;
+        reach.t = top.threshold();
+        mark(base.views + begin, base.clicks + begin, full_groups, reach,
+             arm_reach, marks);
+        if (full_groups * 16 < n) {  // the tail: every arm is tested below
+          marks[full_groups] = 1;
+          std::fill(arm_reach + full_groups * 16, arm_reach + n, 1);
+        }
+        for (size_t g = 0; g * 16 < n; ++g) {
+          if (!marks[g]) continue;
+          for (size_t j = 16 * g; j < std::min(16 * g + 16, n); ++j) {
+            if (!arm_reach[j]) continue;
+            // The threshold may have risen since the block was marked.
+            const uint32_t i = begin + static_cast<uint32_t>(j);
+            const double views = base.views[i];
+            const double clicks = base.clicks[i];
+            reach.t = top.threshold();
+            if (!reaches(views, clicks, reach)) continue;
+            if (!thompson) {
+              offer_if_eligible(i);
+              continue;
+            }
+            if (!room.enabled[i] ||
+                std::binary_search(excluded.begin(), excluded.end(), i)) {
+              continue;
+            }
+            if (beta.threshold() != reach.t) beta.SetThreshold(reach.t);
+            top.Offer(beta.Draw(rng, BetaAlpha(clicks, policy.beta_prior_a),
+                                BetaBeta(views, clicks, policy.beta_prior_b)),
+                      i);
+          }
+        }
+      }
     } else {
-      // Bound a block, then score exactly only the arms whose bound reaches
-      // the k-th best score so far: after the first few blocks, almost none.
+      // With context items a score is a mean over tables, which the reach
+      // tests cannot multiply through: bound each table's scores in single
+      // precision, average the bounds, then score exactly only the arms
+      // whose mean bound reaches the k-th best score so far.
       alignas(64) float bound[kBlock];
       alignas(64) float item_bound[kBlock];
       alignas(64) float sums[kBlock];
       uint32_t marks[kBlock / 16];
-      const float mean_factor =
-          items.empty() ? kBoundMargin
-                        : kBoundMargin / static_cast<float>(items.size());
+      const float mean_factor = kBoundMargin / static_cast<float>(items.size());
       for (uint32_t begin = 0; begin < arm_count; begin += kBlock) {
         const size_t n = std::min<size_t>(kBlock, arm_count - begin);
         BoundBlock(policy, base, begin, n, bound);
-        float* result = bound;
-        if (!items.empty()) {
-          std::fill_n(sums, n, 0.0f);
-          for (const TableView& t : items) {
-            // An item with no counters reads the segment's: reuse its bounds.
-            const float* item_bounds = bound;
-            if (t.views != base.views) {
-              BoundBlock(policy, t, begin, n, item_bound);
-              item_bounds = item_bound;
-            }
-            AddWithFallback(t.views + begin, item_bounds, bound, n, sums);
+        std::fill_n(sums, n, 0.0f);
+        for (const TableView& t : items) {
+          // An item with no counters reads the segment's: reuse its bounds.
+          const float* item_bounds = bound;
+          if (t.views != base.views) {
+            BoundBlock(policy, t, begin, n, item_bound);
+            item_bounds = item_bound;
           }
-          result = sums;
+          AddWithFallback(t.views + begin, item_bounds, bound, n, sums);
         }
+        float* result = sums;
         // Pad to a multiple of 16 with values that never reach.
         const size_t padded = (n + 15) / 16 * 16;
         std::fill(result + n, result + padded,
