@@ -311,46 +311,60 @@ constexpr double kTieSlack = 1e-9;
 constexpr double kSquareSlack = 1 + 1e-4;
 // BUCB's p (1 - p) may be off by a few 1e-16 where 1 - p cancels.
 constexpr double kVarianceSlack = 1e-9;
+// A threshold of +infinity (unseen arms hold the top k) is tested as this
+// value instead, so that the products stay finite and seen arms fail; a
+// lower threshold only lets more arms through to exact scoring.
+constexpr double kReachThresholdCap = 1e30;
 
 // The policy's parameters, and the threshold, for the reach tests.
 struct ReachParams {
-  double t;              // the threshold
+  double t;              // the threshold, at most kReachThresholdCap
   double ucb_bonus = 0;  // UCB1: 2 alpha^2 ln N
   double z_squared = 0;  // BUCB
   double prior_a = 1;    // BUCB and Thompson
   double prior_b = 1;
 };
 
-inline bool NearOrAbove(double n, double clicks, double t) {
-  const double gap = t * n - clicks;
-  return gap <= kTieSlack * (std::fabs(t * n) + std::fabs(clicks));
+// x |x|: with it "gap <= 0 or gap^2 <= bound" is one comparison, since a
+// negative gap gives a negative left side.
+inline double SignedSquare(double x) { return x * std::fabs(x); }
+
+// The allowance for a rounding tie of clicks / n against t, squared.
+inline double TieSquare(double n, double clicks, double t) {
+  const double tie = kTieSlack * (t * n + clicks);
+  return tie * tie;
 }
 
-// CTR: clicks / n >= t.
+// Each test is written "not (left > right)" so that NaN (an unseen arm
+// under a -infinity threshold: -inf * 0) passes. Counters are never
+// negative here (validated, undecayed).
+
+// CTR: clicks / n >= t, i.e. gap = t n - clicks <= 0.
 inline bool CtrReaches(double n, double clicks, const ReachParams& p) {
-  return !(n > 0) | NearOrAbove(n, clicks, p.t);
+  const double gap = p.t * n - clicks;
+  return !(gap > kTieSlack * (p.t * n + clicks));
 }
 
-// UCB1: clicks / n + alpha sqrt(2 ln N / n) >= t, i.e. with gap = t n - clicks
-// > 0: gap^2 <= 2 alpha^2 ln N n.
+// UCB1: clicks / n + alpha sqrt(2 ln N / n) >= t, i.e. gap <= 0 or
+// gap^2 <= 2 alpha^2 ln N n.
 inline bool Ucb1Reaches(double n, double clicks, const ReachParams& p) {
   const double gap = p.t * n - clicks;
-  return !(n > 0) | NearOrAbove(n, clicks, p.t) |
-         (gap * gap <= kSquareSlack * p.ucb_bonus * n);
+  return !(SignedSquare(gap) >
+           kSquareSlack * p.ucb_bonus * n + TieSquare(n, clicks, p.t));
 }
 
 // BUCB: clicks / n + z sqrt(q (1 - q) / n) >= t with q = hits / m, where
-// hits = clicks + a and m = n + a + b: gap^2 m^2 <= z^2 n hits (m - hits).
+// hits = clicks + a and m = n + a + b: gap <= 0 or
+// gap^2 m^2 <= z^2 n hits (m - hits).
 inline bool BucbReaches(double n, double clicks, const ReachParams& p) {
   const double gap = p.t * n - clicks;
-  const double positive_clicks = std::max(clicks, 0.0);
-  const double hits = positive_clicks + p.prior_a;
-  const double misses = std::max(n + p.prior_b - positive_clicks, 0.0);
+  const double hits = clicks + p.prior_a;
+  const double misses = std::max(n + p.prior_b - clicks, 0.0);
   const double m = n + p.prior_a + p.prior_b;
-  const double spread =
-      p.z_squared * n * (hits * misses + kVarianceSlack * m * m);
-  return !(n > 0) | NearOrAbove(n, clicks, p.t) |
-         (gap * gap * m * m <= kSquareSlack * spread);
+  const double m2 = m * m;
+  const double spread = p.z_squared * n * (hits * misses + kVarianceSlack * m2);
+  return !(SignedSquare(gap) * m2 >
+           kSquareSlack * spread + TieSquare(n, clicks, p.t) * m2);
 }
 
 // Thompson's first filter, the sub-Gaussian bound of ThompsonBound:
@@ -366,8 +380,10 @@ inline bool ThompsonMayReach(double n, double clicks, const ReachParams& p) {
 
 // Sets reach[j] to 1 when arm j may reach the threshold, else 0, and
 // marks[g] to 1 when some arm of group g (arms [16 g, 16 g + 16)) may, for
-// `groups` groups of 16 arms. Inlined into one small kernel per policy below,
-// each compiled for AVX2 too.
+// `groups` groups of 16 arms. The flags spare the scan a second test of
+// every arm in a marked group (Thompson's first filter marks many groups,
+// CTR's exact ties at the top mark many). Inlined into one small kernel per
+// policy below, each with vector clones.
 template <bool (*Reaches)(double, double, const ReachParams&)>
 __attribute__((always_inline)) inline void MarkGroups(
     const double* __restrict v, const double* __restrict c, size_t groups,
@@ -710,7 +726,7 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       for (uint32_t begin = 0; begin < arm_count; begin += kBlock) {
         const size_t n = std::min<size_t>(kBlock, arm_count - begin);
         const size_t full_groups = n / 16;
-        reach.t = top.threshold();
+        reach.t = std::min(top.threshold(), kReachThresholdCap);
         mark(base.views + begin, base.clicks + begin, full_groups, reach,
              arm_reach, marks);
         if (full_groups * 16 < n) {  // the tail: every arm is tested below
@@ -725,7 +741,7 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
             const uint32_t i = begin + static_cast<uint32_t>(j);
             const double views = base.views[i];
             const double clicks = base.clicks[i];
-            reach.t = top.threshold();
+            reach.t = std::min(top.threshold(), kReachThresholdCap);
             if (!reaches(views, clicks, reach)) continue;
             if (!thompson) {
               offer_if_eligible(i);
@@ -735,7 +751,9 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
                 std::binary_search(excluded.begin(), excluded.end(), i)) {
               continue;
             }
-            if (beta.threshold() != reach.t) beta.SetThreshold(reach.t);
+            if (beta.threshold() != top.threshold()) {
+              beta.SetThreshold(top.threshold());
+            }
             top.Offer(beta.Draw(rng, BetaAlpha(clicks, policy.beta_prior_a),
                                 BetaBeta(views, clicks, policy.beta_prior_b)),
                       i);

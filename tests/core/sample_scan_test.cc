@@ -150,6 +150,55 @@ TEST_P(SampleScanTest, TopKMatchesWithContextAndExclusions) {
   ExpectTopK(q);
 }
 
+// Arms tied at the k-th score must all reach the exact scoring and the
+// random tie-break, though their CTR rounds up (fl(4/5) * 5 > 4, so
+// "t n - clicks <= 0" fails for them without the tie slack). Listing every
+// arm as a candidate scores every arm with the same tie-break keys: the
+// chosen arms, not only their scores, must be the same.
+TEST_P(SampleScanTest, TiedArmsAreChosenAsWhenScoringEveryArm) {
+  Engine engine;
+  CreateRoom create{"t", {}, {}, {}, {}};
+  constexpr int kRoomArms = 2000;
+  for (int i = 0; i < kRoomArms; ++i) {
+    create.arm_ids.push_back(absl::StrCat("a", i));
+  }
+  ASSERT_TRUE(engine.Apply(create).ok());
+  FeedbackBatch batch;
+  for (int i = 0; i < kRoomArms; ++i) {
+    FeedbackEvent e;
+    e.room_id = "t";
+    e.arm_id = absl::StrCat("a", i);
+    if (i % 50 == 7) {
+      // 40 contenders across the blocks, CTR 4/5 at 5, 10, 15, 20 views.
+      e.views = 5 * (1 + (i / 50) % 4);
+      e.clicks = e.views * 4 / 5;
+    } else {
+      e.views = 20;
+      e.clicks = i % 10;
+    }
+    batch.events.push_back(e);
+  }
+  ASSERT_TRUE(engine.Apply(batch).ok());
+  SampleQuery scan;
+  scan.room_id = "t";
+  scan.k = 5;
+  scan.policy.kind = GetParam();
+  SampleQuery every = scan;
+  every.candidate_arm_ids = create.arm_ids;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    scan.seed = every.seed = seed;
+    absl::StatusOr<SampleResult> a = engine.Sample(scan);
+    absl::StatusOr<SampleResult> b = engine.Sample(every);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->arms.size(), b->arms.size());
+    for (size_t j = 0; j < a->arms.size(); ++j) {
+      EXPECT_EQ(a->arms[j].arm_id, b->arms[j].arm_id)
+          << "seed " << seed << " rank " << j;
+      EXPECT_EQ(a->arms[j].score, b->arms[j].score);
+    }
+  }
+}
+
 // Thompson's scan skips drawing for arms whose draw cannot reach the k-th
 // best draw so far (exactly, or but for odds of exp(-30)). Listing every arm
 // as a candidate takes the path that draws for every arm: over 2,000 seeds
