@@ -669,19 +669,16 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       top.Offer(score(i), i);
     }
   } else {
+    auto is_eligible = [&](uint32_t i) {
+      return room.enabled[i] &&
+             !std::binary_search(excluded.begin(), excluded.end(), i);
+    };
     // Is any arm eligible? Usually the first one is.
     for (uint32_t i = 0; i < arm_count && eligible == 0; ++i) {
-      if (room.enabled[i] &&
-          !std::binary_search(excluded.begin(), excluded.end(), i)) {
-        eligible = 1;
-      }
+      if (is_eligible(i)) eligible = 1;
     }
     auto offer_if_eligible = [&](uint32_t i) {
-      if (!room.enabled[i] ||
-          std::binary_search(excluded.begin(), excluded.end(), i)) {
-        return;
-      }
-      top.Offer(score(i), i);
+      if (is_eligible(i)) top.Offer(score(i), i);
     };
     // Only the policies whose bounds are written below take the bounded
     // scan; any other is scored arm by arm.
@@ -747,10 +744,7 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
               offer_if_eligible(i);
               continue;
             }
-            if (!room.enabled[i] ||
-                std::binary_search(excluded.begin(), excluded.end(), i)) {
-              continue;
-            }
+            if (!is_eligible(i)) continue;
             if (beta.threshold() != top.threshold()) {
               beta.SetThreshold(top.threshold());
             }
