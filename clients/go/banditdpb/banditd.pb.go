@@ -51,7 +51,12 @@ const (
 	// that matters.
 	PolicyType_POLICY_TYPE_BUCB PolicyType = 3
 	// Thompson sampling: score is a draw from
-	// Beta(clicks + beta_prior_a, views - clicks + beta_prior_b).
+	// Beta(clicks + beta_prior_a, views - clicks + beta_prior_b). When both
+	// parameters are at least 32 the draw comes from the Beta's normal
+	// approximation (same mean and variance, clamped to [0, 1]). Over large
+	// rooms an arm is not drawn at all when a tail bound puts its chance of
+	// entering the top k below 1e-13, so the top k equals drawing every arm
+	// in all but under 1e-7 of calls at a million arms.
 	PolicyType_POLICY_TYPE_THOMPSON PolicyType = 4
 	// With probability epsilon the whole ranking is uniformly random (each
 	// arm's score is a uniform draw in [0, 1)); otherwise it is the CTR ranking.
