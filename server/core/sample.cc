@@ -659,6 +659,37 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
   };
 
   TopK top(k, salt);
+
+  // Thompson with context items: the score is the mean of one draw per item.
+  // The draws stop, and the arm is dropped (-infinity), once the draws so far
+  // plus the sub-Gaussian bounds of the items still to draw (ThompsonBound's,
+  // each exceeded with probability under 9e-14) fall short of the k-th best
+  // mean; otherwise the result is score(i)'s, draw for draw.
+  auto thompson_mean_if_reaching = [&](uint32_t i) -> double {
+    auto table_for = [&](const TableView& t) -> const TableView& {
+      return t.views[i] > 0 ? t : base;
+    };
+    auto bound_in = [&](const TableView& t) {
+      const double a = BetaAlpha(t.clicks[i], policy.beta_prior_a);
+      const double total =
+          a + BetaBeta(t.views[i], t.clicks[i], policy.beta_prior_b);
+      return a / total + std::sqrt(double{kThompsonTail} / (total + 1));
+    };
+    const double target = top.threshold() * static_cast<double>(items.size());
+    double remaining = 0;
+    for (const TableView& t : items) remaining += bound_in(table_for(t));
+    double sum = 0;
+    for (const TableView& t : items) {
+      const TableView& u = table_for(t);
+      remaining -= bound_in(u);
+      sum += SampleBeta(rng, BetaAlpha(u.clicks[i], policy.beta_prior_a),
+                        BetaBeta(u.views[i], u.clicks[i], policy.beta_prior_b));
+      if (sum + std::max(remaining, 0.0) < target) {
+        return -std::numeric_limits<double>::infinity();
+      }
+    }
+    return sum / static_cast<double>(items.size());
+  };
   size_t eligible = 0;
   if (!candidates.empty()) {
     auto ex = excluded.begin();
@@ -792,7 +823,12 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
           if (!marks[j0 / 16]) continue;
           for (size_t j = j0; j < std::min(j0 + 16, n); ++j) {
             if (result[j] < threshold) continue;
-            offer_if_eligible(begin + static_cast<uint32_t>(j));
+            const uint32_t i = begin + static_cast<uint32_t>(j);
+            if (policy.kind != PolicyKind::kThompson) {
+              offer_if_eligible(i);
+            } else if (is_eligible(i)) {
+              top.Offer(thompson_mean_if_reaching(i), i);
+            }
             threshold = FloatAtMost(top.threshold());
           }
         }

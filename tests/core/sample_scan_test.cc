@@ -204,8 +204,12 @@ TEST_P(SampleScanTest, TiedArmsAreChosenAsWhenScoringEveryArm) {
 // as a candidate takes the path that draws for every arm: over 2,000 seeds
 // the two must pick each of the contenders a0..a3 equally often. The other
 // arms all have `rest_views` views and `rest_clicks` clicks.
+// With `items`, every event counts under them too and Sample asks for them
+// plus one item no arm has seen (which falls back to the segment's counts):
+// the score is then a mean of draws.
 void ExpectSameThompsonWinners(const std::vector<Counts>& contenders,
-                               int64_t rest_views, int64_t rest_clicks) {
+                               int64_t rest_views, int64_t rest_clicks,
+                               std::vector<std::string> items = {}) {
   Engine engine;
   CreateRoom create{"r", {}, {}, {}, {}};
   constexpr int kRoomArms = 2000;
@@ -223,6 +227,7 @@ void ExpectSameThompsonWinners(const std::vector<Counts>& contenders,
         contender ? static_cast<int64_t>(contenders[i].views) : rest_views;
     e.clicks =
         contender ? static_cast<int64_t>(contenders[i].clicks) : rest_clicks;
+    e.context_items = items;
     batch.events.push_back(e);
   }
   ASSERT_TRUE(engine.Apply(batch).ok());
@@ -230,6 +235,10 @@ void ExpectSameThompsonWinners(const std::vector<Counts>& contenders,
   scan.room_id = "r";
   scan.k = 1;
   scan.policy.kind = PolicyKind::kThompson;
+  if (!items.empty()) {
+    scan.context_items = items;
+    scan.context_items.push_back("unseen_item");
+  }
   SampleQuery every = scan;
   every.candidate_arm_ids = create.arm_ids;
   constexpr int kRuns = 2000;
@@ -266,6 +275,15 @@ TEST(SampleScanThompsonTest, FewViewsWithoutClicksKeepTheDistribution) {
   // draws by inversion; they win often against 1,996 arms of Beta(3, 19),
   // whose draws are skipped or made according to their Chernoff bound.
   ExpectSameThompsonWinners({{1, 0}, {2, 0}, {3, 0}, {4, 0}}, 20, 2);
+}
+
+// With context items the scan stops drawing an arm's items once the draws
+// so far plus the bounds of the rest fall short of the k-th best mean.
+TEST(SampleScanThompsonTest, MeansOverContextItemsKeepTheDistribution) {
+  ExpectSameThompsonWinners({{300, 90}, {300, 87}, {300, 84}, {300, 81}}, 200,
+                            10, {"x", "y"});
+  ExpectSameThompsonWinners({{1, 0}, {2, 0}, {3, 0}, {4, 0}}, 20, 2,
+                            {"x", "y"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, SampleScanTest,
