@@ -383,7 +383,7 @@ inline bool ThompsonMayReach(double n, double clicks, const ReachParams& p) {
 // `groups` groups of 16 arms. The flags spare the scan a second test of
 // every arm in a marked group (Thompson's first filter marks many groups,
 // CTR's exact ties at the top mark many). Inlined into one small kernel per
-// policy below, each with vector clones.
+// policy below, each with vector clones (GCC cannot clone a template).
 template <bool (*Reaches)(double, double, const ReachParams&)>
 __attribute__((always_inline)) inline void MarkGroups(
     const double* __restrict v, const double* __restrict c, size_t groups,

@@ -21,13 +21,22 @@ namespace {
 constexpr int kArms = 3000;
 const std::vector<std::string> kItems = {"i1", "i2", "i3"};
 
+// Creates room `room_id` with arms a0 .. a{count - 1}; returns their ids.
+std::vector<std::string> CreateNumberedRoom(Engine& engine,
+                                            const std::string& room_id,
+                                            int count) {
+  CreateRoom create{room_id, {}, {}, {}, {}};
+  for (int i = 0; i < count; ++i) {
+    create.arm_ids.push_back(absl::StrCat("a", i));
+  }
+  EXPECT_TRUE(engine.Apply(create).ok());
+  return create.arm_ids;
+}
+
 class SampleScanTest : public ::testing::TestWithParam<PolicyKind> {
  protected:
   void SetUp() override {
-    CreateRoom create{"r", {}, {}, {}, {}};
-    for (int i = 0; i < kArms; ++i)
-      create.arm_ids.push_back(absl::StrCat("a", i));
-    ASSERT_TRUE(engine_.Apply(create).ok());
+    CreateNumberedRoom(engine_, "r", kArms);
     std::mt19937_64 rng(7);
     FeedbackBatch batch;
     for (int i = 0; i < kArms; ++i) {
@@ -157,12 +166,9 @@ TEST_P(SampleScanTest, TopKMatchesWithContextAndExclusions) {
 // chosen arms, not only their scores, must be the same.
 TEST_P(SampleScanTest, TiedArmsAreChosenAsWhenScoringEveryArm) {
   Engine engine;
-  CreateRoom create{"t", {}, {}, {}, {}};
   constexpr int kRoomArms = 2000;
-  for (int i = 0; i < kRoomArms; ++i) {
-    create.arm_ids.push_back(absl::StrCat("a", i));
-  }
-  ASSERT_TRUE(engine.Apply(create).ok());
+  const std::vector<std::string> arm_ids =
+      CreateNumberedRoom(engine, "t", kRoomArms);
   FeedbackBatch batch;
   for (int i = 0; i < kRoomArms; ++i) {
     FeedbackEvent e;
@@ -184,7 +190,7 @@ TEST_P(SampleScanTest, TiedArmsAreChosenAsWhenScoringEveryArm) {
   scan.k = 5;
   scan.policy.kind = GetParam();
   SampleQuery every = scan;
-  every.candidate_arm_ids = create.arm_ids;
+  every.candidate_arm_ids = arm_ids;
   for (uint64_t seed = 0; seed < 20; ++seed) {
     scan.seed = every.seed = seed;
     absl::StatusOr<SampleResult> a = engine.Sample(scan);
@@ -211,12 +217,9 @@ void ExpectSameThompsonWinners(const std::vector<Counts>& contenders,
                                int64_t rest_views, int64_t rest_clicks,
                                std::vector<std::string> items = {}) {
   Engine engine;
-  CreateRoom create{"r", {}, {}, {}, {}};
   constexpr int kRoomArms = 2000;
-  for (int i = 0; i < kRoomArms; ++i) {
-    create.arm_ids.push_back(absl::StrCat("a", i));
-  }
-  ASSERT_TRUE(engine.Apply(create).ok());
+  const std::vector<std::string> arm_ids =
+      CreateNumberedRoom(engine, "r", kRoomArms);
   FeedbackBatch batch;
   for (int i = 0; i < kRoomArms; ++i) {
     FeedbackEvent e;
@@ -240,7 +243,7 @@ void ExpectSameThompsonWinners(const std::vector<Counts>& contenders,
     scan.context_items.push_back("unseen_item");
   }
   SampleQuery every = scan;
-  every.candidate_arm_ids = create.arm_ids;
+  every.candidate_arm_ids = arm_ids;
   constexpr int kRuns = 2000;
   std::vector<int> wins_scan(contenders.size()), wins_every(contenders.size());
   for (uint64_t seed = 0; seed < kRuns; ++seed) {
