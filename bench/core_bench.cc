@@ -33,6 +33,12 @@ constexpr int kTopK = 10;
 
 std::string ItemName(int j) { return absl::StrCat("ctx_item_", j); }
 
+// The counters' shape. kUniform: views uniform in [1, 1000] and clicks
+// uniform in [0, views / 10]: many young arms, exact CTR ties at the top.
+// kMature: views uniform in [1,000, 100,000] and a CTR drawn uniformly in
+// [1 %, 5 %] per arm: a long-running room, small CTRs, few ties.
+enum class Data { kUniform = 0, kMature = 1 };
+
 // A room "r" with `arms` arms, every arm seen in the whole-room segment and
 // in each of kContextItems context items, with random views and clicks.
 struct Fixture {
@@ -41,7 +47,7 @@ struct Fixture {
   std::vector<const CounterTable*> items;
 };
 
-std::unique_ptr<Fixture> Build(int arms) {
+std::unique_ptr<Fixture> Build(int arms, Data data) {
   auto f = std::make_unique<Fixture>();
   CreateRoom create;
   create.room_id = "r";
@@ -59,8 +65,14 @@ std::unique_ptr<Fixture> Build(int arms) {
       FeedbackEvent e;
       e.room_id = "r";
       e.arm_id = absl::StrCat("arm_", i);
-      e.views = 1 + static_cast<int64_t>(rng() % 1000);
-      e.clicks = static_cast<int64_t>(rng() % (e.views / 10 + 1));
+      if (data == Data::kUniform) {
+        e.views = 1 + static_cast<int64_t>(rng() % 1000);
+        e.clicks = static_cast<int64_t>(rng() % (e.views / 10 + 1));
+      } else {
+        e.views = 1000 + static_cast<int64_t>(rng() % 99001);
+        const double ctr = 0.01 + 0.04 * static_cast<double>(rng() % 10001) / 1e4;
+        e.clicks = static_cast<int64_t>(ctr * static_cast<double>(e.views));
+      }
       e.context_items = items;
       batch.events.push_back(std::move(e));
     }
@@ -77,10 +89,13 @@ std::unique_ptr<Fixture> Build(int arms) {
   return f;
 }
 
-Fixture& Get(int arms) {
-  static auto* cache = new std::map<int, std::unique_ptr<Fixture>>();
-  auto& slot = (*cache)[arms];
-  if (slot == nullptr) slot = Build(arms);
+Fixture& Get(const benchmark::State& state) {
+  static auto* cache =
+      new std::map<std::pair<int, int>, std::unique_ptr<Fixture>>();
+  const int arms = static_cast<int>(state.range(0));
+  const int data = static_cast<int>(state.range(2));
+  auto& slot = (*cache)[{arms, data}];
+  if (slot == nullptr) slot = Build(arms, static_cast<Data>(data));
   return *slot;
 }
 
@@ -106,7 +121,7 @@ double ScanTables(const std::vector<const CounterTable*>& tables) {
 }
 
 void BM_Floor(benchmark::State& state) {
-  Fixture& f = Get(static_cast<int>(state.range(0)));
+  Fixture& f = Get(state);
   std::vector<const CounterTable*> tables{f.segment};
   if (state.range(1) > 0) {
     tables.insert(tables.end(), f.items.begin(), f.items.end());
@@ -116,7 +131,7 @@ void BM_Floor(benchmark::State& state) {
 }
 
 void BM_Sample(benchmark::State& state, PolicyKind kind) {
-  Fixture& f = Get(static_cast<int>(state.range(0)));
+  Fixture& f = Get(state);
   SampleQuery q;
   q.room_id = "r";
   q.k = kTopK;
@@ -137,10 +152,18 @@ void BM_Sample(benchmark::State& state, PolicyKind kind) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
+// Every size with the uniform data; the mature data at the two largest.
 void Sizes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"arms", "ctx"});
+  b->ArgNames({"arms", "ctx", "data"});
   for (int64_t arms : {10, 1000, 100000, 1000000}) {
-    for (int64_t ctx : {0, kContextItems}) b->Args({arms, ctx});
+    for (int64_t ctx : {0, kContextItems}) {
+      b->Args({arms, ctx, static_cast<int64_t>(Data::kUniform)});
+    }
+  }
+  for (int64_t arms : {100000, 1000000}) {
+    for (int64_t ctx : {0, kContextItems}) {
+      b->Args({arms, ctx, static_cast<int64_t>(Data::kMature)});
+    }
   }
   b->Unit(benchmark::kMicrosecond);
 }

@@ -29,17 +29,18 @@ python3 - "$BUILD_DIR/core_bench.json" <<'PY'
 import json, sys
 runs = [b for b in json.load(open(sys.argv[1]))["benchmarks"]
         if b.get("aggregate_name", "median") == "median"]
-def key(name):  # BM_Sample/Ucb1/arms:1000/ctx:5_median -> (Ucb1, arms:1000/ctx:5)
+def key(name):  # BM_Sample/Ucb1/arms:1000/ctx:5/data:0_median -> (Ucb1, arms:1000/ctx:5/data:0)
     parts = name.replace("_median", "").split("/")
-    return ("Floor" if parts[0] == "BM_Floor" else parts[1]), "/".join(parts[-2:])
+    return (("Floor" if parts[0] == "BM_Floor" else parts[1]),
+            "/".join(p for p in parts if ":" in p))
 cpu = {key(b["name"]): b["cpu_time"] for b in runs}
 allocs = {key(b["name"]): b.get("allocs/call") for b in runs}
 sizes = [s for (p, s) in cpu if p == "Floor"]
 policies = sorted({p for (p, s) in cpu if p != "Floor"})
 print("\n== ratio of Sample top-10 to the floor (CPU time, medians; allocs/call)")
-print("%-22s %12s" % ("size", "floor us") + "".join("%18s" % p for p in policies))
+print("%-28s %12s" % ("size", "floor us") + "".join("%18s" % p for p in policies))
 for s in sizes:
-    row = "%-22s %12.1f" % (s, cpu[("Floor", s)])
+    row = "%-28s %12.1f" % (s, cpu[("Floor", s)])
     for p in policies:
         if (p, s) in cpu:
             row += "%11.2fx %5.0fa" % (cpu[(p, s)] / cpu[("Floor", s)], allocs[(p, s)] or 0)
