@@ -398,19 +398,24 @@ inline bool ThompsonMayReach(double n, double clicks, const ReachParams& p) {
 }
 
 // Sets reach[j] to 1 when arm j may reach the threshold, else 0, and
-// marks[g] to 1 when some arm of group g (arms [16 g, 16 g + 16)) may, for
-// `groups` groups of 16 arms. The flags spare the scan a second test of
-// every arm in a marked group (Thompson's first filter marks many groups,
-// CTR's exact ties at the top mark many). Inlined into one small kernel per
-// policy below, each with vector clones (GCC cannot clone a template).
-template <bool (*Reaches)(double, double, const ReachParams&)>
+// marks[g] to 1 when some arm of group g (arms [kGroup g, kGroup (g + 1)))
+// may, for `groups` groups. The flags spare the scan a second test of every
+// arm in a marked group. Groups of 64 for the deterministic policies (the
+// fewer reductions let the loads run further ahead: 6 to 18 % faster at 1M
+// arms), of 16 for Thompson, whose first filter flags a few arms in many
+// groups. Inlined into one small kernel per policy below, each with vector
+// clones (GCC cannot clone a template).
+constexpr size_t kDeterministicGroup = 64;
+constexpr size_t kThompsonGroup = 16;
+
+template <bool (*Reaches)(double, double, const ReachParams&), size_t kGroup>
 __attribute__((always_inline)) inline void MarkGroups(
     const double* __restrict v, const double* __restrict c, size_t groups,
     const ReachParams& p, uint64_t* __restrict reach,
     uint64_t* __restrict marks) {
   for (size_t g = 0; g < groups; ++g) {
     uint64_t any = 0;
-    for (size_t j = 16 * g; j < 16 * g + 16; ++j) {
+    for (size_t j = kGroup * g; j < kGroup * (g + 1); ++j) {
       reach[j] = Reaches(v[j], c[j], p) ? 1 : 0;
       any |= reach[j];
     }
@@ -424,22 +429,22 @@ using MarkKernel = void (*)(const double*, const double*, size_t,
 BANDITD_VECTOR_CLONES
 void MarkCtr(const double* v, const double* c, size_t groups,
              const ReachParams& p, uint64_t* reach, uint64_t* marks) {
-  MarkGroups<CtrReaches>(v, c, groups, p, reach, marks);
+  MarkGroups<CtrReaches, kDeterministicGroup>(v, c, groups, p, reach, marks);
 }
 BANDITD_VECTOR_CLONES
 void MarkUcb1(const double* v, const double* c, size_t groups,
               const ReachParams& p, uint64_t* reach, uint64_t* marks) {
-  MarkGroups<Ucb1Reaches>(v, c, groups, p, reach, marks);
+  MarkGroups<Ucb1Reaches, kDeterministicGroup>(v, c, groups, p, reach, marks);
 }
 BANDITD_VECTOR_CLONES
 void MarkBucb(const double* v, const double* c, size_t groups,
               const ReachParams& p, uint64_t* reach, uint64_t* marks) {
-  MarkGroups<BucbReaches>(v, c, groups, p, reach, marks);
+  MarkGroups<BucbReaches, kDeterministicGroup>(v, c, groups, p, reach, marks);
 }
 BANDITD_VECTOR_CLONES
 void MarkThompson(const double* v, const double* c, size_t groups,
                   const ReachParams& p, uint64_t* reach, uint64_t* marks) {
-  MarkGroups<ThompsonMayReach>(v, c, groups, p, reach, marks);
+  MarkGroups<ThompsonMayReach, kThompsonGroup>(v, c, groups, p, reach, marks);
 }
 
 }  // namespace
@@ -749,7 +754,7 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       // Random scores (or no bound): score every eligible arm.
       for (uint32_t i = 0; i < arm_count; ++i) offer_if_eligible(i);
     } else if (items.empty()) {
-      // No context item: the reach tests mark the groups of 16 arms that
+      // No context item: the reach tests mark the groups of arms that
       // may reach the k-th best score so far; their arms are tested again
       // against the current threshold, then scored exactly (Thompson: drawn
       // only where the draw can reach it).
@@ -774,20 +779,21 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       const bool thompson = policy.kind == PolicyKind::kThompson;
       BetaReachingDraw beta;
       alignas(64) uint64_t arm_reach[kBlock];
-      uint64_t marks[kBlock / 16];
+      const size_t group = thompson ? kThompsonGroup : kDeterministicGroup;
+      uint64_t marks[kBlock / kThompsonGroup];
       for (uint32_t begin = 0; begin < arm_count; begin += kBlock) {
         const size_t n = std::min<size_t>(kBlock, arm_count - begin);
-        const size_t full_groups = n / 16;
+        const size_t full_groups = n / group;
         reach.t = std::min(top.threshold(), kReachThresholdCap);
         mark(base.views + begin, base.clicks + begin, full_groups, reach,
              arm_reach, marks);
-        if (full_groups * 16 < n) {  // the tail: every arm is tested below
+        if (full_groups * group < n) {  // the tail: every arm tested below
           marks[full_groups] = 1;
-          std::fill(arm_reach + full_groups * 16, arm_reach + n, 1);
+          std::fill(arm_reach + full_groups * group, arm_reach + n, 1);
         }
-        for (size_t g = 0; g * 16 < n; ++g) {
+        for (size_t g = 0; g * group < n; ++g) {
           if (!marks[g]) continue;
-          for (size_t j = 16 * g; j < std::min(16 * g + 16, n); ++j) {
+          for (size_t j = group * g; j < std::min(group * (g + 1), n); ++j) {
             if (!arm_reach[j]) continue;
             // The threshold may have risen since the block was marked.
             const uint32_t i = begin + static_cast<uint32_t>(j);
