@@ -217,6 +217,19 @@ void BucbBound(const double* __restrict v, const double* __restrict c, size_t n,
 // deviation under 1e-7 per call at 1,000,000 arms).
 constexpr float kThompsonTail = 15.0f;
 
+// The bound above on a Beta(a, b) draw (mean = a / (a + b)): the normal
+// approximation's own variance where SampleBeta uses it, else the
+// sub-Gaussian proxy. In float for the vector kernel, in double per arm.
+template <typename T>
+inline T ThompsonDrawBound(T a, T b, T mean) {
+  const bool normal = a >= static_cast<T>(kBetaNormalMin) &&
+                      b >= static_cast<T>(kBetaNormalMin);
+  const T spread = normal ? static_cast<T>(2 * kBetaSkipLogProbability) * mean *
+                                (T{1} - mean)
+                          : static_cast<T>(kThompsonTail);
+  return mean + std::sqrt(spread / (a + b + T{1}));
+}
+
 BANDITD_VECTOR_CLONES
 void ThompsonBound(const double* __restrict v, const double* __restrict c,
                    size_t n, double prior_a, double prior_b,
@@ -229,16 +242,7 @@ void ThompsonBound(const double* __restrict v, const double* __restrict c,
     const float a = (clicks < 0 ? 0.0f : clicks) + fa;  // BetaAlpha
     const float misses = views - clicks;
     const float b = (misses < 0 ? 0.0f : misses) + fb;  // BetaBeta
-    const float total = a + b;
-    const float mean = a / total;
-    // Normal-approximation draws: their own variance (see ThompsonMayReach).
-    const bool normal = a >= static_cast<float>(kBetaNormalMin) &&
-                        b >= static_cast<float>(kBetaNormalMin);
-    const float spread = normal
-                             ? static_cast<float>(2 * kBetaSkipLogProbability) *
-                                   mean * (1.0f - mean)
-                             : kThompsonTail;
-    out[j] = mean + std::sqrt(spread / (total + 1.0f));
+    out[j] = ThompsonDrawBound(a, b, a / (a + b));
   }
 }
 
@@ -693,16 +697,10 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
     auto table_for = [&](const TableView& t) -> const TableView& {
       return t.views[i] > 0 ? t : base;
     };
-    auto bound_in = [&](const TableView& t) {  // as ThompsonBound's
+    auto bound_in = [&](const TableView& t) {
       const double a = BetaAlpha(t.clicks[i], policy.beta_prior_a);
       const double b = BetaBeta(t.views[i], t.clicks[i], policy.beta_prior_b);
-      const double total = a + b;
-      const double mean = a / total;
-      const double spread =
-          a >= kBetaNormalMin && b >= kBetaNormalMin
-              ? 2 * kBetaSkipLogProbability * mean * (1 - mean)
-              : double{kThompsonTail};
-      return mean + std::sqrt(spread / (total + 1));
+      return ThompsonDrawBound(a, b, a / (a + b));
     };
     const double target = top.threshold() * static_cast<double>(items.size());
     double remaining = 0;
