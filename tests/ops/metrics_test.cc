@@ -48,7 +48,10 @@ std::pair<int, std::string> PromtoolCheck(const std::string& text) {
 }
 
 void CreateRoom(core::Engine& engine, const std::string& room) {
-  ASSERT_TRUE(engine.Apply(core::CreateRoom{room, {"a", "b"}, {}}).ok());
+  core::CreateRoom create;
+  create.room_id = room;
+  create.arm_ids = {"a", "b"};
+  ASSERT_TRUE(engine.Apply(create).ok());
 }
 
 void AddViews(core::Engine& engine, const std::string& room,

@@ -36,7 +36,11 @@ inline core::FeedbackBatch Batch(std::vector<core::FeedbackEvent> events) {
 
 inline core::CreateRoom NewRoom(std::string room, std::vector<std::string> arms,
                                 core::PolicyParams policy = {}) {
-  return core::CreateRoom{std::move(room), std::move(arms), policy};
+  core::CreateRoom create;
+  create.room_id = std::move(room);
+  create.arm_ids = std::move(arms);
+  create.policy = policy;
+  return create;
 }
 
 }  // namespace banditd::testing
