@@ -2,6 +2,7 @@
 // reward-valued arms, decay, cold start across segments and LinUCB.
 
 #include <cmath>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -197,36 +198,64 @@ TEST(DecayTest, TimeHalfLifeUsesTheLoggedTime) {
   EXPECT_NEAR(StatOf(engine, "d", "a").counts.views, 2, 1e-12);
 }
 
-TEST(DecayTest, ReplayIsBitIdenticalAcrossRenormalisation) {
-  // Half-life of one event: the scale passes 1e-150 after ~500 events and
-  // the tables are renormalised; two engines fed the same log must agree to
-  // the last bit, and the counts must still be right.
-  std::vector<Mutation> log = {DecayingRoom({.half_life_events = 1})};
+// Catches a renormalisation that misses a table (a segment, a context item,
+// the enabled-views total) or scales by the wrong factor, and any drift
+// between the stored-divided-by-scale counters and the true decayed value:
+// every counter is checked against a reference that halves plain long
+// doubles at every event, with no scale and no renormalisation.
+TEST(DecayTest, CountersMatchPlainHalvingAcrossRenormalisation) {
+  // Half-life of one event: the scale passes 1e-150 after ~500 events, so
+  // the tables are renormalised once in 700 events.
+  Engine engine;
+  ASSERT_TRUE(engine.Apply(DecayingRoom({.half_life_events = 1})).ok());
+  // Reference, keyed "segment/item/arm" (item empty for the arm table).
+  std::map<std::string, std::pair<long double, long double>> reference;
   std::mt19937_64 gen(5);
   for (int i = 0; i < 700; ++i) {
-    FeedbackBatch b = Batch({Event("d", gen() % 2 ? "a" : "b", 1 + gen() % 3,
-                                   gen() % 2, i % 3 ? "" : "seg", {"ctx=1"})});
+    const std::string arm = gen() % 2 ? "a" : "b";
+    const int64_t views = 1 + gen() % 3;
+    const int64_t clicks = gen() % 2;
+    const std::string segment = i % 3 ? "" : "seg";
+    FeedbackBatch b =
+        Batch({Event("d", arm, views, clicks, segment, {"ctx=1"})});
     b.logged_at_micros = i;
-    log.push_back(b);
-  }
-  log.push_back(Batch({Event("d", "a", 4, 1)}));
-  Engine first, second;
-  for (const Mutation& m : log) {
-    ASSERT_TRUE(first.Apply(m).ok());
-    ASSERT_TRUE(second.Apply(m).ok());
-  }
-  for (const std::string segment : {"", "seg"}) {
-    absl::StatusOr<Stats> x = first.GetStats("d", segment, true);
-    absl::StatusOr<Stats> y = second.GetStats("d", segment, true);
-    for (size_t i = 0; i < x->arms.size(); ++i) {
-      EXPECT_EQ(x->arms[i].counts, y->arms[i].counts);
+    ASSERT_TRUE(engine.Apply(b).ok());
+    for (auto& [key, counts] : reference) {
+      counts.first /= 2;
+      counts.second /= 2;
+    }
+    for (const std::string& seg : {std::string(), segment}) {
+      for (const char* item : {"", "ctx=1"}) {
+        auto& counts = reference[seg + "/" + std::string(item) + "/" + arm];
+        counts.first += views;
+        counts.second += clicks;
+      }
+      if (segment.empty()) break;  // "" counted once
     }
   }
-  // After the last event (weight 1), a's views are 4 plus at most
-  // sum_k 3 * 2^-k = 3 from everything older.
-  const double views = StatOf(first, "d", "a").counts.views;
-  EXPECT_GT(views, 4);
-  EXPECT_LT(views, 7 + 1e-9);
+  int checked = 0;
+  for (const std::string segment : {"", "seg"}) {
+    absl::StatusOr<Stats> stats = engine.GetStats("d", segment, true);
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    long double total = 0;
+    for (const ArmStat& arm : stats->arms) {
+      const auto& want = reference[segment + "//" + arm.arm_id];
+      total += want.first;
+      EXPECT_NEAR(arm.counts.views, want.first, 1e-12 * want.first)
+          << segment << "/" << arm.arm_id;
+      EXPECT_NEAR(arm.counts.clicks, want.second, 1e-12 * want.first + 1e-300)
+          << segment << "/" << arm.arm_id;
+      ++checked;
+      ASSERT_EQ(arm.context.size(), 1u) << segment << "/" << arm.arm_id;
+      const auto& want_item = reference[segment + "/ctx=1/" + arm.arm_id];
+      EXPECT_NEAR(arm.context[0].counts.views, want_item.first,
+                  1e-12 * want_item.first)
+          << segment << "/ctx=1/" << arm.arm_id;
+      ++checked;
+    }
+    EXPECT_NEAR(stats->total_views, total, 1e-12 * total) << segment;
+  }
+  EXPECT_EQ(checked, 8);
 }
 
 TEST(DecayTest, DecayedRoomsRankLikeUndecayedOnRecentData) {
