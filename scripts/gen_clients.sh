@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Generates the Python and Go client stubs from proto/banditd/v1/*.proto.
+# Generates the Python and Go client stubs and the OpenAPI document of the
+# HTTP/JSON API from proto/banditd/v1/*.proto.
 #
 #   scripts/gen_clients.sh          regenerate the committed stubs in place
 #   scripts/gen_clients.sh --check  exit 1 (and show a diff) when the committed
@@ -7,13 +8,15 @@
 #
 # Every tool is pinned: the compiler is the protoc bundled in grpcio-tools
 # (clients/python/requirements-dev.txt), and protoc-gen-go / protoc-gen-go-grpc
-# are the versions scripts/setup.sh installs into .tools/bin. Run
-# scripts/setup.sh first.
+# are the versions scripts/setup.sh installs into .tools/bin, and so is
+# protoc-gen-openapiv2 (grpc-gateway). Run scripts/setup.sh first.
 #
 # Outputs:
 #   clients/python/src/banditd/v1/   banditd_pb2.py, banditd_pb2.pyi,
 #                                    banditd_pb2_grpc.py, __init__.py
 #   clients/go/banditdpb/            banditd.pb.go, banditd_grpc.pb.go
+#   docs/openapi.json                the HTTP/JSON API (google.api.http
+#                                    routes), served by banditd at /openapi.json
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -26,17 +29,19 @@ case "${1:-}" in
 esac
 
 PY=$ROOT/.venv/bin/python
-for tool in "$PY" .tools/bin/protoc-gen-go .tools/bin/protoc-gen-go-grpc; do
+for tool in "$PY" .tools/bin/protoc-gen-go .tools/bin/protoc-gen-go-grpc \
+            .tools/bin/protoc-gen-openapiv2; do
   [[ -x $tool ]] || { echo "gen_clients: $tool missing; run scripts/setup.sh" >&2; exit 1; }
 done
 
 GO_MODULE=github.com/banditd/banditd/clients/go
 PY_OUT=clients/python/src/banditd/v1
 GO_OUT=clients/go/banditdpb
+OPENAPI_OUT=docs/openapi.json
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/py" "$tmp/go"
+mkdir -p "$tmp/py" "$tmp/go" "$tmp/openapi"
 
 protos=(proto/banditd/v1/*.proto)
 "$PY" -m grpc_tools.protoc -Iproto \
@@ -45,6 +50,9 @@ protos=(proto/banditd/v1/*.proto)
   --plugin=protoc-gen-go-grpc="$ROOT/.tools/bin/protoc-gen-go-grpc" \
   --go_out="$tmp/go" --go_opt=module=$GO_MODULE \
   --go-grpc_out="$tmp/go" --go-grpc_opt=module=$GO_MODULE \
+  --plugin=protoc-gen-openapiv2="$ROOT/.tools/bin/protoc-gen-openapiv2" \
+  --openapiv2_out="$tmp/openapi" \
+  --openapiv2_opt=allow_merge=true,merge_file_name=banditd,disable_default_errors=false \
   "${protos[@]}"
 
 # The proto package banditd.v1 maps onto the Python package banditd.v1, which
@@ -60,6 +68,7 @@ if [[ $mode == check ]]; then
   status=0
   diff -ru "$PY_OUT" "$tmp/py/banditd/v1" -x __pycache__ || status=1
   diff -ru "$GO_OUT" "$tmp/go/banditdpb" || status=1
+  diff -u "$OPENAPI_OUT" "$tmp/openapi/banditd.swagger.json" || status=1
   if ((status)); then
     echo "gen_clients: generated stubs are out of date with proto/;" \
          "run scripts/gen_clients.sh and commit the result" >&2
@@ -73,4 +82,5 @@ rm -rf "$PY_OUT" "$GO_OUT"
 mkdir -p "$(dirname "$PY_OUT")" "$(dirname "$GO_OUT")"
 cp -r "$tmp/py/banditd/v1" "$PY_OUT"
 cp -r "$tmp/go/banditdpb" "$GO_OUT"
-echo "gen_clients: wrote $PY_OUT and $GO_OUT"
+cp "$tmp/openapi/banditd.swagger.json" "$OPENAPI_OUT"
+echo "gen_clients: wrote $PY_OUT, $GO_OUT and $OPENAPI_OUT"

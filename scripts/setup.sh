@@ -4,7 +4,7 @@
 #   * a Python virtualenv at .venv with the pinned dev requirements and the
 #     Python client installed in editable mode
 #   * pinned Go tools in .tools/bin (grpcurl, ghz, protoc-gen-go,
-#     protoc-gen-go-grpc)
+#     protoc-gen-go-grpc, protoc-gen-openapiv2)
 # A second run is a fast no-op. Safe to run as root (CI) or as a sudoer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -94,6 +94,8 @@ GO_TOOLS=(
   "github.com/bojand/ghz/cmd/ghz@v0.120.0"
   "google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"
   "google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2"
+  # The OpenAPI document of the HTTP/JSON API (scripts/gen_clients.sh).
+  "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.34.0"
 )
 GO=$(command -v go || true)
 if [[ -z $GO && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi

@@ -30,6 +30,8 @@
 #include "server/ops/metrics.h"
 #include "server/service/auth.h"
 #include "server/service/bandit_service.h"
+#include "server/service/http_gateway.h"
+#include "server/service/openapi_doc.h"
 #include "server/service/server.h"
 #include "server/store/durable_committer.h"
 
@@ -45,6 +47,12 @@ ABSL_FLAG(int64_t, decision_cache_size, 100'000,
           "(about 200 bytes each); 0 turns decision ids off.");
 ABSL_FLAG(int, linucb_max_dimension, 64,
           "Largest LinUCB feature vector a room may declare.");
+ABSL_FLAG(int, http_port, 0,
+          "Port of the HTTP/JSON API (every RPC, routes in /openapi.json), on "
+          "--host with the same TLS and tokens as gRPC; 0 turns it off.");
+ABSL_FLAG(int, http_threads, 64,
+          "HTTP/JSON API worker threads: the most HTTP connections served at "
+          "once (a kept-alive connection holds one).");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls get to finish.");
@@ -264,6 +272,34 @@ int main(int argc, char** argv) {
     return 1;
   }
   grpc::Server& server = *running->server;
+  // The HTTP/JSON API calls the gRPC service in-process, so it shares its
+  // tokens, validation and durability.
+  std::unique_ptr<banditd::service::HttpGateway> gateway;
+  if (absl::GetFlag(FLAGS_http_port) != 0) {
+    banditd::service::HttpGatewayOptions gateway_options;
+    gateway_options.host = absl::GetFlag(FLAGS_host);
+    gateway_options.port = absl::GetFlag(FLAGS_http_port);
+    gateway_options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+    gateway_options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+    gateway_options.threads = absl::GetFlag(FLAGS_http_threads);
+    gateway_options.max_body_bytes = server_options.max_message_bytes;
+    gateway_options.openapi_json = banditd::service::kOpenApiJson;
+    absl::StatusOr<std::unique_ptr<banditd::service::HttpGateway>> started =
+        banditd::service::HttpGateway::Start(
+            gateway_options,
+            google::protobuf::DescriptorPool::generated_pool()
+                ->FindServiceByName(
+                    banditd::v1::BanditService::service_full_name()),
+            server.InProcessChannel(grpc::ChannelArguments()));
+    if (!started.ok()) {
+      Log(std::string(started.status().message()));
+      return 1;
+    }
+    gateway = *std::move(started);
+    Log(absl::StrCat("HTTP/JSON API on ",
+                     gateway_options.tls_cert_file.empty() ? "http" : "https",
+                     "://", gateway_options.host, ":", gateway->port(), "/"));
+  }
   std::unique_ptr<banditd::ops::HttpServer> http;
   if (absl::GetFlag(FLAGS_metrics_port) != 0) {
     banditd::ops::HttpServerOptions http_options;
@@ -278,16 +314,14 @@ int main(int argc, char** argv) {
     }
     http = *std::move(started);
     Log(absl::StrCat("metrics", http_options.dashboard ? " and dashboard" : "",
-                     " on http://", http_options.host, ":", http->port(),
-                     "/"));
+                     " on http://", http_options.host, ":", http->port(), "/"));
   }
   grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
   health->SetServingStatus(true);
-  Log(absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":",
-                   running->port,
-                   server_options.tls_cert_pem.empty() ? " (plaintext)"
-                                                       : " (TLS)",
-                   auth != nullptr ? " with token auth" : ""));
+  Log(absl::StrCat(
+      "serving on ", absl::GetFlag(FLAGS_host), ":", running->port,
+      server_options.tls_cert_pem.empty() ? " (plaintext)" : " (TLS)",
+      auth != nullptr ? " with token auth" : ""));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -295,6 +329,8 @@ int main(int argc, char** argv) {
   health->SetServingStatus(false);
   server.Shutdown(std::chrono::system_clock::now() +
                   absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
+  // After the gRPC drain: HTTP calls in flight have their answers by now.
+  if (gateway != nullptr) gateway->Stop();
   committer.Shutdown();
   if (http != nullptr) http->Stop();
   Log("stopped");

@@ -16,6 +16,7 @@
 package banditdpb
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -2231,7 +2232,7 @@ var File_banditd_v1_banditd_proto protoreflect.FileDescriptor
 const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\n" +
 	"\x18banditd/v1/banditd.proto\x12\n" +
-	"banditd.v1\"\xf6\x05\n" +
+	"banditd.v1\x1a\x1cgoogle/api/annotations.proto\"\xf6\x05\n" +
 	"\x06Policy\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.banditd.v1.PolicyTypeR\x04type\x12 \n" +
 	"\tucb_alpha\x18\x02 \x01(\x01H\x00R\bucbAlpha\x88\x01\x01\x12\x1a\n" +
@@ -2408,21 +2409,21 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x14POLICY_TYPE_HOT_COLD\x10\x06\x12\x1a\n" +
 	"\x16POLICY_TYPE_REWARD_UCB\x10\a\x12\x1f\n" +
 	"\x1bPOLICY_TYPE_REWARD_THOMPSON\x10\b\x12\x16\n" +
-	"\x12POLICY_TYPE_LINUCB\x10\t2\xb4\x06\n" +
-	"\rBanditService\x12K\n" +
+	"\x12POLICY_TYPE_LINUCB\x10\t2\xaa\t\n" +
+	"\rBanditService\x12a\n" +
 	"\n" +
-	"CreateRoom\x12\x1d.banditd.v1.CreateRoomRequest\x1a\x1e.banditd.v1.CreateRoomResponse\x12B\n" +
-	"\aGetRoom\x12\x1a.banditd.v1.GetRoomRequest\x1a\x1b.banditd.v1.GetRoomResponse\x12H\n" +
-	"\tListRooms\x12\x1c.banditd.v1.ListRoomsRequest\x1a\x1d.banditd.v1.ListRoomsResponse\x12K\n" +
+	"CreateRoom\x12\x1d.banditd.v1.CreateRoomRequest\x1a\x1e.banditd.v1.CreateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/rooms\x12_\n" +
+	"\aGetRoom\x12\x1a.banditd.v1.GetRoomRequest\x1a\x1b.banditd.v1.GetRoomResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/rooms/{room_id}\x12[\n" +
+	"\tListRooms\x12\x1c.banditd.v1.ListRoomsRequest\x1a\x1d.banditd.v1.ListRoomsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/rooms\x12h\n" +
 	"\n" +
-	"DeleteRoom\x12\x1d.banditd.v1.DeleteRoomRequest\x1a\x1e.banditd.v1.DeleteRoomResponse\x12H\n" +
-	"\tResetRoom\x12\x1c.banditd.v1.ResetRoomRequest\x1a\x1d.banditd.v1.ResetRoomResponse\x12B\n" +
-	"\aAddArms\x12\x1a.banditd.v1.AddArmsRequest\x1a\x1b.banditd.v1.AddArmsResponse\x12H\n" +
-	"\tRemoveArm\x12\x1c.banditd.v1.RemoveArmRequest\x1a\x1d.banditd.v1.RemoveArmResponse\x12T\n" +
-	"\rSetArmEnabled\x12 .banditd.v1.SetArmEnabledRequest\x1a!.banditd.v1.SetArmEnabledResponse\x12?\n" +
-	"\x06Sample\x12\x19.banditd.v1.SampleRequest\x1a\x1a.banditd.v1.SampleResponse\x12E\n" +
-	"\bFeedback\x12\x1b.banditd.v1.FeedbackRequest\x1a\x1c.banditd.v1.FeedbackResponse\x12E\n" +
-	"\bGetStats\x12\x1b.banditd.v1.GetStatsRequest\x1a\x1c.banditd.v1.GetStatsResponseB=P\x01Z9github.com/banditd/banditd/clients/go/banditdpb;banditdpbb\x06proto3"
+	"DeleteRoom\x12\x1d.banditd.v1.DeleteRoomRequest\x1a\x1e.banditd.v1.DeleteRoomResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/rooms/{room_id}\x12n\n" +
+	"\tResetRoom\x12\x1c.banditd.v1.ResetRoomRequest\x1a\x1d.banditd.v1.ResetRoomResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/rooms/{room_id}:reset\x12g\n" +
+	"\aAddArms\x12\x1a.banditd.v1.AddArmsRequest\x1a\x1b.banditd.v1.AddArmsResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/arms\x12s\n" +
+	"\tRemoveArm\x12\x1c.banditd.v1.RemoveArmRequest\x1a\x1d.banditd.v1.RemoveArmResponse\")\x82\xd3\xe4\x93\x02#*!/v1/rooms/{room_id}/arms/{arm_id}\x12\x8d\x01\n" +
+	"\rSetArmEnabled\x12 .banditd.v1.SetArmEnabledRequest\x1a!.banditd.v1.SetArmEnabledResponse\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/rooms/{room_id}/arms/{arm_id}:setEnabled\x12f\n" +
+	"\x06Sample\x12\x19.banditd.v1.SampleRequest\x1a\x1a.banditd.v1.SampleResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/rooms/{room_id}:sample\x12^\n" +
+	"\bFeedback\x12\x1b.banditd.v1.FeedbackRequest\x1a\x1c.banditd.v1.FeedbackResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/feedback\x12h\n" +
+	"\bGetStats\x12\x1b.banditd.v1.GetStatsRequest\x1a\x1c.banditd.v1.GetStatsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/rooms/{room_id}/statsB=P\x01Z9github.com/banditd/banditd/clients/go/banditdpb;banditdpbb\x06proto3"
 
 var (
 	file_banditd_v1_banditd_proto_rawDescOnce sync.Once

@@ -1,0 +1,211 @@
+#include "server/service/http_gateway.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "httplib.h"
+#include "server/service/http_transcode.h"
+
+namespace banditd::service {
+namespace {
+
+constexpr char kJson[] = "application/json";
+
+void SendError(httplib::Response& res, int code, absl::string_view message,
+               absl::string_view details = {}) {
+  res.status = HttpStatusFromGrpcCode(code);
+  res.set_content(ErrorToJson(code, message, details), kJson);
+}
+
+grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+bool FromByteBuffer(const grpc::ByteBuffer& buffer,
+                    google::protobuf::Message* message) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return false;
+  std::string bytes;
+  bytes.reserve(buffer.Length());
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return message->ParseFromString(bytes);
+}
+
+}  // namespace
+
+// Handler: translates one HTTP request into one unary call.
+class HttpGateway::Handler {
+ public:
+  Handler(const HttpRules* rules, std::shared_ptr<grpc::Channel> channel)
+      : rules_(rules), stub_(std::move(channel)) {}
+
+  void Handle(const httplib::Request& req, httplib::Response& res) {
+    std::optional<HttpMatch> match = rules_->Match(req.method, req.path);
+    if (!match.has_value()) {
+      if (rules_->MatchesAnyMethod(req.path)) {
+        SendError(res, grpc::StatusCode::UNIMPLEMENTED,
+                  absl::StrCat(req.method, " is not allowed on ", req.path));
+        res.status = 405;
+      } else {
+        SendError(res, grpc::StatusCode::NOT_FOUND,
+                  absl::StrCat("no route for ", req.method, " ", req.path,
+                               " (see /openapi.json)"));
+      }
+      return;
+    }
+    const google::protobuf::MethodDescriptor* method = match->route->method;
+    std::unique_ptr<google::protobuf::Message> request(
+        google::protobuf::MessageFactory::generated_factory()
+            ->GetPrototype(method->input_type())
+            ->New());
+    // Only the URL's query string: httplib also files a form-encoded body
+    // (curl -d without a Content-Type) under params.
+    httplib::Params params;
+    if (size_t q = req.target.find('?'); q != std::string::npos) {
+      httplib::detail::parse_query_text(req.target.substr(q + 1), params);
+    }
+    std::vector<std::pair<std::string, std::string>> query(params.begin(),
+                                                           params.end());
+    if (absl::Status filled =
+            FillRequest(*match, req.body, query, request.get());
+        !filled.ok()) {
+      SendError(res, grpc::StatusCode::INVALID_ARGUMENT, filled.message());
+      return;
+    }
+    grpc::ClientContext context;
+    if (req.has_header("Authorization")) {
+      context.AddMetadata("authorization",
+                          req.get_header_value("Authorization"));
+    }
+    const grpc::ByteBuffer request_bytes =
+        ToByteBuffer(request->SerializeAsString());
+    grpc::ByteBuffer response_bytes;
+    grpc::Status status;
+    absl::Notification done;
+    stub_.UnaryCall(
+        &context,
+        absl::StrCat("/", method->service()->full_name(), "/", method->name()),
+        grpc::StubOptions(), &request_bytes, &response_bytes,
+        [&status, &done](grpc::Status s) {
+          status = std::move(s);
+          done.Notify();
+        });
+    done.WaitForNotification();
+    if (!status.ok()) {
+      SendError(res, status.error_code(), status.error_message(),
+                status.error_details());
+      return;
+    }
+    std::unique_ptr<google::protobuf::Message> response(
+        google::protobuf::MessageFactory::generated_factory()
+            ->GetPrototype(method->output_type())
+            ->New());
+    if (!FromByteBuffer(response_bytes, response.get())) {
+      SendError(res, grpc::StatusCode::INTERNAL, "cannot parse the response");
+      return;
+    }
+    absl::StatusOr<std::string> json = ResponseToJson(*response);
+    if (!json.ok()) {
+      SendError(res, grpc::StatusCode::INTERNAL, json.status().message());
+      return;
+    }
+    res.set_content(*std::move(json), kJson);
+  }
+
+ private:
+  const HttpRules* rules_;
+  grpc::GenericStub stub_;
+};
+
+HttpGateway::~HttpGateway() { Stop(); }
+
+void HttpGateway::Stop() {
+  if (server_ != nullptr) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
+    const HttpGatewayOptions& options,
+    const google::protobuf::ServiceDescriptor* service,
+    std::shared_ptr<grpc::Channel> channel) {
+  std::unique_ptr<HttpGateway> gateway(new HttpGateway());
+  absl::StatusOr<HttpRules> rules = HttpRules::FromService(service);
+  if (!rules.ok()) return rules.status();
+  gateway->rules_ = *std::move(rules);
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "HTTPS needs both a certificate and a private key");
+  }
+  if (options.tls_cert_file.empty()) {
+    gateway->server_ = std::make_unique<httplib::Server>();
+  } else {
+    auto tls = std::make_unique<httplib::SSLServer>(
+        options.tls_cert_file.c_str(), options.tls_key_file.c_str());
+    if (!tls->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot load the TLS certificate ", options.tls_cert_file, " or key ",
+          options.tls_key_file));
+    }
+    gateway->server_ = std::move(tls);
+  }
+  gateway->handler_ =
+      std::make_unique<Handler>(&gateway->rules_, std::move(channel));
+  httplib::Server& server = *gateway->server_;
+  const int threads = std::max(1, options.threads);
+  server.new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
+  // httplib closes a kept-alive connection after a handful of requests by
+  // default; API clients reuse theirs for many.
+  server.set_keep_alive_max_count(100000);
+  server.set_payload_max_length(options.max_body_bytes);
+
+  if (!options.openapi_json.empty()) {
+    server.Get("/openapi.json",
+               [doc = options.openapi_json](const httplib::Request&,
+                                            httplib::Response& res) {
+                 res.set_content(doc, kJson);
+               });
+  }
+  Handler* handler = gateway->handler_.get();
+  auto handle = [handler](const httplib::Request& req, httplib::Response& res) {
+    handler->Handle(req, res);
+  };
+  server.Get(".*", handle);
+  server.Post(".*", handle);
+  server.Put(".*", handle);
+  server.Patch(".*", handle);
+  server.Delete(".*", handle);
+
+  if (options.port == 0) {
+    gateway->port_ = server.bind_to_any_port(options.host);
+  } else if (server.bind_to_port(options.host, options.port)) {
+    gateway->port_ = options.port;
+  }
+  if (gateway->port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for HTTP on ", options.host, ":", options.port));
+  }
+  gateway->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  // stop() is a no-op until the listener runs; wait so Stop() always works.
+  for (int i = 0; i < 5000 && !server.is_running(); ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return gateway;
+}
+
+}  // namespace banditd::service
