@@ -314,14 +314,16 @@ int main(int argc, char** argv) {
     }
     http = *std::move(started);
     Log(absl::StrCat("metrics", http_options.dashboard ? " and dashboard" : "",
-                     " on http://", http_options.host, ":", http->port(), "/"));
+                     " on http://", http_options.host, ":", http->port(),
+                     "/"));
   }
   grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
   health->SetServingStatus(true);
-  Log(absl::StrCat(
-      "serving on ", absl::GetFlag(FLAGS_host), ":", running->port,
-      server_options.tls_cert_pem.empty() ? " (plaintext)" : " (TLS)",
-      auth != nullptr ? " with token auth" : ""));
+  Log(absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":",
+                   running->port,
+                   server_options.tls_cert_pem.empty() ? " (plaintext)"
+                                                       : " (TLS)",
+                   auth != nullptr ? " with token auth" : ""));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
