@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite: C++ (ctest), Python client (pytest, including the
-# grpcurl and generated-code checks), Go client (go test) and the dashboard
+# grpcurl and generated-code checks), Go client (go test), the HTTP/JSON API
+# (tests/http, pytest against the binary) and the dashboard
 # in headless Chromium (tests/dashboard, pytest + Playwright). Every part runs
 # even when an earlier one fails; the exit code is non-zero if any failed.
 # The body is one { ... } block so that bash parses all of it before running:
@@ -57,6 +58,7 @@ run_part build bash scripts/build.sh
 run_part ctest part_ctest
 run_part pytest part_pytest
 run_part "go test" part_gotest
+run_part http .venv/bin/pytest tests/http -q
 run_part dashboard .venv/bin/pytest tests/dashboard -q
 
 echo

@@ -25,7 +25,9 @@ constexpr char kJson[] = "application/json";
 void SendError(httplib::Response& res, int code, absl::string_view message,
                absl::string_view details = {}) {
   res.status = HttpStatusFromGrpcCode(code);
-  res.set_content(ErrorToJson(code, message, details), kJson);
+  // A final newline keeps a shell prompt (curl) off the JSON.
+  res.set_content(absl::StrCat(ErrorToJson(code, message, details), "\n"),
+                  kJson);
 }
 
 grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
@@ -123,6 +125,7 @@ class HttpGateway::Handler {
       SendError(res, grpc::StatusCode::INTERNAL, json.status().message());
       return;
     }
+    json->push_back('\n');
     res.set_content(*std::move(json), kJson);
   }
 
