@@ -59,7 +59,8 @@ def test_readme_commands_run_as_written(fresh_server: Server) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert '"status": "SERVING"' in out
-    assert "rpc Sample ( .banditd.v1.SampleRequest ) returns ( .banditd.v1.SampleResponse );" in out
+    # The google.api.http option follows the signature.
+    assert "rpc Sample ( .banditd.v1.SampleRequest ) returns ( .banditd.v1.SampleResponse )" in out
     assert '"appliedEvents": "2"' in out or '"applied_events": "2"' in out
 
 
