@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent installer for everything banditd needs to build and test:
-#   * Debian packages (compiler, gRPC/protobuf, abseil, SQLite, GoogleTest...)
+#   * Debian packages: the server's (scripts/setup_server.sh: compiler,
+#     gRPC/protobuf, Abseil, SQLite...) and the tests' (GoogleTest, Chromium,
+#     Prometheus, NATS server, wrk...)
 #   * a Python virtualenv at .venv with the pinned dev requirements and the
 #     Python client installed in editable mode
 #   * pinned Go tools in .tools/bin (grpcurl, ghz, protoc-gen-go,
@@ -13,16 +15,17 @@ ROOT=$PWD
 say() { printf '[setup] %s\n' "$*"; }
 
 # ---------------------------------------------------------------- apt
+# The server's own packages first (the same list serve.sh installs), then
+# what the tests, benchmarks and tools add.
+bash scripts/setup_server.sh
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config ccache
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev sqlite3
-  libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format
-  # operations (issue 7): metrics, HTTP, promtool, headless browser tests
-  prometheus-cpp-dev libcpp-httplib-dev prometheus chromium
-  # cluster mode (issue 8): NATS JetStream server and C client
-  nats-server libnats-dev
+  sqlite3 libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  # operations (issue 7): promtool, headless browser tests
+  prometheus chromium
+  # cluster mode (issue 8): NATS JetStream server for the tests
+  nats-server
+  # HTTP/JSON API benchmark (scripts/bench_http.sh); .deb package checks
+  wrk systemd
 )
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi

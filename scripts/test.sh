@@ -58,7 +58,7 @@ run_part build bash scripts/build.sh
 run_part ctest part_ctest
 run_part pytest part_pytest
 run_part "go test" part_gotest
-run_part http .venv/bin/pytest tests/http -q
+run_part "http+server" .venv/bin/pytest tests/http tests/server -q
 run_part dashboard .venv/bin/pytest tests/dashboard -q
 
 echo

@@ -14,9 +14,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -34,6 +36,7 @@
 #include "server/service/openapi_doc.h"
 #include "server/service/server.h"
 #include "server/store/durable_committer.h"
+#include "server/version.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on; use 0.0.0.0 to accept remote clients.");
@@ -144,8 +147,27 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "banditd: real-time multi-armed bandit decision service.\n"
-      "Usage: banditd [--port=50051] [--data_dir=./data] ...");
+      "real-time multi-armed bandit decision service.\n"
+      "Usage: banditd [--port=50051] [--data_dir=./data] ... "
+      "[--flagfile=FILE]\n"
+      "--help lists banditd's flags; --helpfull adds Abseil's own.");
+  // --help shows the flags of this file (by default Abseil looks for the
+  // program's name in the file's path, which server/main.cc lacks).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.normalize_filename = [](absl::string_view file) {
+    while (absl::ConsumePrefix(&file, "../")) {
+    }
+    return std::string(file);
+  };
+  usage.version_string = [] {
+    return absl::StrCat("banditd ", banditd::kVersion, " (git ",
+                        banditd::kGitCommit, ")\n");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   // Deadlock detection is a debugging aid (absl/synchronization/mutex.h) that
   // Debian's Abseil leaves on: ~5 % of server CPU in every mutex operation.
