@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +21,7 @@ import pytest
 
 import banditd
 from banditd import cli
-from conftest import Server
+from conftest import REPO_ROOT, Server
 
 
 def ctl(server: Server, *args: str) -> Tuple[int, str]:
@@ -153,3 +155,18 @@ def test_console_script_is_installed(server: Server, room_id: str):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert f"created room {room_id}" in run.stdout
+
+
+def test_readme_banditctl_section_runs(server: Server):
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Command line: banditctl\n", 1)[1].split("\n## ", 1)[0]
+    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    bindir = str(Path(sys.executable).parent)
+    env = dict(os.environ, BANDITD_TARGET=server.target,
+               PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
+                         text=True, timeout=120, env=env, cwd=REPO_ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 events sent: 2 applied, 0 duplicate" in run.stdout
+    assert "room cli-home: 21 views" in run.stdout
+    assert "deleted room cli-home" in run.stdout
