@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite: C++ (ctest), Python client (pytest, including the
 # grpcurl and generated-code checks), Go client (go test), the HTTP/JSON API
-# (tests/http, pytest against the binary) and the dashboard
-# in headless Chromium (tests/dashboard, pytest + Playwright). Every part runs
+# (tests/http, pytest against the binary), the dashboard
+# in headless Chromium (tests/dashboard, pytest + Playwright) and the .deb
+# (scripts/test_deb.sh: build, dpkg -i, start, purge). Every part runs
 # even when an earlier one fails; the exit code is non-zero if any failed.
 # The body is one { ... } block so that bash parses all of it before running:
 # editing this file while a run is in progress cannot break that run.
@@ -60,6 +61,7 @@ run_part pytest part_pytest
 run_part "go test" part_gotest
 run_part "http+server" .venv/bin/pytest tests/http tests/server -q
 run_part dashboard .venv/bin/pytest tests/dashboard -q
+run_part deb bash scripts/test_deb.sh
 
 echo
 echo "================ summary ================"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Builds the .deb from build/ (CPack; scripts/build.sh first), installs it with
+# dpkg, checks the systemd unit with `systemd-analyze verify`, starts the
+# installed binary as the unit would (user banditd, the packaged flag file;
+# there is no systemd PID 1 here) on free ports, talks to it over gRPC and
+# HTTP, stops it, and purges the package. Needs root (CI runs as root); the
+# machine's own banditd package, if any, is refused rather than replaced.
+#   scripts/test_deb.sh
+# Prints "N passed, N failed" at the end; exits non-zero on a failure.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+PASSED=0 FAILED=0
+check() {  # check NAME COMMAND...
+  local name=$1; shift
+  if "$@"; then
+    PASSED=$((PASSED + 1)); echo "ok   $name"
+  else
+    FAILED=$((FAILED + 1)); echo "FAIL $name"
+  fi
+}
+finish() { echo "$PASSED passed, $FAILED failed"; ((FAILED == 0)); exit $?; }
+
+if [[ $(id -u) -ne 0 ]]; then echo "test_deb: needs root (dpkg -i)" >&2; exit 1; fi
+[[ -f build/CPackConfig.cmake ]] || { echo "test_deb: no build/: run scripts/build.sh" >&2; exit 1; }
+# One package test at a time on this machine (dpkg has one database).
+exec 9>/tmp/banditd-test-deb.lock
+flock 9
+if dpkg-query -W -f='${Status}' banditd 2>/dev/null | grep -q "install ok installed"; then
+  echo "test_deb: a banditd package is installed already; not touching it" >&2
+  exit 1
+fi
+
+TMP=$(mktemp -d)
+SERVER=""
+cleanup() {
+  [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  dpkg --purge banditd >/dev/null 2>&1
+  rm -rf /var/lib/banditd "$TMP"
+}
+trap cleanup EXIT
+
+(cd build && cpack -G DEB -B "$TMP/pkg" >"$TMP/cpack.log" 2>&1) ||
+  { cat "$TMP/cpack.log"; echo "test_deb: cpack failed" >&2; exit 1; }
+DEB=$(ls "$TMP"/pkg/banditd_*.deb)
+echo "package: $(basename "$DEB") ($(du -h "$DEB" | cut -f1))"
+install_deb() { dpkg -i "$DEB" >"$TMP/dpkg.log" 2>&1 || { cat "$TMP/dpkg.log"; return 1; }; }
+check "dpkg -i installs" install_deb
+check "binary on PATH" test -x /usr/bin/banditd
+check "version" bash -c '/usr/bin/banditd --version | grep -q "^banditd $(sed -n "s/^project(banditd VERSION \([^ ]*\).*/\1/p" CMakeLists.txt) "'
+check "flag file is a conffile" bash -c 'dpkg-query -W -f="\${Conffiles}" banditd | grep -q /etc/banditd/banditd.flags'
+check "flag file not world-readable" bash -c '[[ $(stat -c "%a %U:%G" /etc/banditd/banditd.flags) == "640 root:banditd" ]]'
+check "system user banditd" bash -c 'getent passwd banditd | grep -q ":/var/lib/banditd:"'
+check "data dir owned by banditd" bash -c '[[ $(stat -c "%U %a" /var/lib/banditd) == "banditd 750" ]]'
+check "systemd-analyze verify" systemd-analyze verify /usr/lib/systemd/system/banditd.service
+check "unit runs the packaged flag file" \
+  grep -q "^ExecStart=/usr/bin/banditd --flagfile=/etc/banditd/banditd.flags$" \
+  /usr/lib/systemd/system/banditd.service
+
+# As the unit would: user banditd, the packaged flags (ports overridden so a
+# server already on 50051 does not matter; later flags win).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port) HTTP_PORT=$(free_port)
+# setpriv execs the server itself (no intermediate process for SIGTERM).
+setpriv --reuid=banditd --regid=banditd --init-groups /usr/bin/banditd --flagfile=/etc/banditd/banditd.flags \
+  --port="$PORT" --http_port="$HTTP_PORT" >"$TMP/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 100); do
+  curl -sf "localhost:$HTTP_PORT/openapi.json" >/dev/null && break
+  sleep 0.1
+done
+check "server starts from the flag file" grep -q "serving on 127.0.0.1:$PORT" "$TMP/server.log"
+check "HTTP create room" bash -c "curl -sf -X POST localhost:$HTTP_PORT/v1/rooms \
+  -d '{\"roomId\": \"deb-room\", \"armIds\": [\"a\", \"b\"]}' | grep -q deb-room"
+check "HTTP feedback" bash -c "curl -sf -X POST localhost:$HTTP_PORT/v1/feedback \
+  -d '{\"events\": [{\"roomId\": \"deb-room\", \"armId\": \"b\", \"views\": 3}]}' | grep -q '\"appliedEvents\":\"1\"'"
+if [[ -x .tools/bin/grpcurl ]]; then
+  check "gRPC health SERVING" bash -c ".tools/bin/grpcurl -plaintext localhost:$PORT grpc.health.v1.Health/Check | grep -q SERVING"
+fi
+check "database in /var/lib/banditd, owned by banditd" \
+  bash -c '[[ $(stat -c %U /var/lib/banditd/banditd.db) == banditd ]]'
+kill -TERM "$SERVER"; wait "$SERVER"; rc=$?; SERVER=""
+check "SIGTERM stops it cleanly" test "$rc" -eq 0
+check "dpkg --purge removes it" bash -c 'dpkg --purge banditd >/dev/null && ! test -e /usr/bin/banditd && ! getent passwd banditd >/dev/null'
+finish
