@@ -59,7 +59,7 @@ double LinUcbArm::Expected(absl::Span<const double> x) const {
   return sum;
 }
 
-double LinUcbArm::Score(absl::Span<const double> x, double alpha) const {
+double LinUcbArm::Variance(absl::Span<const double> x) const {
   const int d = dimension_;
   double variance = 0;
   for (int i = 0; i < d; ++i) {
@@ -67,7 +67,11 @@ double LinUcbArm::Score(absl::Span<const double> x, double alpha) const {
     for (int j = 0; j < d; ++j) row += a_inverse_[i * d + j] * x[j];
     variance += x[i] * row;
   }
-  return Expected(x) + alpha * std::sqrt(std::max(variance, 0.0));
+  return std::max(variance, 0.0);
+}
+
+double LinUcbArm::Score(absl::Span<const double> x, double alpha) const {
+  return Expected(x) + alpha * std::sqrt(Variance(x));
 }
 
 void LinUcbArm::Restore(std::vector<double> a_inverse, std::vector<double> b) {

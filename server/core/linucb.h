@@ -27,6 +27,10 @@ class LinUcbArm {
   double Score(absl::Span<const double> x, double alpha) const;
   // x^T theta, the expected reward.
   double Expected(absl::Span<const double> x) const;
+  // x^T A^-1 x: the variance of x^T theta per unit of noise variance. LinTS
+  // draws x^T theta~ with theta~ ~ Normal(theta, v^2 A^-1); for one x that
+  // is exactly Normal(x^T theta, v^2 x^T A^-1 x), one scalar draw per arm.
+  double Variance(absl::Span<const double> x) const;
 
   // Row-major A^-1, b and theta: for snapshots and tests.
   const std::vector<double>& a_inverse() const { return a_inverse_; }

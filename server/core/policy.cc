@@ -42,6 +42,8 @@ absl::Status ValidatePolicy(const PolicyParams& params,
     case PolicyKind::kRewardUcb:
     case PolicyKind::kRewardThompson:
     case PolicyKind::kLinUcb:
+    case PolicyKind::kKlUcb:
+    case PolicyKind::kLinTs:
       break;
     default:
       return absl::InvalidArgumentError(
@@ -140,6 +142,10 @@ std::string PolicyKindName(PolicyKind kind) {
       return "reward_thompson";
     case PolicyKind::kLinUcb:
       return "linucb";
+    case PolicyKind::kKlUcb:
+      return "kl_ucb";
+    case PolicyKind::kLinTs:
+      return "lin_ts";
   }
   return absl::StrCat("policy_", static_cast<int>(kind));
 }

@@ -20,6 +20,8 @@ enum class PolicyKind : int {
   kRewardUcb = 7,
   kRewardThompson = 8,
   kLinUcb = 9,
+  kKlUcb = 10,
+  kLinTs = 11,
 };
 
 // PolicyParams is a fully resolved policy: every parameter has a value.

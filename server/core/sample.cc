@@ -16,6 +16,8 @@
 #include "server/core/beta.h"
 #include "server/core/engine.h"
 #include "server/core/ids.h"
+#include "server/core/klucb.h"
+#include "server/core/revenue.h"
 #include "server/core/scoring.h"
 
 namespace banditd::core {
@@ -498,14 +500,19 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       return s;
     }
   }
-  if (policy.kind == PolicyKind::kLinUcb && q.features.empty()) {
+  const bool linear =
+      policy.kind == PolicyKind::kLinUcb || policy.kind == PolicyKind::kLinTs;
+  if (linear && q.features.empty()) {
+    const std::string name =
+        policy.kind == PolicyKind::kLinUcb ? "LINUCB" : "LIN_TS";
     return room.linucb.dimension == 0
                ? absl::FailedPreconditionError(absl::StrCat(
-                     "policy.type: LINUCB needs a room created with "
-                     "linucb.dimension > 0; room \"",
+                     "policy.type: ", name,
+                     " needs a room created with linucb.dimension > 0; "
+                     "room \"",
                      room.id, "\" has none"))
                : absl::InvalidArgumentError(
-                     absl::StrCat("features: LINUCB needs ",
+                     absl::StrCat("features: ", name, " needs ",
                                   room.linucb.dimension, " features"));
   }
   const size_t k = q.k == 0 ? 1 : static_cast<size_t>(q.k);
@@ -622,17 +629,20 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
         (segment == nullptr ? 0.0 : segment->arms.enabled_views() * scale) +
         extra);
   }
-  // Reward policies floor each arm's spread at the best mean reward per view
-  // among enabled arms, so that arms whose views earned nothing keep a bonus.
-  double best_mean_reward = 0;
+  // Revenue policies: the prior on each arm's mean value per conversion,
+  // pooled over the enabled arms of the segment (revenue.h).
+  ValuePrior value_prior;
   if (policy.kind == PolicyKind::kRewardUcb ||
       policy.kind == PolicyKind::kRewardThompson) {
+    double conversions = 0, value_sum = 0, value_sq_sum = 0;
     for (uint32_t i = 0; i < arm_count; ++i) {
       if (!room.enabled[i]) continue;
       const ArmCounters a = counters_in(base, i);
-      best_mean_reward =
-          std::max(best_mean_reward, RewardMean(a.views, a.reward));
+      conversions += a.clicks;
+      value_sum += a.reward;
+      value_sq_sum += a.reward_sq;
     }
+    value_prior = RoomValuePrior(conversions, value_sum, value_sq_sum);
   }
   absl::gaussian_distribution<double> normal;
 
@@ -647,17 +657,20 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
                             policy.cold_threshold, policy.hot_max,
                             policy.hot_steepness, policy.hot_threshold);
       case PolicyKind::kRewardUcb:
-        return RewardUcbScore(v, a.reward, a.reward_sq, t.log_total_views,
-                              policy.ucb_alpha, best_mean_reward);
-      case PolicyKind::kRewardThompson: {
-        if (!(v > 0)) return best_mean_reward + best_mean_reward * normal(rng);
-        const double sd =
-            std::max(std::sqrt(RewardVariance(v, a.reward, a.reward_sq)),
-                     best_mean_reward);
-        return a.reward / v + sd / std::sqrt(v) * normal(rng);
-      }
+        return RewardUcbScore(v, c, a.reward, a.reward_sq, t.log_total_views,
+                              value_prior);
+      case PolicyKind::kRewardThompson:
+        return RewardThompsonDraw(rng, v, c, a.reward, a.reward_sq, value_prior,
+                                  policy.beta_prior_a, policy.beta_prior_b);
+      case PolicyKind::kKlUcb:
+        return KlUcbScore(v, c, t.log_total_views);
       case PolicyKind::kLinUcb:  // scored per arm below, never per table
         return room.linucb_arms[i].Score(q.features, policy.linucb_alpha);
+      case PolicyKind::kLinTs:
+        return room.linucb_arms[i].Expected(q.features) +
+               policy.linucb_alpha *
+                   std::sqrt(room.linucb_arms[i].Variance(q.features)) *
+                   normal(rng);
       case PolicyKind::kUcb1:
         return Ucb1Score(v, c, t.log_total_views, policy.ucb_alpha);
       case PolicyKind::kBucb:
@@ -677,7 +690,7 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       return static_cast<double>(Mix(i ^ explore_salt) >> 11) * 0x1.0p-53;
     }
     // LinUCB's features carry the context: one model per arm.
-    if (policy.kind == PolicyKind::kLinUcb) return score_in(base, i);
+    if (linear) return score_in(base, i);
     if (items.empty()) return score_in(base, i);
     double sum = 0;
     for (const TableView& t : items) {

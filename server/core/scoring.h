@@ -82,18 +82,6 @@ inline double RewardVariance(double views, double reward_sum,
   return std::max(reward_sq_sum / views - mean * mean, 0.0);
 }
 
-// UCB on reward per view; `sd_floor` keeps a bonus on arms whose views have
-// earned nothing yet.
-inline double RewardUcbScore(double views, double reward_sum,
-                             double reward_sq_sum, double log_total_views,
-                             double alpha, double sd_floor) {
-  if (!(views > 0)) return kUnseenScore;
-  const double sd = std::max(
-      std::sqrt(RewardVariance(views, reward_sum, reward_sq_sum)), sd_floor);
-  return reward_sum / views +
-         alpha * sd * std::sqrt(2.0 * std::max(log_total_views, 0.0) / views);
-}
-
 // The squared-reward increment of one event: its reward split evenly over its
 // clicks (one conversion when it has none).
 inline double RewardSquareIncrement(double reward, double clicks) {

@@ -28,6 +28,10 @@ absl::StatusOr<core::PolicyKind> KindFromProto(v1::PolicyType type) {
       return core::PolicyKind::kRewardThompson;
     case v1::POLICY_TYPE_LINUCB:
       return core::PolicyKind::kLinUcb;
+    case v1::POLICY_TYPE_KL_UCB:
+      return core::PolicyKind::kKlUcb;
+    case v1::POLICY_TYPE_LIN_TS:
+      return core::PolicyKind::kLinTs;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("policy.type: unknown policy type ", type));

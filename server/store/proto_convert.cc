@@ -36,6 +36,8 @@ absl::StatusOr<core::PolicyParams> PolicyFromProto(const pb::Policy& policy) {
     case pb::POLICY_KIND_REWARD_UCB:
     case pb::POLICY_KIND_REWARD_THOMPSON:
     case pb::POLICY_KIND_LINUCB:
+    case pb::POLICY_KIND_KL_UCB:
+    case pb::POLICY_KIND_LIN_TS:
       out.kind = static_cast<core::PolicyKind>(static_cast<int>(policy.kind()));
       break;
     default:

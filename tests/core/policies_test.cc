@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/engine.h"
+#include "server/core/revenue.h"
 #include "server/core/scoring.h"
 #include "tests/testing/core_builders.h"
 
@@ -138,9 +139,16 @@ TEST(RewardTest, RewardPoliciesRankByExpectedRewardPerView) {
       engine.Sample(Query("shop", 2, PolicyKind::kRewardUcb));
   ASSERT_TRUE(ucb.ok());
   EXPECT_THAT(Ids(*ucb), ElementsAre("premium", "cheap"));
-  // premium: mean 1, variance 500 * 100 / 5000 - 1 = 9, sd 3.
-  EXPECT_NEAR(ucb->arms[0].score,
-              1.0 + 3.0 * std::sqrt(2 * std::log(10000.0) / 5000), 1e-12);
+  // premium: KL-UCB of 500 / 5000 times the value bound, with the room's
+  // prior pooled over 1,500 conversions worth 7,000 (squares 4,000 + 50,000).
+  const double log_n = std::log(10000.0);
+  EXPECT_NEAR(
+      ucb->arms[0].score,
+      KlUcbUpper(5000, 500, KlUcbBudget(5000, log_n)) *
+          MeanValueUpper(PosteriorValue(RoomValuePrior(1500, 7000, 54000), 500,
+                                        5000, 50000),
+                         KlUcbBudget(5000, log_n)),
+      1e-12);
   for (uint64_t seed = 0; seed < 20; ++seed) {
     SampleQuery q = Query("shop", 1, PolicyKind::kRewardThompson);
     q.seed = seed;

@@ -43,8 +43,12 @@ ABSL_FLAG(std::string, out, "-", "CSV output file; - for stdout.");
 ABSL_FLAG(int, rounds, 0, "Overrides the scenario's rounds when > 0.");
 ABSL_FLAG(int, runs, 0, "Overrides the scenario's runs when > 0.");
 ABSL_FLAG(int64_t, seed, -1, "Overrides the scenario's seed when >= 0.");
-ABSL_FLAG(std::string, policies, "",
-          "Comma-separated policy names to run (default: all in the scenario).");
+ABSL_FLAG(
+    std::string, policies, "",
+    "Comma-separated policy names to run (default: all in the scenario).");
+ABSL_FLAG(bool, summary, false,
+          "Write one row per (run, policy) instead of one per round: "
+          "run,policy,final_regret,best_arm_pulls,rounds.");
 ABSL_FLAG(bool, strict, false,
           "Fail when a policy is not supported by the engine (default: skip "
           "it with a warning).");
@@ -135,14 +139,22 @@ absl::StatusOr<int> PolicyKindOf(std::string type) {
     if (c == '-') c = '_';
   }
   if (absl::StartsWith(type, "POLICY_TYPE_")) type = type.substr(12);
-  static const std::map<std::string, int> kKinds = {
-      {"CTR", 1},      {"UCB1", 2},       {"BUCB", 3},
-      {"THOMPSON", 4}, {"EPSILON_GREEDY", 5}, {"HOT_COLD", 6},
-      {"REWARD_UCB", 7}, {"REWARD_THOMPSON", 8}, {"LINUCB", 9},
-      {"RANDOM", 5}};
+  static const std::map<std::string, int> kKinds = {{"CTR", 1},
+                                                    {"UCB1", 2},
+                                                    {"BUCB", 3},
+                                                    {"THOMPSON", 4},
+                                                    {"EPSILON_GREEDY", 5},
+                                                    {"HOT_COLD", 6},
+                                                    {"REWARD_UCB", 7},
+                                                    {"REWARD_THOMPSON", 8},
+                                                    {"LINUCB", 9},
+                                                    {"KL_UCB", 10},
+                                                    {"LIN_TS", 11},
+                                                    {"RANDOM", 5}};
   auto it = kKinds.find(type);
   if (it == kKinds.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown policy type ", type));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown policy type ", type));
   }
   return it->second;
 }
@@ -170,7 +182,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& json) {
   Struct root;
   auto st = google::protobuf::util::JsonStringToMessage(json, &root);
   if (!st.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("scenario JSON: ", st.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("scenario JSON: ", st.ToString()));
   }
   Scenario sc;
   sc.name = Str(root, "name", "scenario");
@@ -223,7 +236,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& json) {
         ds.kind = DriftSpec::kWalk;
         ds.sd = Num(w->struct_value(), "sd", 0);
         ds.from = static_cast<int>(Num(w->struct_value(), "from", 1));
-        ds.every = std::max(1, static_cast<int>(Num(w->struct_value(), "every", 1)));
+        ds.every =
+            std::max(1, static_cast<int>(Num(w->struct_value(), "every", 1)));
         ds.to = static_cast<int>(Num(w->struct_value(), "to", 0));
       } else if (const Value* sw = Field(s, "swap")) {
         ds.kind = DriftSpec::kSwap;
@@ -291,19 +305,22 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& json) {
   return sc;
 }
 
+// LINUCB and LIN_TS need the room's linear models and the features.
+bool IsLinear(int kind) { return kind == 9 || kind == 11; }
+
 // ---- engine adapters that compile whether or not the core has the newer
 // fields (the core grows them as issue 6 lands) ----
 
 template <typename P>
 bool SetParam(P& p, const std::string& name, double v) {
-#define BANDITD_SIM_PARAM(f)                  \
-  if (name == #f) {                           \
-    if constexpr (requires { p.f = v; }) {    \
-      p.f = v;                                \
-      return true;                            \
-    } else {                                  \
-      return false;                           \
-    }                                         \
+#define BANDITD_SIM_PARAM(f)               \
+  if (name == #f) {                        \
+    if constexpr (requires { p.f = v; }) { \
+      p.f = v;                             \
+      return true;                         \
+    } else {                               \
+      return false;                        \
+    }                                      \
   }
   BANDITD_SIM_PARAM(ucb_alpha)
   BANDITD_SIM_PARAM(bucb_z)
@@ -332,7 +349,7 @@ bool SetRoomExtras(M& m, const PolicySpec& spec, int dim) {
       return false;
     }
   }
-  if (spec.kind == 9) {
+  if (IsLinear(spec.kind)) {
     if constexpr (requires { m.linucb.dimension; }) {
       m.linucb.dimension = dim;
       if constexpr (requires { m.linucb.lambda; }) {
@@ -358,7 +375,8 @@ bool SetFeatures(T& x, const std::vector<double>& f) {
 
 class Sim {
  public:
-  Sim(const Scenario& sc, core::Engine& engine) : sc_(sc), engine_(engine) {}
+  Sim(const Scenario& sc, core::Engine& engine, bool summary)
+      : sc_(sc), engine_(engine), summary_(summary) {}
 
   // Creates a room for the policy; an error when the engine rejects it.
   absl::Status CreateRoom(const std::string& room, const PolicySpec& spec) {
@@ -387,7 +405,7 @@ class Sim {
     q.k = 1;
     if (!ctx.item.empty()) q.context_items = {ctx.item};
     q.seed = seed;
-    if (spec.kind == 9 && !SetFeatures(q, ctx.features)) {
+    if (IsLinear(spec.kind) && !SetFeatures(q, ctx.features)) {
       return absl::UnimplementedError("Sample features not in this core");
     }
     auto r = engine_.Sample(q);
@@ -406,7 +424,7 @@ class Sim {
     e.clicks = clicks;
     if (!ctx.item.empty()) e.context_items = {ctx.item};
     if (sc_.revenue) e.reward = reward;
-    if (spec.kind == 9) SetFeatures(e, ctx.features);
+    if (IsLinear(spec.kind)) SetFeatures(e, ctx.features);
     return e;
   }
 
@@ -418,8 +436,8 @@ class Sim {
     auto arm = SampleOne(room, spec, ctx, 1);
     absl::Status st = arm.status();
     if (st.ok()) {
-      auto r = engine_.Apply(core::Mutation{core::FeedbackBatch{
-          {MakeEvent(room, spec, ctx, *arm, 1, 1.0)}}});
+      auto r = engine_.Apply(core::Mutation{
+          core::FeedbackBatch{{MakeEvent(room, spec, ctx, *arm, 1, 1.0)}}});
       st = r.status();
     }
     if (st.ok()) st = SampleOne(room, spec, ctx, 2).status();
@@ -459,6 +477,7 @@ class Sim {
         if (auto st = CreateRoom(rooms.back(), pols[p]); !st.ok()) return st;
       }
       std::vector<double> regret(pols.size(), 0.0);
+      std::vector<int> best_pulls(pols.size(), 0);
       auto expected = [&](int ci, int a) {
         return sc_.revenue ? ctr[ci][a] * sc_.revenue_mean[a] : ctr[ci][a];
       };
@@ -481,7 +500,8 @@ class Sim {
           for (size_t ci = 0; ci < ctr.size(); ++ci) {
             if (d.item && *d.item != sc_.contexts[ci].item) continue;
             if (d.kind == DriftSpec::kSwap) {
-              std::swap(ctr[ci][index.at(d.swap[0])], ctr[ci][index.at(d.swap[1])]);
+              std::swap(ctr[ci][index.at(d.swap[0])],
+                        ctr[ci][index.at(d.swap[1])]);
             } else {
               for (const auto& [arm, v] : d.set) ctr[ci][index.at(arm)] = v;
             }
@@ -503,8 +523,9 @@ class Sim {
         const double best_v = expected(ci, best);
         core::FeedbackBatch batch;
         for (size_t p = 0; p < pols.size(); ++p) {
-          auto arm = SampleOne(rooms[p], pols[p], ctx,
-                               Key(seed, kStreamSeed, t, NameHash(pols[p].name)));
+          auto arm =
+              SampleOne(rooms[p], pols[p], ctx,
+                        Key(seed, kStreamSeed, t, NameHash(pols[p].name)));
           if (!arm.ok()) return arm.status();
           int a = index.at(*arm);
           int clicks = Uniform(seed, kStreamClick, t, a) < ctr[ci][a] ? 1 : 0;
@@ -515,8 +536,10 @@ class Sim {
             reward = sc_.revenue_mean[a] * std::exp(s * z - 0.5 * s * s);
           }
           regret[p] += best_v - expected(ci, a);
+          if (a == best) ++best_pulls[p];
           batch.events.push_back(
               MakeEvent(rooms[p], pols[p], ctx, *arm, clicks, reward));
+          if (summary_) continue;
           out << run << ',' << t << ',' << pols[p].name << ',' << *arm << ','
               << sc_.arms[best] << ',' << absl::StrFormat("%.6f", reward) << ','
               << absl::StrFormat("%.6f", regret[p]) << '\n';
@@ -528,8 +551,14 @@ class Sim {
         (void)engine_.Apply(core::Mutation{core::DeleteRoom{room}});
       }
       for (size_t p = 0; p < pols.size(); ++p) {
-        std::cerr << absl::StrFormat("run %d %-20s final regret %.3f\n", run,
-                                     pols[p].name, regret[p]);
+        if (summary_) {
+          out << run << ',' << pols[p].name << ','
+              << absl::StrFormat("%.6f", regret[p]) << ',' << best_pulls[p]
+              << ',' << sc_.rounds << '\n';
+        } else {
+          std::cerr << absl::StrFormat("run %d %-20s final regret %.3f\n", run,
+                                       pols[p].name, regret[p]);
+        }
       }
     }
     return absl::OkStatus();
@@ -538,6 +567,7 @@ class Sim {
  private:
   const Scenario& sc_;
   core::Engine& engine_;
+  const bool summary_;
 };
 
 int Main() {
@@ -568,7 +598,8 @@ int Main() {
   if (only.empty()) {
     pols = sc->policies;
   } else {
-    for (absl::string_view name : absl::StrSplit(only, ',', absl::SkipEmpty())) {
+    for (absl::string_view name :
+         absl::StrSplit(only, ',', absl::SkipEmpty())) {
       bool found = false;
       for (const PolicySpec& p : sc->policies) {
         if (p.name == name) {
@@ -583,7 +614,7 @@ int Main() {
     }
   }
   core::Engine engine;
-  Sim sim(*sc, engine);
+  Sim sim(*sc, engine, absl::GetFlag(FLAGS_summary));
   std::vector<PolicySpec> ok;
   for (const PolicySpec& p : pols) {
     absl::Status st = sim.Probe(p);
@@ -602,12 +633,16 @@ int Main() {
   if (absl::GetFlag(FLAGS_out) != "-") {
     file.open(absl::GetFlag(FLAGS_out));
     if (!file) {
-      std::cerr << "banditd_sim: cannot write " << absl::GetFlag(FLAGS_out) << "\n";
+      std::cerr << "banditd_sim: cannot write " << absl::GetFlag(FLAGS_out)
+                << "\n";
       return 2;
     }
     out = &file;
   }
-  *out << "run,round,policy,chosen_arm,best_arm,reward,cumulative_regret\n";
+  *out << (absl::GetFlag(FLAGS_summary)
+               ? "run,policy,final_regret,best_arm_pulls,rounds\n"
+               : "run,round,policy,chosen_arm,best_arm,reward,cumulative_"
+                 "regret\n");
   absl::Status st = sim.Run(ok, *out);
   if (!st.ok()) {
     std::cerr << "banditd_sim: " << st << "\n";

@@ -49,6 +49,8 @@ class PolicyType(enum.IntEnum):
     REWARD_UCB = pb.POLICY_TYPE_REWARD_UCB
     REWARD_THOMPSON = pb.POLICY_TYPE_REWARD_THOMPSON
     LINUCB = pb.POLICY_TYPE_LINUCB
+    KL_UCB = pb.POLICY_TYPE_KL_UCB
+    LIN_TS = pb.POLICY_TYPE_LIN_TS
 
     @classmethod
     def parse(cls, value: Union["PolicyType", int, str]) -> "PolicyType":

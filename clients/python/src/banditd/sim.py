@@ -152,7 +152,7 @@ class PolicySpec:
 
     @property
     def is_linucb(self) -> bool:
-        return self.type_value == pb.POLICY_TYPE_LINUCB
+        return self.type_value in (pb.POLICY_TYPE_LINUCB, pb.POLICY_TYPE_LIN_TS)
 
     def to_proto(self) -> pb.Policy:
         p = pb.Policy(type=self.type_value)

@@ -20,6 +20,8 @@ class PolicyType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     POLICY_TYPE_REWARD_UCB: _ClassVar[PolicyType]
     POLICY_TYPE_REWARD_THOMPSON: _ClassVar[PolicyType]
     POLICY_TYPE_LINUCB: _ClassVar[PolicyType]
+    POLICY_TYPE_KL_UCB: _ClassVar[PolicyType]
+    POLICY_TYPE_LIN_TS: _ClassVar[PolicyType]
 POLICY_TYPE_UNSPECIFIED: PolicyType
 POLICY_TYPE_CTR: PolicyType
 POLICY_TYPE_UCB1: PolicyType
@@ -30,6 +32,8 @@ POLICY_TYPE_HOT_COLD: PolicyType
 POLICY_TYPE_REWARD_UCB: PolicyType
 POLICY_TYPE_REWARD_THOMPSON: PolicyType
 POLICY_TYPE_LINUCB: PolicyType
+POLICY_TYPE_KL_UCB: PolicyType
+POLICY_TYPE_LIN_TS: PolicyType
 
 class Policy(_message.Message):
     __slots__ = ("type", "ucb_alpha", "bucb_z", "beta_prior_a", "beta_prior_b", "epsilon", "cold_max", "cold_steepness", "cold_threshold", "hot_max", "hot_steepness", "hot_threshold", "linucb_alpha", "prior_pseudo_views")
