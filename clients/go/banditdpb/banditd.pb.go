@@ -42,6 +42,12 @@ const (
 	// score = CTR + ucb_alpha * sqrt(2 ln N / n), where n is the arm's views and
 	// N the views of all enabled arms in the same (room, segment) or, for a
 	// context item, in the same (room, segment, item).
+	// In practice: ucb_alpha = 1 is the textbook bound for rewards anywhere in
+	// [0, 1]; at click rates of a few per cent its bonus dwarfs the rates and
+	// UCB1 explores almost uniformly for tens of thousands of views (20 arms at
+	// CTR 1-5 %, 20,000 views: regret near uniform random, docs/SIMULATION.md).
+	// ucb_alpha about sqrt(CTR) (0.1 to 0.2 at CTR 1-5 %) scales the bonus to
+	// the Bernoulli's spread; KL_UCB does that by itself, with no parameter.
 	PolicyType_POLICY_TYPE_UCB1 PolicyType = 2
 	// Bayesian UCB: score = CTR + bucb_z * sqrt(p (1 - p) / n), where
 	// p = (clicks + beta_prior_a) / (views + beta_prior_a + beta_prior_b) is the
@@ -71,19 +77,39 @@ const (
 	// a boost that fades as they are shown; items that earn clicks rise.
 	// Unseen arms are scored by the formula too (n = 0, CTR = 0).
 	PolicyType_POLICY_TYPE_HOT_COLD PolicyType = 6
-	// Ranks by expected reward per view (conversion rate x reward per
-	// conversion, i.e. reward_sum / views) plus an exploration bonus scaled by
-	// the reward's observed spread:
+	// Revenue: ranks by expected reward per view = conversion rate x mean
+	// value per conversion, each with a posterior:
 	//
-	//	score = mean + ucb_alpha * sd * sqrt(2 ln N / n)
+	//	rate  ~ Beta(clicks + beta_prior_a, views - clicks + beta_prior_b);
+	//	value ~ Normal-Inverse-Gamma posterior of the mean value of the arm's
+	//	        conversions (count = clicks, sum = reward_sum, and the sum of
+	//	        squared per-conversion values), whose prior is one conversion
+	//	        at the pooled mean mu0 and variance s0^2 of the values of all
+	//	        enabled arms' conversions in the (room, segment): kappa0 = 1,
+	//	        alpha0 = 3/2, beta0 = s0^2 / 2 (so E[sigma^2] = s0^2, and the
+	//	        mean value's marginal is a Student t with 3 + clicks degrees
+	//	        of freedom, location mu, squared scale beta / (alpha kappa)).
+	//	        With no conversion in the room yet, mu0 = 1, s0 = 0.
 	//
-	// with sd the arm's standard deviation of reward per view, floored at the
-	// largest mean reward per view in the (room, segment) so that an arm whose
-	// early views earned nothing keeps a bonus. Unseen arms score +Infinity.
+	// Why this prior: it is conjugate to the counters the room keeps (count,
+	// sum, sum of squares; decayed counters work unchanged), accepts negative
+	// values (refunds) that a Gamma on log-value cannot, and an arm with no
+	// conversion yet is assumed worth a typical conversion of the room rather
+	// than nothing, so a few empty views never look certain. A room whose
+	// conversions all carry one value (clicks with no reward: 1 each) has
+	// s0 = 0: the value is then known and these policies rank as KL_UCB and
+	// THOMPSON do on clicks.
+	// REWARD_UCB: score = KL-UCB bound of the rate (see KL_UCB) x
+	//
+	//	max(0, mu + sqrt(2 ln N * beta / (alpha kappa))).
+	//
+	// An arm with views but no conversion keeps a rate bound of
+	// 1 - exp(-ln N / n) > 0 that grows with N, so it is tried again. Unseen
+	// arms score +Infinity. ucb_alpha is not used.
 	PolicyType_POLICY_TYPE_REWARD_UCB PolicyType = 7
-	// Thompson sampling on reward per view: a draw from
-	// Normal(mean, sd^2 / n), sd floored as for REWARD_UCB; unseen arms draw
-	// with n = 1 around the room's largest mean.
+	// Thompson sampling on revenue: score = a draw of the rate times a draw of
+	// the mean value (sigma^2 ~ InvGamma(alpha, beta), then
+	// mean ~ Normal(mu, sigma^2 / kappa)), from the posteriors above.
 	PolicyType_POLICY_TYPE_REWARD_THOMPSON PolicyType = 8
 	// Disjoint LinUCB for requests carrying a feature vector x (see
 	// SampleRequest.features and Room.linucb):
@@ -93,21 +119,39 @@ const (
 	// with, per arm, A = lambda I + sum x x^T, b = sum r x and theta = A^-1 b,
 	// where r is an event's reward (its clicks when no reward is given).
 	PolicyType_POLICY_TYPE_LINUCB PolicyType = 9
+	// KL-UCB (Garivier and Cappe, 2011) for click rates: score = the largest q
+	// in [p, 1] with n kl(p, q) <= ln N, where p = clicks / n, kl is the
+	// Bernoulli Kullback-Leibler divergence and n, N are as for UCB1. The bound
+	// follows the Bernoulli's own spread, so it explores far less than UCB1 at
+	// low click rates; an arm without clicks keeps 1 - exp(-ln N / n). No
+	// parameter. Unseen arms score +Infinity.
+	PolicyType_POLICY_TYPE_KL_UCB PolicyType = 10
+	// Linear Thompson sampling (Agrawal and Goyal, 2013) on the LINUCB models
+	// (same per-arm state, same room config): score = a draw from
+	//
+	//	Normal(x^T theta, linucb_alpha^2 * x^T A^-1 x),
+	//
+	// which is x^T theta~ for theta~ ~ Normal(theta, linucb_alpha^2 A^-1).
+	// linucb_alpha is the posterior scale v (the theory's v is far larger
+	// than needed; 0.1 to 1 works in practice).
+	PolicyType_POLICY_TYPE_LIN_TS PolicyType = 11
 )
 
 // Enum value maps for PolicyType.
 var (
 	PolicyType_name = map[int32]string{
-		0: "POLICY_TYPE_UNSPECIFIED",
-		1: "POLICY_TYPE_CTR",
-		2: "POLICY_TYPE_UCB1",
-		3: "POLICY_TYPE_BUCB",
-		4: "POLICY_TYPE_THOMPSON",
-		5: "POLICY_TYPE_EPSILON_GREEDY",
-		6: "POLICY_TYPE_HOT_COLD",
-		7: "POLICY_TYPE_REWARD_UCB",
-		8: "POLICY_TYPE_REWARD_THOMPSON",
-		9: "POLICY_TYPE_LINUCB",
+		0:  "POLICY_TYPE_UNSPECIFIED",
+		1:  "POLICY_TYPE_CTR",
+		2:  "POLICY_TYPE_UCB1",
+		3:  "POLICY_TYPE_BUCB",
+		4:  "POLICY_TYPE_THOMPSON",
+		5:  "POLICY_TYPE_EPSILON_GREEDY",
+		6:  "POLICY_TYPE_HOT_COLD",
+		7:  "POLICY_TYPE_REWARD_UCB",
+		8:  "POLICY_TYPE_REWARD_THOMPSON",
+		9:  "POLICY_TYPE_LINUCB",
+		10: "POLICY_TYPE_KL_UCB",
+		11: "POLICY_TYPE_LIN_TS",
 	}
 	PolicyType_value = map[string]int32{
 		"POLICY_TYPE_UNSPECIFIED":     0,
@@ -120,6 +164,8 @@ var (
 		"POLICY_TYPE_REWARD_UCB":      7,
 		"POLICY_TYPE_REWARD_THOMPSON": 8,
 		"POLICY_TYPE_LINUCB":          9,
+		"POLICY_TYPE_KL_UCB":          10,
+		"POLICY_TYPE_LIN_TS":          11,
 	}
 )
 
@@ -2397,7 +2443,7 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x04arms\x18\x03 \x03(\v2\x14.banditd.v1.ArmStatsR\x04arms\x12\x1f\n" +
 	"\vtotal_views\x18\x04 \x01(\x01R\n" +
 	"totalViews\x12)\n" +
-	"\x10applied_sequence\x18\x05 \x01(\x04R\x0fappliedSequence*\x93\x02\n" +
+	"\x10applied_sequence\x18\x05 \x01(\x04R\x0fappliedSequence*\xc3\x02\n" +
 	"\n" +
 	"PolicyType\x12\x1b\n" +
 	"\x17POLICY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
@@ -2409,7 +2455,10 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x14POLICY_TYPE_HOT_COLD\x10\x06\x12\x1a\n" +
 	"\x16POLICY_TYPE_REWARD_UCB\x10\a\x12\x1f\n" +
 	"\x1bPOLICY_TYPE_REWARD_THOMPSON\x10\b\x12\x16\n" +
-	"\x12POLICY_TYPE_LINUCB\x10\t2\xaa\t\n" +
+	"\x12POLICY_TYPE_LINUCB\x10\t\x12\x16\n" +
+	"\x12POLICY_TYPE_KL_UCB\x10\n" +
+	"\x12\x16\n" +
+	"\x12POLICY_TYPE_LIN_TS\x10\v2\xaa\t\n" +
 	"\rBanditService\x12a\n" +
 	"\n" +
 	"CreateRoom\x12\x1d.banditd.v1.CreateRoomRequest\x1a\x1e.banditd.v1.CreateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/rooms\x12_\n" +
