@@ -53,6 +53,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
 
     events = offline.read_log(args.log)
+    if any(e.propensity is None for e in events):
+        # Refuse before starting a server when IPS cannot be trusted.
+        try:
+            offline.estimate_propensities(events, offline.log_arms(events))
+        except offline.PropensityError as err:
+            print(f"offline_eval: {err}", file=sys.stderr)
+            return 2
     pols = [offline.OfflinePolicy.parse(p) for p in args.policies.split(",") if p]
     with contextlib.ExitStack() as stack:
         target = args.target or stack.enter_context(local_server(args.server_binary))
@@ -71,8 +78,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f"{time.monotonic() - start:.1f}s", file=sys.stderr)
     table = offline.markdown_table(results, args.k)
     print(table, end="")
-    if any(r.propensity_estimated for r in results):
-        print("(propensities estimated from the log's arm frequencies per context)")
+    models = {r.propensity_model for r in results}
+    if "uniform" in models:
+        print("(propensities estimated: the log fits uniform logging within each candidate set, "
+              "p = 1/|candidates|)")
+    elif "frequency" in models:
+        print("(propensities estimated: the log's arm frequencies per context and candidate set)")
     if args.md:
         args.md.write_text(table)
     if args.csv:

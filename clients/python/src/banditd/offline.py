@@ -23,6 +23,7 @@ file order.
 from __future__ import annotations
 
 import csv
+import math
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,9 @@ from .v1 import banditd_pb2 as pb
 
 __all__ = [
     "LoggedEvent",
+    "PropensityError",
+    "estimate_propensities",
+    "log_arms",
     "OfflinePolicy",
     "OfflineResult",
     "read_log",
@@ -174,6 +178,9 @@ class OfflineResult:
     precision_at_k: float = 0.0
     recall_at_k: Optional[float] = None
     propensity_estimated: bool = False
+    # "logged", or how they were estimated: "uniform" (1/|C|) or
+    # "frequency" (per context and candidate set); see estimate_propensities.
+    propensity_model: str = "logged"
     replay_curve: List[float] = field(default_factory=list)
 
     def row(self) -> Dict[str, Any]:
@@ -182,17 +189,82 @@ class OfflineResult:
         return d
 
 
-def _empirical_propensities(events: Sequence[LoggedEvent]) -> List[float]:
-    """p(arm | context) estimated from the log's own frequencies."""
-    ctx = Counter(e.context_key for e in events)
-    pair = Counter((e.context_key, e.arm) for e in events)
-    return [pair[(e.context_key, e.arm)] / ctx[e.context_key] for e in events]
+class PropensityError(ValueError):
+    """The log has no propensity column and none can be estimated from it."""
+
+
+# Chi-square critical value of the uniform-logging test: the 0.999 quantile
+# (Wilson and Hilferty's approximation, within 1 % for 2 degrees of freedom
+# and more), so a uniform log is refused by mistake once in a thousand.
+_UNIFORM_Z = 3.090
+
+
+def _chi2_critical(df: int) -> float:
+    t = 2.0 / (9.0 * df)
+    return df * (1.0 - t + _UNIFORM_Z * math.sqrt(t)) ** 3
+
+
+def _uniform_logging_fits(events: Sequence[LoggedEvent], arms: Sequence[str]) -> Tuple[bool, float, int]:
+    """Pearson's chi-square of the shown arms against uniform logging within
+    each event's candidate set (all arms when it has none), per (context,
+    arm) cell: expected count = sum of 1/|C| over the cell's events whose C
+    holds the arm. Returns (fits, statistic, degrees of freedom)."""
+    observed: Counter = Counter()
+    expected: Dict[Tuple[str, str], float] = defaultdict(float)
+    for e in events:
+        cands = e.candidates or arms
+        w = 1.0 / len(cands)
+        for a in cands:
+            expected[(e.context_key, a)] += w
+        observed[(e.context_key, e.arm)] += 1
+    stat = sum((observed[c] - x) ** 2 / x for c, x in expected.items() if x > 0)
+    contexts = {c for c, _ in expected}
+    df = max(len(expected) - len(contexts), 1)
+    return stat <= _chi2_critical(df), stat, df
+
+
+# Below this many events a (context, candidate set) group's arm frequencies
+# are too coarse to stand for the logging policy's probabilities.
+MIN_EVENTS_PER_CANDIDATE_SET = 50
+
+
+def estimate_propensities(events: Sequence[LoggedEvent],
+                          arms: Sequence[str]) -> Tuple[List[float], str]:
+    """Propensities for a log without a propensity column, and how they were
+    found:
+
+    - "uniform": the shown arms fit uniform logging within each event's
+      candidate set (chi-square test above): p = 1/|C|, exact.
+    - "frequency": otherwise, per (context, candidate set) group, the share
+      of the group's events that showed the arm, when every group has at
+      least MIN_EVENTS_PER_CANDIDATE_SET events.
+
+    Raises PropensityError when neither holds (non-uniform logging with
+    candidate sets too varied to count): IPS would then be biased without
+    warning, so it is refused."""
+    fits, stat, df = _uniform_logging_fits(events, arms)
+    if fits:
+        return [1.0 / len(e.candidates or arms) for e in events], "uniform"
+    def group(e: LoggedEvent) -> Tuple[str, str]:
+        return e.context_key, ";".join(sorted(set(e.candidates))) if e.candidates else "*"
+    sizes = Counter(group(e) for e in events)
+    small = sum(1 for n in sizes.values() if n < MIN_EVENTS_PER_CANDIDATE_SET)
+    if small:
+        raise PropensityError(
+            "propensity: the log has no propensity column, the shown arms do not fit uniform "
+            f"logging within the candidate sets (chi-square {stat:.1f} on {df} degrees of "
+            f"freedom), and {small} of {len(sizes)} (context, candidate set) groups have fewer "
+            f"than {MIN_EVENTS_PER_CANDIDATE_SET} events to estimate them from; add the logging "
+            "policy's propensity column")
+    pair = Counter((group(e), e.arm) for e in events)
+    return [pair[(group(e), e.arm)] / sizes[group(e)] for e in events], "frequency"
 
 
 def _evaluate_one(stub: Any, events: Sequence[LoggedEvent], pol: OfflinePolicy, arms: List[str],
                   k: int, seed: int, props: List[float], relevant: Dict[str, Set[str]],
-                  click_only: bool, estimated: bool, room: str) -> OfflineResult:
-    res = OfflineResult(pol.name, events=len(events), propensity_estimated=estimated)
+                  click_only: bool, model: str, room: str) -> OfflineResult:
+    res = OfflineResult(pol.name, events=len(events), propensity_estimated=model != "logged",
+                        propensity_model=model)
     spec = pol.spec
     dim = len(events[0].features) if events else 0
     if spec is not None:
@@ -252,6 +324,18 @@ def _evaluate_one(stub: Any, events: Sequence[LoggedEvent], pol: OfflinePolicy, 
     return res
 
 
+def log_arms(events: Sequence[LoggedEvent]) -> List[str]:
+    """Every arm the log names (shown or candidate), in order of appearance."""
+    arms: List[str] = []
+    seen: Set[str] = set()
+    for e in events:
+        for a in [e.arm, *e.candidates]:
+            if a not in seen:
+                seen.add(a)
+                arms.append(a)
+    return arms
+
+
 def evaluate(client: Any, events: Sequence[LoggedEvent],
              policies: Sequence[Union[str, Dict[str, Any], OfflinePolicy, sim.PolicySpec]],
              *, k: int = 5, seed: int = 1, min_support: int = 10, parallel: bool = True,
@@ -263,20 +347,17 @@ def evaluate(client: Any, events: Sequence[LoggedEvent],
     names = [p.name for p in pols]
     if len(set(names)) != len(names):
         raise ValueError(f"policy names must be unique: {names}")
-    arms: List[str] = []
-    seen: Set[str] = set()
-    for e in events:
-        for a in [e.arm, *e.candidates]:
-            if a not in seen:
-                seen.add(a)
-                arms.append(a)
+    arms = log_arms(events)
     estimated = any(e.propensity is None for e in events)
-    props = _empirical_propensities(events) if estimated else [e.propensity for e in events]
+    if estimated:
+        props, model = estimate_propensities(events, arms)
+    else:
+        props, model = [float(e.propensity) for e in events], "logged"
     relevant = relevance_sets(events, min_support)
     click_only = all(e.reward in (0.0, 1.0) for e in events)
     stub = sim._stub(client)
     prefix = room_prefix or f"offline-{uuid.uuid4().hex[:8]}"
-    args = [(stub, events, p, arms, k, seed, props, relevant, click_only, estimated, f"{prefix}-p{i}")
+    args = [(stub, events, p, arms, k, seed, props, relevant, click_only, model, f"{prefix}-p{i}")
             for i, p in enumerate(pols)]
     if parallel and len(pols) > 1:
         with ThreadPoolExecutor(max_workers=min(8, len(pols))) as pool:
