@@ -1,9 +1,16 @@
 #include "server/service/convert.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 
 namespace banditd::service {
 namespace {
@@ -44,10 +51,81 @@ v1::PolicyType KindToProto(core::PolicyKind kind) {
 
 }  // namespace
 
+namespace {
+
+// True for "name", "name[3]", "a.b[0][1].c": identifiers with optional
+// indexes, joined by dots.
+bool IsFieldPath(absl::string_view path) {
+  if (path.empty()) return false;
+  size_t i = 0;
+  while (true) {
+    if (i >= path.size() || !(absl::ascii_isalpha(path[i]) || path[i] == '_')) {
+      return false;
+    }
+    while (i < path.size() &&
+           (absl::ascii_isalnum(path[i]) || path[i] == '_')) {
+      ++i;
+    }
+    while (i < path.size() && path[i] == '[') {
+      const size_t digits = ++i;
+      while (i < path.size() && absl::ascii_isdigit(path[i])) ++i;
+      if (i == digits || i >= path.size() || path[i] != ']') return false;
+      ++i;
+    }
+    if (i == path.size()) return true;
+    if (path[i++] != '.') return false;
+  }
+}
+
+bool IsFieldFixable(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::string FieldPathOf(const absl::Status& status) {
+  if (absl::optional<absl::Cord> field = status.GetPayload(kFieldPathPayload)) {
+    return std::string(*field);
+  }
+  const absl::string_view message = status.message();
+  const size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos) return "";
+  const absl::string_view path = message.substr(0, colon);
+  return IsFieldPath(path) ? std::string(path) : "";
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  std::string message(status.message());
+  const std::string field =
+      IsFieldFixable(status.code()) ? FieldPathOf(status) : "";
+  if (field.empty()) return grpc::Status(code, std::move(message));
+  google::rpc::BadRequest bad_request;
+  google::rpc::BadRequest::FieldViolation* violation =
+      bad_request.add_field_violations();
+  violation->set_field(field);
+  absl::string_view description = status.message();
+  if (absl::StartsWith(description, field) &&
+      absl::StartsWith(description.substr(field.size()), ": ")) {
+    description.remove_prefix(field.size() + 2);
+  }
+  violation->set_description(std::string(description));
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(code));
+  details.set_message(message);
+  details.add_details()->PackFrom(bad_request);
+  return grpc::Status(code, std::move(message), details.SerializeAsString());
 }
 
 absl::StatusOr<core::PolicyOverride> OverrideFromProto(

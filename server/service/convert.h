@@ -14,7 +14,23 @@
 
 namespace banditd::service {
 
-// The one conversion of absl::Status to grpc::Status (codes map 1:1).
+// Payload type URL under which a status may name the request field at fault
+// (the payload is the field path, e.g. "events[3].arm_id") when its message
+// does not start with that path.
+inline constexpr char kFieldPathPayload[] = "type.banditd.dev/field_path";
+
+// The request field an error is about: the kFieldPathPayload payload, else
+// the message's prefix up to ": " when that prefix is a field path
+// ("events[3].context_items[0]: ..."), the convention of every message in
+// server/core; empty when neither.
+std::string FieldPathOf(const absl::Status& status);
+
+// The one conversion of absl::Status to grpc::Status (codes map 1:1). When a
+// field is at fault (FieldPathOf) and the code is one a caller can fix by
+// changing the request (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+// FAILED_PRECONDITION, OUT_OF_RANGE, RESOURCE_EXHAUSTED), the status details
+// carry a google.rpc.Status with one google.rpc.BadRequest field violation:
+// the field path and the message's remaining text as its description.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // Resolves a CreateRoom policy: unset type means UCB1, unset parameters take

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/core/engine.h"
@@ -234,6 +236,19 @@ TEST_F(BanditServiceTest, ErrorsCarryCodeAndField) {
   for (const Case& c : cases) {
     EXPECT_EQ(c.status.error_code(), c.code) << c.field;
     EXPECT_THAT(c.status.error_message(), HasSubstr(c.field));
+    // The same field, as data: google.rpc.BadRequest in the status details.
+    google::rpc::Status details;
+    ASSERT_TRUE(details.ParseFromString(c.status.error_details())) << c.field;
+    EXPECT_EQ(details.code(), c.code);
+    EXPECT_EQ(details.message(), c.status.error_message());
+    ASSERT_EQ(details.details_size(), 1) << c.field;
+    google::rpc::BadRequest bad_request;
+    ASSERT_TRUE(details.details(0).UnpackTo(&bad_request)) << c.field;
+    ASSERT_EQ(bad_request.field_violations_size(), 1) << c.field;
+    EXPECT_EQ(bad_request.field_violations(0).field(), c.field);
+    EXPECT_EQ(absl::StrCat(c.field, ": ",
+                           bad_request.field_violations(0).description()),
+              c.status.error_message());
   }
   // Nothing from the failed batches was applied.
   EXPECT_DOUBLE_EQ(Stats("r").arms(0).counts().views(), 0);

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -205,7 +206,20 @@ func TestErrorsKeepStatus(t *testing.T) {
 			if st, ok := status.FromError(tc.err); !ok || st.Message() != be.Message() {
 				t.Fatalf("status.FromError lost the status: %v", tc.err)
 			}
+			// The field as data: google.rpc.BadRequest in the status details.
+			want := []banditd.FieldViolation{{Field: tc.prefix, Description: strings.TrimPrefix(be.Message(), tc.prefix+": ")}}
+			if got := be.FieldViolations(); !reflect.DeepEqual(got, want) {
+				t.Fatalf("FieldViolations() = %+v, want %+v", got, want)
+			}
 		})
+	}
+	// An error that names no field has no violations.
+	down := check(banditd.Dial("127.0.0.1:1", banditd.WithRetry(banditd.RetryPolicy{MaxAttempts: 1})))(t)
+	defer down.Close()
+	_, err := down.GetRoom(ctx, id)
+	var be *banditd.Error
+	if !errors.As(err, &be) || be.Code() != codes.Unavailable || be.FieldViolations() != nil {
+		t.Fatalf("unreachable server: err %v, violations %+v", err, be)
 	}
 	// The failed batch applied nothing.
 	if v := check(c.Stats(ctx, id, "", false))(t).GetArms()[0].GetCounts().GetViews(); v != 0 {

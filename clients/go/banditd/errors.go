@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -47,6 +48,35 @@ func (e *Error) Code() codes.Code { return e.status.Code() }
 // Message returns the server's error message, which for INVALID_ARGUMENT
 // names the offending field (for example "events[3].arm_id: ...").
 func (e *Error) Message() string { return e.status.Message() }
+
+// FieldViolation is one request field at fault, from the
+// google.rpc.BadRequest in the status details.
+type FieldViolation struct {
+	// Field is the field's path, for example "events[3].arm_id".
+	Field string
+	// Description says what is wrong with it.
+	Description string
+}
+
+// FieldViolations returns the request fields at fault, read from the
+// status's google.rpc.BadRequest details; nil when no field is (for example
+// UNAVAILABLE). Callers need not parse Message:
+//
+//	var be *banditd.Error
+//	if errors.As(err, &be) {
+//		for _, v := range be.FieldViolations() { log.Print(v.Field, v.Description) }
+//	}
+func (e *Error) FieldViolations() []FieldViolation {
+	var out []FieldViolation
+	for _, d := range e.status.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				out = append(out, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
+			}
+		}
+	}
+	return out
+}
 
 // Is reports whether target is an *Error with the same code, so that
 // errors.Is(err, ErrNotFound) matches any NOT_FOUND error.

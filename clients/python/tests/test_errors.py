@@ -13,6 +13,7 @@ import pytest
 import banditd
 from banditd import FeedbackEvent as E
 from banditd import Policy
+from banditd._errors import from_rpc_error
 
 from conftest import Server, free_port, start_server
 
@@ -66,6 +67,10 @@ def test_server_errors(client: banditd.Client, room_id: str, name, call, exc, fi
     assert err.message.startswith(field), err.message
     assert err.method
     assert err.code.name in str(err) and err.message in str(err)
+    # The field, as data from the google.rpc.BadRequest status details.
+    assert err.field_violations == (
+        banditd.FieldViolation(field, err.message[len(field) + 2 :]),
+    ), err.field_violations
     # Nothing was applied by the failed call.
     assert client.stats(room_id)["a"].counts == banditd.Counts()
 
@@ -79,6 +84,35 @@ def test_error_attributes(client: banditd.Client, room_id: str) -> None:
     assert err.method == "GetRoom"
     assert str(err) == f'GetRoom: NOT_FOUND: room_id: room "{room_id}" not found'
     assert repr(err).startswith("NotFoundError(code=NOT_FOUND, message=")
+    assert err.field_violations == (banditd.FieldViolation("room_id", f'room "{room_id}" not found'),)
+    assert "field_violations=[FieldViolation(field='room_id'" in repr(err)
+
+
+def test_errors_without_a_field_have_no_violations(client: banditd.Client) -> None:
+    # Unknown method: the server names no field.
+    call = client.channel.unary_unary("/banditd.v1.BanditService/NoSuchMethod")
+    with pytest.raises(grpc.RpcError) as info:
+        call(b"", timeout=5)
+    err = from_rpc_error(info.value, "NoSuchMethod")
+    assert err.code is grpc.StatusCode.UNIMPLEMENTED
+    assert err.field_violations == ()
+
+
+def test_async_client_reads_field_violations(server: Server, room_id: str) -> None:
+    import asyncio
+
+    async def run() -> banditd.BanditdError:
+        async with banditd.AsyncClient(server.target) as c:
+            await c.create_room(room_id, ["a"])
+            try:
+                await c.feedback_batch([E(room_id, "a", views=1), E(room_id, "a", views=-5)])
+            except banditd.InvalidArgumentError as e:
+                return e
+        raise AssertionError("no error")
+
+    err = asyncio.run(run())
+    assert [v.field for v in err.field_violations] == ["events[1].views"]
+    assert "-5" in err.field_violations[0].description
 
 
 def test_client_side_validation(client: banditd.Client) -> None:

@@ -7,16 +7,27 @@ status code, carrying the code and the server's message::
         client.get_room("missing")
     except banditd.NotFoundError as e:
         print(e.code, e.message)   # StatusCode.NOT_FOUND  room "missing" ...
+
+When a request field is at fault the error also names it as data, from the
+``google.rpc.BadRequest`` in the status details, so code need not parse the
+message::
+
+    except banditd.InvalidArgumentError as e:
+        for v in e.field_violations:
+            print(v.field, v.description)   # events[3].views  must be in ...
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Type
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence, Tuple, Type
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
     "BanditdError",
+    "FieldViolation",
     "CancelledError",
     "UnknownError",
     "InvalidArgumentError",
@@ -36,6 +47,19 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class FieldViolation:
+    """One request field at fault (a ``google.rpc.BadRequest.FieldViolation``).
+
+    Attributes:
+        field: path of the field, for example ``"events[3].arm_id"``.
+        description: what is wrong with it.
+    """
+
+    field: str
+    description: str
+
+
 class BanditdError(Exception):
     """A banditd RPC failed.
 
@@ -43,6 +67,8 @@ class BanditdError(Exception):
         code: the gRPC status code (a :class:`grpc.StatusCode`).
         message: the server's error message (gRPC status details).
         method: the RPC that failed, for example ``"Sample"``.
+        field_violations: the request fields at fault, from the status's
+            ``google.rpc.BadRequest`` details; empty when no field is.
     """
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
@@ -53,18 +79,22 @@ class BanditdError(Exception):
         *,
         code: Optional[grpc.StatusCode] = None,
         method: str = "",
+        field_violations: Sequence[FieldViolation] = (),
     ) -> None:
         if code is not None:
             self.code = code
         self.message = message
         self.method = method
+        self.field_violations: Tuple[FieldViolation, ...] = tuple(field_violations)
         where = f"{method}: " if method else ""
         super().__init__(f"{where}{self.code.name}: {message}")
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(code={self.code.name}, "
-            f"message={self.message!r}, method={self.method!r})"
+            f"message={self.message!r}, method={self.method!r}"
+            + (f", field_violations={list(self.field_violations)!r}" if self.field_violations else "")
+            + ")"
         )
 
 
@@ -138,14 +168,44 @@ _BY_CODE: Dict[grpc.StatusCode, Type[BanditdError]] = {
 }
 
 
-def error_for(code: grpc.StatusCode, message: str, method: str = "") -> BanditdError:
+def error_for(
+    code: grpc.StatusCode,
+    message: str,
+    method: str = "",
+    field_violations: Sequence[FieldViolation] = (),
+) -> BanditdError:
     """Returns the exception for a gRPC status code and message."""
     cls = _BY_CODE.get(code, BanditdError)
-    return cls(message, code=code, method=method)
+    return cls(message, code=code, method=method, field_violations=field_violations)
+
+
+# Trailing metadata key of the serialized google.rpc.Status (gRPC's
+# convention for rich error details).
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def field_violations_of(trailing_metadata: Any) -> Tuple[FieldViolation, ...]:
+    """The BadRequest field violations in a call's trailing metadata."""
+    for key, value in trailing_metadata or ():
+        if key != _STATUS_DETAILS_KEY:
+            continue
+        status = status_pb2.Status()
+        try:
+            status.ParseFromString(value)
+        except Exception:  # a malformed trailer is not worth an exception
+            return ()
+        out = []
+        for detail in status.details:
+            bad_request = error_details_pb2.BadRequest()
+            if detail.Unpack(bad_request):
+                out.extend(FieldViolation(v.field, v.description) for v in bad_request.field_violations)
+        return tuple(out)
+    return ()
 
 
 def from_rpc_error(err: grpc.RpcError, method: str = "") -> BanditdError:
     """Converts a grpc.RpcError (sync or aio) into a BanditdError."""
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     details = err.details() if hasattr(err, "details") else str(err)
-    return error_for(code or grpc.StatusCode.UNKNOWN, details or "", method)
+    trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+    return error_for(code or grpc.StatusCode.UNKNOWN, details or "", method, field_violations_of(trailing))
