@@ -23,6 +23,8 @@ GRPC_PORT=${GRPC_PORT:-50061}
 METRICS_PORT=${METRICS_PORT:-9161}
 BANDITD=${BANDITD:-build/banditd}
 
+# The release pinned by scripts/setup.sh first, else Debian's.
+export PATH=$ROOT/.tools/bin:$PATH
 command -v nats-server >/dev/null || {
   echo "nats-server is missing: run scripts/setup.sh" >&2; exit 1; }
 if [[ ! -x $BANDITD ]]; then bash scripts/build.sh; fi
@@ -41,7 +43,12 @@ done
 urls=""
 for i in 0 1 2; do
   mkdir -p "$DIR/nats$i"
-  nats-server -a 127.0.0.1 -p $((NATS_PORT + i)) -n "nats$i" -js \
+  # Liveness: a paused node is dropped from routes and clients after two
+  # unanswered pings (1 s) instead of NATS's default 4 minutes; see
+  # docs/SCALING.md, "Available".
+  printf 'ping_interval: "500ms"\nping_max: 2\nwrite_deadline: "1s"\n' \
+    > "$DIR/nats$i.conf"
+  nats-server -c "$DIR/nats$i.conf" -a 127.0.0.1 -p $((NATS_PORT + i)) -n "nats$i" -js \
     -sd "$DIR/nats$i" --cluster_name banditd \
     --cluster "nats://127.0.0.1:$((CLUSTER_PORT + i))" --routes "$routes" \
     > "$DIR/nats$i.log" 2>&1 &

@@ -6,7 +6,9 @@
 #   * a Python virtualenv at .venv with the pinned dev requirements and the
 #     Python client installed in editable mode
 #   * pinned Go tools in .tools/bin (grpcurl, ghz, protoc-gen-go,
-#     protoc-gen-go-grpc, protoc-gen-openapiv2)
+#     protoc-gen-go-grpc, protoc-gen-openapiv2, and a current nats-server release for cluster mode:
+#     Debian's 2.9 stays installed for the C client's package, the tests and
+#     scripts use the pinned one first through PATH)
 # A second run is a fast no-op. Safe to run as root (CI) or as a sudoer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -99,6 +101,7 @@ GO_TOOLS=(
   "google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2"
   # The OpenAPI document of the HTTP/JSON API (scripts/gen_clients.sh).
   "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.34.0"
+  "github.com/nats-io/nats-server/v2@v2.14.10"
 )
 GO=$(command -v go || true)
 if [[ -z $GO && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
@@ -110,7 +113,11 @@ if [[ -z $GO ]]; then
 fi
 mkdir -p .tools/bin
 for spec in "${GO_TOOLS[@]}"; do
-  pkg=${spec%@*}; ver=${spec##*@}; bin=.tools/bin/${pkg##*/}
+  pkg=${spec%@*}; ver=${spec##*@}; name=${pkg##*/}
+  # A module path ending in a major version (.../nats-server/v2) names its
+  # binary after the element before it.
+  if [[ $name =~ ^v[0-9]+$ ]]; then name=$(basename "$(dirname "$pkg")"); fi
+  bin=.tools/bin/$name
   # `go version -m` prints the main module and its version for a Go binary.
   have=$("$GO" version -m "$bin" 2>/dev/null | awk '$1 == "mod" {print $3; exit}' || true)
   if [[ $have == "$ver" ]]; then

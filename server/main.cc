@@ -95,10 +95,29 @@ ABSL_FLAG(absl::Duration, cluster_max_age, absl::Hours(7 * 24),
           "Cluster mode: the stream keeps records this long (when this "
           "replica creates it); a replica down longer must copy a peer's "
           "snapshot.");
-ABSL_FLAG(int64_t, cluster_max_bytes, 0,
-          "Cluster mode: the stream's size limit in bytes (0: none).");
-ABSL_FLAG(absl::Duration, cluster_publish_timeout, absl::Seconds(5),
-          "Cluster mode: how long a write waits for JetStream's ack.");
+ABSL_FLAG(int64_t, cluster_max_bytes, int64_t{8} << 30,
+          "Cluster mode: the stream's size limit in bytes per NATS node when "
+          "this replica creates it (0: none); the oldest records go first.");
+ABSL_FLAG(absl::Duration, cluster_publish_timeout, absl::Seconds(2),
+          "Cluster mode: how long a write waits for JetStream's ack before "
+          "failing with UNAVAILABLE.");
+ABSL_FLAG(absl::Duration, cluster_apply_timeout, absl::Seconds(2),
+          "Cluster mode: how long a write acknowledged by JetStream waits to "
+          "be applied on this replica before failing with DEADLINE_EXCEEDED "
+          "(it is durable then; a retry with the same event_ids is safe).");
+ABSL_FLAG(absl::Duration, cluster_fetch_after, absl::Milliseconds(100),
+          "Cluster mode: an acknowledged write not delivered by the consumer "
+          "within this time is read directly from any stream peer.");
+ABSL_FLAG(absl::Duration, cluster_ping_interval, absl::Milliseconds(500),
+          "Cluster mode: ping interval to the NATS node; two unanswered "
+          "pings move the replica to another node.");
+ABSL_FLAG(absl::Duration, cluster_catch_up_timeout, absl::ZeroDuration(),
+          "Cluster mode: longest catch-up with the stream at startup (0: no "
+          "limit).");
+ABSL_FLAG(absl::Duration, cluster_duplicate_window, absl::Minutes(10),
+          "Cluster mode: JetStream's message-id de-duplication window when "
+          "this replica creates the stream: a Feedback retry with the same "
+          "event ids within it is dropped by JetStream itself.");
 
 // Operations: TLS, tokens, metrics and the dashboard.
 ABSL_FLAG(std::string, tls_cert, "",
@@ -216,6 +235,14 @@ int main(int argc, char** argv) {
     cluster_options.max_bytes = absl::GetFlag(FLAGS_cluster_max_bytes);
     cluster_options.publish_timeout =
         absl::GetFlag(FLAGS_cluster_publish_timeout);
+    cluster_options.apply_timeout = absl::GetFlag(FLAGS_cluster_apply_timeout);
+    cluster_options.fetch_after = absl::GetFlag(FLAGS_cluster_fetch_after);
+    cluster_options.ping_interval = absl::GetFlag(FLAGS_cluster_ping_interval);
+    cluster_options.catch_up_timeout =
+        absl::GetFlag(FLAGS_cluster_catch_up_timeout);
+    cluster_options.duplicate_window =
+        absl::GetFlag(FLAGS_cluster_duplicate_window);
+    cluster_options.event_id_window = engine_options.event_id_window;
     cluster_options.data_dir = store_options.data_dir;
     cluster_options.snapshot_every_records =
         store_options.snapshot_every_records;

@@ -12,11 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "server/cluster/nats_status.h"
 #include "server/store/engine_state.h"
 #include "server/store/log_codec.h"
 
@@ -36,15 +38,6 @@ struct NatsCommitter::Call {
 
 namespace {
 
-absl::Status NatsError(const char* what, natsStatus s,
-                       jsErrCode code = static_cast<jsErrCode>(0)) {
-  std::string text = absl::StrCat(what, ": ", natsStatus_GetText(s));
-  if (code != 0) absl::StrAppend(&text, " (JetStream error ", code, ")");
-  const char* last = nats_GetLastError(nullptr);
-  if (last != nullptr && *last != '\0') absl::StrAppend(&text, ": ", last);
-  return absl::UnavailableError(text);
-}
-
 const std::string& RoomOf(const core::Mutation& mutation) {
   return std::visit(
       [](const auto& m) -> const std::string& {
@@ -60,6 +53,35 @@ const std::string& RoomOf(const core::Mutation& mutation) {
 }
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+// JetStream's message id of a Feedback record whose events all carry an
+// event_id: the same events retried give the same id, so JetStream drops
+// the retry within the stream's duplicate window. FNV-1a over the room and
+// the ids (stable across processes and builds, unlike absl::Hash).
+std::string MessageId(const std::string& room, const core::Mutation& part) {
+  const auto* batch = std::get_if<core::FeedbackBatch>(&part);
+  if (batch == nullptr || batch->events.empty()) return "";
+  uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+  auto mix = [&](absl::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h1 = (h1 ^ c) * 0x100000001b3ull;
+      h2 = (h2 ^ c) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+    }
+    h1 = (h1 ^ 0xff) * 0x100000001b3ull;  // A separator no byte forges.
+  };
+  mix(room);
+  for (const core::FeedbackEvent& event : batch->events) {
+    if (event.event_id.empty()) return "";
+    mix(event.event_id);
+  }
+  return absl::StrFormat("%s:%d:%016x%016x", room, batch->events.size(), h1,
+                         h2);
+}
+
+int64_t EventCount(const core::Mutation& part) {
+  const auto* batch = std::get_if<core::FeedbackBatch>(&part);
+  return batch == nullptr ? 0 : static_cast<int64_t>(batch->events.size());
+}
 
 }  // namespace
 
@@ -176,6 +198,9 @@ absl::Status NatsCommitter::Start() {
     last_delivery_ = absl::Now();
   }
   if (absl::Status s = Subscribe(seq + 1); !s.ok()) return s;
+  // Snapshots while catching up, so that a long catch-up is not lost.
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  fetcher_ = std::thread([this] { FetchLoop(); });
   if (absl::Status s = WaitCaughtUp(); !s.ok()) return s;
   const absl::Duration elapsed = absl::Now() - start;
   int64_t applied = 0;
@@ -194,156 +219,7 @@ absl::Status NatsCommitter::Start() {
                   options_.stream, filter_subject_, seq, applied_sequence(),
                   applied, Ms(elapsed));
   }
-  maintenance_ = std::thread([this] { MaintenanceLoop(); });
   return absl::OkStatus();
-}
-
-absl::Status NatsCommitter::Connect() {
-  std::vector<std::string> urls =
-      absl::StrSplit(options_.nats_urls, ',', absl::SkipWhitespace());
-  if (urls.empty()) return absl::InvalidArgumentError("no NATS server URL");
-  std::vector<const char*> servers;
-  for (const std::string& url : urls) servers.push_back(url.c_str());
-  natsOptions* opts = nullptr;
-  natsStatus s = natsOptions_Create(&opts);
-  if (s == NATS_OK) {
-    s = natsOptions_SetServers(opts, servers.data(),
-                               static_cast<int>(servers.size()));
-  }
-  if (s == NATS_OK) s = natsOptions_SetName(opts, "banditd");
-  // Servers in the order given: replicas list their nearest node first.
-  if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts, true);
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 100);
-  if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, 64 << 20);
-  if (s == NATS_OK) s = natsOptions_SetMaxPendingMsgs(opts, 1 << 20);
-  if (s == NATS_OK) s = natsConnection_Connect(&nc_, opts);
-  natsOptions_Destroy(opts);
-  if (s != NATS_OK) {
-    return NatsError(
-        absl::StrCat("cannot connect to NATS at ", options_.nats_urls).c_str(),
-        s);
-  }
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = absl::ToInt64Milliseconds(options_.publish_timeout);
-  jo.PublishAsync.MaxPending = 16384;
-  jo.PublishAsync.AckHandler = &NatsCommitter::OnAck;
-  jo.PublishAsync.AckHandlerClosure = this;
-  jo.PublishAsync.StallWait =
-      absl::ToInt64Milliseconds(options_.publish_timeout);
-  s = natsConnection_JetStream(&js_, nc_, &jo);
-  if (s != NATS_OK) return NatsError("cannot open a JetStream context", s);
-  return absl::OkStatus();
-}
-
-absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
-                                         uint64_t* last_seq, int64_t* created) {
-  jsStreamInfo* si = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  // The cluster may still be electing a meta leader right after it starts.
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  natsStatus s;
-  while (true) {
-    s = js_GetStreamInfo(&si, js_, options_.stream.c_str(), nullptr, &code);
-    if (s == NATS_NOT_FOUND) {
-      const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
-      const char* subject_list[] = {subjects.c_str()};
-      jsStreamConfig cfg;
-      jsStreamConfig_Init(&cfg);
-      cfg.Name = options_.stream.c_str();
-      cfg.Subjects = subject_list;
-      cfg.SubjectsLen = 1;
-      cfg.Storage = js_FileStorage;
-      cfg.Retention = js_LimitsPolicy;
-      cfg.Discard = js_DiscardOld;
-      cfg.Replicas = options_.replicas;
-      cfg.MaxAge = absl::ToInt64Nanoseconds(options_.max_age);
-      cfg.MaxBytes = options_.max_bytes > 0 ? options_.max_bytes : -1;
-      code = static_cast<jsErrCode>(0);
-      s = js_AddStream(&si, js_, &cfg, nullptr, &code);
-      // Another replica may have created it meanwhile: read it again.
-      if (s != NATS_OK && code == JSStreamNameExistErr) continue;
-      if (s == NATS_OK && options_.log) {
-        absl::FPrintF(stderr,
-                      "banditd: created stream %s (%s, replicas %d, max age "
-                      "%s, max bytes %d)\n",
-                      options_.stream, subjects, options_.replicas,
-                      absl::FormatDuration(options_.max_age),
-                      options_.max_bytes);
-      }
-    }
-    if (s == NATS_OK || absl::Now() > deadline) break;
-    if (si != nullptr) jsStreamInfo_Destroy(si);
-    si = nullptr;
-    nats_GetLastError(nullptr);
-    absl::SleepFor(absl::Milliseconds(250));
-  }
-  if (s != NATS_OK) {
-    return NatsError(
-        absl::StrCat("cannot read or create stream ", options_.stream).c_str(),
-        s, code);
-  }
-  *first_seq = si->State.FirstSeq;
-  *last_seq = si->State.LastSeq;
-  *created = si->Created;
-  jsStreamInfo_Destroy(si);
-  return absl::OkStatus();
-}
-
-absl::Status NatsCommitter::Subscribe(uint64_t start_seq) {
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = options_.stream.c_str();
-  so.Ordered = true;
-  so.Config.DeliverPolicy = js_DeliverByStartSequence;
-  so.Config.OptStartSeq = start_seq;
-  so.Config.Heartbeat = absl::ToInt64Nanoseconds(absl::Seconds(1));
-  jsErrCode code = static_cast<jsErrCode>(0);
-  // Creating the consumer times out while the NATS cluster is electing a
-  // stream leader (after a node failure): retry for a while.
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  natsStatus s;
-  while (true) {
-    code = static_cast<jsErrCode>(0);
-    s = js_Subscribe(&sub_, js_, filter_subject_.c_str(),
-                     &NatsCommitter::OnMessage, this, nullptr, &so, &code);
-    if (s == NATS_OK || absl::Now() > deadline) break;
-    if (options_.log) {
-      absl::FPrintF(stderr,
-                    "banditd: cannot consume the stream yet (%s), retrying\n",
-                    natsStatus_GetText(s));
-    }
-    nats_GetLastError(nullptr);
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-  if (s != NATS_OK) return NatsError("cannot consume the stream", s, code);
-  natsSubscription_SetPendingLimits(sub_, -1, -1);
-  return absl::OkStatus();
-}
-
-absl::Status NatsCommitter::WaitCaughtUp() {
-  const absl::Time deadline = absl::Now() + options_.catch_up_timeout;
-  absl::Status last_error;
-  while (absl::Now() < deadline) {
-    jsConsumerInfo* ci = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub_, nullptr, &code);
-    if (s == NATS_OK) {
-      const bool caught_up =
-          ci->NumPending == 0 && applied_sequence() >= ci->Delivered.Stream;
-      jsConsumerInfo_Destroy(ci);
-      if (caught_up) return absl::OkStatus();
-    } else {
-      last_error = NatsError("consumer info", s, code);
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return absl::DeadlineExceededError(
-      absl::StrCat("did not catch up with stream ", options_.stream, " within ",
-                   absl::FormatDuration(options_.catch_up_timeout), " (at seq ",
-                   applied_sequence(), ")", last_error.ok() ? "" : ": ",
-                   last_error.message()));
 }
 
 absl::Status NatsCommitter::CheckRoomHeld(const std::string& room_id) const {
@@ -421,11 +297,13 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
   }
   for (auto& [room, part] : parts) {
     Publish(*RoomSubject(options_.subject_prefix, room),
-            store::EncodeMutation(part), call);
+            store::EncodeMutation(part), MessageId(room, part),
+            EventCount(part), call);
   }
 }
 
 void NatsCommitter::Publish(std::string subject, std::string record,
+                            std::string msg_id, int64_t events,
                             std::shared_ptr<Call> call) {
   const uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   const std::string origin = absl::StrCat(origin_, "-", id);
@@ -433,6 +311,7 @@ void NatsCommitter::Publish(std::string subject, std::string record,
     absl::MutexLock lock(&mu_);
     InFlight& entry = in_flight_[id];
     entry.call = call;
+    entry.events = events;
     entry.published = absl::Now();
   }
   natsMsg* msg = nullptr;
@@ -443,6 +322,7 @@ void NatsCommitter::Publish(std::string subject, std::string record,
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = absl::ToInt64Milliseconds(options_.publish_timeout);
+    if (!msg_id.empty()) po.MsgId = msg_id.c_str();
     s = js_PublishMsgAsync(js_, &msg, &po);
   }
   if (s == NATS_OK) return;  // The library owns msg now.
@@ -523,8 +403,21 @@ void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
     if (it == in_flight_.end()) return;
     InFlight& entry = it->second;
     published = entry.published;
-    if (pa != nullptr) {
+    if (pa != nullptr && pa->Duplicate) {
+      // JetStream already holds these events at pa->Sequence (a retry).
+      ++stats_.duplicate_publishes;
       entry.acked = true;
+      entry.acked_at = absl::Now();
+      entry.duplicate = true;
+      entry.seq = pa->Sequence;
+      core::ApplyResult result;
+      result.duplicate_events = entry.events;
+      entry.result = result;
+      duplicate_waiters_.emplace(entry.seq, *id);
+      CollectDuplicatesDone(&done);
+    } else if (pa != nullptr) {
+      entry.acked = true;
+      entry.acked_at = absl::Now();
       entry.seq = pa->Sequence;
       if (entry.applied) {
         done.emplace_back(std::move(entry.call), std::move(entry.result));
@@ -564,29 +457,33 @@ void NatsCommitter::HandleMessage(natsMsg* msg) {
   const uint64_t pending = meta->NumPending;
   const int64_t stored_ns = meta->Timestamp;
   jsMsgMetaData_Destroy(meta);
-  // The ordered consumer delivers each sequence once, in order; a
-  // redelivery after it resets is skipped.
-  const uint64_t previous = applied_sequence();
-  if (seq <= previous) return;
-  // Without a filter every sequence is for this replica: a jump means the
-  // stream dropped records (retention) before this replica applied them.
-  if (options_.rooms_filter.empty() && previous > 0 && seq != previous + 1) {
-    absl::FPrintF(stderr,
-                  "banditd: stream records %d to %d were removed (retention "
-                  "limits) before this replica applied them; its state now "
-                  "differs from its peers': copy cluster.db from a current "
-                  "replica and restart\n",
-                  previous + 1, seq - 1);
-    absl::MutexLock lock(&mu_);
-    stats_.skipped_records += static_cast<int64_t>(seq - previous - 1);
-  }
+  ApplyRecord(seq, pending, stored_ns, msg);
+}
 
+void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
+                                int64_t stored_ns, natsMsg* msg) {
   absl::StatusOr<core::ApplyResult> result;
-  absl::StatusOr<core::Mutation> mutation = store::DecodeMutation(
-      std::string_view(natsMsg_GetData(msg),
-                       static_cast<size_t>(natsMsg_GetDataLength(msg))));
   {
     absl::MutexLock lock(&apply_mu_);
+    // The ordered consumer and the direct fetcher both deliver records in
+    // order; whichever comes second skips.
+    const uint64_t previous = applied_sequence();
+    if (seq <= previous) return;
+    // Without a filter every sequence is for this replica: a jump means the
+    // stream dropped records (retention) before this replica applied them.
+    if (options_.rooms_filter.empty() && previous > 0 && seq != previous + 1) {
+      absl::FPrintF(stderr,
+                    "banditd: stream records %d to %d were removed (retention "
+                    "limits) before this replica applied them; its state now "
+                    "differs from its peers': copy cluster.db from a current "
+                    "replica and restart\n",
+                    previous + 1, seq - 1);
+      absl::MutexLock stats_lock(&mu_);
+      stats_.skipped_records += static_cast<int64_t>(seq - previous - 1);
+    }
+    absl::StatusOr<core::Mutation> mutation = store::DecodeMutation(
+        std::string_view(natsMsg_GetData(msg),
+                         static_cast<size_t>(natsMsg_GetDataLength(msg))));
     if (!mutation.ok()) {
       // Every replica skips the same record the same way.
       absl::FPrintF(stderr, "banditd: stream record %d skipped: %s\n", seq,
@@ -605,7 +502,11 @@ void NatsCommitter::HandleMessage(natsMsg* msg) {
   {
     absl::MutexLock lock(&mu_);
     stats_.applied_sequence = seq;
-    stats_.pending_records = pending;
+    if (pending.has_value()) {
+      stats_.pending_records = *pending;
+    } else if (stats_.pending_records > 0) {
+      --stats_.pending_records;
+    }
     stats_.apply_lag = now - absl::FromUnixNanos(stored_ns);
     ++stats_.applied_records;
     if (!result.ok()) ++stats_.rejected_records;
@@ -623,135 +524,9 @@ void NatsCommitter::HandleMessage(natsMsg* msg) {
         }
       }
     }
+    CollectDuplicatesDone(&done);
   }
   Complete(std::move(done));
-}
-
-void NatsCommitter::MaintenanceLoop() {
-  absl::Time last_snapshot = absl::Now();
-  while (true) {
-    int64_t ticket = 0;
-    bool snapshot = false;
-    std::vector<Completion> expired;
-    {
-      absl::MutexLock lock(&mu_);
-      auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !consuming_ || snapshot_requested_ > snapshot_served_ ||
-               (options_.snapshot_every_records > 0 &&
-                records_since_snapshot_ >= options_.snapshot_every_records);
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&due), absl::Milliseconds(100));
-      if (!consuming_) return;
-      const absl::Time now = absl::Now();
-      ticket = snapshot_requested_;
-      snapshot = snapshot_requested_ > snapshot_served_ ||
-                 (options_.snapshot_every_records > 0 &&
-                  records_since_snapshot_ >= options_.snapshot_every_records) ||
-                 (now - last_snapshot >= options_.snapshot_interval &&
-                  records_since_snapshot_ > 0);
-      // Acknowledged records not applied here in time: the write is durable
-      // in the stream, but this replica cannot report its outcome.
-      for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-        InFlight& entry = it->second;
-        if (entry.acked && !entry.applied &&
-            now - entry.published > options_.apply_timeout) {
-          expired.emplace_back(
-              std::move(entry.call),
-              absl::DeadlineExceededError(absl::StrCat(
-                  "stored in the stream at seq ", entry.seq,
-                  " but not applied on this replica within ",
-                  absl::FormatDuration(options_.apply_timeout),
-                  "; it will be: retry with the same event_ids to be sure")));
-          in_flight_.erase(it++);
-        } else {
-          ++it;
-        }
-      }
-      // Idle and caught up: nothing lags.
-      if (stats_.pending_records == 0 &&
-          now - last_delivery_ > absl::Seconds(1)) {
-        stats_.apply_lag = absl::ZeroDuration();
-      }
-    }
-    Complete(std::move(expired));
-    if (!snapshot) continue;
-    absl::Status status = TakeSnapshot();
-    last_snapshot = absl::Now();
-    absl::MutexLock lock(&mu_);
-    snapshot_served_ = ticket;
-    last_snapshot_status_ = status;
-    if (!status.ok()) {
-      absl::FPrintF(stderr, "banditd: cluster snapshot failed: %s\n",
-                    status.ToString());
-    }
-  }
-}
-
-absl::Status NatsCommitter::TakeSnapshot() {
-  const absl::Time start = absl::Now();
-  int64_t epoch;
-  {
-    absl::MutexLock lock(&apply_mu_);
-    epoch = structure_epoch_;
-  }
-  store::EngineState state = store::CaptureDraft(*engine_);
-  uint64_t seq;
-  absl::Duration pause;
-  {
-    absl::MutexLock lock(&apply_mu_);
-    const absl::Time t0 = absl::Now();
-    if (structure_epoch_ != epoch || !store::FinishDraft(*engine_, &state)) {
-      state = store::CaptureState(*engine_);
-    }
-    seq = applied_sequence();
-    pause = absl::Now() - t0;
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    records_since_snapshot_ = 0;
-    if (seq <= stats_.last_snapshot_sequence) return absl::OkStatus();
-  }
-  jsStreamInfo* si = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s =
-      js_GetStreamInfo(&si, js_, options_.stream.c_str(), nullptr, &code);
-  if (s != NATS_OK) return NatsError("stream info for a snapshot", s, code);
-  SnapshotFile::Snapshot snapshot;
-  snapshot.seq = seq;
-  snapshot.stream = options_.stream;
-  snapshot.stream_created = si->Created;
-  jsStreamInfo_Destroy(si);
-  snapshot.chunks = store::EncodeSnapshot(state, options_.snapshot_chunk_bytes);
-  state = store::EngineState();
-  if (absl::Status s = snapshot_file_->Save(snapshot); !s.ok()) return s;
-  const absl::Duration total = absl::Now() - start;
-  {
-    absl::MutexLock lock(&mu_);
-    ++stats_.snapshots;
-    stats_.last_snapshot_sequence = seq;
-  }
-  if (options_.metrics != nullptr) options_.metrics->RecordSnapshot(total);
-  if (options_.log) {
-    absl::FPrintF(stderr,
-                  "banditd: cluster snapshot at seq %d: %d chunks, pause %.2f "
-                  "ms, total %.1f ms\n",
-                  seq, snapshot.chunks.size(), Ms(pause), Ms(total));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status NatsCommitter::SnapshotNow() {
-  absl::MutexLock lock(&mu_);
-  if (!consuming_ || !maintenance_.joinable()) {
-    return absl::UnavailableError("not running");
-  }
-  const int64_t ticket = ++snapshot_requested_;
-  auto served = [this, ticket]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return snapshot_served_ >= ticket || !consuming_;
-  };
-  mu_.Await(absl::Condition(&served));
-  return snapshot_served_ >= ticket ? last_snapshot_status_
-                                    : absl::UnavailableError("shutting down");
 }
 
 void NatsCommitter::Shutdown() {
@@ -807,6 +582,7 @@ void NatsCommitter::Shutdown() {
       consuming_ = false;
     }
     maintenance_.join();
+    if (fetcher_.joinable()) fetcher_.join();
     if (absl::Status s = TakeSnapshot(); !s.ok()) {
       absl::FPrintF(stderr, "banditd: final cluster snapshot failed: %s\n",
                     s.ToString());
@@ -815,6 +591,7 @@ void NatsCommitter::Shutdown() {
     absl::MutexLock lock(&mu_);
     consuming_ = false;
   }
+  if (fetcher_.joinable()) fetcher_.join();
   if (sub_ != nullptr) natsSubscription_Destroy(sub_);
   sub_ = nullptr;
   if (js_ != nullptr) jsCtx_Destroy(js_);

@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -77,12 +79,28 @@ class NatsCommitter final : public store::Committer {
     // Retention when this replica creates the stream (0: unlimited).
     absl::Duration max_age = absl::Hours(7 * 24);
     int64_t max_bytes = 0;
+    // JetStream's own de-duplication window (Nats-Msg-Id) when this replica
+    // creates the stream: a retried record with the same event ids within
+    // it is dropped by JetStream, whatever the engine's id window holds.
+    absl::Duration duplicate_window = absl::Minutes(10);
+    // The engine's --event_id_window. A stream-wide setting: recorded in the
+    // stream by the replica that creates it; a replica started with another
+    // value refuses to start (replicas must de-duplicate alike).
+    int64_t event_id_window = 0;
     // How long a publish may wait for its JetStream acknowledgement, and
     // then for this replica to apply it.
-    absl::Duration publish_timeout = absl::Seconds(5);
-    absl::Duration apply_timeout = absl::Seconds(10);
-    // Open waits this long for the replica to catch up with the stream.
-    absl::Duration catch_up_timeout = absl::Minutes(10);
+    absl::Duration publish_timeout = absl::Seconds(2);
+    absl::Duration apply_timeout = absl::Seconds(2);
+    // An acknowledged record that the consumer has not delivered within this
+    // time is read directly from any of the stream's peers (Direct Get), so
+    // writes do not wait for the consumer to be re-created after a failure.
+    absl::Duration fetch_after = absl::Milliseconds(100);
+    // Client pings to the NATS node; two unanswered mark the connection
+    // dead (a paused node) and the client moves to another node.
+    absl::Duration ping_interval = absl::Milliseconds(500);
+    // Open waits at most this long to catch up with the stream (0: no
+    // limit; snapshots are taken while catching up).
+    absl::Duration catch_up_timeout = absl::ZeroDuration();
     // Directory of the snapshot file; created if missing.
     std::string data_dir = "./data";
     int64_t snapshot_every_records = 100'000;
@@ -110,6 +128,10 @@ class NatsCommitter final : public store::Committer {
     int64_t skipped_records = 0;
     int64_t snapshots = 0;
     uint64_t last_snapshot_sequence = 0;
+    // Records read by Direct Get because the consumer had not delivered
+    // them in time, and publishes JetStream dropped as duplicates.
+    int64_t fetched_records = 0;
+    int64_t duplicate_publishes = 0;
   };
 
   static constexpr char kSnapshotFile[] = "cluster.db";
@@ -154,9 +176,14 @@ class NatsCommitter final : public store::Committer {
     std::shared_ptr<Call> call;
     bool acked = false;
     bool applied = false;
+    // JetStream dropped the publish as a duplicate of the record at `seq`:
+    // done once that is applied, all `events` reported as duplicates.
+    bool duplicate = false;
+    int64_t events = 0;
     uint64_t seq = 0;
     absl::StatusOr<core::ApplyResult> result;
     absl::Time published;
+    absl::Time acked_at;
   };
   using Completion =
       std::pair<std::shared_ptr<Call>, absl::StatusOr<core::ApplyResult>>;
@@ -167,10 +194,13 @@ class NatsCommitter final : public store::Committer {
   absl::Status Connect();
   absl::Status EnsureStream(uint64_t* first_seq, uint64_t* last_seq,
                             int64_t* created);
+  // Records the stream-wide settings in a stream that lacks them (an older
+  // replica created it) and checks this replica's against them.
+  absl::Status CheckStreamSettings(const std::string& description);
   absl::Status Subscribe(uint64_t start_seq);
   absl::Status WaitCaughtUp();
-  void Publish(std::string subject, std::string record,
-               std::shared_ptr<Call> call);
+  void Publish(std::string subject, std::string record, std::string msg_id,
+               int64_t events, std::shared_ptr<Call> call);
   // Finishes `c` outside mu_.
   static void Complete(std::vector<Completion> completions);
 
@@ -180,6 +210,20 @@ class NatsCommitter final : public store::Committer {
                     void* closure);
   void HandleMessage(__natsMsg* msg);
   void HandleAck(__natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);
+  // Applies the stream record at `seq` unless it already was (the consumer
+  // and the direct fetcher may both deliver it) and completes the calls it
+  // finishes. `pending`: the stream's records after it, when known.
+  void ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
+                   int64_t stored_ns, __natsMsg* msg);
+  // Completions of duplicate publishes whose original is now applied.
+  void CollectDuplicatesDone(std::vector<Completion>* done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Reads acknowledged records that the consumer is late with by Direct
+  // Get from any stream peer (server/cluster/direct_fetch.cc).
+  void FetchLoop();
+  // The highest sequence some caller waits for; FetchLoop reads up to it.
+  uint64_t FetchTarget(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void MaintenanceLoop();
   absl::Status TakeSnapshot();
@@ -206,6 +250,8 @@ class NatsCommitter final : public store::Committer {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Duplicate publishes waiting for their original's apply: seq -> id.
+  std::multimap<uint64_t, uint64_t> duplicate_waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool consuming_ ABSL_GUARDED_BY(mu_) = true;
   Stats stats_ ABSL_GUARDED_BY(mu_);
@@ -216,6 +262,7 @@ class NatsCommitter final : public store::Committer {
   absl::Time last_delivery_ ABSL_GUARDED_BY(mu_);
 
   std::thread maintenance_;
+  std::thread fetcher_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

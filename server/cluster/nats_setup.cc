@@ -1,0 +1,262 @@
+// NatsCommitter's setup: the NATS connection, the stream (created if
+// missing, with the stream-wide settings every replica checks), the ordered
+// consumer and the catch-up at startup.
+
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "server/cluster/nats_committer.h"
+#include "server/cluster/nats_status.h"
+
+namespace banditd::cluster {
+
+namespace {
+
+// Stream-wide settings, kept in the stream's description as
+// "banditd: event_id_window=N" so that every replica reads the same.
+constexpr char kSettingsTag[] = "banditd: event_id_window=";
+
+std::string StreamSettings(const NatsCommitter::Options& options) {
+  return absl::StrCat(kSettingsTag, options.event_id_window);
+}
+
+}  // namespace
+
+absl::Status NatsCommitter::Connect() {
+  std::vector<std::string> urls =
+      absl::StrSplit(options_.nats_urls, ',', absl::SkipWhitespace());
+  if (urls.empty()) return absl::InvalidArgumentError("no NATS server URL");
+  std::vector<const char*> servers;
+  for (const std::string& url : urls) servers.push_back(url.c_str());
+  natsOptions* opts = nullptr;
+  natsStatus s = natsOptions_Create(&opts);
+  if (s == NATS_OK) {
+    s = natsOptions_SetServers(opts, servers.data(),
+                               static_cast<int>(servers.size()));
+  }
+  if (s == NATS_OK) s = natsOptions_SetName(opts, "banditd");
+  // Servers in the order given: replicas list their nearest node first.
+  if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts, true);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 100);
+  // A paused node keeps its TCP connections open: only unanswered pings
+  // reveal it, so ping often and give up after two.
+  if (s == NATS_OK) {
+    s = natsOptions_SetPingInterval(
+        opts, std::max<int64_t>(
+                  1, absl::ToInt64Milliseconds(options_.ping_interval)));
+  }
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
+  if (s == NATS_OK) {
+    s = natsOptions_SetTimeout(
+        opts, std::max<int64_t>(
+                  200, 2 * absl::ToInt64Milliseconds(options_.ping_interval)));
+  }
+  if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, 64 << 20);
+  if (s == NATS_OK) s = natsOptions_SetMaxPendingMsgs(opts, 1 << 20);
+  if (s == NATS_OK) s = natsConnection_Connect(&nc_, opts);
+  natsOptions_Destroy(opts);
+  if (s != NATS_OK) {
+    return NatsError(
+        absl::StrCat("cannot connect to NATS at ", options_.nats_urls).c_str(),
+        s);
+  }
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = absl::ToInt64Milliseconds(options_.publish_timeout);
+  jo.PublishAsync.MaxPending = 16384;
+  jo.PublishAsync.AckHandler = &NatsCommitter::OnAck;
+  jo.PublishAsync.AckHandlerClosure = this;
+  jo.PublishAsync.StallWait =
+      absl::ToInt64Milliseconds(options_.publish_timeout);
+  s = natsConnection_JetStream(&js_, nc_, &jo);
+  if (s != NATS_OK) return NatsError("cannot open a JetStream context", s);
+  return absl::OkStatus();
+}
+
+absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
+                                         uint64_t* last_seq, int64_t* created) {
+  jsStreamInfo* si = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  // The cluster may still be electing a meta leader right after it starts.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  natsStatus s;
+  while (true) {
+    s = js_GetStreamInfo(&si, js_, options_.stream.c_str(), nullptr, &code);
+    if (s == NATS_NOT_FOUND) {
+      const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
+      const char* subject_list[] = {subjects.c_str()};
+      jsStreamConfig cfg;
+      jsStreamConfig_Init(&cfg);
+      cfg.Name = options_.stream.c_str();
+      cfg.Subjects = subject_list;
+      cfg.SubjectsLen = 1;
+      cfg.Storage = js_FileStorage;
+      cfg.Retention = js_LimitsPolicy;
+      cfg.Discard = js_DiscardOld;
+      cfg.Replicas = options_.replicas;
+      cfg.MaxAge = absl::ToInt64Nanoseconds(options_.max_age);
+      cfg.MaxBytes = options_.max_bytes > 0 ? options_.max_bytes : -1;
+      // Replicas read records from any peer when the consumer is late.
+      cfg.AllowDirect = true;
+      cfg.Duplicates = absl::ToInt64Nanoseconds(options_.duplicate_window);
+      const std::string description = StreamSettings(options_);
+      cfg.Description = description.c_str();
+      code = static_cast<jsErrCode>(0);
+      s = js_AddStream(&si, js_, &cfg, nullptr, &code);
+      // Another replica may have created it meanwhile: read it again.
+      if (s != NATS_OK && code == JSStreamNameExistErr) continue;
+      if (s == NATS_OK && options_.log) {
+        absl::FPrintF(stderr,
+                      "banditd: created stream %s (%s, replicas %d, max age "
+                      "%s, max bytes %d)\n",
+                      options_.stream, subjects, options_.replicas,
+                      absl::FormatDuration(options_.max_age),
+                      options_.max_bytes);
+      }
+    }
+    if (s == NATS_OK || absl::Now() > deadline) break;
+    if (si != nullptr) jsStreamInfo_Destroy(si);
+    si = nullptr;
+    nats_GetLastError(nullptr);
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  if (s != NATS_OK) {
+    return NatsError(
+        absl::StrCat("cannot read or create stream ", options_.stream).c_str(),
+        s, code);
+  }
+  *first_seq = si->State.FirstSeq;
+  *last_seq = si->State.LastSeq;
+  *created = si->Created;
+  const std::string description =
+      si->Config->Description != nullptr ? si->Config->Description : "";
+  const bool allow_direct = si->Config->AllowDirect;
+  if (description.find(kSettingsTag) == std::string::npos || !allow_direct) {
+    // Created by an older replica: record the settings and allow Direct Get.
+    const std::string settings = absl::StrCat(
+        description, description.empty() ? "" : " ", StreamSettings(options_));
+    si->Config->AllowDirect = true;
+    const char* original = si->Config->Description;
+    si->Config->Description = settings.c_str();
+    jsStreamInfo* updated = nullptr;
+    code = static_cast<jsErrCode>(0);
+    s = js_UpdateStream(&updated, js_, si->Config, nullptr, &code);
+    si->Config->Description = original;  // si owns and frees it.
+    if (s != NATS_OK) {
+      jsStreamInfo_Destroy(si);
+      return NatsError(
+          absl::StrCat("cannot record settings in stream ", options_.stream)
+              .c_str(),
+          s, code);
+    }
+    jsStreamInfo_Destroy(si);
+    si = updated;
+  }
+  absl::Status settings = CheckStreamSettings(
+      si->Config->Description != nullptr ? si->Config->Description : "");
+  jsStreamInfo_Destroy(si);
+  return settings;
+}
+
+absl::Status NatsCommitter::CheckStreamSettings(
+    const std::string& description) {
+  const size_t at = description.find(kSettingsTag);
+  int64_t window = 0;
+  if (at == std::string::npos ||
+      !absl::SimpleAtoi(
+          absl::StripAsciiWhitespace(
+              absl::string_view(description)
+                  .substr(at + sizeof(kSettingsTag) - 1,
+                          description.find(' ', at + sizeof(kSettingsTag) - 1) -
+                              (at + sizeof(kSettingsTag) - 1))),
+          &window)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "stream ", options_.stream, " has no readable \"", kSettingsTag,
+        "\" in its description (\"", description, "\")"));
+  }
+  if (window != options_.event_id_window) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "stream ", options_.stream,
+        " de-duplicates event ids over a window of ", window,
+        " (set by the replica that created it), but this replica has "
+        "--event_id_window=",
+        options_.event_id_window,
+        ": replicas with different windows would count retried events "
+        "differently; restart with --event_id_window=",
+        window));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NatsCommitter::Subscribe(uint64_t start_seq) {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = options_.stream.c_str();
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = start_seq;
+  so.Config.Heartbeat = absl::ToInt64Nanoseconds(absl::Seconds(1));
+  jsErrCode code = static_cast<jsErrCode>(0);
+  // Creating the consumer times out while the NATS cluster is electing a
+  // stream leader (after a node failure): retry for a while.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  natsStatus s;
+  while (true) {
+    code = static_cast<jsErrCode>(0);
+    s = js_Subscribe(&sub_, js_, filter_subject_.c_str(),
+                     &NatsCommitter::OnMessage, this, nullptr, &so, &code);
+    if (s == NATS_OK || absl::Now() > deadline) break;
+    if (options_.log) {
+      absl::FPrintF(stderr,
+                    "banditd: cannot consume the stream yet (%s), retrying\n",
+                    natsStatus_GetText(s));
+    }
+    nats_GetLastError(nullptr);
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  if (s != NATS_OK) return NatsError("cannot consume the stream", s, code);
+  natsSubscription_SetPendingLimits(sub_, -1, -1);
+  return absl::OkStatus();
+}
+
+absl::Status NatsCommitter::WaitCaughtUp() {
+  const absl::Time deadline = options_.catch_up_timeout > absl::ZeroDuration()
+                                  ? absl::Now() + options_.catch_up_timeout
+                                  : absl::InfiniteFuture();
+  absl::Status last_error;
+  while (absl::Now() < deadline) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("shutting down");
+    }
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub_, nullptr, &code);
+    if (s == NATS_OK) {
+      const bool caught_up =
+          ci->NumPending == 0 && applied_sequence() >= ci->Delivered.Stream;
+      jsConsumerInfo_Destroy(ci);
+      if (caught_up) return absl::OkStatus();
+    } else {
+      last_error = NatsError("consumer info", s, code);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("did not catch up with stream ", options_.stream, " within ",
+                   absl::FormatDuration(options_.catch_up_timeout), " (at seq ",
+                   applied_sequence(), ")", last_error.ok() ? "" : ": ",
+                   last_error.message()));
+}
+
+}  // namespace banditd::cluster
