@@ -6,9 +6,9 @@
 #   * a Python virtualenv at .venv with the pinned dev requirements and the
 #     Python client installed in editable mode
 #   * pinned Go tools in .tools/bin (grpcurl, ghz, protoc-gen-go,
-#     protoc-gen-go-grpc, protoc-gen-openapiv2, and a current nats-server release for cluster mode:
-#     Debian's 2.9 stays installed for the C client's package, the tests and
-#     scripts use the pinned one first through PATH)
+#     protoc-gen-go-grpc, protoc-gen-openapiv2, and a current nats-server
+#     release for cluster mode: Debian's 2.9 stays installed with the C
+#     client's package; tests and scripts use the pinned one first via PATH)
 # A second run is a fast no-op. Safe to run as root (CI) or as a sudoer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
