@@ -8,6 +8,7 @@ namespace banditd::ops {
 extern const char kDashboardHtml[];
 extern const char kDashboardJs[];
 extern const char kDashboardCss[];
+extern const char kDashboardFaviconSvg[];
 
 }  // namespace banditd::ops
 

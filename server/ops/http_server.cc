@@ -183,6 +183,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                [](const httplib::Request&, httplib::Response& res) {
                  res.set_content(kDashboardCss, "text/css; charset=utf-8");
                });
+    // Browsers ask for /favicon.ico whatever the page says; both are SVG.
+    server.Get("/favicon.svg|/favicon.ico",
+               [](const httplib::Request&, httplib::Response& res) {
+                 res.set_content(kDashboardFaviconSvg, "image/svg+xml");
+               });
     server.Get("/api/rooms", [engine](const httplib::Request&,
                                       httplib::Response& res) {
       constexpr int kMaxRooms = 1000;

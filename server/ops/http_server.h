@@ -28,7 +28,8 @@ struct HttpServerOptions {
 // HttpServer serves, on its own threads (cpp-httplib):
 //   GET /metrics               Prometheus text format
 //   GET /healthz               "ok"
-//   GET /                      the dashboard page (and /dashboard.js, .css)
+//   GET /                      the dashboard page (and /dashboard.js, .css,
+//                              /favicon.svg, /favicon.ico)
 //   GET /api/rooms             {"rooms": [{room_id, arms, policy}...]}
 //   GET /api/stats?room=&segment=
 //                              per-arm counters and scores, the room policy

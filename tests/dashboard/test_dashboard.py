@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -123,7 +124,77 @@ def test_dashboard_shows_room_and_updates_after_feedback(server):
             assert page.locator("#cold-chart polyline").count() == 1
             assert page.locator("#hot-chart polyline").count() == 1
 
+            # Colours follow the arms' names: "red" is red, "blue" is blue.
+            expect_swatch(page, "red", "rgb(217, 48, 37)")
+            expect_swatch(page, "blue", "rgb(47, 111, 219)")
+            # A UCB1 room: bonus curves, no posterior or hot/cold charts.
+            assert page.locator("#posterior").is_hidden()
+            assert page.locator("#hotcold").is_hidden()
+            assert page.locator("#curves").is_visible()
+
             page.screenshot(path=str(OUTPUT_DIR / "dashboard.png"), full_page=True)
+            assert errors == [], errors
+        finally:
+            browser.close()
+
+
+def expect_swatch(page, arm, rgb):
+    # to_have_css retries: the table is redrawn every second.
+    expect(page.locator(f'#arms tr[data-arm="{arm}"] .swatch')).to_have_css(
+        "background-color", rgb)
+
+
+PALETTE_RGB = {"blue": "rgb(47, 111, 219)", "orange": "rgb(232, 113, 10)",
+               "green": "rgb(30, 142, 62)", "red": "rgb(217, 48, 37)"}
+
+
+@pytest.mark.timeout(180)
+def test_thompson_posteriors_palette_and_favicon(server):
+    stub, url = server
+    room = "dashboard-thompson"
+    # Arm order a, green, b, blue: "green" and "blue" keep their colours, so
+    # a and b skip them (a: orange, b: red), and no two arms share one.
+    stub.CreateRoom(pb.CreateRoomRequest(
+        room_id=room, arm_ids=["a", "green", "b", "blue"],
+        policy=pb.Policy(type=pb.POLICY_TYPE_THOMPSON)), timeout=10)
+    feedback(stub, room, "a", 200, 20)
+    feedback(stub, room, "green", 50, 10)
+
+    with urllib.request.urlopen(url + "favicon.ico", timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"] == "image/svg+xml"
+        assert r.read().startswith(b"<svg")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url + f"#room={room}")
+            expect(page.locator('#arms tr[data-arm="a"] td.views')).to_have_text(
+                "200", timeout=10_000)
+            expect_swatch(page, "green", PALETTE_RGB["green"])
+            expect_swatch(page, "blue", PALETTE_RGB["blue"])
+            expect_swatch(page, "a", PALETTE_RGB["orange"])
+            expect_swatch(page, "b", PALETTE_RGB["red"])
+
+            # One posterior density per arm; the arm with 200 views has the
+            # narrowest, so the highest peak.
+            expect(page.locator("#posterior")).to_be_visible()
+            assert page.locator("#curves").is_hidden()
+            assert page.locator("#hotcold").is_hidden()
+            expect(page.locator("#posterior-chart polyline")).to_have_count(4)
+            # One evaluation reads every curve at once (the chart is redrawn
+            # every second): arm -> the top of its curve (smallest SVG y).
+            peaks = page.evaluate("""() => Object.fromEntries(
+                [...document.querySelectorAll('#posterior-chart polyline')].map(e => [
+                    e.dataset.arm,
+                    Math.min(...e.getAttribute('points').split(' ')
+                                 .map(p => Number(p.split(',')[1])))]))""")
+            assert sorted(peaks) == ["a", "b", "blue", "green"]
+            assert min(peaks, key=peaks.get) == "a"  # SVG y grows downwards
+            page.screenshot(path=str(OUTPUT_DIR / "dashboard-thompson.png"), full_page=True)
             assert errors == [], errors
         finally:
             browser.close()

@@ -2,18 +2,60 @@
 // JSON endpoints (/api/rooms, /api/stats) and redraws.
 "use strict";
 
-const COLORS = ["#2f6fdb", "#e8710a", "#1e8e3e", "#d93025", "#9334e6",
-                "#12b5cb", "#f9ab00", "#5f6368", "#e52592", "#7cb342"];
+// The palette, in the order arms get it; each colour has the words that name
+// it, so an arm called "red" is drawn red and no other arm is.
+const PALETTE = [
+  { hex: "#2f6fdb", words: ["blue", "navy"] },
+  { hex: "#e8710a", words: ["orange"] },
+  { hex: "#1e8e3e", words: ["green", "lime", "olive"] },
+  { hex: "#d93025", words: ["red", "crimson", "scarlet"] },
+  { hex: "#9334e6", words: ["purple", "violet", "lilac"] },
+  { hex: "#12b5cb", words: ["cyan", "teal", "turquoise", "aqua"] },
+  { hex: "#f9ab00", words: ["yellow", "gold", "amber"] },
+  { hex: "#5f6368", words: ["grey", "gray", "silver", "black"] },
+  { hex: "#e52592", words: ["pink", "magenta", "rose"] },
+  { hex: "#8d6e63", words: ["brown", "beige", "tan"] },
+];
 const SVG_NS = "http://www.w3.org/2000/svg";
 const state = { room: null, segment: "", rooms: [], colors: new Map() };
 
 const $ = (id) => document.getElementById(id);
 
-function colorOf(arm) {
-  if (!state.colors.has(arm)) {
-    state.colors.set(arm, COLORS[state.colors.size % COLORS.length]);
+// The palette entry an arm id names by a colour word ("red", "btn-green",
+// "DarkBlue"), or -1.
+function namedColor(armId) {
+  const words = armId.toLowerCase().split(/[^a-z]+/);
+  const joined = armId.toLowerCase();
+  for (let i = 0; i < PALETTE.length; i++) {
+    for (const w of PALETTE[i].words) {
+      if (words.includes(w) || (joined.length > w.length && joined.endsWith(w))) return i;
+    }
   }
-  return state.colors.get(arm);
+  return -1;
+}
+
+// Colours keyed by the arms' order in the room: an arm named by a colour word
+// gets that colour; the others take the remaining palette entries in order,
+// never one that a named arm holds (so no colour contradicts a name).
+// Beyond the palette, unnamed arms reuse the unclaimed entries.
+function assignColors(armIds) {
+  const colors = new Map();
+  const claimed = new Set();
+  for (const id of armIds) {
+    const i = namedColor(id);
+    if (i >= 0) { colors.set(id, PALETTE[i].hex); claimed.add(i); }
+  }
+  const free = PALETTE.map((_, i) => i).filter((i) => !claimed.has(i));
+  let next = 0;
+  for (const id of armIds) {
+    if (colors.has(id)) continue;
+    colors.set(id, free.length ? PALETTE[free[next++ % free.length]].hex : "#5f6368");
+  }
+  state.colors = colors;
+}
+
+function colorOf(arm) {
+  return state.colors.get(arm) || "#5f6368";
 }
 
 function fmt(v, digits) {
@@ -117,6 +159,7 @@ async function refreshStats() {
 }
 
 function renderStats(stats) {
+  assignColors(stats.arms.map((a) => a.arm_id));
   const p = stats.policy;
   $("policy").textContent =
       `policy ${p.kind} · UCB1 alpha ${p.ucb_alpha} · BUCB z ${p.bucb_z} · ` +
@@ -158,6 +201,11 @@ function renderStats(stats) {
   drawBounds(stats);
   drawCurves(stats);
   drawHotCold(stats);
+  drawPosteriors(stats);
+  // Each room shows the charts of its policy: Thompson its posteriors,
+  // hot/cold its feed curves, the others the UCB1/BUCB bonus curves.
+  $("curves").hidden = p.kind === "thompson" || p.kind === "hot_cold";
+  $("hotcold").hidden = p.kind !== "hot_cold";
 }
 
 // ---------------------------------------------------------------- charts
@@ -264,14 +312,15 @@ function drawCurves(stats) {
     svg.append(el("polyline", { points: pts.join(" "), fill: "none", stroke: color,
                                 "stroke-width": 2, "stroke-dasharray": dash }));
   };
-  curve(ucb, "#2f6fdb", "");
-  curve(bucb, "#e8710a", "5 3");
+  // Neutral inks: the palette's colours stand for arms.
+  curve(ucb, "#1d2330", "");
+  curve(bucb, "#6b7385", "5 3");
   for (const a of stats.arms) {
     if (a.views < 1) continue;
     svg.append(el("circle", { cx: x(a.views), cy: y(ucb(a.views)), r: 3.5,
                               fill: colorOf(a.arm_id) }));
   }
-  svg.append(el("text", { x: W - R - 4, y: T + 10, "text-anchor": "end", fill: "#2f6fdb" },
+  svg.append(el("text", { x: W - R - 4, y: T + 10, "text-anchor": "end", fill: "#1d2330" },
                 `UCB1: ${p.ucb_alpha}·√(2 ln N / n), N=${fmtCount(stats.total_views)}`));
   svg.append(el("text", { x: W - R - 4, y: T + 24, "text-anchor": "end" },
                 `BUCB (dashed): ${p.bucb_z}·√(p(1−p)/n), p=${mean.toFixed(3)}`));
@@ -312,13 +361,69 @@ function drawHotCold(stats) {
   const maxViews = Math.max(...stats.arms.map((a) => a.views), 0);
   const nMax = Math.max(2 * p.cold_threshold + 4 / p.cold_steepness, maxViews * 1.1, 10);
   plot($("cold-chart"), cold, nMax, `views (to ${fmtCount(Math.round(nMax))})`,
-       Math.max(p.cold_max, 1e-6), (a) => a.views, "#1e8e3e",
+       Math.max(p.cold_max, 1e-6), (a) => a.views, "#1d2330",
        `coldness: max ${p.cold_max}, steepness ${p.cold_steepness}, threshold ${p.cold_threshold}`);
   const ctrMax = Math.min(1, Math.max(2 * p.hot_threshold + 4 / p.hot_steepness,
                                       ...stats.arms.map((a) => a.ctr * 1.1), 0.05));
   plot($("hot-chart"), hot, ctrMax, `CTR (to ${ctrMax.toFixed(2)})`,
-       Math.max(p.hot_max, 1e-6), (a) => a.ctr, "#d93025",
+       Math.max(p.hot_max, 1e-6), (a) => a.ctr, "#1d2330",
        `hotness: max ${p.hot_max}, steepness ${p.hot_steepness}, threshold ${p.hot_threshold}`);
+}
+
+// Thompson sampling draws each arm's score from its Beta posterior,
+// Beta(prior_a + clicks, prior_b + views - clicks): the densities show how
+// sure the room is about each arm and how often a draw can overtake.
+function lgamma(x) {  // Lanczos approximation, x > 0
+  const g = 7, c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028,
+    771.32342877765313, -176.61502916214059, 12.507343278686905,
+    -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
+  x -= 1;
+  let a = c[0];
+  const t = x + g + 0.5;
+  for (let i = 1; i < g + 2; i++) a += c[i] / (x + i);
+  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+function betaDensity(a, b) {
+  const norm = lgamma(a + b) - lgamma(a) - lgamma(b);
+  return (x) => (x <= 0 || x >= 1) ? 0
+      : Math.exp(norm + (a - 1) * Math.log(x) + (b - 1) * Math.log(1 - x));
+}
+
+function drawPosteriors(stats) {
+  const p = stats.policy;
+  const thompson = p.kind === "thompson";
+  $("posterior").hidden = !thompson;
+  if (!thompson) return;
+  const svg = $("posterior-chart");
+  const arms = stats.arms.map((arm) => {
+    const a = p.beta_prior_a + Math.max(arm.clicks, 0);
+    const b = p.beta_prior_b + Math.max(arm.views - arm.clicks, 0);
+    const mean = a / (a + b);
+    const sd = Math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)));
+    return { arm, a, b, mean, sd, f: betaDensity(a, b) };
+  });
+  // The x range covers every arm's mean +- 4 sd (within [0, 1]).
+  const xMax = Math.min(1, Math.max(0.02, ...arms.map((d) => d.mean + 4 * d.sd)));
+  const xMin = Math.max(0, Math.min(xMax - 0.02, ...arms.map((d) => d.mean - 4 * d.sd)));
+  const xs = [];
+  for (let i = 0; i <= 200; i++) xs.push(xMin + (xMax - xMin) * i / 200);
+  let yMax = 0;
+  for (const d of arms) for (const v of xs) yMax = Math.max(yMax, d.f(v));
+  yMax = Math.max(yMax, 1e-9) * 1.05;
+  frame(svg, yMax, "density", `CTR ${xMin.toFixed(3)} to ${xMax.toFixed(3)}`);
+  const x = (v) => L + (v - xMin) / (xMax - xMin) * (W - L - R);
+  const y = (v) => H - B - Math.min(v, yMax) / yMax * (H - B - T);
+  for (const d of arms) {
+    svg.append(el("polyline", {
+      points: xs.map((v) => `${x(v)},${y(d.f(v))}`).join(" "),
+      fill: "none", stroke: colorOf(d.arm.arm_id), "stroke-width": 2,
+      "data-arm": d.arm.arm_id,
+    }));
+  }
+  svg.append(el("text", { x: W - R - 4, y: T + 10, "text-anchor": "end" },
+                `Beta(${p.beta_prior_a} + clicks, ${p.beta_prior_b} + views − clicks)`));
 }
 
 // ---------------------------------------------------------------- main
