@@ -139,6 +139,12 @@ ABSL_FLAG(bool, metrics_per_room, false,
           "per arm: mind the cardinality).");
 ABSL_FLAG(bool, dashboard, true,
           "Serve the dashboard (/ and /api/...) on --metrics_port.");
+ABSL_FLAG(int, dashboard_history_rooms, 100,
+          "The dashboard's \"share over time\" keeps the last hour of this "
+          "many rooms (the first by id), sampled every "
+          "--dashboard_history_interval; 0: only while a page watches.");
+ABSL_FLAG(absl::Duration, dashboard_history_interval, absl::Seconds(10),
+          "How often the dashboard's share history samples every room.");
 
 namespace {
 
@@ -355,6 +361,9 @@ int main(int argc, char** argv) {
     http_options.host = absl::GetFlag(FLAGS_metrics_host);
     http_options.port = absl::GetFlag(FLAGS_metrics_port);
     http_options.dashboard = absl::GetFlag(FLAGS_dashboard);
+    http_options.history_rooms = absl::GetFlag(FLAGS_dashboard_history_rooms);
+    http_options.history_interval =
+        absl::GetFlag(FLAGS_dashboard_history_interval);
     absl::StatusOr<std::unique_ptr<banditd::ops::HttpServer>> started =
         banditd::ops::HttpServer::Start(http_options, &metrics, &engine);
     if (!started.ok()) {

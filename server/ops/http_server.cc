@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "httplib.h"
 #include "server/ops/dashboard_assets.h"
+#include "server/ops/share_history.h"
 
 namespace banditd::ops {
 namespace {
@@ -78,82 +79,31 @@ std::string JsonQuote(absl::string_view s) {
   return out;
 }
 
-// History keeps, per (room, segment) the dashboard has asked about, a ring
-// of timestamped view counts, one point a second at most, from which it
-// derives each arm's share of new views between points.
-class HttpServer::History {
- public:
-  struct Point {
-    absl::Time time;
-    std::vector<std::pair<std::string, double>> views;  // by arm
-  };
-
-  // Records `point` for `key` (if the last one is a second old or more) and
-  // returns the share-over-time series as JSON.
-  std::string RecordAndRender(const std::string& key, Point point) {
-    absl::MutexLock lock(&mu_);
-    std::deque<Point>& ring = rings_[key];
-    if (ring.empty() || point.time - ring.back().time >= absl::Seconds(1)) {
-      ring.push_back(std::move(point));
-      if (ring.size() > kMaxPoints) ring.pop_front();
-    }
-    if (rings_.size() > kMaxKeys) {
-      // Rarely reached; forget everything but this key.
-      std::deque<Point> keep = std::move(ring);
-      rings_.clear();
-      rings_[key] = std::move(keep);
-    }
-    return Render(rings_[key]);
-  }
-
- private:
-  static constexpr size_t kMaxPoints = 600;
-  static constexpr size_t kMaxKeys = 256;
-
-  static std::string Render(const std::deque<Point>& ring) {
-    std::string out = "[";
-    bool first = true;
-    for (size_t i = 1; i < ring.size(); ++i) {
-      absl::flat_hash_map<std::string, double> before;
-      for (const auto& [arm, v] : ring[i - 1].views) before[arm] = v;
-      std::vector<std::pair<const std::string*, double>> deltas;
-      double total = 0;
-      for (const auto& [arm, v] : ring[i].views) {
-        auto it = before.find(arm);
-        double d = v - (it == before.end() ? 0 : it->second);
-        if (d < 0) d = v;  // the room was reset
-        deltas.push_back({&arm, d});
-        total += d;
-      }
-      if (!(total > 0)) continue;
-      absl::StrAppend(&out, first ? "" : ",",
-                      "{\"t\":", absl::ToUnixMillis(ring[i].time),
-                      ",\"share\":{");
-      first = false;
-      for (size_t j = 0; j < deltas.size(); ++j) {
-        absl::StrAppend(&out, j ? "," : "", JsonQuote(*deltas[j].first), ":",
-                        JsonNumber(deltas[j].second / total));
-      }
-      out += "}}";
-    }
-    out += "]";
-    return out;
-  }
-
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::deque<Point>> rings_
-      ABSL_GUARDED_BY(mu_);
-};
-
-HttpServer::HttpServer()
-    : server_(std::make_unique<httplib::Server>()),
-      history_(std::make_unique<History>()) {}
+HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
   if (server_ != nullptr) server_->stop();
   if (thread_.joinable()) thread_.join();
+  if (!stop_sampler_.HasBeenNotified()) stop_sampler_.Notify();
+  if (sampler_.joinable()) sampler_.join();
+}
+
+void HttpServer::SampleShares(const core::Engine* engine, int max_rooms) {
+  const absl::Time now = absl::Now();
+  core::RoomPage page = engine->ListRooms(max_rooms, "");
+  for (const core::RoomInfo& room : page.rooms) {
+    absl::StatusOr<core::Stats> stats =
+        engine->GetStats(room.room_id, "", false);
+    if (!stats.ok()) continue;  // deleted in between
+    std::vector<std::pair<std::string, double>> views;
+    views.reserve(stats->arms.size());
+    for (const core::ArmStat& arm : stats->arms) {
+      views.push_back({arm.arm_id, arm.counts.views});
+    }
+    history_->Record(room.room_id, "", now, views);
+  }
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
@@ -161,7 +111,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const core::Engine* engine) {
   std::unique_ptr<HttpServer> http(new HttpServer());
   httplib::Server& server = *http->server_;
-  History* history = http->history_.get();
+  ShareHistory::Options history_options;
+  history_options.max_keys =
+      static_cast<size_t>(std::max(options.history_rooms, 1));
+  http->history_ = std::make_unique<ShareHistory>(history_options);
+  ShareHistory* history = http->history_.get();
 
   server.Get("/metrics",
              [metrics](const httplib::Request&, httplib::Response& res) {
@@ -220,11 +174,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                         kJson);
         return;
       }
-      History::Point point{absl::Now(), {}};
+      std::vector<std::pair<std::string, double>> views;
       std::string arms = "[";
       for (size_t i = 0; i < stats->arms.size(); ++i) {
         const core::ArmStat& arm = stats->arms[i];
-        point.views.push_back({arm.arm_id, arm.counts.views});
+        views.push_back({arm.arm_id, arm.counts.views});
         absl::StrAppend(&arms, i ? "," : "",
                         "{\"arm_id\":", JsonQuote(arm.arm_id),
                         ",\"enabled\":", arm.enabled ? "true" : "false",
@@ -235,9 +189,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                         ",\"bucb\":", JsonNumber(arm.scores.bucb), "}");
       }
       arms += "]";
-      std::string shares = history->RecordAndRender(
-          absl::StrCat(room_id, std::string(1, '\0'), segment),
-          std::move(point));
+      history->Record(room_id, segment, absl::Now(), views);
+      std::string shares = history->RenderJson(room_id, segment);
       res.set_content(
           absl::StrCat("{\"room_id\":", JsonQuote(stats->room_id),
                        ",\"segment\":", JsonQuote(stats->segment),
@@ -258,6 +211,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         "cannot listen for HTTP on ", options.host, ":", options.port));
   }
   http->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  if (options.dashboard && options.history_rooms > 0) {
+    // Every room's share history from the start, not only while a page
+    // watches it.
+    HttpServer* self = http.get();
+    http->sampler_ = std::thread([self, engine, options] {
+      do {
+        self->SampleShares(engine, options.history_rooms);
+      } while (!self->stop_sampler_.WaitForNotificationWithTimeout(
+          options.history_interval));
+    });
+  }
   // stop() is a no-op until the listener runs; wait so Stop() always works.
   for (int i = 0; i < 5000 && !server.is_running(); ++i) {
     absl::SleepFor(absl::Milliseconds(1));

@@ -6,8 +6,11 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "server/core/engine.h"
 #include "server/ops/metrics.h"
+#include "server/ops/share_history.h"
 
 namespace httplib {
 class Server;
@@ -23,6 +26,12 @@ struct HttpServerOptions {
   int port = 0;
   // Serve the dashboard (/, /api/...) besides /metrics.
   bool dashboard = true;
+  // With the dashboard: every history_interval, record the whole-room view
+  // counts of the first history_rooms rooms (by id) for "share over time"
+  // (the last hour; ShareHistory bounds the memory). 0 rooms: only while a
+  // page polls.
+  int history_rooms = 100;
+  absl::Duration history_interval = absl::Seconds(10);
 };
 
 // HttpServer serves, on its own threads (cpp-httplib):
@@ -49,12 +58,15 @@ class HttpServer {
   void Stop();
 
  private:
-  class History;
   HttpServer();
+  // Records every room's whole-room views in history_ (the sampler thread).
+  void SampleShares(const core::Engine* engine, int max_rooms);
 
   std::unique_ptr<httplib::Server> server_;
-  std::unique_ptr<History> history_;
+  std::unique_ptr<ShareHistory> history_;
   std::thread thread_;
+  std::thread sampler_;
+  absl::Notification stop_sampler_;
   int port_ = 0;
 };
 

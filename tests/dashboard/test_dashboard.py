@@ -11,6 +11,7 @@ import pathlib
 import re
 import socket
 import subprocess
+import json
 import time
 import urllib.request
 
@@ -48,6 +49,7 @@ def server(tmp_path):
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [str(BINARY), "--port=0", f"--metrics_port={http_port}",
+         "--dashboard_history_interval=0.5s",
          f"--data_dir={tmp_path / 'data'}"],
         stdout=log, stderr=subprocess.STDOUT)
     grpc_port = None
@@ -159,6 +161,19 @@ def test_thompson_posteriors_palette_and_favicon(server):
         policy=pb.Policy(type=pb.POLICY_TYPE_THOMPSON)), timeout=10)
     feedback(stub, room, "a", 200, 20)
     feedback(stub, room, "green", 50, 10)
+
+    # The server samples every room (every 0.5 s here): before any page has
+    # asked, the room's share over time is there already.
+    time.sleep(1.2)
+    feedback(stub, room, "green", 30, 3)
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen(url + f"api/stats?room={room}", timeout=10) as r:
+            history = json.load(r)["share_history"]
+        if history or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert history and history[-1]["share"]["green"] == 1.0, history
 
     with urllib.request.urlopen(url + "favicon.ico", timeout=10) as r:
         assert r.status == 200

@@ -255,7 +255,8 @@ function drawShare(stats) {
     }));
   }
   const seconds = Math.round((t1 - t0) / 1000);
-  svg.append(el("text", { x: L, y: H - 4 }, `last ${seconds}s`));
+  svg.append(el("text", { x: L, y: H - 4 },
+                seconds < 120 ? `last ${seconds}s` : `last ${Math.round(seconds / 60)} min`));
 }
 
 function drawBounds(stats) {
