@@ -151,6 +151,10 @@ def test_errors_carry_code_message_and_http_status(http: Http):
         {"roomId": room, "armId": "a", "views": -1}]})
     assert (status, error["code"]) == (400, 3)
     assert "events[1]" in error["message"]
+    # The gRPC status details, as JSON: google.rpc.BadRequest names the field.
+    [detail] = error["details"]
+    assert detail["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    assert [v["field"] for v in detail["fieldViolations"]] == ["events[1].views"]
 
     status, error = http.call("POST", "/v1/rooms", raw=b"{not json")
     assert (status, error["code"]) == (400, 3) and error["message"].startswith("body:")
