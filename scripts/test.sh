@@ -59,7 +59,7 @@ run_part build bash scripts/build.sh
 run_part ctest part_ctest
 run_part pytest part_pytest
 run_part "go test" part_gotest
-run_part "http+server" .venv/bin/pytest tests/http tests/server -q
+run_part "http+server+readme" .venv/bin/pytest tests/http tests/server tests/readme -q
 run_part dashboard .venv/bin/pytest tests/dashboard -q
 run_part deb bash scripts/test_deb.sh
 
