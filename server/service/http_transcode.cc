@@ -213,21 +213,34 @@ std::string ErrorToJson(int code, absl::string_view message,
   const Descriptor* status_type =
       google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(
           "google.rpc.Status");
-  if (status_type != nullptr && !details_bytes.empty()) {
+  if (status_type != nullptr) {
     std::unique_ptr<Message> status(
         google::protobuf::MessageFactory::generated_factory()
             ->GetPrototype(status_type)
             ->New());
-    if (status->ParseFromArray(details_bytes.data(),
-                               static_cast<int>(details_bytes.size())) &&
-        google::protobuf::util::MessageToJsonString(*status, &json, options)
+    bool filled =
+        !details_bytes.empty() &&
+        status->ParseFromArray(details_bytes.data(),
+                               static_cast<int>(details_bytes.size()));
+    if (!filled) {
+      // No details: a Status of code and message still prints its fields in
+      // declaration order (code, message, details), unlike a Struct's map.
+      status->Clear();
+      const google::protobuf::Reflection* reflection = status->GetReflection();
+      reflection->SetInt32(status.get(), status_type->FindFieldByName("code"),
+                           code);
+      reflection->SetString(status.get(),
+                            status_type->FindFieldByName("message"),
+                            std::string(message));
+    }
+    if (google::protobuf::util::MessageToJsonString(*status, &json, options)
             .ok()) {
       return json;
     }
     json.clear();
   }
-  // The plain form, built as a google.protobuf.Struct so the JSON printer
-  // does the quoting.
+  // Without google.rpc.Status linked: a google.protobuf.Struct, so the JSON
+  // printer does the quoting (its key order is unspecified).
   google::protobuf::Struct error;
   auto& fields = *error.mutable_fields();
   fields["code"].set_number_value(code);
