@@ -4,8 +4,10 @@
   in a temporary directory), then its Python snippet with this checkout's
   client, then its Go snippet as a complete program in the clients/go
   module, then the block that stops the server.
-* "In short" (Python client): type-checks with mypy (pinned in
-  clients/python/requirements-dev.txt).
+* "In short" (Python client): runs against a server of its own, and
+  type-checks with mypy --strict (pinned in clients/python/requirements-dev.txt).
+* "Metrics": runs as written (its own server on 50092 / 9464).
+* Every other block: README_BLOCKS says where it runs, or why it does not.
 (The "Call it over HTTP" and banditctl sections have their own tests in
 tests/http and clients/python/tests.)
 """
@@ -82,3 +84,93 @@ def test_in_short_python_snippet_type_checks(tmp_path: Path):
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Success" in run.stdout
+
+
+def test_metrics_section_runs():
+    [script] = blocks(section("### Metrics"), "sh")
+    # As a user's shell runs it: -e, but no pipefail (`| head` may close
+    # the pipe early). promtool's exit status is the pipeline's.
+    run = subprocess.run(["bash", "-eu", "-c", script], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "banditd_store_recovery_replayed_records 0" in run.stdout
+
+
+def test_in_short_python_snippet_runs(tmp_path: Path):
+    """The snippet as written, against a server of its own (its address
+    swapped in for localhost:50051)."""
+    sys.path.insert(0, str(ROOT / "clients" / "python" / "tests"))
+    try:
+        from conftest import start_server  # the client tests' launcher
+    finally:
+        sys.path.pop(0)
+    [snippet] = blocks(section("## Python client and notebooks"), "python")
+    server = start_server(tmp_path / "data")
+    try:
+        code = snippet.replace('"localhost:50051"', f'"{server.target}"')
+        assert code != snippet
+        code += "\nprint(client.stats('py-home').to_dataframe()['clicks'].sum())\n"
+        (tmp_path / "in_short.py").write_text(code)
+        run = subprocess.run([str(PYTHON), str(tmp_path / "in_short.py")],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == "1.0"
+    finally:
+        server.stop()
+
+
+# Every code block of the README: where it runs as written, or why it does
+# not. Keyed by (heading, first line of the block); a new block fails
+# test_every_readme_block_is_accounted_for until it is listed here.
+RUN = "runs in "
+NOT_RUN = "not run: "
+README_BLOCKS = {
+    ("## Quick start", "scripts/serve.sh"):
+        NOT_RUN + "installs packages, builds a second (Release) tree and serves "
+        "in the foreground: too slow for the suite",
+    ("## Python client and notebooks", "scripts/serve.sh &"):
+        RUN + "clients/python/tests/test_example.py (the walkthrough, against a "
+        "test server instead of serve.sh's)",
+    ("## Python client and notebooks", "import banditd"):
+        RUN + "tests/readme (test_in_short_python_snippet_runs, _type_checks)",
+    ("## Command line: banditctl", "banditctl rooms create"):
+        RUN + "clients/python/tests/test_banditctl.py::test_readme_banditctl_section_runs",
+    ("## Inspect with grpcurl", "export PATH="):
+        RUN + "clients/python/tests/test_grpcurl.py::test_readme_commands_run_as_written",
+    ("## Call it over HTTP", "DATA=$(mktemp -d)"): RUN + "tests/http/test_readme_http.py",
+    ("## Call it over HTTP", "curl -s -X POST"): RUN + "tests/http/test_readme_http.py",
+    ("## Call it over HTTP", "curl -s -w"): RUN + "tests/http/test_readme_http.py",
+    ("## Call it over HTTP", "kill %1"): RUN + "tests/http/test_readme_http.py",
+    ("### TLS and tokens", "export PATH="): RUN + "tests/readme (test_tls_section_runs)",
+    ("### TLS and tokens", "import os"): RUN + "tests/readme (test_tls_section_runs)",
+    ("### TLS and tokens", "package main"): RUN + "tests/readme (test_tls_section_runs)",
+    ("### TLS and tokens", "kill \"$TLS_SERVER\""): RUN + "tests/readme (test_tls_section_runs)",
+    ("### Install as a Debian package", "bash scripts/build_server.sh"):
+        NOT_RUN + "apt install changes the machine; scripts/test_deb.sh builds the "
+        "same package from build/ and installs, checks and purges it",
+    ("### Metrics", "build/banditd --port=50092"):
+        RUN + "tests/readme (test_metrics_section_runs)",
+    ("## Scale out with NATS JetStream", "scripts/cluster_up.sh"):
+        NOT_RUN + "starts 3 NATS servers and 3 replicas; tests/cluster covers cluster mode",
+    ("## Simulate and evaluate offline", "# Both paths"):
+        RUN + "clients/python/tests/test_sim.py (simulate.py both paths, smaller runs)",
+    ("## Simulate and evaluate offline", ".venv/bin/python scripts/make_offline_dataset.py"):
+        RUN + "clients/python/tests/test_offline.py (smaller runs)",
+}
+
+
+def test_every_readme_block_is_accounted_for():
+    text = (ROOT / "README.md").read_text()
+    headings = [(m.start(), m.group(0)) for m in re.finditer(r"^#{2,3} .*$", text, re.M)]
+    found = set()
+    for m in re.finditer(r"```\w*\n(.*?)```", text, re.S):
+        heading = [h for at, h in headings if at < m.start()][-1]
+        first = m.group(1).split("\n", 1)[0]
+        keys = [k for k in README_BLOCKS if k[0] == heading and first.startswith(k[1])]
+        assert keys, f"README block under {heading!r} starting {first!r} is not in README_BLOCKS"
+        found.add(keys[0])
+    assert found == set(README_BLOCKS), set(README_BLOCKS) - found
+    for where in README_BLOCKS.values():
+        if where.startswith(RUN):
+            path = where[len(RUN):].split(" ")[0].split("::")[0]
+            assert (ROOT / path).exists(), path
