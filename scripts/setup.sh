@@ -26,8 +26,9 @@ APT_PACKAGES=(
   prometheus chromium
   # cluster mode (issue 8): NATS JetStream server for the tests
   nats-server
-  # HTTP/JSON API benchmark (scripts/bench_http.sh); .deb package checks
-  wrk systemd
+  # HTTP/JSON API benchmark (scripts/bench_http.sh); .deb package checks;
+  # the README sections the tests run (openssl, curl)
+  wrk systemd adduser openssl curl
 )
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
