@@ -422,9 +422,10 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
     if (!e.features.empty()) {
       // A view is one impression (A += x x^T); the reward, which may come
       // with the view or in a later click-only event, goes to b.
+      // Stored divided by the decay scale, as the counters are.
       LinUcbArm& model = room->linucb_arms[arm];
-      model.AddImpression(e.features, views);
-      model.AddReward(e.features, reward);
+      model.AddImpression(e.features, views * unscale);
+      model.AddReward(e.features, reward * unscale);
     }
     add_to(std::string(kWholeRoom));
     if (!e.segment.empty()) add_to(e.segment);

@@ -74,6 +74,12 @@ double LinUcbArm::Score(absl::Span<const double> x, double alpha) const {
   return Expected(x) + alpha * std::sqrt(Variance(x));
 }
 
+void LinUcbArm::Rescale(double scale) {
+  for (double& v : a_inverse_) v /= scale;
+  for (double& v : b_) v *= scale;
+  RecomputeTheta();
+}
+
 void LinUcbArm::Restore(std::vector<double> a_inverse, std::vector<double> b) {
   a_inverse_ = std::move(a_inverse);
   b_ = std::move(b);

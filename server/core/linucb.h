@@ -36,6 +36,13 @@ class LinUcbArm {
   const std::vector<double>& a_inverse() const { return a_inverse_; }
   const std::vector<double>& b() const { return b_; }
   const std::vector<double>& theta() const { return theta_; }
+  // Decay: a room's models are stored like its counters, divided by the
+  // room's counter_scale s (true A = s A~, true b = s b~), so that forgetting
+  // is O(1): the engine adds each impression and reward divided by s, theta
+  // = A~^-1 b~ is unchanged by s, and x^T A^-1 x = x^T A~^-1 x / s. This
+  // folds s into the stored values (A~^-1 / s, b~ s) when the room resets
+  // its scale to 1.
+  void Rescale(double scale);
   // Restores a snapshot; sizes must match the dimension.
   void Restore(std::vector<double> a_inverse, std::vector<double> b);
 

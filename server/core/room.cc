@@ -129,6 +129,7 @@ void Room::AdvanceDecay(int64_t logged_at_micros) {
       segment.arms.ScaleAll(counter_scale);
       for (auto& [item, table] : segment.context) table.ScaleAll(counter_scale);
     }
+    for (LinUcbArm& model : linucb_arms) model.Rescale(counter_scale);
     counter_scale = 1.0;
   }
 }

@@ -665,12 +665,15 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       case PolicyKind::kKlUcb:
         return KlUcbScore(v, c, t.log_total_views);
       case PolicyKind::kLinUcb:  // scored per arm below, never per table
-        return room.linucb_arms[i].Score(q.features, policy.linucb_alpha);
-      case PolicyKind::kLinTs:
-        return room.linucb_arms[i].Expected(q.features) +
-               policy.linucb_alpha *
-                   std::sqrt(room.linucb_arms[i].Variance(q.features)) *
-                   normal(rng);
+      case PolicyKind::kLinTs: {
+        // The models are stored divided by the decay scale (linucb.h).
+        const LinUcbArm& model = room.linucb_arms[i];
+        const double sd = std::sqrt(model.Variance(q.features) / scale);
+        const double spread = policy.kind == PolicyKind::kLinUcb
+                                  ? policy.linucb_alpha * sd
+                                  : policy.linucb_alpha * sd * normal(rng);
+        return model.Expected(q.features) + spread;
+      }
       case PolicyKind::kUcb1:
         return Ucb1Score(v, c, t.log_total_views, policy.ucb_alpha);
       case PolicyKind::kBucb:

@@ -43,6 +43,21 @@ def kl_ucb_index(n: float, s: float, budget: float) -> float:
     return lo
 
 
+def kl_ucb_indices(n: np.ndarray, s: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """kl_ucb_index over arrays of arms at once (50 bisection steps)."""
+    p = np.clip(s / n, 0.0, 1.0)
+    lo, hi = p.copy(), np.ones_like(p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(50):
+            mid = (lo + hi) / 2
+            kl = (np.where(p > 0, p * np.log(p / mid), 0.0)
+                  + np.where(p < 1, (1 - p) * np.log((1 - p) / (1 - mid)), 0.0))
+            over = n * kl > budget
+            hi = np.where(over, mid, hi)
+            lo = np.where(over, lo, mid)
+    return np.where(budget > 0, lo, p)
+
+
 class Arms:
     def __init__(self, k: int) -> None:
         self.views = [0.0] * k
@@ -60,10 +75,12 @@ def thompson(st: Arms, t: int, rng: random.Random) -> int:
 
 
 def kl_ucb(st: Arms, t: int, rng: random.Random) -> int:
+    """KL-UCB at the level ln(N / n) (KL-UCB+), as the server documents."""
     if 0 in st.views:
         return st.views.index(0)
-    budget = math.log(sum(st.views))
-    return _argmax([kl_ucb_index(v, c, budget) for v, c in zip(st.views, st.clicks)], rng)
+    n = np.array(st.views)
+    budget = np.maximum(np.log(n.sum()) - np.log(n), 0.0)
+    return _argmax(list(kl_ucb_indices(n, np.array(st.clicks), budget)), rng)
 
 
 def ucb1(alpha: float):
