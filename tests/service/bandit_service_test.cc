@@ -539,8 +539,11 @@ TEST_F(BanditServiceTest, RoomConfigAndNewPoliciesThroughTheApi) {
     grpc::ClientContext context;
     ASSERT_TRUE(stub_->Sample(&context, sample, &response).ok());
   }
+  // The room decays (half-life 1000 events), linear models included: the
+  // prior lambda I has aged one event, A = 2^(-1/1000) + 1, theta = 3 / A.
   EXPECT_EQ(response.arms(0).arm_id(), "b");
-  EXPECT_DOUBLE_EQ(response.arms(0).score(), 1.5);
+  EXPECT_DOUBLE_EQ(response.arms(0).score(),
+                   3.0 / (std::exp2(-1.0 / 1000) + 1));
   // Wrong feature count names the field.
   sample.add_features(2.0);
   grpc::ClientContext context;

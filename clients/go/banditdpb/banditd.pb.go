@@ -374,6 +374,11 @@ func (x *Policy) GetPriorPseudoViews() float64 {
 // Exponential forgetting of a room's counters, so scores follow a changing
 // world. At most one half-life may be set; none means no decay. Decay is
 // applied as events are logged, so replaying the log reproduces it exactly.
+//
+// The LINUCB / LIN_TS models decay with the same half-life: A and b are
+// weighted like the counters, the prior lambda I included, so an arm that
+// stops being shown drifts back towards (and beyond) prior uncertainty and is
+// explored again.
 type Decay struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Counters halve after this many Feedback events in the room.
