@@ -166,7 +166,7 @@ POLICIES = {
     "ucb1-0.1": ucb1(0.1),
     "reward-thompson": reward_thompson,
 }
-LINEAR_POLICIES = {"linucb": linucb(0.5), "lin-ts": lin_ts(0.5)}
+LINEAR_POLICIES = {"linucb": linucb(0.5), "lin-ts": lin_ts(0.1)}
 
 
 def run(sc: sim.Scenario, name: str, run_index: int, rounds: int = 0) -> Dict[str, float]:
