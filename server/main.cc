@@ -57,6 +57,10 @@ ABSL_FLAG(int, http_threads, 64,
           "HTTP/JSON API worker threads: the most HTTP connections served at "
           "once (a kept-alive connection holds one).");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
+ABSL_FLAG(absl::Duration, drain_grace, absl::ZeroDuration(),
+          "On SIGTERM, how long to keep serving while health checks (gRPC "
+          "and /healthz) report NOT_SERVING, before refusing new calls: give "
+          "load balancers time to stop sending traffic.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls get to finish.");
 
@@ -212,6 +216,32 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_linucb_max_dimension);
   banditd::core::Engine engine(engine_options);
   banditd::ops::Metrics metrics;
+  banditd::ops::ProcessCollector process_collector;
+  banditd::ops::EngineCollector engine_collector(
+      &engine, absl::GetFlag(FLAGS_metrics_per_room));
+  metrics.AddCollectable(&process_collector);
+  metrics.AddCollectable(&engine_collector);
+  // The HTTP endpoint starts before recovery, so that /healthz says 503
+  // "recovering" (and a port in use is found) before a long replay.
+  std::unique_ptr<banditd::ops::HttpServer> http;
+  if (absl::GetFlag(FLAGS_metrics_port) != 0) {
+    banditd::ops::HttpServerOptions http_options;
+    http_options.host = absl::GetFlag(FLAGS_metrics_host);
+    http_options.port = absl::GetFlag(FLAGS_metrics_port);
+    http_options.dashboard = absl::GetFlag(FLAGS_dashboard);
+    http_options.history_rooms = absl::GetFlag(FLAGS_dashboard_history_rooms);
+    http_options.history_interval =
+        absl::GetFlag(FLAGS_dashboard_history_interval);
+    absl::StatusOr<std::unique_ptr<banditd::ops::HttpServer>> started =
+        banditd::ops::HttpServer::Start(http_options, &metrics, &engine);
+    if (!started.ok()) {
+      Log(std::string(started.status().message()));
+      return 1;
+    }
+    http = *std::move(started);
+    Log(absl::StrCat("metrics", http_options.dashboard ? " and dashboard" : "",
+                     " on http://", http_options.host, ":", http->port(), "/"));
+  }
   banditd::store::DurableCommitter::Options store_options;
   store_options.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (const std::string d = absl::GetFlag(FLAGS_durability); d == "async") {
@@ -292,11 +322,6 @@ int main(int argc, char** argv) {
   }
   banditd::service::BanditService service(&engine, &committer, auth.get(),
                                           decisions.get());
-  banditd::ops::ProcessCollector process_collector;
-  banditd::ops::EngineCollector engine_collector(
-      &engine, absl::GetFlag(FLAGS_metrics_per_room));
-  metrics.AddCollectable(&process_collector);
-  metrics.AddCollectable(&engine_collector);
 
   banditd::service::ServerOptions server_options;
   server_options.address =
@@ -355,28 +380,11 @@ int main(int argc, char** argv) {
                      gateway_options.tls_cert_file.empty() ? "http" : "https",
                      "://", gateway_options.host, ":", gateway->port(), "/"));
   }
-  std::unique_ptr<banditd::ops::HttpServer> http;
-  if (absl::GetFlag(FLAGS_metrics_port) != 0) {
-    banditd::ops::HttpServerOptions http_options;
-    http_options.host = absl::GetFlag(FLAGS_metrics_host);
-    http_options.port = absl::GetFlag(FLAGS_metrics_port);
-    http_options.dashboard = absl::GetFlag(FLAGS_dashboard);
-    http_options.history_rooms = absl::GetFlag(FLAGS_dashboard_history_rooms);
-    http_options.history_interval =
-        absl::GetFlag(FLAGS_dashboard_history_interval);
-    absl::StatusOr<std::unique_ptr<banditd::ops::HttpServer>> started =
-        banditd::ops::HttpServer::Start(http_options, &metrics, &engine);
-    if (!started.ok()) {
-      Log(std::string(started.status().message()));
-      return 1;
-    }
-    http = *std::move(started);
-    Log(absl::StrCat("metrics", http_options.dashboard ? " and dashboard" : "",
-                     " on http://", http_options.host, ":", http->port(),
-                     "/"));
-  }
   grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
   health->SetServingStatus(true);
+  if (http != nullptr) {
+    http->SetState(banditd::ops::HttpServer::State::kServing);
+  }
   Log(absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":",
                    running->port,
                    server_options.tls_cert_pem.empty() ? " (plaintext)"
@@ -387,6 +395,20 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &signal_number);
   Log(absl::StrCat("received signal ", signal_number, ", draining"));
   health->SetServingStatus(false);
+  if (http != nullptr) {
+    http->SetState(banditd::ops::HttpServer::State::kDraining);
+  }
+  // Load balancers see NOT_SERVING (health, /healthz) and move traffic away
+  // while calls are still served.
+  if (const absl::Duration grace = absl::GetFlag(FLAGS_drain_grace);
+      grace > absl::ZeroDuration()) {
+    Log(absl::StrCat("reporting NOT_SERVING for ", absl::FormatDuration(grace),
+                     " before refusing new calls"));
+    absl::SleepFor(grace);
+  }
+  // Ends the Health.Watch streams, which would otherwise hold the drain
+  // below for its whole timeout.
+  health->Shutdown();
   server.Shutdown(std::chrono::system_clock::now() +
                   absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
   // After the gRPC drain: HTTP calls in flight have their answers by now.

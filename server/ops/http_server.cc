@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "httplib.h"
 #include "server/ops/dashboard_assets.h"
+#include "server/ops/http_socket.h"
 #include "server/ops/share_history.h"
 
 namespace banditd::ops {
@@ -111,18 +112,30 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const core::Engine* engine) {
   std::unique_ptr<HttpServer> http(new HttpServer());
   httplib::Server& server = *http->server_;
-  ShareHistory::Options history_options;
-  history_options.max_keys =
-      static_cast<size_t>(std::max(options.history_rooms, 1));
-  http->history_ = std::make_unique<ShareHistory>(history_options);
-  ShareHistory* history = http->history_.get();
+  server.set_socket_options(ExclusivePortSocketOptions);
+#include "server/ops/http_socket.h"
+#include "server/ops/share_history.h"
 
   server.Get("/metrics",
              [metrics](const httplib::Request&, httplib::Response& res) {
                res.set_content(metrics->Render(), "text/plain; version=0.0.4");
              });
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
+  // For load balancers and orchestrators: 200 only while serving.
+  server.Get("/healthz", [state = &http->state_](const httplib::Request&,
+                                                 httplib::Response& res) {
+    switch (state->load()) {
+      case State::kServing:
+        res.set_content("ok\n", "text/plain");
+        return;
+      case State::kRecovering:
+        res.status = 503;
+        res.set_content("recovering\n", "text/plain");
+        return;
+      case State::kDraining:
+        res.status = 503;
+        res.set_content("draining\n", "text/plain");
+        return;
+    }
   });
 
   if (options.dashboard) {

@@ -1,6 +1,7 @@
 #ifndef BANDITD_SERVER_OPS_HTTP_SERVER_H_
 #define BANDITD_SERVER_OPS_HTTP_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -36,7 +37,8 @@ struct HttpServerOptions {
 
 // HttpServer serves, on its own threads (cpp-httplib):
 //   GET /metrics               Prometheus text format
-//   GET /healthz               "ok"
+//   GET /healthz               200 "ok" while serving; 503 "recovering" or
+//                              "draining" before and after (SetState)
 //   GET /                      the dashboard page (and /dashboard.js, .css,
 //                              /favicon.svg, /favicon.ico)
 //   GET /api/rooms             {"rooms": [{room_id, arms, policy}...]}
@@ -53,6 +55,10 @@ class HttpServer {
       const core::Engine* engine);
   ~HttpServer();
 
+  // What /healthz reports; kRecovering until set.
+  enum class State { kRecovering, kServing, kDraining };
+  void SetState(State state) { state_.store(state); }
+
   int port() const { return port_; }
   // Stops accepting and waits for the serving thread. Idempotent.
   void Stop();
@@ -68,6 +74,7 @@ class HttpServer {
   std::thread sampler_;
   absl::Notification stop_sampler_;
   int port_ = 0;
+  std::atomic<State> state_{State::kRecovering};
 };
 
 // Escapes `s` as a JSON string literal, quotes included.

@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "httplib.h"
+#include "server/ops/http_socket.h"
 #include "server/service/http_transcode.h"
 
 namespace banditd::service {
@@ -168,6 +169,7 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   gateway->handler_ =
       std::make_unique<Handler>(&gateway->rules_, std::move(channel));
   httplib::Server& server = *gateway->server_;
+  server.set_socket_options(ops::ExclusivePortSocketOptions);
   const int threads = std::max(1, options.threads);
   server.new_task_queue = [threads] {
     return new httplib::ThreadPool(threads);

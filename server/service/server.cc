@@ -2,17 +2,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/health_check_service_server_builder_option.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "server/service/health_service.h"
 #include "server/service/rpc_metrics.h"
 
 namespace banditd::service {
 
 absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
                                           BanditService* service) {
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   RunningServer running;
@@ -28,7 +29,17 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
         {options.tls_key_pem, options.tls_cert_pem});
     credentials = grpc::SslServerCredentials(ssl);
   }
+  // One server per port: without this gRPC sets SO_REUSEPORT and a second
+  // banditd on a port in use would start and split the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.address, credentials, &running.port);
+  // Our health service instead of gRPC's (see HealthService); the server
+  // owns it and serves it.
+  auto health_service = std::make_unique<HealthService>();
+  builder.RegisterService(health_service.get());
+  builder.SetOption(
+      std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(
+          std::move(health_service)));
   if (options.metrics != nullptr) {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -42,7 +53,8 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
   running.server = builder.BuildAndStart();
   if (running.server == nullptr || running.port == 0) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.address));
+        absl::StrCat("cannot listen on ", options.address,
+                     ": the port is in use or the address is not local"));
   }
   // Registers the health messages in the descriptor pool that reflection
   // reads (and keeps the linker from dropping them).

@@ -29,8 +29,11 @@ struct RunningServer {
 };
 
 // Starts a gRPC server with `service`, server reflection and the standard
-// health service (reported NOT_SERVING until the caller marks it serving,
-// e.g. after recovery). `service` must outlive the server.
+// health service (a HealthService, reported NOT_SERVING until the caller
+// marks it serving, e.g. after recovery; GetHealthCheckService() returns it).
+// The port is the server's alone: UNAVAILABLE naming the address when
+// another process listens on it (no SO_REUSEPORT). `service` must outlive
+// the server.
 absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
                                           BanditService* service);
 

@@ -7,6 +7,7 @@ every server gets a free port, its own data directory and a health check.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +19,8 @@ _spec = importlib.util.spec_from_file_location(
 )
 assert _spec is not None and _spec.loader is not None
 fixtures = importlib.util.module_from_spec(_spec)
+# Registered before it runs: its dataclasses look their module up by name.
+sys.modules[_spec.name] = fixtures
 _spec.loader.exec_module(fixtures)
 
 Server = fixtures.Server

@@ -200,7 +200,29 @@ TEST_F(HttpServerTest, ServesMetrics) {
   EXPECT_THAT(result->get_header_value("Content-Type"),
               HasSubstr("text/plain"));
   EXPECT_THAT(result->body, HasSubstr("banditd_rooms 1"));
+}
+
+TEST_F(HttpServerTest, HealthzIs503UnlessServing) {
+  EXPECT_EQ(Get("/healthz", 503), "recovering\n");
+  http_->SetState(HttpServer::State::kServing);
   EXPECT_EQ(Get("/healthz"), "ok\n");
+  http_->SetState(HttpServer::State::kDraining);
+  EXPECT_EQ(Get("/healthz", 503), "draining\n");
+  // Metrics stay readable while draining.
+  EXPECT_THAT(Get("/metrics"), HasSubstr("banditd_rooms 1"));
+}
+
+TEST_F(HttpServerTest, RefusesAPortInUse) {
+  HttpServerOptions options;
+  options.port = http_->port();
+  absl::StatusOr<std::unique_ptr<HttpServer>> second =
+      HttpServer::Start(options, &metrics_, &engine_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(second.status().message(),
+              HasSubstr(absl::StrCat(":", http_->port())));
+  // The first one still answers.
+  EXPECT_THAT(Get("/metrics"), HasSubstr("banditd_rooms 1"));
 }
 
 TEST_F(HttpServerTest, ServesDashboardAndJson) {

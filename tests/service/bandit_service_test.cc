@@ -39,6 +39,7 @@ class BanditServiceTest : public ::testing::Test {
     absl::StatusOr<RunningServer> running = StartServer({}, service_.get());
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = std::move(running->server);
+    port_ = running->port;
     server_->GetHealthCheckService()->SetServingStatus(true);
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
                                    grpc::InsecureChannelCredentials());
@@ -49,6 +50,8 @@ class BanditServiceTest : public ::testing::Test {
     server_->Shutdown();
     committer_->Shutdown();
   }
+
+  int port_ = 0;
 
   grpc::Status CreateRoom(const std::string& room,
                           std::vector<std::string> arms,
@@ -419,6 +422,56 @@ TEST_F(BanditServiceTest, HealthServiceReportsServing) {
                                          &serving);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(serving, grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(BanditServiceTest, ASecondServerOnTheSamePortFails) {
+  ServerOptions options;
+  options.address = absl::StrCat("127.0.0.1:", port_);
+  absl::StatusOr<RunningServer> second = StartServer(options, service_.get());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(second.status().message(),
+              HasSubstr(absl::StrCat("127.0.0.1:", port_)));
+  // The first server keeps every connection.
+  EXPECT_TRUE(CreateRoom("still-here", {"a"}).ok());
+}
+
+TEST_F(BanditServiceTest, HealthWatchEndsAtShutdown) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext watch_context;
+  std::unique_ptr<grpc::ClientReader<grpc::health::v1::HealthCheckResponse>>
+      watch = health->Watch(&watch_context, request);
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+
+  server_->GetHealthCheckService()->Shutdown();
+  EXPECT_FALSE(watch->Read(&response));
+  grpc::Status ended = watch->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(ended.error_message(), HasSubstr("shutting down"));
+
+  // A Watch opened after Shutdown gets NOT_SERVING and ends; SERVING cannot
+  // come back; Check still answers, and NOT_FOUND for an unknown service.
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  grpc::ClientContext late_context;
+  auto late = health->Watch(&late_context, request);
+  ASSERT_TRUE(late->Read(&response));
+  EXPECT_EQ(response.status(),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_FALSE(late->Read(&response));
+  EXPECT_EQ(late->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  grpc::health::v1::HealthCheckResponse::ServingStatus status;
+  EXPECT_TRUE(testing::CheckHealth(channel_, "", &status).ok());
+  EXPECT_EQ(status, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(testing::CheckHealth(channel_, "no.such.Service", &status)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(BanditServiceTest, FeedbackCitingADecisionIsCreditedToIt) {
