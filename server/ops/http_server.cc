@@ -113,8 +113,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   std::unique_ptr<HttpServer> http(new HttpServer());
   httplib::Server& server = *http->server_;
   server.set_socket_options(ExclusivePortSocketOptions);
-#include "server/ops/http_socket.h"
-#include "server/ops/share_history.h"
+  ShareHistory::Options history_options;
+  history_options.max_keys =
+      static_cast<size_t>(std::max(options.history_rooms, 1));
+  http->history_ = std::make_unique<ShareHistory>(history_options);
+  ShareHistory* history = http->history_.get();
 
   server.Get("/metrics",
              [metrics](const httplib::Request&, httplib::Response& res) {
