@@ -32,6 +32,7 @@
 #include "server/ops/metrics.h"
 #include "server/service/auth.h"
 #include "server/service/bandit_service.h"
+#include "server/service/protobuf_log.h"
 #include "server/service/http_gateway.h"
 #include "server/service/openapi_doc.h"
 #include "server/service/server.h"
@@ -198,6 +199,8 @@ int main(int argc, char** argv) {
   };
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  // Unparsable requests make libprotobuf log a line each: rate-limited.
+  banditd::service::RateLimitProtobufLogs();
   // Deadlock detection is a debugging aid (absl/synchronization/mutex.h) that
   // Debian's Abseil leaves on: ~5 % of server CPU in every mutex operation.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
