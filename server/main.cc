@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -48,7 +49,12 @@ ABSL_FLAG(int64_t, event_id_window, 1'000'000,
           "How many recent Feedback event_ids are remembered for de-dup.");
 ABSL_FLAG(int64_t, decision_cache_size, 100'000,
           "How many recent Sample decisions Feedback may cite by decision_id "
-          "(about 200 bytes each); 0 turns decision ids off.");
+          "(also bounded by --decision_cache_bytes); 0 turns decision ids "
+          "off.");
+ABSL_FLAG(int64_t, decision_cache_bytes, int64_t{64} << 20,
+          "Memory the decision cache may hold, in bytes (a decision costs "
+          "about 150 bytes plus its arm ids, context items and features); "
+          "the oldest decisions are evicted first.");
 ABSL_FLAG(int, linucb_max_dimension, 64,
           "Largest LinUCB feature vector a room may declare.");
 ABSL_FLAG(int, http_port, 0,
@@ -321,7 +327,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<banditd::service::DecisionCache> decisions;
   if (absl::GetFlag(FLAGS_decision_cache_size) > 0) {
     decisions = std::make_unique<banditd::service::DecisionCache>(
-        static_cast<size_t>(absl::GetFlag(FLAGS_decision_cache_size)));
+        static_cast<size_t>(absl::GetFlag(FLAGS_decision_cache_size)),
+        static_cast<size_t>(
+            std::max<int64_t>(absl::GetFlag(FLAGS_decision_cache_bytes), 0)));
   }
   banditd::service::BanditService service(&engine, &committer, auth.get(),
                                           decisions.get());

@@ -283,13 +283,15 @@ absl::StatusOr<core::FeedbackBatch> FeedbackFromProto(
     event.features.assign(e.features().begin(), e.features().end());
     if (!e.decision_id().empty()) {
       const std::string p = absl::StrCat("events[", i, "]");
-      std::optional<Decision> decision;
+      std::shared_ptr<const Decision> decision;
       if (decisions != nullptr) decision = decisions->Get(e.decision_id());
-      if (!decision.has_value()) {
+      if (decision == nullptr) {
         return absl::NotFoundError(absl::StrCat(
             p, ".decision_id: decision \"", e.decision_id(),
-            "\" is unknown or was evicted from the decision cache (",
-            decisions == nullptr ? 0 : decisions->capacity(), " entries)"));
+            "\" is unknown or was evicted from the decision cache (at most ",
+            decisions == nullptr ? 0 : decisions->max_entries(),
+            " decisions and ",
+            decisions == nullptr ? 0 : decisions->max_bytes(), " bytes)"));
       }
       if (absl::Status s = ResolveDecision(*decision, p, event); !s.ok()) {
         return s;

@@ -39,24 +39,43 @@ std::optional<uint64_t> GetHex(const char* in) {
 
 }  // namespace
 
-DecisionCache::DecisionCache(size_t capacity) : capacity_(capacity) {}
+DecisionCache::DecisionCache(size_t max_entries, size_t max_bytes)
+    : max_entries_(max_entries), max_bytes_(max_bytes) {}
+
+size_t DecisionCache::ApproximateBytes(const Decision& d) {
+  // Per string: its heap buffer when longer than the small-string buffer.
+  auto str = [](const std::string& s) {
+    return sizeof(std::string) + (s.size() > 15 ? s.capacity() + 1 : 0);
+  };
+  size_t bytes = sizeof(Entry) + sizeof(Decision) + 32;  // + control block
+  bytes += str(d.room_id) + str(d.segment);
+  for (const std::string& item : d.context_items) bytes += str(item);
+  for (const std::string& arm : d.arm_ids) bytes += str(arm);
+  bytes += d.features.size() * sizeof(double);
+  return bytes;
+}
 
 std::string DecisionCache::Put(Decision decision) {
   thread_local absl::BitGen gen;
   const uint64_t tag = absl::Uniform<uint64_t>(gen);
+  const size_t bytes = ApproximateBytes(decision);
   uint64_t sequence = 0;
-  if (capacity_ == 0) {
-    sequence = absl::Uniform<uint64_t>(gen);
+  if (max_entries_ == 0 || bytes > max_bytes_) {
+    sequence = absl::Uniform<uint64_t>(gen) | (uint64_t{1} << 63);
   } else {
-    Decision evicted;  // destroyed after the lock is released
+    auto shared = std::make_shared<const Decision>(std::move(decision));
+    std::vector<std::shared_ptr<const Decision>> evicted;  // freed unlocked
     absl::MutexLock lock(&mu_);
-    if (ring_.empty()) ring_.resize(capacity_);
-    sequence = ++last_sequence_;
-    Slot& slot = ring_[sequence % capacity_];
-    evicted = std::move(slot.decision);
-    slot.tag = tag;
-    slot.sequence = sequence;
-    slot.decision = std::move(decision);
+    while (!entries_.empty() &&
+           (entries_.size() >= max_entries_ || bytes_ + bytes > max_bytes_)) {
+      bytes_ -= entries_.front().bytes;
+      evicted.push_back(std::move(entries_.front().decision));
+      entries_.pop_front();
+      ++first_sequence_;
+    }
+    sequence = first_sequence_ + entries_.size();
+    entries_.push_back({tag, bytes, std::move(shared)});
+    bytes_ += bytes;
   }
   std::string id(32, '0');
   PutHex(tag, id.data());
@@ -64,23 +83,30 @@ std::string DecisionCache::Put(Decision decision) {
   return id;
 }
 
-std::optional<Decision> DecisionCache::Get(
+std::shared_ptr<const Decision> DecisionCache::Get(
     const std::string& decision_id) const {
-  if (decision_id.size() != 32 || capacity_ == 0) return std::nullopt;
+  if (decision_id.size() != 32) return nullptr;
   const std::optional<uint64_t> tag = GetHex(decision_id.data());
   const std::optional<uint64_t> sequence = GetHex(decision_id.data() + 16);
-  if (!tag || !sequence || *sequence == 0) return std::nullopt;
+  if (!tag || !sequence) return nullptr;
   absl::MutexLock lock(&mu_);
-  if (ring_.empty()) return std::nullopt;
-  const Slot& slot = ring_[*sequence % capacity_];
-  if (slot.sequence != *sequence || slot.tag != *tag) return std::nullopt;
-  return slot.decision;
+  if (*sequence < first_sequence_ ||
+      *sequence - first_sequence_ >= entries_.size()) {
+    return nullptr;
+  }
+  const Entry& entry = entries_[*sequence - first_sequence_];
+  if (entry.tag != *tag) return nullptr;
+  return entry.decision;
 }
 
 size_t DecisionCache::size() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<size_t>(
-      std::min<uint64_t>(last_sequence_, static_cast<uint64_t>(capacity_)));
+  return entries_.size();
+}
+
+size_t DecisionCache::bytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
 }
 
 }  // namespace banditd::service

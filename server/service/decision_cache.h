@@ -2,6 +2,8 @@
 #define BANDITD_SERVER_SERVICE_DECISION_CACHE_H_
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,39 +22,52 @@ struct Decision {
   std::vector<std::string> arm_ids;
 };
 
-// DecisionCache remembers the last `capacity` decisions, evicting the oldest.
-// It lives in memory only: decisions are not state, the Feedback events that
-// cite them are logged with every field resolved.
+// DecisionCache remembers recent decisions, evicting the oldest first once
+// it holds `max_entries` decisions or their estimated size (ApproximateBytes)
+// passes `max_bytes`: one decision can list 10,000 arms and 32 context items,
+// so a count alone does not bound memory. It lives in memory only: decisions
+// are not state, the Feedback events that cite them are logged with every
+// field resolved.
 //
-// The decisions sit in a ring of `capacity` slots, with no index: an id is
-// 16 hex digits of a random tag and 16 of the decision's sequence number,
-// whose slot is sequence % capacity; Get checks that the slot still holds
-// that sequence and tag. Put thus costs no hashing and no rehash (a hash map
-// under constant insert-and-evict churn periodically rehashes in place, a
-// stall of milliseconds at 100,000 entries), and allocates only the id.
+// Decisions sit in a deque in sequence order, with no index: an id is 16 hex
+// digits of a random tag and 16 of the decision's sequence number, whose
+// position is sequence - (the oldest's sequence); Get checks the tag. Put
+// thus costs no hashing and no rehash. Entries are immutable and shared, so
+// Get copies a pointer, not the decision, under the lock.
 class DecisionCache {
  public:
-  explicit DecisionCache(size_t capacity);
+  explicit DecisionCache(size_t max_entries,
+                         size_t max_bytes = size_t{64} << 20);
 
-  // Stores `decision` and returns its new id (32 hex digits).
+  // Stores `decision` and returns its new id (32 hex digits). A decision
+  // larger than max_bytes on its own gets an id that is never found.
   std::string Put(Decision decision);
-  // The decision, or nullopt when unknown or evicted.
-  std::optional<Decision> Get(const std::string& decision_id) const;
+  // The decision, or null when unknown or evicted.
+  std::shared_ptr<const Decision> Get(const std::string& decision_id) const;
 
-  size_t capacity() const { return capacity_; }
+  size_t max_entries() const { return max_entries_; }
+  size_t max_bytes() const { return max_bytes_; }
   size_t size() const;
+  // Estimated bytes held (the sum of ApproximateBytes).
+  size_t bytes() const;
+
+  // Estimated heap and inline bytes of one cached decision.
+  static size_t ApproximateBytes(const Decision& decision);
 
  private:
-  struct Slot {
+  struct Entry {
     uint64_t tag = 0;
-    uint64_t sequence = 0;  // 0: empty (sequences start at 1)
-    Decision decision;
+    size_t bytes = 0;
+    std::shared_ptr<const Decision> decision;
   };
 
-  const size_t capacity_;
+  const size_t max_entries_;
+  const size_t max_bytes_;
   mutable absl::Mutex mu_;
-  std::vector<Slot> ring_ ABSL_GUARDED_BY(mu_);
-  uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Sequence number of entries_.front() (sequences start at 1).
+  uint64_t first_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace banditd::service

@@ -1645,9 +1645,12 @@ type SampleResponse struct {
 	// The policy used, with every parameter resolved.
 	Policy *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Identifies this decision for FeedbackEvent.decision_id. Decisions are
-	// remembered in a bounded in-memory cache (--decision_cache_size, default
-	// 100,000 decisions of about 200 bytes each, oldest evicted first) and are
-	// not kept across restarts. Empty when the server runs with the cache off.
+	// remembered in an in-memory cache bounded both in count
+	// (--decision_cache_size, default 100,000) and in bytes
+	// (--decision_cache_bytes, default 64 MiB; a decision costs about 150
+	// bytes plus its arm ids, context items and features), oldest evicted
+	// first, and are not kept across restarts. Empty when the server runs with
+	// the cache off.
 	DecisionId    string `protobuf:"bytes,3,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
