@@ -200,6 +200,12 @@ absl::StatusOr<core::CreateRoom> CreateRoomFromProto(
     const v1::CreateRoomRequest& request) {
   absl::StatusOr<core::PolicyParams> policy = PolicyFromProto(request.policy());
   if (!policy.ok()) return policy.status();
+  // The default for new rooms (docs/SIMULATION.md, low click rates). The
+  // resolved kind is what the log records, so rooms created under an older
+  // default keep theirs on replay.
+  if (request.policy().type() == v1::POLICY_TYPE_UNSPECIFIED) {
+    policy->kind = core::PolicyKind::kKlUcb;
+  }
   core::CreateRoom create;
   create.room_id = request.room_id();
   create.arm_ids.assign(request.arm_ids().begin(), request.arm_ids().end());

@@ -121,6 +121,23 @@ TEST(LogCodecTest, KeepsPolicyAndFlags) {
   EXPECT_FALSE(std::get<core::SetArmEnabled>(*decoded).enabled);
 }
 
+// The default policy of new rooms is resolved by the service before the
+// CreateRoom is logged; the record carries the kind, so a room created when
+// the default was UCB1 replays as UCB1 under any later default.
+TEST(LogCodecTest, CreateRoomKeepsTheResolvedKindWhateverTheDefault) {
+  for (core::PolicyKind kind :
+       {core::PolicyKind::kUcb1, core::PolicyKind::kKlUcb,
+        core::PolicyKind::kLinTs}) {
+    core::CreateRoom create;
+    create.room_id = "r";
+    create.policy.kind = kind;
+    absl::StatusOr<core::Mutation> decoded =
+        DecodeMutation(EncodeMutation(create));
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(std::get<core::CreateRoom>(*decoded).policy.kind, kind);
+  }
+}
+
 TEST(LogCodecTest, RejectsGarbageAndEmptyRecords) {
   EXPECT_EQ(DecodeMutation("\xff\xff\xff\xff garbage").status().code(),
             absl::StatusCode::kDataLoss);

@@ -211,7 +211,7 @@ func (c *Client) WaitUntilServing(ctx context.Context) error {
 }
 
 // CreateRoom creates a room with its initial (enabled) arms; policy may be
-// nil for the server default (UCB1). ALREADY_EXISTS if the room exists.
+// nil for the server default (KL_UCB). ALREADY_EXISTS if the room exists.
 func (c *Client) CreateRoom(ctx context.Context, roomID string, armIDs []string, policy *pb.Policy) (*pb.Room, error) {
 	req := &pb.CreateRoomRequest{RoomId: roomID, ArmIds: armIDs, Policy: policy}
 	resp, err := call(ctx, c, "CreateRoom", false, c.rpc.CreateRoom, req)

@@ -75,7 +75,7 @@ func TestRoomLifecycle(t *testing.T) {
 	if got := armIDs(room.GetArms()); strings.Join(got, ",") != "a,b" {
 		t.Fatalf("arms = %v", got)
 	}
-	if room.GetPolicy().GetType() != pb.PolicyType_POLICY_TYPE_UCB1 || room.GetPolicy().GetUcbAlpha() != 1 {
+	if room.GetPolicy().GetType() != pb.PolicyType_POLICY_TYPE_KL_UCB || room.GetPolicy().GetUcbAlpha() != 1 {
 		t.Fatalf("default policy = %v", room.GetPolicy())
 	}
 	if got := check(c.GetRoom(ctx, id))(t); !proto.Equal(got, room) {

@@ -42,7 +42,11 @@ const (
 type PolicyType int32
 
 const (
-	// Use the room's default policy (in a request) or UCB1 (in CreateRoom).
+	// Use the room's default policy (in a request) or KL_UCB (in CreateRoom):
+	// the lowest-regret policy without parameters at click rates of 1-5 % in
+	// docs/SIMULATION.md, level with THOMPSON and deterministic. Rooms created
+	// before this default (UCB1) keep UCB1: CreateRoom is logged with the
+	// resolved policy.
 	PolicyType_POLICY_TYPE_UNSPECIFIED PolicyType = 0
 	// Greedy: score = clicks / views.
 	PolicyType_POLICY_TYPE_CTR PolicyType = 1

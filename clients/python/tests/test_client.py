@@ -21,13 +21,14 @@ def test_create_room_defaults(client: banditd.Client, room_id: str) -> None:
     assert room.room_id == room_id
     assert room.arm_ids == ["red", "green", "blue"]
     assert all(a.enabled for a in room.arms)
-    # CreateRoom without a policy means UCB1, every parameter resolved.
+    # CreateRoom without a policy means KL_UCB (issue 13; rooms created
+    # before keep UCB1), every parameter resolved.
     p = room.policy
-    assert p.type is PolicyType.UCB1
+    assert p.type is PolicyType.KL_UCB
     assert (p.ucb_alpha, p.bucb_z, p.beta_prior_a, p.beta_prior_b, p.epsilon) == (1.0, 1.96, 1.0, 1.0, 0.1)
     assert all(getattr(p, f) is not None for f in ("cold_max", "hot_max", "linucb_alpha", "prior_pseudo_views"))
     assert repr(room).startswith(
-        f"Room({room_id!r}, arms=[red, green, blue], policy=Policy(UCB1, ucb_alpha=1.0, "
+        f"Room({room_id!r}, arms=[red, green, blue], policy=Policy(KL_UCB, ucb_alpha=1.0, "
         "bucb_z=1.96, beta_prior_a=1.0, beta_prior_b=1.0, epsilon=0.1, "
     )
 
