@@ -63,6 +63,17 @@ ABSL_FLAG(int, http_port, 0,
 ABSL_FLAG(int, http_threads, 64,
           "HTTP/JSON API worker threads: the most HTTP connections served at "
           "once (a kept-alive connection holds one).");
+// Limits on what clients can make the server hold (RESOURCE_EXHAUSTED
+// beyond). Enforced when a request is admitted, never on log replay: they
+// can be lowered at any restart without losing anything already logged.
+ABSL_FLAG(int, max_context_items, 32,
+          "Most context items in one Feedback event or Sample call.");
+ABSL_FLAG(int, max_rooms, 10000, "Most rooms the server holds.");
+ABSL_FLAG(int, max_arms_per_room, 10'000'000, "Most arms in one room.");
+ABSL_FLAG(int, max_segments_per_room, 1000,
+          "Most segments (besides the whole room) in one room.");
+ABSL_FLAG(int, max_context_items_per_segment, 10000,
+          "Most distinct context items counted in one segment of a room.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::ZeroDuration(),
           "On SIGTERM, how long to keep serving while health checks (gRPC "
@@ -223,6 +234,13 @@ int main(int argc, char** argv) {
   engine_options.event_id_window = absl::GetFlag(FLAGS_event_id_window);
   engine_options.max_linucb_dimension =
       absl::GetFlag(FLAGS_linucb_max_dimension);
+  engine_options.max_context_items = absl::GetFlag(FLAGS_max_context_items);
+  engine_options.max_rooms = absl::GetFlag(FLAGS_max_rooms);
+  engine_options.max_arms_per_room = absl::GetFlag(FLAGS_max_arms_per_room);
+  engine_options.max_segments_per_room =
+      absl::GetFlag(FLAGS_max_segments_per_room);
+  engine_options.max_context_items_per_segment =
+      absl::GetFlag(FLAGS_max_context_items_per_segment);
   banditd::core::Engine engine(engine_options);
   banditd::ops::Metrics metrics;
   banditd::ops::ProcessCollector process_collector;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/ids.h"
 #include "server/core/scoring.h"
@@ -65,9 +67,9 @@ absl::Status ValidateNewArms(
     const std::vector<std::string>& arm_ids, const Room* room, size_t existing,
     size_t max_arms) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // Caller holds room->mu.
   if (existing + arm_ids.size() > max_arms) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("arm_ids: a room holds at most ", max_arms, " arms (",
-                     existing, " + ", arm_ids.size(), " requested)"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "arm_ids: a room holds at most ", max_arms, " arms (", existing, " + ",
+        arm_ids.size(), " requested; --max_arms_per_room)"));
   }
   absl::flat_hash_set<absl::string_view> seen;
   seen.reserve(arm_ids.size());
@@ -141,6 +143,20 @@ absl::Status Engine::ValidateExistingArm(const std::string& room_id,
 }
 
 absl::Status Engine::Validate(const Mutation& mutation) const {
+  return Check(mutation, /*enforce_limits=*/true);
+}
+
+absl::Status Engine::CheckState(const Mutation& mutation) const {
+  return Check(mutation, /*enforce_limits=*/false);
+}
+
+absl::Status Engine::Check(const Mutation& mutation,
+                           bool enforce_limits) const {
+  // Without limits, a request-shape cap that a flag sets never rejects:
+  // these are facts of the log, admitted under whatever flags were in force.
+  const size_t max_arms = enforce_limits
+                              ? static_cast<size_t>(options_.max_arms_per_room)
+                              : std::numeric_limits<size_t>::max();
   return std::visit(
       Overloaded{
           [&](const CreateRoom& m) -> absl::Status {
@@ -151,14 +167,23 @@ absl::Status Engine::Validate(const Mutation& mutation) const {
               return absl::AlreadyExistsError(absl::StrCat(
                   "room_id: room \"", m.room_id, "\" already exists"));
             }
-            if (absl::Status s = ValidateNewArms(m.arm_ids, nullptr, 0,
-                                                 options_.max_arms_per_room);
+            if (enforce_limits) {
+              absl::ReaderMutexLock lock(&rooms_mu_);
+              if (rooms_.size() >= static_cast<size_t>(options_.max_rooms)) {
+                return absl::ResourceExhaustedError(absl::StrCat(
+                    "room_id: the server already holds the limit of ",
+                    options_.max_rooms, " rooms (--max_rooms)"));
+              }
+            }
+            if (absl::Status s =
+                    ValidateNewArms(m.arm_ids, nullptr, 0, max_arms);
                 !s.ok()) {
               return s;
             }
             if (absl::Status s = ValidateDecay(m.decay); !s.ok()) return s;
-            if (absl::Status s =
-                    ValidateLinUcb(m.linucb, options_.max_linucb_dimension);
+            if (absl::Status s = ValidateLinUcb(
+                    m.linucb, enforce_limits ? options_.max_linucb_dimension
+                                             : std::numeric_limits<int>::max());
                 !s.ok()) {
               return s;
             }
@@ -180,8 +205,7 @@ absl::Status Engine::Validate(const Mutation& mutation) const {
             }
             absl::ReaderMutexLock lock(&(*room)->mu);
             return ValidateNewArms(m.arm_ids, room->get(),
-                                   (*room)->arm_ids.size(),
-                                   options_.max_arms_per_room);
+                                   (*room)->arm_ids.size(), max_arms);
           },
           [&](const RemoveArm& m) -> absl::Status {
             return ValidateExistingArm(m.room_id, m.arm_id);
@@ -190,20 +214,22 @@ absl::Status Engine::Validate(const Mutation& mutation) const {
             return ValidateExistingArm(m.room_id, m.arm_id);
           },
           [&](const FeedbackBatch& m) -> absl::Status {
-            return ValidateFeedback(m);
+            return ValidateFeedback(m, enforce_limits);
           },
       },
       mutation);
 }
 
-absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
+absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
+                                      bool enforce_limits) const {
   if (batch.events.empty()) {
     return absl::InvalidArgumentError("events: must hold at least one event");
   }
-  if (batch.events.size() > static_cast<size_t>(options_.max_batch_events)) {
+  if (enforce_limits &&
+      batch.events.size() > static_cast<size_t>(options_.max_batch_events)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "events: ", batch.events.size(), " events exceed the limit of ",
-        options_.max_batch_events, " per batch"));
+        options_.max_batch_events, " per batch (--max_batch_events)"));
   }
   // Segments and context tables this batch would create, keyed
   // "room\0segment" and "room\0segment\0item", to enforce the per-room limits.
@@ -238,12 +264,13 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
       unlock();
       return ValidateId(e.arm_id, field(".arm_id"));
     }
-    if (e.context_items.size() >
-        static_cast<size_t>(options_.max_context_items)) {
+    if (enforce_limits && e.context_items.size() >
+                              static_cast<size_t>(options_.max_context_items)) {
       unlock();
-      return absl::InvalidArgumentError(absl::StrCat(
-          field(".context_items: "), e.context_items.size(),
-          " items exceed the limit of ", options_.max_context_items));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field(".context_items: "), e.context_items.size(),
+                       " items exceed the limit of ",
+                       options_.max_context_items, " (--max_context_items)"));
     }
     for (size_t j = 0; j < e.context_items.size(); ++j) {
       if (!IsValidId(e.context_items[j])) {
@@ -299,15 +326,16 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
         return s;
       }
     }
+    if (!enforce_limits) continue;
     if (room->FindSegment(e.segment) == nullptr &&
         new_segments.insert(absl::StrCat(e.room_id, kSep, e.segment)).second) {
       const size_t count = room->segments.size() + new_segments.size();
       if (count > static_cast<size_t>(options_.max_segments_per_room) + 1) {
         unlock();
-        return absl::ResourceExhaustedError(
-            absl::StrCat(field(".segment: room \""), e.room_id,
-                         "\" already holds the limit of ",
-                         options_.max_segments_per_room, " segments"));
+        return absl::ResourceExhaustedError(absl::StrCat(
+            field(".segment: room \""), e.room_id,
+            "\" already holds the limit of ", options_.max_segments_per_room,
+            " segments (--max_segments_per_room)"));
       }
     }
     // Items count against both the event's segment and the whole room.
@@ -326,7 +354,8 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
           return absl::ResourceExhaustedError(absl::StrCat(
               field(".context_items: segment \""), *seg_name, "\" of room \"",
               e.room_id, "\" already holds the limit of ",
-              options_.max_context_items_per_segment, " context items"));
+              options_.max_context_items_per_segment,
+              " context items (--max_context_items_per_segment)"));
         }
       }
     }
@@ -336,7 +365,9 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch) const {
 }
 
 absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
-  if (absl::Status s = Validate(mutation); !s.ok()) return s;
+  // Only the rules of the state: the limits were enforced when the mutation
+  // was admitted, and a logged mutation must replay whatever the flags are.
+  if (absl::Status s = CheckState(mutation); !s.ok()) return s;
   ApplyResult result;
   std::visit(
       Overloaded{
@@ -354,8 +385,11 @@ absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
             rooms_.emplace(m.room_id, std::move(room));
           },
           [&](const DeleteRoom& m) {
-            absl::MutexLock lock(&rooms_mu_);
-            rooms_.erase(m.room_id);
+            {
+              absl::MutexLock lock(&rooms_mu_);
+              rooms_.erase(m.room_id);
+            }
+            ForgetEventIds(m.room_id);
           },
           [&](const ResetRoom& m) {
             std::shared_ptr<Room> room = FindRoom(m.room_id);
@@ -390,7 +424,7 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
   for (const FeedbackEvent& e : batch.events) {
     if (!e.event_id.empty()) {
       absl::MutexLock lock(&dedup_mu_);
-      if (SeenEvent(e.event_id)) {
+      if (SeenEvent(e.room_id, e.event_id)) {
         ++result.duplicate_events;
         continue;
       }
@@ -434,20 +468,57 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
   return result;
 }
 
-bool Engine::SeenEvent(const std::string& event_id) {
+std::string EventKey(absl::string_view room_id, absl::string_view event_id) {
+  return absl::StrCat(room_id, absl::string_view("\0", 1), event_id);
+}
+
+bool Engine::SeenEvent(const std::string& room_id,
+                       const std::string& event_id) {
   if (options_.event_id_window <= 0) return false;
-  if (seen_event_ids_.contains(event_id)) return true;
+  std::string key = EventKey(room_id, event_id);
+  if (seen_event_ids_.contains(key)) return true;
+  // Ids from a snapshot written before ids were scoped to rooms match in
+  // every room, as they did then, until they leave the window.
+  if (legacy_event_ids_ > 0 &&
+      seen_event_ids_.contains(EventKey("", event_id))) {
+    return true;
+  }
+  Remember(std::move(key));
+  return false;
+}
+
+void Engine::Remember(std::string key) {
   const size_t window = static_cast<size_t>(options_.event_id_window);
+  if (!key.empty()) {
+    if (key.front() == '\0') ++legacy_event_ids_;
+    seen_event_ids_.insert(key);
+  }
   if (event_id_ring_.size() < window) {
-    event_id_ring_.push_back(event_id);
+    event_id_ring_.push_back(std::move(key));
   } else {
-    seen_event_ids_.erase(event_id_ring_[event_id_ring_next_]);
-    event_id_ring_[event_id_ring_next_] = event_id;
+    std::string& slot = event_id_ring_[event_id_ring_next_];
+    if (!slot.empty()) {
+      if (slot.front() == '\0') --legacy_event_ids_;
+      seen_event_ids_.erase(slot);
+    }
+    slot = std::move(key);
     event_id_ring_next_ = (event_id_ring_next_ + 1) % window;
   }
-  seen_event_ids_.insert(event_id);
   ++event_ids_added_;
-  return false;
+}
+
+void Engine::ForgetEventIds(const std::string& room_id) {
+  const std::string prefix = EventKey(room_id, "");
+  // DeleteRoom is structural: a snapshot draft taken before it is not used.
+  absl::MutexLock lock(&dedup_mu_);
+  // A hole keeps the ring's order and count: snapshots copy it as it is
+  // (an empty key), so a restart evicts in the same order as this run.
+  for (std::string& slot : event_id_ring_) {
+    if (absl::StartsWith(slot, prefix)) {
+      seen_event_ids_.erase(slot);
+      slot.clear();
+    }
+  }
 }
 
 std::vector<std::string> Engine::RecentEventIds(uint64_t* added) const {
@@ -518,7 +589,9 @@ void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
   event_id_ring_.clear();
   event_id_ring_next_ = 0;
   event_ids_added_ = 0;
-  for (std::string& id : recent_event_ids) SeenEvent(id);
+  legacy_event_ids_ = 0;
+  if (options_.event_id_window <= 0) return;
+  for (std::string& key : recent_event_ids) Remember(std::move(key));
 }
 
 void Engine::ForEachRoom(const std::function<void(const Room&)>& visit) const {

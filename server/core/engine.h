@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/mutation.h"
 #include "server/core/policy.h"
@@ -21,12 +22,17 @@
 namespace banditd::core {
 
 // Limits that protect the process from requests that would exhaust it.
+// Enforced at admission (Validate), never by Apply: main.cc sets them from
+// flags, which may differ between the run that logged a mutation and the one
+// that replays it.
 struct EngineOptions {
   int max_batch_events = 10000;
   int max_context_items = 32;
   int max_k = 10000;
+  int max_rooms = 10000;
   int max_arms_per_room = 10'000'000;
-  int max_segments_per_room = 10000;
+  // Segments besides the whole room.
+  int max_segments_per_room = 1000;
   int max_context_items_per_segment = 10000;
   // How many recent Feedback event_ids are remembered for de-duplication.
   int64_t event_id_window = 1'000'000;
@@ -98,6 +104,10 @@ struct Stats {
   double total_views = 0;
 };
 
+// The de-duplication key of a Feedback event id: ids are scoped to their
+// room, so two rooms may use the same event ids.
+std::string EventKey(absl::string_view room_id, absl::string_view event_id);
+
 // INVALID_ARGUMENT (or FAILED_PRECONDITION for a room without LinUCB)
 // unless `features` fits the room's LinUCB models.
 absl::Status ValidateFeatures(const std::vector<double>& features,
@@ -119,13 +129,23 @@ class Engine {
 
   const EngineOptions& options() const { return options_; }
 
-  // Checks `mutation` against the current state without changing anything.
-  // Errors name the offending request field, e.g. "events[2].arm_id".
+  // Admission: checks `mutation` against the limits of EngineOptions (batch
+  // size, items per event, arms, segments and items per room, LinUCB
+  // dimension) and against the current state, without changing anything.
+  // Committers call it before logging. Errors name the offending request
+  // field, e.g. "events[2].arm_id".
   absl::Status Validate(const Mutation& mutation) const;
 
-  // Applies `mutation` entirely or, when it is invalid against the current
-  // state, not at all. Deterministic: the same sequence of mutations always
-  // gives the same state, which is what log replay relies on.
+  // The rules of the state alone (room and arms exist or not, ids well
+  // formed, counts in range): none depends on EngineOptions, so a mutation
+  // that passed Validate under any flags passes CheckState again on replay
+  // of the same log.
+  absl::Status CheckState(const Mutation& mutation) const;
+
+  // Applies `mutation` entirely or, when CheckState fails, not at all. No
+  // limit of EngineOptions is checked here: what was logged replays whatever
+  // the flags at restart. Deterministic: the same sequence of mutations
+  // always gives the same state, which is what log replay relies on.
   absl::StatusOr<ApplyResult> Apply(const Mutation& mutation);
 
   absl::StatusOr<SampleResult> Sample(const SampleQuery& query) const;
@@ -139,10 +159,15 @@ class Engine {
   // Visits every room under its reader lock, in id order (snapshots).
   void ForEachRoom(const std::function<void(const Room&)>& visit) const;
   // Replaces all state with `rooms` (snapshot load). Single writer only.
+  // `recent_event_ids` are keys as RecentEventIds returns them.
   void ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
                     std::vector<std::string> recent_event_ids);
-  // The remembered event ids, oldest first (snapshots). With `added`, also
-  // how many ids were ever remembered, for EventIdsAddedSince.
+  // The remembered event ids, oldest first (snapshots), as keys: EventKey
+  // (room_id, event_id); an empty key is a slot freed by DeleteRoom, kept so
+  // that the window evicts in the same order after a restart. A key with an
+  // empty room (from a snapshot of before ids were scoped to rooms) matches
+  // the event id in any room. With `added`, also how many keys were ever
+  // remembered, for EventIdsAddedSince.
   std::vector<std::string> RecentEventIds(uint64_t* added = nullptr) const;
   // The ids remembered after the first `since` ever remembered, oldest first
   // (at most the window), and in `added_now` how many were ever remembered.
@@ -155,16 +180,21 @@ class Engine {
   std::shared_ptr<Room> FindRoom(const std::string& room_id) const;
   absl::StatusOr<std::shared_ptr<Room>> FindRoomOr(
       const std::string& room_id, const std::string& field) const;
+  absl::Status Check(const Mutation& mutation, bool enforce_limits) const;
   // Holds one room's reader lock across consecutive events of that room.
-  absl::Status ValidateFeedback(const FeedbackBatch& batch) const
-      ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  absl::Status ValidateFeedback(const FeedbackBatch& batch, bool enforce_limits)
+      const ABSL_NO_THREAD_SAFETY_ANALYSIS;
   // OK when the room exists and holds the arm (RemoveArm, SetArmEnabled).
   absl::Status ValidateExistingArm(const std::string& room_id,
                                    const std::string& arm_id) const;
   ApplyResult ApplyFeedback(const FeedbackBatch& batch);
-  // True when `event_id` was seen; otherwise remembers it.
-  bool SeenEvent(const std::string& event_id)
+  // True when `event_id` was seen in the room; otherwise remembers it.
+  bool SeenEvent(const std::string& room_id, const std::string& event_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
+  // Adds a key (or, empty, a hole) to the window, evicting the oldest.
+  void Remember(std::string key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
+  // DeleteRoom: the room's ids leave the window; their slots become holes.
+  void ForgetEventIds(const std::string& room_id);
 
   const EngineOptions options_;
   mutable absl::Mutex rooms_mu_;
@@ -177,6 +207,8 @@ class Engine {
   size_t event_id_ring_next_ ABSL_GUARDED_BY(dedup_mu_) = 0;
   // Ids ever remembered; id number g sits at ring slot g % window.
   uint64_t event_ids_added_ ABSL_GUARDED_BY(dedup_mu_) = 0;
+  // Keys with an empty room (global ids of an old snapshot) in the window.
+  size_t legacy_event_ids_ ABSL_GUARDED_BY(dedup_mu_) = 0;
 };
 
 }  // namespace banditd::core

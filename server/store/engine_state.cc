@@ -280,9 +280,9 @@ std::vector<std::string> EncodeSnapshot(const EngineState& state,
       writer.Added(bytes);
     }
   }
-  for (const std::string& id : state.event_ids) {
-    writer.chunk()->add_event_ids(id);
-    writer.Added(id.size() + 2);
+  for (const std::string& key : state.event_ids) {
+    writer.chunk()->add_event_keys(key);
+    writer.Added(key.size() + 2);
   }
   return writer.Finish();
 }
@@ -383,8 +383,12 @@ absl::StatusOr<EngineState> DecodeSnapshot(
                     {model.b().begin(), model.b().end()});
       }
     }
-    for (std::string& id : *chunk.mutable_event_ids()) {
-      state.event_ids.push_back(std::move(id));
+    // Global ids of an old snapshot keep matching in every room.
+    for (const std::string& id : chunk.event_ids()) {
+      state.event_ids.push_back(core::EventKey("", id));
+    }
+    for (std::string& key : *chunk.mutable_event_keys()) {
+      state.event_ids.push_back(std::move(key));
     }
   }
   for (const TableKey& key : table_order) {

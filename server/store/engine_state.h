@@ -36,6 +36,7 @@ struct RoomState {
 // the de-duplication window, oldest first.
 struct EngineState {
   std::vector<RoomState> rooms;
+  // Keys of the de-duplication window (core::Engine::RecentEventIds).
   std::vector<std::string> event_ids;
   // How many ids the engine had ever remembered when event_ids was copied
   // (core::Engine::EventIdsAddedSince); not part of the stored snapshot.

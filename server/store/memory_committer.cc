@@ -18,7 +18,12 @@ void MemoryCommitter::Submit(core::Mutation mutation, Done done) {
       if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
         batch->logged_at_micros = absl::ToUnixMicros(absl::Now());
       }
-      result = engine_->Apply(mutation);
+      // Admission (limits and state), then the apply a log replay would do.
+      if (absl::Status admitted = engine_->Validate(mutation); admitted.ok()) {
+        result = engine_->Apply(mutation);
+      } else {
+        result = admitted;
+      }
     }
   }
   std::move(done)(std::move(result));

@@ -366,7 +366,7 @@ TEST(LinUcbEngineTest, FeaturesAreValidated) {
   EXPECT_EQ(engine.Sample(q).status().code(),
             absl::StatusCode::kFailedPrecondition);
   Engine small({.max_linucb_dimension = 4});
-  EXPECT_EQ(small.Apply(LinUcbRoom(5, {"a"})).status().code(),
+  EXPECT_EQ(small.Validate(LinUcbRoom(5, {"a"})).code(),
             absl::StatusCode::kInvalidArgument);
 }
 

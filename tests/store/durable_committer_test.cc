@@ -341,6 +341,72 @@ TEST_F(DurableCommitterSqliteTest, EventIdsSurviveRestartAndSnapshot) {
   }
 }
 
+// Limits shape what is admitted, never how the log reads back: records
+// admitted under generous limits replay in full after a restart with every
+// limit lowered below what they use.
+TEST_F(DurableCommitterSqliteTest, ReplayIgnoresLimitsLoweredAtRestart) {
+  core::EngineOptions generous;
+  generous.max_batch_events = 1000;
+  generous.max_context_items = 32;
+  generous.max_linucb_dimension = 16;
+  core::EngineOptions lowered;
+  lowered.max_batch_events = 1;
+  lowered.max_context_items = 1;
+  lowered.max_linucb_dimension = 1;
+  lowered.max_rooms = 1;
+  lowered.max_arms_per_room = 1;
+  lowered.max_segments_per_room = 0;
+  lowered.max_context_items_per_segment = 1;
+  EngineState before;
+  {
+    core::Engine engine(generous);
+    auto committer = DurableCommitter::Open(Options(), &engine);
+    ASSERT_TRUE(committer.ok()) << committer.status();
+    core::CreateRoom linucb = Room("lin", {"a", "b", "c"});
+    linucb.policy.kind = core::PolicyKind::kLinUcb;
+    linucb.linucb.dimension = 8;
+    linucb.linucb.lambda = 1;
+    ASSERT_TRUE(SubmitAndWait(**committer, linucb).ok());
+    ASSERT_TRUE(SubmitAndWait(**committer, Room("r", {"a", "b"})).ok());
+    ASSERT_TRUE(
+        SubmitAndWait(**committer, core::AddArms{"r", {"c", "d"}}).ok());
+    core::FeedbackBatch batch;
+    for (int i = 0; i < 200; ++i) {
+      core::FeedbackEvent e;
+      e.room_id = i % 2 == 0 ? "r" : "lin";
+      e.arm_id = i % 3 == 0 ? "a" : "c";
+      e.segment = absl::StrCat("seg", i % 5);
+      for (int j = 0; j < 32; ++j) {
+        e.context_items.push_back(absl::StrCat("item", (i + j) % 40));
+      }
+      if (e.room_id == "lin") e.features.assign(8, 0.5);
+      e.views = 1;
+      e.clicks = i % 2;
+      e.event_id = absl::StrCat("e", i);
+      batch.events.push_back(std::move(e));
+    }
+    absl::StatusOr<core::ApplyResult> applied =
+        SubmitAndWait(**committer, batch);
+    ASSERT_TRUE(applied.ok()) << applied.status();
+    ASSERT_EQ(applied->applied_events, 200);
+    // Refused under the lowered limits, as the restart below shows.
+    core::Engine strict(lowered);
+    EXPECT_EQ(strict.Validate(batch).code(),
+              absl::StatusCode::kInvalidArgument);
+    (*committer)->Shutdown();
+    before = CaptureState(engine);
+  }
+  core::Engine engine(lowered);
+  auto committer = DurableCommitter::Open(Options(), &engine);
+  ASSERT_TRUE(committer.ok()) << committer.status();
+  EXPECT_EQ((*committer)->recovery().records_rejected, 0);
+  EXPECT_EQ(CaptureState(engine), before);
+  EXPECT_EQ(Views(engine, "r", "a"), 34);
+  // The lowered limits do apply to new requests.
+  EXPECT_EQ(SubmitAndWait(**committer, Room("third", {"a"})).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 TEST_F(DurableCommitterSqliteTest, DiskFullLosesNothingAcknowledged) {
   core::Engine engine;
   auto opened = DurableCommitter::Open(Options(), &engine);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "banditd/internal/v1/log.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/random_mutations.h"
 
@@ -122,9 +123,47 @@ TEST(EngineStateTest, TwoStepCaptureOfTheEventIdWindow) {
     if (between > 0) feed(between);
     ASSERT_TRUE(FinishDraft(engine, &draft));
     EXPECT_EQ(draft, CaptureState(engine)) << between;
-    EXPECT_EQ(draft.event_ids.back(), absl::StrCat("id", next_id - 1));
+    EXPECT_EQ(draft.event_ids.back(),
+              core::EventKey("r", absl::StrCat("id", next_id - 1)));
     EXPECT_EQ(draft.event_ids.size(), std::min(next_id, 10)) << between;
   }
+}
+
+// Snapshots written before event ids were scoped to rooms hold global ids
+// (SnapshotChunk.event_ids): they load as keys that match in any room. New
+// snapshots keep the holes DeleteRoom leaves, so the window evicts in the
+// same order after a restart.
+TEST(EngineStateTest, EventIdsOfOldAndNewSnapshots) {
+  internal::v1::SnapshotChunk old_chunk;
+  old_chunk.add_event_ids("e1");
+  old_chunk.add_event_ids("e2");
+  absl::StatusOr<EngineState> old_state =
+      DecodeSnapshot({old_chunk.SerializeAsString()});
+  ASSERT_TRUE(old_state.ok()) << old_state.status();
+  EXPECT_EQ(old_state->event_ids,
+            (std::vector<std::string>{core::EventKey("", "e1"),
+                                      core::EventKey("", "e2")}));
+
+  core::Engine engine({.event_id_window = 10});
+  ApplyAll(engine,
+           {core::CreateRoom{"a", {"x"}}, core::CreateRoom{"b", {"x"}}});
+  core::FeedbackBatch batch;
+  for (const char* room : {"a", "b", "a"}) {
+    core::FeedbackEvent e;
+    e.room_id = room;
+    e.arm_id = "x";
+    e.views = 1;
+    e.event_id = absl::StrCat("id", batch.events.size());
+    batch.events.push_back(e);
+  }
+  ApplyAll(engine, {batch, core::DeleteRoom{"a"}});
+  const EngineState state = CaptureState(engine);
+  EXPECT_EQ(state.event_ids,
+            (std::vector<std::string>{"", core::EventKey("b", "id1"), ""}));
+  absl::StatusOr<EngineState> decoded =
+      DecodeSnapshot(EncodeSnapshot(state, 1 << 20));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, state);
 }
 
 TEST(EngineStateTest, EmptyEngine) {

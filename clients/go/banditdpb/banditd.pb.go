@@ -1728,8 +1728,12 @@ type FeedbackEvent struct {
 	// Total reward of this event (for example revenue). Must be finite. When
 	// unset each click counts as reward 1.
 	Reward *float64 `protobuf:"fixed64,7,opt,name=reward,proto3,oneof" json:"reward,omitempty"`
-	// Optional idempotency key: an event whose id was already applied recently
-	// is counted once and reported in FeedbackResponse.duplicate_events.
+	// Optional idempotency key, scoped to the event's room: an event whose
+	// (room_id, event_id) was already applied recently is counted once and
+	// reported in FeedbackResponse.duplicate_events. Two rooms may use the
+	// same ids. "Recently": the server remembers the last --event_id_window
+	// ids (default 1,000,000) across all rooms, and survives restarts.
+	// DeleteRoom forgets the room's ids; ResetRoom keeps them.
 	EventId string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// A SampleResponse.decision_id. When set, room_id, segment,
 	// context_items and features are taken from that decision (fields given

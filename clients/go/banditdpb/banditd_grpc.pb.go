@@ -62,10 +62,14 @@ type BanditServiceClient interface {
 	GetRoom(ctx context.Context, in *GetRoomRequest, opts ...grpc.CallOption) (*GetRoomResponse, error)
 	// Lists rooms ordered by room_id, one page at a time.
 	ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error)
-	// Deletes a room and every counter in it.
+	// Deletes a room and every counter in it, and forgets the room's
+	// Feedback event_ids: a room created again with the same id starts with
+	// none.
 	DeleteRoom(ctx context.Context, in *DeleteRoomRequest, opts ...grpc.CallOption) (*DeleteRoomResponse, error)
 	// Zeroes every counter of a room (all segments, all context items) and
-	// keeps its arms, their enabled flags and its policy.
+	// keeps its arms, their enabled flags and its policy. It keeps the room's
+	// remembered event_ids too: a retry of an event acknowledged before the
+	// reset is still counted once (not at all after the reset).
 	ResetRoom(ctx context.Context, in *ResetRoomRequest, opts ...grpc.CallOption) (*ResetRoomResponse, error)
 	// Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
 	AddArms(ctx context.Context, in *AddArmsRequest, opts ...grpc.CallOption) (*AddArmsResponse, error)
@@ -216,10 +220,14 @@ type BanditServiceServer interface {
 	GetRoom(context.Context, *GetRoomRequest) (*GetRoomResponse, error)
 	// Lists rooms ordered by room_id, one page at a time.
 	ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error)
-	// Deletes a room and every counter in it.
+	// Deletes a room and every counter in it, and forgets the room's
+	// Feedback event_ids: a room created again with the same id starts with
+	// none.
 	DeleteRoom(context.Context, *DeleteRoomRequest) (*DeleteRoomResponse, error)
 	// Zeroes every counter of a room (all segments, all context items) and
-	// keeps its arms, their enabled flags and its policy.
+	// keeps its arms, their enabled flags and its policy. It keeps the room's
+	// remembered event_ids too: a retry of an event acknowledged before the
+	// reset is still counted once (not at all after the reset).
 	ResetRoom(context.Context, *ResetRoomRequest) (*ResetRoomResponse, error)
 	// Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
 	AddArms(context.Context, *AddArmsRequest) (*AddArmsResponse, error)

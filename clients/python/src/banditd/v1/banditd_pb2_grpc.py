@@ -121,7 +121,9 @@ class BanditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteRoom(self, request, context):
-        """Deletes a room and every counter in it.
+        """Deletes a room and every counter in it, and forgets the room's
+        Feedback event_ids: a room created again with the same id starts with
+        none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -129,7 +131,9 @@ class BanditServiceServicer:
 
     def ResetRoom(self, request, context):
         """Zeroes every counter of a room (all segments, all context items) and
-        keeps its arms, their enabled flags and its policy.
+        keeps its arms, their enabled flags and its policy. It keeps the room's
+        remembered event_ids too: a retry of an event acknowledged before the
+        reset is still counted once (not at all after the reset).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
