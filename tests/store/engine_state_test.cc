@@ -145,8 +145,12 @@ TEST(EngineStateTest, EventIdsOfOldAndNewSnapshots) {
                                       core::EventKey("", "e2")}));
 
   core::Engine engine({.event_id_window = 10});
-  ApplyAll(engine,
-           {core::CreateRoom{"a", {"x"}}, core::CreateRoom{"b", {"x"}}});
+  for (const char* id : {"a", "b"}) {
+    core::CreateRoom create;
+    create.room_id = id;
+    create.arm_ids = {"x"};
+    ASSERT_TRUE(engine.Apply(create).ok());
+  }
   core::FeedbackBatch batch;
   for (const char* room : {"a", "b", "a"}) {
     core::FeedbackEvent e;
