@@ -2,6 +2,11 @@
 // after creating a room of 1,000,000 arms, after traffic in 4 segments (the
 // whole room and 3 named ones), and after a context item in each named
 // segment (which the whole room also counts: 6 (segment, item) tables).
+// Every arm sees these, so their tables are dense. Then the sparse case
+// (the flood of issue 12): 32,000 new context items, each seen by 4 arms,
+// in the whole room: tables that hold only the arms with counters. Each
+// step also prints what the engine accounts (Engine::bytes_used, what
+// --memory_budget_bytes limits) against the RSS it cost.
 //
 //   ./build-perf/bench/room_memory [arms]
 
@@ -22,7 +27,8 @@ long long RssBytes() {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::atoll(line.c_str() + 6) * 1024;
   }
   return -1;
 }
@@ -53,7 +59,8 @@ int Run(int arms) {
   Engine engine;
   CreateRoom create;
   create.room_id = "r";
-  for (int i = 0; i < arms; ++i) create.arm_ids.push_back(absl::StrCat("arm_", i));
+  for (int i = 0; i < arms; ++i)
+    create.arm_ids.push_back(absl::StrCat("arm_", i));
   if (!engine.Apply(create).ok()) return 1;
   create.arm_ids = {};
   create.arm_ids.shrink_to_fit();
@@ -67,6 +74,35 @@ int Run(int arms) {
     Feed(engine, arms, absl::StrCat("seg", s), {absl::StrCat("item", s)});
   }
   const long long items = RssBytes();
+  const int64_t accounted_items = engine.bytes_used();
+  // Sparse: blocks of 32 new items, each block seen by 4 arms (one event
+  // per arm with the block's 32 items): 4 entries per item table.
+  constexpr int kSparseItems = 32'000;
+  constexpr int kArmsPerItem = 4;
+  {
+    FeedbackBatch batch;
+    for (int block = 0; block < kSparseItems / 32; ++block) {
+      std::vector<std::string> block_items;
+      for (int j = 0; j < 32; ++j) {
+        block_items.push_back(absl::StrCat("flood_", block, "_", j));
+      }
+      for (int a = 0; a < kArmsPerItem; ++a) {
+        FeedbackEvent e;
+        e.room_id = "r";
+        e.context_items = block_items;
+        e.arm_id = absl::StrCat("arm_", (block * 7919 + a * 104729) % arms);
+        e.views = 1;
+        batch.events.push_back(std::move(e));
+      }
+      if (batch.events.size() >= 1000) {
+        if (!engine.Apply(batch).ok()) std::abort();
+        batch.events.clear();
+      }
+    }
+    if (!batch.events.empty() && !engine.Apply(batch).ok()) std::abort();
+  }
+  const long long sparse = RssBytes();
+  const int64_t accounted_sparse = engine.bytes_used();
   // Each event also counts in the whole room, with its items: count tables.
   size_t segment_tables = 0;
   size_t item_tables = 0;
@@ -94,6 +130,18 @@ int Run(int arms) {
               item_tables);
   std::printf("bytes per (arm, context item) counter slot  %.1f\n",
               (items - segments) / (static_cast<double>(item_tables) * arms));
+  const double entries = static_cast<double>(kSparseItems) * kArmsPerItem;
+  std::printf("sparse: %d items x %d arms = %.0f (arm, item) entries\n",
+              kSparseItems, kArmsPerItem, entries);
+  std::printf("rss with sparse items        %.1f MiB\n", sparse / mib);
+  std::printf("bytes per sparse (arm, item) entry, rss, tables incl.   %.1f\n",
+              (sparse - items) / entries);
+  std::printf("bytes per sparse (arm, item) entry, accounted          %.1f\n",
+              (accounted_sparse - accounted_items) / entries);
+  std::printf("(a dense table per item would take %.0f bytes per entry)\n",
+              32.0 * arms / kArmsPerItem);
+  std::printf("accounted / rss over the run: %.2f\n",
+              accounted_sparse / static_cast<double>(sparse - start));
   return 0;
 }
 

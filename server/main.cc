@@ -74,6 +74,10 @@ ABSL_FLAG(int, max_segments_per_room, 1000,
           "Most segments (besides the whole room) in one room.");
 ABSL_FLAG(int, max_context_items_per_segment, 10000,
           "Most distinct context items counted in one segment of a room.");
+ABSL_FLAG(int64_t, memory_budget_bytes, int64_t{8} << 30,
+          "Most memory the engine holds, as it accounts it (counters, arm "
+          "ids, LinUCB models, event ids; /metrics banditd_memory_bytes_used)."
+          " Default 8 GiB.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::ZeroDuration(),
           "On SIGTERM, how long to keep serving while health checks (gRPC "
@@ -241,6 +245,7 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_segments_per_room);
   engine_options.max_context_items_per_segment =
       absl::GetFlag(FLAGS_max_context_items_per_segment);
+  engine_options.memory_budget_bytes = absl::GetFlag(FLAGS_memory_budget_bytes);
   banditd::core::Engine engine(engine_options);
   banditd::ops::Metrics metrics;
   banditd::ops::ProcessCollector process_collector;

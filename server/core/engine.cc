@@ -109,9 +109,144 @@ absl::InlinedVector<const std::string*, 8> DistinctItems(
   return out;
 }
 
+// Bytes that adding `arm_ids` to a room with `dense_tables` dense tables and
+// LinUCB models of `dimension` adds.
+int64_t NewArmBytes(const std::vector<std::string>& arm_ids, int dense_tables,
+                    int dimension) {
+  const int64_t d = dimension;
+  int64_t bytes = 0;
+  for (const std::string& arm : arm_ids) {
+    bytes += kArmBytes + static_cast<int64_t>(arm.size()) +
+             dense_tables * kDenseSlotBytes +
+             (d * d + d) * static_cast<int64_t>(sizeof(double));
+  }
+  return bytes;
+}
+
+// What a Feedback batch would add, for the admission limits: segments and
+// context tables it creates, keyed "room\0segment" and
+// "room\0segment\0item" (filled only for tables that do not exist yet), and
+// an upper bound of the bytes it adds.
+struct FeedbackGrowth {
+  absl::flat_hash_set<std::string> new_segments;
+  absl::flat_hash_map<std::string, int> new_items_per_segment;
+  absl::flat_hash_set<std::string> new_items;
+  // Sparse tables this batch may turn dense, each counted once.
+  absl::flat_hash_set<const CounterTable*> densifying;
+  int64_t bytes = 0;
+};
+
+// Bytes that counting arm `arm` in `table` (null: a table the batch
+// creates) may add, with `events` events in the batch.
+int64_t EntryBytes(const CounterTable* table, uint32_t arm, size_t events,
+                   FeedbackGrowth* growth) {
+  if (table == nullptr) return kSparseEntryBytes;
+  if (!table->sparse() || table->Slot(arm) >= 0) return 0;
+  int64_t bytes = kSparseEntryBytes;
+  if ((table->entries() + events) * CounterTable::kDenseRatio >=
+          table->size() &&
+      growth->densifying.insert(table).second) {
+    bytes += static_cast<int64_t>(table->size()) * kDenseSlotBytes;
+  }
+  return bytes;
+}
+
+// Adds event `index` of a batch of `events` to `growth`; RESOURCE_EXHAUSTED
+// (and the limit in `hit`) when a per-room limit would be exceeded.
+absl::Status AddGrowth(const Room& room, const FeedbackEvent& e, uint32_t arm,
+                       size_t index, size_t events,
+                       const EngineOptions& options, FeedbackGrowth* growth,
+                       Limit* hit) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // Caller holds room.mu (shared).
+  const absl::string_view kSep("\0", 1);
+  auto field = [index](absl::string_view name) {
+    return absl::StrCat("events[", index, "]", name);
+  };
+  // The event counts in its segment and in the whole room.
+  absl::InlinedVector<const std::string*, 2> segment_names = {&kWholeRoom};
+  if (!e.segment.empty()) segment_names.push_back(&e.segment);
+  for (const std::string* seg_name : segment_names) {
+    const Segment* seg = room.FindSegment(*seg_name);
+    // Built only for tables that do not exist yet, which is rare.
+    auto seg_key = [&] { return absl::StrCat(e.room_id, kSep, *seg_name); };
+    if (seg == nullptr && growth->new_segments.insert(seg_key()).second) {
+      const size_t count = room.segments.size() + growth->new_segments.size();
+      if (count > static_cast<size_t>(options.max_segments_per_room) + 1) {
+        *hit = Limit::kSegmentsPerRoom;
+        return absl::ResourceExhaustedError(absl::StrCat(
+            field(".segment: room \""), e.room_id,
+            "\" already holds the limit of ", options.max_segments_per_room,
+            " segments (--max_segments_per_room)"));
+      }
+      growth->bytes += kTableBytes + static_cast<int64_t>(seg_name->size());
+    }
+    growth->bytes +=
+        EntryBytes(seg == nullptr ? nullptr : &seg->arms, arm, events, growth);
+    for (const std::string& item : e.context_items) {
+      const CounterTable* table = nullptr;
+      if (seg != nullptr) {
+        auto it = seg->context.find(item);
+        if (it != seg->context.end()) table = &it->second;
+      }
+      if (table == nullptr &&
+          growth->new_items.insert(absl::StrCat(seg_key(), kSep, item))
+              .second) {
+        const size_t existing = seg == nullptr ? 0 : seg->context.size();
+        if (existing + ++growth->new_items_per_segment[seg_key()] >
+            static_cast<size_t>(options.max_context_items_per_segment)) {
+          *hit = Limit::kItemsPerSegment;
+          return absl::ResourceExhaustedError(absl::StrCat(
+              field(".context_items: segment \""), *seg_name, "\" of room \"",
+              e.room_id, "\" already holds the limit of ",
+              options.max_context_items_per_segment,
+              " context items (--max_context_items_per_segment)"));
+        }
+        growth->bytes += kTableBytes + static_cast<int64_t>(item.size());
+      }
+      growth->bytes += EntryBytes(table, arm, events, growth);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
+
+const char* LimitName(Limit limit) {
+  switch (limit) {
+    case Limit::kRooms:
+      return "max_rooms";
+    case Limit::kArmsPerRoom:
+      return "max_arms_per_room";
+    case Limit::kSegmentsPerRoom:
+      return "max_segments_per_room";
+    case Limit::kItemsPerSegment:
+      return "max_context_items_per_segment";
+    case Limit::kMemoryBudget:
+      return "memory_budget_bytes";
+  }
+  return "";
+}
+
+absl::Status Engine::Exhausted(Limit limit, std::string message) const {
+  rejections_[static_cast<int>(limit)].fetch_add(1, std::memory_order_relaxed);
+  return absl::ResourceExhaustedError(std::move(message));
+}
+
+absl::Status Engine::CheckBudget(int64_t estimate,
+                                 absl::string_view what) const {
+  const int64_t used = bytes_used();
+  if (used + estimate <= options_.memory_budget_bytes) {
+    return absl::OkStatus();
+  }
+  return Exhausted(
+      Limit::kMemoryBudget,
+      absl::StrCat(what, ": the request needs up to ", estimate,
+                   " more bytes and the server holds ", used,
+                   " of its memory budget of ", options_.memory_budget_bytes,
+                   " bytes (--memory_budget_bytes)"));
+}
 
 std::shared_ptr<Room> Engine::FindRoom(const std::string& room_id) const {
   absl::ReaderMutexLock lock(&rooms_mu_);
@@ -157,6 +292,13 @@ absl::Status Engine::Check(const Mutation& mutation,
   const size_t max_arms = enforce_limits
                               ? static_cast<size_t>(options_.max_arms_per_room)
                               : std::numeric_limits<size_t>::max();
+  auto CountedArms = [this](absl::Status s) {
+    if (s.code() == absl::StatusCode::kResourceExhausted) {
+      rejections_[static_cast<int>(Limit::kArmsPerRoom)].fetch_add(
+          1, std::memory_order_relaxed);
+    }
+    return s;
+  };
   return std::visit(
       Overloaded{
           [&](const CreateRoom& m) -> absl::Status {
@@ -170,15 +312,17 @@ absl::Status Engine::Check(const Mutation& mutation,
             if (enforce_limits) {
               absl::ReaderMutexLock lock(&rooms_mu_);
               if (rooms_.size() >= static_cast<size_t>(options_.max_rooms)) {
-                return absl::ResourceExhaustedError(absl::StrCat(
-                    "room_id: the server already holds the limit of ",
-                    options_.max_rooms, " rooms (--max_rooms)"));
+                return Exhausted(
+                    Limit::kRooms,
+                    absl::StrCat(
+                        "room_id: the server already holds the limit of ",
+                        options_.max_rooms, " rooms (--max_rooms)"));
               }
             }
             if (absl::Status s =
                     ValidateNewArms(m.arm_ids, nullptr, 0, max_arms);
                 !s.ok()) {
-              return s;
+              return CountedArms(s);
             }
             if (absl::Status s = ValidateDecay(m.decay); !s.ok()) return s;
             if (absl::Status s = ValidateLinUcb(
@@ -187,7 +331,14 @@ absl::Status Engine::Check(const Mutation& mutation,
                 !s.ok()) {
               return s;
             }
-            return ValidatePolicy(m.policy, "policy");
+            if (absl::Status s = ValidatePolicy(m.policy, "policy"); !s.ok()) {
+              return s;
+            }
+            if (!enforce_limits) return absl::OkStatus();
+            // The whole room's dense table, and the arms.
+            return CheckBudget(
+                kTableBytes + NewArmBytes(m.arm_ids, 1, m.linucb.dimension),
+                "arm_ids");
           },
           [&](const DeleteRoom& m) -> absl::Status {
             return FindRoomOr(m.room_id, "room_id").status();
@@ -203,9 +354,28 @@ absl::Status Engine::Check(const Mutation& mutation,
               return absl::InvalidArgumentError(
                   "arm_ids: must name at least one arm");
             }
-            absl::ReaderMutexLock lock(&(*room)->mu);
-            return ValidateNewArms(m.arm_ids, room->get(),
-                                   (*room)->arm_ids.size(), max_arms);
+            int64_t estimate = 0;
+            {
+              absl::ReaderMutexLock lock(&(*room)->mu);
+              if (absl::Status s =
+                      ValidateNewArms(m.arm_ids, room->get(),
+                                      (*room)->arm_ids.size(), max_arms);
+                  !s.ok()) {
+                return CountedArms(s);
+              }
+              if (!enforce_limits) return absl::OkStatus();
+              // Every dense table grows by a slot per new arm.
+              int dense_tables = 0;
+              for (const auto& [name, segment] : (*room)->segments) {
+                dense_tables += segment.arms.sparse() ? 0 : 1;
+                for (const auto& [item, table] : segment.context) {
+                  dense_tables += table.sparse() ? 0 : 1;
+                }
+              }
+              estimate = NewArmBytes(m.arm_ids, dense_tables,
+                                     (*room)->linucb.dimension);
+            }
+            return CheckBudget(estimate, "arm_ids");
           },
           [&](const RemoveArm& m) -> absl::Status {
             return ValidateExistingArm(m.room_id, m.arm_id);
@@ -231,13 +401,8 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
         "events: ", batch.events.size(), " events exceed the limit of ",
         options_.max_batch_events, " per batch (--max_batch_events)"));
   }
-  // Segments and context tables this batch would create, keyed
-  // "room\0segment" and "room\0segment\0item", to enforce the per-room limits.
-  // Filled only for tables that do not exist yet, which is rare.
-  absl::flat_hash_set<std::string> new_segments;
-  absl::flat_hash_map<std::string, int> new_items_per_segment;
-  absl::flat_hash_set<std::string> new_items;
-  const absl::string_view kSep("\0", 1);
+  FeedbackGrowth growth;
+
   std::shared_ptr<Room> room;
   // Consecutive events of one room share one reader lock.
   const Room* locked = nullptr;
@@ -314,7 +479,8 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
       room->mu.ReaderLock();
       locked = room.get();
     }
-    if (room->FindArm(e.arm_id) < 0) {
+    const int64_t arm = room->FindArm(e.arm_id);
+    if (arm < 0) {
       unlock();
       return ArmNotFound(field(".arm_id"), e.arm_id, e.room_id);
     }
@@ -327,41 +493,20 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
       }
     }
     if (!enforce_limits) continue;
-    if (room->FindSegment(e.segment) == nullptr &&
-        new_segments.insert(absl::StrCat(e.room_id, kSep, e.segment)).second) {
-      const size_t count = room->segments.size() + new_segments.size();
-      if (count > static_cast<size_t>(options_.max_segments_per_room) + 1) {
-        unlock();
-        return absl::ResourceExhaustedError(absl::StrCat(
-            field(".segment: room \""), e.room_id,
-            "\" already holds the limit of ", options_.max_segments_per_room,
-            " segments (--max_segments_per_room)"));
-      }
-    }
-    // Items count against both the event's segment and the whole room.
-    for (const std::string& item : e.context_items) {
-      for (const std::string* seg_name : {&e.segment, &kWholeRoom}) {
-        const Segment* seg = room->FindSegment(*seg_name);
-        if (seg != nullptr && seg->context.contains(item)) continue;
-        const std::string seg_key = absl::StrCat(e.room_id, kSep, *seg_name);
-        if (!new_items.insert(absl::StrCat(seg_key, kSep, item)).second) {
-          continue;
-        }
-        const size_t existing = seg == nullptr ? 0 : seg->context.size();
-        if (existing + ++new_items_per_segment[seg_key] >
-            static_cast<size_t>(options_.max_context_items_per_segment)) {
-          unlock();
-          return absl::ResourceExhaustedError(absl::StrCat(
-              field(".context_items: segment \""), *seg_name, "\" of room \"",
-              e.room_id, "\" already holds the limit of ",
-              options_.max_context_items_per_segment,
-              " context items (--max_context_items_per_segment)"));
-        }
-      }
+    Limit hit = Limit::kMemoryBudget;
+    if (absl::Status s =
+            AddGrowth(*room, e, static_cast<uint32_t>(arm), i,
+                      batch.events.size(), options_, &growth, &hit);
+        !s.ok()) {
+      unlock();
+      rejections_[static_cast<int>(hit)].fetch_add(1,
+                                                   std::memory_order_relaxed);
+      return s;
     }
   }
   unlock();
-  return absl::OkStatus();
+  return enforce_limits ? CheckBudget(growth.bytes, "events")
+                        : absl::OkStatus();
 }
 
 absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
@@ -380,31 +525,48 @@ absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
               room->linucb = m.linucb;
               room->MutableSegment(std::string(kWholeRoom));
               room->AddArms(m.arm_ids);
+              room_bytes_.fetch_add(room->bytes, std::memory_order_relaxed);
             }
             absl::MutexLock lock(&rooms_mu_);
             rooms_.emplace(m.room_id, std::move(room));
           },
           [&](const DeleteRoom& m) {
+            std::shared_ptr<Room> room;
             {
               absl::MutexLock lock(&rooms_mu_);
-              rooms_.erase(m.room_id);
+              auto it = rooms_.find(m.room_id);
+              room = std::move(it->second);
+              rooms_.erase(it);
+            }
+            {
+              absl::ReaderMutexLock lock(&room->mu);
+              room_bytes_.fetch_sub(room->bytes, std::memory_order_relaxed);
             }
             ForgetEventIds(m.room_id);
           },
           [&](const ResetRoom& m) {
             std::shared_ptr<Room> room = FindRoom(m.room_id);
             absl::MutexLock lock(&room->mu);
+            const int64_t before = room->bytes;
             room->Reset();
+            room_bytes_.fetch_add(room->bytes - before,
+                                  std::memory_order_relaxed);
           },
           [&](const AddArms& m) {
             std::shared_ptr<Room> room = FindRoom(m.room_id);
             absl::MutexLock lock(&room->mu);
+            const int64_t before = room->bytes;
             room->AddArms(m.arm_ids);
+            room_bytes_.fetch_add(room->bytes - before,
+                                  std::memory_order_relaxed);
           },
           [&](const RemoveArm& m) {
             std::shared_ptr<Room> room = FindRoom(m.room_id);
             absl::MutexLock lock(&room->mu);
+            const int64_t before = room->bytes;
             room->RemoveArm(static_cast<uint32_t>(room->FindArm(m.arm_id)));
+            room_bytes_.fetch_add(room->bytes - before,
+                                  std::memory_order_relaxed);
           },
           [&](const SetArmEnabled& m) {
             std::shared_ptr<Room> room = FindRoom(m.room_id);
@@ -438,6 +600,7 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
         DistinctItems(e.context_items);
 
     absl::MutexLock lock(&room->mu);
+    const int64_t bytes_before = room->bytes;
     const uint32_t arm = static_cast<uint32_t>(room->FindArm(e.arm_id));
     const bool enabled = room->enabled[arm] != 0;
     if (room->decay.enabled()) room->AdvanceDecay(batch.logged_at_micros);
@@ -445,12 +608,13 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
     const double unscale = 1.0 / room->counter_scale;
     auto add_to = [&](const std::string& segment_name) {
       Segment& segment = room->MutableSegment(segment_name);
-      segment.arms.Add(arm, views * unscale, clicks * unscale, reward * unscale,
-                       reward_sq * unscale, enabled);
+      room->bytes +=
+          segment.arms.Add(arm, views * unscale, clicks * unscale,
+                           reward * unscale, reward_sq * unscale, enabled);
       for (const std::string* item : items) {
-        room->MutableContext(segment, *item)
-            .Add(arm, views * unscale, clicks * unscale, reward * unscale,
-                 reward_sq * unscale, enabled);
+        room->bytes += room->MutableContext(segment, *item)
+                           .Add(arm, views * unscale, clicks * unscale,
+                                reward * unscale, reward_sq * unscale, enabled);
       }
     };
     if (!e.features.empty()) {
@@ -463,10 +627,20 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
     }
     add_to(std::string(kWholeRoom));
     if (!e.segment.empty()) add_to(e.segment);
+    room_bytes_.fetch_add(room->bytes - bytes_before,
+                          std::memory_order_relaxed);
     ++result.applied_events;
   }
   return result;
 }
+
+namespace {
+// Accounted memory of a remembered event id: the key twice (ring and set)
+// and their bookkeeping.
+int64_t EventIdBytes(const std::string& key) {
+  return 2 * static_cast<int64_t>(key.size()) + 80;
+}
+}  // namespace
 
 std::string EventKey(absl::string_view room_id, absl::string_view event_id) {
   return absl::StrCat(room_id, absl::string_view("\0", 1), event_id);
@@ -491,6 +665,7 @@ void Engine::Remember(std::string key) {
   const size_t window = static_cast<size_t>(options_.event_id_window);
   if (!key.empty()) {
     if (key.front() == '\0') ++legacy_event_ids_;
+    event_id_bytes_.fetch_add(EventIdBytes(key), std::memory_order_relaxed);
     seen_event_ids_.insert(key);
   }
   if (event_id_ring_.size() < window) {
@@ -499,6 +674,7 @@ void Engine::Remember(std::string key) {
     std::string& slot = event_id_ring_[event_id_ring_next_];
     if (!slot.empty()) {
       if (slot.front() == '\0') --legacy_event_ids_;
+      event_id_bytes_.fetch_sub(EventIdBytes(slot), std::memory_order_relaxed);
       seen_event_ids_.erase(slot);
     }
     slot = std::move(key);
@@ -515,6 +691,7 @@ void Engine::ForgetEventIds(const std::string& room_id) {
   // (an empty key), so a restart evicts in the same order as this run.
   for (std::string& slot : event_id_ring_) {
     if (absl::StartsWith(slot, prefix)) {
+      event_id_bytes_.fetch_sub(EventIdBytes(slot), std::memory_order_relaxed);
       seen_event_ids_.erase(slot);
       slot.clear();
     }
@@ -576,6 +753,13 @@ std::vector<std::string> Engine::EventIdsAddedSince(uint64_t since,
 
 void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
                           std::vector<std::string> recent_event_ids) {
+  int64_t bytes = 0;
+  for (std::unique_ptr<Room>& room : rooms) {
+    absl::MutexLock lock(&room->mu);
+    room->bytes = room->ComputeBytes();
+    bytes += room->bytes;
+  }
+  room_bytes_.store(bytes, std::memory_order_relaxed);
   {
     absl::MutexLock lock(&rooms_mu_);
     rooms_.clear();
@@ -590,6 +774,7 @@ void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
   event_id_ring_next_ = 0;
   event_ids_added_ = 0;
   legacy_event_ids_ = 0;
+  event_id_bytes_.store(0, std::memory_order_relaxed);
   if (options_.event_id_window <= 0) return;
   for (std::string& key : recent_event_ids) Remember(std::move(key));
 }

@@ -1,6 +1,7 @@
 #ifndef BANDITD_SERVER_CORE_ENGINE_H_
 #define BANDITD_SERVER_CORE_ENGINE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,11 +35,25 @@ struct EngineOptions {
   // Segments besides the whole room.
   int max_segments_per_room = 1000;
   int max_context_items_per_segment = 10000;
+  // Memory the engine may hold, as it accounts it (Engine::bytes_used).
+  int64_t memory_budget_bytes = int64_t{8} << 30;
   // How many recent Feedback event_ids are remembered for de-duplication.
   int64_t event_id_window = 1'000'000;
   // Largest LinUCB feature vector a room may declare.
   int max_linucb_dimension = 64;
 };
+
+// The limits whose rejections Engine counts (RESOURCE_EXHAUSTED).
+enum class Limit {
+  kRooms,
+  kArmsPerRoom,
+  kSegmentsPerRoom,
+  kItemsPerSegment,
+  kMemoryBudget,
+};
+inline constexpr int kLimitCount = 5;
+// The flag that sets the limit, e.g. "max_rooms".
+const char* LimitName(Limit limit);
 
 struct SampleQuery {
   std::string room_id;
@@ -129,6 +144,18 @@ class Engine {
 
   const EngineOptions& options() const { return options_; }
 
+  // Memory held, as the engine accounts it: counters (CounterTable::Bytes),
+  // arm ids and indexes, LinUCB models, and the event-id window. What
+  // --memory_budget_bytes limits.
+  int64_t bytes_used() const {
+    return room_bytes_.load(std::memory_order_relaxed) +
+           event_id_bytes_.load(std::memory_order_relaxed);
+  }
+  // Requests refused with RESOURCE_EXHAUSTED by `limit` at admission.
+  int64_t rejections(Limit limit) const {
+    return rejections_[static_cast<int>(limit)].load(std::memory_order_relaxed);
+  }
+
   // Admission: checks `mutation` against the limits of EngineOptions (batch
   // size, items per event, arms, segments and items per room, LinUCB
   // dimension) and against the current state, without changing anything.
@@ -181,6 +208,10 @@ class Engine {
   absl::StatusOr<std::shared_ptr<Room>> FindRoomOr(
       const std::string& room_id, const std::string& field) const;
   absl::Status Check(const Mutation& mutation, bool enforce_limits) const;
+  // RESOURCE_EXHAUSTED with `message`, counted against `limit`.
+  absl::Status Exhausted(Limit limit, std::string message) const;
+  // RESOURCE_EXHAUSTED unless `estimate` more bytes fit the budget.
+  absl::Status CheckBudget(int64_t estimate, absl::string_view what) const;
   // Holds one room's reader lock across consecutive events of that room.
   absl::Status ValidateFeedback(const FeedbackBatch& batch, bool enforce_limits)
       const ABSL_NO_THREAD_SAFETY_ANALYSIS;
@@ -197,6 +228,10 @@ class Engine {
   void ForgetEventIds(const std::string& room_id);
 
   const EngineOptions options_;
+  // Sum of Room::bytes over rooms; written by the single writer.
+  std::atomic<int64_t> room_bytes_{0};
+  std::atomic<int64_t> event_id_bytes_{0};
+  mutable std::atomic<int64_t> rejections_[kLimitCount] = {};
   mutable absl::Mutex rooms_mu_;
   absl::btree_map<std::string, std::shared_ptr<Room>> rooms_
       ABSL_GUARDED_BY(rooms_mu_);

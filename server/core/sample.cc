@@ -83,13 +83,41 @@ class TopK {
 };
 
 // The counters an arm is scored from, for one context item (or the segment).
+// Dense: the pointers hold one value per arm. Sparse (a context table few
+// arms have counters in): the pointers are null and `sparse` is read
+// through its index; an arm without an entry reads as zeros.
 struct TableView {
   const double* views;
   const double* clicks;
   double log_total_views;
   const double* rewards = nullptr;
   const double* reward_sqs = nullptr;
+  const CounterTable* sparse = nullptr;
 };
+
+// An arm's stored counters in one table (before the decay scale).
+struct RawCounters {
+  double views = 0;
+  double clicks = 0;
+  double reward = 0;
+  double reward_sq = 0;
+};
+
+inline RawCounters RawAt(const TableView& t, uint32_t i) {
+  if (t.sparse == nullptr) {
+    return {t.views[i], t.clicks[i], t.rewards[i], t.reward_sqs[i]};
+  }
+  const int64_t e = t.sparse->Slot(i);
+  if (e < 0) return {};
+  return {t.sparse->views()[e], t.sparse->clicks()[e],
+          t.sparse->reward_sums()[e], t.sparse->reward_sq_sums()[e]};
+}
+
+inline double ViewsAt(const TableView& t, uint32_t i) {
+  if (t.sparse == nullptr) return t.views[i];
+  const int64_t e = t.sparse->Slot(i);
+  return e < 0 ? 0.0 : t.sparse->views()[e];
+}
 
 // An arm's true counters in one table (decay scale applied, cold-start
 // pseudo-views blended in).
@@ -558,10 +586,21 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
   TableView base;
   // Counters are stored divided by the room's decay scale (1 without decay).
   const double scale = room.counter_scale;
+  // The scans read the segment's counters densely: a sparse segment is
+  // copied out for this call (the whole room's table is always dense).
+  CounterTable dense_segment;
+  const CounterTable* segment_arms = nullptr;
   if (segment != nullptr) {
-    base = {segment->arms.views(), segment->arms.clicks(),
-            SafeLog(segment->arms.enabled_views() * scale),
-            segment->arms.reward_sums(), segment->arms.reward_sq_sums()};
+    segment_arms = &segment->arms;
+    if (segment->arms.sparse()) {
+      dense_segment = segment->arms.Dense();
+      segment_arms = &dense_segment;
+    }
+  }
+  if (segment != nullptr) {
+    base = {segment_arms->views(), segment_arms->clicks(),
+            SafeLog(segment_arms->enabled_views() * scale),
+            segment_arms->reward_sums(), segment_arms->reward_sq_sums()};
   } else {
     zeros.assign(arm_count, 0.0);
     base = {zeros.data(), zeros.data(), 0.0, zeros.data(), zeros.data()};
@@ -582,12 +621,18 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
         auto it = segment->context.find(item);
         if (it != segment->context.end()) table = &it->second;
       }
-      items.push_back(table == nullptr
-                          ? base
-                          : TableView{table->views(), table->clicks(),
-                                      SafeLog(table->enabled_views() * scale),
-                                      table->reward_sums(),
-                                      table->reward_sq_sums()});
+      if (table == nullptr) {
+        items.push_back(base);
+      } else if (table->sparse()) {
+        items.push_back(TableView{nullptr, nullptr,
+                                  SafeLog(table->enabled_views() * scale),
+                                  nullptr, nullptr, table});
+      } else {
+        items.push_back(TableView{table->views(), table->clicks(),
+                                  SafeLog(table->enabled_views() * scale),
+                                  table->reward_sums(),
+                                  table->reward_sq_sums()});
+      }
     }
   }
 
@@ -605,8 +650,9 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
   const double pseudo = q.segment.empty() ? 0.0 : policy.prior_pseudo_views;
   const bool cold_start = pseudo > 0 && whole_room != nullptr;
   auto counters_in = [&](const TableView& t, uint32_t i) -> ArmCounters {
-    ArmCounters a{t.views[i] * scale, t.clicks[i] * scale, t.rewards[i] * scale,
-                  t.reward_sqs[i] * scale};
+    const RawCounters raw = RawAt(t, i);
+    ArmCounters a{raw.views * scale, raw.clicks * scale, raw.reward * scale,
+                  raw.reward_sq * scale};
     if (cold_start && t.views == base.views) {
       const double room_views = whole_room->arms.views()[i];
       if (room_views > 0) {
@@ -697,7 +743,7 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
     if (items.empty()) return score_in(base, i);
     double sum = 0;
     for (const TableView& t : items) {
-      sum += score_in(t.views[i] > 0 ? t : base, i);
+      sum += score_in(ViewsAt(t, i) > 0 ? t : base, i);
     }
     return sum / static_cast<double>(items.size());
   };
@@ -711,11 +757,12 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
   // mean; otherwise the result is score(i)'s, draw for draw.
   auto thompson_mean_if_reaching = [&](uint32_t i) -> double {
     auto table_for = [&](const TableView& t) -> const TableView& {
-      return t.views[i] > 0 ? t : base;
+      return ViewsAt(t, i) > 0 ? t : base;
     };
     auto bound_in = [&](const TableView& t) {
-      const double a = BetaAlpha(t.clicks[i], policy.beta_prior_a);
-      const double b = BetaBeta(t.views[i], t.clicks[i], policy.beta_prior_b);
+      const RawCounters raw = RawAt(t, i);
+      const double a = BetaAlpha(raw.clicks, policy.beta_prior_a);
+      const double b = BetaBeta(raw.views, raw.clicks, policy.beta_prior_b);
       return ThompsonDrawBound(a, b, a / (a + b));
     };
     const double target = top.threshold() * static_cast<double>(items.size());
@@ -725,8 +772,9 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
     for (const TableView& t : items) {
       const TableView& u = table_for(t);
       remaining -= bound_in(u);
-      sum += SampleBeta(rng, BetaAlpha(u.clicks[i], policy.beta_prior_a),
-                        BetaBeta(u.views[i], u.clicks[i], policy.beta_prior_b));
+      const RawCounters raw = RawAt(u, i);
+      sum += SampleBeta(rng, BetaAlpha(raw.clicks, policy.beta_prior_a),
+                        BetaBeta(raw.views, raw.clicks, policy.beta_prior_b));
       if (sum + std::max(remaining, 0.0) < target) {
         return -std::numeric_limits<double>::infinity();
       }
@@ -839,11 +887,46 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       alignas(64) float sums[kBlock];
       uint32_t marks[kBlock / 16];
       const float mean_factor = kBoundMargin / static_cast<float>(items.size());
+      // A sparse table's entries in arm order, so that each block finds its
+      // own with a cursor.
+      std::vector<std::vector<uint32_t>> sparse_order(items.size());
+      std::vector<size_t> cursor(items.size(), 0);
+      for (size_t k = 0; k < items.size(); ++k) {
+        const CounterTable* table = items[k].sparse;
+        if (table == nullptr) continue;
+        std::vector<uint32_t>& order = sparse_order[k];
+        order.resize(table->entries());
+        for (uint32_t e = 0; e < order.size(); ++e) order[e] = e;
+        const uint32_t* arms = table->entry_arms();
+        std::sort(order.begin(), order.end(),
+                  [arms](uint32_t a, uint32_t b) { return arms[a] < arms[b]; });
+      }
       for (uint32_t begin = 0; begin < arm_count; begin += kBlock) {
         const size_t n = std::min<size_t>(kBlock, arm_count - begin);
         BoundBlock(policy, base, begin, n, bound);
         std::fill_n(sums, n, 0.0f);
-        for (const TableView& t : items) {
+        for (size_t k = 0; k < items.size(); ++k) {
+          const TableView& t = items[k];
+          if (t.sparse != nullptr) {
+            // The segment's bounds, but the item's where it has views: as
+            // AddWithFallback does for a dense table.
+            std::copy_n(bound, n, item_bound);
+            const CounterTable& table = *t.sparse;
+            const uint32_t* arms = table.entry_arms();
+            const std::vector<uint32_t>& order = sparse_order[k];
+            size_t& next = cursor[k];
+            for (; next < order.size() && arms[order[next]] < begin + n;
+                 ++next) {
+              const uint32_t e = order[next];
+              if (!(table.views()[e] > 0)) continue;
+              const TableView one{table.views() + e, table.clicks() + e,
+                                  t.log_total_views, table.reward_sums() + e,
+                                  table.reward_sq_sums() + e};
+              BoundBlock(policy, one, 0, 1, item_bound + (arms[e] - begin));
+            }
+            for (size_t j = 0; j < n; ++j) sums[j] += item_bound[j];
+            continue;
+          }
           // An item with no counters reads the segment's: reuse its bounds.
           const float* item_bounds = bound;
           if (t.views != base.views) {

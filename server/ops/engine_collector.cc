@@ -24,9 +24,9 @@ std::vector<prometheus::MetricFamily> EngineCollector::Collect() const {
     for (uint8_t enabled : room.enabled) enabled_arms += enabled ? 1 : 0;
     segments += static_cast<double>(room.segments.size());
     for (const auto& [name, segment] : room.segments) {
-      slots += static_cast<double>(segment.arms.size());
+      slots += static_cast<double>(segment.arms.entries());
       for (const auto& [item, table] : segment.context) {
-        slots += static_cast<double>(table.size());
+        slots += static_cast<double>(table.entries());
       }
     }
     if (!per_room_) return;
@@ -58,8 +58,27 @@ std::vector<prometheus::MetricFamily> EngineCollector::Collect() const {
   AddGauge(families.back(), {}, segments);
   families.push_back(GaugeFamily(
       "banditd_table_slots",
-      "Counter slots (one per arm per segment and per context item)."));
+      "Counter slots stored: one per arm in a dense table, one per arm with "
+      "counters in a sparse one."));
   AddGauge(families.back(), {}, slots);
+  families.push_back(GaugeFamily(
+      "banditd_memory_bytes_used",
+      "Memory the engine holds as it accounts it (counters, arm ids, LinUCB "
+      "models, event ids): what --memory_budget_bytes limits."));
+  AddGauge(families.back(), {}, static_cast<double>(engine_->bytes_used()));
+  families.push_back(GaugeFamily("banditd_memory_budget_bytes",
+                                 "The --memory_budget_bytes limit."));
+  AddGauge(families.back(), {},
+           static_cast<double>(engine_->options().memory_budget_bytes));
+  families.push_back(GaugeFamily(
+      "banditd_limit_rejections",
+      "Requests refused with RESOURCE_EXHAUSTED at admission, by the flag "
+      "that sets the limit (a count since start)."));
+  for (int i = 0; i < core::kLimitCount; ++i) {
+    const auto limit = static_cast<core::Limit>(i);
+    AddGauge(families.back(), {{"limit", core::LimitName(limit)}},
+             static_cast<double>(engine_->rejections(limit)));
+  }
   if (per_room_) {
     families.push_back(std::move(views));
     families.push_back(std::move(clicks));

@@ -60,7 +60,7 @@ void EncodeTable(const std::string& room_id, const std::string& segment,
   size_t offset = 0;
   do {
     const size_t fit = std::max<size_t>(1, writer->room_left() / kBytesPerSlot);
-    const size_t n = std::min({table.size() - offset, max_slots, fit});
+    const size_t n = std::min({table.entries() - offset, max_slots, fit});
     pb::TableSlice* slice = writer->chunk()->add_tables();
     slice->set_room_id(room_id);
     slice->set_segment(segment);
@@ -69,6 +69,14 @@ void EncodeTable(const std::string& room_id, const std::string& segment,
       slice->set_context_item(*context_item);
     }
     slice->set_offset(static_cast<int64_t>(offset));
+    if (table.sparse()) {
+      // Entries in the order the table holds them, so that a restored
+      // table is the same, and densifies at the same point.
+      slice->set_sparse(true);
+      slice->set_arm_count(static_cast<int64_t>(table.size()));
+      slice->mutable_arms()->Add(table.entry_arms() + offset,
+                                 table.entry_arms() + offset + n);
+    }
     slice->mutable_views()->Add(table.views() + offset,
                                 table.views() + offset + n);
     slice->mutable_clicks()->Add(table.clicks() + offset,
@@ -80,7 +88,7 @@ void EncodeTable(const std::string& room_id, const std::string& segment,
                                          table.reward_sq_sums() + offset + n);
     offset += n;
     writer->Added(n * kBytesPerSlot + room_id.size() + segment.size() + 32);
-  } while (offset < table.size());
+  } while (offset < table.entries());
 }
 
 template <typename Map>
@@ -97,6 +105,10 @@ std::vector<const typename Map::value_type*> Sorted(const Map& map) {
 struct TableBuilder {
   std::vector<double> views, clicks, reward_sums, reward_sq_sums;
   double enabled_views = 0;
+  // Sparse tables: the arm of each entry, and the arms the table covers.
+  bool sparse = false;
+  std::vector<uint32_t> arms;
+  int64_t arm_count = 0;
 };
 
 struct TableKey {
@@ -342,6 +354,16 @@ absl::StatusOr<EngineState> DecodeSnapshot(
         return Corrupt(absl::StrCat("table slice of room ", slice.room_id(),
                                     " segment ", slice.segment()));
       }
+      if (slice.offset() == 0) table.sparse = slice.sparse();
+      if (slice.sparse() != table.sparse ||
+          (slice.sparse() && slice.arms_size() != n)) {
+        return Corrupt(absl::StrCat("sparse table slice of room ",
+                                    slice.room_id(), " segment ",
+                                    slice.segment()));
+      }
+      table.arm_count = slice.arm_count();
+      table.arms.insert(table.arms.end(), slice.arms().begin(),
+                        slice.arms().end());
       table.views.insert(table.views.end(), slice.views().begin(),
                          slice.views().end());
       table.clicks.insert(table.clicks.end(), slice.clicks().begin(),
@@ -394,15 +416,29 @@ absl::StatusOr<EngineState> DecodeSnapshot(
   for (const TableKey& key : table_order) {
     RoomState& room = state.rooms[room_index.at(key.room_id)];
     TableBuilder& table = tables.at(key);
-    if (table.views.size() != room.arm_ids.size()) {
-      return Corrupt(absl::StrCat("table size in room ", room.room_id));
-    }
     core::Segment& segment = room.segments[key.segment];
     core::CounterTable& out =
         key.has_context_item ? segment.context[key.context_item] : segment.arms;
+    if (table.sparse) {
+      if (table.arm_count != static_cast<int64_t>(room.arm_ids.size()) ||
+          (key.segment.empty() && !key.has_context_item) ||
+          !out.AssignSparse(room.arm_ids.size(), std::move(table.arms),
+                            std::move(table.views), std::move(table.clicks),
+                            std::move(table.reward_sums), table.enabled_views,
+                            std::move(table.reward_sq_sums))) {
+        return Corrupt(absl::StrCat("sparse table in room ", room.room_id));
+      }
+      continue;
+    }
+    if (table.views.size() != room.arm_ids.size()) {
+      return Corrupt(absl::StrCat("table size in room ", room.room_id));
+    }
     out.Assign(std::move(table.views), std::move(table.clicks),
                std::move(table.reward_sums), table.enabled_views,
                std::move(table.reward_sq_sums));
+    // Snapshots written before tables were sparse hold every table dense;
+    // the whole room's stays dense.
+    if (!key.segment.empty() || key.has_context_item) out.SparsifyIfFew();
   }
   std::vector<int64_t> tables_seen(state.rooms.size());
   for (const TableKey& key : table_order) {

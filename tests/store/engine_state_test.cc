@@ -170,6 +170,53 @@ TEST(EngineStateTest, EventIdsOfOldAndNewSnapshots) {
   EXPECT_EQ(*decoded, state);
 }
 
+// Tables that few arms have counters in are stored sparse; a snapshot keeps
+// the layout, and dense tables of an older snapshot load sparse when few
+// arms have counts, with the same counts.
+TEST(EngineStateTest, SparseTablesRoundTripAndOldDenseOnesSparsify) {
+  core::Engine engine;
+  core::CreateRoom create;
+  create.room_id = "r";
+  for (int i = 0; i < 100; ++i) create.arm_ids.push_back(absl::StrCat("a", i));
+  ASSERT_TRUE(engine.Apply(create).ok());
+  core::FeedbackBatch batch;
+  for (int i : {3, 50, 97}) {
+    core::FeedbackEvent e;
+    e.room_id = "r";
+    e.arm_id = absl::StrCat("a", i);
+    e.segment = "s";
+    e.context_items = {"item"};
+    e.views = i;
+    e.clicks = 1;
+    batch.events.push_back(e);
+  }
+  ASSERT_TRUE(engine.Apply(batch).ok());
+  const EngineState state = CaptureState(engine);
+  ASSERT_TRUE(state.rooms[0].segments.at("s").arms.sparse());
+  ASSERT_TRUE(state.rooms[0].segments.at("s").context.at("item").sparse());
+  absl::StatusOr<EngineState> decoded =
+      DecodeSnapshot(EncodeSnapshot(state, 64));  // many slices
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, state);
+  const core::CounterTable& item =
+      decoded->rooms[0].segments.at("s").context.at("item");
+  EXPECT_TRUE(item.sparse());
+  EXPECT_EQ(item.entries(), 3u);
+  EXPECT_EQ(item.Get(50).views, 50);
+
+  // The same state with every table dense, as older snapshots wrote it.
+  EngineState dense = state;
+  for (auto& [name, segment] : dense.rooms[0].segments) {
+    segment.arms = segment.arms.Dense();
+    for (auto& [key, table] : segment.context) table = table.Dense();
+  }
+  decoded = DecodeSnapshot(EncodeSnapshot(dense, 1 << 20));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, state);
+  EXPECT_TRUE(decoded->rooms[0].segments.at("s").context.at("item").sparse());
+  EXPECT_FALSE(decoded->rooms[0].segments.at("").arms.sparse());
+}
+
 TEST(EngineStateTest, EmptyEngine) {
   core::Engine engine;
   absl::StatusOr<EngineState> decoded =
