@@ -87,6 +87,7 @@ def feedback(stub, room, arm, views, clicks):
 def test_dashboard_shows_room_and_updates_after_feedback(server):
     stub, url = server
     room = "dashboard-room"
+    # No policy: the room gets the default, KL_UCB.
     stub.CreateRoom(pb.CreateRoomRequest(room_id=room, arm_ids=["red", "blue"]),
                     timeout=10)
     feedback(stub, room, "red", 20, 2)
@@ -108,7 +109,7 @@ def test_dashboard_shows_room_and_updates_after_feedback(server):
             red_views = page.locator('#arms tr[data-arm="red"] td.views')
             expect(red_views).to_have_text("20", timeout=10_000)
             expect(page.locator('#arms tr[data-arm="blue"] td.views')).to_have_text("0")
-            expect(page.locator("#policy")).to_contain_text("ucb1")
+            expect(page.locator("#policy")).to_contain_text("policy kl_ucb")
 
             # Feedback shows up without a reload (the page polls every second).
             feedback(stub, room, "blue", 30, 9)
