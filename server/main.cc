@@ -78,6 +78,21 @@ ABSL_FLAG(int64_t, memory_budget_bytes, int64_t{8} << 30,
           "Most memory the engine holds, as it accounts it (counters, arm "
           "ids, LinUCB models, event ids; /metrics banditd_memory_bytes_used)."
           " Default 8 GiB.");
+ABSL_FLAG(int64_t, winner_max_samples, 10'000'000,
+          "GetStats winner analysis: most posterior draws (draws x arms) per "
+          "call; rooms with many arms get fewer draws.");
+ABSL_FLAG(int64_t, max_propensity_samples, 1'000'000,
+          "Sample propensities for Thompson policies: most arm scorings "
+          "(Monte Carlo draws x eligible arms) per call.");
+ABSL_FLAG(bool, decision_log, false,
+          "Log every Sample decision (context, eligible and returned arms, "
+          "propensities) and the outcomes Feedback reports for it, in "
+          "<data_dir>/decisions.sqlite; ExportDecisions streams it. Needs "
+          "--decision_cache_size > 0.");
+ABSL_FLAG(absl::Duration, decision_log_max_age, absl::Hours(24 * 7),
+          "Decision log retention: rows older than this are deleted.");
+ABSL_FLAG(int64_t, decision_log_max_rows, 10'000'000,
+          "Decision log retention: at most this many decisions are kept.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::ZeroDuration(),
           "On SIGTERM, how long to keep serving while health checks (gRPC "
@@ -246,6 +261,9 @@ int main(int argc, char** argv) {
   engine_options.max_context_items_per_segment =
       absl::GetFlag(FLAGS_max_context_items_per_segment);
   engine_options.memory_budget_bytes = absl::GetFlag(FLAGS_memory_budget_bytes);
+  engine_options.max_winner_samples = absl::GetFlag(FLAGS_winner_max_samples);
+  engine_options.max_propensity_samples =
+      absl::GetFlag(FLAGS_max_propensity_samples);
   banditd::core::Engine engine(engine_options);
   banditd::ops::Metrics metrics;
   banditd::ops::ProcessCollector process_collector;
@@ -354,8 +372,27 @@ int main(int argc, char** argv) {
         static_cast<size_t>(
             std::max<int64_t>(absl::GetFlag(FLAGS_decision_cache_bytes), 0)));
   }
+  std::unique_ptr<banditd::store::DecisionLog> decision_log;
+  if (absl::GetFlag(FLAGS_decision_log)) {
+    if (decisions == nullptr) {
+      Log("--decision_log needs --decision_cache_size > 0 (decision ids)");
+      return 1;
+    }
+    banditd::store::DecisionLog::Options log_options;
+    log_options.path = absl::StrCat(absl::GetFlag(FLAGS_data_dir),
+                                    "/decisions.sqlite");
+    log_options.max_age = absl::GetFlag(FLAGS_decision_log_max_age);
+    log_options.max_rows = absl::GetFlag(FLAGS_decision_log_max_rows);
+    absl::StatusOr<std::unique_ptr<banditd::store::DecisionLog>> opened =
+        banditd::store::DecisionLog::Open(log_options);
+    if (!opened.ok()) {
+      Log(std::string(opened.status().message()));
+      return 1;
+    }
+    decision_log = *std::move(opened);
+  }
   banditd::service::BanditService service(&engine, &committer, auth.get(),
-                                          decisions.get());
+                                          decisions.get(), decision_log.get());
 
   banditd::service::ServerOptions server_options;
   server_options.address =

@@ -386,6 +386,8 @@ absl::Status Engine::Check(const Mutation& mutation,
           [&](const FeedbackBatch& m) -> absl::Status {
             return ValidateFeedback(m, enforce_limits);
           },
+          [&](const UpdateRoom& m) { return ValidateUpdateRoom(m); },
+          [&](const ResetArm& m) { return ValidateResetArm(m); },
       },
       mutation);
 }
@@ -575,6 +577,8 @@ absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
                              m.enabled);
           },
           [&](const FeedbackBatch& m) { result = ApplyFeedback(m); },
+          [&](const UpdateRoom& m) { ApplyUpdateRoom(m); },
+          [&](const ResetArm& m) { ApplyResetArm(m); },
       },
       mutation);
   return result;

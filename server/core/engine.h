@@ -19,6 +19,7 @@
 #include "server/core/mutation.h"
 #include "server/core/policy.h"
 #include "server/core/room.h"
+#include "server/core/winner.h"
 
 namespace banditd::core {
 
@@ -41,6 +42,29 @@ struct EngineOptions {
   int64_t event_id_window = 1'000'000;
   // Largest LinUCB feature vector a room may declare.
   int max_linucb_dimension = 64;
+  // Thompson propensities: at most this many arm scorings (draws x eligible
+  // arms) per Sample; fewer draws are made in rooms with many arms.
+  int64_t max_propensity_samples = 1'000'000;
+  // Winner analysis: at most this many posterior draws (draws x arms) per
+  // call; fewer draws are made in rooms with many arms.
+  int64_t max_winner_samples = 10'000'000;
+};
+
+struct WinnerQuery {
+  std::string room_id;
+  std::string segment;
+  // 0 means WinnerOptions' default.
+  int draws = 0;
+  uint64_t seed = 0;
+  double loss_threshold = 0;
+};
+
+struct WinnerResult {
+  // The enabled arms, in room order, index-aligned with analysis.arms.
+  std::vector<std::string> arm_ids;
+  WinnerAnalysis analysis;
+  // Beta on clicks, or Normal on reward per view (reward policies).
+  ArmPosterior::Kind posterior = ArmPosterior::Kind::kBeta;
 };
 
 // The limits whose rejections Engine counts (RESOURCE_EXHAUSTED).
@@ -66,17 +90,34 @@ struct SampleQuery {
   std::optional<uint64_t> seed;
   // LinUCB features.
   std::vector<double> features;
+  // Report each returned arm's propensity (propensity.cc).
+  bool propensities = false;
+  // Monte Carlo draws for Thompson propensities; 0 means 1000.
+  int propensity_draws = 0;
 };
 
 struct ScoredArm {
   std::string arm_id;
   double score = 0;
   Counts counts;
+  // With SampleQuery::propensities: the probability that the call returns
+  // this arm (first for k = 1, in the top k otherwise).
+  std::optional<double> propensity;
 };
 
 struct SampleResult {
   std::vector<ScoredArm> arms;
   PolicyParams policy;
+  // With propensities: 0 when they are exact, else the Monte Carlo draws
+  // (Thompson policies) they were estimated from.
+  int propensity_draws = 0;
+  // The probability that the exploration floor replaced the policy's
+  // ranking with a uniformly random one (0 without a floor), and whether
+  // it did in this call.
+  double floor_probability = 0;
+  bool floor_explored = false;
+  // Eligible arms (with propensities or a floor; else 0).
+  int64_t eligible_arms = 0;
 };
 
 struct ArmInfo {
@@ -175,11 +216,16 @@ class Engine {
   // always gives the same state, which is what log replay relies on.
   absl::StatusOr<ApplyResult> Apply(const Mutation& mutation);
 
+  // Ranks the eligible arms and returns the top k, applying the policy's
+  // exploration floor and, when asked, the propensities (propensity.cc).
   absl::StatusOr<SampleResult> Sample(const SampleQuery& query) const;
   absl::StatusOr<Stats> GetStats(const std::string& room_id,
                                  const std::string& segment,
                                  bool include_context) const;
   absl::StatusOr<RoomInfo> GetRoom(const std::string& room_id) const;
+  // Winner analysis of the enabled arms of one segment (engine_winner.cc):
+  // posteriors are read under the room's lock, drawn after releasing it.
+  absl::StatusOr<WinnerResult> Winner(const WinnerQuery& query) const;
   // Rooms ordered by id, starting after `after` (empty: from the start).
   RoomPage ListRooms(int page_size, const std::string& after) const;
 
@@ -204,6 +250,16 @@ class Engine {
                                               uint64_t* added_now) const;
 
  private:
+  // The policy's ranking alone (sample.cc), for k up to `max_k`.
+  absl::StatusOr<SampleResult> Rank(const SampleQuery& query, int max_k) const;
+  // The resolved policy and eligible-arm count of a query (propensity.cc).
+  absl::StatusOr<std::pair<PolicyParams, int64_t>> PolicyAndEligible(
+      const SampleQuery& query) const;
+  // Each returned arm's probability under the policy without the floor.
+  absl::Status AddPolicyPropensities(const SampleQuery& query,
+                                     const PolicyParams& policy,
+                                     int64_t eligible,
+                                     SampleResult& result) const;
   std::shared_ptr<Room> FindRoom(const std::string& room_id) const;
   absl::StatusOr<std::shared_ptr<Room>> FindRoomOr(
       const std::string& room_id, const std::string& field) const;
@@ -219,6 +275,11 @@ class Engine {
   absl::Status ValidateExistingArm(const std::string& room_id,
                                    const std::string& arm_id) const;
   ApplyResult ApplyFeedback(const FeedbackBatch& batch);
+  // UpdateRoom and ResetArm (engine_edit.cc).
+  absl::Status ValidateUpdateRoom(const UpdateRoom& update) const;
+  absl::Status ValidateResetArm(const ResetArm& reset) const;
+  void ApplyUpdateRoom(const UpdateRoom& update);
+  void ApplyResetArm(const ResetArm& reset);
   // True when `event_id` was seen in the room; otherwise remembers it.
   bool SeenEvent(const std::string& room_id, const std::string& event_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);

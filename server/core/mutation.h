@@ -47,6 +47,27 @@ struct SetArmEnabled {
   bool enabled = true;
 };
 
+// Changes a room's default policy and decay in place, keeping its counters.
+// Only the fields that are set change (the service builds this from an
+// AIP-134 field mask); the log holds the change rather than the resolved
+// result, so concurrent updates of different fields compose in log order.
+struct UpdateRoom {
+  std::string room_id;
+  PolicyOverride policy;
+  std::optional<double> half_life_events;
+  std::optional<double> half_life_seconds;
+};
+
+// Zeroes one arm's counters: without `segment`, in every segment and context
+// item and its LinUCB model; with it, in that segment's arm and context
+// tables only ("" is the whole-room segment). The arm stays, as does its
+// enabled flag.
+struct ResetArm {
+  std::string room_id;
+  std::string arm_id;
+  std::optional<std::string> segment;
+};
+
 struct FeedbackEvent {
   std::string room_id;
   std::string segment;
@@ -69,8 +90,9 @@ struct FeedbackBatch {
   int64_t logged_at_micros = 0;
 };
 
-using Mutation = std::variant<CreateRoom, DeleteRoom, ResetRoom, AddArms,
-                              RemoveArm, SetArmEnabled, FeedbackBatch>;
+using Mutation =
+    std::variant<CreateRoom, DeleteRoom, ResetRoom, AddArms, RemoveArm,
+                 SetArmEnabled, FeedbackBatch, UpdateRoom, ResetArm>;
 
 // What applying a mutation did, for the reply.
 struct ApplyResult {

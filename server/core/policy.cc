@@ -23,6 +23,7 @@ PolicyParams PolicyOverride::ApplyTo(const PolicyParams& base) const {
   if (hot_threshold) out.hot_threshold = *hot_threshold;
   if (linucb_alpha) out.linucb_alpha = *linucb_alpha;
   if (prior_pseudo_views) out.prior_pseudo_views = *prior_pseudo_views;
+  if (exploration_floor) out.exploration_floor = *exploration_floor;
   return out;
 }
 
@@ -64,6 +65,10 @@ absl::Status ValidatePolicy(const PolicyParams& params,
   }
   if (!(params.epsilon >= 0 && params.epsilon <= 1)) {
     return bad("epsilon", params.epsilon, "must be in [0, 1]");
+  }
+  if (!(params.exploration_floor >= 0 && params.exploration_floor <= 1)) {
+    return bad("exploration_floor", params.exploration_floor,
+               "must be in [0, 1]");
   }
   struct Bound {
     const char* name;

@@ -42,6 +42,9 @@ struct PolicyParams {
   double linucb_alpha = 1.0;
   // Cold start across segments: pseudo-views at the room-wide rates.
   double prior_pseudo_views = 0.0;
+  // Sample returns each eligible arm (in its top k) with at least this
+  // probability, by mixing in a uniformly random ranking (propensity.cc).
+  double exploration_floor = 0.0;
 
   friend bool operator==(const PolicyParams&, const PolicyParams&) = default;
 };
@@ -63,9 +66,15 @@ struct PolicyOverride {
   std::optional<double> hot_threshold;
   std::optional<double> linucb_alpha;
   std::optional<double> prior_pseudo_views;
+  std::optional<double> exploration_floor;
 
   // Returns `base` with every set field replaced.
   PolicyParams ApplyTo(const PolicyParams& base) const;
+  // True when no field is set.
+  bool empty() const { return *this == PolicyOverride{}; }
+
+  friend bool operator==(const PolicyOverride&,
+                         const PolicyOverride&) = default;
 };
 
 // Returns INVALID_ARGUMENT naming `field_prefix`.<param> when a parameter is

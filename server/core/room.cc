@@ -109,6 +109,17 @@ void CounterTable::ScaleAll(double factor) {
   enabled_views_ *= factor;
 }
 
+void CounterTable::ZeroSlot(size_t index, bool enabled) {
+  // A sparse entry stays (zeroed): replay and snapshots keep the same shape.
+  const int64_t slot = Slot(index);
+  if (slot < 0) return;
+  if (enabled) enabled_views_ -= views_[slot];
+  views_[slot] = 0;
+  clicks_[slot] = 0;
+  reward_sum_[slot] = 0;
+  reward_sq_[slot] = 0;
+}
+
 void CounterTable::SetEnabled(size_t index, bool enabled) {
   const int64_t slot = Slot(index);
   if (slot < 0) return;
@@ -254,6 +265,23 @@ void Room::Reset() {
     model = LinUcbArm(linucb.dimension, linucb.lambda);
   }
   bytes = ComputeBytes();
+}
+
+void Room::ResetArm(uint32_t index, const std::string* segment_name) {
+  const bool on = enabled[index] != 0;
+  auto zero = [&](Segment& segment) {
+    segment.arms.ZeroSlot(index, on);
+    for (auto& [item, table] : segment.context) table.ZeroSlot(index, on);
+  };
+  if (segment_name != nullptr) {
+    auto it = segments.find(*segment_name);
+    if (it != segments.end()) zero(it->second);
+    return;
+  }
+  for (auto& [name, segment] : segments) zero(segment);
+  if (!linucb_arms.empty()) {
+    linucb_arms[index] = LinUcbArm(linucb.dimension, linucb.lambda);
+  }
 }
 
 void Room::AdvanceDecay(int64_t logged_at_micros) {

@@ -84,7 +84,10 @@ class CounterTable {
               double reward_sq, bool enabled);
   // Multiplies every counter by `factor` (decay renormalisation).
   void ScaleAll(double factor);
-  // Moves the arm's views in or out of enabled_views() when an arm is
+  // Zeroes the counters of arm `index`; `enabled` says whether its views
+  // counted in enabled_views().
+  void ZeroSlot(size_t index, bool enabled);
+  // Moves the slot's views in or out of enabled_views() when an arm is
   // enabled or disabled.
   void SetEnabled(size_t index, bool enabled);
   bool Empty(size_t index) const {
@@ -179,6 +182,10 @@ struct Room {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Drops every counter and LinUCB model; arms, flags and config stay.
   void Reset() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Zeroes one arm's counters in every table of `segment` or, when it is
+  // null, of every segment, and then also its LinUCB model.
+  void ResetArm(uint32_t index, const std::string* segment)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Moves the decay clock to a new event logged at `logged_at_micros`:
   // counter_scale shrinks by one event's or the elapsed time's worth of
   // half-life. Renormalises every table when the scale gets tiny.

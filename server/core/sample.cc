@@ -483,11 +483,12 @@ void MarkThompson(const double* v, const double* c, size_t groups,
 
 }  // namespace
 
-absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
+absl::StatusOr<SampleResult> Engine::Rank(const SampleQuery& q,
+                                          int max_k) const {
   if (absl::Status s = ValidateSegment(q.segment, "segment"); !s.ok()) return s;
-  if (q.k < 0 || q.k > options_.max_k) {
+  if (q.k < 0 || q.k > max_k) {
     return absl::InvalidArgumentError(
-        absl::StrCat("k: must be in [0, ", options_.max_k, "], got ", q.k));
+        absl::StrCat("k: must be in [0, ", max_k, "], got ", q.k));
   }
   if (q.context_items.size() >
       static_cast<size_t>(options_.max_context_items)) {

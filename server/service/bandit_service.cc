@@ -2,7 +2,11 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "server/service/convert.h"
+#include "server/service/decision_export.h"
+#include "server/service/room_update.h"
+#include "server/service/winner_convert.h"
 
 namespace banditd::service {
 namespace {
@@ -110,6 +114,33 @@ grpc::ServerUnaryReactor* BanditService::ResetRoom(
                 [](const core::ApplyResult&) {});
 }
 
+grpc::ServerUnaryReactor* BanditService::UpdateRoom(
+    grpc::CallbackServerContext* context, const v1::UpdateRoomRequest* request,
+    v1::UpdateRoomResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
+  absl::StatusOr<core::UpdateRoom> update = UpdateRoomFromProto(*request);
+  if (!update.ok()) return FinishWith(context, update.status());
+  return Mutate(context, *std::move(update),
+                [this, response, room_id = request->room().room_id()](
+                    const core::ApplyResult&) {
+                  absl::StatusOr<core::RoomInfo> room =
+                      engine_->GetRoom(room_id);
+                  if (room.ok()) RoomToProto(*room, response->mutable_room());
+                });
+}
+
+grpc::ServerUnaryReactor* BanditService::ResetArm(
+    grpc::CallbackServerContext* context, const v1::ResetArmRequest* request,
+    v1::ResetArmResponse* response) {
+  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
+    return FinishWith(context, auth);
+  }
+  return Mutate(context, ResetArmFromProto(*request),
+                [](const core::ApplyResult&) {});
+}
+
 grpc::ServerUnaryReactor* BanditService::AddArms(
     grpc::CallbackServerContext* context, const v1::AddArmsRequest* request,
     v1::AddArmsResponse* response) {
@@ -167,19 +198,14 @@ grpc::ServerUnaryReactor* BanditService::Sample(
       OverrideFromProto(request->policy());
   if (!policy.ok()) return FinishWith(context, policy.status());
   core::SampleQuery query = SampleFromProto(*request, *policy);
+  // Logged decisions carry their propensities, for offline evaluation.
+  query.propensities =
+      request->include_propensities() || decision_log_ != nullptr;
+  query.propensity_draws = request->propensity_draws();
   absl::StatusOr<core::SampleResult> result = engine_->Sample(query);
   if (!result.ok()) return FinishWith(context, result.status());
   if (decisions_ != nullptr) {
-    Decision decision{std::move(query.room_id),
-                      std::move(query.segment),
-                      std::move(query.context_items),
-                      std::move(query.features),
-                      {}};
-    decision.arm_ids.reserve(result->arms.size());
-    for (const core::ScoredArm& arm : result->arms) {
-      decision.arm_ids.push_back(arm.arm_id);
-    }
-    response->set_decision_id(decisions_->Put(std::move(decision)));
+    response->set_decision_id(Remember(std::move(query), *result));
   }
   response->mutable_arms()->Reserve(static_cast<int>(result->arms.size()));
   for (const core::ScoredArm& arm : result->arms) {
@@ -187,9 +213,29 @@ grpc::ServerUnaryReactor* BanditService::Sample(
     out->set_arm_id(arm.arm_id);
     out->set_score(arm.score);
     CountsToProto(arm.counts, out->mutable_counts());
+    if (arm.propensity.has_value()) out->set_propensity(*arm.propensity);
   }
+  response->set_propensity_draws(result->propensity_draws);
   PolicyToProto(result->policy, response->mutable_policy());
   return FinishWith(context, absl::OkStatus());
+}
+
+std::string BanditService::Remember(core::SampleQuery query,
+                                    const core::SampleResult& result) {
+  std::vector<std::string> arm_ids;
+  arm_ids.reserve(result.arms.size());
+  for (const core::ScoredArm& arm : result.arms) arm_ids.push_back(arm.arm_id);
+  if (decision_log_ == nullptr) {
+    return decisions_->Put(
+        Decision{std::move(query.room_id), std::move(query.segment),
+                 std::move(query.context_items), std::move(query.features),
+                 std::move(arm_ids)});
+  }
+  std::string id =
+      decisions_->Put(Decision{query.room_id, query.segment,
+                               query.context_items, query.features, arm_ids});
+  decision_log_->AddDecision(DecisionRecordOf(id, query, result));
+  return id;
 }
 
 grpc::ServerUnaryReactor* BanditService::Feedback(
@@ -201,10 +247,27 @@ grpc::ServerUnaryReactor* BanditService::Feedback(
   absl::StatusOr<core::FeedbackBatch> batch =
       FeedbackFromProto(*request, decisions_);
   if (!batch.ok()) return FinishWith(context, batch.status());
+  // Outcomes of logged decisions, added once the batch is applied.
+  std::vector<store::OutcomeRecord> outcomes;
+  if (decision_log_ != nullptr) {
+    const int64_t now = absl::ToUnixMicros(absl::Now());
+    for (int i = 0; i < request->events_size(); ++i) {
+      const v1::FeedbackEvent& in = request->events(i);
+      if (in.decision_id().empty()) continue;
+      const core::FeedbackEvent& e = batch->events[static_cast<size_t>(i)];
+      outcomes.push_back({in.decision_id(), e.arm_id, e.views, e.clicks,
+                          e.reward.value_or(static_cast<double>(e.clicks)),
+                          now});
+    }
+  }
   return Mutate(context, *std::move(batch),
-                [response](const core::ApplyResult& result) {
+                [this, response, outcomes = std::move(outcomes)](
+                    const core::ApplyResult& result) mutable {
                   response->set_applied_events(result.applied_events);
                   response->set_duplicate_events(result.duplicate_events);
+                  if (!outcomes.empty()) {
+                    decision_log_->AddOutcomes(std::move(outcomes));
+                  }
                 });
 }
 
@@ -222,11 +285,42 @@ grpc::ServerUnaryReactor* BanditService::GetStats(
   const uint64_t applied_sequence = committer_->applied_sequence();
   absl::StatusOr<core::Stats> stats = engine_->GetStats(
       request->room_id(), request->segment(), request->include_context());
-  if (stats.ok()) {
-    StatsToProto(*stats, response);
-    response->set_applied_sequence(applied_sequence);
+  if (!stats.ok()) return FinishWith(context, stats.status());
+  StatsToProto(*stats, response);
+  response->set_applied_sequence(applied_sequence);
+  if (request->has_winner_analysis()) {
+    absl::StatusOr<core::WinnerResult> winner =
+        engine_->Winner(WinnerQueryFromProto(*request));
+    if (!winner.ok()) return FinishWith(context, winner.status());
+    WinnerToProto(*winner, response);
   }
-  return FinishWith(context, stats.status());
+  return FinishWith(context, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::LoggedDecision>* BanditService::ExportDecisions(
+    grpc::CallbackServerContext* context,
+    const v1::ExportDecisionsRequest* request) {
+  absl::Status status = Authorize(context, Role::kAdmin);
+  if (status.ok() && decision_log_ == nullptr) {
+    status = absl::FailedPreconditionError(
+        "the decision log is off: run the server with --decision_log");
+  }
+  if (status.ok() &&
+      (request->after_sequence() < 0 || request->max_decisions() < 0)) {
+    status = absl::InvalidArgumentError(request->after_sequence() < 0
+                                            ? "after_sequence: must be >= 0"
+                                            : "max_decisions: must be >= 0");
+  }
+  if (!status.ok()) {
+    // A stream that ends at once with the error.
+    class Failed : public grpc::ServerWriteReactor<v1::LoggedDecision> {
+     public:
+      explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Failed(status);
+  }
+  return StartDecisionExport(decision_log_, *request);
 }
 
 }  // namespace banditd::service

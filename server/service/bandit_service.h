@@ -7,6 +7,7 @@
 #include "server/service/auth.h"
 #include "server/service/decision_cache.h"
 #include "server/store/committer.h"
+#include "server/store/decision_log.h"
 
 namespace banditd::service {
 
@@ -20,14 +21,18 @@ class BanditService final : public v1::BanditService::CallbackService {
  public:
   // `engine`, `committer`, `auth` and `decisions` must outlive the service;
   // a null `auth` lets every call through; with null `decisions` Sample
-  // returns no decision_id and Feedback rejects them.
+  // returns no decision_id and Feedback rejects them. With a
+  // `decision_log` (which needs `decisions`), every Sample is logged with
+  // its propensities, and Feedback citing a decision adds its outcome.
   BanditService(const core::Engine* engine, store::Committer* committer,
                 const Authenticator* auth = nullptr,
-                DecisionCache* decisions = nullptr)
+                DecisionCache* decisions = nullptr,
+                store::DecisionLog* decision_log = nullptr)
       : engine_(engine),
         committer_(committer),
         auth_(auth),
-        decisions_(decisions) {}
+        decisions_(decisions),
+        decision_log_(decisions == nullptr ? nullptr : decision_log) {}
 
   grpc::ServerUnaryReactor* CreateRoom(
       grpc::CallbackServerContext* context,
@@ -46,6 +51,13 @@ class BanditService final : public v1::BanditService::CallbackService {
   grpc::ServerUnaryReactor* ResetRoom(grpc::CallbackServerContext* context,
                                       const v1::ResetRoomRequest* request,
                                       v1::ResetRoomResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateRoom(
+      grpc::CallbackServerContext* context,
+      const v1::UpdateRoomRequest* request,
+      v1::UpdateRoomResponse* response) override;
+  grpc::ServerUnaryReactor* ResetArm(grpc::CallbackServerContext* context,
+                                     const v1::ResetArmRequest* request,
+                                     v1::ResetArmResponse* response) override;
   grpc::ServerUnaryReactor* AddArms(grpc::CallbackServerContext* context,
                                     const v1::AddArmsRequest* request,
                                     v1::AddArmsResponse* response) override;
@@ -65,6 +77,9 @@ class BanditService final : public v1::BanditService::CallbackService {
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
                                      const v1::GetStatsRequest* request,
                                      v1::GetStatsResponse* response) override;
+  grpc::ServerWriteReactor<v1::LoggedDecision>* ExportDecisions(
+      grpc::CallbackServerContext* context,
+      const v1::ExportDecisionsRequest* request) override;
 
  private:
   using OnApplied = absl::AnyInvocable<void(const core::ApplyResult&) &&>;
@@ -75,6 +90,10 @@ class BanditService final : public v1::BanditService::CallbackService {
                                    core::Mutation mutation,
                                    OnApplied on_applied);
 
+  // Puts the decision in the cache (and the decision log) and returns its id.
+  std::string Remember(core::SampleQuery query,
+                       const core::SampleResult& result);
+
   // OK when the call may run an RPC that needs `required`.
   absl::Status Authorize(const grpc::CallbackServerContext* context,
                          Role required) const;
@@ -83,6 +102,7 @@ class BanditService final : public v1::BanditService::CallbackService {
   store::Committer* const committer_;
   const Authenticator* const auth_;
   DecisionCache* const decisions_;
+  store::DecisionLog* const decision_log_;
 };
 
 }  // namespace banditd::service

@@ -151,6 +151,9 @@ absl::StatusOr<core::PolicyOverride> OverrideFromProto(
   if (policy.has_prior_pseudo_views()) {
     out.prior_pseudo_views = policy.prior_pseudo_views();
   }
+  if (policy.has_exploration_floor()) {
+    out.exploration_floor = policy.exploration_floor();
+  }
   return out;
 }
 
@@ -175,6 +178,7 @@ void PolicyToProto(const core::PolicyParams& params, v1::Policy* out) {
   out->set_hot_threshold(params.hot_threshold);
   out->set_linucb_alpha(params.linucb_alpha);
   out->set_prior_pseudo_views(params.prior_pseudo_views);
+  out->set_exploration_floor(params.exploration_floor);
 }
 
 void RoomToProto(const core::RoomInfo& room, v1::Room* out) {

@@ -71,6 +71,13 @@ class HttpGateway::Handler {
       return;
     }
     const google::protobuf::MethodDescriptor* method = match->route->method;
+    if (method->server_streaming()) {
+      // The gateway makes unary calls; a streamed reply needs gRPC.
+      SendError(res, grpc::StatusCode::UNIMPLEMENTED,
+                absl::StrCat(method->name(),
+                             " streams its reply: call it over gRPC"));
+      return;
+    }
     std::unique_ptr<google::protobuf::Message> request(
         google::protobuf::MessageFactory::generated_factory()
             ->GetPrototype(method->input_type())

@@ -57,6 +57,19 @@ struct Encoder {
     out->set_arm_id(m.arm_id);
     out->set_enabled(m.enabled);
   }
+  void operator()(const core::UpdateRoom& m) const {
+    pb::UpdateRoom* out = record->mutable_update_room();
+    out->set_room_id(m.room_id);
+    PolicyPatchToProto(m.policy, out->mutable_policy());
+    if (m.half_life_events) out->set_half_life_events(*m.half_life_events);
+    if (m.half_life_seconds) out->set_half_life_seconds(*m.half_life_seconds);
+  }
+  void operator()(const core::ResetArm& m) const {
+    pb::ResetArm* out = record->mutable_reset_arm();
+    out->set_room_id(m.room_id);
+    out->set_arm_id(m.arm_id);
+    if (m.segment) out->set_segment(*m.segment);
+  }
   void operator()(const core::FeedbackBatch& m) const {
     pb::FeedbackBatch* out = record->mutable_feedback();
     out->mutable_events()->Reserve(static_cast<int>(m.events.size()));
@@ -422,6 +435,30 @@ absl::StatusOr<core::Mutation> DecodeMutationWithProtobuf(
         e.features.assign(in.features().begin(), in.features().end());
       }
       out.logged_at_micros = record.logged_at_micros();
+      return out;
+    }
+    case pb::LogRecord::kUpdateRoom: {
+      pb::UpdateRoom& in = *record.mutable_update_room();
+      core::UpdateRoom out;
+      out.room_id = std::move(*in.mutable_room_id());
+      absl::StatusOr<core::PolicyOverride> policy =
+          PolicyPatchFromProto(in.policy());
+      if (!policy.ok()) return policy.status();
+      out.policy = *policy;
+      if (in.has_half_life_events()) {
+        out.half_life_events = in.half_life_events();
+      }
+      if (in.has_half_life_seconds()) {
+        out.half_life_seconds = in.half_life_seconds();
+      }
+      return out;
+    }
+    case pb::LogRecord::kResetArm: {
+      pb::ResetArm& in = *record.mutable_reset_arm();
+      core::ResetArm out{std::move(*in.mutable_room_id()),
+                         std::move(*in.mutable_arm_id()),
+                         std::nullopt};
+      if (in.has_segment()) out.segment = std::move(*in.mutable_segment());
       return out;
     }
     case pb::LogRecord::MUTATION_NOT_SET:

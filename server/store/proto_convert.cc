@@ -22,6 +22,10 @@ void PolicyToProto(const core::PolicyParams& policy, pb::Policy* out) {
   out->set_hot_threshold(policy.hot_threshold);
   out->set_linucb_alpha(policy.linucb_alpha);
   out->set_prior_pseudo_views(policy.prior_pseudo_views);
+  // Written only when set, so records of rooms without it stay as before.
+  if (policy.exploration_floor != 0) {
+    out->set_exploration_floor(policy.exploration_floor);
+  }
 }
 
 absl::StatusOr<core::PolicyParams> PolicyFromProto(const pb::Policy& policy) {
@@ -59,6 +63,80 @@ absl::StatusOr<core::PolicyParams> PolicyFromProto(const pb::Policy& policy) {
   if (policy.has_prior_pseudo_views()) {
     out.prior_pseudo_views = policy.prior_pseudo_views();
   }
+  if (policy.has_exploration_floor()) {
+    out.exploration_floor = policy.exploration_floor();
+  }
+  return out;
+}
+
+namespace {
+
+// Every optional double of PolicyOverride and PolicyPatch, side by side.
+template <typename Visit>
+void ForEachPatchParam(Visit visit) {
+  visit(&core::PolicyOverride::ucb_alpha, &pb::PolicyPatch::has_ucb_alpha,
+        &pb::PolicyPatch::ucb_alpha, &pb::PolicyPatch::set_ucb_alpha);
+  visit(&core::PolicyOverride::bucb_z, &pb::PolicyPatch::has_bucb_z,
+        &pb::PolicyPatch::bucb_z, &pb::PolicyPatch::set_bucb_z);
+  visit(&core::PolicyOverride::beta_prior_a, &pb::PolicyPatch::has_beta_prior_a,
+        &pb::PolicyPatch::beta_prior_a, &pb::PolicyPatch::set_beta_prior_a);
+  visit(&core::PolicyOverride::beta_prior_b, &pb::PolicyPatch::has_beta_prior_b,
+        &pb::PolicyPatch::beta_prior_b, &pb::PolicyPatch::set_beta_prior_b);
+  visit(&core::PolicyOverride::epsilon, &pb::PolicyPatch::has_epsilon,
+        &pb::PolicyPatch::epsilon, &pb::PolicyPatch::set_epsilon);
+  visit(&core::PolicyOverride::cold_max, &pb::PolicyPatch::has_cold_max,
+        &pb::PolicyPatch::cold_max, &pb::PolicyPatch::set_cold_max);
+  visit(&core::PolicyOverride::cold_steepness,
+        &pb::PolicyPatch::has_cold_steepness, &pb::PolicyPatch::cold_steepness,
+        &pb::PolicyPatch::set_cold_steepness);
+  visit(&core::PolicyOverride::cold_threshold,
+        &pb::PolicyPatch::has_cold_threshold, &pb::PolicyPatch::cold_threshold,
+        &pb::PolicyPatch::set_cold_threshold);
+  visit(&core::PolicyOverride::hot_max, &pb::PolicyPatch::has_hot_max,
+        &pb::PolicyPatch::hot_max, &pb::PolicyPatch::set_hot_max);
+  visit(&core::PolicyOverride::hot_steepness,
+        &pb::PolicyPatch::has_hot_steepness, &pb::PolicyPatch::hot_steepness,
+        &pb::PolicyPatch::set_hot_steepness);
+  visit(&core::PolicyOverride::hot_threshold,
+        &pb::PolicyPatch::has_hot_threshold, &pb::PolicyPatch::hot_threshold,
+        &pb::PolicyPatch::set_hot_threshold);
+  visit(&core::PolicyOverride::linucb_alpha, &pb::PolicyPatch::has_linucb_alpha,
+        &pb::PolicyPatch::linucb_alpha, &pb::PolicyPatch::set_linucb_alpha);
+  visit(&core::PolicyOverride::prior_pseudo_views,
+        &pb::PolicyPatch::has_prior_pseudo_views,
+        &pb::PolicyPatch::prior_pseudo_views,
+        &pb::PolicyPatch::set_prior_pseudo_views);
+  visit(&core::PolicyOverride::exploration_floor,
+        &pb::PolicyPatch::has_exploration_floor,
+        &pb::PolicyPatch::exploration_floor,
+        &pb::PolicyPatch::set_exploration_floor);
+}
+
+}  // namespace
+
+void PolicyPatchToProto(const core::PolicyOverride& patch,
+                        pb::PolicyPatch* out) {
+  if (patch.kind) {
+    out->set_kind(static_cast<pb::PolicyKind>(static_cast<int>(*patch.kind)));
+  }
+  ForEachPatchParam([&](auto member, auto, auto, auto set) {
+    if (patch.*member) (out->*set)(*(patch.*member));
+  });
+}
+
+absl::StatusOr<core::PolicyOverride> PolicyPatchFromProto(
+    const pb::PolicyPatch& in) {
+  core::PolicyOverride out;
+  if (in.has_kind()) {
+    pb::Policy policy;
+    policy.set_kind(in.kind());
+    absl::StatusOr<core::PolicyParams> params = PolicyFromProto(policy);
+    if (!params.ok()) return params.status();
+    out.kind = params->kind;
+  }
+  ForEachPatchParam([&](auto member, auto has, auto get, auto) {
+    if ((in.*has)()) out.*member = (in.*get)();
+  });
   return out;
 }
 

@@ -17,6 +17,14 @@ void PolicyToProto(const core::PolicyParams& policy,
 absl::StatusOr<core::PolicyParams> PolicyFromProto(
     const banditd::internal::v1::Policy& policy);
 
+// The set fields of a PolicyOverride (UpdateRoom). A parameter added to
+// PolicyOverride must be added to PolicyPatch and to both functions.
+void PolicyPatchToProto(const core::PolicyOverride& patch,
+                        banditd::internal::v1::PolicyPatch* out);
+// DATA_LOSS when the kind is unknown.
+absl::StatusOr<core::PolicyOverride> PolicyPatchFromProto(
+    const banditd::internal::v1::PolicyPatch& in);
+
 void DecayToProto(const core::DecayConfig& decay,
                   banditd::internal::v1::DecayConfig* out);
 core::DecayConfig DecayFromProto(const banditd::internal::v1::DecayConfig& in);

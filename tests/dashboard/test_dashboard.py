@@ -119,6 +119,12 @@ def test_dashboard_shows_room_and_updates_after_feedback(server):
             feedback(stub, room, "red", 5, 1)
             expect(red_views).to_have_text("25", timeout=10_000)
 
+            # Winner analysis: blue (10/31 posterior mean) leads red (4/27).
+            expect(page.locator("#winner")).to_contain_text("Leader: blue",
+                                                            timeout=10_000)
+            blue_p = page.locator('#arms tr[data-arm="blue"] td.prob_best')
+            expect(blue_p).to_have_text(re.compile(r"0\.9\d\d"))
+
             # Charts drew: share-over-time lines, bounds and scoring curves.
             expect(page.locator("#share-chart polyline").first).to_be_attached(
                 timeout=10_000)

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -110,6 +111,41 @@ TEST(DurableCommitterTest, ReplayRebuildsTheSameState) {
   EXPECT_EQ(again->recovery().records_replayed,
             static_cast<int64_t>(contents->log_size()));
   EXPECT_EQ(CaptureState(recovered), before);
+}
+
+TEST(DurableCommitterTest, UpdateRoomAndResetArmSurviveReplayAndSnapshot) {
+  for (bool snapshot : {false, true}) {
+    auto contents = std::make_shared<FakeLogContents>();
+    core::Engine engine;
+    auto committer = OpenFake(contents, &engine);
+    ASSERT_TRUE(SubmitAndWait(*committer, Room("r", {"a", "b"})).ok());
+    ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a")).ok());
+    ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "b")).ok());
+    core::UpdateRoom update;
+  update.room_id = "r";
+    update.policy.kind = core::PolicyKind::kEpsilonGreedy;
+    update.policy.epsilon = 0.25;
+    update.half_life_events = 4;
+    ASSERT_TRUE(SubmitAndWait(*committer, update).ok());
+    ASSERT_TRUE(
+        SubmitAndWait(*committer, core::ResetArm{"r", "a", std::nullopt})
+            .ok());
+    if (snapshot) ASSERT_TRUE(committer->SnapshotNow().ok());
+    // Decays the room's counters by the updated half-life.
+    ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "b")).ok());
+    committer->Shutdown();
+
+    core::Engine recovered;
+    auto again = OpenFake(contents, &recovered);
+    EXPECT_EQ(CaptureState(recovered), CaptureState(engine));
+    absl::StatusOr<core::RoomInfo> room = recovered.GetRoom("r");
+    ASSERT_TRUE(room.ok());
+    EXPECT_EQ(room->policy.kind, core::PolicyKind::kEpsilonGreedy);
+    EXPECT_EQ(room->policy.epsilon, 0.25);
+    EXPECT_EQ(room->decay.half_life_events, 4);
+    EXPECT_EQ(Views(recovered, "r", "a"), 0);
+    EXPECT_DOUBLE_EQ(Views(recovered, "r", "b"), 1 + std::exp2(-0.25));
+  }
 }
 
 TEST(DurableCommitterTest, SnapshotPlusReplayEqualsState) {

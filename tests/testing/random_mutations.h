@@ -54,7 +54,21 @@ inline std::vector<core::Mutation> RandomMutations(int count, uint32_t seed) {
     const int room_index = pick(4);
     const std::string room = absl::StrCat("room", room_index);
     const int kind = pick(100);
-    if (kind < 85) {
+    if (kind < 2) {
+      // Sometimes invalid: both half-lives set, or a negative epsilon.
+      core::UpdateRoom update;
+      update.room_id = room;
+      if (pick(2) == 0) update.policy.epsilon = 0.1 * (pick(12) - 1);
+      if (pick(2) == 0) update.policy.beta_prior_a = 0.5 + pick(4);
+      if (pick(3) == 0) update.policy.kind = core::PolicyKind::kUcb1;
+      if (pick(3) == 0) update.half_life_events = pick(3) == 0 ? 0 : 20;
+      if (pick(3) == 0) update.half_life_seconds = pick(2) == 0 ? 0 : 0.02;
+      out.push_back(std::move(update));
+    } else if (kind < 4) {
+      core::ResetArm reset{room, absl::StrCat("arm", pick(3)), std::nullopt};
+      if (pick(2) == 0) reset.segment = pick(3) == 0 ? "" : "seg1";
+      out.push_back(std::move(reset));
+    } else if (kind < 85) {
       core::FeedbackBatch batch;
       const int events = 1 + pick(8);
       for (int e = 0; e < events; ++e) {

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	pb "github.com/banditd/banditd/clients/go/banditdpb"
 )
@@ -256,6 +257,36 @@ func (c *Client) DeleteRoom(ctx context.Context, roomID string) error {
 // ResetRoom zeroes every counter of a room and keeps its arms and policy.
 func (c *Client) ResetRoom(ctx context.Context, roomID string) error {
 	_, err := call(ctx, c, "ResetRoom", true, c.rpc.ResetRoom, &pb.ResetRoomRequest{RoomId: roomID})
+	return err
+}
+
+// UpdateRoom changes a room's default policy and decay in place, keeping its
+// arms and counters, and returns the updated room. room.RoomId names the
+// room; paths (AIP-134 field mask, for example "policy.epsilon", "policy",
+// "decay.half_life_events", "decay", "*") say which fields of room to take.
+// With no paths, the fields set in room change: the policy type when not
+// UNSPECIFIED, each policy parameter that is set, and decay when non-nil.
+func (c *Client) UpdateRoom(ctx context.Context, room *pb.Room, paths ...string) (*pb.Room, error) {
+	req := &pb.UpdateRoomRequest{Room: room}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	resp, err := call(ctx, c, "UpdateRoom", true, c.rpc.UpdateRoom, req)
+	return resp.GetRoom(), err
+}
+
+// ResetArm zeroes one arm's counters in every segment and context item, and
+// its LinUCB model. The arm and its enabled flag stay.
+func (c *Client) ResetArm(ctx context.Context, roomID, armID string) error {
+	_, err := call(ctx, c, "ResetArm", true, c.rpc.ResetArm, &pb.ResetArmRequest{RoomId: roomID, ArmId: armID})
+	return err
+}
+
+// ResetArmInSegment zeroes one arm's counters in one segment ("" is the
+// whole-room segment) and its context items only.
+func (c *Client) ResetArmInSegment(ctx context.Context, roomID, armID, segment string) error {
+	req := &pb.ResetArmRequest{RoomId: roomID, ArmId: armID, Segment: &segment}
+	_, err := call(ctx, c, "ResetArm", true, c.rpc.ResetArm, req)
 	return err
 }
 

@@ -26,6 +26,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -42,11 +43,7 @@ const (
 type PolicyType int32
 
 const (
-	// Use the room's default policy (in a request) or KL_UCB (in CreateRoom):
-	// the lowest-regret policy without parameters at click rates of 1-5 % in
-	// docs/SIMULATION.md, level with THOMPSON and deterministic. Rooms created
-	// before this default (UCB1) keep UCB1: CreateRoom is logged with the
-	// resolved policy.
+	// Use the room's default policy (in a request) or UCB1 (in CreateRoom).
 	PolicyType_POLICY_TYPE_UNSPECIFIED PolicyType = 0
 	// Greedy: score = clicks / views.
 	PolicyType_POLICY_TYPE_CTR PolicyType = 1
@@ -243,6 +240,13 @@ type Policy struct {
 	// (likewise for reward), so a new segment starts from what the room knows
 	// instead of from zero. Arms with no room-wide views get no pseudo-views.
 	PriorPseudoViews *float64 `protobuf:"fixed64,14,opt,name=prior_pseudo_views,json=priorPseudoViews,proto3,oneof" json:"prior_pseudo_views,omitempty"`
+	// Exploration floor in [0, 1] (0, the default, turns it off): Sample
+	// returns every eligible arm with probability at least this (in its top
+	// k), so that logged propensities are never zero. With probability
+	// q = min(1, floor * n / k) (n eligible arms) the call returns a uniformly
+	// random ranking instead of the policy's; a floor above k / n is capped
+	// there (q = 1).
+	ExplorationFloor *float64 `protobuf:"fixed64,30,opt,name=exploration_floor,json=explorationFloor,proto3,oneof" json:"exploration_floor,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -371,6 +375,13 @@ func (x *Policy) GetLinucbAlpha() float64 {
 func (x *Policy) GetPriorPseudoViews() float64 {
 	if x != nil && x.PriorPseudoViews != nil {
 		return *x.PriorPseudoViews
+	}
+	return 0
+}
+
+func (x *Policy) GetExplorationFloor() float64 {
+	if x != nil && x.ExplorationFloor != nil {
+		return *x.ExplorationFloor
 	}
 	return 0
 }
@@ -1164,6 +1175,115 @@ func (*ResetRoomResponse) Descriptor() ([]byte, []int) {
 	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{15}
 }
 
+type UpdateRoomRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room.room_id names the room; the fields named in update_mask are read
+	// from here.
+	Room *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// Paths relative to Room: "policy" (the whole policy: unset parameters take
+	// their documented defaults, an unset type means UCB1), "policy.<field>"
+	// (for example "policy.type", "policy.epsilon": only that parameter; unset
+	// means its default), "decay" (both half-lives), "decay.half_life_events",
+	// "decay.half_life_seconds", or "*" (policy and decay). room_id, arms and
+	// linucb cannot change. An empty mask means every field set in `room`
+	// (policy parameters that are set, a policy type other than UNSPECIFIED,
+	// and decay when present). The resulting decay may set at most one
+	// half-life. Switching time-based decay on starts its clock at the next
+	// event; changing decay never rescales the counters already held.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRoomRequest) Reset() {
+	*x = UpdateRoomRequest{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRoomRequest) ProtoMessage() {}
+
+func (x *UpdateRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRoomRequest.ProtoReflect.Descriptor instead.
+func (*UpdateRoomRequest) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UpdateRoomRequest) GetRoom() *Room {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+func (x *UpdateRoomRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room as updated.
+	Room          *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRoomResponse) Reset() {
+	*x = UpdateRoomResponse{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRoomResponse) ProtoMessage() {}
+
+func (x *UpdateRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRoomResponse.ProtoReflect.Descriptor instead.
+func (*UpdateRoomResponse) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UpdateRoomResponse) GetRoom() *Room {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
 type AddArmsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
@@ -1174,7 +1294,7 @@ type AddArmsRequest struct {
 
 func (x *AddArmsRequest) Reset() {
 	*x = AddArmsRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[16]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1306,7 @@ func (x *AddArmsRequest) String() string {
 func (*AddArmsRequest) ProtoMessage() {}
 
 func (x *AddArmsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[16]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1319,7 @@ func (x *AddArmsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddArmsRequest.ProtoReflect.Descriptor instead.
 func (*AddArmsRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{16}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AddArmsRequest) GetRoomId() string {
@@ -1225,7 +1345,7 @@ type AddArmsResponse struct {
 
 func (x *AddArmsResponse) Reset() {
 	*x = AddArmsResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[17]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1357,7 @@ func (x *AddArmsResponse) String() string {
 func (*AddArmsResponse) ProtoMessage() {}
 
 func (x *AddArmsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[17]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1370,7 @@ func (x *AddArmsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddArmsResponse.ProtoReflect.Descriptor instead.
 func (*AddArmsResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{17}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AddArmsResponse) GetRoom() *Room {
@@ -1270,7 +1390,7 @@ type RemoveArmRequest struct {
 
 func (x *RemoveArmRequest) Reset() {
 	*x = RemoveArmRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[18]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1402,7 @@ func (x *RemoveArmRequest) String() string {
 func (*RemoveArmRequest) ProtoMessage() {}
 
 func (x *RemoveArmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[18]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1415,7 @@ func (x *RemoveArmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveArmRequest.ProtoReflect.Descriptor instead.
 func (*RemoveArmRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{18}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RemoveArmRequest) GetRoomId() string {
@@ -1320,7 +1440,7 @@ type RemoveArmResponse struct {
 
 func (x *RemoveArmResponse) Reset() {
 	*x = RemoveArmResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[19]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1452,7 @@ func (x *RemoveArmResponse) String() string {
 func (*RemoveArmResponse) ProtoMessage() {}
 
 func (x *RemoveArmResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[19]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1465,7 @@ func (x *RemoveArmResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveArmResponse.ProtoReflect.Descriptor instead.
 func (*RemoveArmResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{19}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{21}
 }
 
 type SetArmEnabledRequest struct {
@@ -1359,7 +1479,7 @@ type SetArmEnabledRequest struct {
 
 func (x *SetArmEnabledRequest) Reset() {
 	*x = SetArmEnabledRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1491,7 @@ func (x *SetArmEnabledRequest) String() string {
 func (*SetArmEnabledRequest) ProtoMessage() {}
 
 func (x *SetArmEnabledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1504,7 @@ func (x *SetArmEnabledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetArmEnabledRequest.ProtoReflect.Descriptor instead.
 func (*SetArmEnabledRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{20}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetArmEnabledRequest) GetRoomId() string {
@@ -1417,7 +1537,7 @@ type SetArmEnabledResponse struct {
 
 func (x *SetArmEnabledResponse) Reset() {
 	*x = SetArmEnabledResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1549,7 @@ func (x *SetArmEnabledResponse) String() string {
 func (*SetArmEnabledResponse) ProtoMessage() {}
 
 func (x *SetArmEnabledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1562,7 @@ func (x *SetArmEnabledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetArmEnabledResponse.ProtoReflect.Descriptor instead.
 func (*SetArmEnabledResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{21}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetArmEnabledResponse) GetArm() *Arm {
@@ -1450,6 +1570,106 @@ func (x *SetArmEnabledResponse) GetArm() *Arm {
 		return x.Arm
 	}
 	return nil
+}
+
+type ResetArmRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RoomId string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	ArmId  string                 `protobuf:"bytes,2,opt,name=arm_id,json=armId,proto3" json:"arm_id,omitempty"`
+	// When set, only the counters of this segment ("" is the whole-room
+	// segment) and of its context items are zeroed; the arm's counters in
+	// other segments, including the whole room, stay. When unset, every
+	// segment and context item, and the arm's LinUCB model.
+	Segment       *string `protobuf:"bytes,3,opt,name=segment,proto3,oneof" json:"segment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetArmRequest) Reset() {
+	*x = ResetArmRequest{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetArmRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetArmRequest) ProtoMessage() {}
+
+func (x *ResetArmRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetArmRequest.ProtoReflect.Descriptor instead.
+func (*ResetArmRequest) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ResetArmRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ResetArmRequest) GetArmId() string {
+	if x != nil {
+		return x.ArmId
+	}
+	return ""
+}
+
+func (x *ResetArmRequest) GetSegment() string {
+	if x != nil && x.Segment != nil {
+		return *x.Segment
+	}
+	return ""
+}
+
+type ResetArmResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetArmResponse) Reset() {
+	*x = ResetArmResponse{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetArmResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetArmResponse) ProtoMessage() {}
+
+func (x *ResetArmResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetArmResponse.ProtoReflect.Descriptor instead.
+func (*ResetArmResponse) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{25}
 }
 
 // Sample ranks arms by the policy's score.
@@ -1483,14 +1703,36 @@ type SampleRequest struct {
 	// Makes random choices (Thompson draws, epsilon, tie-breaks) reproducible.
 	Seed *uint64 `protobuf:"varint,8,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
 	// Numeric context for LINUCB: exactly Room.linucb.dimension finite values.
-	Features      []float64 `protobuf:"fixed64,9,rep,packed,name=features,proto3" json:"features,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Features []float64 `protobuf:"fixed64,9,rep,packed,name=features,proto3" json:"features,omitempty"`
+	// Report ScoredArm.propensity for each returned arm: the probability that
+	// this call returns it (first for k = 1, in the top k otherwise), given
+	// the counters, the policy and its exploration floor:
+	//   - CTR, UCB1, BUCB, HOT_COLD, REWARD_UCB, LINUCB: exact. An arm scoring
+	//     above the k-th score has 1; each of the m arms tied at the k-th
+	//     score with r places left has r / m (random tie-breaks).
+	//   - EPSILON_GREEDY: exact, (1 - epsilon) times CTR's value plus
+	//     epsilon * k / n, with n the eligible arms.
+	//   - THOMPSON, REWARD_THOMPSON: Monte Carlo over propensity_draws
+	//     independent rankings plus the call's own (so never 0 for a returned
+	//     arm); its standard error is sqrt(p (1 - p) / (draws + 1)).
+	//   - with an exploration floor, (1 - q) * that + q * k / n (see
+	//     Policy.exploration_floor).
+	//
+	// Costs one or a few extra rankings (exact cases; more while many arms
+	// tie, e.g. unseen arms under CTR or UCB1), or propensity_draws rankings.
+	IncludePropensities bool `protobuf:"varint,20,opt,name=include_propensities,json=includePropensities,proto3" json:"include_propensities,omitempty"`
+	// Monte Carlo draws for Thompson propensities: 0 means 1000, at most
+	// 100,000; capped so that draws x eligible arms stays within the server's
+	// --max_propensity_samples (default 1,000,000). SampleResponse.
+	// propensity_draws reports the draws made.
+	PropensityDraws int32 `protobuf:"varint,21,opt,name=propensity_draws,json=propensityDraws,proto3" json:"propensity_draws,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SampleRequest) Reset() {
 	*x = SampleRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1744,7 @@ func (x *SampleRequest) String() string {
 func (*SampleRequest) ProtoMessage() {}
 
 func (x *SampleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1757,7 @@ func (x *SampleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SampleRequest.ProtoReflect.Descriptor instead.
 func (*SampleRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{22}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SampleRequest) GetRoomId() string {
@@ -1581,19 +1823,35 @@ func (x *SampleRequest) GetFeatures() []float64 {
 	return nil
 }
 
+func (x *SampleRequest) GetIncludePropensities() bool {
+	if x != nil {
+		return x.IncludePropensities
+	}
+	return false
+}
+
+func (x *SampleRequest) GetPropensityDraws() int32 {
+	if x != nil {
+		return x.PropensityDraws
+	}
+	return 0
+}
+
 type ScoredArm struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	ArmId string                 `protobuf:"bytes,1,opt,name=arm_id,json=armId,proto3" json:"arm_id,omitempty"`
 	Score float64                `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
 	// The arm's counters in the request's segment.
-	Counts        *Counts `protobuf:"bytes,3,opt,name=counts,proto3" json:"counts,omitempty"`
+	Counts *Counts `protobuf:"bytes,3,opt,name=counts,proto3" json:"counts,omitempty"`
+	// With SampleRequest.include_propensities (or the decision log on).
+	Propensity    *float64 `protobuf:"fixed64,20,opt,name=propensity,proto3,oneof" json:"propensity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScoredArm) Reset() {
 	*x = ScoredArm{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1863,7 @@ func (x *ScoredArm) String() string {
 func (*ScoredArm) ProtoMessage() {}
 
 func (x *ScoredArm) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1876,7 @@ func (x *ScoredArm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoredArm.ProtoReflect.Descriptor instead.
 func (*ScoredArm) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{23}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ScoredArm) GetArmId() string {
@@ -1642,6 +1900,13 @@ func (x *ScoredArm) GetCounts() *Counts {
 	return nil
 }
 
+func (x *ScoredArm) GetPropensity() float64 {
+	if x != nil && x.Propensity != nil {
+		return *x.Propensity
+	}
+	return 0
+}
+
 type SampleResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Best first.
@@ -1649,20 +1914,19 @@ type SampleResponse struct {
 	// The policy used, with every parameter resolved.
 	Policy *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Identifies this decision for FeedbackEvent.decision_id. Decisions are
-	// remembered in an in-memory cache bounded both in count
-	// (--decision_cache_size, default 100,000) and in bytes
-	// (--decision_cache_bytes, default 64 MiB; a decision costs about 150
-	// bytes plus its arm ids, context items and features), oldest evicted
-	// first, and are not kept across restarts. Empty when the server runs with
-	// the cache off.
-	DecisionId    string `protobuf:"bytes,3,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// remembered in a bounded in-memory cache (--decision_cache_size, default
+	// 100,000 decisions of about 200 bytes each, oldest evicted first) and are
+	// not kept across restarts. Empty when the server runs with the cache off.
+	DecisionId string `protobuf:"bytes,3,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	// With propensities: 0 when they are exact, else the Monte Carlo draws.
+	PropensityDraws int32 `protobuf:"varint,20,opt,name=propensity_draws,json=propensityDraws,proto3" json:"propensity_draws,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SampleResponse) Reset() {
 	*x = SampleResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +1938,7 @@ func (x *SampleResponse) String() string {
 func (*SampleResponse) ProtoMessage() {}
 
 func (x *SampleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +1951,7 @@ func (x *SampleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SampleResponse.ProtoReflect.Descriptor instead.
 func (*SampleResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{24}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SampleResponse) GetArms() []*ScoredArm {
@@ -1711,6 +1975,13 @@ func (x *SampleResponse) GetDecisionId() string {
 	return ""
 }
 
+func (x *SampleResponse) GetPropensityDraws() int32 {
+	if x != nil {
+		return x.PropensityDraws
+	}
+	return 0
+}
+
 // One observation. Views and clicks may arrive in separate events (the view
 // first, the click later). Every event also counts in the whole-room segment
 // (""), so room totals always cover all traffic.
@@ -1728,12 +1999,8 @@ type FeedbackEvent struct {
 	// Total reward of this event (for example revenue). Must be finite. When
 	// unset each click counts as reward 1.
 	Reward *float64 `protobuf:"fixed64,7,opt,name=reward,proto3,oneof" json:"reward,omitempty"`
-	// Optional idempotency key, scoped to the event's room: an event whose
-	// (room_id, event_id) was already applied recently is counted once and
-	// reported in FeedbackResponse.duplicate_events. Two rooms may use the
-	// same ids. "Recently": the server remembers the last --event_id_window
-	// ids (default 1,000,000) across all rooms, and survives restarts.
-	// DeleteRoom forgets the room's ids; ResetRoom keeps them.
+	// Optional idempotency key: an event whose id was already applied recently
+	// is counted once and reported in FeedbackResponse.duplicate_events.
 	EventId string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// A SampleResponse.decision_id. When set, room_id, segment,
 	// context_items and features are taken from that decision (fields given
@@ -1750,7 +2017,7 @@ type FeedbackEvent struct {
 
 func (x *FeedbackEvent) Reset() {
 	*x = FeedbackEvent{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +2029,7 @@ func (x *FeedbackEvent) String() string {
 func (*FeedbackEvent) ProtoMessage() {}
 
 func (x *FeedbackEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +2042,7 @@ func (x *FeedbackEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackEvent.ProtoReflect.Descriptor instead.
 func (*FeedbackEvent) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{25}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FeedbackEvent) GetRoomId() string {
@@ -1859,7 +2126,7 @@ type FeedbackRequest struct {
 
 func (x *FeedbackRequest) Reset() {
 	*x = FeedbackRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +2138,7 @@ func (x *FeedbackRequest) String() string {
 func (*FeedbackRequest) ProtoMessage() {}
 
 func (x *FeedbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,7 +2151,7 @@ func (x *FeedbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackRequest.ProtoReflect.Descriptor instead.
 func (*FeedbackRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{26}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *FeedbackRequest) GetEvents() []*FeedbackEvent {
@@ -1906,7 +2173,7 @@ type FeedbackResponse struct {
 
 func (x *FeedbackResponse) Reset() {
 	*x = FeedbackResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2185,7 @@ func (x *FeedbackResponse) String() string {
 func (*FeedbackResponse) ProtoMessage() {}
 
 func (x *FeedbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2198,7 @@ func (x *FeedbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackResponse.ProtoReflect.Descriptor instead.
 func (*FeedbackResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{27}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FeedbackResponse) GetAppliedEvents() int64 {
@@ -1955,13 +2222,16 @@ type GetStatsRequest struct {
 	Segment string `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
 	// Also return per-context-item counters and scores.
 	IncludeContext bool `protobuf:"varint,3,opt,name=include_context,json=includeContext,proto3" json:"include_context,omitempty"`
+	// When set, also analyse which enabled arm of the segment is best
+	// (ArmStats.winner, GetStatsResponse.winner).
+	WinnerAnalysis *WinnerAnalysisRequest `protobuf:"bytes,20,opt,name=winner_analysis,json=winnerAnalysis,proto3" json:"winner_analysis,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2243,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2256,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{28}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetStatsRequest) GetRoomId() string {
@@ -2010,6 +2280,238 @@ func (x *GetStatsRequest) GetIncludeContext() bool {
 	return false
 }
 
+func (x *GetStatsRequest) GetWinnerAnalysis() *WinnerAnalysisRequest {
+	if x != nil {
+		return x.WinnerAnalysis
+	}
+	return nil
+}
+
+// Winner analysis draws each enabled arm's value from its posterior, jointly
+// `draws` times, and counts how often each arm is the best (prob_best) and
+// how much value is lost on average by picking it instead of the draw's best
+// (expected_loss, "value remaining"). Posteriors, from the segment's counters
+// and the room's default policy:
+//   - Beta(clicks + beta_prior_a, views - clicks + beta_prior_b) of the click
+//     rate (exact Beta draws), for every policy but the reward ones;
+//   - for REWARD_UCB and REWARD_THOMPSON rooms, REWARD_THOMPSON's posterior
+//     of reward per view: Normal(reward_sum / views, sd^2 / views), sd
+//     floored at the largest mean reward per view among enabled arms; an arm
+//     without views draws from Normal(that mean, that mean^2).
+//
+// Cold-start pseudo-views (prior_pseudo_views) are not blended in.
+type WinnerAnalysisRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Joint draws: 0 means 10,000, at most 1,000,000. The server caps
+	// draws x enabled arms at --winner_max_samples (default 10,000,000), so a
+	// room of 10,000 arms gets 1,000 draws; WinnerSummary.draws says how many
+	// were made and each estimate comes with its standard error.
+	Draws int32 `protobuf:"varint,1,opt,name=draws,proto3" json:"draws,omitempty"`
+	// Seeds the draws: the same counters and seed give the same answer.
+	Seed uint64 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	// can_stop is set when the best arm's expected loss is below this, in
+	// the posterior's unit (click rate, or reward per view). >= 0.
+	LossThreshold float64 `protobuf:"fixed64,3,opt,name=loss_threshold,json=lossThreshold,proto3" json:"loss_threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WinnerAnalysisRequest) Reset() {
+	*x = WinnerAnalysisRequest{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WinnerAnalysisRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WinnerAnalysisRequest) ProtoMessage() {}
+
+func (x *WinnerAnalysisRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WinnerAnalysisRequest.ProtoReflect.Descriptor instead.
+func (*WinnerAnalysisRequest) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *WinnerAnalysisRequest) GetDraws() int32 {
+	if x != nil {
+		return x.Draws
+	}
+	return 0
+}
+
+func (x *WinnerAnalysisRequest) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *WinnerAnalysisRequest) GetLossThreshold() float64 {
+	if x != nil {
+		return x.LossThreshold
+	}
+	return 0
+}
+
+// One arm's winner analysis.
+type ArmWinner struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Probability that the arm is the best, and its Monte Carlo standard error
+	// sqrt(p (1 - p) / draws).
+	ProbBest   float64 `protobuf:"fixed64,1,opt,name=prob_best,json=probBest,proto3" json:"prob_best,omitempty"`
+	ProbBestSe float64 `protobuf:"fixed64,2,opt,name=prob_best_se,json=probBestSe,proto3" json:"prob_best_se,omitempty"`
+	// E[max over arms of value - this arm's value], and its standard error
+	// (the per-draw loss's sample standard deviation / sqrt(draws)).
+	ExpectedLoss   float64 `protobuf:"fixed64,3,opt,name=expected_loss,json=expectedLoss,proto3" json:"expected_loss,omitempty"`
+	ExpectedLossSe float64 `protobuf:"fixed64,4,opt,name=expected_loss_se,json=expectedLossSe,proto3" json:"expected_loss_se,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ArmWinner) Reset() {
+	*x = ArmWinner{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArmWinner) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArmWinner) ProtoMessage() {}
+
+func (x *ArmWinner) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArmWinner.ProtoReflect.Descriptor instead.
+func (*ArmWinner) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ArmWinner) GetProbBest() float64 {
+	if x != nil {
+		return x.ProbBest
+	}
+	return 0
+}
+
+func (x *ArmWinner) GetProbBestSe() float64 {
+	if x != nil {
+		return x.ProbBestSe
+	}
+	return 0
+}
+
+func (x *ArmWinner) GetExpectedLoss() float64 {
+	if x != nil {
+		return x.ExpectedLoss
+	}
+	return 0
+}
+
+func (x *ArmWinner) GetExpectedLossSe() float64 {
+	if x != nil {
+		return x.ExpectedLossSe
+	}
+	return 0
+}
+
+type WinnerSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The enabled arm with the smallest expected loss; empty without any.
+	BestArmId string `protobuf:"bytes,1,opt,name=best_arm_id,json=bestArmId,proto3" json:"best_arm_id,omitempty"`
+	// best_arm_id's expected loss is below the request's loss_threshold.
+	CanStop bool `protobuf:"varint,2,opt,name=can_stop,json=canStop,proto3" json:"can_stop,omitempty"`
+	// Joint draws made.
+	Draws int32 `protobuf:"varint,3,opt,name=draws,proto3" json:"draws,omitempty"`
+	// "beta" (click rate) or "normal" (reward per view).
+	Posterior     string `protobuf:"bytes,4,opt,name=posterior,proto3" json:"posterior,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WinnerSummary) Reset() {
+	*x = WinnerSummary{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WinnerSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WinnerSummary) ProtoMessage() {}
+
+func (x *WinnerSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WinnerSummary.ProtoReflect.Descriptor instead.
+func (*WinnerSummary) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *WinnerSummary) GetBestArmId() string {
+	if x != nil {
+		return x.BestArmId
+	}
+	return ""
+}
+
+func (x *WinnerSummary) GetCanStop() bool {
+	if x != nil {
+		return x.CanStop
+	}
+	return false
+}
+
+func (x *WinnerSummary) GetDraws() int32 {
+	if x != nil {
+		return x.Draws
+	}
+	return 0
+}
+
+func (x *WinnerSummary) GetPosterior() string {
+	if x != nil {
+		return x.Posterior
+	}
+	return ""
+}
+
 type ContextStats struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	ContextItem    string                 `protobuf:"bytes,1,opt,name=context_item,json=contextItem,proto3" json:"context_item,omitempty"`
@@ -2025,7 +2527,7 @@ type ContextStats struct {
 
 func (x *ContextStats) Reset() {
 	*x = ContextStats{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2539,7 @@ func (x *ContextStats) String() string {
 func (*ContextStats) ProtoMessage() {}
 
 func (x *ContextStats) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2552,7 @@ func (x *ContextStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextStats.ProtoReflect.Descriptor instead.
 func (*ContextStats) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{29}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ContextStats) GetContextItem() string {
@@ -2119,13 +2621,15 @@ type ArmStats struct {
 	// for the variance.
 	RewardMean     float64 `protobuf:"fixed64,8,opt,name=reward_mean,json=rewardMean,proto3" json:"reward_mean,omitempty"`
 	RewardVariance float64 `protobuf:"fixed64,9,opt,name=reward_variance,json=rewardVariance,proto3" json:"reward_variance,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// With GetStatsRequest.winner_analysis, for enabled arms.
+	Winner        *ArmWinner `protobuf:"bytes,20,opt,name=winner,proto3" json:"winner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ArmStats) Reset() {
 	*x = ArmStats{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2641,7 @@ func (x *ArmStats) String() string {
 func (*ArmStats) ProtoMessage() {}
 
 func (x *ArmStats) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2654,7 @@ func (x *ArmStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArmStats.ProtoReflect.Descriptor instead.
 func (*ArmStats) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{30}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ArmStats) GetArmId() string {
@@ -2216,6 +2720,13 @@ func (x *ArmStats) GetRewardVariance() float64 {
 	return 0
 }
 
+func (x *ArmStats) GetWinner() *ArmWinner {
+	if x != nil {
+		return x.Winner
+	}
+	return nil
+}
+
 type GetStatsResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	RoomId  string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
@@ -2227,13 +2738,15 @@ type GetStatsResponse struct {
 	// In cluster mode (--cluster_nats), the last stream sequence this replica
 	// has applied: the stats reflect every record up to it. 0 otherwise.
 	AppliedSequence uint64 `protobuf:"varint,5,opt,name=applied_sequence,json=appliedSequence,proto3" json:"applied_sequence,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// With GetStatsRequest.winner_analysis.
+	Winner        *WinnerSummary `protobuf:"bytes,20,opt,name=winner,proto3" json:"winner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2758,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2771,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{31}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetStatsResponse) GetRoomId() string {
@@ -2296,12 +2809,320 @@ func (x *GetStatsResponse) GetAppliedSequence() uint64 {
 	return 0
 }
 
+func (x *GetStatsResponse) GetWinner() *WinnerSummary {
+	if x != nil {
+		return x.Winner
+	}
+	return nil
+}
+
+type ExportDecisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this room's decisions; empty means every room.
+	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Resume after this LoggedDecision.sequence; 0 starts at the oldest kept.
+	AfterSequence int64 `protobuf:"varint,2,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	// At most this many decisions; 0 means all.
+	MaxDecisions  int64 `protobuf:"varint,3,opt,name=max_decisions,json=maxDecisions,proto3" json:"max_decisions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportDecisionsRequest) Reset() {
+	*x = ExportDecisionsRequest{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportDecisionsRequest) ProtoMessage() {}
+
+func (x *ExportDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*ExportDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ExportDecisionsRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ExportDecisionsRequest) GetAfterSequence() int64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
+func (x *ExportDecisionsRequest) GetMaxDecisions() int64 {
+	if x != nil {
+		return x.MaxDecisions
+	}
+	return 0
+}
+
+// One returned arm of a logged decision, with the outcomes reported for it.
+type LoggedArm struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	ArmId string                 `protobuf:"bytes,1,opt,name=arm_id,json=armId,proto3" json:"arm_id,omitempty"`
+	// SampleResponse's propensity (see SampleRequest.include_propensities).
+	Propensity float64 `protobuf:"fixed64,2,opt,name=propensity,proto3" json:"propensity,omitempty"`
+	// Sums over the Feedback events that cited the decision for this arm.
+	Views  float64 `protobuf:"fixed64,3,opt,name=views,proto3" json:"views,omitempty"`
+	Clicks float64 `protobuf:"fixed64,4,opt,name=clicks,proto3" json:"clicks,omitempty"`
+	// Rewards summed, a click without a reward counting 1.
+	Reward        float64 `protobuf:"fixed64,5,opt,name=reward,proto3" json:"reward,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoggedArm) Reset() {
+	*x = LoggedArm{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoggedArm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoggedArm) ProtoMessage() {}
+
+func (x *LoggedArm) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoggedArm.ProtoReflect.Descriptor instead.
+func (*LoggedArm) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *LoggedArm) GetArmId() string {
+	if x != nil {
+		return x.ArmId
+	}
+	return ""
+}
+
+func (x *LoggedArm) GetPropensity() float64 {
+	if x != nil {
+		return x.Propensity
+	}
+	return 0
+}
+
+func (x *LoggedArm) GetViews() float64 {
+	if x != nil {
+		return x.Views
+	}
+	return 0
+}
+
+func (x *LoggedArm) GetClicks() float64 {
+	if x != nil {
+		return x.Clicks
+	}
+	return 0
+}
+
+func (x *LoggedArm) GetReward() float64 {
+	if x != nil {
+		return x.Reward
+	}
+	return 0
+}
+
+type LoggedDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Increases with each decision logged; resume with after_sequence.
+	Sequence   int64  `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	DecisionId string `protobuf:"bytes,2,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	// When the decision was made, microseconds since the Unix epoch.
+	TimeMicros   int64     `protobuf:"varint,3,opt,name=time_micros,json=timeMicros,proto3" json:"time_micros,omitempty"`
+	RoomId       string    `protobuf:"bytes,4,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	Segment      string    `protobuf:"bytes,5,opt,name=segment,proto3" json:"segment,omitempty"`
+	ContextItems []string  `protobuf:"bytes,6,rep,name=context_items,json=contextItems,proto3" json:"context_items,omitempty"`
+	Features     []float64 `protobuf:"fixed64,7,rep,packed,name=features,proto3" json:"features,omitempty"`
+	// The eligible arms: the request's candidates (empty: every enabled arm)
+	// minus its exclusions, and how many there were.
+	CandidateArmIds []string   `protobuf:"bytes,8,rep,name=candidate_arm_ids,json=candidateArmIds,proto3" json:"candidate_arm_ids,omitempty"`
+	ExcludedArmIds  []string   `protobuf:"bytes,9,rep,name=excluded_arm_ids,json=excludedArmIds,proto3" json:"excluded_arm_ids,omitempty"`
+	EligibleArms    int64      `protobuf:"varint,10,opt,name=eligible_arms,json=eligibleArms,proto3" json:"eligible_arms,omitempty"`
+	K               int32      `protobuf:"varint,11,opt,name=k,proto3" json:"k,omitempty"`
+	Policy          PolicyType `protobuf:"varint,12,opt,name=policy,proto3,enum=banditd.v1.PolicyType" json:"policy,omitempty"`
+	// Best first.
+	Arms []*LoggedArm `protobuf:"bytes,13,rep,name=arms,proto3" json:"arms,omitempty"`
+	// 0 when the propensities are exact, else their Monte Carlo draws.
+	PropensityDraws int32 `protobuf:"varint,14,opt,name=propensity_draws,json=propensityDraws,proto3" json:"propensity_draws,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *LoggedDecision) Reset() {
+	*x = LoggedDecision{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoggedDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoggedDecision) ProtoMessage() {}
+
+func (x *LoggedDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoggedDecision.ProtoReflect.Descriptor instead.
+func (*LoggedDecision) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *LoggedDecision) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *LoggedDecision) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
+}
+
+func (x *LoggedDecision) GetTimeMicros() int64 {
+	if x != nil {
+		return x.TimeMicros
+	}
+	return 0
+}
+
+func (x *LoggedDecision) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *LoggedDecision) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *LoggedDecision) GetContextItems() []string {
+	if x != nil {
+		return x.ContextItems
+	}
+	return nil
+}
+
+func (x *LoggedDecision) GetFeatures() []float64 {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+func (x *LoggedDecision) GetCandidateArmIds() []string {
+	if x != nil {
+		return x.CandidateArmIds
+	}
+	return nil
+}
+
+func (x *LoggedDecision) GetExcludedArmIds() []string {
+	if x != nil {
+		return x.ExcludedArmIds
+	}
+	return nil
+}
+
+func (x *LoggedDecision) GetEligibleArms() int64 {
+	if x != nil {
+		return x.EligibleArms
+	}
+	return 0
+}
+
+func (x *LoggedDecision) GetK() int32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *LoggedDecision) GetPolicy() PolicyType {
+	if x != nil {
+		return x.Policy
+	}
+	return PolicyType_POLICY_TYPE_UNSPECIFIED
+}
+
+func (x *LoggedDecision) GetArms() []*LoggedArm {
+	if x != nil {
+		return x.Arms
+	}
+	return nil
+}
+
+func (x *LoggedDecision) GetPropensityDraws() int32 {
+	if x != nil {
+		return x.PropensityDraws
+	}
+	return 0
+}
+
 var File_banditd_v1_banditd_proto protoreflect.FileDescriptor
 
 const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\n" +
 	"\x18banditd/v1/banditd.proto\x12\n" +
+<<<<<<< HEAD
 	"banditd.v1\x1a\x1cgoogle/api/annotations.proto\"\xf6\x05\n" +
+=======
+	"banditd.v1\x1a google/protobuf/field_mask.proto\"\xbe\x06\n" +
+>>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
 	"\x06Policy\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.banditd.v1.PolicyTypeR\x04type\x12 \n" +
 	"\tucb_alpha\x18\x02 \x01(\x01H\x00R\bucbAlpha\x88\x01\x01\x12\x1a\n" +
@@ -2320,7 +3141,8 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\rhot_threshold\x18\f \x01(\x01H\n" +
 	"R\fhotThreshold\x88\x01\x01\x12&\n" +
 	"\flinucb_alpha\x18\r \x01(\x01H\vR\vlinucbAlpha\x88\x01\x01\x121\n" +
-	"\x12prior_pseudo_views\x18\x0e \x01(\x01H\fR\x10priorPseudoViews\x88\x01\x01B\f\n" +
+	"\x12prior_pseudo_views\x18\x0e \x01(\x01H\fR\x10priorPseudoViews\x88\x01\x01\x120\n" +
+	"\x11exploration_floor\x18\x1e \x01(\x01H\rR\x10explorationFloor\x88\x01\x01B\f\n" +
 	"\n" +
 	"_ucb_alphaB\t\n" +
 	"\a_bucb_zB\x0f\n" +
@@ -2336,7 +3158,8 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x0e_hot_steepnessB\x10\n" +
 	"\x0e_hot_thresholdB\x0f\n" +
 	"\r_linucb_alphaB\x15\n" +
-	"\x13_prior_pseudo_views\"]\n" +
+	"\x13_prior_pseudo_viewsB\x14\n" +
+	"\x12_exploration_floor\"]\n" +
 	"\x05Decay\x12(\n" +
 	"\x10half_life_events\x18\x01 \x01(\x01R\x0ehalfLifeEvents\x12*\n" +
 	"\x11half_life_seconds\x18\x02 \x01(\x01R\x0fhalfLifeSeconds\"D\n" +
@@ -2381,7 +3204,13 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x12DeleteRoomResponse\"+\n" +
 	"\x10ResetRoomRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\x13\n" +
-	"\x11ResetRoomResponse\"B\n" +
+	"\x11ResetRoomResponse\"v\n" +
+	"\x11UpdateRoomRequest\x12$\n" +
+	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\":\n" +
+	"\x12UpdateRoomResponse\x12$\n" +
+	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\"B\n" +
 	"\x0eAddArmsRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x17\n" +
 	"\aarm_ids\x18\x02 \x03(\tR\x06armIds\"7\n" +
@@ -2396,7 +3225,14 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x06arm_id\x18\x02 \x01(\tR\x05armId\x12\x18\n" +
 	"\aenabled\x18\x03 \x01(\bR\aenabled\":\n" +
 	"\x15SetArmEnabledResponse\x12!\n" +
-	"\x03arm\x18\x01 \x01(\v2\x0f.banditd.v1.ArmR\x03arm\"\xb5\x02\n" +
+	"\x03arm\x18\x01 \x01(\v2\x0f.banditd.v1.ArmR\x03arm\"l\n" +
+	"\x0fResetArmRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x15\n" +
+	"\x06arm_id\x18\x02 \x01(\tR\x05armId\x12\x1d\n" +
+	"\asegment\x18\x03 \x01(\tH\x00R\asegment\x88\x01\x01B\n" +
+	"\n" +
+	"\b_segment\"\x12\n" +
+	"\x10ResetArmResponse\"\x93\x03\n" +
 	"\rSampleRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12#\n" +
@@ -2406,17 +3242,24 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x11candidate_arm_ids\x18\x06 \x03(\tR\x0fcandidateArmIds\x12(\n" +
 	"\x10excluded_arm_ids\x18\a \x03(\tR\x0eexcludedArmIds\x12\x17\n" +
 	"\x04seed\x18\b \x01(\x04H\x00R\x04seed\x88\x01\x01\x12\x1a\n" +
-	"\bfeatures\x18\t \x03(\x01R\bfeaturesB\a\n" +
-	"\x05_seed\"d\n" +
+	"\bfeatures\x18\t \x03(\x01R\bfeatures\x121\n" +
+	"\x14include_propensities\x18\x14 \x01(\bR\x13includePropensities\x12)\n" +
+	"\x10propensity_draws\x18\x15 \x01(\x05R\x0fpropensityDrawsB\a\n" +
+	"\x05_seed\"\x98\x01\n" +
 	"\tScoredArm\x12\x15\n" +
 	"\x06arm_id\x18\x01 \x01(\tR\x05armId\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12*\n" +
-	"\x06counts\x18\x03 \x01(\v2\x12.banditd.v1.CountsR\x06counts\"\x88\x01\n" +
+	"\x06counts\x18\x03 \x01(\v2\x12.banditd.v1.CountsR\x06counts\x12#\n" +
+	"\n" +
+	"propensity\x18\x14 \x01(\x01H\x00R\n" +
+	"propensity\x88\x01\x01B\r\n" +
+	"\v_propensity\"\xb3\x01\n" +
 	"\x0eSampleResponse\x12)\n" +
 	"\x04arms\x18\x01 \x03(\v2\x15.banditd.v1.ScoredArmR\x04arms\x12*\n" +
 	"\x06policy\x18\x02 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\x12\x1f\n" +
 	"\vdecision_id\x18\x03 \x01(\tR\n" +
-	"decisionId\"\xac\x02\n" +
+	"decisionId\x12)\n" +
+	"\x10propensity_draws\x18\x14 \x01(\x05R\x0fpropensityDraws\"\xac\x02\n" +
 	"\rFeedbackEvent\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12#\n" +
@@ -2435,11 +3278,27 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x06events\x18\x01 \x03(\v2\x19.banditd.v1.FeedbackEventR\x06events\"d\n" +
 	"\x10FeedbackResponse\x12%\n" +
 	"\x0eapplied_events\x18\x01 \x01(\x03R\rappliedEvents\x12)\n" +
-	"\x10duplicate_events\x18\x02 \x01(\x03R\x0fduplicateEvents\"m\n" +
+	"\x10duplicate_events\x18\x02 \x01(\x03R\x0fduplicateEvents\"\xb9\x01\n" +
 	"\x0fGetStatsRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12'\n" +
-	"\x0finclude_context\x18\x03 \x01(\bR\x0eincludeContext\"\xe1\x01\n" +
+	"\x0finclude_context\x18\x03 \x01(\bR\x0eincludeContext\x12J\n" +
+	"\x0fwinner_analysis\x18\x14 \x01(\v2!.banditd.v1.WinnerAnalysisRequestR\x0ewinnerAnalysis\"h\n" +
+	"\x15WinnerAnalysisRequest\x12\x14\n" +
+	"\x05draws\x18\x01 \x01(\x05R\x05draws\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12%\n" +
+	"\x0eloss_threshold\x18\x03 \x01(\x01R\rlossThreshold\"\x99\x01\n" +
+	"\tArmWinner\x12\x1b\n" +
+	"\tprob_best\x18\x01 \x01(\x01R\bprobBest\x12 \n" +
+	"\fprob_best_se\x18\x02 \x01(\x01R\n" +
+	"probBestSe\x12#\n" +
+	"\rexpected_loss\x18\x03 \x01(\x01R\fexpectedLoss\x12(\n" +
+	"\x10expected_loss_se\x18\x04 \x01(\x01R\x0eexpectedLossSe\"~\n" +
+	"\rWinnerSummary\x12\x1e\n" +
+	"\vbest_arm_id\x18\x01 \x01(\tR\tbestArmId\x12\x19\n" +
+	"\bcan_stop\x18\x02 \x01(\bR\acanStop\x12\x14\n" +
+	"\x05draws\x18\x03 \x01(\x05R\x05draws\x12\x1c\n" +
+	"\tposterior\x18\x04 \x01(\tR\tposterior\"\xe1\x01\n" +
 	"\fContextStats\x12!\n" +
 	"\fcontext_item\x18\x01 \x01(\tR\vcontextItem\x12*\n" +
 	"\x06counts\x18\x02 \x01(\v2\x12.banditd.v1.CountsR\x06counts\x12\x10\n" +
@@ -2448,7 +3307,7 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x04bucb\x18\x05 \x01(\x01R\x04bucb\x12\x1f\n" +
 	"\vreward_mean\x18\x06 \x01(\x01R\n" +
 	"rewardMean\x12'\n" +
-	"\x0freward_variance\x18\a \x01(\x01R\x0erewardVariance\"\x9f\x02\n" +
+	"\x0freward_variance\x18\a \x01(\x01R\x0erewardVariance\"\xce\x02\n" +
 	"\bArmStats\x12\x15\n" +
 	"\x06arm_id\x18\x01 \x01(\tR\x05armId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12*\n" +
@@ -2459,14 +3318,50 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\acontext\x18\a \x03(\v2\x18.banditd.v1.ContextStatsR\acontext\x12\x1f\n" +
 	"\vreward_mean\x18\b \x01(\x01R\n" +
 	"rewardMean\x12'\n" +
-	"\x0freward_variance\x18\t \x01(\x01R\x0erewardVariance\"\xbb\x01\n" +
+	"\x0freward_variance\x18\t \x01(\x01R\x0erewardVariance\x12-\n" +
+	"\x06winner\x18\x14 \x01(\v2\x15.banditd.v1.ArmWinnerR\x06winner\"\xee\x01\n" +
 	"\x10GetStatsResponse\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12(\n" +
 	"\x04arms\x18\x03 \x03(\v2\x14.banditd.v1.ArmStatsR\x04arms\x12\x1f\n" +
 	"\vtotal_views\x18\x04 \x01(\x01R\n" +
 	"totalViews\x12)\n" +
+<<<<<<< HEAD
 	"\x10applied_sequence\x18\x05 \x01(\x04R\x0fappliedSequence*\xc3\x02\n" +
+=======
+	"\x10applied_sequence\x18\x05 \x01(\x04R\x0fappliedSequence\x121\n" +
+	"\x06winner\x18\x14 \x01(\v2\x19.banditd.v1.WinnerSummaryR\x06winner\"}\n" +
+	"\x16ExportDecisionsRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12%\n" +
+	"\x0eafter_sequence\x18\x02 \x01(\x03R\rafterSequence\x12#\n" +
+	"\rmax_decisions\x18\x03 \x01(\x03R\fmaxDecisions\"\x88\x01\n" +
+	"\tLoggedArm\x12\x15\n" +
+	"\x06arm_id\x18\x01 \x01(\tR\x05armId\x12\x1e\n" +
+	"\n" +
+	"propensity\x18\x02 \x01(\x01R\n" +
+	"propensity\x12\x14\n" +
+	"\x05views\x18\x03 \x01(\x01R\x05views\x12\x16\n" +
+	"\x06clicks\x18\x04 \x01(\x01R\x06clicks\x12\x16\n" +
+	"\x06reward\x18\x05 \x01(\x01R\x06reward\"\xf1\x03\n" +
+	"\x0eLoggedDecision\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x1f\n" +
+	"\vdecision_id\x18\x02 \x01(\tR\n" +
+	"decisionId\x12\x1f\n" +
+	"\vtime_micros\x18\x03 \x01(\x03R\n" +
+	"timeMicros\x12\x17\n" +
+	"\aroom_id\x18\x04 \x01(\tR\x06roomId\x12\x18\n" +
+	"\asegment\x18\x05 \x01(\tR\asegment\x12#\n" +
+	"\rcontext_items\x18\x06 \x03(\tR\fcontextItems\x12\x1a\n" +
+	"\bfeatures\x18\a \x03(\x01R\bfeatures\x12*\n" +
+	"\x11candidate_arm_ids\x18\b \x03(\tR\x0fcandidateArmIds\x12(\n" +
+	"\x10excluded_arm_ids\x18\t \x03(\tR\x0eexcludedArmIds\x12#\n" +
+	"\religible_arms\x18\n" +
+	" \x01(\x03R\feligibleArms\x12\f\n" +
+	"\x01k\x18\v \x01(\x05R\x01k\x12.\n" +
+	"\x06policy\x18\f \x01(\x0e2\x16.banditd.v1.PolicyTypeR\x06policy\x12)\n" +
+	"\x04arms\x18\r \x03(\v2\x15.banditd.v1.LoggedArmR\x04arms\x12)\n" +
+	"\x10propensity_draws\x18\x0e \x01(\x05R\x0fpropensityDraws*\x93\x02\n" +
+>>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
 	"\n" +
 	"PolicyType\x12\x1b\n" +
 	"\x17POLICY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
@@ -2478,16 +3373,22 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x14POLICY_TYPE_HOT_COLD\x10\x06\x12\x1a\n" +
 	"\x16POLICY_TYPE_REWARD_UCB\x10\a\x12\x1f\n" +
 	"\x1bPOLICY_TYPE_REWARD_THOMPSON\x10\b\x12\x16\n" +
+<<<<<<< HEAD
 	"\x12POLICY_TYPE_LINUCB\x10\t\x12\x16\n" +
 	"\x12POLICY_TYPE_KL_UCB\x10\n" +
 	"\x12\x16\n" +
 	"\x12POLICY_TYPE_LIN_TS\x10\v2\xaa\t\n" +
 	"\rBanditService\x12a\n" +
+=======
+	"\x12POLICY_TYPE_LINUCB\x10\t2\x9d\b\n" +
+	"\rBanditService\x12K\n" +
+>>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
 	"\n" +
 	"CreateRoom\x12\x1d.banditd.v1.CreateRoomRequest\x1a\x1e.banditd.v1.CreateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/rooms\x12_\n" +
 	"\aGetRoom\x12\x1a.banditd.v1.GetRoomRequest\x1a\x1b.banditd.v1.GetRoomResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/rooms/{room_id}\x12[\n" +
 	"\tListRooms\x12\x1c.banditd.v1.ListRoomsRequest\x1a\x1d.banditd.v1.ListRoomsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/rooms\x12h\n" +
 	"\n" +
+<<<<<<< HEAD
 	"DeleteRoom\x12\x1d.banditd.v1.DeleteRoomRequest\x1a\x1e.banditd.v1.DeleteRoomResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/rooms/{room_id}\x12n\n" +
 	"\tResetRoom\x12\x1c.banditd.v1.ResetRoomRequest\x1a\x1d.banditd.v1.ResetRoomResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/rooms/{room_id}:reset\x12g\n" +
 	"\aAddArms\x12\x1a.banditd.v1.AddArmsRequest\x1a\x1b.banditd.v1.AddArmsResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/arms\x12s\n" +
@@ -2496,6 +3397,20 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x06Sample\x12\x19.banditd.v1.SampleRequest\x1a\x1a.banditd.v1.SampleResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/rooms/{room_id}:sample\x12^\n" +
 	"\bFeedback\x12\x1b.banditd.v1.FeedbackRequest\x1a\x1c.banditd.v1.FeedbackResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/feedback\x12h\n" +
 	"\bGetStats\x12\x1b.banditd.v1.GetStatsRequest\x1a\x1c.banditd.v1.GetStatsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/rooms/{room_id}/statsB=P\x01Z9github.com/banditd/banditd/clients/go/banditdpb;banditdpbb\x06proto3"
+=======
+	"DeleteRoom\x12\x1d.banditd.v1.DeleteRoomRequest\x1a\x1e.banditd.v1.DeleteRoomResponse\x12H\n" +
+	"\tResetRoom\x12\x1c.banditd.v1.ResetRoomRequest\x1a\x1d.banditd.v1.ResetRoomResponse\x12K\n" +
+	"\n" +
+	"UpdateRoom\x12\x1d.banditd.v1.UpdateRoomRequest\x1a\x1e.banditd.v1.UpdateRoomResponse\x12B\n" +
+	"\aAddArms\x12\x1a.banditd.v1.AddArmsRequest\x1a\x1b.banditd.v1.AddArmsResponse\x12H\n" +
+	"\tRemoveArm\x12\x1c.banditd.v1.RemoveArmRequest\x1a\x1d.banditd.v1.RemoveArmResponse\x12T\n" +
+	"\rSetArmEnabled\x12 .banditd.v1.SetArmEnabledRequest\x1a!.banditd.v1.SetArmEnabledResponse\x12E\n" +
+	"\bResetArm\x12\x1b.banditd.v1.ResetArmRequest\x1a\x1c.banditd.v1.ResetArmResponse\x12?\n" +
+	"\x06Sample\x12\x19.banditd.v1.SampleRequest\x1a\x1a.banditd.v1.SampleResponse\x12E\n" +
+	"\bFeedback\x12\x1b.banditd.v1.FeedbackRequest\x1a\x1c.banditd.v1.FeedbackResponse\x12E\n" +
+	"\bGetStats\x12\x1b.banditd.v1.GetStatsRequest\x1a\x1c.banditd.v1.GetStatsResponse\x12S\n" +
+	"\x0fExportDecisions\x12\".banditd.v1.ExportDecisionsRequest\x1a\x1a.banditd.v1.LoggedDecision0\x01B=P\x01Z9github.com/banditd/banditd/clients/go/banditdpb;banditdpbb\x06proto3"
+>>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
 
 var (
 	file_banditd_v1_banditd_proto_rawDescOnce sync.Once
@@ -2510,41 +3425,52 @@ func file_banditd_v1_banditd_proto_rawDescGZIP() []byte {
 }
 
 var file_banditd_v1_banditd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banditd_v1_banditd_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_banditd_v1_banditd_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_banditd_v1_banditd_proto_goTypes = []any{
-	(PolicyType)(0),               // 0: banditd.v1.PolicyType
-	(*Policy)(nil),                // 1: banditd.v1.Policy
-	(*Decay)(nil),                 // 2: banditd.v1.Decay
-	(*LinUcbConfig)(nil),          // 3: banditd.v1.LinUcbConfig
-	(*Arm)(nil),                   // 4: banditd.v1.Arm
-	(*Room)(nil),                  // 5: banditd.v1.Room
-	(*Counts)(nil),                // 6: banditd.v1.Counts
-	(*CreateRoomRequest)(nil),     // 7: banditd.v1.CreateRoomRequest
-	(*CreateRoomResponse)(nil),    // 8: banditd.v1.CreateRoomResponse
-	(*GetRoomRequest)(nil),        // 9: banditd.v1.GetRoomRequest
-	(*GetRoomResponse)(nil),       // 10: banditd.v1.GetRoomResponse
-	(*ListRoomsRequest)(nil),      // 11: banditd.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 12: banditd.v1.ListRoomsResponse
-	(*DeleteRoomRequest)(nil),     // 13: banditd.v1.DeleteRoomRequest
-	(*DeleteRoomResponse)(nil),    // 14: banditd.v1.DeleteRoomResponse
-	(*ResetRoomRequest)(nil),      // 15: banditd.v1.ResetRoomRequest
-	(*ResetRoomResponse)(nil),     // 16: banditd.v1.ResetRoomResponse
-	(*AddArmsRequest)(nil),        // 17: banditd.v1.AddArmsRequest
-	(*AddArmsResponse)(nil),       // 18: banditd.v1.AddArmsResponse
-	(*RemoveArmRequest)(nil),      // 19: banditd.v1.RemoveArmRequest
-	(*RemoveArmResponse)(nil),     // 20: banditd.v1.RemoveArmResponse
-	(*SetArmEnabledRequest)(nil),  // 21: banditd.v1.SetArmEnabledRequest
-	(*SetArmEnabledResponse)(nil), // 22: banditd.v1.SetArmEnabledResponse
-	(*SampleRequest)(nil),         // 23: banditd.v1.SampleRequest
-	(*ScoredArm)(nil),             // 24: banditd.v1.ScoredArm
-	(*SampleResponse)(nil),        // 25: banditd.v1.SampleResponse
-	(*FeedbackEvent)(nil),         // 26: banditd.v1.FeedbackEvent
-	(*FeedbackRequest)(nil),       // 27: banditd.v1.FeedbackRequest
-	(*FeedbackResponse)(nil),      // 28: banditd.v1.FeedbackResponse
-	(*GetStatsRequest)(nil),       // 29: banditd.v1.GetStatsRequest
-	(*ContextStats)(nil),          // 30: banditd.v1.ContextStats
-	(*ArmStats)(nil),              // 31: banditd.v1.ArmStats
-	(*GetStatsResponse)(nil),      // 32: banditd.v1.GetStatsResponse
+	(PolicyType)(0),                // 0: banditd.v1.PolicyType
+	(*Policy)(nil),                 // 1: banditd.v1.Policy
+	(*Decay)(nil),                  // 2: banditd.v1.Decay
+	(*LinUcbConfig)(nil),           // 3: banditd.v1.LinUcbConfig
+	(*Arm)(nil),                    // 4: banditd.v1.Arm
+	(*Room)(nil),                   // 5: banditd.v1.Room
+	(*Counts)(nil),                 // 6: banditd.v1.Counts
+	(*CreateRoomRequest)(nil),      // 7: banditd.v1.CreateRoomRequest
+	(*CreateRoomResponse)(nil),     // 8: banditd.v1.CreateRoomResponse
+	(*GetRoomRequest)(nil),         // 9: banditd.v1.GetRoomRequest
+	(*GetRoomResponse)(nil),        // 10: banditd.v1.GetRoomResponse
+	(*ListRoomsRequest)(nil),       // 11: banditd.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),      // 12: banditd.v1.ListRoomsResponse
+	(*DeleteRoomRequest)(nil),      // 13: banditd.v1.DeleteRoomRequest
+	(*DeleteRoomResponse)(nil),     // 14: banditd.v1.DeleteRoomResponse
+	(*ResetRoomRequest)(nil),       // 15: banditd.v1.ResetRoomRequest
+	(*ResetRoomResponse)(nil),      // 16: banditd.v1.ResetRoomResponse
+	(*UpdateRoomRequest)(nil),      // 17: banditd.v1.UpdateRoomRequest
+	(*UpdateRoomResponse)(nil),     // 18: banditd.v1.UpdateRoomResponse
+	(*AddArmsRequest)(nil),         // 19: banditd.v1.AddArmsRequest
+	(*AddArmsResponse)(nil),        // 20: banditd.v1.AddArmsResponse
+	(*RemoveArmRequest)(nil),       // 21: banditd.v1.RemoveArmRequest
+	(*RemoveArmResponse)(nil),      // 22: banditd.v1.RemoveArmResponse
+	(*SetArmEnabledRequest)(nil),   // 23: banditd.v1.SetArmEnabledRequest
+	(*SetArmEnabledResponse)(nil),  // 24: banditd.v1.SetArmEnabledResponse
+	(*ResetArmRequest)(nil),        // 25: banditd.v1.ResetArmRequest
+	(*ResetArmResponse)(nil),       // 26: banditd.v1.ResetArmResponse
+	(*SampleRequest)(nil),          // 27: banditd.v1.SampleRequest
+	(*ScoredArm)(nil),              // 28: banditd.v1.ScoredArm
+	(*SampleResponse)(nil),         // 29: banditd.v1.SampleResponse
+	(*FeedbackEvent)(nil),          // 30: banditd.v1.FeedbackEvent
+	(*FeedbackRequest)(nil),        // 31: banditd.v1.FeedbackRequest
+	(*FeedbackResponse)(nil),       // 32: banditd.v1.FeedbackResponse
+	(*GetStatsRequest)(nil),        // 33: banditd.v1.GetStatsRequest
+	(*WinnerAnalysisRequest)(nil),  // 34: banditd.v1.WinnerAnalysisRequest
+	(*ArmWinner)(nil),              // 35: banditd.v1.ArmWinner
+	(*WinnerSummary)(nil),          // 36: banditd.v1.WinnerSummary
+	(*ContextStats)(nil),           // 37: banditd.v1.ContextStats
+	(*ArmStats)(nil),               // 38: banditd.v1.ArmStats
+	(*GetStatsResponse)(nil),       // 39: banditd.v1.GetStatsResponse
+	(*ExportDecisionsRequest)(nil), // 40: banditd.v1.ExportDecisionsRequest
+	(*LoggedArm)(nil),              // 41: banditd.v1.LoggedArm
+	(*LoggedDecision)(nil),         // 42: banditd.v1.LoggedDecision
+	(*fieldmaskpb.FieldMask)(nil),  // 43: google.protobuf.FieldMask
 }
 var file_banditd_v1_banditd_proto_depIdxs = []int32{
 	0,  // 0: banditd.v1.Policy.type:type_name -> banditd.v1.PolicyType
@@ -2558,44 +3484,58 @@ var file_banditd_v1_banditd_proto_depIdxs = []int32{
 	5,  // 8: banditd.v1.CreateRoomResponse.room:type_name -> banditd.v1.Room
 	5,  // 9: banditd.v1.GetRoomResponse.room:type_name -> banditd.v1.Room
 	5,  // 10: banditd.v1.ListRoomsResponse.rooms:type_name -> banditd.v1.Room
-	5,  // 11: banditd.v1.AddArmsResponse.room:type_name -> banditd.v1.Room
-	4,  // 12: banditd.v1.SetArmEnabledResponse.arm:type_name -> banditd.v1.Arm
-	1,  // 13: banditd.v1.SampleRequest.policy:type_name -> banditd.v1.Policy
-	6,  // 14: banditd.v1.ScoredArm.counts:type_name -> banditd.v1.Counts
-	24, // 15: banditd.v1.SampleResponse.arms:type_name -> banditd.v1.ScoredArm
-	1,  // 16: banditd.v1.SampleResponse.policy:type_name -> banditd.v1.Policy
-	26, // 17: banditd.v1.FeedbackRequest.events:type_name -> banditd.v1.FeedbackEvent
-	6,  // 18: banditd.v1.ContextStats.counts:type_name -> banditd.v1.Counts
-	6,  // 19: banditd.v1.ArmStats.counts:type_name -> banditd.v1.Counts
-	30, // 20: banditd.v1.ArmStats.context:type_name -> banditd.v1.ContextStats
-	31, // 21: banditd.v1.GetStatsResponse.arms:type_name -> banditd.v1.ArmStats
-	7,  // 22: banditd.v1.BanditService.CreateRoom:input_type -> banditd.v1.CreateRoomRequest
-	9,  // 23: banditd.v1.BanditService.GetRoom:input_type -> banditd.v1.GetRoomRequest
-	11, // 24: banditd.v1.BanditService.ListRooms:input_type -> banditd.v1.ListRoomsRequest
-	13, // 25: banditd.v1.BanditService.DeleteRoom:input_type -> banditd.v1.DeleteRoomRequest
-	15, // 26: banditd.v1.BanditService.ResetRoom:input_type -> banditd.v1.ResetRoomRequest
-	17, // 27: banditd.v1.BanditService.AddArms:input_type -> banditd.v1.AddArmsRequest
-	19, // 28: banditd.v1.BanditService.RemoveArm:input_type -> banditd.v1.RemoveArmRequest
-	21, // 29: banditd.v1.BanditService.SetArmEnabled:input_type -> banditd.v1.SetArmEnabledRequest
-	23, // 30: banditd.v1.BanditService.Sample:input_type -> banditd.v1.SampleRequest
-	27, // 31: banditd.v1.BanditService.Feedback:input_type -> banditd.v1.FeedbackRequest
-	29, // 32: banditd.v1.BanditService.GetStats:input_type -> banditd.v1.GetStatsRequest
-	8,  // 33: banditd.v1.BanditService.CreateRoom:output_type -> banditd.v1.CreateRoomResponse
-	10, // 34: banditd.v1.BanditService.GetRoom:output_type -> banditd.v1.GetRoomResponse
-	12, // 35: banditd.v1.BanditService.ListRooms:output_type -> banditd.v1.ListRoomsResponse
-	14, // 36: banditd.v1.BanditService.DeleteRoom:output_type -> banditd.v1.DeleteRoomResponse
-	16, // 37: banditd.v1.BanditService.ResetRoom:output_type -> banditd.v1.ResetRoomResponse
-	18, // 38: banditd.v1.BanditService.AddArms:output_type -> banditd.v1.AddArmsResponse
-	20, // 39: banditd.v1.BanditService.RemoveArm:output_type -> banditd.v1.RemoveArmResponse
-	22, // 40: banditd.v1.BanditService.SetArmEnabled:output_type -> banditd.v1.SetArmEnabledResponse
-	25, // 41: banditd.v1.BanditService.Sample:output_type -> banditd.v1.SampleResponse
-	28, // 42: banditd.v1.BanditService.Feedback:output_type -> banditd.v1.FeedbackResponse
-	32, // 43: banditd.v1.BanditService.GetStats:output_type -> banditd.v1.GetStatsResponse
-	33, // [33:44] is the sub-list for method output_type
-	22, // [22:33] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	5,  // 11: banditd.v1.UpdateRoomRequest.room:type_name -> banditd.v1.Room
+	43, // 12: banditd.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 13: banditd.v1.UpdateRoomResponse.room:type_name -> banditd.v1.Room
+	5,  // 14: banditd.v1.AddArmsResponse.room:type_name -> banditd.v1.Room
+	4,  // 15: banditd.v1.SetArmEnabledResponse.arm:type_name -> banditd.v1.Arm
+	1,  // 16: banditd.v1.SampleRequest.policy:type_name -> banditd.v1.Policy
+	6,  // 17: banditd.v1.ScoredArm.counts:type_name -> banditd.v1.Counts
+	28, // 18: banditd.v1.SampleResponse.arms:type_name -> banditd.v1.ScoredArm
+	1,  // 19: banditd.v1.SampleResponse.policy:type_name -> banditd.v1.Policy
+	30, // 20: banditd.v1.FeedbackRequest.events:type_name -> banditd.v1.FeedbackEvent
+	34, // 21: banditd.v1.GetStatsRequest.winner_analysis:type_name -> banditd.v1.WinnerAnalysisRequest
+	6,  // 22: banditd.v1.ContextStats.counts:type_name -> banditd.v1.Counts
+	6,  // 23: banditd.v1.ArmStats.counts:type_name -> banditd.v1.Counts
+	37, // 24: banditd.v1.ArmStats.context:type_name -> banditd.v1.ContextStats
+	35, // 25: banditd.v1.ArmStats.winner:type_name -> banditd.v1.ArmWinner
+	38, // 26: banditd.v1.GetStatsResponse.arms:type_name -> banditd.v1.ArmStats
+	36, // 27: banditd.v1.GetStatsResponse.winner:type_name -> banditd.v1.WinnerSummary
+	0,  // 28: banditd.v1.LoggedDecision.policy:type_name -> banditd.v1.PolicyType
+	41, // 29: banditd.v1.LoggedDecision.arms:type_name -> banditd.v1.LoggedArm
+	7,  // 30: banditd.v1.BanditService.CreateRoom:input_type -> banditd.v1.CreateRoomRequest
+	9,  // 31: banditd.v1.BanditService.GetRoom:input_type -> banditd.v1.GetRoomRequest
+	11, // 32: banditd.v1.BanditService.ListRooms:input_type -> banditd.v1.ListRoomsRequest
+	13, // 33: banditd.v1.BanditService.DeleteRoom:input_type -> banditd.v1.DeleteRoomRequest
+	15, // 34: banditd.v1.BanditService.ResetRoom:input_type -> banditd.v1.ResetRoomRequest
+	17, // 35: banditd.v1.BanditService.UpdateRoom:input_type -> banditd.v1.UpdateRoomRequest
+	19, // 36: banditd.v1.BanditService.AddArms:input_type -> banditd.v1.AddArmsRequest
+	21, // 37: banditd.v1.BanditService.RemoveArm:input_type -> banditd.v1.RemoveArmRequest
+	23, // 38: banditd.v1.BanditService.SetArmEnabled:input_type -> banditd.v1.SetArmEnabledRequest
+	25, // 39: banditd.v1.BanditService.ResetArm:input_type -> banditd.v1.ResetArmRequest
+	27, // 40: banditd.v1.BanditService.Sample:input_type -> banditd.v1.SampleRequest
+	31, // 41: banditd.v1.BanditService.Feedback:input_type -> banditd.v1.FeedbackRequest
+	33, // 42: banditd.v1.BanditService.GetStats:input_type -> banditd.v1.GetStatsRequest
+	40, // 43: banditd.v1.BanditService.ExportDecisions:input_type -> banditd.v1.ExportDecisionsRequest
+	8,  // 44: banditd.v1.BanditService.CreateRoom:output_type -> banditd.v1.CreateRoomResponse
+	10, // 45: banditd.v1.BanditService.GetRoom:output_type -> banditd.v1.GetRoomResponse
+	12, // 46: banditd.v1.BanditService.ListRooms:output_type -> banditd.v1.ListRoomsResponse
+	14, // 47: banditd.v1.BanditService.DeleteRoom:output_type -> banditd.v1.DeleteRoomResponse
+	16, // 48: banditd.v1.BanditService.ResetRoom:output_type -> banditd.v1.ResetRoomResponse
+	18, // 49: banditd.v1.BanditService.UpdateRoom:output_type -> banditd.v1.UpdateRoomResponse
+	20, // 50: banditd.v1.BanditService.AddArms:output_type -> banditd.v1.AddArmsResponse
+	22, // 51: banditd.v1.BanditService.RemoveArm:output_type -> banditd.v1.RemoveArmResponse
+	24, // 52: banditd.v1.BanditService.SetArmEnabled:output_type -> banditd.v1.SetArmEnabledResponse
+	26, // 53: banditd.v1.BanditService.ResetArm:output_type -> banditd.v1.ResetArmResponse
+	29, // 54: banditd.v1.BanditService.Sample:output_type -> banditd.v1.SampleResponse
+	32, // 55: banditd.v1.BanditService.Feedback:output_type -> banditd.v1.FeedbackResponse
+	39, // 56: banditd.v1.BanditService.GetStats:output_type -> banditd.v1.GetStatsResponse
+	42, // 57: banditd.v1.BanditService.ExportDecisions:output_type -> banditd.v1.LoggedDecision
+	44, // [44:58] is the sub-list for method output_type
+	30, // [30:44] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_banditd_v1_banditd_proto_init() }
@@ -2604,15 +3544,17 @@ func file_banditd_v1_banditd_proto_init() {
 		return
 	}
 	file_banditd_v1_banditd_proto_msgTypes[0].OneofWrappers = []any{}
-	file_banditd_v1_banditd_proto_msgTypes[22].OneofWrappers = []any{}
-	file_banditd_v1_banditd_proto_msgTypes[25].OneofWrappers = []any{}
+	file_banditd_v1_banditd_proto_msgTypes[24].OneofWrappers = []any{}
+	file_banditd_v1_banditd_proto_msgTypes[26].OneofWrappers = []any{}
+	file_banditd_v1_banditd_proto_msgTypes[27].OneofWrappers = []any{}
+	file_banditd_v1_banditd_proto_msgTypes[29].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banditd_v1_banditd_proto_rawDesc), len(file_banditd_v1_banditd_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,17 +35,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BanditService_CreateRoom_FullMethodName    = "/banditd.v1.BanditService/CreateRoom"
-	BanditService_GetRoom_FullMethodName       = "/banditd.v1.BanditService/GetRoom"
-	BanditService_ListRooms_FullMethodName     = "/banditd.v1.BanditService/ListRooms"
-	BanditService_DeleteRoom_FullMethodName    = "/banditd.v1.BanditService/DeleteRoom"
-	BanditService_ResetRoom_FullMethodName     = "/banditd.v1.BanditService/ResetRoom"
-	BanditService_AddArms_FullMethodName       = "/banditd.v1.BanditService/AddArms"
-	BanditService_RemoveArm_FullMethodName     = "/banditd.v1.BanditService/RemoveArm"
-	BanditService_SetArmEnabled_FullMethodName = "/banditd.v1.BanditService/SetArmEnabled"
-	BanditService_Sample_FullMethodName        = "/banditd.v1.BanditService/Sample"
-	BanditService_Feedback_FullMethodName      = "/banditd.v1.BanditService/Feedback"
-	BanditService_GetStats_FullMethodName      = "/banditd.v1.BanditService/GetStats"
+	BanditService_CreateRoom_FullMethodName      = "/banditd.v1.BanditService/CreateRoom"
+	BanditService_GetRoom_FullMethodName         = "/banditd.v1.BanditService/GetRoom"
+	BanditService_ListRooms_FullMethodName       = "/banditd.v1.BanditService/ListRooms"
+	BanditService_DeleteRoom_FullMethodName      = "/banditd.v1.BanditService/DeleteRoom"
+	BanditService_ResetRoom_FullMethodName       = "/banditd.v1.BanditService/ResetRoom"
+	BanditService_UpdateRoom_FullMethodName      = "/banditd.v1.BanditService/UpdateRoom"
+	BanditService_AddArms_FullMethodName         = "/banditd.v1.BanditService/AddArms"
+	BanditService_RemoveArm_FullMethodName       = "/banditd.v1.BanditService/RemoveArm"
+	BanditService_SetArmEnabled_FullMethodName   = "/banditd.v1.BanditService/SetArmEnabled"
+	BanditService_ResetArm_FullMethodName        = "/banditd.v1.BanditService/ResetArm"
+	BanditService_Sample_FullMethodName          = "/banditd.v1.BanditService/Sample"
+	BanditService_Feedback_FullMethodName        = "/banditd.v1.BanditService/Feedback"
+	BanditService_GetStats_FullMethodName        = "/banditd.v1.BanditService/GetStats"
+	BanditService_ExportDecisions_FullMethodName = "/banditd.v1.BanditService/ExportDecisions"
 )
 
 // BanditServiceClient is the client API for BanditService service.
@@ -71,6 +74,11 @@ type BanditServiceClient interface {
 	// remembered event_ids too: a retry of an event acknowledged before the
 	// reset is still counted once (not at all after the reset).
 	ResetRoom(ctx context.Context, in *ResetRoomRequest, opts ...grpc.CallOption) (*ResetRoomResponse, error)
+	// Changes a room's default policy and decay in place, keeping its arms,
+	// counters and LinUCB models. Only the fields named in update_mask change
+	// (Google AIP-134). NOT_FOUND if the room is unknown; INVALID_ARGUMENT for
+	// an unknown or immutable mask path, naming it, or a bad resulting value.
+	UpdateRoom(ctx context.Context, in *UpdateRoomRequest, opts ...grpc.CallOption) (*UpdateRoomResponse, error)
 	// Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
 	AddArms(ctx context.Context, in *AddArmsRequest, opts ...grpc.CallOption) (*AddArmsResponse, error)
 	// Removes an arm and its counters in every segment and context item.
@@ -78,6 +86,9 @@ type BanditServiceClient interface {
 	// Enables or disables an arm. A disabled arm keeps its counters and keeps
 	// learning from Feedback, but is never returned by Sample.
 	SetArmEnabled(ctx context.Context, in *SetArmEnabledRequest, opts ...grpc.CallOption) (*SetArmEnabledResponse, error)
+	// Zeroes one arm's counters, in every segment and context item (and its
+	// LinUCB model) or in one segment only. The arm and its enabled flag stay.
+	ResetArm(ctx context.Context, in *ResetArmRequest, opts ...grpc.CallOption) (*ResetArmResponse, error)
 	// Ranks the eligible arms of a room and returns the top k.
 	Sample(ctx context.Context, in *SampleRequest, opts ...grpc.CallOption) (*SampleResponse, error)
 	// Records views, clicks and rewards. A batch is atomic: every event is
@@ -86,6 +97,13 @@ type BanditServiceClient interface {
 	Feedback(ctx context.Context, in *FeedbackRequest, opts ...grpc.CallOption) (*FeedbackResponse, error)
 	// Returns per-arm counters and scores of one segment of a room.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
+	// Streams the decision log, oldest first: each Sample call's context,
+	// eligible arms and returned arms with their propensities, joined with
+	// the Feedback later reported with its decision_id. The server keeps the
+	// log only when run with --decision_log (else FAILED_PRECONDITION), in
+	// its own SQLite file, with retention by age and size
+	// (--decision_log_max_age, --decision_log_max_rows). Admin only.
+	ExportDecisions(ctx context.Context, in *ExportDecisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LoggedDecision], error)
 }
 
 type banditServiceClient struct {
@@ -146,6 +164,16 @@ func (c *banditServiceClient) ResetRoom(ctx context.Context, in *ResetRoomReques
 	return out, nil
 }
 
+func (c *banditServiceClient) UpdateRoom(ctx context.Context, in *UpdateRoomRequest, opts ...grpc.CallOption) (*UpdateRoomResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateRoomResponse)
+	err := c.cc.Invoke(ctx, BanditService_UpdateRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *banditServiceClient) AddArms(ctx context.Context, in *AddArmsRequest, opts ...grpc.CallOption) (*AddArmsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AddArmsResponse)
@@ -170,6 +198,16 @@ func (c *banditServiceClient) SetArmEnabled(ctx context.Context, in *SetArmEnabl
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SetArmEnabledResponse)
 	err := c.cc.Invoke(ctx, BanditService_SetArmEnabled_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *banditServiceClient) ResetArm(ctx context.Context, in *ResetArmRequest, opts ...grpc.CallOption) (*ResetArmResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetArmResponse)
+	err := c.cc.Invoke(ctx, BanditService_ResetArm_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +244,25 @@ func (c *banditServiceClient) GetStats(ctx context.Context, in *GetStatsRequest,
 	return out, nil
 }
 
+func (c *banditServiceClient) ExportDecisions(ctx context.Context, in *ExportDecisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LoggedDecision], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BanditService_ServiceDesc.Streams[0], BanditService_ExportDecisions_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportDecisionsRequest, LoggedDecision]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BanditService_ExportDecisionsClient = grpc.ServerStreamingClient[LoggedDecision]
+
 // BanditServiceServer is the server API for BanditService service.
 // All implementations must embed UnimplementedBanditServiceServer
 // for forward compatibility.
@@ -229,6 +286,11 @@ type BanditServiceServer interface {
 	// remembered event_ids too: a retry of an event acknowledged before the
 	// reset is still counted once (not at all after the reset).
 	ResetRoom(context.Context, *ResetRoomRequest) (*ResetRoomResponse, error)
+	// Changes a room's default policy and decay in place, keeping its arms,
+	// counters and LinUCB models. Only the fields named in update_mask change
+	// (Google AIP-134). NOT_FOUND if the room is unknown; INVALID_ARGUMENT for
+	// an unknown or immutable mask path, naming it, or a bad resulting value.
+	UpdateRoom(context.Context, *UpdateRoomRequest) (*UpdateRoomResponse, error)
 	// Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
 	AddArms(context.Context, *AddArmsRequest) (*AddArmsResponse, error)
 	// Removes an arm and its counters in every segment and context item.
@@ -236,6 +298,9 @@ type BanditServiceServer interface {
 	// Enables or disables an arm. A disabled arm keeps its counters and keeps
 	// learning from Feedback, but is never returned by Sample.
 	SetArmEnabled(context.Context, *SetArmEnabledRequest) (*SetArmEnabledResponse, error)
+	// Zeroes one arm's counters, in every segment and context item (and its
+	// LinUCB model) or in one segment only. The arm and its enabled flag stay.
+	ResetArm(context.Context, *ResetArmRequest) (*ResetArmResponse, error)
 	// Ranks the eligible arms of a room and returns the top k.
 	Sample(context.Context, *SampleRequest) (*SampleResponse, error)
 	// Records views, clicks and rewards. A batch is atomic: every event is
@@ -244,6 +309,13 @@ type BanditServiceServer interface {
 	Feedback(context.Context, *FeedbackRequest) (*FeedbackResponse, error)
 	// Returns per-arm counters and scores of one segment of a room.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
+	// Streams the decision log, oldest first: each Sample call's context,
+	// eligible arms and returned arms with their propensities, joined with
+	// the Feedback later reported with its decision_id. The server keeps the
+	// log only when run with --decision_log (else FAILED_PRECONDITION), in
+	// its own SQLite file, with retention by age and size
+	// (--decision_log_max_age, --decision_log_max_rows). Admin only.
+	ExportDecisions(*ExportDecisionsRequest, grpc.ServerStreamingServer[LoggedDecision]) error
 	mustEmbedUnimplementedBanditServiceServer()
 }
 
@@ -269,6 +341,9 @@ func (UnimplementedBanditServiceServer) DeleteRoom(context.Context, *DeleteRoomR
 func (UnimplementedBanditServiceServer) ResetRoom(context.Context, *ResetRoomRequest) (*ResetRoomResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResetRoom not implemented")
 }
+func (UnimplementedBanditServiceServer) UpdateRoom(context.Context, *UpdateRoomRequest) (*UpdateRoomResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateRoom not implemented")
+}
 func (UnimplementedBanditServiceServer) AddArms(context.Context, *AddArmsRequest) (*AddArmsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddArms not implemented")
 }
@@ -278,6 +353,9 @@ func (UnimplementedBanditServiceServer) RemoveArm(context.Context, *RemoveArmReq
 func (UnimplementedBanditServiceServer) SetArmEnabled(context.Context, *SetArmEnabledRequest) (*SetArmEnabledResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetArmEnabled not implemented")
 }
+func (UnimplementedBanditServiceServer) ResetArm(context.Context, *ResetArmRequest) (*ResetArmResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetArm not implemented")
+}
 func (UnimplementedBanditServiceServer) Sample(context.Context, *SampleRequest) (*SampleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Sample not implemented")
 }
@@ -286,6 +364,9 @@ func (UnimplementedBanditServiceServer) Feedback(context.Context, *FeedbackReque
 }
 func (UnimplementedBanditServiceServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
+}
+func (UnimplementedBanditServiceServer) ExportDecisions(*ExportDecisionsRequest, grpc.ServerStreamingServer[LoggedDecision]) error {
+	return status.Error(codes.Unimplemented, "method ExportDecisions not implemented")
 }
 func (UnimplementedBanditServiceServer) mustEmbedUnimplementedBanditServiceServer() {}
 func (UnimplementedBanditServiceServer) testEmbeddedByValue()                       {}
@@ -398,6 +479,24 @@ func _BanditService_ResetRoom_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BanditService_UpdateRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateRoomRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BanditServiceServer).UpdateRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BanditService_UpdateRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BanditServiceServer).UpdateRoom(ctx, req.(*UpdateRoomRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BanditService_AddArms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddArmsRequest)
 	if err := dec(in); err != nil {
@@ -448,6 +547,24 @@ func _BanditService_SetArmEnabled_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(BanditServiceServer).SetArmEnabled(ctx, req.(*SetArmEnabledRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BanditService_ResetArm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetArmRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BanditServiceServer).ResetArm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BanditService_ResetArm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BanditServiceServer).ResetArm(ctx, req.(*ResetArmRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -506,6 +623,17 @@ func _BanditService_GetStats_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BanditService_ExportDecisions_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportDecisionsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BanditServiceServer).ExportDecisions(m, &grpc.GenericServerStream[ExportDecisionsRequest, LoggedDecision]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BanditService_ExportDecisionsServer = grpc.ServerStreamingServer[LoggedDecision]
+
 // BanditService_ServiceDesc is the grpc.ServiceDesc for BanditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -534,6 +662,10 @@ var BanditService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _BanditService_ResetRoom_Handler,
 		},
 		{
+			MethodName: "UpdateRoom",
+			Handler:    _BanditService_UpdateRoom_Handler,
+		},
+		{
 			MethodName: "AddArms",
 			Handler:    _BanditService_AddArms_Handler,
 		},
@@ -544,6 +676,10 @@ var BanditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetArmEnabled",
 			Handler:    _BanditService_SetArmEnabled_Handler,
+		},
+		{
+			MethodName: "ResetArm",
+			Handler:    _BanditService_ResetArm_Handler,
 		},
 		{
 			MethodName: "Sample",
@@ -558,6 +694,12 @@ var BanditService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _BanditService_GetStats_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportDecisions",
+			Handler:       _BanditService_ExportDecisions_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "banditd/v1/banditd.proto",
 }

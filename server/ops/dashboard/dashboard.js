@@ -136,6 +136,22 @@ function setStatus(ok, message) {
   status.className = ok ? "muted" : "error";
 }
 
+// ---------------------------------------------------------------- winner
+// The server's winner analysis: the arm with the smallest expected loss, and
+// whether that loss is below the threshold at which the test could stop.
+function renderWinner(w) {
+  const el = $("winner");
+  if (!w || !w.best_arm_id) {
+    el.textContent = "";
+    return;
+  }
+  el.textContent =
+      `Leader: ${w.best_arm_id} · ` +
+      (w.can_stop ? `can stop (expected loss below ${w.loss_threshold})`
+                  : `keep testing (expected loss above ${w.loss_threshold})`) +
+      ` · ${w.posterior} posterior, ${fmtCount(w.draws)} draws`;
+}
+
 // ---------------------------------------------------------------- stats
 async function refreshStats() {
   if (state.room === null) {
@@ -182,6 +198,8 @@ function renderStats(stats) {
       ["ucb1", fmt(arm.ucb1, 4), "num"],
       ["bucb", fmt(arm.bucb, 4), "num"],
       ["share", total > 0 ? (100 * arm.views / total).toFixed(1) + "%" : "–", "num"],
+      ["prob_best", arm.prob_best === undefined ? "–" : fmt(arm.prob_best, 3), "num"],
+      ["expected_loss", arm.expected_loss === undefined ? "–" : fmt(arm.expected_loss, 4), "num"],
     ];
     for (const [name, text, cls] of cells) {
       const td = document.createElement("td");
@@ -197,6 +215,7 @@ function renderStats(stats) {
     }
     tbody.append(tr);
   }
+  renderWinner(stats.winner);
   drawShare(stats);
   drawBounds(stats);
   drawCurves(stats);

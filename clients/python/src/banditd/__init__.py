@@ -34,6 +34,9 @@ from ._types import (
     SampleResult,
     ScoredArm,
     Stats,
+    ArmWinner,
+    WinnerOptions,
+    WinnerSummary,
 )
 
 __version__ = "0.1.0"
@@ -58,5 +61,8 @@ __all__ = [
     "SampleResult",
     "ScoredArm",
     "Stats",
+    "ArmWinner",
+    "WinnerOptions",
+    "WinnerSummary",
     *_errors_all,
 ]

@@ -12,7 +12,18 @@ import grpc.aio
 from . import _ops
 from ._errors import BanditdError, DeadlineExceededError, error_for, from_rpc_error
 from ._ops import DEFAULT_TARGET, DEFAULT_TIMEOUT, Op, RetryPolicy
-from ._types import Arm, Decay, LinUcbConfig, FeedbackEvent, FeedbackResult, PolicyLike, Room, SampleResult, Stats
+from ._types import (
+    Arm,
+    Decay,
+    FeedbackEvent,
+    FeedbackResult,
+    LinUcbConfig,
+    PolicyLike,
+    Room,
+    SampleResult,
+    Stats,
+    WinnerOptions,
+)
 from .v1 import banditd_pb2_grpc
 
 T = TypeVar("T")
@@ -166,6 +177,22 @@ class AsyncClient:
     async def reset_room(self, room_id: str, *, timeout: Optional[float] = None) -> None:
         await self._invoke(_ops.reset_room(room_id), timeout)
 
+    async def update_room(
+        self,
+        room_id: str,
+        *,
+        policy: PolicyLike = None,
+        decay: Union[Decay, Dict[str, float], None] = None,
+        update_mask: Union[str, Sequence[str], None] = None,
+        timeout: Optional[float] = None,
+    ) -> Room:
+        return await self._invoke(_ops.update_room(room_id, policy, decay, update_mask), timeout)
+
+    async def reset_arm(
+        self, room_id: str, arm_id: str, *, segment: Optional[str] = None, timeout: Optional[float] = None
+    ) -> None:
+        await self._invoke(_ops.reset_arm(room_id, arm_id, segment), timeout)
+
     async def add_arms(
         self, room_id: str, arm_ids: Union[str, Sequence[str]], *, timeout: Optional[float] = None
     ) -> Room:
@@ -191,6 +218,8 @@ class AsyncClient:
         exclude: Union[str, Sequence[str]] = (),
         seed: Optional[int] = None,
         features: Sequence[float] = (),
+        propensities: bool = False,
+        propensity_draws: int = 0,
         timeout: Optional[float] = None,
     ) -> SampleResult:
         op = _ops.sample(
@@ -203,6 +232,8 @@ class AsyncClient:
             exclude=exclude,
             seed=seed,
             features=features,
+            propensities=propensities,
+            propensity_draws=propensity_draws,
         )
         return await self._invoke(op, timeout)
 
@@ -246,6 +277,7 @@ class AsyncClient:
         segment: str = "",
         *,
         include_context: bool = False,
+        winner: Union[bool, WinnerOptions, Dict[str, Any], None] = None,
         timeout: Optional[float] = None,
     ) -> Stats:
-        return await self._invoke(_ops.stats(room_id, segment, include_context), timeout)
+        return await self._invoke(_ops.stats(room_id, segment, include_context, winner), timeout)

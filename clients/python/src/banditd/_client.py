@@ -20,7 +20,9 @@ from ._types import (
     Room,
     SampleResult,
     Stats,
+    WinnerOptions,
 )
+from .v1 import banditd_pb2 as pb
 from .v1 import banditd_pb2_grpc
 
 T = TypeVar("T")
@@ -208,6 +210,57 @@ class Client:
         """Zeroes every counter of a room; keeps arms and policy."""
         self._invoke(_ops.reset_room(room_id), timeout)
 
+    def update_room(
+        self,
+        room_id: str,
+        *,
+        policy: PolicyLike = None,
+        decay: Union[Decay, Dict[str, float], None] = None,
+        update_mask: Union[str, Sequence[str], None] = None,
+        timeout: Optional[float] = None,
+    ) -> Room:
+        """Changes a room's default policy and decay in place; arms and
+        counters stay. Returns the updated room.
+
+        Without ``update_mask`` only what is given changes: the policy's type
+        when set and each parameter that is not None (``policy="thompson"``
+        changes the type alone), and the whole decay when given. With
+        ``update_mask`` (paths such as ``"policy.epsilon"``, ``"policy"``,
+        ``"decay.half_life_events"``, ``"decay"``, ``"*"``) exactly the named
+        fields change, a named field that is unset taking its default.
+        Raises InvalidArgumentError naming a bad path or value."""
+        return self._invoke(_ops.update_room(room_id, policy, decay, update_mask), timeout)
+
+    def reset_arm(
+        self, room_id: str, arm_id: str, *, segment: Optional[str] = None, timeout: Optional[float] = None
+    ) -> None:
+        """Zeroes one arm's counters: in every segment and context item (and
+        its LinUCB model), or with ``segment`` in that segment only ("" is the
+        whole-room segment). The arm and its enabled flag stay."""
+        self._invoke(_ops.reset_arm(room_id, arm_id, segment), timeout)
+
+    def export_decisions(
+        self,
+        room_id: str = "",
+        *,
+        after_sequence: int = 0,
+        max_decisions: int = 0,
+        timeout: Optional[float] = None,
+    ) -> Iterator[Any]:
+        """Streams the server's decision log (run with ``--decision_log``):
+        ``banditd.v1.LoggedDecision`` messages, oldest first, each with the
+        outcomes reported for it. ``banditd.offline.decision_rows`` turns
+        them into the rows ``offline.read_log`` reads. Admin only."""
+        req = pb.ExportDecisionsRequest(
+            room_id=room_id, after_sequence=after_sequence, max_decisions=max_decisions
+        )
+        t = self.timeout if timeout is None else timeout
+        try:
+            for msg in self._stub.ExportDecisions(req, timeout=t, metadata=self._metadata):
+                yield msg
+        except grpc.RpcError as e:
+            raise from_rpc_error(e, "ExportDecisions") from None
+
     # -- arms -------------------------------------------------------------
 
     def add_arms(
@@ -241,6 +294,8 @@ class Client:
         exclude: Union[str, Sequence[str]] = (),
         seed: Optional[int] = None,
         features: Sequence[float] = (),
+        propensities: bool = False,
+        propensity_draws: int = 0,
         timeout: Optional[float] = None,
     ) -> SampleResult:
         """Ranks the eligible arms and returns the top ``k``, best first.
@@ -258,6 +313,8 @@ class Client:
             exclude=exclude,
             seed=seed,
             features=features,
+            propensities=propensities,
+            propensity_draws=propensity_draws,
         )
         return self._invoke(op, timeout)
 
@@ -307,8 +364,16 @@ class Client:
         segment: str = "",
         *,
         include_context: bool = False,
+        winner: Union[bool, WinnerOptions, Dict[str, Any], None] = None,
         timeout: Optional[float] = None,
     ) -> Stats:
         """Per-arm counters and scores of one segment ("" = whole room).
-        ``.to_dataframe()`` converts the result to pandas."""
-        return self._invoke(_ops.stats(room_id, segment, include_context), timeout)
+        ``.to_dataframe()`` converts the result to pandas.
+
+        ``winner=True`` (or a :class:`WinnerOptions`) adds the winner
+        analysis: each enabled arm's ``winner`` (probability of being best,
+        expected loss, their standard errors; DataFrame columns
+        ``prob_best``, ``prob_best_se``, ``expected_loss``,
+        ``expected_loss_se``) and ``Stats.winner`` (best arm, ``can_stop``,
+        draws made, posterior)."""
+        return self._invoke(_ops.stats(room_id, segment, include_context, winner), timeout)

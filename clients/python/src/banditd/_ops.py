@@ -22,6 +22,7 @@ from ._types import (
     Room,
     SampleResult,
     Stats,
+    WinnerOptions,
     _strings,
 )
 from .v1 import banditd_pb2 as pb
@@ -108,6 +109,33 @@ def reset_room(room_id: str) -> Op[None]:
     return Op("ResetRoom", pb.ResetRoomRequest(room_id=room_id), _none)
 
 
+def update_room(
+    room_id: str,
+    policy: PolicyLike = None,
+    decay: Any = None,
+    update_mask: Union[str, Sequence[str], None] = None,
+) -> Op[Room]:
+    req = pb.UpdateRoomRequest()
+    req.room.room_id = room_id
+    p = Policy.coerce(policy)
+    if p is not None:
+        req.room.policy.CopyFrom(p.to_proto())
+    d = Decay.coerce(decay)
+    if d is not None:
+        req.room.decay.CopyFrom(d.to_proto())
+    if update_mask is not None:
+        req.update_mask.paths.extend(_strings(update_mask, "update_mask"))
+    # Retried: applying the same change twice gives the same room.
+    return Op("UpdateRoom", req, _room)
+
+
+def reset_arm(room_id: str, arm_id: str, segment: Optional[str] = None) -> Op[None]:
+    req = pb.ResetArmRequest(room_id=room_id, arm_id=arm_id)
+    if segment is not None:
+        req.segment = segment
+    return Op("ResetArm", req, _none)
+
+
 def add_arms(room_id: str, arm_ids: Union[str, Sequence[str]]) -> Op[Room]:
     req = pb.AddArmsRequest(room_id=room_id, arm_ids=_strings(arm_ids, "arm_ids"))
     return Op("AddArms", req, _room, retryable=False)
@@ -133,6 +161,8 @@ def sample(
     exclude: Union[str, Sequence[str]] = (),
     seed: Optional[int] = None,
     features: Sequence[float] = (),
+    propensities: bool = False,
+    propensity_draws: int = 0,
 ) -> Op[SampleResult]:
     req = pb.SampleRequest(
         room_id=room_id,
@@ -142,6 +172,8 @@ def sample(
         candidate_arm_ids=_strings(candidates, "candidates"),
         excluded_arm_ids=_strings(exclude, "exclude"),
         features=[float(x) for x in features],
+        include_propensities=propensities,
+        propensity_draws=propensity_draws,
     )
     p = Policy.coerce(policy)
     if p is not None:
@@ -163,8 +195,11 @@ def feedback(events: Iterable[FeedbackEvent]) -> Op[FeedbackResult]:
     return Op("Feedback", req, FeedbackResult.from_proto, retryable=retryable)
 
 
-def stats(room_id: str, segment: str = "", include_context: bool = False) -> Op[Stats]:
+def stats(room_id: str, segment: str = "", include_context: bool = False, winner: Any = None) -> Op[Stats]:
     req = pb.GetStatsRequest(room_id=room_id, segment=segment, include_context=include_context)
+    w = WinnerOptions.coerce(winner)
+    if w is not None:
+        req.winner_analysis.CopyFrom(w.to_proto())
     return Op("GetStats", req, Stats.from_proto)
 
 

@@ -87,6 +87,7 @@ _POLICY_PARAMS = (
     "hot_threshold",
     "linucb_alpha",
     "prior_pseudo_views",
+    "exploration_floor",
 )
 
 
@@ -109,6 +110,8 @@ class Policy:
     hot_threshold: Optional[float] = None
     linucb_alpha: Optional[float] = None
     prior_pseudo_views: Optional[float] = None
+    # Every eligible arm is returned with at least this probability.
+    exploration_floor: Optional[float] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", PolicyType.parse(self.type))
@@ -266,10 +269,18 @@ class ScoredArm:
     arm_id: str
     score: float
     counts: Counts = field(default_factory=Counts)
+    # With sample(propensities=True): the probability that the call returns
+    # this arm (first for k=1, in the top k otherwise).
+    propensity: Optional[float] = None
 
     @classmethod
     def from_proto(cls, msg: pb.ScoredArm) -> "ScoredArm":
-        return cls(arm_id=msg.arm_id, score=msg.score, counts=Counts.from_proto(msg.counts))
+        return cls(
+            arm_id=msg.arm_id,
+            score=msg.score,
+            counts=Counts.from_proto(msg.counts),
+            propensity=msg.propensity if msg.HasField("propensity") else None,
+        )
 
     def __repr__(self) -> str:
         return f"ScoredArm({self.arm_id!r}, score={_num(self.score)}, {self.counts!r})"
@@ -285,6 +296,8 @@ class SampleResult(Sequence[ScoredArm]):
     policy: Policy = field(default_factory=Policy)
     # Pass to feedback(decision_id=...) to report on this decision.
     decision_id: str = ""
+    # With propensities: 0 when exact, else their Monte Carlo draws.
+    propensity_draws: int = 0
 
     @property
     def arm_ids(self) -> List[str]:
@@ -310,6 +323,7 @@ class SampleResult(Sequence[ScoredArm]):
             arms=tuple(ScoredArm.from_proto(a) for a in msg.arms),
             policy=Policy.from_proto(msg.policy),
             decision_id=msg.decision_id,
+            propensity_draws=msg.propensity_draws,
         )
 
     def __repr__(self) -> str:
@@ -390,6 +404,58 @@ class ContextStats:
 
 
 @dataclass(frozen=True)
+class WinnerOptions:
+    """GetStats winner analysis: ``draws`` joint posterior draws (0 = the
+    server's 10,000; rooms with many arms get fewer), ``seed`` for
+    reproducible answers, and ``loss_threshold`` below which the best arm's
+    expected loss sets ``can_stop``."""
+
+    draws: int = 0
+    seed: int = 0
+    loss_threshold: float = 0.0
+
+    @classmethod
+    def coerce(cls, value: Union["WinnerOptions", Dict[str, Any], bool, None]) -> Optional["WinnerOptions"]:
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, dict):
+            return cls(**value)
+        return value
+
+    def to_proto(self) -> pb.WinnerAnalysisRequest:
+        return pb.WinnerAnalysisRequest(draws=self.draws, seed=self.seed, loss_threshold=self.loss_threshold)
+
+
+@dataclass(frozen=True)
+class ArmWinner:
+    """An arm's probability of being best and its expected loss, each with
+    its Monte Carlo standard error."""
+
+    prob_best: float
+    prob_best_se: float
+    expected_loss: float
+    expected_loss_se: float
+
+    @classmethod
+    def from_proto(cls, msg: pb.ArmWinner) -> "ArmWinner":
+        return cls(msg.prob_best, msg.prob_best_se, msg.expected_loss, msg.expected_loss_se)
+
+
+@dataclass(frozen=True)
+class WinnerSummary:
+    best_arm_id: str
+    can_stop: bool
+    draws: int
+    posterior: str
+
+    @classmethod
+    def from_proto(cls, msg: pb.WinnerSummary) -> "WinnerSummary":
+        return cls(msg.best_arm_id, msg.can_stop, msg.draws, msg.posterior)
+
+
+@dataclass(frozen=True)
 class ArmStats:
     arm_id: str
     enabled: bool
@@ -400,6 +466,8 @@ class ArmStats:
     context: Tuple[ContextStats, ...] = ()
     reward_mean: float = 0.0
     reward_variance: float = 0.0
+    # With stats(winner=...), for enabled arms.
+    winner: Optional[ArmWinner] = None
 
     @classmethod
     def from_proto(cls, msg: pb.ArmStats) -> "ArmStats":
@@ -413,6 +481,7 @@ class ArmStats:
             context=tuple(ContextStats.from_proto(c) for c in msg.context),
             reward_mean=msg.reward_mean,
             reward_variance=msg.reward_variance,
+            winner=ArmWinner.from_proto(msg.winner) if msg.HasField("winner") else None,
         )
 
 
@@ -420,6 +489,9 @@ _STAT_COLUMNS = (
     "arm_id", "enabled", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb",
     "reward_mean", "reward_variance",
 )
+# Added to _STAT_COLUMNS when the stats carry a winner analysis; NaN for
+# disabled arms.
+_WINNER_COLUMNS = ("prob_best", "prob_best_se", "expected_loss", "expected_loss_se")
 _CONTEXT_COLUMNS = (
     "arm_id", "context_item", "views", "clicks", "reward_sum", "ctr", "ucb1", "bucb",
     "reward_mean", "reward_variance",
@@ -437,6 +509,8 @@ class Stats:
     segment: str
     arms: Tuple[ArmStats, ...]
     total_views: float
+    # With stats(winner=...): the best arm, can_stop and the draws made.
+    winner: Optional[WinnerSummary] = None
 
     @classmethod
     def from_proto(cls, msg: pb.GetStatsResponse) -> "Stats":
@@ -445,7 +519,11 @@ class Stats:
             segment=msg.segment,
             arms=tuple(ArmStats.from_proto(a) for a in msg.arms),
             total_views=msg.total_views,
+            winner=WinnerSummary.from_proto(msg.winner) if msg.HasField("winner") else None,
         )
+
+    def _columns(self) -> List[str]:
+        return list(_STAT_COLUMNS) + (list(_WINNER_COLUMNS) if self.winner is not None else [])
 
     def __getitem__(self, arm_id: str) -> ArmStats:
         for a in self.arms:
@@ -473,9 +551,16 @@ class Stats:
                 "bucb": a.bucb,
                 "reward_mean": a.reward_mean,
                 "reward_variance": a.reward_variance,
+                **self._winner_record(a),
             }
             for a in self.arms
         ]
+
+    def _winner_record(self, a: ArmStats) -> Dict[str, float]:
+        if self.winner is None:
+            return {}
+        w = a.winner
+        return {c: (getattr(w, c) if w is not None else float("nan")) for c in _WINNER_COLUMNS}
 
     def context_records(self) -> List[Dict[str, Any]]:
         """One dict per (arm, context item) (needs include_context=True)."""
@@ -512,11 +597,11 @@ class Stats:
         if context:
             df = pd.DataFrame(self.context_records(), columns=list(_CONTEXT_COLUMNS))
             return df.set_index(["arm_id", "context_item"])
-        df = pd.DataFrame(self.to_records(), columns=list(_STAT_COLUMNS))
+        df = pd.DataFrame(self.to_records(), columns=self._columns())
         return df.set_index("arm_id")
 
     def _table(self) -> Tuple[List[str], List[List[str]]]:
-        header = list(_STAT_COLUMNS)
+        header = self._columns()
         rows = [[_cell(r[c]) for c in header] for r in self.to_records()]
         return header, rows
 

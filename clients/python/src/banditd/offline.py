@@ -46,6 +46,9 @@ __all__ = [
     "evaluate",
     "markdown_table",
     "write_results_csv",
+    "LOG_COLUMNS",
+    "decision_rows",
+    "write_log",
 ]
 
 
@@ -187,6 +190,71 @@ class OfflineResult:
         d = dict(self.__dict__)
         d.pop("replay_curve")
         return d
+
+
+# Columns of a log written by write_log: the ones read_log reads, then
+# context that read_log ignores.
+LOG_COLUMNS = (
+    "arm", "reward", "context", "propensity", "candidates", "features",
+    "decision_id", "room_id", "segment", "time_micros", "k", "views", "clicks",
+)
+
+
+def decision_rows(decisions: Any, *, only_with_outcomes: bool = False) -> List[Dict[str, Any]]:
+    """Rows of a decision log (``banditd.v1.LoggedDecision`` messages, as
+    ``Client.export_decisions`` yields them) in the format read_log reads:
+    one row per decision, for the arm it returned first. ``reward`` is the
+    reward reported for that arm (a click without a reward counting 1; 0
+    when nothing was reported), ``propensity`` the server's (for k = 1 the
+    probability of returning that arm first; for k > 1 of returning it in
+    the top k), ``candidates`` the request's candidate arms minus its
+    exclusions (empty: every arm, as read_log takes it). With
+    ``only_with_outcomes``, decisions whose first arm got no reported views
+    are left out."""
+    rows = []
+    for d in decisions:
+        if not d.arms:
+            continue
+        first = d.arms[0]
+        if only_with_outcomes and first.views == 0:
+            continue
+        excluded = set(d.excluded_arm_ids)
+        rows.append({
+            "arm": first.arm_id,
+            "reward": first.reward,
+            "context": ";".join(d.context_items),
+            "propensity": first.propensity if first.propensity > 0 else "",
+            "candidates": ";".join(a for a in d.candidate_arm_ids if a not in excluded),
+            "features": ";".join(repr(float(x)) for x in d.features),
+            "decision_id": d.decision_id,
+            "room_id": d.room_id,
+            "segment": d.segment,
+            "time_micros": d.time_micros,
+            "k": d.k,
+            "views": first.views,
+            "clicks": first.clicks,
+        })
+    return rows
+
+
+def write_log(rows: Sequence[Dict[str, Any]], path: Union[str, Path]) -> None:
+    """Writes rows (decision_rows) as CSV, or Parquet for a .parquet/.pq path
+    (needs pyarrow)."""
+    path = Path(path)
+    if path.suffix in (".parquet", ".pq"):
+        import pyarrow as pa  # optional dependency
+        import pyarrow.parquet as pq
+
+        columns = {c: [r[c] for r in rows] for c in LOG_COLUMNS}
+        # Empty propensities are nulls, not strings, in Parquet.
+        columns["propensity"] = [None if v == "" else float(v) for v in columns["propensity"]]
+        pq.write_table(pa.table(columns), path)
+        return
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(LOG_COLUMNS))
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
 
 
 class PropensityError(ValueError):

@@ -61,6 +61,11 @@ class BanditServiceStub:
                 request_serializer=banditd_dot_v1_dot_banditd__pb2.ResetRoomRequest.SerializeToString,
                 response_deserializer=banditd_dot_v1_dot_banditd__pb2.ResetRoomResponse.FromString,
                 _registered_method=True)
+        self.UpdateRoom = channel.unary_unary(
+                '/banditd.v1.BanditService/UpdateRoom',
+                request_serializer=banditd_dot_v1_dot_banditd__pb2.UpdateRoomRequest.SerializeToString,
+                response_deserializer=banditd_dot_v1_dot_banditd__pb2.UpdateRoomResponse.FromString,
+                _registered_method=True)
         self.AddArms = channel.unary_unary(
                 '/banditd.v1.BanditService/AddArms',
                 request_serializer=banditd_dot_v1_dot_banditd__pb2.AddArmsRequest.SerializeToString,
@@ -76,6 +81,11 @@ class BanditServiceStub:
                 request_serializer=banditd_dot_v1_dot_banditd__pb2.SetArmEnabledRequest.SerializeToString,
                 response_deserializer=banditd_dot_v1_dot_banditd__pb2.SetArmEnabledResponse.FromString,
                 _registered_method=True)
+        self.ResetArm = channel.unary_unary(
+                '/banditd.v1.BanditService/ResetArm',
+                request_serializer=banditd_dot_v1_dot_banditd__pb2.ResetArmRequest.SerializeToString,
+                response_deserializer=banditd_dot_v1_dot_banditd__pb2.ResetArmResponse.FromString,
+                _registered_method=True)
         self.Sample = channel.unary_unary(
                 '/banditd.v1.BanditService/Sample',
                 request_serializer=banditd_dot_v1_dot_banditd__pb2.SampleRequest.SerializeToString,
@@ -90,6 +100,11 @@ class BanditServiceStub:
                 '/banditd.v1.BanditService/GetStats',
                 request_serializer=banditd_dot_v1_dot_banditd__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=banditd_dot_v1_dot_banditd__pb2.GetStatsResponse.FromString,
+                _registered_method=True)
+        self.ExportDecisions = channel.unary_stream(
+                '/banditd.v1.BanditService/ExportDecisions',
+                request_serializer=banditd_dot_v1_dot_banditd__pb2.ExportDecisionsRequest.SerializeToString,
+                response_deserializer=banditd_dot_v1_dot_banditd__pb2.LoggedDecision.FromString,
                 _registered_method=True)
 
 
@@ -139,6 +154,16 @@ class BanditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateRoom(self, request, context):
+        """Changes a room's default policy and decay in place, keeping its arms,
+        counters and LinUCB models. Only the fields named in update_mask change
+        (Google AIP-134). NOT_FOUND if the room is unknown; INVALID_ARGUMENT for
+        an unknown or immutable mask path, naming it, or a bad resulting value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AddArms(self, request, context):
         """Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
         """
@@ -156,6 +181,14 @@ class BanditServiceServicer:
     def SetArmEnabled(self, request, context):
         """Enables or disables an arm. A disabled arm keeps its counters and keeps
         learning from Feedback, but is never returned by Sample.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetArm(self, request, context):
+        """Zeroes one arm's counters, in every segment and context item (and its
+        LinUCB model) or in one segment only. The arm and its enabled flag stay.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,6 +212,18 @@ class BanditServiceServicer:
 
     def GetStats(self, request, context):
         """Returns per-arm counters and scores of one segment of a room.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportDecisions(self, request, context):
+        """Streams the decision log, oldest first: each Sample call's context,
+        eligible arms and returned arms with their propensities, joined with
+        the Feedback later reported with its decision_id. The server keeps the
+        log only when run with --decision_log (else FAILED_PRECONDITION), in
+        its own SQLite file, with retention by age and size
+        (--decision_log_max_age, --decision_log_max_rows). Admin only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,6 +257,11 @@ def add_BanditServiceServicer_to_server(servicer, server):
                     request_deserializer=banditd_dot_v1_dot_banditd__pb2.ResetRoomRequest.FromString,
                     response_serializer=banditd_dot_v1_dot_banditd__pb2.ResetRoomResponse.SerializeToString,
             ),
+            'UpdateRoom': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRoom,
+                    request_deserializer=banditd_dot_v1_dot_banditd__pb2.UpdateRoomRequest.FromString,
+                    response_serializer=banditd_dot_v1_dot_banditd__pb2.UpdateRoomResponse.SerializeToString,
+            ),
             'AddArms': grpc.unary_unary_rpc_method_handler(
                     servicer.AddArms,
                     request_deserializer=banditd_dot_v1_dot_banditd__pb2.AddArmsRequest.FromString,
@@ -227,6 +277,11 @@ def add_BanditServiceServicer_to_server(servicer, server):
                     request_deserializer=banditd_dot_v1_dot_banditd__pb2.SetArmEnabledRequest.FromString,
                     response_serializer=banditd_dot_v1_dot_banditd__pb2.SetArmEnabledResponse.SerializeToString,
             ),
+            'ResetArm': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetArm,
+                    request_deserializer=banditd_dot_v1_dot_banditd__pb2.ResetArmRequest.FromString,
+                    response_serializer=banditd_dot_v1_dot_banditd__pb2.ResetArmResponse.SerializeToString,
+            ),
             'Sample': grpc.unary_unary_rpc_method_handler(
                     servicer.Sample,
                     request_deserializer=banditd_dot_v1_dot_banditd__pb2.SampleRequest.FromString,
@@ -241,6 +296,11 @@ def add_BanditServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=banditd_dot_v1_dot_banditd__pb2.GetStatsRequest.FromString,
                     response_serializer=banditd_dot_v1_dot_banditd__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'ExportDecisions': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportDecisions,
+                    request_deserializer=banditd_dot_v1_dot_banditd__pb2.ExportDecisionsRequest.FromString,
+                    response_serializer=banditd_dot_v1_dot_banditd__pb2.LoggedDecision.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +451,33 @@ class BanditService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateRoom(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/banditd.v1.BanditService/UpdateRoom',
+            banditd_dot_v1_dot_banditd__pb2.UpdateRoomRequest.SerializeToString,
+            banditd_dot_v1_dot_banditd__pb2.UpdateRoomResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def AddArms(request,
             target,
             options=(),
@@ -472,6 +559,33 @@ class BanditService:
             _registered_method=True)
 
     @staticmethod
+    def ResetArm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/banditd.v1.BanditService/ResetArm',
+            banditd_dot_v1_dot_banditd__pb2.ResetArmRequest.SerializeToString,
+            banditd_dot_v1_dot_banditd__pb2.ResetArmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Sample(request,
             target,
             options=(),
@@ -542,6 +656,33 @@ class BanditService:
             '/banditd.v1.BanditService/GetStats',
             banditd_dot_v1_dot_banditd__pb2.GetStatsRequest.SerializeToString,
             banditd_dot_v1_dot_banditd__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/banditd.v1.BanditService/ExportDecisions',
+            banditd_dot_v1_dot_banditd__pb2.ExportDecisionsRequest.SerializeToString,
+            banditd_dot_v1_dot_banditd__pb2.LoggedDecision.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,99 @@
+// Engine::Winner: posteriors of a segment's enabled arms, then AnalyzeWinner.
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/engine.h"
+#include "server/core/ids.h"
+#include "server/core/scoring.h"
+
+namespace banditd::core {
+namespace {
+
+constexpr int kMaxWinnerDraws = 1'000'000;
+
+bool IsRewardPolicy(PolicyKind kind) {
+  return kind == PolicyKind::kRewardUcb || kind == PolicyKind::kRewardThompson;
+}
+
+}  // namespace
+
+absl::StatusOr<WinnerResult> Engine::Winner(const WinnerQuery& query) const {
+  if (absl::Status s = ValidateSegment(query.segment, "segment"); !s.ok()) {
+    return s;
+  }
+  if (query.draws < 0 || query.draws > kMaxWinnerDraws) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("winner_analysis.draws: must be in [0, ", kMaxWinnerDraws,
+                     "], got ", query.draws));
+  }
+  if (!std::isfinite(query.loss_threshold) || query.loss_threshold < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("winner_analysis.loss_threshold: must be finite and "
+                     ">= 0, got ",
+                     query.loss_threshold));
+  }
+  absl::StatusOr<std::shared_ptr<Room>> found =
+      FindRoomOr(query.room_id, "room_id");
+  if (!found.ok()) return found.status();
+  WinnerResult result;
+  std::vector<ArmPosterior> posteriors;
+  {
+    const Room& room = **found;
+    absl::ReaderMutexLock lock(&room.mu);
+    const Segment* segment = room.FindSegment(query.segment);
+    const double scale = room.counter_scale;
+    const PolicyParams& policy = room.policy;
+    const bool reward = IsRewardPolicy(policy.kind);
+    result.posterior =
+        reward ? ArmPosterior::Kind::kRevenue : ArmPosterior::Kind::kBeta;
+    const CounterTable* table = segment == nullptr ? nullptr : &segment->arms;
+    auto at = [&](const double* column, size_t i) {
+      return table == nullptr ? 0.0 : column[i] * scale;
+    };
+    // REWARD_THOMPSON's posterior (revenue.h): the value prior pools the
+    // conversions of every enabled arm.
+    ValuePrior prior;
+    if (reward && table != nullptr) {
+      double conversions = 0, value_sum = 0, value_sq = 0;
+      for (size_t i = 0; i < room.arm_ids.size(); ++i) {
+        if (!room.enabled[i]) continue;
+        conversions += at(table->clicks(), i);
+        value_sum += at(table->reward_sums(), i);
+        value_sq += at(table->reward_sq_sums(), i);
+      }
+      prior = RoomValuePrior(conversions, value_sum, value_sq);
+    }
+    for (size_t i = 0; i < room.arm_ids.size(); ++i) {
+      if (!room.enabled[i]) continue;
+      result.arm_ids.push_back(room.arm_ids[i]);
+      const double views = table == nullptr ? 0.0 : at(table->views(), i);
+      const double clicks = table == nullptr ? 0.0 : at(table->clicks(), i);
+      ArmPosterior& p = posteriors.emplace_back();
+      p.a = BetaAlpha(clicks, policy.beta_prior_a);
+      p.b = BetaBeta(views, clicks, policy.beta_prior_b);
+      if (reward) {
+        p.kind = ArmPosterior::Kind::kRevenue;
+        p.value = PosteriorValue(
+            prior, clicks, table == nullptr ? 0.0 : at(table->reward_sums(), i),
+            table == nullptr ? 0.0 : at(table->reward_sq_sums(), i));
+      }
+    }
+  }
+  WinnerOptions options;
+  if (query.draws > 0) options.draws = query.draws;
+  // Large rooms get fewer draws (reported, with their standard errors).
+  if (!posteriors.empty()) {
+    const int64_t budget =
+        std::max<int64_t>(1, options_.max_winner_samples /
+                                 static_cast<int64_t>(posteriors.size()));
+    options.draws = static_cast<int>(std::min<int64_t>(options.draws, budget));
+  }
+  options.seed = query.seed;
+  options.loss_threshold = query.loss_threshold;
+  result.analysis = AnalyzeWinner(posteriors, options);
+  return result;
+}
+
+}  // namespace banditd::core

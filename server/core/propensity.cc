@@ -1,0 +1,248 @@
+// Engine::Sample: the policy's ranking (Engine::Rank in sample.cc), the
+// exploration floor, and each returned arm's propensity, the probability
+// that the call returns it (first for k = 1, in the top k otherwise):
+//   - deterministic policies (CTR, UCB1, BUCB, HOT_COLD, REWARD_UCB, LINUCB,
+//     KL_UCB)
+//     rank by score with random tie-breaks: an arm scoring above the k-th
+//     score is always returned, and each of the m arms tied at the k-th
+//     score with r places left is returned with probability r / m. Exact.
+//   - EPSILON_GREEDY: (1 - epsilon) times the CTR ranking's probability plus
+//     epsilon * k / n (n eligible arms) for the uniformly random ranking.
+//   - THOMPSON, REWARD_THOMPSON and LIN_TS: Monte Carlo, the share of `draws`
+//     independent rankings (1000 by default, capped so that draws x arms
+//     stays within EngineOptions::max_propensity_samples) that return the
+//     arm, counting the call's own ranking as one more draw, so that an
+//     arm returned is never given probability 0.
+// With an exploration floor f, the call returns a uniformly random ranking
+// with probability q = min(1, f * n / k), and each propensity is
+// (1 - q) * p_policy + q * k / n >= f (for f <= k / n).
+
+#include <algorithm>
+#include <limits>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/engine.h"
+
+namespace banditd::core {
+namespace {
+
+constexpr int kDefaultPropensityDraws = 1000;
+constexpr int kMaxPropensityDraws = 100000;
+
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// A seed for the floor's coin and the Monte Carlo rankings: derived from the
+// request's seed, so that a seeded call stays reproducible.
+uint64_t SeedFor(const SampleQuery& q, uint64_t salt) {
+  if (q.seed.has_value()) return Mix(*q.seed ^ salt);
+  thread_local absl::InsecureBitGen gen;
+  return absl::Uniform<uint64_t>(gen);
+}
+
+// The resolved policy as an override that sets every field, so that the
+// extra rankings use exactly the call's policy.
+PolicyOverride FullOverride(const PolicyParams& p) {
+  PolicyOverride o;
+  o.kind = p.kind;
+  o.ucb_alpha = p.ucb_alpha;
+  o.bucb_z = p.bucb_z;
+  o.beta_prior_a = p.beta_prior_a;
+  o.beta_prior_b = p.beta_prior_b;
+  o.epsilon = p.epsilon;
+  o.cold_max = p.cold_max;
+  o.cold_steepness = p.cold_steepness;
+  o.cold_threshold = p.cold_threshold;
+  o.hot_max = p.hot_max;
+  o.hot_steepness = p.hot_steepness;
+  o.hot_threshold = p.hot_threshold;
+  o.linucb_alpha = p.linucb_alpha;
+  o.prior_pseudo_views = p.prior_pseudo_views;
+  o.exploration_floor = p.exploration_floor;
+  return o;
+}
+
+// Policies whose ranking is random beyond tie-breaks.
+bool IsThompson(PolicyKind kind) {
+  return kind == PolicyKind::kThompson ||
+         kind == PolicyKind::kRewardThompson || kind == PolicyKind::kLinTs;
+}
+
+}  // namespace
+
+absl::StatusOr<std::pair<PolicyParams, int64_t>> Engine::PolicyAndEligible(
+    const SampleQuery& q) const {
+  absl::StatusOr<std::shared_ptr<Room>> found =
+      FindRoomOr(q.room_id, "room_id");
+  if (!found.ok()) return found.status();
+  const Room& room = **found;
+  absl::ReaderMutexLock lock(&room.mu);
+  const PolicyParams policy = q.policy.ApplyTo(room.policy);
+  if (policy.exploration_floor == 0 && !q.propensities) {
+    return std::make_pair(policy, int64_t{-1});  // not needed
+  }
+  absl::flat_hash_set<uint32_t> excluded;
+  for (const std::string& arm_id : q.excluded_arm_ids) {
+    const int64_t i = room.FindArm(arm_id);
+    if (i >= 0) excluded.insert(static_cast<uint32_t>(i));
+  }
+  int64_t eligible = 0;
+  if (q.candidate_arm_ids.empty()) {
+    for (uint32_t i = 0; i < room.arm_ids.size(); ++i) {
+      eligible += room.enabled[i] && !excluded.contains(i);
+    }
+  } else {
+    absl::flat_hash_set<uint32_t> seen;
+    for (const std::string& arm_id : q.candidate_arm_ids) {
+      const int64_t i = room.FindArm(arm_id);
+      if (i < 0 || !seen.insert(static_cast<uint32_t>(i)).second) continue;
+      eligible += room.enabled[i] && !excluded.contains(i);
+    }
+  }
+  return std::make_pair(policy, eligible);
+}
+
+absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
+  absl::StatusOr<std::pair<PolicyParams, int64_t>> resolved =
+      PolicyAndEligible(q);
+  // Errors (unknown room, bad policy) are Rank's to report.
+  if (!resolved.ok() || resolved->second < 0 ||
+      !ValidatePolicy(resolved->first, "policy").ok()) {
+    return Rank(q, options_.max_k);
+  }
+  if (q.propensity_draws < 0 || q.propensity_draws > kMaxPropensityDraws) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("propensity_draws: must be in [0, ", kMaxPropensityDraws,
+                     "], got ", q.propensity_draws));
+  }
+  const PolicyParams& policy = resolved->first;
+  const int64_t eligible = resolved->second;
+  const int64_t k = std::min<int64_t>(q.k == 0 ? 1 : q.k, eligible);
+  const double floor_q =
+      eligible == 0 ? 0.0
+                    : std::min(1.0, policy.exploration_floor *
+                                        static_cast<double>(eligible) / k);
+  std::mt19937_64 coin(SeedFor(q, 0x666c6f6f72ULL));
+  const bool explore = floor_q > 0 && std::uniform_real_distribution<double>(
+                                          0, 1)(coin) < floor_q;
+  absl::StatusOr<SampleResult> result;
+  if (explore) {
+    // The uniformly random ranking: epsilon-greedy with epsilon 1.
+    SampleQuery uniform = q;
+    uniform.policy.kind = PolicyKind::kEpsilonGreedy;
+    uniform.policy.epsilon = 1.0;
+    if (q.seed.has_value()) uniform.seed = coin();
+    result = Rank(uniform, options_.max_k);
+    if (result.ok()) result->policy = policy;
+  } else {
+    result = Rank(q, options_.max_k);
+  }
+  if (!result.ok()) return result;
+  result->floor_probability = floor_q;
+  result->floor_explored = explore;
+  result->eligible_arms = eligible;
+  if (!q.propensities || result->arms.empty()) return result;
+  if (absl::Status s = AddPolicyPropensities(q, policy, eligible, *result);
+      !s.ok()) {
+    return s;
+  }
+  const double uniform = static_cast<double>(k) / static_cast<double>(eligible);
+  for (ScoredArm& arm : result->arms) {
+    arm.propensity = (1 - floor_q) * *arm.propensity + floor_q * uniform;
+  }
+  return result;
+}
+
+absl::Status Engine::AddPolicyPropensities(const SampleQuery& q,
+                                           const PolicyParams& policy,
+                                           int64_t eligible,
+                                           SampleResult& result) const {
+  const int64_t k = std::min<int64_t>(q.k == 0 ? 1 : q.k, eligible);
+  absl::flat_hash_map<std::string, double> p;
+  for (const ScoredArm& arm : result.arms) p[arm.arm_id] = 0;
+
+  if (IsThompson(policy.kind)) {
+    int draws =
+        q.propensity_draws == 0 ? kDefaultPropensityDraws : q.propensity_draws;
+    draws = static_cast<int>(std::min<int64_t>(
+        draws, std::max<int64_t>(1, options_.max_propensity_samples /
+                                        std::max<int64_t>(eligible, 1))));
+    double total = draws;
+    // The call's own ranking is one more draw of the policy's (unless the
+    // floor replaced it).
+    if (!result.floor_explored) {
+      for (auto& [id, count] : p) count += 1;
+      total += 1;
+    }
+    SampleQuery again = q;
+    again.policy = FullOverride(policy);
+    const uint64_t base = SeedFor(q, 0x6d63ULL);
+    for (int d = 0; d < draws; ++d) {
+      again.seed = base + static_cast<uint64_t>(d);
+      absl::StatusOr<SampleResult> r = Rank(again, options_.max_k);
+      if (!r.ok()) return r.status();
+      for (const ScoredArm& arm : r->arms) {
+        auto it = p.find(arm.arm_id);
+        if (it != p.end()) it->second += 1;
+      }
+    }
+    for (ScoredArm& arm : result.arms) arm.propensity = p[arm.arm_id] / total;
+    result.propensity_draws = draws;
+    return absl::OkStatus();
+  }
+
+  // Deterministic scores: find how many arms tie at the k-th score.
+  SampleQuery det = q;
+  det.policy = FullOverride(policy);
+  double greedy_weight = 1.0;
+  if (policy.kind == PolicyKind::kEpsilonGreedy) {
+    det.policy.kind = PolicyKind::kCtr;
+    greedy_weight = 1.0 - policy.epsilon;
+  }
+  det.seed = 0;
+  det.k = static_cast<int>(k);
+  absl::StatusOr<SampleResult> top = Rank(det, std::numeric_limits<int>::max());
+  if (!top.ok()) return top.status();
+  const double boundary = top->arms.back().score;
+  int64_t above = 0;
+  for (const ScoredArm& arm : top->arms) above += arm.score > boundary;
+  // Widen the ranking until it holds an arm below the boundary, or all.
+  int64_t width = k;
+  while (top->arms.back().score == boundary && width < eligible) {
+    width = std::min<int64_t>(2 * width + 1, eligible);
+    det.k = static_cast<int>(width);
+    top = Rank(det, std::numeric_limits<int>::max());
+    if (!top.ok()) return top.status();
+  }
+  int64_t tied = 0;
+  absl::flat_hash_map<std::string, double> scores;
+  for (const ScoredArm& arm : top->arms) {
+    tied += arm.score == boundary;
+    if (p.contains(arm.arm_id)) scores[arm.arm_id] = arm.score;
+  }
+  const double tie_share =
+      static_cast<double>(k - above) / static_cast<double>(tied);
+  const double uniform = static_cast<double>(k) / static_cast<double>(eligible);
+  for (ScoredArm& arm : result.arms) {
+    auto it = scores.find(arm.arm_id);
+    double greedy = 0;
+    if (it != scores.end()) {
+      greedy = it->second > boundary    ? 1.0
+               : it->second == boundary ? tie_share
+                                        : 0.0;
+    }
+    arm.propensity = greedy_weight * greedy + (1 - greedy_weight) * uniform;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace banditd::core

@@ -1,0 +1,341 @@
+#include "server/store/decision_log.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "banditd/internal/v1/log.pb.h"
+
+namespace banditd::store {
+namespace {
+
+namespace pb = ::banditd::internal::v1;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS decisions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  decision_id TEXT NOT NULL UNIQUE,
+  time_us INTEGER NOT NULL,
+  room_id TEXT NOT NULL,
+  body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_room ON decisions (room_id, seq);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time_us);
+CREATE TABLE IF NOT EXISTS outcomes (
+  decision_seq INTEGER NOT NULL,
+  arm_id TEXT NOT NULL,
+  views INTEGER NOT NULL,
+  clicks INTEGER NOT NULL,
+  reward REAL NOT NULL,
+  time_us INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS outcomes_decision ON outcomes (decision_seq);
+)sql";
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat("decision log: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqlError(db, sql);
+  }
+  return absl::OkStatus();
+}
+
+// A statement finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Text(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()),
+                      SQLITE_TRANSIENT);
+  }
+  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Real(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  int Step() { return sqlite3_step(stmt_); }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string ColumnText(int c) {
+    const auto* p = sqlite3_column_text(stmt_, c);
+    return p == nullptr ? "" : std::string(reinterpret_cast<const char*>(p));
+  }
+  std::string_view ColumnBlob(int c) {
+    const void* p = sqlite3_column_blob(stmt_, c);
+    return {static_cast<const char*>(p),
+            static_cast<size_t>(sqlite3_column_bytes(stmt_, c))};
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+std::string EncodeBody(const DecisionRecord& r) {
+  pb::DecisionEntry e;
+  e.set_segment(r.segment);
+  e.mutable_context_items()->Add(r.context_items.begin(),
+                                 r.context_items.end());
+  e.mutable_features()->Add(r.features.begin(), r.features.end());
+  e.mutable_candidate_arm_ids()->Add(r.candidate_arm_ids.begin(),
+                                     r.candidate_arm_ids.end());
+  e.mutable_excluded_arm_ids()->Add(r.excluded_arm_ids.begin(),
+                                    r.excluded_arm_ids.end());
+  e.set_eligible_arms(r.eligible_arms);
+  e.set_k(r.k);
+  e.set_policy(static_cast<pb::PolicyKind>(r.policy_kind));
+  e.mutable_arm_ids()->Add(r.arm_ids.begin(), r.arm_ids.end());
+  e.mutable_propensities()->Add(r.propensities.begin(), r.propensities.end());
+  e.set_propensity_draws(r.propensity_draws);
+  return e.SerializeAsString();
+}
+
+bool DecodeBody(std::string_view bytes, DecisionRecord* r) {
+  pb::DecisionEntry e;
+  if (!e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return false;
+  }
+  r->segment = e.segment();
+  r->context_items.assign(e.context_items().begin(), e.context_items().end());
+  r->features.assign(e.features().begin(), e.features().end());
+  r->candidate_arm_ids.assign(e.candidate_arm_ids().begin(),
+                              e.candidate_arm_ids().end());
+  r->excluded_arm_ids.assign(e.excluded_arm_ids().begin(),
+                             e.excluded_arm_ids().end());
+  r->eligible_arms = e.eligible_arms();
+  r->k = e.k();
+  r->policy_kind = e.policy();
+  r->arm_ids.assign(e.arm_ids().begin(), e.arm_ids().end());
+  r->propensities.assign(e.propensities().begin(), e.propensities().end());
+  r->propensity_draws = e.propensity_draws();
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DecisionLog>> DecisionLog::Open(
+    Options options) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(
+          options.path.c_str(), &db,
+          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+          nullptr) != SQLITE_OK) {
+    absl::Status s = SqlError(db, absl::StrCat("open ", options.path));
+    sqlite3_close(db);
+    return s;
+  }
+  // Decisions are analytics, not state: a crash may lose the last flush
+  // interval's rows, so no fsync per transaction.
+  for (const char* sql :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
+    if (absl::Status s = Exec(db, sql); !s.ok()) {
+      sqlite3_close(db);
+      return s;
+    }
+  }
+  return std::unique_ptr<DecisionLog>(new DecisionLog(std::move(options), db));
+}
+
+DecisionLog::DecisionLog(Options options, sqlite3* db)
+    : options_(std::move(options)), db_(db) {
+  writer_ = std::thread([this] { Run(); });
+}
+
+DecisionLog::~DecisionLog() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  writer_.join();
+  (void)WriteQueued();
+  sqlite3_close(db_);
+}
+
+void DecisionLog::AddDecision(DecisionRecord record) {
+  absl::MutexLock lock(&mu_);
+  if (decisions_.size() + outcomes_.size() >= options_.max_queued) {
+    ++stats_.dropped;
+    return;
+  }
+  decisions_.push_back(std::move(record));
+}
+
+void DecisionLog::AddOutcomes(std::vector<OutcomeRecord> records) {
+  absl::MutexLock lock(&mu_);
+  for (OutcomeRecord& r : records) {
+    if (decisions_.size() + outcomes_.size() >= options_.max_queued) {
+      ++stats_.dropped;
+      continue;
+    }
+    outcomes_.push_back(std::move(r));
+  }
+}
+
+DecisionLog::Stats DecisionLog::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void DecisionLog::Run() {
+  absl::Time next_retention = absl::Now();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]()
+                          ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.flush_interval);
+      if (stop_) return;
+    }
+    (void)WriteQueued();
+    if (absl::Now() >= next_retention) {
+      absl::MutexLock lock(&db_mu_);
+      (void)ApplyRetention();
+      next_retention = absl::Now() + absl::Seconds(10);
+    }
+  }
+}
+
+absl::Status DecisionLog::Flush() { return WriteQueued(); }
+
+absl::Status DecisionLog::WriteQueued() {
+  std::vector<DecisionRecord> decisions;
+  std::vector<OutcomeRecord> outcomes;
+  // Hold db_mu_ across the swap so that writes keep the queue's order.
+  absl::MutexLock db_lock(&db_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    decisions.swap(decisions_);
+    outcomes.swap(outcomes_);
+  }
+  if (decisions.empty() && outcomes.empty()) return absl::OkStatus();
+  absl::Status status = Exec(db_, "BEGIN");
+  if (status.ok()) {
+    Stmt insert(db_,
+                "INSERT OR IGNORE INTO decisions (decision_id, time_us, "
+                "room_id, body) VALUES (?, ?, ?, ?)");
+    Stmt outcome(db_,
+                 "INSERT INTO outcomes SELECT seq, ?, ?, ?, ?, ? FROM "
+                 "decisions WHERE decision_id = ?");
+    if (!insert.ok() || !outcome.ok()) {
+      status = SqlError(db_, "prepare");
+    }
+    for (size_t i = 0; status.ok() && i < decisions.size(); ++i) {
+      const DecisionRecord& d = decisions[i];
+      const std::string body = EncodeBody(d);
+      insert.Text(1, d.decision_id);
+      insert.Int(2, d.time_micros);
+      insert.Text(3, d.room_id);
+      sqlite3_bind_blob(insert.get(), 4, body.data(),
+                        static_cast<int>(body.size()), SQLITE_TRANSIENT);
+      if (insert.Step() != SQLITE_DONE) status = SqlError(db_, "insert");
+      insert.Reset();
+    }
+    // An outcome whose decision is not logged (never, or retained no
+    // longer) matches no row and is dropped.
+    for (size_t i = 0; status.ok() && i < outcomes.size(); ++i) {
+      const OutcomeRecord& o = outcomes[i];
+      outcome.Text(1, o.arm_id);
+      outcome.Int(2, o.views);
+      outcome.Int(3, o.clicks);
+      outcome.Real(4, o.reward);
+      outcome.Int(5, o.time_micros);
+      outcome.Text(6, o.decision_id);
+      if (outcome.Step() != SQLITE_DONE) status = SqlError(db_, "outcome");
+      outcome.Reset();
+    }
+  }
+  if (status.ok()) status = Exec(db_, "COMMIT");
+  absl::MutexLock lock(&mu_);
+  if (status.ok()) {
+    stats_.decisions_written += static_cast<int64_t>(decisions.size());
+    stats_.outcomes_written += static_cast<int64_t>(outcomes.size());
+  } else {
+    (void)Exec(db_, "ROLLBACK");
+    ++stats_.write_errors;
+    stats_.dropped += static_cast<int64_t>(decisions.size() + outcomes.size());
+  }
+  return status;
+}
+
+absl::Status DecisionLog::ApplyRetention() {
+  const int64_t cutoff = absl::ToUnixMicros(absl::Now() - options_.max_age);
+  Stmt by_age(db_, "DELETE FROM decisions WHERE time_us < ?");
+  by_age.Int(1, cutoff);
+  if (by_age.Step() != SQLITE_DONE) return SqlError(db_, "retention");
+  Stmt by_rows(db_,
+               "DELETE FROM decisions WHERE seq <= (SELECT MAX(seq) FROM "
+               "decisions) - ?");
+  by_rows.Int(1, options_.max_rows);
+  if (by_rows.Step() != SQLITE_DONE) return SqlError(db_, "retention");
+  return Exec(db_,
+              "DELETE FROM outcomes WHERE decision_seq < "
+              "(SELECT IFNULL(MIN(seq), 9223372036854775807) FROM decisions)");
+}
+
+absl::StatusOr<std::vector<JoinedDecision>> DecisionLog::Read(
+    const std::string& room_id, int64_t after, int limit) {
+  absl::MutexLock lock(&db_mu_);
+  Stmt select(db_,
+              room_id.empty()
+                  ? "SELECT seq, decision_id, time_us, room_id, body FROM "
+                    "decisions WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+                  : "SELECT seq, decision_id, time_us, room_id, body FROM "
+                    "decisions WHERE room_id = ?3 AND seq > ?1 ORDER BY seq "
+                    "LIMIT ?2");
+  if (!select.ok()) return SqlError(db_, "prepare read");
+  select.Int(1, after);
+  select.Int(2, limit);
+  if (!room_id.empty()) select.Text(3, room_id);
+  std::vector<JoinedDecision> out;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    JoinedDecision& j = out.emplace_back();
+    j.sequence = sqlite3_column_int64(select.get(), 0);
+    j.decision.decision_id = select.ColumnText(1);
+    j.decision.time_micros = sqlite3_column_int64(select.get(), 2);
+    j.decision.room_id = select.ColumnText(3);
+    if (!DecodeBody(select.ColumnBlob(4), &j.decision)) {
+      return absl::DataLossError(
+          absl::StrCat("decision log: row ", j.sequence, " does not parse"));
+    }
+    const size_t n = j.decision.arm_ids.size();
+    j.views.assign(n, 0);
+    j.clicks.assign(n, 0);
+    j.rewards.assign(n, 0);
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "read");
+  if (out.empty()) return out;
+  Stmt sums(db_,
+            "SELECT decision_seq, arm_id, SUM(views), SUM(clicks), "
+            "SUM(reward) FROM outcomes WHERE decision_seq BETWEEN ? AND ? "
+            "GROUP BY decision_seq, arm_id");
+  sums.Int(1, out.front().sequence);
+  sums.Int(2, out.back().sequence);
+  absl::flat_hash_map<int64_t, JoinedDecision*> by_seq;
+  for (JoinedDecision& j : out) by_seq[j.sequence] = &j;
+  while ((rc = sums.Step()) == SQLITE_ROW) {
+    auto it = by_seq.find(sqlite3_column_int64(sums.get(), 0));
+    if (it == by_seq.end()) continue;
+    JoinedDecision& j = *it->second;
+    const std::string arm = sums.ColumnText(1);
+    for (size_t i = 0; i < j.decision.arm_ids.size(); ++i) {
+      if (j.decision.arm_ids[i] != arm) continue;
+      j.views[i] = static_cast<double>(sqlite3_column_int64(sums.get(), 2));
+      j.clicks[i] = static_cast<double>(sqlite3_column_int64(sums.get(), 3));
+      j.rewards[i] = sqlite3_column_double(sums.get(), 4);
+    }
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "read outcomes");
+  return out;
+}
+
+}  // namespace banditd::store

@@ -1,0 +1,109 @@
+#ifndef BANDITD_SERVER_STORE_DECISION_LOG_H_
+#define BANDITD_SERVER_STORE_DECISION_LOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+struct sqlite3;
+
+namespace banditd::store {
+
+// What one Sample call saw and returned.
+struct DecisionRecord {
+  std::string decision_id;
+  int64_t time_micros = 0;
+  std::string room_id;
+  std::string segment;
+  std::vector<std::string> context_items;
+  std::vector<double> features;
+  std::vector<std::string> candidate_arm_ids;
+  std::vector<std::string> excluded_arm_ids;
+  int64_t eligible_arms = 0;
+  int k = 1;
+  int policy_kind = 0;               // core::PolicyKind
+  std::vector<std::string> arm_ids;  // best first
+  std::vector<double> propensities;  // index-aligned with arm_ids
+  int propensity_draws = 0;          // 0: exact
+};
+
+// A Feedback event that cited a decision.
+struct OutcomeRecord {
+  std::string decision_id;
+  std::string arm_id;
+  int64_t views = 0;
+  int64_t clicks = 0;
+  double reward = 0;  // clicks when the event gave no reward
+  int64_t time_micros = 0;
+};
+
+// A decision joined with the outcomes reported for it: per returned arm,
+// the sums of its outcome events.
+struct JoinedDecision {
+  int64_t sequence = 0;
+  DecisionRecord decision;
+  std::vector<double> views, clicks, rewards;  // index-aligned with arm_ids
+};
+
+// DecisionLog keeps Sample decisions and their outcomes in their own SQLite
+// file, off the request path: Add* only queue (dropping, and counting, when
+// the queue is full), and a background thread writes the queue in one
+// transaction per flush interval and applies retention (rows older than
+// max_age, and the oldest beyond max_rows).
+class DecisionLog {
+ public:
+  struct Options {
+    std::string path;
+    absl::Duration max_age = absl::Hours(24 * 7);
+    int64_t max_rows = 10'000'000;
+    absl::Duration flush_interval = absl::Milliseconds(100);
+    size_t max_queued = 100'000;
+  };
+  struct Stats {
+    int64_t decisions_written = 0;
+    int64_t outcomes_written = 0;
+    int64_t dropped = 0;
+    int64_t write_errors = 0;
+  };
+
+  static absl::StatusOr<std::unique_ptr<DecisionLog>> Open(Options options);
+  ~DecisionLog();  // Flushes what is queued.
+
+  void AddDecision(DecisionRecord record);
+  void AddOutcomes(std::vector<OutcomeRecord> records);
+  // Writes everything queued so far (tests, export).
+  absl::Status Flush();
+  // Up to `limit` decisions with sequence > `after`, oldest first, of one
+  // room (empty: all), each with its outcomes summed per returned arm.
+  absl::StatusOr<std::vector<JoinedDecision>> Read(const std::string& room_id,
+                                                   int64_t after, int limit);
+  Stats stats() const;
+
+ private:
+  DecisionLog(Options options, sqlite3* db);
+  void Run();
+  absl::Status WriteQueued() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ApplyRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::vector<DecisionRecord> decisions_ ABSL_GUARDED_BY(mu_);
+  std::vector<OutcomeRecord> outcomes_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  // Serializes use of the connection (writer thread, Flush, Read).
+  absl::Mutex db_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  sqlite3* const db_ ABSL_PT_GUARDED_BY(db_mu_);
+  std::thread writer_;
+};
+
+}  // namespace banditd::store
+
+#endif  // BANDITD_SERVER_STORE_DECISION_LOG_H_
