@@ -109,7 +109,9 @@ TEST_F(EngineEditTest, UpdateRoomRejectsBadResultAndChangesNothing) {
   ASSERT_TRUE(engine_.Apply(seconds).ok());
   EXPECT_EQ(Room().decay, (DecayConfig{0, 5}));
 
-  EXPECT_EQ(engine_.Apply(UpdateRoom{.room_id = "nope"}).status().code(),
+  UpdateRoom missing;
+  missing.room_id = "nope";
+  EXPECT_EQ(engine_.Apply(missing).status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -188,10 +190,14 @@ TEST_F(EngineEditTest, ResetArmClearsItsLinUcbModelOnly) {
   // a's model is back to its prior (theta 0: mean 0, bonus 1/sqrt(lambda));
   // b's is untouched.
   for (const ScoredArm& arm : after->arms) {
-    if (arm.arm_id == "a") EXPECT_DOUBLE_EQ(arm.score, 1.0);
+    if (arm.arm_id == "a") {
+      EXPECT_DOUBLE_EQ(arm.score, 1.0);
+    }
     if (arm.arm_id == "b") {
       for (const ScoredArm& old : before->arms) {
-        if (old.arm_id == "b") EXPECT_DOUBLE_EQ(arm.score, old.score);
+        if (old.arm_id == "b") {
+          EXPECT_DOUBLE_EQ(arm.score, old.score);
+        }
       }
     }
   }

@@ -37,7 +37,9 @@ class PropensityTest : public ::testing::Test {
       events.push_back(
           Event("r", arms[i], views_clicks[i].first, views_clicks[i].second));
     }
-    if (!events.empty()) ASSERT_TRUE(engine_.Apply(Batch(events)).ok());
+    if (!events.empty()) {
+      ASSERT_TRUE(engine_.Apply(Batch(events)).ok());
+    }
   }
 
   SampleQuery Query(int k = 1) {
@@ -152,15 +154,15 @@ TEST_F(PropensityTest, ThompsonMonteCarloMatchesExactAndEmpirical) {
                     log_beta(1 + i, 8) - log_beta(3, 9));
   }
   SampleQuery q = Query(1);
-  q.propensity_draws = 2000;
-  const int calls = 100;
+  q.propensity_draws = 1000;
+  const int calls = 60;
   Observed o;
   double sum_b = 0;
   int reported_b = 0;
   for (int c = 0; c < calls; ++c) {
     absl::StatusOr<SampleResult> r = engine_.Sample(q);
     ASSERT_TRUE(r.ok());
-    EXPECT_EQ(r->propensity_draws, 2000);
+    EXPECT_EQ(r->propensity_draws, 1000);
     const ScoredArm& arm = r->arms[0];
     ++o.returned[arm.arm_id];
     if (arm.arm_id == "b") {
@@ -171,9 +173,9 @@ TEST_F(PropensityTest, ThompsonMonteCarloMatchesExactAndEmpirical) {
       ++reported_b;
     }
   }
-  // Each estimate has standard error sqrt(p (1 - p) / 2001); their mean
-  // over 100 calls one sqrt(100) times smaller.
-  const double se = std::sqrt(p_b * (1 - p_b) / 2001);
+  // Each estimate has standard error sqrt(p (1 - p) / 1001); their mean
+  // over 60 calls one sqrt(60) times smaller.
+  const double se = std::sqrt(p_b * (1 - p_b) / 1001);
   EXPECT_NEAR(sum_b / reported_b, p_b, 5 * se / std::sqrt(calls));
   ExpectFrequency(o.returned["b"], calls, p_b);
 }

@@ -274,7 +274,7 @@ TEST_F(RoomEditServiceTest, GetStatsWinnerAnalysisIsOptIn) {
   EXPECT_EQ(a.winner().draws(), 5000);
   EXPECT_EQ(a.winner().posterior(), "beta");
   EXPECT_TRUE(a.winner().can_stop());
-  EXPECT_GT(a.arms(1).winner().prob_best(), 0.99);
+  EXPECT_GT(a.arms(1).winner().prob_best(), 0.9);
   EXPECT_NEAR(a.arms(0).winner().prob_best() + a.arms(1).winner().prob_best(),
               1.0, 1e-12);
   // a's loss is about the gap in posterior means: 103 / 212 - 3 / 12.

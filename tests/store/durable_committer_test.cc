@@ -130,7 +130,9 @@ TEST(DurableCommitterTest, UpdateRoomAndResetArmSurviveReplayAndSnapshot) {
     ASSERT_TRUE(
         SubmitAndWait(*committer, core::ResetArm{"r", "a", std::nullopt})
             .ok());
-    if (snapshot) ASSERT_TRUE(committer->SnapshotNow().ok());
+    if (snapshot) {
+      ASSERT_TRUE(committer->SnapshotNow().ok());
+    }
     // Decays the room's counters by the updated half-life.
     ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "b")).ok());
     committer->Shutdown();

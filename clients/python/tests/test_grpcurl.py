@@ -74,6 +74,7 @@ def test_list_and_describe(fresh_server: Server) -> None:
         for m in [
             "CreateRoom", "GetRoom", "ListRooms", "DeleteRoom", "ResetRoom", "AddArms",
             "RemoveArm", "SetArmEnabled", "Sample", "Feedback", "GetStats",
+            "UpdateRoom", "ResetArm", "ExportDecisions",
         ]
     ])
     desc = grpcurl(fresh_server, "describe", "banditd.v1.FeedbackEvent")
