@@ -73,8 +73,8 @@ PolicyOverride FullOverride(const PolicyParams& p) {
 
 // Policies whose ranking is random beyond tie-breaks.
 bool IsThompson(PolicyKind kind) {
-  return kind == PolicyKind::kThompson ||
-         kind == PolicyKind::kRewardThompson || kind == PolicyKind::kLinTs;
+  return kind == PolicyKind::kThompson || kind == PolicyKind::kRewardThompson ||
+         kind == PolicyKind::kLinTs;
 }
 
 }  // namespace

@@ -1707,12 +1707,12 @@ type SampleRequest struct {
 	// Report ScoredArm.propensity for each returned arm: the probability that
 	// this call returns it (first for k = 1, in the top k otherwise), given
 	// the counters, the policy and its exploration floor:
-	//   - CTR, UCB1, BUCB, HOT_COLD, REWARD_UCB, LINUCB: exact. An arm scoring
+	//   - CTR, UCB1, BUCB, HOT_COLD, REWARD_UCB, LINUCB, KL_UCB: exact. An arm scoring
 	//     above the k-th score has 1; each of the m arms tied at the k-th
 	//     score with r places left has r / m (random tie-breaks).
 	//   - EPSILON_GREEDY: exact, (1 - epsilon) times CTR's value plus
 	//     epsilon * k / n, with n the eligible arms.
-	//   - THOMPSON, REWARD_THOMPSON: Monte Carlo over propensity_draws
+	//   - THOMPSON, REWARD_THOMPSON, LIN_TS: Monte Carlo over propensity_draws
 	//     independent rankings plus the call's own (so never 0 for a returned
 	//     arm); its standard error is sqrt(p (1 - p) / (draws + 1)).
 	//   - with an exploration floor, (1 - q) * that + q * k / n (see
@@ -2295,9 +2295,9 @@ func (x *GetStatsRequest) GetWinnerAnalysis() *WinnerAnalysisRequest {
 //   - Beta(clicks + beta_prior_a, views - clicks + beta_prior_b) of the click
 //     rate (exact Beta draws), for every policy but the reward ones;
 //   - for REWARD_UCB and REWARD_THOMPSON rooms, REWARD_THOMPSON's posterior
-//     of reward per view: Normal(reward_sum / views, sd^2 / views), sd
-//     floored at the largest mean reward per view among enabled arms; an arm
-//     without views draws from Normal(that mean, that mean^2).
+//     of reward per view: that click rate times the mean value per
+//     conversion drawn from its Normal-Inverse-Gamma posterior, whose prior
+//     pools the conversions of the segment's enabled arms.
 //
 // Cold-start pseudo-views (prior_pseudo_views) are not blended in.
 type WinnerAnalysisRequest struct {
@@ -2448,7 +2448,7 @@ type WinnerSummary struct {
 	CanStop bool `protobuf:"varint,2,opt,name=can_stop,json=canStop,proto3" json:"can_stop,omitempty"`
 	// Joint draws made.
 	Draws int32 `protobuf:"varint,3,opt,name=draws,proto3" json:"draws,omitempty"`
-	// "beta" (click rate) or "normal" (reward per view).
+	// "beta" (click rate) or "revenue" (reward per view).
 	Posterior     string `protobuf:"bytes,4,opt,name=posterior,proto3" json:"posterior,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3118,11 +3118,7 @@ var File_banditd_v1_banditd_proto protoreflect.FileDescriptor
 const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\n" +
 	"\x18banditd/v1/banditd.proto\x12\n" +
-<<<<<<< HEAD
-	"banditd.v1\x1a\x1cgoogle/api/annotations.proto\"\xf6\x05\n" +
-=======
-	"banditd.v1\x1a google/protobuf/field_mask.proto\"\xbe\x06\n" +
->>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
+	"banditd.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\"\xbe\x06\n" +
 	"\x06Policy\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.banditd.v1.PolicyTypeR\x04type\x12 \n" +
 	"\tucb_alpha\x18\x02 \x01(\x01H\x00R\bucbAlpha\x88\x01\x01\x12\x1a\n" +
@@ -3326,9 +3322,6 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x04arms\x18\x03 \x03(\v2\x14.banditd.v1.ArmStatsR\x04arms\x12\x1f\n" +
 	"\vtotal_views\x18\x04 \x01(\x01R\n" +
 	"totalViews\x12)\n" +
-<<<<<<< HEAD
-	"\x10applied_sequence\x18\x05 \x01(\x04R\x0fappliedSequence*\xc3\x02\n" +
-=======
 	"\x10applied_sequence\x18\x05 \x01(\x04R\x0fappliedSequence\x121\n" +
 	"\x06winner\x18\x14 \x01(\v2\x19.banditd.v1.WinnerSummaryR\x06winner\"}\n" +
 	"\x16ExportDecisionsRequest\x12\x17\n" +
@@ -3360,8 +3353,7 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x01k\x18\v \x01(\x05R\x01k\x12.\n" +
 	"\x06policy\x18\f \x01(\x0e2\x16.banditd.v1.PolicyTypeR\x06policy\x12)\n" +
 	"\x04arms\x18\r \x03(\v2\x15.banditd.v1.LoggedArmR\x04arms\x12)\n" +
-	"\x10propensity_draws\x18\x0e \x01(\x05R\x0fpropensityDraws*\x93\x02\n" +
->>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
+	"\x10propensity_draws\x18\x0e \x01(\x05R\x0fpropensityDraws*\xc3\x02\n" +
 	"\n" +
 	"PolicyType\x12\x1b\n" +
 	"\x17POLICY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
@@ -3373,44 +3365,28 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x14POLICY_TYPE_HOT_COLD\x10\x06\x12\x1a\n" +
 	"\x16POLICY_TYPE_REWARD_UCB\x10\a\x12\x1f\n" +
 	"\x1bPOLICY_TYPE_REWARD_THOMPSON\x10\b\x12\x16\n" +
-<<<<<<< HEAD
 	"\x12POLICY_TYPE_LINUCB\x10\t\x12\x16\n" +
 	"\x12POLICY_TYPE_KL_UCB\x10\n" +
 	"\x12\x16\n" +
-	"\x12POLICY_TYPE_LIN_TS\x10\v2\xaa\t\n" +
+	"\x12POLICY_TYPE_LIN_TS\x10\v2\xf4\v\n" +
 	"\rBanditService\x12a\n" +
-=======
-	"\x12POLICY_TYPE_LINUCB\x10\t2\x9d\b\n" +
-	"\rBanditService\x12K\n" +
->>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
 	"\n" +
 	"CreateRoom\x12\x1d.banditd.v1.CreateRoomRequest\x1a\x1e.banditd.v1.CreateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/rooms\x12_\n" +
 	"\aGetRoom\x12\x1a.banditd.v1.GetRoomRequest\x1a\x1b.banditd.v1.GetRoomResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/rooms/{room_id}\x12[\n" +
 	"\tListRooms\x12\x1c.banditd.v1.ListRoomsRequest\x1a\x1d.banditd.v1.ListRoomsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/rooms\x12h\n" +
 	"\n" +
-<<<<<<< HEAD
 	"DeleteRoom\x12\x1d.banditd.v1.DeleteRoomRequest\x1a\x1e.banditd.v1.DeleteRoomResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/rooms/{room_id}\x12n\n" +
-	"\tResetRoom\x12\x1c.banditd.v1.ResetRoomRequest\x1a\x1d.banditd.v1.ResetRoomResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/rooms/{room_id}:reset\x12g\n" +
+	"\tResetRoom\x12\x1c.banditd.v1.ResetRoomRequest\x1a\x1d.banditd.v1.ResetRoomResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/rooms/{room_id}:reset\x12a\n" +
+	"\n" +
+	"UpdateRoom\x12\x1d.banditd.v1.UpdateRoomRequest\x1a\x1e.banditd.v1.UpdateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*2\t/v1/rooms\x12g\n" +
 	"\aAddArms\x12\x1a.banditd.v1.AddArmsRequest\x1a\x1b.banditd.v1.AddArmsResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/arms\x12s\n" +
 	"\tRemoveArm\x12\x1c.banditd.v1.RemoveArmRequest\x1a\x1d.banditd.v1.RemoveArmResponse\")\x82\xd3\xe4\x93\x02#*!/v1/rooms/{room_id}/arms/{arm_id}\x12\x8d\x01\n" +
-	"\rSetArmEnabled\x12 .banditd.v1.SetArmEnabledRequest\x1a!.banditd.v1.SetArmEnabledResponse\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/rooms/{room_id}/arms/{arm_id}:setEnabled\x12f\n" +
+	"\rSetArmEnabled\x12 .banditd.v1.SetArmEnabledRequest\x1a!.banditd.v1.SetArmEnabledResponse\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/rooms/{room_id}/arms/{arm_id}:setEnabled\x12y\n" +
+	"\bResetArm\x12\x1b.banditd.v1.ResetArmRequest\x1a\x1c.banditd.v1.ResetArmResponse\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/rooms/{room_id}/arms/{arm_id}:reset\x12f\n" +
 	"\x06Sample\x12\x19.banditd.v1.SampleRequest\x1a\x1a.banditd.v1.SampleResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/rooms/{room_id}:sample\x12^\n" +
 	"\bFeedback\x12\x1b.banditd.v1.FeedbackRequest\x1a\x1c.banditd.v1.FeedbackResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/feedback\x12h\n" +
-	"\bGetStats\x12\x1b.banditd.v1.GetStatsRequest\x1a\x1c.banditd.v1.GetStatsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/rooms/{room_id}/statsB=P\x01Z9github.com/banditd/banditd/clients/go/banditdpb;banditdpbb\x06proto3"
-=======
-	"DeleteRoom\x12\x1d.banditd.v1.DeleteRoomRequest\x1a\x1e.banditd.v1.DeleteRoomResponse\x12H\n" +
-	"\tResetRoom\x12\x1c.banditd.v1.ResetRoomRequest\x1a\x1d.banditd.v1.ResetRoomResponse\x12K\n" +
-	"\n" +
-	"UpdateRoom\x12\x1d.banditd.v1.UpdateRoomRequest\x1a\x1e.banditd.v1.UpdateRoomResponse\x12B\n" +
-	"\aAddArms\x12\x1a.banditd.v1.AddArmsRequest\x1a\x1b.banditd.v1.AddArmsResponse\x12H\n" +
-	"\tRemoveArm\x12\x1c.banditd.v1.RemoveArmRequest\x1a\x1d.banditd.v1.RemoveArmResponse\x12T\n" +
-	"\rSetArmEnabled\x12 .banditd.v1.SetArmEnabledRequest\x1a!.banditd.v1.SetArmEnabledResponse\x12E\n" +
-	"\bResetArm\x12\x1b.banditd.v1.ResetArmRequest\x1a\x1c.banditd.v1.ResetArmResponse\x12?\n" +
-	"\x06Sample\x12\x19.banditd.v1.SampleRequest\x1a\x1a.banditd.v1.SampleResponse\x12E\n" +
-	"\bFeedback\x12\x1b.banditd.v1.FeedbackRequest\x1a\x1c.banditd.v1.FeedbackResponse\x12E\n" +
-	"\bGetStats\x12\x1b.banditd.v1.GetStatsRequest\x1a\x1c.banditd.v1.GetStatsResponse\x12S\n" +
-	"\x0fExportDecisions\x12\".banditd.v1.ExportDecisionsRequest\x1a\x1a.banditd.v1.LoggedDecision0\x01B=P\x01Z9github.com/banditd/banditd/clients/go/banditdpb;banditdpbb\x06proto3"
->>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
+	"\bGetStats\x12\x1b.banditd.v1.GetStatsRequest\x1a\x1c.banditd.v1.GetStatsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/rooms/{room_id}/stats\x12j\n" +
+	"\x0fExportDecisions\x12\".banditd.v1.ExportDecisionsRequest\x1a\x1a.banditd.v1.LoggedDecision\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/decisions0\x01B=P\x01Z9github.com/banditd/banditd/clients/go/banditdpb;banditdpbb\x06proto3"
 
 var (
 	file_banditd_v1_banditd_proto_rawDescOnce sync.Once

@@ -78,6 +78,8 @@ type BanditServiceClient interface {
 	// counters and LinUCB models. Only the fields named in update_mask change
 	// (Google AIP-134). NOT_FOUND if the room is unknown; INVALID_ARGUMENT for
 	// an unknown or immutable mask path, naming it, or a bad resulting value.
+	// Over HTTP the room id travels in the body (room.room_id): the gateway
+	// binds only top-level fields to the path.
 	UpdateRoom(ctx context.Context, in *UpdateRoomRequest, opts ...grpc.CallOption) (*UpdateRoomResponse, error)
 	// Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
 	AddArms(ctx context.Context, in *AddArmsRequest, opts ...grpc.CallOption) (*AddArmsResponse, error)
@@ -102,7 +104,8 @@ type BanditServiceClient interface {
 	// the Feedback later reported with its decision_id. The server keeps the
 	// log only when run with --decision_log (else FAILED_PRECONDITION), in
 	// its own SQLite file, with retention by age and size
-	// (--decision_log_max_age, --decision_log_max_rows). Admin only.
+	// (--decision_log_max_age, --decision_log_max_rows). Admin only. gRPC
+	// only: the HTTP gateway answers its route with 501 (it streams).
 	ExportDecisions(ctx context.Context, in *ExportDecisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LoggedDecision], error)
 }
 
@@ -290,6 +293,8 @@ type BanditServiceServer interface {
 	// counters and LinUCB models. Only the fields named in update_mask change
 	// (Google AIP-134). NOT_FOUND if the room is unknown; INVALID_ARGUMENT for
 	// an unknown or immutable mask path, naming it, or a bad resulting value.
+	// Over HTTP the room id travels in the body (room.room_id): the gateway
+	// binds only top-level fields to the path.
 	UpdateRoom(context.Context, *UpdateRoomRequest) (*UpdateRoomResponse, error)
 	// Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
 	AddArms(context.Context, *AddArmsRequest) (*AddArmsResponse, error)
@@ -314,7 +319,8 @@ type BanditServiceServer interface {
 	// the Feedback later reported with its decision_id. The server keeps the
 	// log only when run with --decision_log (else FAILED_PRECONDITION), in
 	// its own SQLite file, with retention by age and size
-	// (--decision_log_max_age, --decision_log_max_rows). Admin only.
+	// (--decision_log_max_age, --decision_log_max_rows). Admin only. gRPC
+	// only: the HTTP gateway answers its route with 501 (it streams).
 	ExportDecisions(*ExportDecisionsRequest, grpc.ServerStreamingServer[LoggedDecision]) error
 	mustEmbedUnimplementedBanditServiceServer()
 }

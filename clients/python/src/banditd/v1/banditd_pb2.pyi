@@ -1,8 +1,5 @@
-<<<<<<< HEAD
 from google.api import annotations_pb2 as _annotations_pb2
-=======
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
->>>>>>> fcb803f (Experiments: UpdateRoom (AIP-134 field mask) and ResetArm as logged mutations; winner analysis in GetStats; Sample propensities and exploration floor; decision log with ExportDecisions and an export script)
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor

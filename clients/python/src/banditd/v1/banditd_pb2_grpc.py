@@ -159,6 +159,8 @@ class BanditServiceServicer:
         counters and LinUCB models. Only the fields named in update_mask change
         (Google AIP-134). NOT_FOUND if the room is unknown; INVALID_ARGUMENT for
         an unknown or immutable mask path, naming it, or a bad resulting value.
+        Over HTTP the room id travels in the body (room.room_id): the gateway
+        binds only top-level fields to the path.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -223,7 +225,8 @@ class BanditServiceServicer:
         the Feedback later reported with its decision_id. The server keeps the
         log only when run with --decision_log (else FAILED_PRECONDITION), in
         its own SQLite file, with retention by age and size
-        (--decision_log_max_age, --decision_log_max_rows). Admin only.
+        (--decision_log_max_age, --decision_log_max_rows). Admin only. gRPC
+        only: the HTTP gateway answers its route with 501 (it streams).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
