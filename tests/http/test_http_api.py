@@ -272,3 +272,34 @@ def test_tokens_and_tls_over_https(tls_http):
     # A client that does not trust the certificate is refused.
     with pytest.raises(OSError):
         Http(base, context=ssl.create_default_context()).call("GET", "/v1/rooms")
+
+
+def test_update_room_reset_arm_and_winner_over_http(http: Http):
+    room = new_room()
+    http.ok("POST", "/v1/rooms", {"roomId": room, "armIds": ["red", "green"],
+                                  "policy": {"type": "POLICY_TYPE_UCB1"}})
+    http.ok("POST", "/v1/feedback", {"events": [
+        {"roomId": room, "armId": "red", "views": 100, "clicks": 2},
+        {"roomId": room, "armId": "green", "views": 100, "clicks": 30}]})
+    # AIP-134: only the masked field changes (a JSON FieldMask is a string).
+    updated = http.ok("PATCH", "/v1/rooms", {
+        "room": {"roomId": room, "policy": {"type": "POLICY_TYPE_CTR", "epsilon": 0.25}},
+        "updateMask": "policy.epsilon"})
+    assert updated["room"]["policy"]["type"] == "POLICY_TYPE_UCB1"
+    assert updated["room"]["policy"]["epsilon"] == 0.25
+    status, reply = http.call("PATCH", "/v1/rooms", {
+        "room": {"roomId": room}, "updateMask": "linucb"})
+    assert status == 400 and "update_mask.paths[0]" in reply["message"]
+
+    stats = http.ok("GET", f"/v1/rooms/{room}/stats?winnerAnalysis.draws=2000")
+    assert stats["winner"]["bestArmId"] == "green"
+    assert stats["winner"]["draws"] == 2000
+
+    http.ok("POST", f"/v1/rooms/{room}/arms/green:reset", {})
+    stats = http.ok("GET", f"/v1/rooms/{room}/stats")
+    green = [a for a in stats["arms"] if a["armId"] == "green"][0]
+    assert green["counts"].get("views", 0) == 0
+
+    # The decision log streams: gRPC only.
+    status, reply = http.call("GET", "/v1/decisions")
+    assert status == 501 and "gRPC" in reply["message"]
