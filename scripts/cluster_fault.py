@@ -419,6 +419,22 @@ def main():
             if len(set(seqs)) == 1:
                 break
             time.sleep(0.1)
+        # Stream size, for the capacity model (docs/SCALING.md).
+        for i in range(3):
+            try:
+                z = cluster.jsz(i)
+            except OSError:
+                continue
+            for acc in z.get("account_details", []) or []:
+                for sd in acc.get("stream_detail", []) or []:
+                    st = sd.get("state", {})
+                    if sd.get("name") == STREAM and st.get("messages"):
+                        result["stream_messages"] = st["messages"]
+                        result["stream_bytes"] = st["bytes"]
+                        result["bytes_per_record"] = round(
+                            st["bytes"] / st["messages"], 1)
+            if "stream_bytes" in result:
+                break
         result.update(retried=retried, unretried=len(pending),
                       expected_views=expected, views=views,
                       applied_sequence=seqs,

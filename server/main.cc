@@ -152,6 +152,10 @@ ABSL_FLAG(absl::Duration, cluster_fetch_after, absl::Milliseconds(100),
 ABSL_FLAG(absl::Duration, cluster_ping_interval, absl::Milliseconds(500),
           "Cluster mode: ping interval to the NATS node; two unanswered "
           "pings move the replica to another node.");
+ABSL_FLAG(absl::Duration, cluster_read_wait_timeout, absl::Seconds(2),
+          "Cluster mode: how long Sample or GetStats with a "
+          "min_applied_sequence waits for this replica to apply it (then "
+          "UNAVAILABLE).");
 ABSL_FLAG(absl::Duration, cluster_catch_up_timeout, absl::ZeroDuration(),
           "Cluster mode: longest catch-up with the stream at startup (0: no "
           "limit).");
@@ -323,6 +327,8 @@ int main(int argc, char** argv) {
         absl::GetFlag(FLAGS_cluster_publish_timeout);
     cluster_options.apply_timeout = absl::GetFlag(FLAGS_cluster_apply_timeout);
     cluster_options.fetch_after = absl::GetFlag(FLAGS_cluster_fetch_after);
+    cluster_options.read_wait_timeout =
+        absl::GetFlag(FLAGS_cluster_read_wait_timeout);
     cluster_options.ping_interval = absl::GetFlag(FLAGS_cluster_ping_interval);
     cluster_options.catch_up_timeout =
         absl::GetFlag(FLAGS_cluster_catch_up_timeout);

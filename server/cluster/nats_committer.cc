@@ -350,6 +350,7 @@ void NatsCommitter::Complete(std::vector<Completion> completions) {
       if (result.ok()) {
         call->sum.applied_events += result->applied_events;
         call->sum.duplicate_events += result->duplicate_events;
+        call->sum.sequence = std::max(call->sum.sequence, result->sequence);
       } else if (call->error.ok()) {
         call->error = result.status();
       }
@@ -412,6 +413,7 @@ void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
       entry.seq = pa->Sequence;
       core::ApplyResult result;
       result.duplicate_events = entry.events;
+      result.sequence = pa->Sequence;
       entry.result = result;
       duplicate_waiters_.emplace(entry.seq, *id);
       CollectDuplicatesDone(&done);
@@ -499,6 +501,7 @@ void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
   }
   const absl::Time now = absl::Now();
   std::vector<Completion> done;
+  ReadDone reads;
   {
     absl::MutexLock lock(&mu_);
     stats_.applied_sequence = seq;
@@ -518,6 +521,7 @@ void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
         InFlight& entry = it->second;
         entry.applied = true;
         entry.result = std::move(result);
+        if (entry.result.ok()) entry.result->sequence = seq;
         if (entry.acked) {
           done.emplace_back(std::move(entry.call), std::move(entry.result));
           in_flight_.erase(it);
@@ -525,8 +529,10 @@ void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
       }
     }
     CollectDuplicatesDone(&done);
+    CollectReadsDone(std::nullopt, &reads);
   }
   Complete(std::move(done));
+  for (auto& [read, status] : reads) std::move(read)(std::move(status));
 }
 
 void NatsCommitter::Shutdown() {
@@ -559,8 +565,16 @@ void NatsCommitter::Shutdown() {
     }
   }
   std::vector<Completion> failed;
+  ReadDone reads;
   {
     absl::MutexLock lock(&mu_);
+    for (auto& [seq, waiter] : read_waiters_) {
+      reads.emplace_back(
+          std::move(waiter.done),
+          absl::UnavailableError("min_applied_sequence: the server is shutting "
+                                 "down; read from another replica"));
+    }
+    read_waiters_.clear();
     for (auto& [id, entry] : in_flight_) {
       failed.emplace_back(
           std::move(entry.call),
@@ -575,6 +589,7 @@ void NatsCommitter::Shutdown() {
     in_flight_.clear();
   }
   Complete(std::move(failed));
+  for (auto& [read, status] : reads) std::move(read)(std::move(status));
   // A final snapshot, so that a restart replays little.
   if (maintenance_.joinable()) {
     {

@@ -98,6 +98,9 @@ class NatsCommitter final : public store::Committer {
     // Client pings to the NATS node; two unanswered mark the connection
     // dead (a paused node) and the client moves to another node.
     absl::Duration ping_interval = absl::Milliseconds(500);
+    // How long a read with a min_applied_sequence waits for this replica
+    // to apply it (then UNAVAILABLE).
+    absl::Duration read_wait_timeout = absl::Seconds(2);
     // Open waits at most this long to catch up with the stream (0: no
     // limit; snapshots are taken while catching up).
     absl::Duration catch_up_timeout = absl::ZeroDuration();
@@ -155,6 +158,8 @@ class NatsCommitter final : public store::Committer {
     return applied_seq_.load(std::memory_order_acquire);
   }
   absl::Status CheckRoomHeld(const std::string& room_id) const override;
+  void WhenApplied(uint64_t sequence,
+                   absl::AnyInvocable<void(absl::Status) &&> done) override;
 
   // Saves a snapshot now (tests).
   absl::Status SnapshotNow();
@@ -215,8 +220,14 @@ class NatsCommitter final : public store::Committer {
   // finishes. `pending`: the stream's records after it, when known.
   void ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
                    int64_t stored_ns, __natsMsg* msg);
-  // Completions of duplicate publishes whose original is now applied.
+  // Completions of duplicate publishes whose original is now applied, and
+  // of reads waiting for a sequence now applied (or for too long when
+  // `now` is set).
   void CollectDuplicatesDone(std::vector<Completion>* done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  using ReadDone = std::vector<
+      std::pair<absl::AnyInvocable<void(absl::Status) &&>, absl::Status>>;
+  void CollectReadsDone(std::optional<absl::Time> now, ReadDone* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Reads acknowledged records that the consumer is late with by Direct
@@ -252,6 +263,12 @@ class NatsCommitter final : public store::Committer {
   absl::flat_hash_map<uint64_t, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   // Duplicate publishes waiting for their original's apply: seq -> id.
   std::multimap<uint64_t, uint64_t> duplicate_waiters_ ABSL_GUARDED_BY(mu_);
+  // Reads waiting for a sequence (WhenApplied).
+  struct ReadWaiter {
+    absl::Time since;
+    absl::AnyInvocable<void(absl::Status) &&> done;
+  };
+  std::multimap<uint64_t, ReadWaiter> read_waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool consuming_ ABSL_GUARDED_BY(mu_) = true;
   Stats stats_ ABSL_GUARDED_BY(mu_);

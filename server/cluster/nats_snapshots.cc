@@ -27,6 +27,7 @@ void NatsCommitter::MaintenanceLoop() {
     int64_t ticket = 0;
     bool snapshot = false;
     std::vector<Completion> expired;
+    ReadDone reads;
     {
       absl::MutexLock lock(&mu_);
       auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -61,6 +62,7 @@ void NatsCommitter::MaintenanceLoop() {
           ++it;
         }
       }
+      CollectReadsDone(now, &reads);
       // Idle and caught up: nothing lags.
       if (stats_.pending_records == 0 &&
           now - last_delivery_ > absl::Seconds(1)) {
@@ -68,6 +70,7 @@ void NatsCommitter::MaintenanceLoop() {
       }
     }
     Complete(std::move(expired));
+    for (auto& [read, status] : reads) std::move(read)(std::move(status));
     if (!snapshot) continue;
     absl::Status status = TakeSnapshot();
     last_snapshot = absl::Now();

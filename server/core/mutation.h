@@ -98,6 +98,10 @@ using Mutation =
 struct ApplyResult {
   int64_t applied_events = 0;
   int64_t duplicate_events = 0;
+  // The sequence of the log record that carried the mutation (the last one
+  // when the committer split it), when the log is shared by replicas; set
+  // by the committer, 0 otherwise. Reads elsewhere can wait for it.
+  uint64_t sequence = 0;
 };
 
 }  // namespace banditd::core

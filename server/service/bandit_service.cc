@@ -194,16 +194,23 @@ grpc::ServerUnaryReactor* BanditService::Sample(
       !held.ok()) {
     return FinishWith(context, held);
   }
+  return ReadAfter(
+      context, request->min_applied_sequence(),
+      [this, request, response] { return SampleNow(*request, response); });
+}
+
+absl::Status BanditService::SampleNow(const v1::SampleRequest& request,
+                                      v1::SampleResponse* response) {
   absl::StatusOr<core::PolicyOverride> policy =
-      OverrideFromProto(request->policy());
-  if (!policy.ok()) return FinishWith(context, policy.status());
-  core::SampleQuery query = SampleFromProto(*request, *policy);
+      OverrideFromProto(request.policy());
+  if (!policy.ok()) return policy.status();
+  core::SampleQuery query = SampleFromProto(request, *policy);
   // Logged decisions carry their propensities, for offline evaluation.
   query.propensities =
-      request->include_propensities() || decision_log_ != nullptr;
-  query.propensity_draws = request->propensity_draws();
+      request.include_propensities() || decision_log_ != nullptr;
+  query.propensity_draws = request.propensity_draws();
   absl::StatusOr<core::SampleResult> result = engine_->Sample(query);
-  if (!result.ok()) return FinishWith(context, result.status());
+  if (!result.ok()) return result.status();
   if (decisions_ != nullptr) {
     response->set_decision_id(Remember(std::move(query), *result));
   }
@@ -217,7 +224,7 @@ grpc::ServerUnaryReactor* BanditService::Sample(
   }
   response->set_propensity_draws(result->propensity_draws);
   PolicyToProto(result->policy, response->mutable_policy());
-  return FinishWith(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 std::string BanditService::Remember(core::SampleQuery query,
@@ -265,6 +272,7 @@ grpc::ServerUnaryReactor* BanditService::Feedback(
                     const core::ApplyResult& result) mutable {
                   response->set_applied_events(result.applied_events);
                   response->set_duplicate_events(result.duplicate_events);
+                  response->set_applied_sequence(result.sequence);
                   if (!outcomes.empty()) {
                     decision_log_->AddOutcomes(std::move(outcomes));
                   }
@@ -281,20 +289,43 @@ grpc::ServerUnaryReactor* BanditService::GetStats(
       !held.ok()) {
     return FinishWith(context, held);
   }
+  return ReadAfter(
+      context, request->min_applied_sequence(),
+      [this, request, response] { return GetStatsNow(*request, response); });
+}
+
+absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
+                                        v1::GetStatsResponse* response) {
   // Read before the stats, so they reflect at least this much of the log.
   const uint64_t applied_sequence = committer_->applied_sequence();
   absl::StatusOr<core::Stats> stats = engine_->GetStats(
-      request->room_id(), request->segment(), request->include_context());
-  if (!stats.ok()) return FinishWith(context, stats.status());
+      request.room_id(), request.segment(), request.include_context());
+  if (!stats.ok()) return stats.status();
   StatsToProto(*stats, response);
   response->set_applied_sequence(applied_sequence);
-  if (request->has_winner_analysis()) {
+  if (request.has_winner_analysis()) {
     absl::StatusOr<core::WinnerResult> winner =
-        engine_->Winner(WinnerQueryFromProto(*request));
-    if (!winner.ok()) return FinishWith(context, winner.status());
+        engine_->Winner(WinnerQueryFromProto(request));
+    if (!winner.ok()) return winner.status();
     WinnerToProto(*winner, response);
   }
-  return FinishWith(context, absl::OkStatus());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* BanditService::ReadAfter(
+    grpc::CallbackServerContext* context, uint64_t min_applied_sequence,
+    absl::AnyInvocable<absl::Status() &&> read) {
+  if (min_applied_sequence == 0) {
+    return FinishWith(context, std::move(read)());
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  committer_->WhenApplied(
+      min_applied_sequence,
+      [reactor, read = std::move(read)](absl::Status status) mutable {
+        if (status.ok()) status = std::move(read)();
+        reactor->Finish(ToGrpcStatus(status));
+      });
+  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::LoggedDecision>* BanditService::ExportDecisions(

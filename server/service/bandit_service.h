@@ -93,6 +93,16 @@ class BanditService final : public v1::BanditService::CallbackService {
   // Puts the decision in the cache (and the decision log) and returns its id.
   std::string Remember(core::SampleQuery query,
                        const core::SampleResult& result);
+  // Runs `read` once this replica has applied `min_applied_sequence` (a
+  // write's FeedbackResponse.applied_sequence, read-your-writes on any
+  // replica) and finishes the call with its status; at once when 0.
+  grpc::ServerUnaryReactor* ReadAfter(
+      grpc::CallbackServerContext* context, uint64_t min_applied_sequence,
+      absl::AnyInvocable<absl::Status() &&> read);
+  absl::Status SampleNow(const v1::SampleRequest& request,
+                         v1::SampleResponse* response);
+  absl::Status GetStatsNow(const v1::GetStatsRequest& request,
+                           v1::GetStatsResponse* response);
 
   // OK when the call may run an RPC that needs `required`.
   absl::Status Authorize(const grpc::CallbackServerContext* context,

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -34,6 +35,15 @@ class Committer {
   // reads reflect every record up to it); 0 for committers that own their
   // log alone. GetStats reports it.
   virtual uint64_t applied_sequence() const { return 0; }
+
+  // Calls `done` once applied_sequence() >= `sequence` (read-your-writes on
+  // another replica: the sequence comes from ApplyResult::sequence), or with
+  // an error naming min_applied_sequence after a bounded wait. A committer
+  // that owns its log alone has applied every acknowledged write: OK now.
+  virtual void WhenApplied(uint64_t sequence,
+                           absl::AnyInvocable<void(absl::Status) &&> done) {
+    std::move(done)(absl::OkStatus());
+  }
 
   // OK when this process holds the state of `room_id`. A replica that holds
   // only some rooms (cluster sharding) returns FAILED_PRECONDITION naming

@@ -317,10 +317,12 @@ struct Read {
   uint64_t applied_sequence = 0;
 };
 
-Read ReadStats(pb::BanditService::Stub& stub, const std::string& room) {
+Read ReadStats(pb::BanditService::Stub& stub, const std::string& room,
+               uint64_t min_applied_sequence = 0) {
   Read read;
   pb::GetStatsRequest request;
   request.set_room_id(room);
+  request.set_min_applied_sequence(min_applied_sequence);
   pb::GetStatsResponse response;
   read.status =
       stub.GetStats(Context(absl::Seconds(10)).get(), request, &response);
@@ -628,6 +630,55 @@ TEST_F(ClusterTest, ShardedReplicaHoldsOnlyItsRooms) {
   sample.set_room_id("eu.shop");
   s = eu.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+// Read-your-writes on another replica: FeedbackResponse.applied_sequence
+// passed as min_applied_sequence makes Sample and GetStats on any replica
+// reflect the write; a sequence the stream has not reached fails after the
+// bounded wait with UNAVAILABLE naming the field.
+TEST_F(ClusterTest, ReadsItsWritesOnAnotherReplica) {
+  Replica& a = AddReplica();
+  ASSERT_TRUE(a.Start()) << "see " << a.log_path();
+  Replica& b = AddReplica({"--cluster_read_wait_timeout=300ms"});
+  ASSERT_TRUE(b.Start()) << "see " << b.log_path();
+  ASSERT_TRUE(CreateRoom(a.stub(), "ryw").ok());
+  std::mt19937 rng(3);
+  Totals expected;
+  uint64_t last = 0;
+  for (int i = 0; i < 20; ++i) {
+    Batch batch = MakeBatch("ryw", i, rng, 3);
+    pb::FeedbackResponse response;
+    grpc::Status s = a.stub().Feedback(Context(absl::Seconds(10)).get(),
+                                       batch.request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_GT(response.applied_sequence(), last);
+    last = response.applied_sequence();
+    for (int arm = 0; arm < kArms; ++arm) {
+      expected.views[arm] += batch.totals.views[arm];
+      expected.clicks[arm] += batch.totals.clicks[arm];
+    }
+    // Immediately on the other replica, no polling.
+    const Read read = ReadStats(b.stub(), "ryw", last);
+    ASSERT_TRUE(read.status.ok()) << read.status.error_message();
+    EXPECT_GE(read.applied_sequence, last);
+    EXPECT_EQ(read.totals, expected)
+        << "after write " << i << Describe(read.totals);
+  }
+  pb::SampleRequest sample;
+  sample.set_room_id("ryw");
+  sample.set_min_applied_sequence(last);
+  pb::SampleResponse sampled;
+  grpc::Status s =
+      b.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  sample.set_min_applied_sequence(last + 1000);
+  const absl::Time start = absl::Now();
+  s = b.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("min_applied_sequence"), std::string::npos)
+      << s.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // Bounded, not hung.
 }
 
 // In process: a replica restarts from its snapshot; one whose snapshot is

@@ -43,7 +43,11 @@ const (
 type PolicyType int32
 
 const (
-	// Use the room's default policy (in a request) or UCB1 (in CreateRoom).
+	// Use the room's default policy (in a request) or KL_UCB (in CreateRoom):
+	// the lowest-regret policy without parameters at click rates of 1-5 % in
+	// docs/SIMULATION.md, level with THOMPSON and deterministic. Rooms created
+	// before this default (UCB1) keep UCB1: CreateRoom is logged with the
+	// resolved policy.
 	PolicyType_POLICY_TYPE_UNSPECIFIED PolicyType = 0
 	// Greedy: score = clicks / views.
 	PolicyType_POLICY_TYPE_CTR PolicyType = 1
@@ -1726,8 +1730,14 @@ type SampleRequest struct {
 	// --max_propensity_samples (default 1,000,000). SampleResponse.
 	// propensity_draws reports the draws made.
 	PropensityDraws int32 `protobuf:"varint,21,opt,name=propensity_draws,json=propensityDraws,proto3" json:"propensity_draws,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Read-your-writes across replicas (cluster mode): answer only once this
+	// replica has applied the stream up to this sequence, a write's
+	// FeedbackResponse.applied_sequence; waits at most the server's
+	// --cluster_read_wait_timeout, then UNAVAILABLE naming this field. 0: no
+	// wait.
+	MinAppliedSequence uint64 `protobuf:"varint,10,opt,name=min_applied_sequence,json=minAppliedSequence,proto3" json:"min_applied_sequence,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SampleRequest) Reset() {
@@ -1837,6 +1847,13 @@ func (x *SampleRequest) GetPropensityDraws() int32 {
 	return 0
 }
 
+func (x *SampleRequest) GetMinAppliedSequence() uint64 {
+	if x != nil {
+		return x.MinAppliedSequence
+	}
+	return 0
+}
+
 type ScoredArm struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	ArmId string                 `protobuf:"bytes,1,opt,name=arm_id,json=armId,proto3" json:"arm_id,omitempty"`
@@ -1914,9 +1931,12 @@ type SampleResponse struct {
 	// The policy used, with every parameter resolved.
 	Policy *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Identifies this decision for FeedbackEvent.decision_id. Decisions are
-	// remembered in a bounded in-memory cache (--decision_cache_size, default
-	// 100,000 decisions of about 200 bytes each, oldest evicted first) and are
-	// not kept across restarts. Empty when the server runs with the cache off.
+	// remembered in an in-memory cache bounded both in count
+	// (--decision_cache_size, default 100,000) and in bytes
+	// (--decision_cache_bytes, default 64 MiB; a decision costs about 150
+	// bytes plus its arm ids, context items and features), oldest evicted
+	// first, and are not kept across restarts. Empty when the server runs with
+	// the cache off.
 	DecisionId string `protobuf:"bytes,3,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
 	// With propensities: 0 when they are exact, else the Monte Carlo draws.
 	PropensityDraws int32 `protobuf:"varint,20,opt,name=propensity_draws,json=propensityDraws,proto3" json:"propensity_draws,omitempty"`
@@ -1999,8 +2019,12 @@ type FeedbackEvent struct {
 	// Total reward of this event (for example revenue). Must be finite. When
 	// unset each click counts as reward 1.
 	Reward *float64 `protobuf:"fixed64,7,opt,name=reward,proto3,oneof" json:"reward,omitempty"`
-	// Optional idempotency key: an event whose id was already applied recently
-	// is counted once and reported in FeedbackResponse.duplicate_events.
+	// Optional idempotency key, scoped to the event's room: an event whose
+	// (room_id, event_id) was already applied recently is counted once and
+	// reported in FeedbackResponse.duplicate_events. Two rooms may use the
+	// same ids. "Recently": the server remembers the last --event_id_window
+	// ids (default 1,000,000) across all rooms, and survives restarts.
+	// DeleteRoom forgets the room's ids; ResetRoom keeps them.
 	EventId string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// A SampleResponse.decision_id. When set, room_id, segment,
 	// context_items and features are taken from that decision (fields given
@@ -2167,6 +2191,11 @@ type FeedbackResponse struct {
 	AppliedEvents int64 `protobuf:"varint,1,opt,name=applied_events,json=appliedEvents,proto3" json:"applied_events,omitempty"`
 	// Events skipped because their event_id had already been applied.
 	DuplicateEvents int64 `protobuf:"varint,2,opt,name=duplicate_events,json=duplicateEvents,proto3" json:"duplicate_events,omitempty"`
+	// In cluster mode, the stream sequence of this write (of its last record
+	// when its events span several rooms): pass it as min_applied_sequence to
+	// Sample or GetStats on any replica to read this write. 0 outside
+	// cluster mode, where every reply already reflects it.
+	AppliedSequence uint64 `protobuf:"varint,3,opt,name=applied_sequence,json=appliedSequence,proto3" json:"applied_sequence,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -2215,6 +2244,13 @@ func (x *FeedbackResponse) GetDuplicateEvents() int64 {
 	return 0
 }
 
+func (x *FeedbackResponse) GetAppliedSequence() uint64 {
+	if x != nil {
+		return x.AppliedSequence
+	}
+	return 0
+}
+
 type GetStatsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RoomId string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
@@ -2225,8 +2261,10 @@ type GetStatsRequest struct {
 	// When set, also analyse which enabled arm of the segment is best
 	// (ArmStats.winner, GetStatsResponse.winner).
 	WinnerAnalysis *WinnerAnalysisRequest `protobuf:"bytes,20,opt,name=winner_analysis,json=winnerAnalysis,proto3" json:"winner_analysis,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// As SampleRequest.min_applied_sequence.
+	MinAppliedSequence uint64 `protobuf:"varint,4,opt,name=min_applied_sequence,json=minAppliedSequence,proto3" json:"min_applied_sequence,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetStatsRequest) Reset() {
@@ -2285,6 +2323,13 @@ func (x *GetStatsRequest) GetWinnerAnalysis() *WinnerAnalysisRequest {
 		return x.WinnerAnalysis
 	}
 	return nil
+}
+
+func (x *GetStatsRequest) GetMinAppliedSequence() uint64 {
+	if x != nil {
+		return x.MinAppliedSequence
+	}
+	return 0
 }
 
 // Winner analysis draws each enabled arm's value from its posterior, jointly
@@ -3228,7 +3273,7 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\asegment\x18\x03 \x01(\tH\x00R\asegment\x88\x01\x01B\n" +
 	"\n" +
 	"\b_segment\"\x12\n" +
-	"\x10ResetArmResponse\"\x93\x03\n" +
+	"\x10ResetArmResponse\"\xc5\x03\n" +
 	"\rSampleRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12#\n" +
@@ -3240,7 +3285,9 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x04seed\x18\b \x01(\x04H\x00R\x04seed\x88\x01\x01\x12\x1a\n" +
 	"\bfeatures\x18\t \x03(\x01R\bfeatures\x121\n" +
 	"\x14include_propensities\x18\x14 \x01(\bR\x13includePropensities\x12)\n" +
-	"\x10propensity_draws\x18\x15 \x01(\x05R\x0fpropensityDrawsB\a\n" +
+	"\x10propensity_draws\x18\x15 \x01(\x05R\x0fpropensityDraws\x120\n" +
+	"\x14min_applied_sequence\x18\n" +
+	" \x01(\x04R\x12minAppliedSequenceB\a\n" +
 	"\x05_seed\"\x98\x01\n" +
 	"\tScoredArm\x12\x15\n" +
 	"\x06arm_id\x18\x01 \x01(\tR\x05armId\x12\x14\n" +
@@ -3271,15 +3318,17 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	" \x03(\x01R\bfeaturesB\t\n" +
 	"\a_reward\"D\n" +
 	"\x0fFeedbackRequest\x121\n" +
-	"\x06events\x18\x01 \x03(\v2\x19.banditd.v1.FeedbackEventR\x06events\"d\n" +
+	"\x06events\x18\x01 \x03(\v2\x19.banditd.v1.FeedbackEventR\x06events\"\x8f\x01\n" +
 	"\x10FeedbackResponse\x12%\n" +
 	"\x0eapplied_events\x18\x01 \x01(\x03R\rappliedEvents\x12)\n" +
-	"\x10duplicate_events\x18\x02 \x01(\x03R\x0fduplicateEvents\"\xb9\x01\n" +
+	"\x10duplicate_events\x18\x02 \x01(\x03R\x0fduplicateEvents\x12)\n" +
+	"\x10applied_sequence\x18\x03 \x01(\x04R\x0fappliedSequence\"\xeb\x01\n" +
 	"\x0fGetStatsRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12'\n" +
 	"\x0finclude_context\x18\x03 \x01(\bR\x0eincludeContext\x12J\n" +
-	"\x0fwinner_analysis\x18\x14 \x01(\v2!.banditd.v1.WinnerAnalysisRequestR\x0ewinnerAnalysis\"h\n" +
+	"\x0fwinner_analysis\x18\x14 \x01(\v2!.banditd.v1.WinnerAnalysisRequestR\x0ewinnerAnalysis\x120\n" +
+	"\x14min_applied_sequence\x18\x04 \x01(\x04R\x12minAppliedSequence\"h\n" +
 	"\x15WinnerAnalysisRequest\x12\x14\n" +
 	"\x05draws\x18\x01 \x01(\x05R\x05draws\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12%\n" +

@@ -296,13 +296,16 @@ class Client:
         features: Sequence[float] = (),
         propensities: bool = False,
         propensity_draws: int = 0,
+        min_applied_sequence: int = 0,
         timeout: Optional[float] = None,
     ) -> SampleResult:
         """Ranks the eligible arms and returns the top ``k``, best first.
 
         ``policy`` overrides the room's default for this call; ``candidates``
         restricts the eligible arms, ``exclude`` removes some; ``seed`` makes
-        random choices reproducible. ``result.best`` is the top arm id."""
+        random choices reproducible. ``result.best`` is the top arm id.
+        ``min_applied_sequence`` (cluster mode) waits until this replica has
+        applied that write (see :meth:`session`)."""
         op = _ops.sample(
             room_id,
             k,
@@ -315,6 +318,7 @@ class Client:
             features=features,
             propensities=propensities,
             propensity_draws=propensity_draws,
+            min_applied_sequence=min_applied_sequence,
         )
         return self._invoke(op, timeout)
 
@@ -365,6 +369,7 @@ class Client:
         *,
         include_context: bool = False,
         winner: Union[bool, WinnerOptions, Dict[str, Any], None] = None,
+        min_applied_sequence: int = 0,
         timeout: Optional[float] = None,
     ) -> Stats:
         """Per-arm counters and scores of one segment ("" = whole room).
@@ -376,4 +381,11 @@ class Client:
         ``prob_best``, ``prob_best_se``, ``expected_loss``,
         ``expected_loss_se``) and ``Stats.winner`` (best arm, ``can_stop``,
         draws made, posterior)."""
-        return self._invoke(_ops.stats(room_id, segment, include_context, winner), timeout)
+        op = _ops.stats(room_id, segment, include_context, winner, min_applied_sequence)
+        return self._invoke(op, timeout)
+
+    def session(self) -> "Session":
+        """A read-your-writes session on this client (see :class:`Session`)."""
+        from ._session import Session
+
+        return Session(self)

@@ -163,9 +163,11 @@ def sample(
     features: Sequence[float] = (),
     propensities: bool = False,
     propensity_draws: int = 0,
+    min_applied_sequence: int = 0,
 ) -> Op[SampleResult]:
     req = pb.SampleRequest(
         room_id=room_id,
+        min_applied_sequence=min_applied_sequence,
         segment=segment,
         context_items=_strings(context, "context"),
         k=k,
@@ -195,8 +197,19 @@ def feedback(events: Iterable[FeedbackEvent]) -> Op[FeedbackResult]:
     return Op("Feedback", req, FeedbackResult.from_proto, retryable=retryable)
 
 
-def stats(room_id: str, segment: str = "", include_context: bool = False, winner: Any = None) -> Op[Stats]:
-    req = pb.GetStatsRequest(room_id=room_id, segment=segment, include_context=include_context)
+def stats(
+    room_id: str,
+    segment: str = "",
+    include_context: bool = False,
+    winner: Any = None,
+    min_applied_sequence: int = 0,
+) -> Op[Stats]:
+    req = pb.GetStatsRequest(
+        room_id=room_id,
+        segment=segment,
+        include_context=include_context,
+        min_applied_sequence=min_applied_sequence,
+    )
     w = WinnerOptions.coerce(winner)
     if w is not None:
         req.winner_analysis.CopyFrom(w.to_proto())

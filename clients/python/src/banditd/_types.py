@@ -374,10 +374,17 @@ class FeedbackEvent:
 class FeedbackResult:
     applied_events: int = 0
     duplicate_events: int = 0
+    # Cluster mode: the stream sequence of the write (pass it as
+    # min_applied_sequence to read it on any replica); 0 otherwise.
+    applied_sequence: int = 0
 
     @classmethod
     def from_proto(cls, msg: pb.FeedbackResponse) -> "FeedbackResult":
-        return cls(applied_events=msg.applied_events, duplicate_events=msg.duplicate_events)
+        return cls(
+            applied_events=msg.applied_events,
+            duplicate_events=msg.duplicate_events,
+            applied_sequence=msg.applied_sequence,
+        )
 
 
 @dataclass(frozen=True)
@@ -511,6 +518,8 @@ class Stats:
     total_views: float
     # With stats(winner=...): the best arm, can_stop and the draws made.
     winner: Optional[WinnerSummary] = None
+    # Cluster mode: the stream sequence the replica had applied (0 otherwise).
+    applied_sequence: int = 0
 
     @classmethod
     def from_proto(cls, msg: pb.GetStatsResponse) -> "Stats":
@@ -520,6 +529,7 @@ class Stats:
             arms=tuple(ArmStats.from_proto(a) for a in msg.arms),
             total_views=msg.total_views,
             winner=WinnerSummary.from_proto(msg.winner) if msg.HasField("winner") else None,
+            applied_sequence=msg.applied_sequence,
         )
 
     def _columns(self) -> List[str]:

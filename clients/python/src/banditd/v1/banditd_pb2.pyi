@@ -256,7 +256,7 @@ class ResetArmResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SampleRequest(_message.Message):
-    __slots__ = ("room_id", "segment", "context_items", "k", "policy", "candidate_arm_ids", "excluded_arm_ids", "seed", "features", "include_propensities", "propensity_draws")
+    __slots__ = ("room_id", "segment", "context_items", "k", "policy", "candidate_arm_ids", "excluded_arm_ids", "seed", "features", "include_propensities", "propensity_draws", "min_applied_sequence")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_ITEMS_FIELD_NUMBER: _ClassVar[int]
@@ -268,6 +268,7 @@ class SampleRequest(_message.Message):
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_PROPENSITIES_FIELD_NUMBER: _ClassVar[int]
     PROPENSITY_DRAWS_FIELD_NUMBER: _ClassVar[int]
+    MIN_APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     segment: str
     context_items: _containers.RepeatedScalarFieldContainer[str]
@@ -279,7 +280,8 @@ class SampleRequest(_message.Message):
     features: _containers.RepeatedScalarFieldContainer[float]
     include_propensities: bool
     propensity_draws: int
-    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., context_items: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., candidate_arm_ids: _Optional[_Iterable[str]] = ..., excluded_arm_ids: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., features: _Optional[_Iterable[float]] = ..., include_propensities: _Optional[bool] = ..., propensity_draws: _Optional[int] = ...) -> None: ...
+    min_applied_sequence: int
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., context_items: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., candidate_arm_ids: _Optional[_Iterable[str]] = ..., excluded_arm_ids: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., features: _Optional[_Iterable[float]] = ..., include_propensities: _Optional[bool] = ..., propensity_draws: _Optional[int] = ..., min_applied_sequence: _Optional[int] = ...) -> None: ...
 
 class ScoredArm(_message.Message):
     __slots__ = ("arm_id", "score", "counts", "propensity")
@@ -336,24 +338,28 @@ class FeedbackRequest(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[FeedbackEvent, _Mapping]]] = ...) -> None: ...
 
 class FeedbackResponse(_message.Message):
-    __slots__ = ("applied_events", "duplicate_events")
+    __slots__ = ("applied_events", "duplicate_events", "applied_sequence")
     APPLIED_EVENTS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     applied_events: int
     duplicate_events: int
-    def __init__(self, applied_events: _Optional[int] = ..., duplicate_events: _Optional[int] = ...) -> None: ...
+    applied_sequence: int
+    def __init__(self, applied_events: _Optional[int] = ..., duplicate_events: _Optional[int] = ..., applied_sequence: _Optional[int] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
-    __slots__ = ("room_id", "segment", "include_context", "winner_analysis")
+    __slots__ = ("room_id", "segment", "include_context", "winner_analysis", "min_applied_sequence")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     WINNER_ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    MIN_APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     segment: str
     include_context: bool
     winner_analysis: WinnerAnalysisRequest
-    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., include_context: _Optional[bool] = ..., winner_analysis: _Optional[_Union[WinnerAnalysisRequest, _Mapping]] = ...) -> None: ...
+    min_applied_sequence: int
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., include_context: _Optional[bool] = ..., winner_analysis: _Optional[_Union[WinnerAnalysisRequest, _Mapping]] = ..., min_applied_sequence: _Optional[int] = ...) -> None: ...
 
 class WinnerAnalysisRequest(_message.Message):
     __slots__ = ("draws", "seed", "loss_threshold")

@@ -1,0 +1,84 @@
+package banditd
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/banditd/banditd/clients/go/banditdpb"
+)
+
+// Session gives reads that reflect the session's own writes on any replica
+// of a cluster. Every write answers with the stream sequence it was stored
+// at (FeedbackResponse.AppliedSequence); the session keeps the highest and
+// sends it as MinAppliedSequence with Sample and Stats, so a replica that
+// has not applied the write yet waits for it (bounded by the server's
+// --cluster_read_wait_timeout, then UNAVAILABLE naming
+// min_applied_sequence). Outside cluster mode sequences are 0 and the
+// session passes calls through. Safe for concurrent use.
+//
+//	s := clientA.Session()
+//	s.Feedback(ctx, event)               // on replica A
+//	s.On(clientB).Stats(ctx, "shop", "", false) // on B, includes event
+type Session struct {
+	client *Client
+	mark   *mark
+}
+
+type mark struct {
+	mu  sync.Mutex
+	seq uint64
+}
+
+func (m *mark) get() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seq
+}
+
+func (m *mark) advance(seq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if seq > m.seq {
+		m.seq = seq
+	}
+}
+
+// Session starts a read-your-writes session on this client.
+func (c *Client) Session() *Session { return &Session{client: c, mark: &mark{}} }
+
+// On continues the same session (the same sequence) on another client.
+func (s *Session) On(c *Client) *Session { return &Session{client: c, mark: s.mark} }
+
+// AppliedSequence is the sequence the session's reads wait for.
+func (s *Session) AppliedSequence() uint64 { return s.mark.get() }
+
+// Feedback is Client.Feedback, remembering the write's sequence.
+func (s *Session) Feedback(ctx context.Context, events ...*pb.FeedbackEvent) (*pb.FeedbackResponse, error) {
+	resp, err := s.client.Feedback(ctx, events...)
+	if err == nil {
+		s.mark.advance(resp.GetAppliedSequence())
+	}
+	return resp, err
+}
+
+// Sample is Client.Sample after the session's writes (req is not modified).
+func (s *Session) Sample(ctx context.Context, req *pb.SampleRequest) (*pb.SampleResponse, error) {
+	if seq := s.mark.get(); seq > req.GetMinAppliedSequence() {
+		req = proto.Clone(req).(*pb.SampleRequest)
+		req.MinAppliedSequence = seq
+	}
+	return s.client.Sample(ctx, req)
+}
+
+// Stats is Client.Stats after the session's writes.
+func (s *Session) Stats(ctx context.Context, roomID, segment string, includeContext bool) (*pb.GetStatsResponse, error) {
+	req := &pb.GetStatsRequest{RoomId: roomID, Segment: segment, IncludeContext: includeContext,
+		MinAppliedSequence: s.mark.get()}
+	resp, err := call(ctx, s.client, "GetStats", true, s.client.rpc.GetStats, req)
+	if err == nil {
+		s.mark.advance(resp.GetAppliedSequence())
+	}
+	return resp, err
+}

@@ -1,0 +1,95 @@
+"""Read-your-writes sessions against two real replicas in cluster mode.
+
+One single-node NATS JetStream server (nats-server from PATH: scripts/test.sh
+puts the release pinned by scripts/setup.sh first) and two banditd replicas
+sharing an R1 stream. Fails, not skips, when nats-server is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator, Tuple
+
+import pytest
+
+import banditd
+from conftest import Server, free_port, start_server
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Server, Server]]:
+    nats = shutil.which("nats-server")
+    if nats is None:
+        pytest.fail("nats-server is not installed: run scripts/setup.sh")
+    root = tmp_path_factory.mktemp("cluster")
+    port = free_port()
+    log = open(root / "nats.log", "wb")
+    proc = subprocess.Popen(
+        [nats, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(root / "nats")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    deadline = time.monotonic() + 15
+    while b"Server is ready" not in (root / "nats.log").read_bytes():
+        assert time.monotonic() < deadline, (root / "nats.log").read_text()
+        time.sleep(0.05)
+    flags = [
+        f"--cluster_nats=nats://127.0.0.1:{port}",
+        "--cluster_replicas=1",
+        "--cluster_read_wait_timeout=300ms",
+    ]
+    a = b = None
+    try:
+        a = start_server(root / "a", extra=flags)
+        b = start_server(root / "b", extra=flags)
+        yield a, b
+    finally:
+        for s in (a, b):
+            if s is not None:
+                s.stop()
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_session_reads_its_writes_on_another_replica(replicas, room_id):
+    a, b = replicas
+    with banditd.Client(a.target) as ca, banditd.Client(b.target) as cb:
+        ca.create_room(room_id, ["x", "y"])
+        session = ca.session()
+        on_b = session.on(cb)
+        for i in range(1, 11):
+            result = session.feedback(room_id, "x", views=1, clicks=i % 2, event_id=f"e{i}")
+            assert result.applied_events == 1
+            assert result.applied_sequence > 0
+            assert session.applied_sequence == result.applied_sequence
+            # No polling: the read on the other replica waits for the write.
+            stats = on_b.stats(room_id)
+            assert stats["x"].counts.views == i
+            assert stats.applied_sequence >= result.applied_sequence
+        assert on_b.sample(room_id).best in ("x", "y")
+
+
+def test_unreached_sequence_is_unavailable_naming_the_field(replicas, room_id):
+    a, b = replicas
+    once = banditd.RetryPolicy(max_attempts=1)
+    with banditd.Client(a.target) as ca, banditd.Client(b.target, retry=once) as cb:
+        ca.create_room(room_id, ["x"])
+        written = ca.feedback(room_id, "x", views=1, event_id="only")
+        start = time.monotonic()
+        with pytest.raises(banditd.UnavailableError) as err:
+            cb.stats(room_id, min_applied_sequence=written.applied_sequence + 10_000, timeout=5)
+        assert "min_applied_sequence" in str(err.value)
+        assert time.monotonic() - start < 4  # bounded by the server's wait
+
+
+def test_outside_cluster_mode_the_session_passes_through(client, room_id):
+    client.create_room(room_id, ["x"])
+    session = client.session()
+    result = session.feedback(room_id, "x", views=2, event_id="p1")
+    assert result.applied_sequence == 0
+    assert session.stats(room_id)["x"].counts.views == 2
+    assert session.applied_sequence == 0
