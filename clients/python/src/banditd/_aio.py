@@ -220,6 +220,7 @@ class AsyncClient:
         features: Sequence[float] = (),
         propensities: bool = False,
         propensity_draws: int = 0,
+        min_applied_sequence: int = 0,
         timeout: Optional[float] = None,
     ) -> SampleResult:
         op = _ops.sample(
@@ -234,6 +235,7 @@ class AsyncClient:
             features=features,
             propensities=propensities,
             propensity_draws=propensity_draws,
+            min_applied_sequence=min_applied_sequence,
         )
         return await self._invoke(op, timeout)
 
@@ -278,6 +280,8 @@ class AsyncClient:
         *,
         include_context: bool = False,
         winner: Union[bool, WinnerOptions, Dict[str, Any], None] = None,
+        min_applied_sequence: int = 0,
         timeout: Optional[float] = None,
     ) -> Stats:
-        return await self._invoke(_ops.stats(room_id, segment, include_context, winner), timeout)
+        op = _ops.stats(room_id, segment, include_context, winner, min_applied_sequence)
+        return await self._invoke(op, timeout)
