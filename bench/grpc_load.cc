@@ -21,6 +21,8 @@
 // under 5 context items, as scripts/bench_grpc.sh did with grpcurl; an
 // existing room is kept. Sample asks for k = 1 with the 5 items and UCB1;
 // Feedback sends one event (one view on arm_<n mod 100>) per call.
+// --mode=echo calls bench/echo_server.cc's Echo with a payload the size of
+// the serialized Sample request (the transport's floor; no setup).
 
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -47,10 +49,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "banditd/v1/banditd.grpc.pb.h"
+#include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "banditd address.");
-ABSL_FLAG(std::string, mode, "sample", "sample or feedback.");
+ABSL_FLAG(std::string, mode, "sample", "sample, feedback or echo.");
 ABSL_FLAG(int, concurrency, 8, "Calls kept in flight (closed loop).");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "Measured time.");
 ABSL_FLAG(absl::Duration, warmup, absl::Milliseconds(500),
@@ -112,8 +115,11 @@ double ProcessCpuSeconds(int pid) {
 class Load {
  public:
   Load(std::vector<std::unique_ptr<v1::BanditService::Stub>> stubs,
+       std::vector<std::unique_ptr<banditd::bench::Echo::Stub>> echo_stubs,
        bool sample, int arms)
-      : stubs_(std::move(stubs)), sample_(sample) {
+      : stubs_(std::move(stubs)),
+        echo_stubs_(std::move(echo_stubs)),
+        sample_(sample) {
     sample_request_.set_room_id(absl::GetFlag(FLAGS_room));
     sample_request_.set_k(1);
     for (const char* item : kItems) sample_request_.add_context_items(item);
@@ -125,6 +131,7 @@ class Load {
       event->set_arm_id(absl::StrCat("arm_", i));
       event->set_views(1);
     }
+    echo_request_.set_payload(std::string(sample_request_.ByteSizeLong(), 'x'));
   }
 
   // Starts call number `n` (used for the channel and the arm), due at `due`.
@@ -134,10 +141,14 @@ class Load {
     call->due = due;
     call->n = n;
     call->closed_loop = closed_loop;
+    auto done = [this, call](grpc::Status status) { Finish(call, status); };
+    if (!echo_stubs_.empty()) {
+      echo_stubs_[n % echo_stubs_.size()]->async()->Echo(
+          &call->context, &echo_request_, &call->echo_response,
+          std::move(done));
+      return;
+    }
     v1::BanditService::Stub* stub = stubs_[n % stubs_.size()].get();
-    auto done = [this, call](grpc::Status status) {
-      Finish(call, status);
-    };
     if (sample_) {
       stub->async()->Sample(&call->context, &sample_request_,
                             &call->sample_response, std::move(done));
@@ -175,6 +186,7 @@ class Load {
     grpc::ClientContext context;
     v1::SampleResponse sample_response;
     v1::FeedbackResponse feedback_response;
+    banditd::bench::EchoMessage echo_response;
     Clock::time_point due;
     uint64_t n;
     bool closed_loop;
@@ -216,9 +228,11 @@ class Load {
 
  private:
   std::vector<std::unique_ptr<v1::BanditService::Stub>> stubs_;
+  std::vector<std::unique_ptr<banditd::bench::Echo::Stub>> echo_stubs_;
   const bool sample_;
   v1::SampleRequest sample_request_;
   std::vector<v1::FeedbackRequest> feedback_requests_;
+  banditd::bench::EchoMessage echo_request_;
   Clock::time_point measure_from_ = Clock::time_point::max();
   Clock::time_point stop_at_ = Clock::time_point::max();
   std::atomic<int64_t> in_flight_{0};
@@ -257,7 +271,8 @@ bool Setup(v1::BanditService::Stub* stub, int arms) {
     for (const char* item : kItems) event->add_context_items(item);
     const int views = std::uniform_int_distribution<int>(100, 1000)(random);
     event->set_views(views);
-    event->set_clicks(std::uniform_int_distribution<int>(0, views / 10)(random));
+    event->set_clicks(
+        std::uniform_int_distribution<int>(0, views / 10)(random));
   }
   v1::FeedbackResponse fed;
   grpc::ClientContext feedback_context;
@@ -280,7 +295,7 @@ double Percentile(const std::vector<int64_t>& sorted, double p) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "banditd_grpc_load --target=HOST:PORT --mode=sample|feedback "
+      "banditd_grpc_load --target=HOST:PORT --mode=sample|feedback|echo "
       "[--concurrency=N | --rate=R] [--duration=5s] [--channels=C]");
   absl::ParseCommandLine(argc, argv);
   // gRPC's locks are absl::Mutex: drop the deadlock detector (a debugging
@@ -288,8 +303,8 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode != "sample" && mode != "feedback") {
-    absl::FPrintF(stderr, "--mode must be sample or feedback\n");
+  if (mode != "sample" && mode != "feedback" && mode != "echo") {
+    absl::FPrintF(stderr, "--mode must be sample, feedback or echo\n");
     return 2;
   }
   const double rate = absl::GetFlag(FLAGS_rate);
@@ -300,19 +315,43 @@ int main(int argc, char** argv) {
   const int arms = std::max(1, absl::GetFlag(FLAGS_arms));
 
   std::vector<std::unique_ptr<v1::BanditService::Stub>> stubs;
+  std::vector<std::unique_ptr<banditd::bench::Echo::Stub>> echo_stubs;
   for (int i = 0; i < channels; ++i) {
     grpc::ChannelArguments args;
     // A subchannel pool per channel: each channel opens its own connection
     // instead of sharing the global pool's one.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("banditd.load.channel", i);
-    stubs.push_back(v1::BanditService::NewStub(grpc::CreateCustomChannel(
-        absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials(),
-        args)));
+    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+        absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials(), args);
+    if (mode == "echo") {
+      echo_stubs.push_back(banditd::bench::Echo::NewStub(channel));
+    } else {
+      stubs.push_back(v1::BanditService::NewStub(channel));
+    }
   }
-  if (absl::GetFlag(FLAGS_setup) && !Setup(stubs[0].get(), arms)) return 1;
+  if (mode != "echo" && absl::GetFlag(FLAGS_setup) &&
+      !Setup(stubs[0].get(), arms)) {
+    return 1;
+  }
+  if (mode == "echo") {
+    // Waits for the server, as Setup's wait_for_ready does for banditd.
+    for (auto& stub : echo_stubs) {
+      banditd::bench::EchoMessage ping, pong;
+      grpc::ClientContext context;
+      context.set_wait_for_ready(true);
+      context.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::seconds(10));
+      grpc::Status status = stub->Echo(&context, ping, &pong);
+      if (!status.ok()) {
+        absl::FPrintF(stderr, "Echo: %d %s\n", status.error_code(),
+                      status.error_message());
+        return 1;
+      }
+    }
+  }
 
-  Load load(std::move(stubs), mode == "sample", arms);
+  Load load(std::move(stubs), std::move(echo_stubs), mode == "sample", arms);
   const Clock::time_point start = Clock::now();
   const Clock::time_point measure_from =
       start + absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_warmup));
@@ -374,9 +413,9 @@ int main(int argc, char** argv) {
   const double per_call = 1e6 / std::max<int64_t>(calls, 1);
   std::string label = absl::GetFlag(FLAGS_label);
   if (label.empty()) {
-    label = closed_loop ? absl::StrCat(mode, "_c", concurrency)
-                        : absl::StrCat(mode, "_", static_cast<int64_t>(rate),
-                                       "rps");
+    label = closed_loop
+                ? absl::StrCat(mode, "_c", concurrency)
+                : absl::StrCat(mode, "_", static_cast<int64_t>(rate), "rps");
   }
   absl::PrintF(
       "%-26s %8.0f/s  p50 %6.3f  p90 %6.3f  p99 %6.3f  max %7.3f ms  "
@@ -389,8 +428,8 @@ int main(int argc, char** argv) {
     absl::PrintF("  server CPU %5.1f us/call", server_cpu * per_call);
   }
   absl::PrintF("  (channels %d%s)\n", channels,
-               closed_loop ? ""
-                           : absl::StrCat(", max in flight ",
-                                          load.max_in_flight()));
+               closed_loop
+                   ? ""
+                   : absl::StrCat(", max in flight ", load.max_in_flight()));
   return failed == 0 ? 0 : 3;
 }
