@@ -8,12 +8,13 @@
 //     [--channel_args=grpc.http2.bdp_probe=0,...]
 //
 // * --api=callback (default): the callback API, as banditd serves;
-// * --api=async: the completion-queue API with one thread that polls the
-//   queue and answers inline (no hop to a callback executor), to measure
-//   what that hop costs.
+// * --api=async: the completion-queue API with --async_threads threads, each
+//   polling its own queue and answering inline (no hop to a callback executor),
+//   to measure what that hop costs.
 // --channel_args: comma-separated NAME=INTEGER server channel arguments, to
 // try gRPC's knobs without rebuilding.
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -42,6 +43,8 @@ ABSL_FLAG(int, port, 50161, "Port to listen on.");
 ABSL_FLAG(std::string, api, "callback", "callback or async.");
 ABSL_FLAG(std::string, channel_args, "",
           "Comma-separated NAME=INTEGER server channel arguments.");
+ABSL_FLAG(int, async_threads, 1,
+          "--api=async: completion queues, each polled by its own thread.");
 ABSL_FLAG(int, max_message_mb, 64, "As banditd's flag of the same name.");
 
 namespace {
@@ -134,12 +137,14 @@ int main(int argc, char** argv) {
   if (!AddChannelArgs(builder, absl::GetFlag(FLAGS_channel_args))) return 2;
   CallbackEcho callback_service;
   bench::Echo::AsyncService async_service;
-  std::unique_ptr<grpc::ServerCompletionQueue> cq;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
   if (api == "callback") {
     builder.RegisterService(&callback_service);
   } else {
     builder.RegisterService(&async_service);
-    cq = builder.AddCompletionQueue();
+    for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_async_threads)); ++i) {
+      cqs.push_back(builder.AddCompletionQueue());
+    }
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -152,18 +157,21 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
 
-  if (cq != nullptr) {
-    // One thread polls and answers inline; shutdown drains the queue.
-    std::thread stopper([&] {
-      WaitForSignal();
-      server->Shutdown();
-      cq->Shutdown();
-    });
-    new AsyncCall(&async_service, cq.get());
-    void* tag = nullptr;
-    bool ok = false;
-    while (cq->Next(&tag, &ok)) static_cast<AsyncCall*>(tag)->Proceed(ok);
-    stopper.join();
+  if (!cqs.empty()) {
+    // Each thread polls its queue and answers inline; shutdown drains them.
+    std::vector<std::thread> pollers;
+    for (auto& cq : cqs) {
+      new AsyncCall(&async_service, cq.get());
+      pollers.emplace_back([cq = cq.get()] {
+        void* tag = nullptr;
+        bool ok = false;
+        while (cq->Next(&tag, &ok)) static_cast<AsyncCall*>(tag)->Proceed(ok);
+      });
+    }
+    WaitForSignal();
+    server->Shutdown();
+    for (auto& cq : cqs) cq->Shutdown();
+    for (std::thread& poller : pollers) poller.join();
   } else {
     WaitForSignal();
     server->Shutdown();
