@@ -62,7 +62,6 @@ run_part "go test" part_gotest
 run_part "http+server+readme" .venv/bin/pytest tests/http tests/server tests/readme -q
 run_part hostile .venv/bin/pytest tests/hostile -q
 run_part dashboard .venv/bin/pytest tests/dashboard -q
-run_part hostile .venv/bin/pytest tests/hostile -q
 run_part deb bash scripts/test_deb.sh
 
 echo

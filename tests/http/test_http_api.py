@@ -54,7 +54,8 @@ def test_room_lifecycle_over_every_route(http: Http):
         {"roomId": room, "armId": "red", "views": 10, "clicks": 1},
         {"room_id": room, "arm_id": "blue", "views": 10, "clicks": 2},  # proto names too
     ]})
-    assert fed == {"appliedEvents": "3", "duplicateEvents": "0"}
+    # appliedSequence is the stream sequence in cluster mode, 0 here.
+    assert fed == {"appliedEvents": "3", "duplicateEvents": "0", "appliedSequence": "0"}
 
     # CTR ranks green first; k=2 returns two arms.
     sampled = http.ok("POST", f"/v1/rooms/{room}:sample", {"k": 2})
