@@ -32,81 +32,6 @@ std::string Header(natsMsg* msg, const char* name) {
 
 }  // namespace
 
-void NatsCommitter::CollectDuplicatesDone(std::vector<Completion>* done) {
-  const uint64_t applied = applied_sequence();
-  while (!duplicate_waiters_.empty() &&
-         duplicate_waiters_.begin()->first <= applied) {
-    const uint64_t id = duplicate_waiters_.begin()->second;
-    duplicate_waiters_.erase(duplicate_waiters_.begin());
-    auto it = in_flight_.find(id);
-    if (it == in_flight_.end()) continue;  // Expired meanwhile.
-    done->emplace_back(std::move(it->second.call),
-                       std::move(it->second.result));
-    in_flight_.erase(it);
-  }
-}
-
-void NatsCommitter::WhenApplied(
-    uint64_t sequence, absl::AnyInvocable<void(absl::Status) &&> done) {
-  absl::Status status;
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_ || !consuming_) {
-      status = absl::UnavailableError(
-          "min_applied_sequence: the server is shutting down; read from "
-          "another replica");
-    } else if (applied_sequence() < sequence) {
-      read_waiters_.emplace(sequence, ReadWaiter{absl::Now(), std::move(done)});
-      return;
-    }
-  }
-  std::move(done)(std::move(status));
-}
-
-void NatsCommitter::CollectReadsDone(std::optional<absl::Time> now,
-                                     ReadDone* done) {
-  const uint64_t applied = applied_sequence();
-  while (!read_waiters_.empty() && read_waiters_.begin()->first <= applied) {
-    done->emplace_back(std::move(read_waiters_.begin()->second.done),
-                       absl::OkStatus());
-    read_waiters_.erase(read_waiters_.begin());
-  }
-  if (!now.has_value()) return;
-  for (auto it = read_waiters_.begin(); it != read_waiters_.end();) {
-    if (*now - it->second.since < options_.read_wait_timeout) {
-      ++it;
-      continue;
-    }
-    done->emplace_back(
-        std::move(it->second.done),
-        absl::UnavailableError(absl::StrCat(
-            "min_applied_sequence: this replica has applied the stream up to "
-            "seq ",
-            applied, ", not yet ", it->first, ", after waiting ",
-            absl::FormatDuration(options_.read_wait_timeout),
-            " (--cluster_read_wait_timeout); retry, or read from the replica "
-            "that took the write")));
-    it = read_waiters_.erase(it);
-  }
-}
-
-uint64_t NatsCommitter::FetchTarget(absl::Time now) {
-  uint64_t target = 0;
-  // Reads waiting for a sequence the consumer is late with.
-  for (const auto& [seq, waiter] : read_waiters_) {
-    if (now - waiter.since >= options_.fetch_after) {
-      target = std::max(target, seq);
-    }
-  }
-  for (const auto& [id, entry] : in_flight_) {
-    if (entry.acked && !entry.applied &&
-        now - entry.acked_at >= options_.fetch_after) {
-      target = std::max(target, entry.seq);
-    }
-  }
-  return target;
-}
-
 void NatsCommitter::FetchLoop() {
   const std::string stream = options_.stream;
   while (true) {
@@ -120,8 +45,8 @@ void NatsCommitter::FetchLoop() {
           absl::Condition(&stop),
           std::max(options_.fetch_after / 2, absl::Milliseconds(5)));
       if (!consuming_) return;
-      target = FetchTarget(absl::Now());
     }
+    target = in_flight_.FetchTarget(absl::Now());
     // Reads record by record from the next unapplied sequence; the filter
     // skips other rooms' records when this replica holds only some.
     int timeouts = 0;

@@ -3,23 +3,23 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/cluster/in_flight_table.h"
 #include "server/cluster/snapshot_file.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
-#include "server/ops/store_metrics.h"
 #include "server/store/committer.h"
+#include "server/store/snapshotter.h"
+#include "server/store/store_metrics.h"
 
 // The NATS C client's types, kept out of this header's users.
 struct __natsConnection;
@@ -54,11 +54,18 @@ namespace banditd::cluster {
 // single writer. The stream sequence is the log sequence; applied_sequence()
 // reports how far this replica is.
 //
-// Snapshots: every `snapshot_every_records` applied records or
-// `snapshot_interval`, the state and the stream sequence it covers are saved
-// in <data_dir>/cluster.db; a restart loads it and consumes from the next
-// sequence. A replica whose snapshot is older than the stream's first
-// retained record cannot catch up and fails at Open with FAILED_PRECONDITION.
+// Snapshots: when the store's Snapshotter says one is due (every
+// `snapshot_every_records` applied records or `snapshot_interval`), the state
+// and the stream sequence it covers are saved in <data_dir>/cluster.db; a
+// restart loads it and consumes from the next sequence. A replica whose
+// snapshot is older than the stream's first retained record cannot catch up and
+// fails at Open with FAILED_PRECONDITION.
+//
+// The code is split by concern: lifecycle (this file's .cc), stream setup
+// and stream-wide settings (nats_setup.cc), the publish path and its
+// acknowledgements (nats_publish.cc), the apply loop and expiry
+// (nats_apply.cc), Direct Get (direct_fetch.cc), snapshots
+// (nats_snapshots.cc); what callers wait for is an InFlightTable.
 //
 // Sharding: with `rooms_filter`, the replica consumes only the matching
 // subjects; Submit, Sample and GetStats for other rooms get
@@ -113,7 +120,7 @@ class NatsCommitter final : public store::Committer {
     bool log = true;
     // Commits (publish to acknowledgement), snapshots and the catch-up at
     // Open are reported here when set; must outlive the committer.
-    ops::StoreMetrics* metrics = nullptr;
+    store::StoreMetrics* metrics = nullptr;
   };
 
   struct Stats {
@@ -174,25 +181,6 @@ class NatsCommitter final : public store::Committer {
                              const std::string& subject);
 
  private:
-  // One Submit; completed when all its records are.
-  struct Call;
-  // One published record awaiting its acknowledgement and its apply.
-  struct InFlight {
-    std::shared_ptr<Call> call;
-    bool acked = false;
-    bool applied = false;
-    // JetStream dropped the publish as a duplicate of the record at `seq`:
-    // done once that is applied, all `events` reported as duplicates.
-    bool duplicate = false;
-    int64_t events = 0;
-    uint64_t seq = 0;
-    absl::StatusOr<core::ApplyResult> result;
-    absl::Time published;
-    absl::Time acked_at;
-  };
-  using Completion =
-      std::pair<std::shared_ptr<Call>, absl::StatusOr<core::ApplyResult>>;
-
   NatsCommitter(Options options, core::Engine* engine);
 
   absl::Status Start();
@@ -205,9 +193,11 @@ class NatsCommitter final : public store::Committer {
   absl::Status Subscribe(uint64_t start_seq);
   absl::Status WaitCaughtUp();
   void Publish(std::string subject, std::string record, std::string msg_id,
-               int64_t events, std::shared_ptr<Call> call);
-  // Finishes `c` outside mu_.
-  static void Complete(std::vector<Completion> completions);
+               int64_t events,
+               const std::shared_ptr<InFlightTable::Call>& call);
+  // The InFlightTable id in a record's origin header when this process
+  // published it.
+  std::optional<uint64_t> OwnId(__natsMsg* msg) const;
 
   static void OnMessage(__natsConnection* nc, __natsSubscription* sub,
                         __natsMsg* msg, void* closure);
@@ -220,23 +210,13 @@ class NatsCommitter final : public store::Committer {
   // finishes. `pending`: the stream's records after it, when known.
   void ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
                    int64_t stored_ns, __natsMsg* msg);
-  // Completions of duplicate publishes whose original is now applied, and
-  // of reads waiting for a sequence now applied (or for too long when
-  // `now` is set).
-  void CollectDuplicatesDone(std::vector<Completion>* done)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  using ReadDone = std::vector<
-      std::pair<absl::AnyInvocable<void(absl::Status) &&>, absl::Status>>;
-  void CollectReadsDone(std::optional<absl::Time> now, ReadDone* done)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
   // Reads acknowledged records that the consumer is late with by Direct
   // Get from any stream peer (server/cluster/direct_fetch.cc).
   void FetchLoop();
-  // The highest sequence some caller waits for; FetchLoop reads up to it.
-  uint64_t FetchTarget(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Expires writes and reads that waited too long (nats_apply.cc).
   void MaintenanceLoop();
+  // Runs on the snapshotter's thread, and once more at Shutdown.
   absl::Status TakeSnapshot();
 
   const Options options_;
@@ -244,7 +224,7 @@ class NatsCommitter final : public store::Committer {
   std::string filter_subject_;
   // Distinguishes this process's records in the stream.
   std::string origin_;
-  std::unique_ptr<SnapshotFile> snapshot_file_;  // Maintenance thread.
+  std::unique_ptr<SnapshotFile> snapshot_file_;  // Snapshotter thread.
 
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;
@@ -252,30 +232,20 @@ class NatsCommitter final : public store::Committer {
 
   std::atomic<uint64_t> applied_seq_{0};
   std::atomic<int64_t> last_logged_micros_{0};
-  std::atomic<uint64_t> next_id_{1};
 
   // Held while applying a record; the snapshot copy takes it to exclude
   // Apply.
   absl::Mutex apply_mu_;
-  int64_t structure_epoch_ ABSL_GUARDED_BY(apply_mu_) = 0;
+  // Bumped (under apply_mu_) after applying a record that is not Feedback.
+  std::atomic<int64_t> structure_epoch_{0};
+
+  InFlightTable in_flight_;
+  store::Snapshotter snapshotter_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<uint64_t, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
-  // Duplicate publishes waiting for their original's apply: seq -> id.
-  std::multimap<uint64_t, uint64_t> duplicate_waiters_ ABSL_GUARDED_BY(mu_);
-  // Reads waiting for a sequence (WhenApplied).
-  struct ReadWaiter {
-    absl::Time since;
-    absl::AnyInvocable<void(absl::Status) &&> done;
-  };
-  std::multimap<uint64_t, ReadWaiter> read_waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool consuming_ ABSL_GUARDED_BY(mu_) = true;
   Stats stats_ ABSL_GUARDED_BY(mu_);
-  int64_t records_since_snapshot_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t snapshot_requested_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t snapshot_served_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Status last_snapshot_status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_delivery_ ABSL_GUARDED_BY(mu_);
 
   std::thread maintenance_;

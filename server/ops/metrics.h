@@ -15,7 +15,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "server/ops/store_metrics.h"
+#include "server/store/store_metrics.h"
 
 namespace banditd::ops {
 
@@ -23,7 +23,7 @@ namespace banditd::ops {
 // text exposition format. Counters and histograms come from prometheus-cpp;
 // values computed at scrape time (rooms, arms, memory) come from
 // Collectables added with AddCollectable. Thread-safe.
-class Metrics final : public StoreMetrics {
+class Metrics final : public store::StoreMetrics {
  public:
   Metrics();
   Metrics(const Metrics&) = delete;

@@ -29,6 +29,13 @@ bool IsStructural(const core::Mutation& mutation) {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
+Snapshotter::Options SnapshotterOptions(const DurableCommitter::Options& o) {
+  Snapshotter::Options options;
+  options.every_records = o.snapshot_every_records;
+  options.interval = o.snapshot_interval;
+  return options;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DurableCommitter>> DurableCommitter::Open(
@@ -60,152 +67,20 @@ absl::StatusOr<std::unique_ptr<DurableCommitter>> DurableCommitter::Create(
     return status;
   }
   committer->writer_ = std::thread([c = committer.get()] { c->WriterLoop(); });
-  committer->snapshotter_ =
-      std::thread([c = committer.get()] { c->SnapshotLoop(); });
+  committer->snapshotter_.Start();
   return committer;
 }
 
 DurableCommitter::DurableCommitter(Options options,
                                    std::unique_ptr<LogStore> log,
                                    core::Engine* engine)
-    : options_(std::move(options)), log_(std::move(log)), engine_(engine) {}
+    : options_(std::move(options)),
+      log_(std::move(log)),
+      engine_(engine),
+      snapshotter_(SnapshotterOptions(options_),
+                   [this] { return TakeSnapshot(); }) {}
 
 DurableCommitter::~DurableCommitter() { Shutdown(); }
-
-absl::Status DurableCommitter::Recover() {
-  const absl::Time start = absl::Now();
-  absl::StatusOr<std::optional<StoredSnapshot>> snapshot =
-      log_->LoadLatestSnapshot();
-  if (!snapshot.ok()) return snapshot.status();
-  int64_t seq = 0;
-  if (snapshot->has_value()) {
-    absl::StatusOr<EngineState> state = DecodeSnapshot((*snapshot)->chunks);
-    if (!state.ok()) {
-      return absl::DataLossError(absl::StrCat("snapshot at seq ",
-                                              (*snapshot)->seq, ": ",
-                                              state.status().message()));
-    }
-    seq = (*snapshot)->seq;
-    recovery_.snapshot_seq = seq;
-    recovery_.snapshot_rooms = static_cast<int64_t>(state->rooms.size());
-    recovery_.snapshot_event_ids =
-        static_cast<int64_t>(state->event_ids.size());
-    snapshot->reset();  // Frees the chunks before the state is built.
-    RestoreState(*std::move(state), engine_);
-  }
-  recovery_.snapshot_load_time = absl::Now() - start;
-
-  // A reader thread reads and decodes records while this one applies them.
-  struct Decoded {
-    int64_t seq;
-    absl::StatusOr<core::Mutation> mutation;
-  };
-  absl::Mutex queue_mu;
-  std::deque<std::vector<Decoded>> queue;  // Guarded by queue_mu.
-  bool reader_done = false;                // Guarded by queue_mu.
-  bool abandon = false;                    // Guarded by queue_mu.
-  absl::Status read_status;                // Set before reader_done.
-  std::thread reader([&] {
-    std::vector<Decoded> chunk;
-    int64_t chunk_events = 0;
-    auto push = [&]() -> bool {
-      absl::MutexLock lock(&queue_mu);
-      auto room = [&] { return queue.size() < 8 || abandon; };
-      queue_mu.Await(absl::Condition(&room));
-      if (abandon) return false;
-      queue.push_back(std::move(chunk));
-      chunk.clear();
-      chunk_events = 0;
-      return true;
-    };
-    absl::Status status =
-        log_->Read(seq, [&](int64_t record_seq, std::string_view record) {
-          chunk.push_back({record_seq, DecodeMutation(record)});
-          if (chunk.back().mutation.ok()) {
-            chunk_events += EventCount(*chunk.back().mutation);
-          }
-          if ((chunk.size() >= 1024 || chunk_events >= 65536) && !push()) {
-            return absl::CancelledError("recovery stopped");
-          }
-          return absl::OkStatus();
-        });
-    if (status.ok() && !chunk.empty()) push();
-    absl::MutexLock lock(&queue_mu);
-    read_status = status;
-    reader_done = true;
-  });
-
-  int64_t expected = seq + 1;
-  absl::Status status;
-  while (status.ok()) {
-    std::vector<Decoded> chunk;
-    {
-      absl::MutexLock lock(&queue_mu);
-      auto ready = [&] { return !queue.empty() || reader_done; };
-      queue_mu.Await(absl::Condition(&ready));
-      if (queue.empty()) break;
-      chunk = std::move(queue.front());
-      queue.pop_front();
-    }
-    for (Decoded& d : chunk) {
-      if (d.seq != expected) {
-        status = absl::DataLossError(absl::StrCat(
-            "log has a gap: expected record ", expected, ", found ", d.seq));
-        break;
-      }
-      if (!d.mutation.ok()) {
-        status = absl::DataLossError(absl::StrCat(
-            "log record ", d.seq, ": ", d.mutation.status().message()));
-        break;
-      }
-      recovery_.events_replayed += EventCount(*d.mutation);
-      if (const auto* batch = std::get_if<core::FeedbackBatch>(&*d.mutation)) {
-        last_logged_micros_ =
-            std::max(last_logged_micros_, batch->logged_at_micros);
-      }
-      // A record that failed to apply when it was first committed fails
-      // the same way now: Apply is deterministic.
-      if (!engine_->Apply(*d.mutation).ok()) ++recovery_.records_rejected;
-      ++recovery_.records_replayed;
-      ++expected;
-    }
-  }
-  {
-    absl::MutexLock lock(&queue_mu);
-    abandon = true;
-  }
-  reader.join();
-  if (status.ok()) status = read_status;
-  if (!status.ok()) return status;
-  if (expected - 1 != log_->last_seq()) {
-    return absl::DataLossError(absl::StrCat("log ends at record ", expected - 1,
-                                            " but the store says ",
-                                            log_->last_seq()));
-  }
-  recovery_.elapsed = absl::Now() - start;
-  {
-    absl::MutexLock lock(&mu_);
-    stats_.last_seq = log_->last_seq();
-    stats_.last_snapshot_seq = seq;
-    records_since_snapshot_ = recovery_.records_replayed;
-  }
-  if (options_.metrics != nullptr) {
-    options_.metrics->RecordRecovery(recovery_.elapsed,
-                                     recovery_.records_replayed);
-  }
-  if (options_.log_recovery) {
-    absl::FPrintF(
-        stderr,
-        "banditd: recovered from %s: snapshot at seq %d (%d rooms, %d event "
-        "ids, loaded in %.1f ms) + %d log records (%d events, %d rejected "
-        "as when first applied) in %.1f ms; log ends at seq %d\n",
-        options_.data_dir, recovery_.snapshot_seq, recovery_.snapshot_rooms,
-        recovery_.snapshot_event_ids, Ms(recovery_.snapshot_load_time),
-        recovery_.records_replayed, recovery_.events_replayed,
-        recovery_.records_rejected, Ms(recovery_.elapsed), log_->last_seq());
-  }
-  return absl::OkStatus();
-}
 
 void DurableCommitter::Submit(core::Mutation mutation, Done done) {
   // Validating here, on the caller's thread, keeps that work off the single
@@ -391,11 +266,9 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
     absl::MutexLock lock(&mu_);
     ++stats_.groups;
     stats_.last_seq = log_->last_seq();
-    if (logged) {
-      stats_.records += count;
-      records_since_snapshot_ += count;
-    }
+    if (logged) stats_.records += count;
   }
+  if (logged) snapshotter_.Applied(count);
   for (size_t i = 0; i < kept.size(); ++i) {
     std::move(kept[i]->done)(status.ok()
                                  ? std::move(results[i])
@@ -437,68 +310,20 @@ void DurableCommitter::ContinueSnapshot() {
   if (status.ok()) trim_pending_ = true;
 }
 
-void DurableCommitter::SnapshotLoop() {
-  absl::Time last = absl::Now();
-  while (true) {
-    int64_t ticket;
-    {
-      absl::MutexLock lock(&mu_);
-      auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || snapshot_requested_ > snapshot_served_ ||
-               (options_.snapshot_every_records > 0 &&
-                records_since_snapshot_ >= options_.snapshot_every_records);
-      };
-      const bool woken = mu_.AwaitWithDeadline(
-          absl::Condition(&due), last + options_.snapshot_interval);
-      if (stopping_) {
-        snapshot_served_ = snapshot_requested_;
-        last_snapshot_status_ = absl::UnavailableError("shutting down");
-        return;
-      }
-      ticket = snapshot_requested_;
-      if (!woken && records_since_snapshot_ == 0) {
-        last = absl::Now();
-        continue;
-      }
-    }
-    absl::Status status = TakeSnapshot();
-    last = absl::Now();
-    absl::MutexLock lock(&mu_);
-    snapshot_served_ = ticket;
-    last_snapshot_status_ = status;
-    if (!status.ok()) {
-      absl::FPrintF(stderr, "banditd: snapshot failed (will retry): %s\n",
-                    status.ToString());
-      // Back off instead of retrying at once, e.g. while the disk is full.
-      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_;
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(1));
-    }
-  }
-}
-
 absl::Status DurableCommitter::TakeSnapshot() {
   const absl::Time start = absl::Now();
-  EngineState state;
-  int64_t seq = 0;
-  absl::Duration pause;
-  // Copy everything now, while Feedback keeps flowing, and in the pause
-  // only what Feedback changes, into the same memory; unless a structural
-  // change came in between, then copy all in the pause.
-  const int64_t epoch = structure_epoch_.load(std::memory_order_acquire);
-  state = CaptureDraft(*engine_);
-  RunOnWriter([&](LogStore* log) {
-    const absl::Time t0 = absl::Now();
-    if (structure_epoch_.load(std::memory_order_acquire) != epoch ||
-        !FinishDraft(*engine_, &state)) {
-      state = CaptureState(*engine_);
-    }
-    seq = log->last_seq();
-    pause = absl::Now() - t0;
-    absl::MutexLock lock(&mu_);
-    records_since_snapshot_ = 0;
-  });
+  StateCopy copy = CopyState(*engine_, structure_epoch_,
+                             [this](absl::FunctionRef<void()> capture) {
+                               int64_t seq = 0;
+                               RunOnWriter([&](LogStore* log) {
+                                 capture();
+                                 seq = log->last_seq();
+                                 snapshotter_.Covered();
+                               });
+                               return seq;
+                             });
+  const int64_t seq = copy.seq;
+  const absl::Duration pause = copy.pause;
   {
     absl::MutexLock lock(&mu_);
     stats_.last_snapshot_pause = pause;
@@ -507,8 +332,8 @@ absl::Status DurableCommitter::TakeSnapshot() {
   }
   auto write = std::make_unique<SnapshotWrite>();
   write->seq = seq;
-  write->chunks = EncodeSnapshot(state, options_.snapshot_chunk_bytes);
-  state = EngineState();
+  write->chunks = EncodeSnapshot(copy.state, options_.snapshot_chunk_bytes);
+  copy.state = EngineState();
   const size_t chunk_count = write->chunks.size();
 
   absl::MutexLock lock(&mu_);
@@ -539,13 +364,7 @@ absl::Status DurableCommitter::TakeSnapshot() {
 }
 
 absl::Status DurableCommitter::SnapshotNow() {
-  absl::MutexLock lock(&mu_);
-  const int64_t ticket = ++snapshot_requested_;
-  auto served = [this, ticket]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return snapshot_served_ >= ticket;
-  };
-  mu_.Await(absl::Condition(&served));
-  return last_snapshot_status_;
+  return snapshotter_.SnapshotNow();
 }
 
 void DurableCommitter::RunOnWriter(
@@ -573,12 +392,14 @@ void DurableCommitter::Shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
   }
+  // No snapshot starts now; one in progress ends when the writer stops.
+  snapshotter_.BeginStop();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (writer_.joinable()) writer_.join();
-  if (snapshotter_.joinable()) snapshotter_.join();
+  snapshotter_.Stop();
 }
 
 DurableCommitter::Stats DurableCommitter::stats() const {

@@ -19,10 +19,11 @@
 #include "absl/time/time.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
-#include "server/ops/store_metrics.h"
 #include "server/store/committer.h"
 #include "server/store/engine_state.h"
 #include "server/store/log_store.h"
+#include "server/store/snapshotter.h"
+#include "server/store/store_metrics.h"
 
 namespace banditd::store {
 
@@ -35,12 +36,12 @@ namespace banditd::store {
 // log order and then runs the Done callbacks. Applying in log order is what
 // makes recovery exact: replaying the log gives the same state.
 //
-// Snapshots: every `snapshot_every_records` records or `snapshot_interval`,
-// the snapshot thread copies the state while Feedback flows, then the writer,
-// between two groups (the only pause), refreshes in that copy what Feedback
-// changed (counters, event ids) at a known sequence number. The snapshot
-// thread encodes it; the writer stores the chunks about a megabyte at a time
-// between groups, commits the snapshot and trims the log it covers.
+// Snapshots: when the Snapshotter says one is due (every
+// `snapshot_every_records` records or `snapshot_interval`), its thread copies
+// the state with CopyState, whose short second step runs on the writer
+// between two groups (the only pause) at a known sequence number. The
+// snapshot thread encodes it; the writer stores the chunks about a megabyte
+// at a time between groups, commits the snapshot and trims the log it covers.
 //
 // Errors: a group whose append fails is not applied; its callers get
 // RESOURCE_EXHAUSTED (disk full) or UNAVAILABLE, and later groups try again.
@@ -79,7 +80,7 @@ class DurableCommitter final : public Committer {
     bool log_recovery = true;
     // When set, commits, snapshots and recovery are reported here; must
     // outlive the committer.
-    ops::StoreMetrics* metrics = nullptr;
+    store::StoreMetrics* metrics = nullptr;
   };
 
   // What recovery found at Open.
@@ -168,7 +169,6 @@ class DurableCommitter final : public Committer {
   // Writer thread: stores some chunks of snapshot_write_, commits it at the
   // end. Returns with mu_ not held.
   void ContinueSnapshot();
-  void SnapshotLoop();
   // Snapshot thread: one snapshot from capture to commit.
   absl::Status TakeSnapshot();
 
@@ -188,15 +188,9 @@ class DurableCommitter final : public Committer {
   std::vector<absl::AnyInvocable<void() &&>> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool writer_done_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t records_since_snapshot_ ABSL_GUARDED_BY(mu_) = 0;
-  // SnapshotNow tickets: requests so far, and the requests that the last
-  // finished snapshot attempt covered.
-  int64_t snapshot_requested_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t snapshot_served_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<SnapshotWrite> snapshot_write_ ABSL_GUARDED_BY(mu_);
   bool trim_pending_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
-  absl::Status last_snapshot_status_ ABSL_GUARDED_BY(mu_);
 
   // Writer thread only.
   bool unsynced_ = false;
@@ -205,8 +199,8 @@ class DurableCommitter final : public Committer {
   // Largest FeedbackBatch::logged_at_micros logged so far.
   int64_t last_logged_micros_ = 0;
 
+  Snapshotter snapshotter_;
   std::thread writer_;
-  std::thread snapshotter_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

@@ -1,17 +1,17 @@
-#ifndef BANDITD_SERVER_OPS_STORE_METRICS_H_
-#define BANDITD_SERVER_OPS_STORE_METRICS_H_
+#ifndef BANDITD_SERVER_STORE_STORE_METRICS_H_
+#define BANDITD_SERVER_STORE_STORE_METRICS_H_
 
 #include <cstdint>
 
 #include "absl/time/time.h"
 
-namespace banditd::ops {
+namespace banditd::store {
 
-// StoreMetrics is what the store reports about durability work. The store
-// holds a pointer to one (which may be null: then it reports nothing); the
-// implementation behind it (ops::Metrics) is thread-safe and cheap enough to
-// call once per commit group. Header only, so server/store depends on no
-// metrics library.
+// StoreMetrics is what the store (and the cluster committer) reports about
+// durability work. An interface of the store: the committers hold a pointer
+// to one (which may be null: then they report nothing) and ops::Metrics
+// implements it, thread-safe and cheap enough to call once per commit group.
+// Header only, so server/store depends on no metrics library.
 class StoreMetrics {
  public:
   virtual ~StoreMetrics() = default;
@@ -27,6 +27,6 @@ class StoreMetrics {
                               int64_t replayed_records) = 0;
 };
 
-}  // namespace banditd::ops
+}  // namespace banditd::store
 
-#endif  // BANDITD_SERVER_OPS_STORE_METRICS_H_
+#endif  // BANDITD_SERVER_STORE_STORE_METRICS_H_

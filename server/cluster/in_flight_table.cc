@@ -1,0 +1,287 @@
+#include "server/cluster/in_flight_table.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace banditd::cluster {
+
+class InFlightTable::Call {
+ public:
+  Call(store::Committer::Done done, int records)
+      : done_(std::move(done)), remaining_(records) {}
+
+  // One record's outcome; the last one answers the Submit.
+  void Finish(Result result) {
+    store::Committer::Done done;
+    Result outcome;
+    {
+      // Records of one call finish on the ack and the consumer threads.
+      absl::MutexLock lock(&mu_);
+      if (result.ok()) {
+        sum_.applied_events += result->applied_events;
+        sum_.duplicate_events += result->duplicate_events;
+        sum_.sequence = std::max(sum_.sequence, result->sequence);
+      } else if (error_.ok()) {
+        error_ = result.status();
+      }
+      if (--remaining_ > 0) return;
+      done = std::move(done_);
+      if (error_.ok()) {
+        outcome = sum_;
+      } else {
+        outcome = error_;
+      }
+    }
+    std::move(done)(std::move(outcome));
+  }
+
+ private:
+  absl::Mutex mu_;
+  store::Committer::Done done_ ABSL_GUARDED_BY(mu_);
+  int remaining_ ABSL_GUARDED_BY(mu_);
+  core::ApplyResult sum_ ABSL_GUARDED_BY(mu_);
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+};
+
+void InFlightTable::Outcomes::Run() && {
+  for (auto& [call, result] : writes) call->Finish(std::move(result));
+  for (auto& [read, status] : reads) std::move(read)(std::move(status));
+}
+
+std::shared_ptr<InFlightTable::Call> InFlightTable::NewCall(
+    store::Committer::Done done, int records) {
+  return std::make_shared<Call>(std::move(done), records);
+}
+
+std::optional<uint64_t> InFlightTable::Add(const std::shared_ptr<Call>& call,
+                                           int64_t events, absl::Time now) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_) {
+      const uint64_t id = next_id_++;
+      Write& write = writes_[id];
+      write.call = call;
+      write.events = events;
+      write.published = now;
+      return id;
+    }
+  }
+  call->Finish(absl::UnavailableError("server is shutting down"));
+  return std::nullopt;
+}
+
+void InFlightTable::Fail(uint64_t id, absl::Status error) {
+  std::shared_ptr<Call> call;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = writes_.find(id);
+    if (it == writes_.end()) return;
+    call = std::move(it->second.call);
+    writes_.erase(it);
+  }
+  call->Finish(std::move(error));
+}
+
+std::optional<absl::Time> InFlightTable::Acked(uint64_t id, uint64_t seq,
+                                               bool duplicate, absl::Time now) {
+  Outcomes out;
+  absl::Time published;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = writes_.find(id);
+    if (it == writes_.end()) return std::nullopt;
+    Write& write = it->second;
+    published = write.published;
+    write.acked = true;
+    write.acked_at = now;
+    write.seq = seq;
+    if (duplicate) {
+      write.duplicate = true;
+      core::ApplyResult result;
+      result.duplicate_events = write.events;
+      result.sequence = seq;
+      write.result = result;
+      duplicates_.emplace(seq, id);
+      CollectApplied(&out);
+    } else if (write.applied) {
+      out.writes.emplace_back(std::move(write.call), std::move(write.result));
+      writes_.erase(it);
+    }
+  }
+  std::move(out).Run();
+  return published;
+}
+
+void InFlightTable::Applied(uint64_t seq, std::optional<uint64_t> id,
+                            Result result) {
+  Outcomes out;
+  {
+    absl::MutexLock lock(&mu_);
+    applied_ = std::max(applied_, seq);
+    if (id.has_value()) {
+      auto it = writes_.find(*id);
+      if (it != writes_.end()) {
+        Write& write = it->second;
+        write.applied = true;
+        write.result = std::move(result);
+        if (write.result.ok()) write.result->sequence = seq;
+        if (write.acked) {
+          out.writes.emplace_back(std::move(write.call),
+                                  std::move(write.result));
+          writes_.erase(it);
+        }
+      }
+    }
+    CollectApplied(&out);
+  }
+  std::move(out).Run();
+}
+
+void InFlightTable::SetApplied(uint64_t seq) {
+  absl::MutexLock lock(&mu_);
+  applied_ = seq;
+}
+
+void InFlightTable::CollectApplied(Outcomes* out) {
+  while (!duplicates_.empty() && duplicates_.begin()->first <= applied_) {
+    const uint64_t id = duplicates_.begin()->second;
+    duplicates_.erase(duplicates_.begin());
+    auto it = writes_.find(id);
+    if (it == writes_.end()) continue;  // Expired meanwhile.
+    out->writes.emplace_back(std::move(it->second.call),
+                             std::move(it->second.result));
+    writes_.erase(it);
+  }
+  while (!reads_.empty() && reads_.begin()->first <= applied_) {
+    out->reads.emplace_back(std::move(reads_.begin()->second.done),
+                            absl::OkStatus());
+    reads_.erase(reads_.begin());
+  }
+}
+
+void InFlightTable::WhenApplied(uint64_t seq, ReadDone done, absl::Time now) {
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) {
+      status = absl::UnavailableError(
+          "min_applied_sequence: the server is shutting down; read from "
+          "another replica");
+    } else if (applied_ < seq) {
+      reads_.emplace(seq, Read{now, std::move(done)});
+      return;
+    }
+  }
+  std::move(done)(std::move(status));
+}
+
+void InFlightTable::Expire(absl::Time now) {
+  Outcomes out;
+  {
+    absl::MutexLock lock(&mu_);
+    // Acknowledged records not applied here in time: the write is durable
+    // in the stream, but this replica cannot report its outcome.
+    for (auto it = writes_.begin(); it != writes_.end();) {
+      Write& write = it->second;
+      if (write.acked && !write.applied &&
+          now - write.published > options_.apply_timeout) {
+        out.writes.emplace_back(
+            std::move(write.call),
+            absl::DeadlineExceededError(absl::StrCat(
+                "stored in the stream at seq ", write.seq,
+                " but not applied on this replica within ",
+                absl::FormatDuration(options_.apply_timeout),
+                "; it will be: retry with the same event_ids to be sure")));
+        writes_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = reads_.begin(); it != reads_.end();) {
+      if (now - it->second.since < options_.read_wait_timeout) {
+        ++it;
+        continue;
+      }
+      out.reads.emplace_back(
+          std::move(it->second.done),
+          absl::UnavailableError(absl::StrCat(
+              "min_applied_sequence: this replica has applied the stream up "
+              "to seq ",
+              applied_, ", not yet ", it->first, ", after waiting ",
+              absl::FormatDuration(options_.read_wait_timeout),
+              " (--cluster_read_wait_timeout); retry, or read from the "
+              "replica that took the write")));
+      it = reads_.erase(it);
+    }
+  }
+  std::move(out).Run();
+}
+
+uint64_t InFlightTable::FetchTarget(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  uint64_t target = 0;
+  // Reads waiting for a sequence the consumer is late with.
+  for (const auto& [seq, read] : reads_) {
+    if (now - read.since >= options_.fetch_after) {
+      target = std::max(target, seq);
+    }
+  }
+  for (const auto& [id, write] : writes_) {
+    if (write.acked && !write.applied &&
+        now - write.acked_at >= options_.fetch_after) {
+      target = std::max(target, write.seq);
+    }
+  }
+  return target;
+}
+
+bool InFlightTable::WaitDrained(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return writes_.empty();
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&drained), timeout);
+}
+
+void InFlightTable::Close() {
+  Outcomes out;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    for (auto& [seq, read] : reads_) {
+      out.reads.emplace_back(
+          std::move(read.done),
+          absl::UnavailableError("min_applied_sequence: the server is "
+                                 "shutting down; read from another replica"));
+    }
+    reads_.clear();
+    for (auto& [id, write] : writes_) {
+      out.writes.emplace_back(
+          std::move(write.call),
+          absl::UnavailableError(
+              write.acked
+                  ? "stored in the stream, but the server shut down before "
+                    "applying it"
+                  : "server shut down before JetStream acknowledged the "
+                    "publish; it may still be applied: retry with the same "
+                    "event_ids"));
+    }
+    writes_.clear();
+    duplicates_.clear();
+  }
+  std::move(out).Run();
+}
+
+size_t InFlightTable::writes() const {
+  absl::MutexLock lock(&mu_);
+  return writes_.size();
+}
+
+size_t InFlightTable::reads() const {
+  absl::MutexLock lock(&mu_);
+  return reads_.size();
+}
+
+}  // namespace banditd::cluster

@@ -1,0 +1,142 @@
+#ifndef BANDITD_SERVER_CLUSTER_IN_FLIGHT_TABLE_H_
+#define BANDITD_SERVER_CLUSTER_IN_FLIGHT_TABLE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/mutation.h"
+#include "server/store/committer.h"
+
+namespace banditd::cluster {
+
+// InFlightTable tracks what the callers of one cluster replica wait for:
+//  - writes: each record a Submit published, until JetStream acknowledged it
+//    (stored on a quorum) and this replica applied it; or, when JetStream
+//    reports it a duplicate of the record at some sequence, until that
+//    sequence is applied here. A Submit that published several records (one
+//    per room) is answered once all of them have an outcome, with the sum of
+//    their results or the first error;
+//  - reads waiting for a minimum applied sequence (read-your-writes).
+// Nothing here talks to NATS: the transport reports publishes and acks, the
+// apply loop reports applied sequences, the maintenance thread expires what
+// waited too long. Callbacks run outside the table's lock.
+//
+// Thread safety: every method is thread-safe.
+class InFlightTable {
+ public:
+  using Result = absl::StatusOr<core::ApplyResult>;
+  using ReadDone = absl::AnyInvocable<void(absl::Status) &&>;
+
+  struct Options {
+    // A write JetStream acknowledged but this replica has not applied this
+    // long after its publish fails with DEADLINE_EXCEEDED.
+    absl::Duration apply_timeout = absl::Seconds(2);
+    // A read still waiting this long fails with UNAVAILABLE.
+    absl::Duration read_wait_timeout = absl::Seconds(2);
+    // FetchTarget reports what waited this long.
+    absl::Duration fetch_after = absl::Milliseconds(100);
+  };
+
+  // One Submit.
+  class Call;
+
+  explicit InFlightTable(Options options) : options_(options) {}
+  InFlightTable(const InFlightTable&) = delete;
+  InFlightTable& operator=(const InFlightTable&) = delete;
+
+  // A Submit that publishes `records` records; `done` runs once, when the
+  // last of them has an outcome.
+  static std::shared_ptr<Call> NewCall(store::Committer::Done done,
+                                       int records);
+
+  // Registers a record of `call` with `events` Feedback events about to be
+  // published and returns its id (for the origin header), or nullopt when
+  // the table is closed: then the record has failed with UNAVAILABLE.
+  std::optional<uint64_t> Add(const std::shared_ptr<Call>& call, int64_t events,
+                              absl::Time now);
+  // The record's publish failed: its call fails with `error`.
+  void Fail(uint64_t id, absl::Status error);
+  // JetStream stored record `id` at `seq`; `duplicate`: it already held
+  // these events at `seq` (a retry), so all its events count as duplicates.
+  // Returns when the record was published, or nullopt for an unknown id
+  // (expired, or not this process's).
+  std::optional<absl::Time> Acked(uint64_t id, uint64_t seq, bool duplicate,
+                                  absl::Time now);
+  // This replica applied the stream record at `seq` with `result`; `id`
+  // when this process published it. Sequences arrive in increasing order.
+  void Applied(uint64_t seq, std::optional<uint64_t> id, Result result);
+  // The sequence this replica starts from (its snapshot's), before anything
+  // is applied.
+  void SetApplied(uint64_t seq);
+
+  // Runs `done` with OK once `seq` is applied, or with UNAVAILABLE after
+  // read_wait_timeout or when the table closes.
+  void WhenApplied(uint64_t seq, ReadDone done, absl::Time now);
+
+  // Fails writes acknowledged but not applied within apply_timeout of their
+  // publish, and reads that waited read_wait_timeout.
+  void Expire(absl::Time now);
+  // The highest sequence that a write (acknowledged) or a read has waited
+  // for at least fetch_after; 0 when none.
+  uint64_t FetchTarget(absl::Time now) const;
+
+  // Waits up to `timeout` for every write to have an outcome; true if so.
+  bool WaitDrained(absl::Duration timeout);
+  // Fails everything still waiting with UNAVAILABLE, and from now on every
+  // Add and WhenApplied too (shutdown).
+  void Close();
+
+  size_t writes() const;
+  size_t reads() const;
+
+ private:
+  struct Write {
+    std::shared_ptr<Call> call;
+    bool acked = false;
+    bool applied = false;
+    // JetStream dropped the publish as a duplicate of the record at `seq`:
+    // done once that is applied.
+    bool duplicate = false;
+    int64_t events = 0;
+    uint64_t seq = 0;
+    Result result;
+    absl::Time published;
+    absl::Time acked_at;
+  };
+  struct Read {
+    absl::Time since;
+    ReadDone done;
+  };
+  // Outcomes to report once the lock is released.
+  struct Outcomes {
+    std::vector<std::pair<std::shared_ptr<Call>, Result>> writes;
+    std::vector<std::pair<ReadDone, absl::Status>> reads;
+    void Run() &&;
+  };
+
+  // Moves what `applied_` now completes into `out`.
+  void CollectApplied(Outcomes* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<uint64_t, Write> writes_ ABSL_GUARDED_BY(mu_);
+  // Duplicate writes waiting for their original's apply: seq -> id.
+  std::multimap<uint64_t, uint64_t> duplicates_ ABSL_GUARDED_BY(mu_);
+  std::multimap<uint64_t, Read> reads_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace banditd::cluster
+
+#endif  // BANDITD_SERVER_CLUSTER_IN_FLIGHT_TABLE_H_

@@ -1,0 +1,112 @@
+// NatsCommitter's apply loop: the ordered consumer (and the direct
+// fetcher) deliver the stream's records in order; each is applied to the
+// engine under apply_mu_, then the InFlightTable answers the calls and
+// reads it completes. The maintenance thread expires what waited too long.
+
+#include <nats/nats.h>
+
+#include <cstdio>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "server/cluster/nats_committer.h"
+#include "server/store/log_codec.h"
+
+namespace banditd::cluster {
+
+void NatsCommitter::OnMessage(natsConnection* nc, natsSubscription* sub,
+                              natsMsg* msg, void* closure) {
+  static_cast<NatsCommitter*>(closure)->HandleMessage(msg);
+  natsMsg_Destroy(msg);
+}
+
+void NatsCommitter::HandleMessage(natsMsg* msg) {
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) return;
+  const uint64_t seq = meta->Sequence.Stream;
+  const uint64_t pending = meta->NumPending;
+  const int64_t stored_ns = meta->Timestamp;
+  jsMsgMetaData_Destroy(meta);
+  ApplyRecord(seq, pending, stored_ns, msg);
+}
+
+void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
+                                int64_t stored_ns, natsMsg* msg) {
+  absl::StatusOr<core::ApplyResult> result;
+  {
+    absl::MutexLock lock(&apply_mu_);
+    // The ordered consumer and the direct fetcher both deliver records in
+    // order; whichever comes second skips.
+    const uint64_t previous = applied_sequence();
+    if (seq <= previous) return;
+    // Without a filter every sequence is for this replica: a jump means the
+    // stream dropped records (retention) before this replica applied them.
+    if (options_.rooms_filter.empty() && previous > 0 && seq != previous + 1) {
+      absl::FPrintF(stderr,
+                    "banditd: stream records %d to %d were removed (retention "
+                    "limits) before this replica applied them; its state now "
+                    "differs from its peers': copy cluster.db from a current "
+                    "replica and restart\n",
+                    previous + 1, seq - 1);
+      absl::MutexLock stats_lock(&mu_);
+      stats_.skipped_records += static_cast<int64_t>(seq - previous - 1);
+    }
+    absl::StatusOr<core::Mutation> mutation = store::DecodeMutation(
+        std::string_view(natsMsg_GetData(msg),
+                         static_cast<size_t>(natsMsg_GetDataLength(msg))));
+    if (!mutation.ok()) {
+      // Every replica skips the same record the same way.
+      absl::FPrintF(stderr, "banditd: stream record %d skipped: %s\n", seq,
+                    mutation.status().ToString());
+      result = mutation.status();
+    } else {
+      result = engine_->Apply(*mutation);
+      if (!std::holds_alternative<core::FeedbackBatch>(*mutation)) {
+        structure_epoch_.fetch_add(1, std::memory_order_acq_rel);
+      }
+    }
+    applied_seq_.store(seq, std::memory_order_release);
+  }
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.applied_sequence = seq;
+    if (pending.has_value()) {
+      stats_.pending_records = *pending;
+    } else if (stats_.pending_records > 0) {
+      --stats_.pending_records;
+    }
+    stats_.apply_lag = now - absl::FromUnixNanos(stored_ns);
+    ++stats_.applied_records;
+    if (!result.ok()) ++stats_.rejected_records;
+    last_delivery_ = now;
+  }
+  snapshotter_.Applied(1);
+  // Completes this process's call for the record, and what waited for seq.
+  in_flight_.Applied(seq, OwnId(msg), std::move(result));
+}
+
+void NatsCommitter::MaintenanceLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !consuming_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stop), absl::Milliseconds(100));
+      if (!consuming_) return;
+      // Idle and caught up: nothing lags.
+      if (stats_.pending_records == 0 &&
+          absl::Now() - last_delivery_ > absl::Seconds(1)) {
+        stats_.apply_lag = absl::ZeroDuration();
+      }
+    }
+    in_flight_.Expire(absl::Now());
+  }
+}
+
+}  // namespace banditd::cluster

@@ -1,0 +1,217 @@
+// NatsCommitter's publish path: Submit splits a mutation into one record
+// per room, publishes each to its room's subject with a JetStream message id
+// (retries of the same events are dropped by JetStream) and an origin
+// header (so that this replica's apply loop finds the call), and hands the
+// acknowledgements to the InFlightTable.
+
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "server/cluster/nats_committer.h"
+#include "server/cluster/nats_status.h"
+#include "server/store/log_codec.h"
+
+namespace banditd::cluster {
+
+namespace {
+
+// The header that names the replica and call that published a record, so
+// that the replica's consumer can hand the Apply result to the call.
+constexpr char kOriginHeader[] = "Banditd-Origin";
+
+const std::string& RoomOf(const core::Mutation& mutation) {
+  return std::visit(
+      [](const auto& m) -> const std::string& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(m)>,
+                                     core::FeedbackBatch>) {
+          static const std::string kEmpty;
+          return m.events.empty() ? kEmpty : m.events.front().room_id;
+        } else {
+          return m.room_id;
+        }
+      },
+      mutation);
+}
+
+// JetStream's message id of a Feedback record whose events all carry an
+// event_id: the same events retried give the same id, so JetStream drops
+// the retry within the stream's duplicate window. FNV-1a over the room and
+// the ids (stable across processes and builds, unlike absl::Hash).
+std::string MessageId(const std::string& room, const core::Mutation& part) {
+  const auto* batch = std::get_if<core::FeedbackBatch>(&part);
+  if (batch == nullptr || batch->events.empty()) return "";
+  uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+  auto mix = [&](absl::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h1 = (h1 ^ c) * 0x100000001b3ull;
+      h2 = (h2 ^ c) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+    }
+    h1 = (h1 ^ 0xff) * 0x100000001b3ull;  // A separator no byte forges.
+  };
+  mix(room);
+  for (const core::FeedbackEvent& event : batch->events) {
+    if (event.event_id.empty()) return "";
+    mix(event.event_id);
+  }
+  return absl::StrFormat("%s:%d:%016x%016x", room, batch->events.size(), h1,
+                         h2);
+}
+
+int64_t EventCount(const core::Mutation& part) {
+  const auto* batch = std::get_if<core::FeedbackBatch>(&part);
+  return batch == nullptr ? 0 : static_cast<int64_t>(batch->events.size());
+}
+
+}  // namespace
+
+void NatsCommitter::Submit(core::Mutation mutation, Done done) {
+  // Which rooms the mutation touches, in order of first appearance; a
+  // Feedback batch is split into one record per room.
+  std::vector<std::pair<std::string, core::Mutation>> parts;
+  if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
+    std::map<std::string, size_t> index;
+    for (core::FeedbackEvent& event : batch->events) {
+      auto [it, added] = index.emplace(event.room_id, parts.size());
+      if (added) parts.emplace_back(event.room_id, core::FeedbackBatch{});
+      std::get<core::FeedbackBatch>(parts[it->second].second)
+          .events.push_back(event);
+    }
+    // The decay clock: wall time, never going back on this replica.
+    int64_t now = absl::ToUnixMicros(absl::Now());
+    int64_t last = last_logged_micros_.load(std::memory_order_relaxed);
+    while (!last_logged_micros_.compare_exchange_weak(
+        last, std::max(last, now), std::memory_order_relaxed)) {
+    }
+    now = std::max(last, now);
+    batch->logged_at_micros = now;
+    for (auto& part : parts) {
+      std::get<core::FeedbackBatch>(part.second).logged_at_micros = now;
+    }
+  } else {
+    parts.emplace_back(RoomOf(mutation), core::Mutation());
+  }
+  for (const auto& part : parts) {
+    if (absl::Status held = CheckRoomHeld(part.first); !held.ok()) {
+      std::move(done)(held);
+      return;
+    }
+    if (absl::StatusOr<std::string> subject =
+            RoomSubject(options_.subject_prefix, part.first);
+        !subject.ok()) {
+      std::move(done)(subject.status());
+      return;
+    }
+  }
+  if (absl::Status status = engine_->Validate(mutation); !status.ok()) {
+    std::move(done)(status);
+    return;
+  }
+  if (parts.empty()) {
+    std::move(done)(absl::InvalidArgumentError("events: empty batch"));
+    return;
+  }
+  if (parts.size() == 1) parts.front().second = std::move(mutation);
+  bool stopping;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping = stopping_;
+  }
+  if (stopping) {
+    std::move(done)(absl::UnavailableError("server is shutting down"));
+    return;
+  }
+  std::shared_ptr<InFlightTable::Call> call =
+      InFlightTable::NewCall(std::move(done), static_cast<int>(parts.size()));
+  for (auto& [room, part] : parts) {
+    Publish(*RoomSubject(options_.subject_prefix, room),
+            store::EncodeMutation(part), MessageId(room, part),
+            EventCount(part), call);
+  }
+}
+
+void NatsCommitter::Publish(std::string subject, std::string record,
+                            std::string msg_id, int64_t events,
+                            const std::shared_ptr<InFlightTable::Call>& call) {
+  const std::optional<uint64_t> id = in_flight_.Add(call, events, absl::Now());
+  if (!id.has_value()) return;  // Shutting down: the call failed.
+  const std::string origin = absl::StrCat(origin_, "-", *id);
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, record.data(),
+                                static_cast<int>(record.size()));
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, kOriginHeader, origin.c_str());
+  if (s == NATS_OK) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = absl::ToInt64Milliseconds(options_.publish_timeout);
+    if (!msg_id.empty()) po.MsgId = msg_id.c_str();
+    s = js_PublishMsgAsync(js_, &msg, &po);
+  }
+  if (s == NATS_OK) return;  // The library owns msg now.
+  natsMsg_Destroy(msg);
+  in_flight_.Fail(*id, NatsError("publish to JetStream failed", s));
+}
+
+std::optional<uint64_t> NatsCommitter::OwnId(natsMsg* msg) const {
+  const std::string& origin = origin_;
+  const char* value = nullptr;
+  if (natsMsgHeader_Get(msg, kOriginHeader, &value) != NATS_OK ||
+      value == nullptr) {
+    return std::nullopt;
+  }
+  absl::string_view v(value);
+  if (v.size() <= origin.size() + 1 || v.substr(0, origin.size()) != origin ||
+      v[origin.size()] != '-') {
+    return std::nullopt;
+  }
+  uint64_t id = 0;
+  if (!absl::SimpleAtoi(v.substr(origin.size() + 1), &id)) return std::nullopt;
+  return id;
+}
+
+void NatsCommitter::OnAck(jsCtx* js, natsMsg* msg, jsPubAck* pa,
+                          jsPubAckErr* pae, void* closure) {
+  static_cast<NatsCommitter*>(closure)->HandleAck(msg, pa, pae);
+  natsMsg_Destroy(msg);
+}
+
+void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
+  const std::optional<uint64_t> id = OwnId(msg);
+  if (!id.has_value()) return;
+  if (pa == nullptr) {
+    std::string text = "JetStream did not acknowledge the publish";
+    if (pae != nullptr) {
+      absl::StrAppend(&text, ": ",
+                      pae->ErrText != nullptr ? pae->ErrText
+                                              : natsStatus_GetText(pae->Err));
+    }
+    absl::StrAppend(&text,
+                    "; it may still be applied: retry with the same "
+                    "event_ids");
+    in_flight_.Fail(*id, absl::UnavailableError(std::move(text)));
+    return;
+  }
+  // A duplicate: JetStream already holds these events at pa->Sequence (a
+  // retry); the call is answered once that record is applied here.
+  const std::optional<absl::Time> published =
+      in_flight_.Acked(*id, pa->Sequence, pa->Duplicate, absl::Now());
+  if (!published.has_value()) return;
+  if (pa->Duplicate) {
+    absl::MutexLock lock(&mu_);
+    ++stats_.duplicate_publishes;
+  }
+  if (options_.metrics != nullptr) {
+    options_.metrics->RecordCommit(absl::Now() - *published, 1);
+  }
+}
+
+}  // namespace banditd::cluster
