@@ -38,7 +38,12 @@ std::string ItemName(int j) { return absl::StrCat("ctx_item_", j); }
 // uniform in [0, views / 10]: many young arms, exact CTR ties at the top.
 // kMature: views uniform in [1,000, 100,000] and a CTR drawn uniformly in
 // [1 %, 5 %] per arm: a long-running room, small CTRs, few ties.
-enum class Data { kUniform = 0, kMature = 1 };
+// kCold: 1 arm in 100 has views (kUniform's), the others none: a feed full
+// of new items, where the index policies tie at +infinity (issue 17).
+// kMature100: views uniform in [100, 1,000], CTR uniformly in [1 %, 5 %]:
+// every arm has at least 100 views, and their Thompson draws overlap
+// (issue 17's mature Thompson room).
+enum class Data { kUniform = 0, kMature = 1, kCold = 2, kMature100 = 3 };
 
 // A room "r" with `arms` arms, every arm seen in the whole-room segment and
 // in each of kContextItems context items, with random views and clicks.
@@ -53,7 +58,8 @@ std::unique_ptr<Fixture> Build(int arms, Data data) {
   CreateRoom create;
   create.room_id = "r";
   create.arm_ids.reserve(arms);
-  for (int i = 0; i < arms; ++i) create.arm_ids.push_back(absl::StrCat("arm_", i));
+  for (int i = 0; i < arms; ++i)
+    create.arm_ids.push_back(absl::StrCat("arm_", i));
   if (!f->engine.Apply(create).ok()) std::abort();
 
   std::mt19937_64 rng(42);
@@ -66,25 +72,36 @@ std::unique_ptr<Fixture> Build(int arms, Data data) {
       FeedbackEvent e;
       e.room_id = "r";
       e.arm_id = absl::StrCat("arm_", i);
-      if (data == Data::kUniform) {
+      if (data == Data::kCold && i % 100 != 0) continue;
+      if (data == Data::kUniform || data == Data::kCold) {
         e.views = 1 + static_cast<int64_t>(rng() % 1000);
         e.clicks = static_cast<int64_t>(rng() % (e.views / 10 + 1));
+      } else if (data == Data::kMature100) {
+        e.views = 100 + static_cast<int64_t>(rng() % 901);
+        const double ctr =
+            0.01 + 0.04 * static_cast<double>(rng() % 10001) / 1e4;
+        e.clicks = static_cast<int64_t>(ctr * static_cast<double>(e.views));
       } else {
         e.views = 1000 + static_cast<int64_t>(rng() % 99001);
-        const double ctr = 0.01 + 0.04 * static_cast<double>(rng() % 10001) / 1e4;
+        const double ctr =
+            0.01 + 0.04 * static_cast<double>(rng() % 10001) / 1e4;
         e.clicks = static_cast<int64_t>(ctr * static_cast<double>(e.views));
       }
-      e.context_items = items;
+      // Context items only where a benchmark asks for them.
+      if (data == Data::kUniform || data == Data::kMature) {
+        e.context_items = items;
+      }
       batch.events.push_back(std::move(e));
     }
-    if (!f->engine.Apply(batch).ok()) std::abort();
+    if (!batch.events.empty() && !f->engine.Apply(batch).ok()) std::abort();
   }
   f->engine.ForEachRoom([&](const Room& room) {
     // The engine is never mutated again, so the pointers stay valid.
     const Segment* seg = room.FindSegment("");
     f->segment = &seg->arms;
     for (const std::string& item : items) {
-      f->items.push_back(&seg->context.find(item)->second);
+      auto it = seg->context.find(item);
+      if (it != seg->context.end()) f->items.push_back(&it->second);
     }
   });
   return f;
@@ -109,8 +126,8 @@ Fixture& Get(const benchmark::State& state) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #endif
-uint64_t ScanTable(const double* __restrict v, const double* __restrict c,
-                   size_t n) {
+uint64_t
+ScanTable(const double* __restrict v, const double* __restrict c, size_t n) {
   uint64_t sum = 0;
   for (size_t i = 0; i < n; ++i) {
     uint64_t views_bits;
@@ -146,7 +163,8 @@ void BM_Sample(benchmark::State& state, PolicyKind kind) {
   q.room_id = "r";
   q.k = kTopK;
   q.policy.kind = kind;
-  for (int j = 0; j < state.range(1); ++j) q.context_items.push_back(ItemName(j));
+  for (int j = 0; j < state.range(1); ++j)
+    q.context_items.push_back(ItemName(j));
   const int64_t before = AllocationCount();
   for (auto _ : state) {
     absl::StatusOr<SampleResult> result = f.engine.Sample(q);
@@ -157,12 +175,14 @@ void BM_Sample(benchmark::State& state, PolicyKind kind) {
     benchmark::DoNotOptimize(result);
   }
   const int64_t allocations = AllocationCount() - before;
-  state.counters["allocs/call"] = benchmark::Counter(
-      static_cast<double>(allocations) / static_cast<double>(state.iterations()));
+  state.counters["allocs/call"] =
+      benchmark::Counter(static_cast<double>(allocations) /
+                         static_cast<double>(state.iterations()));
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
-// Every size with the uniform data; the mature data at the two largest.
+// Every size with the uniform data; the mature data at the two largest; the
+// cold and the 100-view rooms at 1,000,000 arms without context items.
 void Sizes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"arms", "ctx", "data"});
   for (int64_t arms : {10, 1000, 100000, 1000000}) {
@@ -174,6 +194,9 @@ void Sizes(benchmark::internal::Benchmark* b) {
     for (int64_t ctx : {0, kContextItems}) {
       b->Args({arms, ctx, static_cast<int64_t>(Data::kMature)});
     }
+  }
+  for (Data data : {Data::kCold, Data::kMature100}) {
+    b->Args({1000000, 0, static_cast<int64_t>(data)});
   }
   b->Unit(benchmark::kMicrosecond);
 }

@@ -94,6 +94,9 @@ struct SampleQuery {
   bool propensities = false;
   // Monte Carlo draws for Thompson propensities; 0 means 1000.
   int propensity_draws = 0;
+  // Tests: rank by the reference scan, which scores every eligible arm,
+  // rather than by the bounded scans (sample_scan.h).
+  bool full_scan = false;
 };
 
 struct ScoredArm {
