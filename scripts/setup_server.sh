@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs only what building and running the banditd server needs: the
 # compiler, CMake and the Debian libraries the binary links (gRPC, protobuf,
-# Abseil, SQLite, prometheus-cpp, cpp-httplib, the NATS C client). No test
-# frameworks, browser, Prometheus, NATS server, Python or Go: scripts/setup.sh
-# adds those for development. A second run is a fast no-op. Safe as root or
-# as a sudoer.
+# Abseil, SQLite, prometheus-cpp, cpp-httplib, the NATS C client; spdlog and
+# nlohmann-json for the log). No test frameworks, browser, Prometheus, NATS
+# server, Python or Go: scripts/setup.sh adds those for development. A second
+# run is a fast no-op. Safe as root or as a sudoer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +15,7 @@ SERVER_APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev
   prometheus-cpp-dev libcpp-httplib-dev libnats-dev
+  libspdlog-dev nlohmann-json3-dev
 )
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi

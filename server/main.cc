@@ -28,18 +28,26 @@
 #include "server/cluster/cluster_collector.h"
 #include "server/cluster/nats_committer.h"
 #include "server/core/engine.h"
+#include "server/log/log.h"
 #include "server/ops/engine_collector.h"
 #include "server/ops/http_server.h"
 #include "server/ops/metrics.h"
 #include "server/service/auth.h"
 #include "server/service/bandit_service.h"
-#include "server/service/protobuf_log.h"
 #include "server/service/http_gateway.h"
 #include "server/service/openapi_doc.h"
+#include "server/service/protobuf_log.h"
 #include "server/service/server.h"
 #include "server/store/durable_committer.h"
 #include "server/version.h"
 
+ABSL_FLAG(std::string, log_format, "text",
+          "Log lines on stderr: text, or json (one object per line).");
+ABSL_FLAG(std::string, log_level, "info",
+          "Least severity logged: debug, info, warning or error.");
+ABSL_FLAG(int, log_failed_rpcs_per_second, 10,
+          "Failed calls logged per second at most (one line each: method, "
+          "code, duration, request id); the next line counts those dropped.");
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on; use 0.0.0.0 to accept remote clients.");
 ABSL_FLAG(int, port, 50051, "gRPC port; 0 picks a free one.");
@@ -193,13 +201,6 @@ ABSL_FLAG(absl::Duration, dashboard_history_interval, absl::Seconds(10),
 
 namespace {
 
-void Log(const std::string& message) {
-  absl::FPrintF(stderr, "%s banditd: %s\n",
-                absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                 absl::UTCTimeZone()),
-                message);
-}
-
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" ||
          absl::StartsWith(host, "127.");
@@ -239,6 +240,19 @@ int main(int argc, char** argv) {
   };
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  banditd::logging::Options log_options;
+  absl::Status log_flags = banditd::logging::ParseFormat(
+      absl::GetFlag(FLAGS_log_format), &log_options.format);
+  if (log_flags.ok()) {
+    log_flags = banditd::logging::ParseLevel(absl::GetFlag(FLAGS_log_level),
+                                             &log_options.min_level);
+  }
+  if (!log_flags.ok()) {
+    absl::FPrintF(stderr, "banditd: %s\n", log_flags.message());
+    return 1;
+  }
+  banditd::logging::Init(log_options);
+  banditd::service::RouteGrpcLogs();
   // Unparsable requests make libprotobuf log a line each: rate-limited.
   banditd::service::RateLimitProtobufLogs();
   // Deadlock detection is a debugging aid (absl/synchronization/mutex.h) that
@@ -289,11 +303,13 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<banditd::ops::HttpServer>> started =
         banditd::ops::HttpServer::Start(http_options, &metrics, &engine);
     if (!started.ok()) {
-      Log(std::string(started.status().message()));
+      SPDLOG_ERROR("{}", std::string(started.status().message()));
       return 1;
     }
     http = *std::move(started);
-    Log(absl::StrCat("metrics", http_options.dashboard ? " and dashboard" : "",
+    SPDLOG_INFO(
+        "{}",
+        absl::StrCat("metrics", http_options.dashboard ? " and dashboard" : "",
                      " on http://", http_options.host, ":", http->port(), "/"));
   }
   banditd::store::DurableCommitter::Options store_options;
@@ -302,7 +318,8 @@ int main(int argc, char** argv) {
     store_options.durability =
         banditd::store::DurableCommitter::Durability::kAsync;
   } else if (d != "sync") {
-    Log(absl::StrCat("--durability must be sync or async, not ", d));
+    SPDLOG_ERROR("{}",
+                 absl::StrCat("--durability must be sync or async, not ", d));
     return 1;
   }
   store_options.flush_interval = absl::GetFlag(FLAGS_flush_interval);
@@ -343,7 +360,8 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<banditd::cluster::NatsCommitter>> nats =
         banditd::cluster::NatsCommitter::Open(cluster_options, &engine);
     if (!nats.ok()) {
-      Log(absl::StrCat("cannot join the cluster: ", nats.status().ToString()));
+      SPDLOG_ERROR("{}", absl::StrCat("cannot join the cluster: ",
+                                      nats.status().ToString()));
       return 1;
     }
     cluster_collector =
@@ -354,7 +372,8 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<banditd::store::DurableCommitter>> opened =
         banditd::store::DurableCommitter::Open(store_options, &engine);
     if (!opened.ok()) {
-      Log(absl::StrCat("cannot open the store: ", opened.status().ToString()));
+      SPDLOG_ERROR("{}", absl::StrCat("cannot open the store: ",
+                                      opened.status().ToString()));
       return 1;
     }
     opened_committer = *std::move(opened);
@@ -366,7 +385,7 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<banditd::service::Authenticator>> loaded =
         banditd::service::Authenticator::FromFile(path);
     if (!loaded.ok()) {
-      Log(std::string(loaded.status().message()));
+      SPDLOG_ERROR("{}", std::string(loaded.status().message()));
       return 1;
     }
     auth = *std::move(loaded);
@@ -381,18 +400,19 @@ int main(int argc, char** argv) {
   std::unique_ptr<banditd::store::DecisionLog> decision_log;
   if (absl::GetFlag(FLAGS_decision_log)) {
     if (decisions == nullptr) {
-      Log("--decision_log needs --decision_cache_size > 0 (decision ids)");
+      SPDLOG_ERROR(
+          "--decision_log needs --decision_cache_size > 0 (decision ids)");
       return 1;
     }
     banditd::store::DecisionLog::Options log_options;
-    log_options.path = absl::StrCat(absl::GetFlag(FLAGS_data_dir),
-                                    "/decisions.sqlite");
+    log_options.path =
+        absl::StrCat(absl::GetFlag(FLAGS_data_dir), "/decisions.sqlite");
     log_options.max_age = absl::GetFlag(FLAGS_decision_log_max_age);
     log_options.max_rows = absl::GetFlag(FLAGS_decision_log_max_rows);
     absl::StatusOr<std::unique_ptr<banditd::store::DecisionLog>> opened =
         banditd::store::DecisionLog::Open(log_options);
     if (!opened.ok()) {
-      Log(std::string(opened.status().message()));
+      SPDLOG_ERROR("{}", std::string(opened.status().message()));
       return 1;
     }
     decision_log = *std::move(opened);
@@ -405,27 +425,31 @@ int main(int argc, char** argv) {
       absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   server_options.metrics = &metrics;
+  server_options.rpc_log.failed_per_second =
+      absl::GetFlag(FLAGS_log_failed_rpcs_per_second);
   if (!absl::GetFlag(FLAGS_tls_cert).empty() ||
       !absl::GetFlag(FLAGS_tls_key).empty()) {
     absl::StatusOr<std::string> cert = ReadFile(absl::GetFlag(FLAGS_tls_cert));
     absl::StatusOr<std::string> key = ReadFile(absl::GetFlag(FLAGS_tls_key));
     if (!cert.ok() || !key.ok()) {
-      Log(std::string((cert.ok() ? key : cert).status().message()));
+      SPDLOG_ERROR("{}",
+                   std::string((cert.ok() ? key : cert).status().message()));
       return 1;
     }
     server_options.tls_cert_pem = *std::move(cert);
     server_options.tls_key_pem = *std::move(key);
   } else if (!IsLoopback(absl::GetFlag(FLAGS_host)) &&
              !absl::GetFlag(FLAGS_allow_insecure)) {
-    Log(absl::StrCat("refusing plaintext gRPC on non-loopback host ",
-                     absl::GetFlag(FLAGS_host),
-                     ": pass --tls_cert/--tls_key, or --allow_insecure"));
+    SPDLOG_ERROR(
+        "{}", absl::StrCat("refusing plaintext gRPC on non-loopback host ",
+                           absl::GetFlag(FLAGS_host),
+                           ": pass --tls_cert/--tls_key, or --allow_insecure"));
     return 1;
   }
   absl::StatusOr<banditd::service::RunningServer> running =
       banditd::service::StartServer(server_options, &service);
   if (!running.ok()) {
-    Log(std::string(running.status().message()));
+    SPDLOG_ERROR("{}", std::string(running.status().message()));
     return 1;
   }
   grpc::Server& server = *running->server;
@@ -449,11 +473,13 @@ int main(int argc, char** argv) {
                     banditd::v1::BanditService::service_full_name()),
             server.InProcessChannel(grpc::ChannelArguments()));
     if (!started.ok()) {
-      Log(std::string(started.status().message()));
+      SPDLOG_ERROR("{}", std::string(started.status().message()));
       return 1;
     }
     gateway = *std::move(started);
-    Log(absl::StrCat("HTTP/JSON API on ",
+    SPDLOG_INFO(
+        "{}",
+        absl::StrCat("HTTP/JSON API on ",
                      gateway_options.tls_cert_file.empty() ? "http" : "https",
                      "://", gateway_options.host, ":", gateway->port(), "/"));
   }
@@ -462,15 +488,15 @@ int main(int argc, char** argv) {
   if (http != nullptr) {
     http->SetState(banditd::ops::HttpServer::State::kServing);
   }
-  Log(absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":",
-                   running->port,
-                   server_options.tls_cert_pem.empty() ? " (plaintext)"
-                                                       : " (TLS)",
-                   auth != nullptr ? " with token auth" : ""));
+  SPDLOG_INFO(
+      "{}", absl::StrCat(
+                "serving on ", absl::GetFlag(FLAGS_host), ":", running->port,
+                server_options.tls_cert_pem.empty() ? " (plaintext)" : " (TLS)",
+                auth != nullptr ? " with token auth" : ""));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  Log(absl::StrCat("received signal ", signal_number, ", draining"));
+  SPDLOG_INFO("received signal {}, draining", signal_number);
   health->SetServingStatus(false);
   if (http != nullptr) {
     http->SetState(banditd::ops::HttpServer::State::kDraining);
@@ -479,8 +505,9 @@ int main(int argc, char** argv) {
   // while calls are still served.
   if (const absl::Duration grace = absl::GetFlag(FLAGS_drain_grace);
       grace > absl::ZeroDuration()) {
-    Log(absl::StrCat("reporting NOT_SERVING for ", absl::FormatDuration(grace),
-                     " before refusing new calls"));
+    SPDLOG_INFO("{}", absl::StrCat("reporting NOT_SERVING for ",
+                                   absl::FormatDuration(grace),
+                                   " before refusing new calls"));
     absl::SleepFor(grace);
   }
   // Ends the Health.Watch streams, which would otherwise hold the drain
@@ -492,6 +519,6 @@ int main(int argc, char** argv) {
   if (gateway != nullptr) gateway->Stop();
   committer.Shutdown();
   if (http != nullptr) http->Stop();
-  Log("stopped");
+  SPDLOG_INFO("stopped");
   return 0;
 }

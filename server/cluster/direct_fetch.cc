@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/cluster/nats_committer.h"
+#include "server/log/log.h"
 
 namespace banditd::cluster {
 
@@ -69,10 +70,8 @@ void NatsCommitter::FetchLoop() {
       if (s != NATS_OK) {
         static std::atomic<int> logged{0};
         if (options_.log && logged.fetch_add(1) < 200) {
-          absl::FPrintF(
-              stderr, "%s banditd: direct get of seq %d: %s %s\n",
-              absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()),
-              dg.Sequence, natsStatus_GetText(s), nats_GetLastError(nullptr));
+          SPDLOG_WARN("direct get of seq {}: {} {}", dg.Sequence,
+                      natsStatus_GetText(s), nats_GetLastError(nullptr));
         }
         nats_GetLastError(nullptr);
         if (msg != nullptr) natsMsg_Destroy(msg);

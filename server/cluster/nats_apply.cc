@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/cluster/nats_committer.h"
+#include "server/log/log.h"
 #include "server/store/log_codec.h"
 
 namespace banditd::cluster {
@@ -46,12 +47,11 @@ void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
     // Without a filter every sequence is for this replica: a jump means the
     // stream dropped records (retention) before this replica applied them.
     if (options_.rooms_filter.empty() && previous > 0 && seq != previous + 1) {
-      absl::FPrintF(stderr,
-                    "banditd: stream records %d to %d were removed (retention "
-                    "limits) before this replica applied them; its state now "
-                    "differs from its peers': copy cluster.db from a current "
-                    "replica and restart\n",
-                    previous + 1, seq - 1);
+      SPDLOG_ERROR(
+          "stream records {} to {} were removed (retention limits) before "
+          "this replica applied them; its state now differs from its peers': "
+          "copy cluster.db from a current replica and restart",
+          previous + 1, seq - 1);
       absl::MutexLock stats_lock(&mu_);
       stats_.skipped_records += static_cast<int64_t>(seq - previous - 1);
     }
@@ -60,8 +60,8 @@ void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
                          static_cast<size_t>(natsMsg_GetDataLength(msg))));
     if (!mutation.ok()) {
       // Every replica skips the same record the same way.
-      absl::FPrintF(stderr, "banditd: stream record %d skipped: %s\n", seq,
-                    mutation.status().ToString());
+      SPDLOG_ERROR("stream record {} skipped: {}", seq,
+                   mutation.status().ToString());
       result = mutation.status();
     } else {
       result = engine_->Apply(*mutation);

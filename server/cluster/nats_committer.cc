@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "server/log/log.h"
 #include "server/store/engine_state.h"
 
 namespace banditd::cluster {
@@ -173,12 +174,11 @@ absl::Status NatsCommitter::Start() {
     options_.metrics->RecordRecovery(elapsed, applied);
   }
   if (options_.log) {
-    absl::FPrintF(stderr,
-                  "banditd: cluster replica of stream %s (%s): snapshot at "
-                  "seq %d, caught up to seq %d (%d records applied) in %.1f "
-                  "ms\n",
-                  options_.stream, filter_subject_, seq, applied_sequence(),
-                  applied, Ms(elapsed));
+    SPDLOG_INFO(
+        "cluster replica of stream {} ({}): snapshot at seq {}, caught up to "
+        "seq {} ({} records applied) in {:.1f} ms",
+        options_.stream, filter_subject_, seq, applied_sequence(), applied,
+        Ms(elapsed));
   }
   return absl::OkStatus();
 }
@@ -249,8 +249,7 @@ void NatsCommitter::Shutdown() {
   // A final snapshot, so that a restart replays little.
   if (started) {
     if (absl::Status s = TakeSnapshot(); !s.ok()) {
-      absl::FPrintF(stderr, "banditd: final cluster snapshot failed: %s\n",
-                    s.ToString());
+      SPDLOG_ERROR("final cluster snapshot failed: {}", s.ToString());
     }
   }
   if (sub_ != nullptr) natsSubscription_Destroy(sub_);

@@ -116,7 +116,7 @@ class NatsCommitter final : public store::Committer {
     int64_t snapshot_every_records = 100'000;
     absl::Duration snapshot_interval = absl::Minutes(10);
     size_t snapshot_chunk_bytes = 1 << 20;
-    // Print startup and snapshot summaries to stderr.
+    // Log startup and snapshot summaries (info).
     bool log = true;
     // Commits (publish to acknowledgement), snapshots and the catch-up at
     // Open are reported here when set; must outlive the committer.

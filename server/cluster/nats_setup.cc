@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "server/cluster/nats_committer.h"
 #include "server/cluster/nats_status.h"
+#include "server/log/log.h"
 
 namespace banditd::cluster {
 
@@ -116,12 +117,10 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
       // Another replica may have created it meanwhile: read it again.
       if (s != NATS_OK && code == JSStreamNameExistErr) continue;
       if (s == NATS_OK && options_.log) {
-        absl::FPrintF(stderr,
-                      "banditd: created stream %s (%s, replicas %d, max age "
-                      "%s, max bytes %d)\n",
-                      options_.stream, subjects, options_.replicas,
-                      absl::FormatDuration(options_.max_age),
-                      options_.max_bytes);
+        SPDLOG_INFO(
+            "created stream {} ({}, replicas {}, max age {}, max bytes {})",
+            options_.stream, subjects, options_.replicas,
+            absl::FormatDuration(options_.max_age), options_.max_bytes);
       }
     }
     if (s == NATS_OK || absl::Now() > deadline) break;
@@ -217,9 +216,8 @@ absl::Status NatsCommitter::Subscribe(uint64_t start_seq) {
                      &NatsCommitter::OnMessage, this, nullptr, &so, &code);
     if (s == NATS_OK || absl::Now() > deadline) break;
     if (options_.log) {
-      absl::FPrintF(stderr,
-                    "banditd: cannot consume the stream yet (%s), retrying\n",
-                    natsStatus_GetText(s));
+      SPDLOG_WARN("cannot consume the stream yet ({}), retrying",
+                  natsStatus_GetText(s));
     }
     nats_GetLastError(nullptr);
     absl::SleepFor(absl::Milliseconds(500));

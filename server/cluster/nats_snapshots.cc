@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "server/cluster/nats_committer.h"
 #include "server/cluster/nats_status.h"
+#include "server/log/log.h"
 #include "server/store/engine_state.h"
 
 namespace banditd::cluster {
@@ -56,10 +57,10 @@ absl::Status NatsCommitter::TakeSnapshot() {
   }
   if (options_.metrics != nullptr) options_.metrics->RecordSnapshot(total);
   if (options_.log) {
-    absl::FPrintF(stderr,
-                  "banditd: cluster snapshot at seq %d: %d chunks, pause %.2f "
-                  "ms, total %.1f ms\n",
-                  seq, snapshot.chunks.size(), Ms(pause), Ms(total));
+    SPDLOG_INFO(
+        "cluster snapshot at seq {}: {} chunks, pause {:.2f} ms, total {:.1f} "
+        "ms",
+        seq, snapshot.chunks.size(), Ms(pause), Ms(total));
   }
   return absl::OkStatus();
 }

@@ -15,11 +15,15 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "httplib.h"
+#include "server/log/request_id.h"
 #include "server/ops/http_socket.h"
 #include "server/service/http_transcode.h"
 
 namespace banditd::service {
 namespace {
+
+using logging::IsValidRequestId;
+using logging::kRequestIdKey;
 
 constexpr char kJson[] = "application/json";
 
@@ -46,6 +50,18 @@ bool FromByteBuffer(const grpc::ByteBuffer& buffer,
     bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   return message->ParseFromString(bytes);
+}
+
+// The request id the server gave the call (x-request-id, in the initial
+// metadata; with the trailers of a call that failed before sending any).
+std::string RequestIdOf(const grpc::ClientContext& context) {
+  for (const auto* metadata : {&context.GetServerInitialMetadata(),
+                               &context.GetServerTrailingMetadata()}) {
+    if (auto it = metadata->find(kRequestIdKey); it != metadata->end()) {
+      return std::string(it->second.data(), it->second.size());
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -101,6 +117,12 @@ class HttpGateway::Handler {
       context.AddMetadata("authorization",
                           req.get_header_value("Authorization"));
     }
+    // The call's request id: the client's X-Request-Id when it is one the
+    // server keeps, else the server's; either way it comes back as a header.
+    if (const std::string id = req.get_header_value("X-Request-Id");
+        IsValidRequestId(id)) {
+      context.AddMetadata(kRequestIdKey, id);
+    }
     const grpc::ByteBuffer request_bytes =
         ToByteBuffer(request->SerializeAsString());
     grpc::ByteBuffer response_bytes;
@@ -115,6 +137,9 @@ class HttpGateway::Handler {
           done.Notify();
         });
     done.WaitForNotification();
+    if (std::string id = RequestIdOf(context); !id.empty()) {
+      res.set_header("X-Request-Id", std::move(id));
+    }
     if (!status.ok()) {
       SendError(res, status.error_code(), status.error_message(),
                 status.error_details());

@@ -1,98 +1,67 @@
 #include "server/service/protobuf_log.h"
 
-#include <cstdio>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/stubs/logging.h"
+#include "grpc/support/log.h"
+#include "server/log/log.h"
 
 namespace banditd::service {
 namespace {
 
-struct Limiter {
-  absl::Mutex mu;
-  int burst ABSL_GUARDED_BY(mu) = 10;
-  absl::Duration window ABSL_GUARDED_BY(mu) = absl::Minutes(1);
-  absl::Time window_start ABSL_GUARDED_BY(mu) = absl::InfinitePast();
-  int printed ABSL_GUARDED_BY(mu) = 0;
-  int64_t dropped_in_window ABSL_GUARDED_BY(mu) = 0;
-  int64_t dropped_total ABSL_GUARDED_BY(mu) = 0;
-};
-
-Limiter& GetLimiter() {
-  static Limiter* limiter = new Limiter();
+logging::RateLimiter& ProtobufLimiter() {
+  static logging::RateLimiter* limiter =
+      new logging::RateLimiter(10, absl::Minutes(1));
   return *limiter;
 }
 
-const char* LevelName(google::protobuf::LogLevel level) {
+spdlog::level::level_enum LevelOf(google::protobuf::LogLevel level) {
   switch (level) {
     case google::protobuf::LOGLEVEL_INFO:
-      return "INFO";
+      return spdlog::level::info;
     case google::protobuf::LOGLEVEL_WARNING:
-      return "WARNING";
+      return spdlog::level::warn;
     case google::protobuf::LOGLEVEL_ERROR:
-      return "ERROR";
+      return spdlog::level::err;
     default:
-      return "FATAL";
+      return spdlog::level::critical;
   }
 }
 
-void Print(absl::Time now, const std::string& line) {
-  absl::FPrintF(
-      stderr, "%s banditd: %s\n",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()), line);
-}
-
-void Handle(google::protobuf::LogLevel level, const char* filename, int line,
-            const std::string& message) {
-  const absl::Time now = absl::Now();
-  const std::string text = absl::StrFormat(
-      "libprotobuf %s %s:%d] %s", LevelName(level), filename, line, message);
-  if (level == google::protobuf::LOGLEVEL_FATAL) {
-    Print(now, text);
-    return;
-  }
-  Limiter& limiter = GetLimiter();
-  absl::MutexLock lock(&limiter.mu);
-  if (now - limiter.window_start >= limiter.window) {
-    if (limiter.dropped_in_window > 0) {
-      Print(now, absl::StrFormat("libprotobuf: %d lines dropped in the last "
-                                 "%s (rate limit)",
-                                 limiter.dropped_in_window,
-                                 absl::FormatDuration(limiter.window)));
+void HandleProtobuf(google::protobuf::LogLevel level, const char* filename,
+                    int line, const std::string& message) {
+  const spdlog::source_loc where{filename, line, ""};
+  if (level != google::protobuf::LOGLEVEL_FATAL) {
+    const logging::RateLimiter::Decision admit =
+        ProtobufLimiter().Admit(absl::Now());
+    if (!admit.log) return;
+    if (admit.dropped_before > 0) {
+      spdlog::log(where, spdlog::level::warn,
+                  "libprotobuf: {} lines dropped before this one (rate limit)",
+                  admit.dropped_before);
     }
-    limiter.window_start = now;
-    limiter.printed = 0;
-    limiter.dropped_in_window = 0;
   }
-  if (limiter.printed < limiter.burst) {
-    ++limiter.printed;
-    Print(now, text);
-    return;
-  }
-  ++limiter.dropped_in_window;
-  ++limiter.dropped_total;
+  spdlog::log(where, LevelOf(level), "libprotobuf: {}", message);
+}
+
+void HandleGrpc(gpr_log_func_args* args) {
+  spdlog::level::level_enum level = spdlog::level::err;
+  if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = spdlog::level::debug;
+  if (args->severity == GPR_LOG_SEVERITY_INFO) level = spdlog::level::info;
+  spdlog::log(spdlog::source_loc{args->file, args->line, ""}, level, "grpc: {}",
+              args->message);
 }
 
 }  // namespace
 
 void RateLimitProtobufLogs(int burst, absl::Duration window) {
-  {
-    Limiter& limiter = GetLimiter();
-    absl::MutexLock lock(&limiter.mu);
-    limiter.burst = burst;
-    limiter.window = window;
-  }
-  google::protobuf::SetLogHandler(&Handle);
+  ProtobufLimiter().Configure(burst, window);
+  google::protobuf::SetLogHandler(&HandleProtobuf);
 }
 
-int64_t DroppedProtobufLogLines() {
-  Limiter& limiter = GetLimiter();
-  absl::MutexLock lock(&limiter.mu);
-  return limiter.dropped_total;
-}
+void RouteGrpcLogs() { gpr_set_log_function(&HandleGrpc); }
+
+int64_t DroppedProtobufLogLines() { return ProtobufLimiter().dropped_total(); }
 
 }  // namespace banditd::service

@@ -8,6 +8,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "server/service/health_service.h"
+#include "server/service/rpc_log.h"
 #include "server/service/rpc_metrics.h"
 
 namespace banditd::service {
@@ -40,13 +41,14 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
   builder.SetOption(
       std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(
           std::move(health_service)));
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(RpcLogInterceptorFactory(options.rpc_log));
   if (options.metrics != nullptr) {
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
     interceptors.push_back(RpcMetricsInterceptorFactory(options.metrics));
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(service);

@@ -8,6 +8,7 @@
 #include "grpcpp/server.h"
 #include "server/ops/metrics.h"
 #include "server/service/bandit_service.h"
+#include "server/service/rpc_log.h"
 
 namespace banditd::service {
 
@@ -21,6 +22,8 @@ struct ServerOptions {
   // When set, every RPC's method, code and latency are recorded here; must
   // outlive the server.
   ops::Metrics* metrics = nullptr;
+  // Request ids and the log line of each failed call.
+  RpcLogOptions rpc_log;
 };
 
 struct RunningServer {

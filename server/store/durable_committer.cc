@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "server/log/log.h"
 #include "server/store/log_codec.h"
 #include "server/store/sqlite_log_store.h"
 
@@ -170,14 +171,12 @@ void DurableCommitter::WriterLoop() {
       absl::MutexLock lock(&mu_);
       trim_pending_ = more.ok() && *more;
       if (!more.ok()) {
-        absl::FPrintF(stderr, "banditd: trimming the log failed: %s\n",
-                      more.status().ToString());
+        SPDLOG_ERROR("trimming the log failed: {}", more.status().ToString());
       }
     }
     if (unsynced_ && absl::Now() >= last_sync_ + options_.flush_interval) {
       if (absl::Status s = log_->Sync(); !s.ok()) {
-        absl::FPrintF(stderr, "banditd: log sync failed (will retry): %s\n",
-                      s.ToString());
+        SPDLOG_ERROR("log sync failed (will retry): {}", s.ToString());
       } else {
         unsynced_ = false;
       }
@@ -187,8 +186,7 @@ void DurableCommitter::WriterLoop() {
   }
   if (unsynced_) {
     if (absl::Status s = log_->Sync(); !s.ok()) {
-      absl::FPrintF(stderr, "banditd: final log sync failed: %s\n",
-                    s.ToString());
+      SPDLOG_ERROR("final log sync failed: {}", s.ToString());
     }
   }
   std::vector<absl::AnyInvocable<void() &&>> tasks;
@@ -245,10 +243,8 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
   // log, and still report the error: the outcome was uncertain to us.
   const bool logged = status.ok() || log_->last_seq() == before + count;
   if (!status.ok() && !logged && log_->last_seq() != before) {
-    absl::FPrintF(stderr,
-                  "banditd: log is at seq %d after a failed append of %d "
-                  "records from %d\n",
-                  log_->last_seq(), count, before);
+    SPDLOG_ERROR("log is at seq {} after a failed append of {} records from {}",
+                 log_->last_seq(), count, before);
   }
   records.clear();
   std::vector<absl::StatusOr<core::ApplyResult>> results;
@@ -353,11 +349,9 @@ absl::Status DurableCommitter::TakeSnapshot() {
       options_.metrics->RecordSnapshot(stats_.last_snapshot_total);
     }
     if (options_.log_recovery) {
-      absl::FPrintF(stderr,
-                    "banditd: snapshot at seq %d: %d chunks, pause %.2f ms, "
-                    "total %.1f ms\n",
-                    seq, chunk_count, Ms(pause),
-                    Ms(stats_.last_snapshot_total));
+      SPDLOG_INFO(
+          "snapshot at seq {}: {} chunks, pause {:.2f} ms, total {:.1f} ms",
+          seq, chunk_count, Ms(pause), Ms(stats_.last_snapshot_total));
     }
   }
   return status;

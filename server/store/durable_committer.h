@@ -76,7 +76,7 @@ class DurableCommitter final : public Committer {
     // Passed to SqliteLogStore (tests simulate a full disk with it).
     int64_t max_page_count = 0;
     bool verify_on_open = false;
-    // Print the recovery summary to stderr.
+    // Log the recovery summary and each snapshot (info).
     bool log_recovery = true;
     // When set, commits, snapshots and recovery are reported here; must
     // outlive the committer.

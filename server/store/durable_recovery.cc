@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "server/log/log.h"
 #include "server/store/durable_committer.h"
 #include "server/store/log_codec.h"
 
@@ -150,11 +151,10 @@ absl::Status DurableCommitter::Recover() {
                                      recovery_.records_replayed);
   }
   if (options_.log_recovery) {
-    absl::FPrintF(
-        stderr,
-        "banditd: recovered from %s: snapshot at seq %d (%d rooms, %d event "
-        "ids, loaded in %.1f ms) + %d log records (%d events, %d rejected "
-        "as when first applied) in %.1f ms; log ends at seq %d\n",
+    SPDLOG_INFO(
+        "recovered from {}: snapshot at seq {} ({} rooms, {} event ids, "
+        "loaded in {:.1f} ms) + {} log records ({} events, {} rejected as "
+        "when first applied) in {:.1f} ms; log ends at seq {}",
         options_.data_dir, recovery_.snapshot_seq, recovery_.snapshot_rooms,
         recovery_.snapshot_event_ids, Ms(recovery_.snapshot_load_time),
         recovery_.records_replayed, recovery_.events_replayed,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "server/log/log.h"
 
 namespace banditd::store {
 
@@ -117,8 +118,8 @@ void Snapshotter::Loop() {
     served_ = ticket;
     last_status_ = status;
     if (!status.ok()) {
-      absl::FPrintF(stderr, "banditd: %s failed (will retry): %s\n",
-                    options_.what, status.ToString());
+      SPDLOG_ERROR("{} failed (will retry): {}", options_.what,
+                   status.ToString());
       auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_;
       };

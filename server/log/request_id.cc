@@ -1,0 +1,28 @@
+#include "server/log/request_id.h"
+
+#include <cstdint>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+
+namespace banditd::logging {
+
+bool IsValidRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '_' && c != ':' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  thread_local absl::BitGen gen;
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
+                         absl::Uniform<uint64_t>(gen));
+}
+
+}  // namespace banditd::logging
