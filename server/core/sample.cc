@@ -205,7 +205,11 @@ bool RunScan(const SampleQuery& q, const std::vector<uint32_t>& candidates,
       scan::FullScan(scorer, eligible, top, q.full_scan);
       break;
     case scan::BoundKind::kReach:
-      scan::ReachScan(scorer, eligible, top);
+      if (scorer.policy().kind == PolicyKind::kThompson) {
+        scan::ThompsonScan(scorer, eligible, top);
+      } else {
+        scan::ReachScan(scorer, eligible, top);
+      }
       break;
     case scan::BoundKind::kFloatSum:
       scan::FloatSumScan(scorer, eligible, top);

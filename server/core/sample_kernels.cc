@@ -133,6 +133,33 @@ float FloatAtMost(double x) {
 }
 
 BANDITD_VECTOR_CLONES
+void ThompsonRates(const double* __restrict v, const double* __restrict c,
+                   size_t n, const ThompsonRateParams& p, int32_t* __restrict q,
+                   double* __restrict rate) {
+  for (size_t j = 0; j < n; ++j) {
+    const double clicks = c[j];
+    const double misses = v[j] - clicks;
+    const double a = (clicks < 0 ? 0.0 : clicks) + p.prior_a;  // BetaAlpha
+    const double b = (misses < 0 ? 0.0 : misses) + p.prior_b;  // BetaBeta
+    const double total = a + b;
+    const double mean = a / total;
+    const double gap = p.t - mean;
+    // gap^2 / (2 variance), variance = a b / (total^2 (total + 1)).
+    const double x_normal =
+        gap * gap * total * total * (total + 1) / (2 * a * b);
+    const int bin = ThompsonBin(mean, p.bins_over_t);
+    const double x_beta = a * p.log_keep[bin] + b * p.log_grow[bin];
+    const bool normal = a >= kBetaNormalMin && b >= kBetaNormalMin;
+    const double x = gap > 0 ? (normal ? x_normal : x_beta) : 0.0;
+    const double steps = x * (kRateSteps * (1 - 1e-9)) - 1e-6;
+    const double capped = steps < kMaxRateIndex ? steps : kMaxRateIndex;
+    const int32_t index = capped > 0 ? static_cast<int32_t>(capped) : 0;
+    q[j] = index;
+    rate[j] = p.rate[index];
+  }
+}
+
+BANDITD_VECTOR_CLONES
 size_t CountUnseen(const double* __restrict v,
                    const uint8_t* __restrict enabled, size_t n) {
   // 32-bit lanes: the compiler packs more per vector than with size_t.
@@ -172,11 +199,6 @@ BANDITD_VECTOR_CLONES
 void MarkBucb(const double* v, const double* c, size_t groups,
               const ReachParams& p, uint64_t* reach, uint64_t* marks) {
   MarkGroups<BucbReaches, kDeterministicGroup>(v, c, groups, p, reach, marks);
-}
-BANDITD_VECTOR_CLONES
-void MarkThompson(const double* v, const double* c, size_t groups,
-                  const ReachParams& p, uint64_t* reach, uint64_t* marks) {
-  MarkGroups<ThompsonMayReach, kThompsonGroup>(v, c, groups, p, reach, marks);
 }
 
 }  // namespace banditd::core::kernels

@@ -85,6 +85,50 @@ void ScaleAndMark(float* values, float factor, size_t n, float threshold,
 // The largest float not above `x` (x itself when exact).
 float FloatAtMost(double x);
 
+// Thompson's exact skip (sample_thompson.cc). For a threshold t in (0, 1)
+// each arm gets an exponent q >= 0 with exp(-q / kRateSteps) >= the
+// Chernoff bound exp(-x) on P(its draw >= t), and so >= that probability:
+//   - normal approximation (both Beta parameters >= kBetaNormalMin):
+//     x = (t - mean)^2 / (2 variance), the Gaussian tail bound;
+//   - exact Beta X = G_a / (G_a + G_b): X >= t iff
+//     Y = (1 - t) G_a - t G_b >= 0, and E exp(s Y) for s = alpha / (1 - t)
+//     is (1 - alpha)^-a (1 + alpha t / (1 - t))^-b, so
+//     x = a log(1 - alpha) + b log(1 + alpha t / (1 - t)) for any alpha in
+//     (0, 1); alpha is taken from kAlphaBins levels by the arm's mean
+//     relative to t (the optimum is 1 - mean / t), so no logarithm is taken
+//     per arm;
+//   - mean >= t: q = 0 (probability bound 1).
+// x is rounded down to the quarter (and slightly further, for rounding in
+// the vector code), so q / kRateSteps never exceeds the x the scan
+// recomputes in double for an arm it proposes. rate[q] = -log(1 -
+// exp(-q / kRateSteps)) is the arm's rate in the exponential clock.
+inline constexpr int kAlphaBins = 64;
+inline constexpr double kRateSteps = 4;
+inline constexpr int kMaxRateIndex = 2800;  // exp(-700)
+
+struct ThompsonRateParams {
+  double t;  // in (0, 1)
+  double prior_a;
+  double prior_b;
+  double bins_over_t;      // kAlphaBins / t
+  const double* log_keep;  // [kAlphaBins]: log(1 - alpha_j)
+  const double* log_grow;  // [kAlphaBins]: log1p(alpha_j t / (1 - t))
+  const double* rate;      // [kMaxRateIndex + 1]
+};
+
+// alpha_j = 1 - (j + 1/2) / kAlphaBins: the optimum for a mean in the
+// middle of bin j, [t j / kAlphaBins, t (j + 1) / kAlphaBins).
+inline double ThompsonAlpha(int bin) { return 1.0 - (bin + 0.5) / kAlphaBins; }
+// The bin of an arm whose mean is below t.
+inline int ThompsonBin(double mean, double bins_over_t) {
+  const int bin = static_cast<int>(mean * bins_over_t);
+  return bin < 0 ? 0 : (bin < kAlphaBins - 1 ? bin : kAlphaBins - 1);
+}
+
+// q[j] and rate[q[j]] for arms [0, n) of v (views) and c (clicks).
+void ThompsonRates(const double* v, const double* c, size_t n,
+                   const ThompsonRateParams& p, int32_t* q, double* rate);
+
 // The number of j in [0, n) with v[j] == 0 and enabled[j] != 0: the arms
 // with no views, tied at +infinity under the index policies.
 size_t CountUnseen(const double* v, const uint8_t* enabled, size_t n);
@@ -162,34 +206,14 @@ inline bool BucbReaches(double n, double clicks, const ReachParams& p) {
            kSquareSlack * spread + TieSquare(n, clicks, p.t) * m2);
 }
 
-// Thompson's first filter: can the draw reach t but for odds of exp(-30)?
-// A draw by the normal approximation (both parameters at least
-// kBetaNormalMin) is Gaussian with variance a b / (total^2 (total + 1)):
-// gap^2 (total + 1) <= 60 a b, with gap = t total - a. Any other draw is
-// sub-Gaussian with variance proxy 1 / (4 (total + 1)), ThompsonBound's
-// bound: gap^2 (total + 1) <= 15 total^2. The first is the one
-// BetaReachingDraw applies, so none of those arms is flagged in vain.
-inline bool ThompsonMayReach(double n, double clicks, const ReachParams& p) {
-  const double a = std::max(clicks, 0.0) + p.prior_a;
-  const double b = std::max(n - clicks, 0.0) + p.prior_b;
-  const double total = a + b;
-  const double gap = p.t * total - a;
-  const bool normal = (a >= kBetaNormalMin) & (b >= kBetaNormalMin);
-  const double limit = normal ? 2 * kBetaSkipLogProbability * a * b
-                              : double{kThompsonTail} * total * total;
-  return !(gap > 0) | (gap * gap * (total + 1) <= limit);
-}
-
 // Sets reach[j] to 1 when arm j may reach the threshold, else 0, and
 // marks[g] to 1 when some arm of group g (arms [kGroup g, kGroup (g + 1)))
 // may, for `groups` groups. The flags spare the scan a second test of every
 // arm in a marked group. Groups of 64 for the deterministic policies (the
 // fewer reductions let the loads run further ahead: 6 to 18 % faster at 1M
-// arms), of 16 for Thompson, whose first filter flags a few arms in many
-// groups. One small kernel per policy (sample_kernels.cc), each with vector
+// arms). One small kernel per policy (sample_kernels.cc), each with vector
 // clones (GCC cannot clone a template).
 constexpr size_t kDeterministicGroup = 64;
-constexpr size_t kThompsonGroup = 16;
 
 using MarkKernel = void (*)(const double*, const double*, size_t,
                             const ReachParams&, uint64_t*, uint64_t*);
@@ -199,8 +223,6 @@ void MarkUcb1(const double* v, const double* c, size_t groups,
               const ReachParams& p, uint64_t* reach, uint64_t* marks);
 void MarkBucb(const double* v, const double* c, size_t groups,
               const ReachParams& p, uint64_t* reach, uint64_t* marks);
-void MarkThompson(const double* v, const double* c, size_t groups,
-                  const ReachParams& p, uint64_t* reach, uint64_t* marks);
 
 }  // namespace banditd::core::kernels
 

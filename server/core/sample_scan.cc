@@ -125,20 +125,15 @@ void FinishTied(Scorer& scorer, const Eligibility& eligible, TopK& top,
 
 // No context item: the reach tests mark the groups of arms that may reach
 // the k-th best score so far; their arms are tested again against the
-// current threshold, then scored exactly (Thompson: drawn only where the
-// draw can reach it).
+// current threshold, then scored exactly.
 void ReachScan(Scorer& scorer, const Eligibility& eligible, TopK& top) {
   const TableView& base = scorer.inputs().base;
-  const PolicyParams& policy = scorer.policy();
   Scorer::Reach reach = scorer.ReachTests();
-  const bool thompson = policy.kind == PolicyKind::kThompson;
   constexpr double kInfinity = std::numeric_limits<double>::infinity();
   const bool tied = scorer.OnlyUnseenAreInfinite();
-  BetaReachingDraw beta;
   alignas(64) uint64_t arm_reach[kBlock];
-  const size_t group =
-      thompson ? kernels::kThompsonGroup : kernels::kDeterministicGroup;
-  uint64_t marks[kBlock / kernels::kThompsonGroup];
+  constexpr size_t group = kernels::kDeterministicGroup;
+  uint64_t marks[kBlock / group];
   const size_t arm_count = eligible.arm_count;
   for (uint32_t begin = 0; begin < arm_count; begin += kBlock) {
     const size_t n = std::min<size_t>(kBlock, arm_count - begin);
@@ -161,21 +156,11 @@ void ReachScan(Scorer& scorer, const Eligibility& eligible, TopK& top) {
         reach.params.t = std::min(top.threshold(), kernels::kReachThresholdCap);
         if (!reach.reaches(views, clicks, reach.params)) continue;
         if (!eligible(i)) continue;
-        if (!thompson) {
-          top.Offer(scorer.Score(i), i);
-          if (tied && top.threshold() == kInfinity) {
-            FinishTied(scorer, eligible, top, i + 1);
-            return;
-          }
-          continue;
+        top.Offer(scorer.Score(i), i);
+        if (tied && top.threshold() == kInfinity) {
+          FinishTied(scorer, eligible, top, i + 1);
+          return;
         }
-        if (beta.threshold() != top.threshold()) {
-          beta.SetThreshold(top.threshold());
-        }
-        top.Offer(
-            beta.Draw(scorer.rng(), BetaAlpha(clicks, policy.beta_prior_a),
-                      BetaBeta(views, clicks, policy.beta_prior_b)),
-            i);
       }
     }
   }

@@ -106,6 +106,10 @@ void FullScan(Scorer& scorer, const Eligibility& eligible, TopK& top,
 // over to the tied draw as FullScan does.
 void ReachScan(Scorer& scorer, const Eligibility& eligible, TopK& top);
 
+// BoundKind::kReach under Thompson: only the arms whose draw can enter the
+// top k are drawn, exactly (sample_thompson.cc proves the law unchanged).
+void ThompsonScan(Scorer& scorer, const Eligibility& eligible, TopK& top);
+
 // Cold rooms: `top` holds k arms, all unseen (score +infinity), and they are
 // exactly the eligible unseen arms of [0, from). Replaces them with k arms
 // drawn uniformly without replacement from every eligible unseen arm of the

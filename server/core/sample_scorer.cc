@@ -52,9 +52,6 @@ Scorer::Reach Scorer::ReachTests() const {
   } else if (p.kind == PolicyKind::kBucb) {
     r.mark = kernels::MarkBucb;
     r.reaches = kernels::BucbReaches;
-  } else if (p.kind == PolicyKind::kThompson) {
-    r.mark = kernels::MarkThompson;
-    r.reaches = kernels::ThompsonMayReach;
   }
   return r;
 }

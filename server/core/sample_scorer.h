@@ -206,8 +206,9 @@ class Scorer {
   // [begin, begin + n) (dense `t`). These must stay above ScoreIn.
   void BoundBlock(const TableView& t, size_t begin, size_t n, float* out) const;
 
-  // kReach: the policy's mark kernel and per-arm reach test, and their
-  // parameters with the threshold still to set.
+  // kReach (but Thompson, see ThompsonScan): the policy's mark kernel and
+  // per-arm reach test, and their parameters with the threshold still to
+  // set.
   struct Reach {
     kernels::MarkKernel mark;
     bool (*reaches)(double, double, const kernels::ReachParams&);

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <map>
 #include <random>
@@ -212,7 +211,6 @@ TEST(SampleDifferentialTest, DeterministicPoliciesMatchTheFullScan) {
   // The rooms must exercise the bounded scans, not only the full one.
   EXPECT_GT(compared, 25000);
   EXPECT_GT(bounded, 15000);
-  std::printf("compared %d bounded %d\n", compared, bounded);
 }
 
 // Cold rooms: with at least k eligible unseen arms (tied at +infinity), the
@@ -431,13 +429,19 @@ void ExpectWinnerFrequencies(PolicyKind kind,
 
 // Contenders in each regime of the draw: exact Beta (both parameters under
 // 32), a == 1 (by inversion), the normal approximation; and many weak arms
-// that each win rarely but together often, the arms a skip rule drops.
+// that each win rarely but together often: the arms a skip rule drops. The
+// scan takes its threshold at the start of each block of 512 arms
+// (kernels::kBlock): the first block holds arms that never win, the second
+// the contenders (padded with more of those), and the weak arms come after,
+// where the threshold the contenders set lets most of them be skipped.
 const std::vector<ArmGroup> kThompsonRoom = {
-    {1, 30, 9},      // Beta(10, 22)
-    {1, 200, 60},    // normal, mean 0.30
-    {1, 3, 0},       // Beta(1, 4)
-    {60, 60, 9},     // Beta(10, 52), weak
-    {40, 400, 100},  // normal, mean 0.25, weak
+    {512, 3000, 40},  // normal, mean 0.014: never wins
+    {1, 30, 9},       // Beta(10, 22)
+    {1, 200, 60},     // normal, mean 0.30
+    {1, 3, 0},        // Beta(1, 4)
+    {509, 3000, 40},  // never wins
+    {60, 60, 9},      // Beta(10, 52), weak
+    {40, 400, 100},   // normal, mean 0.25, weak
 };
 
 TEST(SampleDifferentialTest, ThompsonWinnersMatchExactProbabilities) {

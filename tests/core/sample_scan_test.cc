@@ -205,8 +205,9 @@ TEST_P(SampleScanTest, TiedArmsAreChosenAsWhenScoringEveryArm) {
   }
 }
 
-// Thompson's scan skips drawing for arms whose draw cannot reach the k-th
-// best draw so far (exactly, or but for odds of exp(-30)). Listing every arm
+// Thompson's scans skip drawing for arms whose draw cannot reach the k-th
+// best draw so far (exactly without context items, sample_thompson.cc; with
+// them but for odds of 9e-14 per arm). Listing every arm
 // as a candidate takes the path that draws for every arm: over 2,000 seeds
 // the two must pick each of the contenders a0..a3 equally often. The other
 // arms all have `rest_views` views and `rest_clicks` clicks.
