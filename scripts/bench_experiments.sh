@@ -49,4 +49,4 @@ off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
 print(f"Sample, decision log off: median {off:.0f}/s; on: median {on:.0f}/s; "
       f"on/off = {on / off:.2f} (target >= 0.80)")
 PY
-"$CORE" --benchmark_min_time=0.5s
+"$CORE" --benchmark_min_time=0.5

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs only what building and running the banditd server needs: the
 # compiler, CMake and the Debian libraries the binary links (gRPC, protobuf,
-# Abseil, SQLite, prometheus-cpp, cpp-httplib, the NATS C client; spdlog and
-# nlohmann-json for the log). No test frameworks, browser, Prometheus, NATS
+# Abseil, SQLite, OpenSSL, prometheus-cpp, cpp-httplib, the NATS C client;
+# spdlog and nlohmann-json for the log). No test frameworks, browser, Prometheus, NATS
 # server, Python or Go: scripts/setup.sh adds those for development. A second
 # run is a fast no-op. Safe as root or as a sudoer.
 set -euo pipefail
@@ -13,7 +13,7 @@ say() { printf '[setup-server] %s\n' "$*"; }
 SERVER_APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev
+  libabsl-dev libsqlite3-dev libssl-dev
   prometheus-cpp-dev libcpp-httplib-dev libnats-dev
   libspdlog-dev nlohmann-json3-dev
 )

@@ -35,6 +35,7 @@
 #include "server/ops/metrics.h"
 #include "server/service/auth.h"
 #include "server/service/bandit_service.h"
+#include "server/service/decision_signer.h"
 #include "server/service/http_gateway.h"
 #include "server/service/openapi_doc.h"
 #include "server/service/protobuf_log.h"
@@ -64,6 +65,17 @@ ABSL_FLAG(int64_t, decision_cache_bytes, int64_t{64} << 20,
           "Memory the decision cache may hold, in bytes (a decision costs "
           "about 150 bytes plus its arm ids, context items and features); "
           "the oldest decisions are evicted first.");
+ABSL_FLAG(std::string, decision_id_key_file, "",
+          "File of HMAC keys (one per line, >= 32 bytes; `openssl rand -hex "
+          "32`): decision ids then carry their decision, signed, and resolve "
+          "on every server holding a key (cluster replicas behind a load "
+          "balancer); nothing is cached but decisions too large to sign. "
+          "The first key signs, all verify (rotation).");
+ABSL_FLAG(absl::Duration, decision_id_max_age, absl::Hours(24),
+          "Signed decision ids older than this are refused (NOT_FOUND).");
+ABSL_FLAG(int64_t, decision_id_max_bytes, 2048,
+          "Longest signed decision id; larger decisions (many arms, context "
+          "items or features) get a cache id instead.");
 ABSL_FLAG(int, linucb_max_dimension, 64,
           "Largest LinUCB feature vector a room may declare.");
 ABSL_FLAG(int, http_port, 0,
@@ -391,18 +403,35 @@ int main(int argc, char** argv) {
     }
     auth = *std::move(loaded);
   }
+  std::unique_ptr<const banditd::service::DecisionSigner> signer;
+  if (const std::string path = absl::GetFlag(FLAGS_decision_id_key_file);
+      !path.empty()) {
+    absl::StatusOr<std::unique_ptr<banditd::service::DecisionSigner>> loaded =
+        banditd::service::DecisionSigner::FromFile(
+            path, absl::GetFlag(FLAGS_decision_id_max_age),
+            static_cast<size_t>(std::max<int64_t>(
+                absl::GetFlag(FLAGS_decision_id_max_bytes), 0)));
+    if (!loaded.ok()) {
+      SPDLOG_ERROR("{}", std::string(loaded.status().message()));
+      return 1;
+    }
+    signer = *std::move(loaded);
+  }
   std::unique_ptr<banditd::service::DecisionCache> decisions;
-  if (absl::GetFlag(FLAGS_decision_cache_size) > 0) {
+  if (absl::GetFlag(FLAGS_decision_cache_size) > 0 || signer != nullptr) {
     decisions = std::make_unique<banditd::service::DecisionCache>(
-        static_cast<size_t>(absl::GetFlag(FLAGS_decision_cache_size)),
         static_cast<size_t>(
-            std::max<int64_t>(absl::GetFlag(FLAGS_decision_cache_bytes), 0)));
+            std::max<int64_t>(absl::GetFlag(FLAGS_decision_cache_size), 0)),
+        static_cast<size_t>(
+            std::max<int64_t>(absl::GetFlag(FLAGS_decision_cache_bytes), 0)),
+        std::move(signer));
   }
   std::unique_ptr<banditd::store::DecisionLog> decision_log;
   if (absl::GetFlag(FLAGS_decision_log)) {
     if (decisions == nullptr) {
       SPDLOG_ERROR(
-          "--decision_log needs --decision_cache_size > 0 (decision ids)");
+          "--decision_log needs decision ids: --decision_cache_size > 0 or "
+          "--decision_id_key_file");
       return 1;
     }
     banditd::store::DecisionLog::Options log_options;

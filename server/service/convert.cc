@@ -293,17 +293,24 @@ absl::StatusOr<core::FeedbackBatch> FeedbackFromProto(
     event.features.assign(e.features().begin(), e.features().end());
     if (!e.decision_id().empty()) {
       const std::string p = absl::StrCat("events[", i, "]");
-      std::shared_ptr<const Decision> decision;
-      if (decisions != nullptr) decision = decisions->Get(e.decision_id());
-      if (decision == nullptr) {
-        return absl::NotFoundError(absl::StrCat(
-            p, ".decision_id: decision \"", e.decision_id(),
-            "\" is unknown or was evicted from the decision cache (at most ",
-            decisions == nullptr ? 0 : decisions->max_entries(),
-            " decisions and ",
-            decisions == nullptr ? 0 : decisions->max_bytes(), " bytes)"));
+      if (decisions == nullptr) {
+        return absl::NotFoundError(
+            absl::StrCat(p, ".decision_id: decision ids are off on this "
+                            "server (--decision_cache_size=0 and no "
+                            "--decision_id_key_file)"));
       }
-      if (absl::Status s = ResolveDecision(*decision, p, event); !s.ok()) {
+      absl::StatusOr<std::shared_ptr<const Decision>> decision =
+          decisions->Resolve(e.decision_id());
+      if (!decision.ok()) {
+        // A signed id is long: quote only its start.
+        return absl::Status(
+            decision.status().code(),
+            absl::StrCat(p, ".decision_id: decision \"",
+                         absl::string_view(e.decision_id()).substr(0, 40),
+                         e.decision_id().size() > 40 ? "..." : "", "\": ",
+                         decision.status().message()));
+      }
+      if (absl::Status s = ResolveDecision(**decision, p, event); !s.ok()) {
         return s;
       }
     }

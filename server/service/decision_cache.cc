@@ -4,6 +4,9 @@
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/service/decision_signer.h"
 
 namespace banditd::service {
 namespace {
@@ -40,7 +43,15 @@ std::optional<uint64_t> GetHex(const char* in) {
 }  // namespace
 
 DecisionCache::DecisionCache(size_t max_entries, size_t max_bytes)
-    : max_entries_(max_entries), max_bytes_(max_bytes) {}
+    : DecisionCache(max_entries, max_bytes, nullptr) {}
+
+DecisionCache::DecisionCache(size_t max_entries, size_t max_bytes,
+                             std::unique_ptr<const DecisionSigner> signer)
+    : max_entries_(max_entries),
+      max_bytes_(max_bytes),
+      signer_(std::move(signer)) {}
+
+DecisionCache::~DecisionCache() = default;
 
 size_t DecisionCache::ApproximateBytes(const Decision& d) {
   // Per string: its heap buffer when longer than the small-string buffer.
@@ -56,6 +67,10 @@ size_t DecisionCache::ApproximateBytes(const Decision& d) {
 }
 
 std::string DecisionCache::Put(Decision decision) {
+  if (signer_ != nullptr) {
+    std::string id = signer_->Sign(decision, absl::Now());
+    if (!id.empty()) return id;
+  }
   thread_local absl::BitGen gen;
   const uint64_t tag = absl::Uniform<uint64_t>(gen);
   const size_t bytes = ApproximateBytes(decision);
@@ -97,6 +112,30 @@ std::shared_ptr<const Decision> DecisionCache::Get(
   const Entry& entry = entries_[*sequence - first_sequence_];
   if (entry.tag != *tag) return nullptr;
   return entry.decision;
+}
+
+absl::StatusOr<std::shared_ptr<const Decision>> DecisionCache::Resolve(
+    const std::string& decision_id) const {
+  if (DecisionSigner::IsSigned(decision_id)) {
+    if (signer_ == nullptr) {
+      return absl::InvalidArgumentError(
+          "a signed decision id, but this server has no "
+          "--decision_id_key_file");
+    }
+    absl::StatusOr<Decision> decision =
+        signer_->Verify(decision_id, absl::Now());
+    if (!decision.ok()) return decision.status();
+    return std::make_shared<const Decision>(*std::move(decision));
+  }
+  std::shared_ptr<const Decision> decision = Get(decision_id);
+  if (decision == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "unknown, or evicted from the decision cache (at most ", max_entries_,
+        " decisions and ", max_bytes_,
+        " bytes; ids resolve only on the server that made them unless "
+        "--decision_id_key_file is set)"));
+  }
+  return decision;
 }
 
 size_t DecisionCache::size() const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
 namespace banditd::service {
@@ -34,16 +35,30 @@ struct Decision {
 // position is sequence - (the oldest's sequence); Get checks the tag. Put
 // thus costs no hashing and no rehash. Entries are immutable and shared, so
 // Get copies a pointer, not the decision, under the lock.
+//
+// With a DecisionSigner (--decision_id_key_file), ids carry their decision,
+// signed, and resolve on any server holding the key: Put caches only the
+// decisions too large to sign (DecisionSigner's max_id_bytes).
+class DecisionSigner;
 class DecisionCache {
  public:
   explicit DecisionCache(size_t max_entries,
                          size_t max_bytes = size_t{64} << 20);
+  DecisionCache(size_t max_entries, size_t max_bytes,
+                std::unique_ptr<const DecisionSigner> signer);
+  ~DecisionCache();
 
-  // Stores `decision` and returns its new id (32 hex digits). A decision
-  // larger than max_bytes on its own gets an id that is never found.
+  // Signs `decision` or stores it, and returns its new id (a signed id, or
+  // 32 hex digits). A decision larger than max_bytes on its own gets an id
+  // that is never found.
   std::string Put(Decision decision);
-  // The decision, or null when unknown or evicted.
+  // The cached decision, or null when unknown or evicted (cache ids only).
   std::shared_ptr<const Decision> Get(const std::string& decision_id) const;
+  // The decision `decision_id` names, signed or cached. NOT_FOUND when
+  // unknown, evicted or expired; INVALID_ARGUMENT when a signed id is
+  // malformed or its signature matches no key. Messages name no field.
+  absl::StatusOr<std::shared_ptr<const Decision>> Resolve(
+      const std::string& decision_id) const;
 
   size_t max_entries() const { return max_entries_; }
   size_t max_bytes() const { return max_bytes_; }
@@ -63,6 +78,7 @@ class DecisionCache {
 
   const size_t max_entries_;
   const size_t max_bytes_;
+  const std::unique_ptr<const DecisionSigner> signer_;
   mutable absl::Mutex mu_;
   std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
   // Sequence number of entries_.front() (sequences start at 1).

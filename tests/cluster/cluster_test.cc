@@ -681,6 +681,77 @@ TEST_F(ClusterTest, ReadsItsWritesOnAnotherReplica) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // Bounded, not hung.
 }
 
+// Replicas sharing --decision_id_key_file resolve each other's decision ids
+// (a load balancer need not be sticky); a replica without the key refuses
+// them as INVALID_ARGUMENT naming the field, and forged ids are refused.
+TEST_F(ClusterTest, DecisionIdsResolveOnAnyReplicaWithTheKey) {
+  const std::string keys = (dir_ / "decision_keys").string();
+  std::ofstream(keys) << std::string(64, 'c') << "\n";
+  const std::string key_flag = absl::StrCat("--decision_id_key_file=", keys);
+  Replica& a = AddReplica({key_flag});
+  ASSERT_TRUE(a.Start()) << "see " << a.log_path();
+  Replica& b = AddReplica({key_flag});
+  ASSERT_TRUE(b.Start()) << "see " << b.log_path();
+  Replica& keyless = AddReplica();
+  ASSERT_TRUE(keyless.Start()) << "see " << keyless.log_path();
+  ASSERT_TRUE(CreateRoom(a.stub(), "sticky").ok());
+
+  pb::SampleRequest sample;
+  sample.set_room_id("sticky");
+  sample.add_context_items("hour=13");
+  pb::SampleResponse sampled;
+  grpc::Status s =
+      a.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(sampled.arms_size(), 1);
+  const std::string arm = sampled.arms(0).arm_id();
+
+  pb::FeedbackRequest feedback;
+  pb::FeedbackEvent* event = feedback.add_events();
+  event->set_decision_id(sampled.decision_id());
+  event->set_views(1);
+  event->set_clicks(1);
+  event->set_event_id("sticky-1");
+  pb::FeedbackResponse fed;
+  s = b.stub().Feedback(Context(absl::Seconds(10)).get(), feedback, &fed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(fed.applied_events(), 1);
+
+  // The event landed on the decision's arm and context item, seen from A.
+  pb::GetStatsRequest stats;
+  stats.set_room_id("sticky");
+  stats.set_include_context(true);
+  stats.set_min_applied_sequence(fed.applied_sequence());
+  pb::GetStatsResponse got;
+  s = a.stub().GetStats(Context(absl::Seconds(10)).get(), stats, &got);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  for (const pb::ArmStats& stat : got.arms()) {
+    EXPECT_EQ(stat.counts().views(), stat.arm_id() == arm ? 1 : 0)
+        << stat.arm_id();
+    if (stat.arm_id() != arm) continue;
+    ASSERT_EQ(stat.context_size(), 1);
+    EXPECT_EQ(stat.context(0).context_item(), "hour=13");
+    EXPECT_EQ(stat.context(0).counts().clicks(), 1);
+  }
+
+  event->set_event_id("sticky-2");
+  s = keyless.stub().Feedback(Context(absl::Seconds(10)).get(), feedback,
+                              &fed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("events[0].decision_id"), std::string::npos)
+      << s.error_message();
+
+  // One character of the signature changed: refused, nothing counted.
+  std::string forged = sampled.decision_id();
+  char& c = forged[forged.size() - 5];  // a full 6 bits of the MAC
+  c = c == 'A' ? 'B' : 'A';
+  event->set_decision_id(forged);
+  event->set_event_id("sticky-3");
+  s = b.stub().Feedback(Context(absl::Seconds(10)).get(), feedback, &fed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
+}
+
 // In process: a replica restarts from its snapshot; one whose snapshot is
 // older than the stream's retained history refuses to start, naming the
 // cause and the fix.

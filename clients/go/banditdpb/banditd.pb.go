@@ -1935,8 +1935,13 @@ type SampleResponse struct {
 	// (--decision_cache_size, default 100,000) and in bytes
 	// (--decision_cache_bytes, default 64 MiB; a decision costs about 150
 	// bytes plus its arm ids, context items and features), oldest evicted
-	// first, and are not kept across restarts. Empty when the server runs with
-	// the cache off.
+	// first, and are not kept across restarts: such an id resolves only on
+	// the server that made it. With --decision_id_key_file the id instead
+	// carries the decision, signed (HMAC-SHA256; "s1." prefix, up to
+	// --decision_id_max_bytes, default 2,048), and resolves on every server
+	// holding the key, across restarts, for --decision_id_max_age (default
+	// 24h); larger decisions fall back to the cache. Opaque to clients.
+	// Empty when decision ids are off.
 	DecisionId string `protobuf:"bytes,3,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
 	// With propensities: 0 when they are exact, else the Monte Carlo draws.
 	PropensityDraws int32 `protobuf:"varint,20,opt,name=propensity_draws,json=propensityDraws,proto3" json:"propensity_draws,omitempty"`
@@ -2030,7 +2035,8 @@ type FeedbackEvent struct {
 	// context_items and features are taken from that decision (fields given
 	// here must be empty or equal), and arm_id may be left empty when the
 	// decision returned one arm; otherwise it must be one of the decision's
-	// arms. NOT_FOUND when the decision is unknown or was evicted.
+	// arms. NOT_FOUND when the decision is unknown, evicted or expired;
+	// INVALID_ARGUMENT when a signed id was altered or signed with another key.
 	DecisionId string `protobuf:"bytes,9,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
 	// Numeric context for LINUCB rooms: Room.linucb.dimension finite values.
 	// Events without features do not update the LinUCB state.
