@@ -2,9 +2,9 @@
 # Installs only what building and running the banditd server needs: the
 # compiler, CMake and the Debian libraries the binary links (gRPC, protobuf,
 # Abseil, SQLite, OpenSSL, prometheus-cpp, cpp-httplib, the NATS C client;
-# spdlog and nlohmann-json for the log). No test frameworks, browser, Prometheus, NATS
-# server, Python or Go: scripts/setup.sh adds those for development. A second
-# run is a fast no-op. Safe as root or as a sudoer.
+# spdlog and nlohmann-json for the log). No test frameworks, browser,
+# Prometheus, NATS server, Python or Go: scripts/setup.sh adds those for
+# development. A second run is a fast no-op. Safe as root or as a sudoer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
