@@ -3,20 +3,36 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "grpcpp/support/proto_buffer_writer.h"
 #include "server/service/convert.h"
 #include "server/service/decision_export.h"
+#include "server/service/request_parse.h"
 #include "server/service/room_update.h"
 #include "server/service/winner_convert.h"
 
 namespace banditd::service {
 namespace {
 
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
-                                     const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+void FinishWith(UnaryCall* call, const absl::Status& status) {
+  call->Reply(status);
 }
+
+template <typename Request, typename Response>
+class TypedCall final : public UnaryCall {
+ public:
+  TypedCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
+      : UnaryCall(context, out) {}
+
+  Request request;
+  Response response;
+
+ private:
+  grpc::Status SerializeResponse(grpc::ByteBuffer* out) override {
+    bool own_buffer = false;
+    return grpc::SerializationTraits<Response>::Serialize(response, out,
+                                                          &own_buffer);
+  }
+};
 
 }  // namespace
 
@@ -26,27 +42,67 @@ absl::Status BanditService::Authorize(
   return auth_->Check(*context, required);
 }
 
-grpc::ServerUnaryReactor* BanditService::Mutate(
-    grpc::CallbackServerContext* context, core::Mutation mutation,
-    OnApplied on_applied) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  committer_->Submit(std::move(mutation),
-                     [reactor, on_applied = std::move(on_applied)](
-                         absl::StatusOr<core::ApplyResult> result) mutable {
-                       if (result.ok()) std::move(on_applied)(*result);
-                       reactor->Finish(ToGrpcStatus(result.status()));
-                     });
-  return reactor;
+void UnaryCall::Reply(const absl::Status& status) {
+  grpc::Status sent = ToGrpcStatus(status);
+  if (sent.ok()) sent = SerializeResponse(out_);
+  Finish(std::move(sent));
 }
 
-grpc::ServerUnaryReactor* BanditService::CreateRoom(
-    grpc::CallbackServerContext* context, const v1::CreateRoomRequest* request,
-    v1::CreateRoomResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
-    return FinishWith(context, auth);
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* BanditService::Dispatch(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response,
+    void (BanditService::*handler)(UnaryCall*, const Request*, Response*)) {
+  auto* call = new TypedCall<Request, Response>(context, response);
+  if (absl::Status parsed = ParseRequest(*request, &call->request);
+      !parsed.ok()) {
+    call->Reply(parsed);
+  } else {
+    (this->*handler)(call, &call->request, &call->response);
+  }
+  return call;
+}
+
+#define BANDITD_RAW_UNARY(Method)                                            \
+  grpc::ServerUnaryReactor* BanditService::Method(                           \
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request, \
+      grpc::ByteBuffer* response) {                                          \
+    return Dispatch<v1::Method##Request, v1::Method##Response>(              \
+        context, request, response, &BanditService::Method);                 \
+  }
+BANDITD_RAW_UNARY(CreateRoom)
+BANDITD_RAW_UNARY(GetRoom)
+BANDITD_RAW_UNARY(ListRooms)
+BANDITD_RAW_UNARY(DeleteRoom)
+BANDITD_RAW_UNARY(ResetRoom)
+BANDITD_RAW_UNARY(UpdateRoom)
+BANDITD_RAW_UNARY(ResetArm)
+BANDITD_RAW_UNARY(AddArms)
+BANDITD_RAW_UNARY(RemoveArm)
+BANDITD_RAW_UNARY(SetArmEnabled)
+BANDITD_RAW_UNARY(Sample)
+BANDITD_RAW_UNARY(Feedback)
+BANDITD_RAW_UNARY(GetStats)
+#undef BANDITD_RAW_UNARY
+
+void BanditService::Mutate(UnaryCall* call, core::Mutation mutation,
+                           OnApplied on_applied) {
+  committer_->Submit(std::move(mutation),
+                     [call, on_applied = std::move(on_applied)](
+                         absl::StatusOr<core::ApplyResult> result) mutable {
+                       if (result.ok()) std::move(on_applied)(*result);
+                       call->Reply(result.status());
+                     });
+}
+
+void BanditService::CreateRoom(UnaryCall* call,
+                               const v1::CreateRoomRequest* request,
+                               v1::CreateRoomResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
+    return FinishWith(call, auth);
   }
   absl::StatusOr<core::CreateRoom> create_or = CreateRoomFromProto(*request);
-  if (!create_or.ok()) return FinishWith(context, create_or.status());
+  if (!create_or.ok()) return FinishWith(call, create_or.status());
   core::CreateRoom create = *std::move(create_or);
   // The reply describes the room as created, not as it may be by the time
   // the reply is sent.
@@ -56,73 +112,72 @@ grpc::ServerUnaryReactor* BanditService::CreateRoom(
   for (const std::string& arm_id : create.arm_ids) {
     created.arms.push_back({arm_id, true});
   }
-  return Mutate(context, std::move(create),
+  return Mutate(call, std::move(create),
                 [response, created = std::move(created)](
                     const core::ApplyResult&) mutable {
                   RoomToProto(created, response->mutable_room());
                 });
 }
 
-grpc::ServerUnaryReactor* BanditService::GetRoom(
-    grpc::CallbackServerContext* context, const v1::GetRoomRequest* request,
-    v1::GetRoomResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::GetRoom(UnaryCall* call, const v1::GetRoomRequest* request,
+                            v1::GetRoomResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
+    return FinishWith(call, auth);
   }
   absl::StatusOr<core::RoomInfo> room = engine_->GetRoom(request->room_id());
   if (room.ok()) RoomToProto(*room, response->mutable_room());
-  return FinishWith(context, room.status());
+  return FinishWith(call, room.status());
 }
 
-grpc::ServerUnaryReactor* BanditService::ListRooms(
-    grpc::CallbackServerContext* context, const v1::ListRoomsRequest* request,
-    v1::ListRoomsResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::ListRooms(UnaryCall* call,
+                              const v1::ListRoomsRequest* request,
+                              v1::ListRoomsResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
+    return FinishWith(call, auth);
   }
   if (request->page_size() < 0) {
-    return FinishWith(context,
+    return FinishWith(call,
                       absl::InvalidArgumentError("page_size: must be >= 0"));
   }
   absl::StatusOr<std::string> after = DecodePageToken(request->page_token());
-  if (!after.ok()) return FinishWith(context, after.status());
+  if (!after.ok()) return FinishWith(call, after.status());
   core::RoomPage page = engine_->ListRooms(request->page_size(), *after);
   for (const core::RoomInfo& room : page.rooms) {
     RoomToProto(room, response->add_rooms());
   }
   response->set_next_page_token(EncodePageToken(page.next_after));
-  return FinishWith(context, absl::OkStatus());
+  return FinishWith(call, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* BanditService::DeleteRoom(
-    grpc::CallbackServerContext* context, const v1::DeleteRoomRequest* request,
-    v1::DeleteRoomResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::DeleteRoom(UnaryCall* call,
+                               const v1::DeleteRoomRequest* request,
+                               v1::DeleteRoomResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
+    return FinishWith(call, auth);
   }
-  return Mutate(context, core::DeleteRoom{request->room_id()},
+  return Mutate(call, core::DeleteRoom{request->room_id()},
                 [](const core::ApplyResult&) {});
 }
 
-grpc::ServerUnaryReactor* BanditService::ResetRoom(
-    grpc::CallbackServerContext* context, const v1::ResetRoomRequest* request,
-    v1::ResetRoomResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::ResetRoom(UnaryCall* call,
+                              const v1::ResetRoomRequest* request,
+                              v1::ResetRoomResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
+    return FinishWith(call, auth);
   }
-  return Mutate(context, core::ResetRoom{request->room_id()},
+  return Mutate(call, core::ResetRoom{request->room_id()},
                 [](const core::ApplyResult&) {});
 }
 
-grpc::ServerUnaryReactor* BanditService::UpdateRoom(
-    grpc::CallbackServerContext* context, const v1::UpdateRoomRequest* request,
-    v1::UpdateRoomResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::UpdateRoom(UnaryCall* call,
+                               const v1::UpdateRoomRequest* request,
+                               v1::UpdateRoomResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
+    return FinishWith(call, auth);
   }
   absl::StatusOr<core::UpdateRoom> update = UpdateRoomFromProto(*request);
-  if (!update.ok()) return FinishWith(context, update.status());
-  return Mutate(context, *std::move(update),
+  if (!update.ok()) return FinishWith(call, update.status());
+  return Mutate(call, *std::move(update),
                 [this, response, room_id = request->room().room_id()](
                     const core::ApplyResult&) {
                   absl::StatusOr<core::RoomInfo> room =
@@ -131,50 +186,48 @@ grpc::ServerUnaryReactor* BanditService::UpdateRoom(
                 });
 }
 
-grpc::ServerUnaryReactor* BanditService::ResetArm(
-    grpc::CallbackServerContext* context, const v1::ResetArmRequest* request,
-    v1::ResetArmResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::ResetArm(UnaryCall* call,
+                             const v1::ResetArmRequest* request,
+                             v1::ResetArmResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
+    return FinishWith(call, auth);
   }
-  return Mutate(context, ResetArmFromProto(*request),
+  return Mutate(call, ResetArmFromProto(*request),
                 [](const core::ApplyResult&) {});
 }
 
-grpc::ServerUnaryReactor* BanditService::AddArms(
-    grpc::CallbackServerContext* context, const v1::AddArmsRequest* request,
-    v1::AddArmsResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::AddArms(UnaryCall* call, const v1::AddArmsRequest* request,
+                            v1::AddArmsResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
+    return FinishWith(call, auth);
   }
   core::AddArms add{request->room_id(),
                     {request->arm_ids().begin(), request->arm_ids().end()}};
   return Mutate(
-      context, std::move(add),
+      call, std::move(add),
       [this, response, room_id = request->room_id()](const core::ApplyResult&) {
         absl::StatusOr<core::RoomInfo> room = engine_->GetRoom(room_id);
         if (room.ok()) RoomToProto(*room, response->mutable_room());
       });
 }
 
-grpc::ServerUnaryReactor* BanditService::RemoveArm(
-    grpc::CallbackServerContext* context, const v1::RemoveArmRequest* request,
-    v1::RemoveArmResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::RemoveArm(UnaryCall* call,
+                              const v1::RemoveArmRequest* request,
+                              v1::RemoveArmResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
+    return FinishWith(call, auth);
   }
-  return Mutate(context, core::RemoveArm{request->room_id(), request->arm_id()},
+  return Mutate(call, core::RemoveArm{request->room_id(), request->arm_id()},
                 [](const core::ApplyResult&) {});
 }
 
-grpc::ServerUnaryReactor* BanditService::SetArmEnabled(
-    grpc::CallbackServerContext* context,
-    const v1::SetArmEnabledRequest* request,
-    v1::SetArmEnabledResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kAdmin); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::SetArmEnabled(UnaryCall* call,
+                                  const v1::SetArmEnabledRequest* request,
+                                  v1::SetArmEnabledResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
+    return FinishWith(call, auth);
   }
-  return Mutate(context,
+  return Mutate(call,
                 core::SetArmEnabled{request->room_id(), request->arm_id(),
                                     request->enabled()},
                 [response, arm_id = request->arm_id(),
@@ -184,18 +237,17 @@ grpc::ServerUnaryReactor* BanditService::SetArmEnabled(
                 });
 }
 
-grpc::ServerUnaryReactor* BanditService::Sample(
-    grpc::CallbackServerContext* context, const v1::SampleRequest* request,
-    v1::SampleResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::Sample(UnaryCall* call, const v1::SampleRequest* request,
+                           v1::SampleResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
+    return FinishWith(call, auth);
   }
   if (absl::Status held = committer_->CheckRoomHeld(request->room_id());
       !held.ok()) {
-    return FinishWith(context, held);
+    return FinishWith(call, held);
   }
   return ReadAfter(
-      context, request->min_applied_sequence(),
+      call, request->min_applied_sequence(),
       [this, request, response] { return SampleNow(*request, response); });
 }
 
@@ -245,15 +297,15 @@ std::string BanditService::Remember(core::SampleQuery query,
   return id;
 }
 
-grpc::ServerUnaryReactor* BanditService::Feedback(
-    grpc::CallbackServerContext* context, const v1::FeedbackRequest* request,
-    v1::FeedbackResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::Feedback(UnaryCall* call,
+                             const v1::FeedbackRequest* request,
+                             v1::FeedbackResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
+    return FinishWith(call, auth);
   }
   absl::StatusOr<core::FeedbackBatch> batch =
       FeedbackFromProto(*request, decisions_);
-  if (!batch.ok()) return FinishWith(context, batch.status());
+  if (!batch.ok()) return FinishWith(call, batch.status());
   // Outcomes of logged decisions, added once the batch is applied.
   std::vector<store::OutcomeRecord> outcomes;
   if (decision_log_ != nullptr) {
@@ -267,7 +319,7 @@ grpc::ServerUnaryReactor* BanditService::Feedback(
                           now});
     }
   }
-  return Mutate(context, *std::move(batch),
+  return Mutate(call, *std::move(batch),
                 [this, response, outcomes = std::move(outcomes)](
                     const core::ApplyResult& result) mutable {
                   response->set_applied_events(result.applied_events);
@@ -279,18 +331,18 @@ grpc::ServerUnaryReactor* BanditService::Feedback(
                 });
 }
 
-grpc::ServerUnaryReactor* BanditService::GetStats(
-    grpc::CallbackServerContext* context, const v1::GetStatsRequest* request,
-    v1::GetStatsResponse* response) {
-  if (absl::Status auth = Authorize(context, Role::kClient); !auth.ok()) {
-    return FinishWith(context, auth);
+void BanditService::GetStats(UnaryCall* call,
+                             const v1::GetStatsRequest* request,
+                             v1::GetStatsResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
+    return FinishWith(call, auth);
   }
   if (absl::Status held = committer_->CheckRoomHeld(request->room_id());
       !held.ok()) {
-    return FinishWith(context, held);
+    return FinishWith(call, held);
   }
   return ReadAfter(
-      context, request->min_applied_sequence(),
+      call, request->min_applied_sequence(),
       [this, request, response] { return GetStatsNow(*request, response); });
 }
 
@@ -312,20 +364,17 @@ absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* BanditService::ReadAfter(
-    grpc::CallbackServerContext* context, uint64_t min_applied_sequence,
-    absl::AnyInvocable<absl::Status() &&> read) {
+void BanditService::ReadAfter(UnaryCall* call, uint64_t min_applied_sequence,
+                              absl::AnyInvocable<absl::Status() &&> read) {
   if (min_applied_sequence == 0) {
-    return FinishWith(context, std::move(read)());
+    return FinishWith(call, std::move(read)());
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   committer_->WhenApplied(
       min_applied_sequence,
-      [reactor, read = std::move(read)](absl::Status status) mutable {
+      [call, read = std::move(read)](absl::Status status) mutable {
         if (status.ok()) status = std::move(read)();
-        reactor->Finish(ToGrpcStatus(status));
+        call->Reply(status);
       });
-  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::LoggedDecision>* BanditService::ExportDecisions(

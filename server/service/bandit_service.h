@@ -2,7 +2,9 @@
 #define BANDITD_SERVER_SERVICE_BANDIT_SERVICE_H_
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "banditd/v1/banditd.grpc.pb.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "server/core/engine.h"
 #include "server/service/auth.h"
 #include "server/service/decision_cache.h"
@@ -11,13 +13,56 @@
 
 namespace banditd::service {
 
+// The unary methods are raw (their request arrives as bytes), so that
+// bytes that do not parse get INVALID_ARGUMENT with a message: gRPC 1.51's
+// generated handlers answer UNIMPLEMENTED with an empty one.
+using GeneratedService = v1::BanditService;
+// clang-format off
+using BanditServiceBase =
+    GeneratedService::WithRawCallbackMethod_CreateRoom<
+    GeneratedService::WithRawCallbackMethod_GetRoom<
+    GeneratedService::WithRawCallbackMethod_ListRooms<
+    GeneratedService::WithRawCallbackMethod_DeleteRoom<
+    GeneratedService::WithRawCallbackMethod_ResetRoom<
+    GeneratedService::WithRawCallbackMethod_UpdateRoom<
+    GeneratedService::WithRawCallbackMethod_ResetArm<
+    GeneratedService::WithRawCallbackMethod_AddArms<
+    GeneratedService::WithRawCallbackMethod_RemoveArm<
+    GeneratedService::WithRawCallbackMethod_SetArmEnabled<
+    GeneratedService::WithRawCallbackMethod_Sample<
+    GeneratedService::WithRawCallbackMethod_Feedback<
+    GeneratedService::WithRawCallbackMethod_GetStats<
+    GeneratedService::WithCallbackMethod_ExportDecisions<
+    GeneratedService::Service>>>>>>>>>>>>>>;
+// clang-format on
+
+// One unary call: its reactor, and the typed response it sends. Reply
+// finishes it once (on any thread); an OK status sends the response.
+class UnaryCall : public grpc::ServerUnaryReactor {
+ public:
+  grpc::CallbackServerContext* context() const { return context_; }
+  void Reply(const absl::Status& status);
+
+ protected:
+  UnaryCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
+      : context_(context), out_(out) {}
+  // Serializes the response into `out`.
+  virtual grpc::Status SerializeResponse(grpc::ByteBuffer* out) = 0;
+
+ private:
+  void OnDone() override { delete this; }
+
+  grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer* const out_;
+};
+
 // BanditService handlers: validate and translate the request, then either
 // read from the engine (Sample, GetStats, GetRoom, ListRooms) or submit a
 // mutation to the committer and reply once it is durable and applied. No
 // handler blocks a gRPC thread while a mutation is being logged. With an
 // Authenticator, every handler first checks the call's token (Authorize):
 // a rejected call changes nothing.
-class BanditService final : public v1::BanditService::CallbackService {
+class BanditService final : public BanditServiceBase {
  public:
   // `engine`, `committer`, `auth` and `decisions` must outlive the service;
   // a null `auth` lets every call through; with null `decisions` Sample
@@ -34,61 +79,72 @@ class BanditService final : public v1::BanditService::CallbackService {
         decisions_(decisions),
         decision_log_(decisions == nullptr ? nullptr : decision_log) {}
 
-  grpc::ServerUnaryReactor* CreateRoom(
-      grpc::CallbackServerContext* context,
-      const v1::CreateRoomRequest* request,
-      v1::CreateRoomResponse* response) override;
-  grpc::ServerUnaryReactor* GetRoom(grpc::CallbackServerContext* context,
-                                    const v1::GetRoomRequest* request,
-                                    v1::GetRoomResponse* response) override;
-  grpc::ServerUnaryReactor* ListRooms(grpc::CallbackServerContext* context,
-                                      const v1::ListRoomsRequest* request,
-                                      v1::ListRoomsResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteRoom(
-      grpc::CallbackServerContext* context,
-      const v1::DeleteRoomRequest* request,
-      v1::DeleteRoomResponse* response) override;
-  grpc::ServerUnaryReactor* ResetRoom(grpc::CallbackServerContext* context,
-                                      const v1::ResetRoomRequest* request,
-                                      v1::ResetRoomResponse* response) override;
-  grpc::ServerUnaryReactor* UpdateRoom(
-      grpc::CallbackServerContext* context,
-      const v1::UpdateRoomRequest* request,
-      v1::UpdateRoomResponse* response) override;
-  grpc::ServerUnaryReactor* ResetArm(grpc::CallbackServerContext* context,
-                                     const v1::ResetArmRequest* request,
-                                     v1::ResetArmResponse* response) override;
-  grpc::ServerUnaryReactor* AddArms(grpc::CallbackServerContext* context,
-                                    const v1::AddArmsRequest* request,
-                                    v1::AddArmsResponse* response) override;
-  grpc::ServerUnaryReactor* RemoveArm(grpc::CallbackServerContext* context,
-                                      const v1::RemoveArmRequest* request,
-                                      v1::RemoveArmResponse* response) override;
-  grpc::ServerUnaryReactor* SetArmEnabled(
-      grpc::CallbackServerContext* context,
-      const v1::SetArmEnabledRequest* request,
-      v1::SetArmEnabledResponse* response) override;
-  grpc::ServerUnaryReactor* Sample(grpc::CallbackServerContext* context,
-                                   const v1::SampleRequest* request,
-                                   v1::SampleResponse* response) override;
-  grpc::ServerUnaryReactor* Feedback(grpc::CallbackServerContext* context,
-                                     const v1::FeedbackRequest* request,
-                                     v1::FeedbackResponse* response) override;
-  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
-                                     const v1::GetStatsRequest* request,
-                                     v1::GetStatsResponse* response) override;
+  // The unary methods, raw: each parses its request (ParseRequest) and runs
+  // its handler below.
+#define BANDITD_RAW_UNARY(Method)                                        \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context, \
+                                   const grpc::ByteBuffer* request,      \
+                                   grpc::ByteBuffer* response) override;
+  BANDITD_RAW_UNARY(CreateRoom)
+  BANDITD_RAW_UNARY(GetRoom)
+  BANDITD_RAW_UNARY(ListRooms)
+  BANDITD_RAW_UNARY(DeleteRoom)
+  BANDITD_RAW_UNARY(ResetRoom)
+  BANDITD_RAW_UNARY(UpdateRoom)
+  BANDITD_RAW_UNARY(ResetArm)
+  BANDITD_RAW_UNARY(AddArms)
+  BANDITD_RAW_UNARY(RemoveArm)
+  BANDITD_RAW_UNARY(SetArmEnabled)
+  BANDITD_RAW_UNARY(Sample)
+  BANDITD_RAW_UNARY(Feedback)
+  BANDITD_RAW_UNARY(GetStats)
+#undef BANDITD_RAW_UNARY
   grpc::ServerWriteReactor<v1::LoggedDecision>* ExportDecisions(
       grpc::CallbackServerContext* context,
       const v1::ExportDecisionsRequest* request) override;
 
  private:
+  // Handlers: `call` is finished (Reply) once, maybe on another thread.
+  void CreateRoom(UnaryCall* call, const v1::CreateRoomRequest* request,
+                  v1::CreateRoomResponse* response);
+  void GetRoom(UnaryCall* call, const v1::GetRoomRequest* request,
+               v1::GetRoomResponse* response);
+  void ListRooms(UnaryCall* call, const v1::ListRoomsRequest* request,
+                 v1::ListRoomsResponse* response);
+  void DeleteRoom(UnaryCall* call, const v1::DeleteRoomRequest* request,
+                  v1::DeleteRoomResponse* response);
+  void ResetRoom(UnaryCall* call, const v1::ResetRoomRequest* request,
+                 v1::ResetRoomResponse* response);
+  void UpdateRoom(UnaryCall* call, const v1::UpdateRoomRequest* request,
+                  v1::UpdateRoomResponse* response);
+  void ResetArm(UnaryCall* call, const v1::ResetArmRequest* request,
+                v1::ResetArmResponse* response);
+  void AddArms(UnaryCall* call, const v1::AddArmsRequest* request,
+               v1::AddArmsResponse* response);
+  void RemoveArm(UnaryCall* call, const v1::RemoveArmRequest* request,
+                 v1::RemoveArmResponse* response);
+  void SetArmEnabled(UnaryCall* call, const v1::SetArmEnabledRequest* request,
+                     v1::SetArmEnabledResponse* response);
+  void Sample(UnaryCall* call, const v1::SampleRequest* request,
+              v1::SampleResponse* response);
+  void Feedback(UnaryCall* call, const v1::FeedbackRequest* request,
+                v1::FeedbackResponse* response);
+  void GetStats(UnaryCall* call, const v1::GetStatsRequest* request,
+                v1::GetStatsResponse* response);
+
+  // Parses the request bytes into a call of its own and runs `handler`; bytes
+  // that do not parse finish the call with INVALID_ARGUMENT.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Dispatch(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response,
+      void (BanditService::*handler)(UnaryCall*, const Request*, Response*));
+
   using OnApplied = absl::AnyInvocable<void(const core::ApplyResult&) &&>;
 
   // Submits `mutation` and finishes the call when the committer reports;
   // `on_applied` fills the response on success.
-  grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context,
-                                   core::Mutation mutation,
-                                   OnApplied on_applied);
+  void Mutate(UnaryCall* call, core::Mutation mutation, OnApplied on_applied);
 
   // Puts the decision in the cache (and the decision log) and returns its id.
   std::string Remember(core::SampleQuery query,
@@ -96,9 +152,8 @@ class BanditService final : public v1::BanditService::CallbackService {
   // Runs `read` once this replica has applied `min_applied_sequence` (a
   // write's FeedbackResponse.applied_sequence, read-your-writes on any
   // replica) and finishes the call with its status; at once when 0.
-  grpc::ServerUnaryReactor* ReadAfter(
-      grpc::CallbackServerContext* context, uint64_t min_applied_sequence,
-      absl::AnyInvocable<absl::Status() &&> read);
+  void ReadAfter(UnaryCall* call, uint64_t min_applied_sequence,
+                 absl::AnyInvocable<absl::Status() &&> read);
   absl::Status SampleNow(const v1::SampleRequest& request,
                          v1::SampleResponse* response);
   absl::Status GetStatsNow(const v1::GetStatsRequest& request,
@@ -107,6 +162,9 @@ class BanditService final : public v1::BanditService::CallbackService {
   // OK when the call may run an RPC that needs `required`.
   absl::Status Authorize(const grpc::CallbackServerContext* context,
                          Role required) const;
+  absl::Status Authorize(const UnaryCall* call, Role required) const {
+    return Authorize(call->context(), required);
+  }
 
   const core::Engine* const engine_;
   store::Committer* const committer_;
