@@ -3,6 +3,7 @@
 #include "server/core/sample_kernels.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -136,26 +137,38 @@ BANDITD_VECTOR_CLONES
 void ThompsonRates(const double* __restrict v, const double* __restrict c,
                    size_t n, const ThompsonRateParams& p, int32_t* __restrict q,
                    double* __restrict rate) {
+  // Locals, so that the stores cannot alias the parameters.
+  const double t = p.t;
+  const double prior_a = p.prior_a;
+  const double prior_b = p.prior_b;
+  const double bins_over_t = p.bins_over_t;
+  const double* __restrict log_keep = p.log_keep;
+  const double* __restrict log_grow = p.log_grow;
+  constexpr double kInfinity = std::numeric_limits<double>::infinity();
   for (size_t j = 0; j < n; ++j) {
     const double clicks = c[j];
     const double misses = v[j] - clicks;
-    const double a = (clicks < 0 ? 0.0 : clicks) + p.prior_a;  // BetaAlpha
-    const double b = (misses < 0 ? 0.0 : misses) + p.prior_b;  // BetaBeta
+    const double a = (clicks < 0 ? 0.0 : clicks) + prior_a;  // BetaAlpha
+    const double b = (misses < 0 ? 0.0 : misses) + prior_b;  // BetaBeta
     const double total = a + b;
     const double mean = a / total;
-    const double gap = p.t - mean;
+    const double gap = t - mean;
     // gap^2 / (2 variance), variance = a b / (total^2 (total + 1)).
     const double x_normal =
         gap * gap * total * total * (total + 1) / (2 * a * b);
-    const int bin = ThompsonBin(mean, p.bins_over_t);
-    const double x_beta = a * p.log_keep[bin] + b * p.log_grow[bin];
+    const int bin = ThompsonBin(mean, bins_over_t);
+    const double x_beta = a * log_keep[bin] + b * log_grow[bin];
     const bool normal = a >= kBetaNormalMin && b >= kBetaNormalMin;
     const double x = gap > 0 ? (normal ? x_normal : x_beta) : 0.0;
-    const double steps = x * (kRateSteps * (1 - 1e-9)) - 1e-6;
-    const double capped = steps < kMaxRateIndex ? steps : kMaxRateIndex;
+    // log2(e) x, rounded down; NaN gives 0.
+    const double bits = x * (1.4426950408889634 * (1 - 1e-9)) - 1e-6;
+    const double capped = bits > kMaxRateBits ? kMaxRateBits : bits;
     const int32_t index = capped > 0 ? static_cast<int32_t>(capped) : 0;
     q[j] = index;
-    rate[j] = p.rate[index];
+    // ClockRate, with 2^-index built from its exponent bits.
+    const double share =
+        std::bit_cast<double>(static_cast<uint64_t>(1023 - index) << 52);
+    rate[j] = index == 0 ? kInfinity : share * (1 + share);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "server/core/beta.h"
 
@@ -86,8 +87,8 @@ void ScaleAndMark(float* values, float factor, size_t n, float threshold,
 float FloatAtMost(double x);
 
 // Thompson's exact skip (sample_thompson.cc). For a threshold t in (0, 1)
-// each arm gets an exponent q >= 0 with exp(-q / kRateSteps) >= the
-// Chernoff bound exp(-x) on P(its draw >= t), and so >= that probability:
+// each arm gets an exponent q >= 0 with Q = 2^-q >= the Chernoff bound
+// exp(-x) on P(its draw >= t), and so >= that probability:
 //   - normal approximation (both Beta parameters >= kBetaNormalMin):
 //     x = (t - mean)^2 / (2 variance), the Gaussian tail bound;
 //   - exact Beta X = G_a / (G_a + G_b): X >= t iff
@@ -97,14 +98,20 @@ float FloatAtMost(double x);
 //     (0, 1); alpha is taken from kAlphaBins levels by the arm's mean
 //     relative to t (the optimum is 1 - mean / t), so no logarithm is taken
 //     per arm;
-//   - mean >= t: q = 0 (probability bound 1).
-// x is rounded down to the quarter (and slightly further, for rounding in
-// the vector code), so q / kRateSteps never exceeds the x the scan
-// recomputes in double for an arm it proposes. rate[q] = -log(1 -
-// exp(-q / kRateSteps)) is the arm's rate in the exponential clock.
+//   - mean >= t (or x not a number): q = 0, Q = 1.
+// x is rounded down to whole bits (and slightly further, for rounding in
+// the vector code), so q ln 2 never exceeds the x the scan recomputes in
+// double for an arm it proposes. The arm's rate in the exponential clock is
+// ClockRate(q) = Q (1 + Q) >= -log(1 - Q) (Q <= 1/2): the clock proposes it
+// with probability 1 - exp(-rate) >= Q.
 inline constexpr int kAlphaBins = 64;
-inline constexpr double kRateSteps = 4;
-inline constexpr int kMaxRateIndex = 2800;  // exp(-700)
+inline constexpr int kMaxRateBits = 1000;
+
+inline double ClockRate(int32_t q) {
+  if (q == 0) return std::numeric_limits<double>::infinity();
+  const double share = std::ldexp(1.0, -q);
+  return share * (1 + share);
+}
 
 struct ThompsonRateParams {
   double t;  // in (0, 1)
@@ -113,7 +120,6 @@ struct ThompsonRateParams {
   double bins_over_t;      // kAlphaBins / t
   const double* log_keep;  // [kAlphaBins]: log(1 - alpha_j)
   const double* log_grow;  // [kAlphaBins]: log1p(alpha_j t / (1 - t))
-  const double* rate;      // [kMaxRateIndex + 1]
 };
 
 // alpha_j = 1 - (j + 1/2) / kAlphaBins: the optimum for a mean in the
@@ -125,7 +131,7 @@ inline int ThompsonBin(double mean, double bins_over_t) {
   return bin < 0 ? 0 : (bin < kAlphaBins - 1 ? bin : kAlphaBins - 1);
 }
 
-// q[j] and rate[q[j]] for arms [0, n) of v (views) and c (clicks).
+// q[j] and ClockRate(q[j]) for arms [0, n) of v (views) and c (clicks).
 void ThompsonRates(const double* v, const double* c, size_t n,
                    const ThompsonRateParams& p, int32_t* q, double* rate);
 

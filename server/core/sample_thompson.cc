@@ -8,21 +8,22 @@
 // so it is enough that, independently for each arm of the block, the scan
 // produce the event {X >= t} with its probability P and, on it, X with its
 // law conditioned on X >= t. It does so in two steps:
-//   1. Proposal. The kernel gives each arm a bound Q = exp(-q / 4) >= P
-//      (kernels::ThompsonRates: a Chernoff bound, exp(-x) = E exp(s Y)
-//      for the arm's Y >= 0 <=> X >= t, rounded up). An exponential clock
-//      over the arms in order, each arm with rate -log(1 - Q), proposes each
-//      arm independently with probability exactly Q (after each proposal
-//      the clock restarts with a fresh Exp(1): memorylessness makes the
-//      arms' events independent), whole groups of 16 at a time when the
-//      clock outlasts their summed rates.
+//   1. Proposal. The kernel gives each arm a bound Q = 2^-q >= exp(-x) >= P
+//      (kernels::ThompsonRates: a Chernoff bound, exp(-x) = E exp(s Y) for
+//      the arm's Y >= 0 <=> X >= t, rounded up to a power of 2). An
+//      exponential clock over the arms in order, arm i with rate
+//      r_i = ClockRate(q_i), proposes each arm independently with
+//      probability R_i = 1 - exp(-r_i) >= Q_i (after each proposal the clock
+//      restarts with a fresh Exp(1): memorylessness makes the arms' events
+//      independent), whole groups of 16 at a time when the clock outlasts
+//      their summed rates.
 //   2. Acceptance. A proposed arm draws Y' from the exponentially tilted
 //      law h = f exp(s Y) / exp(-x) (f: the law of the draw; for the normal
 //      approximation N(t, variance); for the Beta, G_a and G_b gamma with
 //      rates 1 - alpha and 1 + alpha t / (1 - t)), and is accepted with
-//      probability exp(-s Y') [Y' >= 0] exp(-x) / Q, at most 1 since
-//      exp(-x) <= Q. Then P(accepted, X in dy) = Q h(y) exp(-s y) [y >= 0]
-//      exp(-x) / Q = f(y) [y >= 0]: exactly the law wanted.
+//      probability exp(-s Y') [Y' >= 0] exp(-x) / R, at most 1 since
+//      exp(-x) <= R. Then P(accepted, X in dy) = R h(y) exp(-s y) [y >= 0]
+//      exp(-x) / R = f(y) [y >= 0]: exactly the law wanted.
 // With Q = 1 (the arm's mean at or above t) the arm is drawn as SampleBeta
 // draws it. So each arm that can matter gets an exact draw from its law, the
 // others are left out with exactly their probability: the top k has the
@@ -46,29 +47,21 @@ namespace {
 
 using kernels::kAlphaBins;
 using kernels::kBlock;
-using kernels::kMaxRateIndex;
-using kernels::kRateSteps;
 
 constexpr size_t kClockGroup = 16;
 
-// rate[q] = -log(1 - exp(-q / kRateSteps)): an arm with it is proposed with
-// probability exp(-q / kRateSteps); +infinity (always) for q = 0.
-struct RateTable {
-  RateTable() {
-    rate[0] = std::numeric_limits<double>::infinity();
-    for (int q = 1; q <= kMaxRateIndex; ++q) {
-      rate[q] = -std::log1p(-std::exp(-q / kRateSteps));
-    }
+// log(1 - alpha_j) for each bin.
+struct AlphaTable {
+  AlphaTable() {
     for (int j = 0; j < kAlphaBins; ++j) {
       log_keep[j] = std::log1p(-kernels::ThompsonAlpha(j));
     }
   }
-  std::array<double, kMaxRateIndex + 1> rate;
   std::array<double, kAlphaBins> log_keep;
 };
 
-const RateTable& Rates() {
-  static const RateTable* const table = new RateTable();
+const AlphaTable& Alphas() {
+  static const AlphaTable* const table = new AlphaTable();
   return *table;
 }
 
@@ -78,12 +71,10 @@ double Exponential(SplitMix64& rng) { return -std::log(OpenUniform(rng)); }
 class RateParams {
  public:
   explicit RateParams(const PolicyParams& policy) {
-    const RateTable& table = Rates();
     p_.prior_a = policy.beta_prior_a;
     p_.prior_b = policy.beta_prior_b;
-    p_.log_keep = table.log_keep.data();
+    p_.log_keep = Alphas().log_keep.data();
     p_.log_grow = log_grow_.data();
-    p_.rate = table.rate.data();
     p_.t = std::numeric_limits<double>::quiet_NaN();
   }
   const kernels::ThompsonRateParams& For(double t) {
@@ -109,7 +100,8 @@ double AcceptTilted(SplitMix64& rng, const kernels::ThompsonRateParams& p,
                     double a, double b, int32_t q) {
   constexpr double kNone = -std::numeric_limits<double>::infinity();
   const double t = p.t;
-  const double bound = q / kRateSteps;  // Q = exp(-bound)
+  // The clock proposed the arm with this probability, >= exp(-x).
+  const double proposal = -std::expm1(-kernels::ClockRate(q));
   const double n = a + b;
   const double mean = a / n;
   if (a >= kBetaNormalMin && b >= kBetaNormalMin) {
@@ -119,7 +111,7 @@ double AcceptTilted(SplitMix64& rng, const kernels::ThompsonRateParams& p,
     const double x = gap * gap / (2 * sd * sd);
     const double z = absl::gaussian_distribution<double>()(rng);
     if (z < 0) return kNone;
-    const double keep = std::exp(-gap / sd * z + bound - x);
+    const double keep = std::exp(-gap / sd * z - x) / proposal;
     if (!(OpenUniform(rng) < keep)) return kNone;
     return std::min(t + sd * z, 1.0);  // clamped as SampleBeta clamps
   }
@@ -130,7 +122,7 @@ double AcceptTilted(SplitMix64& rng, const kernels::ThompsonRateParams& p,
   const double gb = SampleGamma(rng, b) / (1 + alpha * t / (1 - t));
   const double y = (1 - t) * ga - t * gb;
   if (y < 0) return kNone;
-  const double keep = std::exp(-alpha / (1 - t) * y + bound - x);
+  const double keep = std::exp(-alpha / (1 - t) * y - x) / proposal;
   if (!(OpenUniform(rng) < keep)) return kNone;
   return ga / (ga + gb);
 }
