@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Core benchmarks: Sample top-10 per policy at 10 to 1,000,000 arms, with 0
-# and 5 context items, beside the plain-scan floor; then the memory of a
-# 1,000,000-armed room in 4 segments. Builds a Release tree in $BUILD_DIR.
+# and 5 context items, beside the plain-scan floor (data:2 a cold room, data:3
+# a room of 100-view arms: issue 17); then the memory of a 1,000,000-armed
+# room in 4 segments. Builds a Release tree in $BUILD_DIR.
 #   scripts/bench_core.sh [extra Google Benchmark flags]
 # Environment: BUILD_DIR (build-perf), MIN_TIME (0.2 seconds per benchmark),
 # REPETITIONS (3; medians are reported).
