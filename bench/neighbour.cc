@@ -9,11 +9,12 @@
 // counts is sampled without a scan), and a small room of 10 arms.
 // Then --rounds rounds of two phases each, alternating so that both see the
 // same machine: "floor", Feedback alone; "neighbour", the same Feedback
-// while --neighbours clients each loop Sample (k = 1) and GetStats on the
-// big room. Feedback: one event to the small room every --feedback_interval
-// (paced, one call at a time; the latency of each call is recorded).
-// Prints p50/p99/max of Feedback per phase over all rounds, the ratio of the
-// neighbour p99 to the floor p99, and the neighbours' call counts.
+// while --neighbours pairs of clients loop Sample (k = 1) and GetStats on
+// the big room (and, with --big_feedback_interval, one writes to it). Feedback:
+// one event to the small room every --feedback_interval (paced, one call at a
+// time; the latency of each call is recorded). Prints p50/p99/max of Feedback
+// per phase over all rounds, the ratio of the neighbour p99 to the floor p99,
+// and the neighbours' call counts.
 
 #include <algorithm>
 #include <atomic>
@@ -39,7 +40,11 @@ ABSL_FLAG(int, rounds, 3, "Rounds of (floor, neighbour) phases.");
 ABSL_FLAG(absl::Duration, phase, absl::Seconds(5), "Length of each phase.");
 ABSL_FLAG(absl::Duration, feedback_interval, absl::Milliseconds(2),
           "Time between the starts of two Feedback calls.");
-ABSL_FLAG(int, neighbours, 1, "Clients looping Sample + GetStats (big room).");
+ABSL_FLAG(int, neighbours, 1,
+          "Pairs of clients on the big room: one loops Sample, one GetStats.");
+ABSL_FLAG(absl::Duration, big_feedback_interval, absl::ZeroDuration(),
+          "When > 0, another client also sends the big room one Feedback "
+          "event per interval during the neighbour phase.");
 ABSL_FLAG(bool, setup, true, "Create and feed the rooms first.");
 
 namespace {
@@ -159,14 +164,14 @@ int main(int argc, char** argv) {
                  absl::ToDoubleSeconds(absl::Now() - start));
   }
   std::vector<double> floor_ms, neighbour_ms;
-  std::atomic<int64_t> samples{0}, stats{0};
-  std::vector<double> sample_ms;
+  std::atomic<int64_t> samples{0}, stats{0}, big_writes{0};
   for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
     FeedbackPhase(*stub, absl::GetFlag(FLAGS_phase),
                   absl::GetFlag(FLAGS_feedback_interval), &floor_ms);
     std::atomic<bool> stop{false};
     std::vector<std::thread> neighbours;
     for (int i = 0; i < absl::GetFlag(FLAGS_neighbours); ++i) {
+      // One client sampling, one reading the stats, concurrently.
       neighbours.emplace_back([&, target] {
         auto big = BanditService::NewStub(Connect(target));
         while (!stop.load()) {
@@ -174,15 +179,40 @@ int main(int argc, char** argv) {
           sample.set_room_id("neighbour-big");
           sample.set_k(1);
           banditd::v1::SampleResponse sampled;
-          grpc::ClientContext sample_context;
-          Check(big->Sample(&sample_context, sample, &sampled), "Sample");
+          grpc::ClientContext context;
+          Check(big->Sample(&context, sample, &sampled), "Sample");
           ++samples;
+        }
+      });
+      neighbours.emplace_back([&, target] {
+        auto big = BanditService::NewStub(Connect(target));
+        while (!stop.load()) {
           banditd::v1::GetStatsRequest get;
           get.set_room_id("neighbour-big");
           banditd::v1::GetStatsResponse got;
-          grpc::ClientContext stats_context;
-          Check(big->GetStats(&stats_context, get, &got), "GetStats");
+          grpc::ClientContext context;
+          Check(big->GetStats(&context, get, &got), "GetStats");
           ++stats;
+        }
+      });
+    }
+    if (const absl::Duration every = absl::GetFlag(FLAGS_big_feedback_interval);
+        every > absl::ZeroDuration()) {
+      // The big room is live too: its writes queue on the one writer.
+      neighbours.emplace_back([&, target, every] {
+        auto big = BanditService::NewStub(Connect(target));
+        int n = 0;
+        while (!stop.load()) {
+          banditd::v1::FeedbackRequest request;
+          banditd::v1::FeedbackEvent* e = request.add_events();
+          e->set_room_id("neighbour-big");
+          e->set_arm_id(absl::StrCat("arm_", (n++ * 7919) % 1000));
+          e->set_views(1);
+          banditd::v1::FeedbackResponse response;
+          grpc::ClientContext context;
+          Check(big->Feedback(&context, request, &response), "Feedback big");
+          ++big_writes;
+          absl::SleepFor(every);
         }
       });
     }
@@ -203,7 +233,8 @@ int main(int argc, char** argv) {
                n.max);
   absl::PrintF("p99 ratio (neighbour / floor): %.2f\n",
                f.p99 > 0 ? n.p99 / f.p99 : 0.0);
-  absl::PrintF("neighbour calls: %d Sample, %d GetStats (big room)\n",
-               samples.load(), stats.load());
+  absl::PrintF(
+      "neighbour calls: %d Sample, %d GetStats, %d Feedback (big room)\n",
+      samples.load(), stats.load(), big_writes.load());
   return 0;
 }
