@@ -69,71 +69,10 @@ double SampleBeta(URBG& rng, double a, double b) {
   return sum > 0 ? x / sum : a / (a + b);
 }
 
-// A draw that cannot reach the threshold is skipped when the probability
-// that it would is below exp(-kBetaSkipLogProbability) = 9e-14.
+// With context items, Thompson's scan skips an arm when the probability that
+// its draw reaches the threshold is below exp(-kBetaSkipLogProbability) =
+// 9e-14 (sample_kernels.h, ThompsonDrawBound).
 inline constexpr double kBetaSkipLogProbability = 30;
-
-// BetaReachingDraw draws Beta(a, b) as SampleBeta does, but only where the
-// draw can reach a threshold (the k-th best Thompson draw so far): the draws
-// of a top-k scan that cannot enter the top k are mostly never made.
-//   - a == 1 (an arm with no click under the default prior): the draw is
-//     1 - U^(1/b) by inversion, and compared with the threshold as log U
-//     before the power is taken, so the result is exact: -infinity exactly
-//     when the draw falls below the threshold.
-//   - otherwise the draw is skipped when a Chernoff bound puts the chance of
-//     reaching the threshold below exp(-30): exp(-(a + b) KL(mean || t)) for
-//     the exact Beta (the optimum of E exp(s ((1 - t) X_a - t X_b)) over s
-//     for the gamma draws X_a, X_b), and the Gaussian tail for the normal
-//     approximation used at a, b >= kBetaNormalMin.
-class BetaReachingDraw {
- public:
-  // The threshold: the draws returned are those that can reach it.
-  void SetThreshold(double threshold) {
-    threshold_ = threshold;
-    if (threshold > 0 && threshold < 1) {
-      log_threshold_ = std::log(threshold);
-      log1m_threshold_ = std::log1p(-threshold);
-    }
-  }
-  double threshold() const { return threshold_; }
-
-  // A draw of Beta(a, b) (a, b > 0), or -infinity where it would have fallen
-  // below the threshold (exactly for a == 1, else but for odds of 9e-14).
-  template <typename URBG>
-  double Draw(URBG& rng, double a, double b) const {
-    constexpr double kNone = -std::numeric_limits<double>::infinity();
-    if (!(threshold_ > 0)) return SampleBeta(rng, a, b);  // every draw reaches
-    if (threshold_ > 1) return kNone;
-    if (a == 1) {
-      const double log_u = std::log(OpenUniform(rng));
-      // 1 - U^(1/b) >= t  <=>  log U <= b log(1 - t); the slack makes the
-      // test pass on a rounding tie, and the returned draw is exact.
-      if (threshold_ < 1 && log_u > b * log1m_threshold_ * (1 - 1e-9)) {
-        return kNone;
-      }
-      return -std::expm1(log_u / b);
-    }
-    const double n = a + b;
-    const double mean = a / n;
-    if (threshold_ > mean) {
-      if (a >= kBetaNormalMin && b >= kBetaNormalMin) {
-        const double variance = mean * (b / n) / (n + 1.0);
-        const double gap = threshold_ - mean;
-        if (gap * gap > 2 * kBetaSkipLogProbability * variance) return kNone;
-      } else if (threshold_ < 1) {
-        const double kl = mean * (std::log(mean) - log_threshold_) +
-                          (1 - mean) * (std::log1p(-mean) - log1m_threshold_);
-        if (n * kl > kBetaSkipLogProbability) return kNone;
-      }
-    }
-    return SampleBeta(rng, a, b);
-  }
-
- private:
-  double threshold_ = -std::numeric_limits<double>::infinity();
-  double log_threshold_ = 0;
-  double log1m_threshold_ = 0;
-};
 
 }  // namespace banditd::core
 

@@ -110,6 +110,12 @@ void ReachScan(Scorer& scorer, const Eligibility& eligible, TopK& top);
 // top k are drawn, exactly (sample_thompson.cc proves the law unchanged).
 void ThompsonScan(Scorer& scorer, const Eligibility& eligible, TopK& top);
 
+// ThompsonScan's proposal and acceptance for one arm drawing Beta(a, b) as
+// SampleBeta does, against threshold t in (0, 1): the draw where it is at
+// least t, else -infinity (for tests: P(>= t) and the law above t must be
+// SampleBeta's).
+double ThompsonDrawAbove(SplitMix64& rng, double a, double b, double t);
+
 // Cold rooms: `top` holds k arms, all unseen (score +infinity), and they are
 // exactly the eligible unseen arms of [0, from). Replaces them with k arms
 // drawn uniformly without replacement from every eligible unseen arm of the

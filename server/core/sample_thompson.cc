@@ -144,6 +144,24 @@ void DrawEvery(Scorer& scorer, const Eligibility& eligible, TopK& top,
 
 }  // namespace
 
+double ThompsonDrawAbove(SplitMix64& rng, double a, double b, double t) {
+  PolicyParams policy;
+  policy.beta_prior_a = a;  // an arm with no counters: Beta(a, b)
+  policy.beta_prior_b = b;
+  RateParams params(policy);
+  const kernels::ThompsonRateParams& p = params.For(t);
+  const double zero = 0;
+  int32_t q;
+  double rate;
+  kernels::ThompsonRates(&zero, &zero, 1, p, &q, &rate);
+  if (!(OpenUniform(rng) < -std::expm1(-rate))) {
+    return -std::numeric_limits<double>::infinity();
+  }
+  const double draw =
+      q == 0 ? SampleBeta(rng, a, b) : AcceptTilted(rng, p, a, b, q);
+  return draw >= t ? draw : -std::numeric_limits<double>::infinity();
+}
+
 void ThompsonScan(Scorer& scorer, const Eligibility& eligible, TopK& top) {
   const TableView& base = scorer.inputs().base;
   const PolicyParams& policy = scorer.policy();
