@@ -131,16 +131,20 @@ absl::StatusOr<SampleResult> Engine::Sample(const SampleQuery& q) const {
       eligible == 0 ? 0.0
                     : std::min(1.0, policy.exploration_floor *
                                         static_cast<double>(eligible) / k);
-  std::mt19937_64 coin(SeedFor(q, 0x666c6f6f72ULL));
-  const bool explore = floor_q > 0 && std::uniform_real_distribution<double>(
-                                          0, 1)(coin) < floor_q;
+  bool explore = false;
+  uint64_t uniform_seed = 0;
+  if (floor_q > 0) {  // seeding the generator costs more than a small Rank
+    std::mt19937_64 coin(SeedFor(q, 0x666c6f6f72ULL));
+    explore = std::uniform_real_distribution<double>(0, 1)(coin) < floor_q;
+    uniform_seed = coin();
+  }
   absl::StatusOr<SampleResult> result;
   if (explore) {
     // The uniformly random ranking: epsilon-greedy with epsilon 1.
     SampleQuery uniform = q;
     uniform.policy.kind = PolicyKind::kEpsilonGreedy;
     uniform.policy.epsilon = 1.0;
-    if (q.seed.has_value()) uniform.seed = coin();
+    if (q.seed.has_value()) uniform.seed = uniform_seed;
     result = Rank(uniform, options_.max_k);
     if (result.ok()) result->policy = policy;
   } else {
@@ -209,14 +213,21 @@ absl::Status Engine::AddPolicyPropensities(const SampleQuery& q,
     greedy_weight = 1.0 - policy.epsilon;
   }
   det.seed = 0;
-  det.k = static_cast<int>(k);
+  // One arm more than the call returns: when it scores below the k-th, as
+  // it does unless arms tie there, this one ranking settles everything.
+  int64_t width = std::min<int64_t>(k + 1, eligible);
+  det.k = static_cast<int>(width);
   absl::StatusOr<SampleResult> top = Rank(det, std::numeric_limits<int>::max());
   if (!top.ok()) return top.status();
-  const double boundary = top->arms.back().score;
+  if (static_cast<int64_t>(top->arms.size()) < k) {
+    return absl::InternalError("propensities: the ranking lost arms");
+  }
+  const double boundary = top->arms[static_cast<size_t>(k - 1)].score;
   int64_t above = 0;
-  for (const ScoredArm& arm : top->arms) above += arm.score > boundary;
+  for (int64_t i = 0; i < k; ++i) {
+    above += top->arms[static_cast<size_t>(i)].score > boundary;
+  }
   // Widen the ranking until it holds an arm below the boundary, or all.
-  int64_t width = k;
   while (top->arms.back().score == boundary && width < eligible) {
     width = std::min<int64_t>(2 * width + 1, eligible);
     det.k = static_cast<int>(width);

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -94,6 +95,8 @@ std::string DecisionSigner::Sign(const Decision& decision,
   for (double x : decision.features) token.add_features(x);
   for (const std::string& arm : decision.arm_ids) token.add_arm_ids(arm);
   token.set_issued_at_micros(absl::ToUnixMicros(now));
+  thread_local absl::BitGen gen;
+  token.set_nonce(absl::Uniform<uint64_t>(gen));
   const size_t payload_bytes = token.ByteSizeLong();
   // base64 grows 4/3; the prefix, the dot and the MAC come on top.
   if (kPrefix.size() + (payload_bytes + 2) / 3 * 4 + 1 + 24 > max_id_bytes_) {

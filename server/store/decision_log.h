@@ -85,12 +85,15 @@ class DecisionLog {
   absl::StatusOr<std::vector<JoinedDecision>> Read(const std::string& room_id,
                                                    int64_t after, int limit);
   Stats stats() const;
+  // Applies retention as of `now` (the writer does so every 10 s).
+  absl::Status Retain(absl::Time now) ABSL_LOCKS_EXCLUDED(db_mu_);
 
  private:
   DecisionLog(Options options, sqlite3* db);
   void Run();
   absl::Status WriteQueued() ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status ApplyRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  absl::Status ApplyRetention(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;

@@ -52,6 +52,11 @@ TEST(DecisionSignerTest, AnotherServerWithTheKeyResolvesTheDecision) {
   ExpectSame(*got, Example());
 }
 
+TEST(DecisionSignerTest, EqualDecisionsAtTheSameTimeGetDistinctIds) {
+  const DecisionSigner signer = Signer({kKeyA});
+  EXPECT_NE(signer.Sign(Example(), kNow), signer.Sign(Example(), kNow));
+}
+
 TEST(DecisionSignerTest, ForgedOrOtherKeyIdsAreRefused) {
   const std::string id = Signer({kKeyA}).Sign(Example(), kNow);
   EXPECT_EQ(Signer({kKeyB}).Verify(id, kNow).status().code(),
