@@ -56,7 +56,12 @@ ABSL_FLAG(int, port, 50051, "gRPC port; 0 picks a free one.");
 ABSL_FLAG(std::string, data_dir, "./data", "Directory of the SQLite database.");
 ABSL_FLAG(int, max_batch_events, 10000, "Most events in one Feedback call.");
 ABSL_FLAG(int64_t, event_id_window, 1'000'000,
-          "How many recent Feedback event_ids are remembered for de-dup.");
+          "How many recent Feedback event_ids are remembered for de-dup, "
+          "at least (0: no de-duplication).");
+ABSL_FLAG(absl::Duration, event_id_window_age, absl::Minutes(10),
+          "How long (in log time) a Feedback event_id is remembered at "
+          "least, whatever --event_id_window: covers retries after outages. "
+          "The ids count against --memory_budget_bytes; 0: by count only.");
 ABSL_FLAG(int64_t, decision_cache_size, 100'000,
           "How many recent Sample decisions Feedback may cite by decision_id "
           "(also bounded by --decision_cache_bytes); 0 turns decision ids "
@@ -282,6 +287,7 @@ int main(int argc, char** argv) {
   banditd::core::EngineOptions engine_options;
   engine_options.max_batch_events = absl::GetFlag(FLAGS_max_batch_events);
   engine_options.event_id_window = absl::GetFlag(FLAGS_event_id_window);
+  engine_options.event_id_window_age = absl::GetFlag(FLAGS_event_id_window_age);
   engine_options.max_linucb_dimension =
       absl::GetFlag(FLAGS_linucb_max_dimension);
   engine_options.max_context_items = absl::GetFlag(FLAGS_max_context_items);
@@ -365,6 +371,7 @@ int main(int argc, char** argv) {
     cluster_options.duplicate_window =
         absl::GetFlag(FLAGS_cluster_duplicate_window);
     cluster_options.event_id_window = engine_options.event_id_window;
+    cluster_options.event_id_window_age = engine_options.event_id_window_age;
     cluster_options.data_dir = store_options.data_dir;
     cluster_options.snapshot_every_records =
         store_options.snapshot_every_records;

@@ -94,6 +94,8 @@ class NatsCommitter final : public store::Committer {
     // stream by the replica that creates it; a replica started with another
     // value refuses to start (replicas must de-duplicate alike).
     int64_t event_id_window = 0;
+    // The engine's --event_id_window_age: stream-wide, like the count.
+    absl::Duration event_id_window_age = absl::ZeroDuration();
     // How long a publish may wait for its JetStream acknowledgement, and
     // then for this replica to apply it.
     absl::Duration publish_timeout = absl::Seconds(2);

@@ -5,6 +5,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,62 @@ namespace banditd::cluster {
 
 namespace {
 
-// Stream-wide settings, kept in the stream's description as
-// "banditd: event_id_window=N" so that every replica reads the same.
-constexpr char kSettingsTag[] = "banditd: event_id_window=";
+// Stream-wide settings: every engine setting that changes what Apply
+// computes (audited: the event-id window's count and age; limits only shape
+// admission, decay is per room and logged with it). Kept in the stream's
+// description as "banditd: event_id_window=N event_id_window_age=D" so that
+// every replica reads the same; each is named after its flag.
+constexpr char kSettingsTag[] = "banditd:";
 
-std::string StreamSettings(const NatsCommitter::Options& options) {
-  return absl::StrCat(kSettingsTag, options.event_id_window);
+struct Setting {
+  const char* flag;
+  std::string value;
+};
+
+std::vector<Setting> Settings(const NatsCommitter::Options& options) {
+  return {
+      {"event_id_window", absl::StrCat(options.event_id_window)},
+      {"event_id_window_age",
+       absl::FormatDuration(options.event_id_window_age)},
+  };
+}
+
+// The value of `flag` in the description's settings, if recorded.
+std::optional<std::string> Recorded(const std::string& description,
+                                    const std::string& flag) {
+  const size_t at = description.find(kSettingsTag);
+  if (at == std::string::npos) return std::nullopt;
+  for (absl::string_view token : absl::StrSplit(
+           absl::string_view(description).substr(at + sizeof(kSettingsTag) - 1),
+           ' ', absl::SkipEmpty())) {
+    const size_t eq = token.find('=');
+    if (eq != absl::string_view::npos && token.substr(0, eq) == flag) {
+      return std::string(token.substr(eq + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+// Whether two recorded values mean the same (durations in any spelling).
+bool SameValue(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  absl::Duration da, db;
+  return absl::ParseDuration(a, &da) && absl::ParseDuration(b, &db) && da == db;
+}
+
+// `description` with the settings it lacks appended.
+std::string WithMissingSettings(const std::string& description,
+                                const NatsCommitter::Options& options) {
+  std::string out = description;
+  if (out.find(kSettingsTag) == std::string::npos) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", kSettingsTag);
+  }
+  for (const Setting& setting : Settings(options)) {
+    if (!Recorded(out, setting.flag).has_value()) {
+      absl::StrAppend(&out, " ", setting.flag, "=", setting.value);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -110,7 +161,7 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
       // Replicas read records from any peer when the consumer is late.
       cfg.AllowDirect = true;
       cfg.Duplicates = absl::ToInt64Nanoseconds(options_.duplicate_window);
-      const std::string description = StreamSettings(options_);
+      const std::string description = WithMissingSettings("", options_);
       cfg.Description = description.c_str();
       code = static_cast<jsErrCode>(0);
       s = js_AddStream(&si, js_, &cfg, nullptr, &code);
@@ -140,13 +191,14 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
   const std::string description =
       si->Config->Description != nullptr ? si->Config->Description : "";
   const bool allow_direct = si->Config->AllowDirect;
-  if (description.find(kSettingsTag) == std::string::npos || !allow_direct) {
-    // Created by an older replica: record the settings and allow Direct Get.
-    const std::string settings = absl::StrCat(
-        description, description.empty() ? "" : " ", StreamSettings(options_));
+  const std::string completed = WithMissingSettings(description, options_);
+  if (completed != description || !allow_direct) {
+    // Created by an older replica: record the settings it lacks (a stream
+    // of before a setting existed gets this replica's value: upgrade every
+    // replica together) and allow Direct Get.
     si->Config->AllowDirect = true;
     const char* original = si->Config->Description;
-    si->Config->Description = settings.c_str();
+    si->Config->Description = completed.c_str();
     jsStreamInfo* updated = nullptr;
     code = static_cast<jsErrCode>(0);
     s = js_UpdateStream(&updated, js_, si->Config, nullptr, &code);
@@ -169,30 +221,25 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
 
 absl::Status NatsCommitter::CheckStreamSettings(
     const std::string& description) {
-  const size_t at = description.find(kSettingsTag);
-  int64_t window = 0;
-  if (at == std::string::npos ||
-      !absl::SimpleAtoi(
-          absl::StripAsciiWhitespace(
-              absl::string_view(description)
-                  .substr(at + sizeof(kSettingsTag) - 1,
-                          description.find(' ', at + sizeof(kSettingsTag) - 1) -
-                              (at + sizeof(kSettingsTag) - 1))),
-          &window)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "stream ", options_.stream, " has no readable \"", kSettingsTag,
-        "\" in its description (\"", description, "\")"));
-  }
-  if (window != options_.event_id_window) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "stream ", options_.stream,
-        " de-duplicates event ids over a window of ", window,
-        " (set by the replica that created it), but this replica has "
-        "--event_id_window=",
-        options_.event_id_window,
-        ": replicas with different windows would count retried events "
-        "differently; restart with --event_id_window=",
-        window));
+  for (const Setting& mine : Settings(options_)) {
+    const std::optional<std::string> recorded =
+        Recorded(description, mine.flag);
+    if (!recorded.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "stream ", options_.stream, " has no readable \"", mine.flag,
+          "=\" in its description (\"", description, "\")"));
+    }
+    if (!SameValue(*recorded, mine.value)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "stream ", options_.stream, " de-duplicates event ids with ",
+          mine.flag, "=", *recorded,
+          " (a stream-wide setting, recorded by the replica that created "
+          "it), but this replica has --",
+          mine.flag, "=", mine.value,
+          ": replicas that de-duplicate differently would count retried "
+          "events differently; restart with --",
+          mine.flag, "=", *recorded));
+    }
   }
   return absl::OkStatus();
 }

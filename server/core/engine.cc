@@ -211,7 +211,9 @@ absl::Status AddGrowth(const Room& room, const FeedbackEvent& e, uint32_t arm,
 
 }  // namespace
 
-Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
+Engine::Engine(EngineOptions options)
+    : options_(std::move(options)),
+      event_ids_(options_.event_id_window, options_.event_id_window_age) {}
 
 const char* LimitName(Limit limit) {
   switch (limit) {
@@ -240,12 +242,21 @@ absl::Status Engine::CheckBudget(int64_t estimate,
   if (used + estimate <= options_.memory_budget_bytes) {
     return absl::OkStatus();
   }
-  return Exhausted(
-      Limit::kMemoryBudget,
-      absl::StrCat(what, ": the request needs up to ", estimate,
-                   " more bytes and the server holds ", used,
-                   " of its memory budget of ", options_.memory_budget_bytes,
-                   " bytes (--memory_budget_bytes)"));
+  std::string message = absl::StrCat(
+      what, ": the request needs up to ", estimate,
+      " more bytes and the server holds ", used, " of its memory budget of ",
+      options_.memory_budget_bytes, " bytes (--memory_budget_bytes)");
+  // Say so when the event-id window holds much of it: its ids stay for
+  // --event_id_window_age whatever the traffic.
+  const int64_t ids = event_id_bytes_.load(std::memory_order_relaxed);
+  if (ids > used / 4) {
+    absl::StrAppend(
+        &message, ", of which the event-id window holds ", ids,
+        " bytes of ids kept for --event_id_window_age=",
+        absl::FormatDuration(options_.event_id_window_age),
+        " (and at least --event_id_window=", options_.event_id_window, " ids)");
+  }
+  return Exhausted(Limit::kMemoryBudget, std::move(message));
 }
 
 std::shared_ptr<Room> Engine::FindRoom(const std::string& room_id) const {
@@ -469,6 +480,12 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
       unlock();
       return ValidateId(e.event_id, field(".event_id"));
     }
+    // The id window may hold the id for --event_id_window_age whatever the
+    // count: it grows with traffic, within the memory budget.
+    if (enforce_limits && !e.event_id.empty() && options_.event_id_window > 0) {
+      growth.bytes +=
+          EventIdWindow::KeyBytes(e.room_id.size() + 1 + e.event_id.size());
+    }
     if (room == nullptr || room->id != e.room_id) {
       unlock();
       room = FindRoom(e.room_id);
@@ -590,7 +607,7 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
   for (const FeedbackEvent& e : batch.events) {
     if (!e.event_id.empty()) {
       absl::MutexLock lock(&dedup_mu_);
-      if (SeenEvent(e.room_id, e.event_id)) {
+      if (SeenEvent(e.room_id, e.event_id, batch.logged_at_micros)) {
         ++result.duplicate_events;
         continue;
       }
@@ -638,125 +655,9 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
   return result;
 }
 
-namespace {
-// Accounted memory of a remembered event id: the key twice (ring and set)
-// and their bookkeeping.
-int64_t EventIdBytes(const std::string& key) {
-  return 2 * static_cast<int64_t>(key.size()) + 80;
-}
-}  // namespace
-
-std::string EventKey(absl::string_view room_id, absl::string_view event_id) {
-  return absl::StrCat(room_id, absl::string_view("\0", 1), event_id);
-}
-
-bool Engine::SeenEvent(const std::string& room_id,
-                       const std::string& event_id) {
-  if (options_.event_id_window <= 0) return false;
-  std::string key = EventKey(room_id, event_id);
-  if (seen_event_ids_.contains(key)) return true;
-  // Ids from a snapshot written before ids were scoped to rooms match in
-  // every room, as they did then, until they leave the window.
-  if (legacy_event_ids_ > 0 &&
-      seen_event_ids_.contains(EventKey("", event_id))) {
-    return true;
-  }
-  Remember(std::move(key));
-  return false;
-}
-
-void Engine::Remember(std::string key) {
-  const size_t window = static_cast<size_t>(options_.event_id_window);
-  if (!key.empty()) {
-    if (key.front() == '\0') ++legacy_event_ids_;
-    event_id_bytes_.fetch_add(EventIdBytes(key), std::memory_order_relaxed);
-    seen_event_ids_.insert(key);
-  }
-  if (event_id_ring_.size() < window) {
-    event_id_ring_.push_back(std::move(key));
-  } else {
-    std::string& slot = event_id_ring_[event_id_ring_next_];
-    if (!slot.empty()) {
-      if (slot.front() == '\0') --legacy_event_ids_;
-      event_id_bytes_.fetch_sub(EventIdBytes(slot), std::memory_order_relaxed);
-      seen_event_ids_.erase(slot);
-    }
-    slot = std::move(key);
-    event_id_ring_next_ = (event_id_ring_next_ + 1) % window;
-  }
-  ++event_ids_added_;
-}
-
-void Engine::ForgetEventIds(const std::string& room_id) {
-  const std::string prefix = EventKey(room_id, "");
-  // DeleteRoom is structural: a snapshot draft taken before it is not used.
-  absl::MutexLock lock(&dedup_mu_);
-  // A hole keeps the ring's order and count: snapshots copy it as it is
-  // (an empty key), so a restart evicts in the same order as this run.
-  for (std::string& slot : event_id_ring_) {
-    if (absl::StartsWith(slot, prefix)) {
-      event_id_bytes_.fetch_sub(EventIdBytes(slot), std::memory_order_relaxed);
-      seen_event_ids_.erase(slot);
-      slot.clear();
-    }
-  }
-}
-
-std::vector<std::string> Engine::RecentEventIds(uint64_t* added) const {
-  // Copied in chunks, releasing the mutex in between, so that Feedback with
-  // event ids never waits for a whole million-id copy. Ids are numbered in
-  // the order they were remembered; id g sits at ring slot g % window until
-  // id g + window replaces it.
-  constexpr uint64_t kChunk = 1 << 16;
-  std::vector<std::string> out;
-  uint64_t first = 0;  // number of out[0]
-  uint64_t next = 0;   // number of the next id to copy
-  bool started = false;
-  while (true) {
-    absl::MutexLock lock(&dedup_mu_);
-    const uint64_t oldest = event_ids_added_ - event_id_ring_.size();
-    if (!started) {
-      first = next = oldest;
-      started = true;
-    }
-    if (oldest > next) {  // ids overwritten since the last chunk: drop them
-      const uint64_t drop = std::min<uint64_t>(oldest - first, out.size());
-      out.erase(out.begin(), out.begin() + drop);
-      first += drop;
-      next = std::max(next, oldest);
-    }
-    const uint64_t end = std::min(event_ids_added_, next + kChunk);
-    const size_t window = event_id_ring_.size();
-    for (; next < end; ++next) {
-      out.push_back(event_id_ring_[next % std::max<size_t>(window, 1)]);
-    }
-    if (next == event_ids_added_) {
-      // Keep the last `window` ids: the ones remembered now.
-      if (out.size() > window) out.erase(out.begin(), out.end() - window);
-      if (added != nullptr) *added = event_ids_added_;
-      return out;
-    }
-  }
-}
-
-std::vector<std::string> Engine::EventIdsAddedSince(uint64_t since,
-                                                    uint64_t* added_now) const {
-  absl::MutexLock lock(&dedup_mu_);
-  *added_now = event_ids_added_;
-  std::vector<std::string> out;
-  if (since >= event_ids_added_) return out;
-  const uint64_t count =
-      std::min<uint64_t>(event_ids_added_ - since, event_id_ring_.size());
-  out.reserve(count);
-  const size_t window = static_cast<size_t>(options_.event_id_window);
-  for (uint64_t g = event_ids_added_ - count; g < event_ids_added_; ++g) {
-    out.push_back(event_id_ring_[g % window]);
-  }
-  return out;
-}
-
 void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
-                          std::vector<std::string> recent_event_ids) {
+                          std::vector<std::string> recent_event_ids,
+                          std::vector<int64_t> micros) {
   int64_t bytes = 0;
   for (std::unique_ptr<Room>& room : rooms) {
     absl::MutexLock lock(&room->mu);
@@ -773,14 +674,14 @@ void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
     }
   }
   absl::MutexLock lock(&dedup_mu_);
-  seen_event_ids_.clear();
-  event_id_ring_.clear();
-  event_id_ring_next_ = 0;
-  event_ids_added_ = 0;
-  legacy_event_ids_ = 0;
+  event_ids_.Clear();
   event_id_bytes_.store(0, std::memory_order_relaxed);
-  if (options_.event_id_window <= 0) return;
-  for (std::string& key : recent_event_ids) Remember(std::move(key));
+  if (!event_ids_.enabled()) return;
+  for (size_t i = 0; i < recent_event_ids.size(); ++i) {
+    event_ids_.Restore(std::move(recent_event_ids[i]),
+                       i < micros.size() ? micros[i] : 0);
+  }
+  event_id_bytes_.store(event_ids_.bytes(), std::memory_order_relaxed);
 }
 
 void Engine::ForEachRoom(const std::function<void(const Room&)>& visit) const {

@@ -16,6 +16,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/event_window.h"
 #include "server/core/mutation.h"
 #include "server/core/policy.h"
 #include "server/core/room.h"
@@ -38,8 +40,13 @@ struct EngineOptions {
   int max_context_items_per_segment = 10000;
   // Memory the engine may hold, as it accounts it (Engine::bytes_used).
   int64_t memory_budget_bytes = int64_t{8} << 30;
-  // How many recent Feedback event_ids are remembered for de-duplication.
+  // How many recent Feedback event_ids are remembered for de-duplication
+  // (0: none)...
   int64_t event_id_window = 1'000'000;
+  // ...and for how long at least, in log time, whatever their count
+  // (EventIdWindow). Both change what Apply computes: in cluster mode they
+  // are stream-wide settings.
+  absl::Duration event_id_window_age = absl::Minutes(10);
   // Largest LinUCB feature vector a room may declare.
   int max_linucb_dimension = 64;
   // Thompson propensities: at most this many arm scorings (draws x eligible
@@ -235,22 +242,27 @@ class Engine {
   // Visits every room under its reader lock, in id order (snapshots).
   void ForEachRoom(const std::function<void(const Room&)>& visit) const;
   // Replaces all state with `rooms` (snapshot load). Single writer only.
-  // `recent_event_ids` are keys as RecentEventIds returns them.
+  // `recent_event_ids` are keys as RecentEventIds returns them, with the log
+  // times they were remembered at in `micros` (empty: all unknown, 0).
   void ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
-                    std::vector<std::string> recent_event_ids);
+                    std::vector<std::string> recent_event_ids,
+                    std::vector<int64_t> micros = {});
   // The remembered event ids, oldest first (snapshots), as keys: EventKey
   // (room_id, event_id); an empty key is a slot freed by DeleteRoom, kept so
   // that the window evicts in the same order after a restart. A key with an
   // empty room (from a snapshot of before ids were scoped to rooms) matches
   // the event id in any room. With `added`, also how many keys were ever
-  // remembered, for EventIdsAddedSince.
-  std::vector<std::string> RecentEventIds(uint64_t* added = nullptr) const;
-  // The ids remembered after the first `since` ever remembered, oldest first
-  // (at most the window), and in `added_now` how many were ever remembered.
-  // Lets a snapshot copy the window before its pause and only the ids added
-  // since during it.
-  std::vector<std::string> EventIdsAddedSince(uint64_t since,
-                                              uint64_t* added_now) const;
+  // remembered, for EventIdsAddedSince; with `micros`, their log times.
+  std::vector<std::string> RecentEventIds(
+      uint64_t* added = nullptr, std::vector<int64_t>* micros = nullptr) const;
+  // The ids remembered after the first `since` ever remembered that the
+  // window still holds, oldest first, and in `added_now` how many were ever
+  // remembered, in `first_now` the number of the oldest id held (ids before
+  // it have left the window). Lets a snapshot copy the window before its
+  // pause and only the ids added since during it.
+  std::vector<std::string> EventIdsAddedSince(
+      uint64_t since, uint64_t* added_now, uint64_t* first_now = nullptr,
+      std::vector<int64_t>* micros = nullptr) const;
 
  private:
   // The policy's ranking alone (sample.cc), for k up to `max_k`.
@@ -283,11 +295,10 @@ class Engine {
   absl::Status ValidateResetArm(const ResetArm& reset) const;
   void ApplyUpdateRoom(const UpdateRoom& update);
   void ApplyResetArm(const ResetArm& reset);
-  // True when `event_id` was seen in the room; otherwise remembers it.
-  bool SeenEvent(const std::string& room_id, const std::string& event_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
-  // Adds a key (or, empty, a hole) to the window, evicting the oldest.
-  void Remember(std::string key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
+  // True when `event_id` was seen in the room; otherwise remembers it as
+  // logged at `micros`.
+  bool SeenEvent(const std::string& room_id, const std::string& event_id,
+                 int64_t micros) ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
   // DeleteRoom: the room's ids leave the window; their slots become holes.
   void ForgetEventIds(const std::string& room_id);
 
@@ -301,13 +312,7 @@ class Engine {
       ABSL_GUARDED_BY(rooms_mu_);
 
   mutable absl::Mutex dedup_mu_;
-  absl::flat_hash_set<std::string> seen_event_ids_ ABSL_GUARDED_BY(dedup_mu_);
-  std::vector<std::string> event_id_ring_ ABSL_GUARDED_BY(dedup_mu_);
-  size_t event_id_ring_next_ ABSL_GUARDED_BY(dedup_mu_) = 0;
-  // Ids ever remembered; id number g sits at ring slot g % window.
-  uint64_t event_ids_added_ ABSL_GUARDED_BY(dedup_mu_) = 0;
-  // Keys with an empty room (global ids of an old snapshot) in the window.
-  size_t legacy_event_ids_ ABSL_GUARDED_BY(dedup_mu_) = 0;
+  EventIdWindow event_ids_ ABSL_GUARDED_BY(dedup_mu_);
 };
 
 }  // namespace banditd::core

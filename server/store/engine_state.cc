@@ -146,7 +146,8 @@ EngineState CaptureState(const core::Engine& engine) {
     out.linucb = room.linucb;
     out.linucb_arms = room.linucb_arms;
   });
-  state.event_ids = engine.RecentEventIds(&state.event_ids_added);
+  state.event_ids =
+      engine.RecentEventIds(&state.event_ids_added, &state.event_micros);
   return state;
 }
 
@@ -191,21 +192,28 @@ bool FinishDraft(const core::Engine& engine, EngineState* state) {
     }
   });
   if (!match || next != state->rooms.size()) return false;
-  std::vector<std::string> newer = engine.EventIdsAddedSince(
-      state->event_ids_added, &state->event_ids_added);
-  const size_t window = static_cast<size_t>(
-      std::max<int64_t>(engine.options().event_id_window, 0));
-  if (newer.size() >= window) {
-    state->event_ids = std::move(newer);
-  } else {
-    const size_t keep =
-        std::min(state->event_ids.size(), window - newer.size());
-    state->event_ids.erase(state->event_ids.begin(),
-                           state->event_ids.end() - keep);
-    state->event_ids.insert(state->event_ids.end(),
-                            std::make_move_iterator(newer.begin()),
-                            std::make_move_iterator(newer.end()));
-  }
+  // The draft holds ids [added_then - size, added_then); the window now
+  // holds [first_now, added_now): keep the draft's still held, then append
+  // the newer ones.
+  const uint64_t draft_first =
+      state->event_ids_added - static_cast<uint64_t>(state->event_ids.size());
+  uint64_t first_now = 0;
+  std::vector<int64_t> newer_micros;
+  std::vector<std::string> newer =
+      engine.EventIdsAddedSince(state->event_ids_added, &state->event_ids_added,
+                                &first_now, &newer_micros);
+  const size_t drop = static_cast<size_t>(
+      std::min<uint64_t>(first_now > draft_first ? first_now - draft_first : 0,
+                         state->event_ids.size()));
+  state->event_ids.erase(state->event_ids.begin(),
+                         state->event_ids.begin() + drop);
+  state->event_micros.erase(state->event_micros.begin(),
+                            state->event_micros.begin() + drop);
+  state->event_ids.insert(state->event_ids.end(),
+                          std::make_move_iterator(newer.begin()),
+                          std::make_move_iterator(newer.end()));
+  state->event_micros.insert(state->event_micros.end(), newer_micros.begin(),
+                             newer_micros.end());
   return true;
 }
 
@@ -231,7 +239,8 @@ void RestoreState(EngineState state, core::Engine* engine) {
     room->MutableSegment("");  // Always present.
     rooms.push_back(std::move(room));
   }
-  engine->ReplaceRooms(std::move(rooms), std::move(state.event_ids));
+  engine->ReplaceRooms(std::move(rooms), std::move(state.event_ids),
+                       std::move(state.event_micros));
 }
 
 std::vector<std::string> EncodeSnapshot(const EngineState& state,
@@ -292,9 +301,11 @@ std::vector<std::string> EncodeSnapshot(const EngineState& state,
       writer.Added(bytes);
     }
   }
-  for (const std::string& key : state.event_ids) {
-    writer.chunk()->add_event_keys(key);
-    writer.Added(key.size() + 2);
+  for (size_t i = 0; i < state.event_ids.size(); ++i) {
+    writer.chunk()->add_event_keys(state.event_ids[i]);
+    writer.chunk()->add_event_micros(
+        i < state.event_micros.size() ? state.event_micros[i] : 0);
+    writer.Added(state.event_ids[i].size() + 10);
   }
   return writer.Finish();
 }
@@ -408,9 +419,12 @@ absl::StatusOr<EngineState> DecodeSnapshot(
     // Global ids of an old snapshot keep matching in every room.
     for (const std::string& id : chunk.event_ids()) {
       state.event_ids.push_back(core::EventKey("", id));
+      state.event_micros.push_back(0);
     }
-    for (std::string& key : *chunk.mutable_event_keys()) {
-      state.event_ids.push_back(std::move(key));
+    const bool timed = chunk.event_micros_size() == chunk.event_keys_size();
+    for (int i = 0; i < chunk.event_keys_size(); ++i) {
+      state.event_ids.push_back(std::move(*chunk.mutable_event_keys(i)));
+      state.event_micros.push_back(timed ? chunk.event_micros(i) : 0);
     }
   }
   for (const TableKey& key : table_order) {

@@ -36,14 +36,17 @@ struct RoomState {
 // the de-duplication window, oldest first.
 struct EngineState {
   std::vector<RoomState> rooms;
-  // Keys of the de-duplication window (core::Engine::RecentEventIds).
+  // Keys of the de-duplication window (core::Engine::RecentEventIds), and
+  // the log time each was remembered at (index-aligned).
   std::vector<std::string> event_ids;
+  std::vector<int64_t> event_micros;
   // How many ids the engine had ever remembered when event_ids was copied
   // (core::Engine::EventIdsAddedSince); not part of the stored snapshot.
   uint64_t event_ids_added = 0;
 
   friend bool operator==(const EngineState& a, const EngineState& b) {
-    return a.rooms == b.rooms && a.event_ids == b.event_ids;
+    return a.rooms == b.rooms && a.event_ids == b.event_ids &&
+           a.event_micros == b.event_micros;
   }
 };
 

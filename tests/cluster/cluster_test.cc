@@ -863,15 +863,17 @@ TEST_F(ClusterTest, RestartsFromSnapshotAndRefusesTrimmedHistory) {
   }
 }
 
-// The event-id window is the stream's, not each replica's: a replica with
-// another value would count retried events differently, so it refuses to
-// start and says which value to use.
+// The event-id window (count and age) is the stream's, not each replica's: a
+// replica with another value would count retried events differently, so it
+// refuses to start and says which value to use.
 TEST_F(ClusterTest, EventIdWindowIsStreamWide) {
-  auto open = [&](const std::string& name, int64_t window) {
+  auto open = [&](const std::string& name, int64_t window,
+                  absl::Duration age = absl::Minutes(10)) {
     NatsCommitter::Options o;
     o.nats_urls = nats_->Urls(0);
     o.data_dir = (dir_ / name).string();
     o.event_id_window = window;
+    o.event_id_window_age = age;
     o.log = false;
     core::Engine engine;
     return NatsCommitter::Open(o, &engine).status();
@@ -885,6 +887,16 @@ TEST_F(ClusterTest, EventIdWindowIsStreamWide) {
             std::string::npos)
       << other;
   EXPECT_TRUE(open("c", 1000).ok());
+  // The window's age is stream-wide too (it changes what Apply computes).
+  const absl::Status age = open("d", 1000, absl::Minutes(5));
+  EXPECT_EQ(age.code(), absl::StatusCode::kFailedPrecondition) << age;
+  EXPECT_NE(age.message().find("--event_id_window_age=5m"), std::string::npos)
+      << age;
+  EXPECT_NE(age.message().find("restart with --event_id_window_age=10m"),
+            std::string::npos)
+      << age;
+  // The same duration spelled otherwise is the same setting.
+  EXPECT_TRUE(open("e", 1000, absl::Seconds(600)).ok());
 }
 
 // ---------------------------------------------------------------- benchmark

@@ -98,7 +98,10 @@ TEST(DurableCommitterTest, ReplayRebuildsTheSameState) {
   committer->Shutdown();
   const EngineState before = CaptureState(engine);
   ASSERT_FALSE(before.rooms.empty());
-  EXPECT_GT(contents->log_size(), 1000u);
+  // How many of the random mutations are valid depends on how the 8
+  // threads interleave (about 950 to 1,100 on a loaded machine): this only
+  // checks that the test did real work.
+  EXPECT_GT(contents->log_size(), 500u);
   // Group commit: with a slow disk, 8 clients share appends.
   {
     absl::MutexLock lock(&contents->mu);

@@ -131,6 +131,74 @@ TEST(EngineStateTest, TwoStepCaptureOfTheEventIdWindow) {
   }
 }
 
+// The window keeps ids for an age of log time beyond its count: the two-step
+// copy must drop exactly the draft's ids that aged out meanwhile, and the
+// snapshot must keep each id's log time, so that a restored engine forgets
+// what the original forgets.
+// Catches: a merge that trims the draft to the count (losing ids the age
+// keeps), snapshots without log times, or a load that evicts.
+TEST(EngineStateTest, AgedWindowSurvivesTwoStepCopyAndSnapshot) {
+  core::EngineOptions options;
+  options.event_id_window = 10;
+  options.event_id_window_age = absl::Seconds(60);
+  constexpr int64_t kSecond = 1'000'000;
+  const int64_t t0 = 1'700'000'000 * kSecond;
+  for (int between_seconds : {0, 30, 70, 500}) {
+    core::Engine engine(options);
+    core::CreateRoom create;
+    create.room_id = "r";
+    create.arm_ids = {"a"};
+    ASSERT_TRUE(engine.Apply(create).ok());
+    int next_id = 0;
+    auto feed = [&](int events, int64_t micros) {
+      core::FeedbackBatch batch;
+      for (int i = 0; i < events; ++i) {
+        core::FeedbackEvent e;
+        e.room_id = "r";
+        e.arm_id = "a";
+        e.views = 1;
+        e.event_id = absl::StrCat("id", next_id++);
+        batch.events.push_back(e);
+      }
+      batch.logged_at_micros = micros;
+      ASSERT_TRUE(engine.Apply(batch).ok());
+    };
+    for (int s = 0; s < 40; ++s) feed(5, t0 + s * kSecond);  // 200 ids.
+    EngineState draft = CaptureDraft(engine);
+    EXPECT_GT(draft.event_ids.size(), 10u);  // The age keeps more.
+    feed(5, t0 + (40 + between_seconds) * kSecond);
+    ASSERT_TRUE(FinishDraft(engine, &draft));
+    const EngineState full = CaptureState(engine);
+    EXPECT_EQ(draft, full) << between_seconds;
+    ASSERT_EQ(full.event_micros.size(), full.event_ids.size());
+
+    absl::StatusOr<EngineState> decoded =
+        DecodeSnapshot(EncodeSnapshot(full, 100));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(*decoded, full);
+    core::Engine restored(options);
+    RestoreState(*decoded, &restored);
+    EXPECT_EQ(CaptureState(restored), full);
+    // Both forget alike from here on.
+    const int64_t later = t0 + (100 + between_seconds) * kSecond;
+    core::FeedbackBatch retry;
+    for (int i = 0; i < next_id; ++i) {
+      core::FeedbackEvent e;
+      e.room_id = "r";
+      e.arm_id = "a";
+      e.views = 1;
+      e.event_id = absl::StrCat("id", i);
+      retry.events.push_back(e);
+    }
+    retry.logged_at_micros = later;
+    absl::StatusOr<core::ApplyResult> a = engine.Apply(retry);
+    absl::StatusOr<core::ApplyResult> b = restored.Apply(retry);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->duplicate_events, b->duplicate_events) << between_seconds;
+    EXPECT_EQ(CaptureState(engine), CaptureState(restored));
+  }
+}
+
 // Snapshots written before event ids were scoped to rooms hold global ids
 // (SnapshotChunk.event_ids): they load as keys that match in any room. New
 // snapshots keep the holes DeleteRoom leaves, so the window evicts in the
