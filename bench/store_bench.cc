@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "server/core/engine.h"
 #include "server/store/durable_committer.h"
+#include "server/store/engine_state.h"
 #include "server/store/log_codec.h"
 #include "server/store/sqlite_log_store.h"
 
@@ -348,6 +349,15 @@ void SnapshotPause(const Flags& flags, int arms, int segments,
       status.ok() ? "ok" : status.ToString(),
       absl::ToDoubleMilliseconds(max_during), n_during,
       absl::ToDoubleMilliseconds(max_base));
+  // Snapshot size (the encoded chunks, as stored), for capacity planning.
+  size_t bytes = 0;
+  for (const std::string& chunk :
+       store::EncodeSnapshot(store::CaptureState(engine))) {
+    bytes += chunk.size();
+  }
+  absl::PrintF("    snapshot size %.1f MB: %.1f bytes per counter%s\n",
+               bytes / 1e6, static_cast<double>(bytes) / counters,
+               event_ids > 0 ? " (event ids included)" : "");
 }
 
 // Single-thread cost of each step of the durable path for one batch.

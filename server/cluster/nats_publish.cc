@@ -201,14 +201,15 @@ void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
     return;
   }
   // A duplicate: JetStream already holds these events at pa->Sequence (a
-  // retry); the call is answered once that record is applied here.
-  const std::optional<absl::Time> published =
-      in_flight_.Acked(*id, pa->Sequence, pa->Duplicate, absl::Now());
-  if (!published.has_value()) return;
+  // retry); the call is answered once that record is applied here. Counted
+  // before: Acked may answer the call at once.
   if (pa->Duplicate) {
     absl::MutexLock lock(&mu_);
     ++stats_.duplicate_publishes;
   }
+  const std::optional<absl::Time> published =
+      in_flight_.Acked(*id, pa->Sequence, pa->Duplicate, absl::Now());
+  if (!published.has_value()) return;
   if (options_.metrics != nullptr) {
     options_.metrics->RecordCommit(absl::Now() - *published, 1);
   }
