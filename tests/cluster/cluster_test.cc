@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <ostream>
 #include <random>
@@ -897,6 +898,24 @@ TEST_F(ClusterTest, EventIdWindowIsStreamWide) {
       << age;
   // The same duration spelled otherwise is the same setting.
   EXPECT_TRUE(open("e", 1000, absl::Seconds(600)).ok());
+}
+
+// The real binary: a replica started with another --event_id_window_age than
+// the stream's exits at startup, naming the flag and the value to use.
+// Catches: the flag not reaching the cluster options (the replica would
+// start and de-duplicate differently from its peers).
+TEST_F(ClusterTest, ReplicaWithAnotherWindowAgeRefusesToStart) {
+  Replica& first = AddReplica();
+  ASSERT_TRUE(first.Start()) << "see " << first.log_path();
+  Replica& other = AddReplica({"--event_id_window_age=5m"});
+  EXPECT_FALSE(other.Start());
+  std::ifstream in(other.log_path());
+  const std::string log((std::istreambuf_iterator<char>(in)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("--event_id_window_age=5m"), std::string::npos) << log;
+  EXPECT_NE(log.find("restart with --event_id_window_age=10m"),
+            std::string::npos)
+      << log;
 }
 
 // ---------------------------------------------------------------- benchmark
