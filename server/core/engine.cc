@@ -236,11 +236,25 @@ absl::Status Engine::Exhausted(Limit limit, std::string message) const {
   return absl::ResourceExhaustedError(std::move(message));
 }
 
-absl::Status Engine::CheckBudget(int64_t estimate,
-                                 absl::string_view what) const {
-  const int64_t used = bytes_used();
-  if (used + estimate <= options_.memory_budget_bytes) {
-    return absl::OkStatus();
+absl::Status Engine::CheckBudget(int64_t estimate, absl::string_view what,
+                                 int64_t* reserved) const {
+  int64_t used = bytes_used();
+  if (reserved == nullptr) {
+    if (used + estimate <= options_.memory_budget_bytes) {
+      return absl::OkStatus();
+    }
+  } else {
+    // Check and reserve in one step, so two admissions cannot both take
+    // the last bytes.
+    int64_t others = reserved_bytes_.load(std::memory_order_relaxed);
+    while (used + others + estimate <= options_.memory_budget_bytes) {
+      if (reserved_bytes_.compare_exchange_weak(others, others + estimate,
+                                                std::memory_order_relaxed)) {
+        *reserved = estimate;
+        return absl::OkStatus();
+      }
+    }
+    used += others;
   }
   std::string message = absl::StrCat(
       what, ": the request needs up to ", estimate,
@@ -288,16 +302,18 @@ absl::Status Engine::ValidateExistingArm(const std::string& room_id,
   return absl::OkStatus();
 }
 
-absl::Status Engine::Validate(const Mutation& mutation) const {
-  return Check(mutation, /*enforce_limits=*/true);
+absl::Status Engine::Validate(const Mutation& mutation,
+                              int64_t* reserved) const {
+  if (reserved != nullptr) *reserved = 0;
+  return Check(mutation, /*enforce_limits=*/true, reserved);
 }
 
 absl::Status Engine::CheckState(const Mutation& mutation) const {
   return Check(mutation, /*enforce_limits=*/false);
 }
 
-absl::Status Engine::Check(const Mutation& mutation,
-                           bool enforce_limits) const {
+absl::Status Engine::Check(const Mutation& mutation, bool enforce_limits,
+                           int64_t* reserved) const {
   // Without limits, a request-shape cap that a flag sets never rejects:
   // these are facts of the log, admitted under whatever flags were in force.
   const size_t max_arms = enforce_limits
@@ -349,7 +365,7 @@ absl::Status Engine::Check(const Mutation& mutation,
             // The whole room's dense table, and the arms.
             return CheckBudget(
                 kTableBytes + NewArmBytes(m.arm_ids, 1, m.linucb.dimension),
-                "arm_ids");
+                "arm_ids", reserved);
           },
           [&](const DeleteRoom& m) -> absl::Status {
             return FindRoomOr(m.room_id, "room_id").status();
@@ -386,7 +402,7 @@ absl::Status Engine::Check(const Mutation& mutation,
               estimate = NewArmBytes(m.arm_ids, dense_tables,
                                      (*room)->linucb.dimension);
             }
-            return CheckBudget(estimate, "arm_ids");
+            return CheckBudget(estimate, "arm_ids", reserved);
           },
           [&](const RemoveArm& m) -> absl::Status {
             return ValidateExistingArm(m.room_id, m.arm_id);
@@ -395,7 +411,7 @@ absl::Status Engine::Check(const Mutation& mutation,
             return ValidateExistingArm(m.room_id, m.arm_id);
           },
           [&](const FeedbackBatch& m) -> absl::Status {
-            return ValidateFeedback(m, enforce_limits);
+            return ValidateFeedback(m, enforce_limits, reserved);
           },
           [&](const UpdateRoom& m) { return ValidateUpdateRoom(m); },
           [&](const ResetArm& m) { return ValidateResetArm(m); },
@@ -404,7 +420,8 @@ absl::Status Engine::Check(const Mutation& mutation,
 }
 
 absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
-                                      bool enforce_limits) const {
+                                      bool enforce_limits,
+                                      int64_t* reserved) const {
   if (batch.events.empty()) {
     return absl::InvalidArgumentError("events: must hold at least one event");
   }
@@ -524,7 +541,7 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
     }
   }
   unlock();
-  return enforce_limits ? CheckBudget(growth.bytes, "events")
+  return enforce_limits ? CheckBudget(growth.bytes, "events", reserved)
                         : absl::OkStatus();
 }
 

@@ -212,7 +212,22 @@ class Engine {
   // dimension) and against the current state, without changing anything.
   // Committers call it before logging. Errors name the offending request
   // field, e.g. "events[2].arm_id".
-  absl::Status Validate(const Mutation& mutation) const;
+  //
+  // With `reserved`, the bytes the mutation may add (its estimate) are also
+  // reserved: the budget check counts every reservation not yet released,
+  // so concurrent admissions whose mutations wait to be logged cannot
+  // together pass the budget. `*reserved` is set to the bytes reserved (0 on
+  // an error); the caller releases them (ReleaseReserved) once the mutation
+  // is applied, when its bytes are accounted, or dropped.
+  absl::Status Validate(const Mutation& mutation,
+                        int64_t* reserved = nullptr) const;
+  void ReleaseReserved(int64_t bytes) const {
+    reserved_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  // Bytes reserved by admitted mutations not yet applied.
+  int64_t reserved_bytes() const {
+    return reserved_bytes_.load(std::memory_order_relaxed);
+  }
 
   // The rules of the state alone (room and arms exist or not, ids well
   // formed, counts in range): none depends on EngineOptions, so a mutation
@@ -278,14 +293,18 @@ class Engine {
   std::shared_ptr<Room> FindRoom(const std::string& room_id) const;
   absl::StatusOr<std::shared_ptr<Room>> FindRoomOr(
       const std::string& room_id, const std::string& field) const;
-  absl::Status Check(const Mutation& mutation, bool enforce_limits) const;
+  absl::Status Check(const Mutation& mutation, bool enforce_limits,
+                     int64_t* reserved = nullptr) const;
   // RESOURCE_EXHAUSTED with `message`, counted against `limit`.
   absl::Status Exhausted(Limit limit, std::string message) const;
-  // RESOURCE_EXHAUSTED unless `estimate` more bytes fit the budget.
-  absl::Status CheckBudget(int64_t estimate, absl::string_view what) const;
+  // RESOURCE_EXHAUSTED unless `estimate` more bytes fit the budget; with
+  // `reserved`, counting and making reservations (Validate).
+  absl::Status CheckBudget(int64_t estimate, absl::string_view what,
+                           int64_t* reserved) const;
   // Holds one room's reader lock across consecutive events of that room.
-  absl::Status ValidateFeedback(const FeedbackBatch& batch, bool enforce_limits)
-      const ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  absl::Status ValidateFeedback(const FeedbackBatch& batch, bool enforce_limits,
+                                int64_t* reserved) const
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
   // OK when the room exists and holds the arm (RemoveArm, SetArmEnabled).
   absl::Status ValidateExistingArm(const std::string& room_id,
                                    const std::string& arm_id) const;
@@ -306,6 +325,7 @@ class Engine {
   // Sum of Room::bytes over rooms; written by the single writer.
   std::atomic<int64_t> room_bytes_{0};
   std::atomic<int64_t> event_id_bytes_{0};
+  mutable std::atomic<int64_t> reserved_bytes_{0};
   mutable std::atomic<int64_t> rejections_[kLimitCount] = {};
   mutable absl::Mutex rooms_mu_;
   absl::btree_map<std::string, std::shared_ptr<Room>> rooms_

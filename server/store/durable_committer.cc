@@ -91,11 +91,16 @@ void DurableCommitter::Submit(core::Mutation mutation, Done done) {
   if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
     batch->logged_at_micros = 0;  // The writer stamps it in log order.
   }
-  if (absl::Status status = engine_->Validate(mutation); !status.ok()) {
+  // The bytes the mutation may add stay reserved until it is applied, so
+  // that what waits in the queue counts against the memory budget too.
+  int64_t reserved = 0;
+  if (absl::Status status = engine_->Validate(mutation, &reserved);
+      !status.ok()) {
     std::move(done)(status);
     return;
   }
   Pending pending;
+  pending.reserved = reserved;
   pending.record = EncodeMutation(mutation);
   pending.events = EventCount(mutation);
   pending.structural = IsStructural(mutation);
@@ -119,6 +124,7 @@ void DurableCommitter::Submit(core::Mutation mutation, Done done) {
       return;
     }
   }
+  engine_->ReleaseReserved(pending.reserved);
   std::move(pending.done)(refused);
 }
 
@@ -209,7 +215,10 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
   records.reserve(group.size());
   for (Pending& pending : group) {
     if (pending.validated_epoch != epoch) {
-      if (absl::Status s = engine_->Validate(pending.mutation); !s.ok()) {
+      engine_->ReleaseReserved(pending.reserved);
+      if (absl::Status s =
+              engine_->Validate(pending.mutation, &pending.reserved);
+          !s.ok()) {
         std::move(pending.done)(s);
         continue;
       }
@@ -266,6 +275,8 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
   }
   if (logged) snapshotter_.Applied(count);
   for (size_t i = 0; i < kept.size(); ++i) {
+    // Applied (its bytes are accounted now) or failed: either way done.
+    engine_->ReleaseReserved(kept[i]->reserved);
     std::move(kept[i]->done)(status.ok()
                                  ? std::move(results[i])
                                  : absl::StatusOr<core::ApplyResult>(status));

@@ -147,6 +147,9 @@ class DurableCommitter final : public Committer {
     bool structural = false;
     // structure_epoch_ when Submit validated the mutation.
     int64_t validated_epoch = 0;
+    // Memory budget bytes reserved at admission (Engine::Validate), released
+    // when done is called.
+    int64_t reserved = 0;
     absl::Time submitted;
     Done done;
   };

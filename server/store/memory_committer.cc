@@ -19,11 +19,14 @@ void MemoryCommitter::Submit(core::Mutation mutation, Done done) {
         batch->logged_at_micros = absl::ToUnixMicros(absl::Now());
       }
       // Admission (limits and state), then the apply a log replay would do.
-      if (absl::Status admitted = engine_->Validate(mutation); admitted.ok()) {
+      int64_t reserved = 0;
+      if (absl::Status admitted = engine_->Validate(mutation, &reserved);
+          admitted.ok()) {
         result = engine_->Apply(mutation);
       } else {
         result = admitted;
       }
+      engine_->ReleaseReserved(reserved);
     }
   }
   std::move(done)(std::move(result));

@@ -172,5 +172,56 @@ TEST(RoomTest, MemoryBudgetRefusesGrowthAtAdmission) {
   EXPECT_TRUE(engine.GetStats("r", "", true).ok());
 }
 
+// Admissions reserve their estimate until released (after apply): a second
+// request that fits the budget alone but not beside the first, still
+// waiting to be logged, is refused; a plain check would admit both.
+TEST(RoomTest, ReservationsCountAgainstTheBudgetUntilReleased) {
+  std::vector<std::string> arms;
+  for (int i = 0; i < 100; ++i) arms.push_back(absl::StrCat("arm", i));
+  auto unique_items = [&](const std::string& tag) {
+    std::vector<FeedbackEvent> events;
+    for (int i = 0; i < 10; ++i) {
+      std::vector<std::string> items;
+      for (int j = 0; j < 8; ++j) items.push_back(absl::StrCat(tag, i, "_", j));
+      events.push_back(Event("r", arms[i], 1, 0, "", items));
+    }
+    return Batch(events);
+  };
+  // The estimate of one batch, measured on an engine without a budget.
+  int64_t used = 0;
+  int64_t estimate = 0;
+  {
+    Engine probe;
+    ASSERT_TRUE(probe.Apply(NewRoom("r", arms)).ok());
+    used = probe.bytes_used();
+    ASSERT_TRUE(probe.Validate(unique_items("x"), &estimate).ok());
+    ASSERT_GT(estimate, 0);
+    EXPECT_EQ(probe.reserved_bytes(), estimate);
+  }
+  Engine engine({.memory_budget_bytes = used + estimate + estimate / 2});
+  ASSERT_TRUE(engine.Apply(NewRoom("r", arms)).ok());
+  ASSERT_EQ(engine.bytes_used(), used);
+  int64_t first = 0;
+  ASSERT_TRUE(engine.Validate(unique_items("a"), &first).ok());
+  EXPECT_EQ(first, estimate);
+  // Without a reservation the second batch would pass: the overshoot.
+  EXPECT_TRUE(engine.Validate(unique_items("b")).ok());
+  int64_t second = -1;
+  absl::Status refused = engine.Validate(unique_items("b"), &second);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("--memory_budget_bytes"), std::string::npos);
+  EXPECT_EQ(second, 0);
+  EXPECT_EQ(engine.reserved_bytes(), estimate);
+  // The first is dropped (or applied): its reservation goes, the second fits.
+  engine.ReleaseReserved(first);
+  EXPECT_EQ(engine.reserved_bytes(), 0);
+  ASSERT_TRUE(engine.Validate(unique_items("b"), &second).ok());
+  EXPECT_EQ(second, estimate);
+  ASSERT_TRUE(engine.Apply(unique_items("b")).ok());
+  engine.ReleaseReserved(second);
+  EXPECT_EQ(engine.reserved_bytes(), 0);
+  EXPECT_LE(engine.bytes_used(), used + estimate);
+}
+
 }  // namespace
 }  // namespace banditd::core

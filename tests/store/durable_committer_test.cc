@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/store/engine_state.h"
 #include "server/store/log_codec.h"
@@ -125,14 +126,13 @@ TEST(DurableCommitterTest, UpdateRoomAndResetArmSurviveReplayAndSnapshot) {
     ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "a")).ok());
     ASSERT_TRUE(SubmitAndWait(*committer, OneEvent("r", "b")).ok());
     core::UpdateRoom update;
-  update.room_id = "r";
+    update.room_id = "r";
     update.policy.kind = core::PolicyKind::kEpsilonGreedy;
     update.policy.epsilon = 0.25;
     update.half_life_events = 4;
     ASSERT_TRUE(SubmitAndWait(*committer, update).ok());
     ASSERT_TRUE(
-        SubmitAndWait(*committer, core::ResetArm{"r", "a", std::nullopt})
-            .ok());
+        SubmitAndWait(*committer, core::ResetArm{"r", "a", std::nullopt}).ok());
     if (snapshot) {
       ASSERT_TRUE(committer->SnapshotNow().ok());
     }
@@ -329,6 +329,69 @@ TEST(DurableCommitterTest, ShutdownRejectsLaterSubmits) {
   committer->Shutdown();
   EXPECT_EQ(SubmitAndWait(*committer, Room("r", {})).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+// What waits in the write queue counts against the memory budget: while the
+// first batch of new context items is being logged (a slow disk), a second
+// one that fits beside the applied state but not beside the first is
+// refused; once the first is applied, nothing stays reserved.
+TEST(DurableCommitterTest, QueuedWritesHoldTheirMemoryReservation) {
+  std::vector<std::string> arms;
+  for (int i = 0; i < 50; ++i) arms.push_back(absl::StrCat("arm", i));
+  auto new_items = [&](const std::string& tag) {
+    core::FeedbackBatch batch;
+    for (int i = 0; i < 10; ++i) {
+      core::FeedbackEvent e;
+      e.room_id = "r";
+      e.arm_id = arms[static_cast<size_t>(i)];
+      e.views = 1;
+      for (int j = 0; j < 8; ++j) {
+        e.context_items.push_back(absl::StrCat(tag, i, "_", j));
+      }
+      batch.events.push_back(std::move(e));
+    }
+    return batch;
+  };
+  int64_t used = 0;
+  int64_t estimate = 0;
+  {
+    core::Engine probe;
+    ASSERT_TRUE(probe.Apply(Room("r", arms)).ok());
+    used = probe.bytes_used();
+    ASSERT_TRUE(probe.Validate(new_items("x"), &estimate).ok());
+  }
+  core::Engine engine({.memory_budget_bytes = used + estimate + estimate / 2});
+  auto contents = std::make_shared<FakeLogContents>();
+  auto committer = OpenFake(contents, &engine);
+  ASSERT_TRUE(SubmitAndWait(*committer, Room("r", arms)).ok());
+  ASSERT_EQ(engine.bytes_used(), used);
+  {
+    absl::MutexLock lock(&contents->mu);
+    contents->append_delay = absl::Seconds(1);
+  }
+  absl::Notification first_done;
+  absl::StatusOr<core::ApplyResult> first;
+  committer->Submit(new_items("a"), [&](absl::StatusOr<core::ApplyResult> r) {
+    first = std::move(r);
+    first_done.Notify();
+  });
+  // Refused at once, on this thread: the first still holds its estimate.
+  absl::StatusOr<core::ApplyResult> second =
+      SubmitAndWait(*committer, new_items("b"));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted)
+      << second.status();
+  first_done.WaitForNotification();
+  EXPECT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(engine.reserved_bytes(), 0);
+  {
+    absl::MutexLock lock(&contents->mu);
+    contents->append_delay = absl::ZeroDuration();
+  }
+  // Counting into existing entries needs nothing reserved.
+  EXPECT_TRUE(SubmitAndWait(*committer, OneEvent("r", "arm0")).ok());
+  EXPECT_EQ(engine.reserved_bytes(), 0);
+  EXPECT_LE(engine.bytes_used(), used + estimate);
+  committer->Shutdown();
 }
 
 class DurableCommitterSqliteTest : public ::testing::Test {
