@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -104,6 +105,10 @@ struct SampleQuery {
   // Tests: rank by the reference scan, which scores every eligible arm,
   // rather than by the bounded scans (sample_scan.h).
   bool full_scan = false;
+  // Propensities (propensity.cc) only: set SampleResult::tied_arms by a
+  // counting pass that scores every eligible arm again (deterministic
+  // policies only).
+  bool count_ties = false;
 };
 
 struct ScoredArm {
@@ -128,6 +133,10 @@ struct SampleResult {
   bool floor_explored = false;
   // Eligible arms (with propensities or a floor; else 0).
   int64_t eligible_arms = 0;
+  // The number of eligible arms scoring exactly the last returned arm's
+  // score, where the ranking knows it: when it drew among tied unseen arms
+  // (a cold room), or with SampleQuery::count_ties. Else 0.
+  int64_t tied_arms = 0;
 };
 
 struct ArmInfo {
@@ -290,6 +299,12 @@ class Engine {
                                      const PolicyParams& policy,
                                      int64_t eligible,
                                      SampleResult& result) const;
+  // Its part for the deterministic policies (and epsilon-greedy's greedy
+  // ranking): each returned arm's probability of being in the top k.
+  absl::StatusOr<absl::flat_hash_map<std::string, double>>
+  DeterministicPropensities(const SampleQuery& query,
+                            const PolicyParams& policy, int64_t eligible,
+                            const SampleResult& result) const;
   std::shared_ptr<Room> FindRoom(const std::string& room_id) const;
   absl::StatusOr<std::shared_ptr<Room>> FindRoomOr(
       const std::string& room_id, const std::string& field) const;

@@ -33,6 +33,9 @@ namespace {
 
 constexpr int kDefaultPropensityDraws = 1000;
 constexpr int kMaxPropensityDraws = 100000;
+// Deterministic propensities widen their ranking over the arms tied at the
+// k-th score up to this many arms, then count the ties instead.
+constexpr int64_t kMaxWidenedRanking = 4095;
 
 uint64_t Mix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -170,11 +173,9 @@ absl::Status Engine::AddPolicyPropensities(const SampleQuery& q,
                                            const PolicyParams& policy,
                                            int64_t eligible,
                                            SampleResult& result) const {
-  const int64_t k = std::min<int64_t>(q.k == 0 ? 1 : q.k, eligible);
-  absl::flat_hash_map<std::string, double> p;
-  for (const ScoredArm& arm : result.arms) p[arm.arm_id] = 0;
-
   if (IsThompson(policy.kind)) {
+    absl::flat_hash_map<std::string, double> p;
+    for (const ScoredArm& arm : result.arms) p[arm.arm_id] = 0;
     int draws =
         q.propensity_draws == 0 ? kDefaultPropensityDraws : q.propensity_draws;
     draws = static_cast<int>(std::min<int64_t>(
@@ -204,14 +205,33 @@ absl::Status Engine::AddPolicyPropensities(const SampleQuery& q,
     return absl::OkStatus();
   }
 
-  // Deterministic scores: find how many arms tie at the k-th score.
-  SampleQuery det = q;
-  det.policy = FullOverride(policy);
+  // Deterministic scores; epsilon-greedy mixes its CTR ranking with the
+  // uniform one.
   double greedy_weight = 1.0;
   if (policy.kind == PolicyKind::kEpsilonGreedy) {
-    det.policy.kind = PolicyKind::kCtr;
     greedy_weight = 1.0 - policy.epsilon;
   }
+  absl::StatusOr<absl::flat_hash_map<std::string, double>> greedy =
+      DeterministicPropensities(q, policy, eligible, result);
+  if (!greedy.ok()) return greedy.status();
+  const int64_t k = std::min<int64_t>(q.k == 0 ? 1 : q.k, eligible);
+  const double uniform = static_cast<double>(k) / static_cast<double>(eligible);
+  for (ScoredArm& arm : result.arms) {
+    arm.propensity =
+        greedy_weight * (*greedy)[arm.arm_id] + (1 - greedy_weight) * uniform;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, double>>
+Engine::DeterministicPropensities(const SampleQuery& q,
+                                  const PolicyParams& policy, int64_t eligible,
+                                  const SampleResult& result) const {
+  const int64_t k = std::min<int64_t>(q.k == 0 ? 1 : q.k, eligible);
+  SampleQuery det = q;
+  det.policy = FullOverride(policy);
+  if (policy.kind == PolicyKind::kEpsilonGreedy)
+    det.policy.kind = PolicyKind::kCtr;
   det.seed = 0;
   // One arm more than the call returns: when it scores below the k-th, as
   // it does unless arms tie there, this one ranking settles everything.
@@ -227,33 +247,66 @@ absl::Status Engine::AddPolicyPropensities(const SampleQuery& q,
   for (int64_t i = 0; i < k; ++i) {
     above += top->arms[static_cast<size_t>(i)].score > boundary;
   }
-  // Widen the ranking until it holds an arm below the boundary, or all.
-  while (top->arms.back().score == boundary && width < eligible) {
-    width = std::min<int64_t>(2 * width + 1, eligible);
+  // Arms tie at the boundary beyond the ranking. A cold room's ranking knows
+  // how many (tied_arms); else widen it a little, then count without
+  // materialising the tied arms: widening to every tied arm would return up
+  // to the whole room.
+  const auto settled = [&] {
+    return top->arms.back().score != boundary || width == eligible;
+  };
+  while (!settled() && top->tied_arms == 0 && width < kMaxWidenedRanking) {
+    width = std::min({2 * width + 1, eligible, kMaxWidenedRanking});
     det.k = static_cast<int>(width);
     top = Rank(det, std::numeric_limits<int>::max());
     if (!top.ok()) return top.status();
   }
+  absl::flat_hash_map<std::string, double> scores;  // of the returned arms
+  for (const ScoredArm& arm : result.arms) scores[arm.arm_id];
+  absl::flat_hash_map<std::string, double> found;
   int64_t tied = 0;
-  absl::flat_hash_map<std::string, double> scores;
   for (const ScoredArm& arm : top->arms) {
     tied += arm.score == boundary;
-    if (p.contains(arm.arm_id)) scores[arm.arm_id] = arm.score;
+    if (scores.contains(arm.arm_id)) found[arm.arm_id] = arm.score;
+  }
+  std::vector<std::string> unscored;
+  if (!settled()) {
+    tied = top->tied_arms;
+    if (tied == 0) {
+      det.k = static_cast<int>(k);
+      det.count_ties = true;
+      absl::StatusOr<SampleResult> counted =
+          Rank(det, std::numeric_limits<int>::max());
+      if (!counted.ok()) return counted.status();
+      tied = counted->tied_arms;
+    }
+    // A returned arm outside the ranking may still tie at the boundary.
+    for (const auto& [id, unused] : scores) {
+      if (!found.contains(id)) unscored.push_back(id);
+    }
+  }
+  if (!unscored.empty()) {  // score them alone
+    det.count_ties = false;
+    det.k = static_cast<int>(unscored.size());
+    det.candidate_arm_ids = std::move(unscored);
+    absl::StatusOr<SampleResult> own =
+        Rank(det, std::numeric_limits<int>::max());
+    if (!own.ok()) return own.status();
+    for (const ScoredArm& arm : own->arms) found[arm.arm_id] = arm.score;
+  }
+  if (tied < k - above) {
+    return absl::InternalError("propensities: the tie count lost arms");
   }
   const double tie_share =
       static_cast<double>(k - above) / static_cast<double>(tied);
-  const double uniform = static_cast<double>(k) / static_cast<double>(eligible);
-  for (ScoredArm& arm : result.arms) {
-    auto it = scores.find(arm.arm_id);
-    double greedy = 0;
-    if (it != scores.end()) {
-      greedy = it->second > boundary    ? 1.0
-               : it->second == boundary ? tie_share
-                                        : 0.0;
-    }
-    arm.propensity = greedy_weight * greedy + (1 - greedy_weight) * uniform;
+  // Arms not found score below the boundary.
+  for (auto& [id, p] : scores) {
+    auto it = found.find(id);
+    p = it == found.end()        ? 0.0
+        : it->second > boundary  ? 1.0
+        : it->second == boundary ? tie_share
+                                 : 0.0;
   }
-  return absl::OkStatus();
+  return scores;
 }
 
 }  // namespace banditd::core

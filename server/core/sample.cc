@@ -281,7 +281,12 @@ absl::StatusOr<SampleResult> Engine::Rank(const SampleQuery& q,
     return NoEligibleArm(room, candidates, excluded);
   }
 
+  result.tied_arms = static_cast<int64_t>(top.tied());
   const std::vector<scan::Candidate> best = top.TakeSorted();
+  if (q.count_ties && result.tied_arms == 0 && !best.empty()) {
+    result.tied_arms = static_cast<int64_t>(
+        scan::CountScoring(scorer, candidates, eligible, best.back().score));
+  }
   const Segment* segment = room.FindSegment(q.segment);
   result.arms.reserve(best.size());
   for (const scan::Candidate& c : best) {

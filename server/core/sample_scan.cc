@@ -3,6 +3,7 @@
 #include "server/core/sample_scan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -35,6 +36,24 @@ size_t ScanCandidates(Scorer& scorer, const std::vector<uint32_t>& candidates,
     }
     ++count;
     top.Offer(scorer.Score(i), i);
+  }
+  return count;
+}
+
+uint64_t CountScoring(Scorer& scorer, const std::vector<uint32_t>& candidates,
+                      const Eligibility& eligible, double score) {
+  const auto scores = [&scorer, score](uint32_t i) {
+    const double s = scorer.Score(i);
+    return (std::isnan(s) ? -std::numeric_limits<double>::infinity() : s) ==
+           score;
+  };
+  uint64_t count = 0;
+  if (!candidates.empty()) {
+    for (uint32_t i : candidates) count += eligible(i) && scores(i);
+    return count;
+  }
+  for (uint32_t i = 0; i < eligible.arm_count; ++i) {
+    count += eligible(i) && scores(i);
   }
   return count;
 }
@@ -92,13 +111,14 @@ void FinishTied(Scorer& scorer, const Eligibility& eligible, TopK& top,
   }
   uint64_t rest = 0;
   for (uint32_t c : counts) rest += c;
+  const std::vector<uint32_t> held = top.Held();
+  const size_t k = held.size();
+  top.set_tied(k + rest);
   if (rest == 0) return;  // the k held are every tied arm
   // Ranks [0, k) are the arms held, the others the unseen arms after `from`
   // in index order.
-  const std::vector<uint32_t> held = top.Held();
-  const size_t k = held.size();
   const std::vector<uint64_t> ranks = DrawDistinct(scorer.rng(), k, k + rest);
-  top.Clear();
+  top.Clear();  // keeps tied()
   size_t chunk = 0;
   uint64_t before_chunk = k;  // rank of the chunk's first unseen arm
   for (uint64_t rank : ranks) {

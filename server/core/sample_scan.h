@@ -64,6 +64,10 @@ class TopK {
     return held;
   }
   void Clear() { heap_.clear(); }
+  // How many eligible arms tie at the held arms' score, when a scan knows
+  // (FinishTied); 0 otherwise.
+  uint64_t tied() const { return tied_; }
+  void set_tied(uint64_t tied) { tied_ = tied; }
 
   std::vector<Candidate> TakeSorted() {
     std::sort(heap_.begin(), heap_.end(), Better);
@@ -74,6 +78,7 @@ class TopK {
   const size_t k_;
   const uint64_t salt_;
   std::vector<Candidate> heap_;
+  uint64_t tied_ = 0;
 };
 
 // The arms a call may return: enabled, and not excluded (sorted indices).
@@ -122,9 +127,15 @@ double ThompsonDrawAbove(SplitMix64& rng, double a, double b, double t);
 // room, which the full scan's random tie-break returns in law (a uniformly
 // random k-subset of the tied arms, in a uniformly random order), at the
 // cost of counting the unseen arms of [from, arm_count) once rather than
-// drawing a tie-break key for each.
+// drawing a tie-break key for each. Records their count in top.tied().
 void FinishTied(Scorer& scorer, const Eligibility& eligible, TopK& top,
                 size_t from);
+
+// The eligible arms (of `candidates` when not empty) whose exact score is
+// `score` (NaN counting as -infinity, as in TopK): a second pass for
+// deterministic policies, scoring each arm without allocating.
+uint64_t CountScoring(Scorer& scorer, const std::vector<uint32_t>& candidates,
+                      const Eligibility& eligible, double score);
 
 // BoundKind::kFloatSum: single-precision bounds of the mean over the
 // context items; only arms whose bound reaches the k-th best are scored.

@@ -3,9 +3,13 @@
 // which unseeded calls actually return each arm (within 5 standard errors).
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/engine.h"
@@ -139,6 +143,81 @@ TEST_F(PropensityTest, UcbAndBucbAreDeterministic) {
     EXPECT_EQ(r->arms[1].propensity, 1.0);
     EXPECT_EQ(r->propensity_draws, 0);
   }
+}
+
+// A room of `arms` arms "a0", "a1", ...: the first views_clicks.size() arms
+// get those counters, the others none.
+void BigRoom(Engine& engine, PolicyKind kind, int arms,
+             const std::vector<std::pair<int, int>>& views_clicks) {
+  PolicyParams policy;
+  policy.kind = kind;
+  std::vector<std::string> ids;
+  for (int i = 0; i < arms; ++i) ids.push_back(absl::StrCat("a", i));
+  ASSERT_TRUE(engine.Apply(NewRoom("r", ids, policy)).ok());
+  std::vector<FeedbackEvent> events;
+  for (size_t i = 0; i < views_clicks.size(); ++i) {
+    events.push_back(
+        Event("r", ids[i], views_clicks[i].first, views_clicks[i].second));
+  }
+  ASSERT_TRUE(engine.Apply(Batch(events)).ok());
+}
+
+TEST_F(PropensityTest, ColdRoomTieCountsEveryEligibleUnseenArm) {
+  // 5 seen arms, 199,995 unseen ones tied at +infinity, 2 of them excluded.
+  BigRoom(engine_, PolicyKind::kUcb1, 200'000,
+          {{100, 10}, {100, 30}, {100, 20}, {50, 5}, {10, 1}});
+  SampleQuery q = Query(3);
+  q.excluded_arm_ids = {"a7", "a199999"};
+  const double unseen = 200'000 - 5 - 2;
+  // The scan's count of unseen arms, and the counting pass the reference
+  // scan falls back to beyond the widened ranking, agree.
+  for (bool full_scan : {false, true}) {
+    q.full_scan = full_scan;
+    for (int call = 0; call < 5; ++call) {
+      absl::StatusOr<SampleResult> r = engine_.Sample(q);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->arms.size(), 3u);
+      for (const ScoredArm& arm : r->arms) {
+        EXPECT_EQ(arm.score, std::numeric_limits<double>::infinity());
+        EXPECT_EQ(*arm.propensity, 3 / unseen) << arm.arm_id;
+      }
+    }
+  }
+  // Under epsilon-greedy the tie share is the greedy part's.
+  q.full_scan = false;
+  q.policy.kind = PolicyKind::kEpsilonGreedy;
+  q.policy.epsilon = 0.25;
+  absl::StatusOr<SampleResult> r = engine_.Sample(q);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const double uniform = 0.25 * 3 / (unseen + 5);
+  for (const ScoredArm& arm : r->arms) {
+    // Exploring may return a seen arm (odds ~2e-5): greedy share 0.
+    const bool seen = arm.arm_id.size() == 2 && arm.arm_id[1] < '5';
+    EXPECT_DOUBLE_EQ(*arm.propensity, (seen ? 0 : 0.75 * 3 / unseen) + uniform)
+        << arm.arm_id;
+  }
+}
+
+TEST_F(PropensityTest, WarmTiesBeyondTheWidenedRankingAreCounted) {
+  // a0 and a1 lead; 5,998 arms tie at CTR 0.1, more than the ranking widens
+  // to, and the call returns one of them third.
+  std::vector<std::pair<int, int>> counters(6000, {10, 1});
+  counters[0] = {10, 9};
+  counters[1] = {10, 8};
+  BigRoom(engine_, PolicyKind::kCtr, 6000, counters);
+  for (int call = 0; call < 5; ++call) {
+    absl::StatusOr<SampleResult> r = engine_.Sample(Query(3));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->arms.size(), 3u);
+    EXPECT_EQ(*r->arms[0].propensity, 1.0);
+    EXPECT_EQ(*r->arms[1].propensity, 1.0);
+    EXPECT_EQ(*r->arms[2].propensity, 1.0 / 5998) << r->arms[2].arm_id;
+  }
+  // Top 1: a0 alone, no tie.
+  absl::StatusOr<SampleResult> r = engine_.Sample(Query(1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->arms[0].arm_id, "a0");
+  EXPECT_EQ(*r->arms[0].propensity, 1.0);
 }
 
 TEST_F(PropensityTest, ThompsonMonteCarloMatchesExactAndEmpirical) {
