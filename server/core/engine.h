@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,12 +145,39 @@ struct ArmInfo {
   bool enabled = true;
 };
 
+// Which of a room's arms a read lists: a window of the room's arm order
+// (ListArms, a room's FULL view, GetStats pages) or named arms (GetStats).
+struct ArmSelection {
+  // The window starts after this arm or, when it is empty or was removed
+  // since, at `start_index`.
+  std::string after_arm_id;
+  size_t start_index = 0;
+  // At most this many arms.
+  size_t limit = std::numeric_limits<size_t>::max();
+  // When non-empty: exactly these arms, in this order (NOT_FOUND naming
+  // "arm_ids[i]" for one not in the room); the window is ignored.
+  std::vector<std::string> arm_ids;
+};
+
+// The selection that lists no arm (a room's BASIC view).
+inline ArmSelection NoArms() {
+  ArmSelection none;
+  none.limit = 0;
+  return none;
+}
+
 struct RoomInfo {
   std::string room_id;
+  // The selected arms (ArmSelection): all of them by default.
   std::vector<ArmInfo> arms;
   PolicyParams policy;
   DecayConfig decay;
   LinUcbConfig linucb;
+  // Every arm of the room, listed or not.
+  int64_t arm_count = 0;
+  // The room index of arms[0]; more_arms: arms follow the listed window.
+  size_t first_index = 0;
+  bool more_arms = false;
 };
 
 struct RoomPage {
@@ -175,8 +203,13 @@ struct ArmStat {
 struct Stats {
   std::string room_id;
   std::string segment;
+  // The selected arms (ArmSelection): all of them by default.
   std::vector<ArmStat> arms;
   double total_views = 0;
+  // As in RoomInfo.
+  int64_t arm_count = 0;
+  size_t first_index = 0;
+  bool more_arms = false;
 };
 
 // The de-duplication key of a Feedback event id: ids are scoped to their
@@ -255,13 +288,17 @@ class Engine {
   absl::StatusOr<SampleResult> Sample(const SampleQuery& query) const;
   absl::StatusOr<Stats> GetStats(const std::string& room_id,
                                  const std::string& segment,
-                                 bool include_context) const;
-  absl::StatusOr<RoomInfo> GetRoom(const std::string& room_id) const;
+                                 bool include_context,
+                                 const ArmSelection& arms = {}) const;
+  absl::StatusOr<RoomInfo> GetRoom(const std::string& room_id,
+                                   const ArmSelection& arms = {}) const;
   // Winner analysis of the enabled arms of one segment (engine_winner.cc):
   // posteriors are read under the room's lock, drawn after releasing it.
   absl::StatusOr<WinnerResult> Winner(const WinnerQuery& query) const;
-  // Rooms ordered by id, starting after `after` (empty: from the start).
-  RoomPage ListRooms(int page_size, const std::string& after) const;
+  // Rooms ordered by id, starting after `after` (empty: from the start),
+  // each with its first `arms_per_room` arms (none by default).
+  RoomPage ListRooms(int page_size, const std::string& after,
+                     size_t arms_per_room = 0) const;
 
   // Visits every room under its reader lock, in id order (snapshots).
   void ForEachRoom(const std::function<void(const Room&)>& visit) const;

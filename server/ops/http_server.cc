@@ -191,7 +191,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         const core::RoomInfo& room = page.rooms[i];
         absl::StrAppend(&out, i ? "," : "",
                         "{\"room_id\":", JsonQuote(room.room_id),
-                        ",\"arms\":", room.arms.size(), ",\"policy\":",
+                        ",\"arms\":", room.arm_count, ",\"policy\":",
                         JsonQuote(core::PolicyKindName(room.policy.kind)), "}");
       }
       absl::StrAppend(&out, "],\"truncated\":",

@@ -6,6 +6,7 @@
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "server/service/convert.h"
 #include "server/service/decision_export.h"
+#include "server/service/paging.h"
 #include "server/service/request_parse.h"
 #include "server/service/room_update.h"
 #include "server/service/winner_convert.h"
@@ -73,6 +74,7 @@ grpc::ServerUnaryReactor* BanditService::Dispatch(
 BANDITD_RAW_UNARY(CreateRoom)
 BANDITD_RAW_UNARY(GetRoom)
 BANDITD_RAW_UNARY(ListRooms)
+BANDITD_RAW_UNARY(ListArms)
 BANDITD_RAW_UNARY(DeleteRoom)
 BANDITD_RAW_UNARY(ResetRoom)
 BANDITD_RAW_UNARY(UpdateRoom)
@@ -105,13 +107,11 @@ void BanditService::CreateRoom(UnaryCall* call,
   if (!create_or.ok()) return FinishWith(call, create_or.status());
   core::CreateRoom create = *std::move(create_or);
   // The reply describes the room as created, not as it may be by the time
-  // the reply is sent.
+  // the reply is sent, in the BASIC view: no echo of what may be a million
+  // arms.
   core::RoomInfo created{
       create.room_id, {}, create.policy, create.decay, create.linucb};
-  created.arms.reserve(create.arm_ids.size());
-  for (const std::string& arm_id : create.arm_ids) {
-    created.arms.push_back({arm_id, true});
-  }
+  created.arm_count = static_cast<int64_t>(create.arm_ids.size());
   return Mutate(call, std::move(create),
                 [response, created = std::move(created)](
                     const core::ApplyResult&) mutable {
@@ -124,9 +124,7 @@ void BanditService::GetRoom(UnaryCall* call, const v1::GetRoomRequest* request,
   if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
     return FinishWith(call, auth);
   }
-  absl::StatusOr<core::RoomInfo> room = engine_->GetRoom(request->room_id());
-  if (room.ok()) RoomToProto(*room, response->mutable_room());
-  return FinishWith(call, room.status());
+  return FinishWith(call, GetRoomPage(*engine_, *request, response));
 }
 
 void BanditService::ListRooms(UnaryCall* call,
@@ -135,18 +133,16 @@ void BanditService::ListRooms(UnaryCall* call,
   if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
     return FinishWith(call, auth);
   }
-  if (request->page_size() < 0) {
-    return FinishWith(call,
-                      absl::InvalidArgumentError("page_size: must be >= 0"));
+  return FinishWith(call, ListRoomsPage(*engine_, *request, response));
+}
+
+void BanditService::ListArms(UnaryCall* call,
+                             const v1::ListArmsRequest* request,
+                             v1::ListArmsResponse* response) {
+  if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
+    return FinishWith(call, auth);
   }
-  absl::StatusOr<std::string> after = DecodePageToken(request->page_token());
-  if (!after.ok()) return FinishWith(call, after.status());
-  core::RoomPage page = engine_->ListRooms(request->page_size(), *after);
-  for (const core::RoomInfo& room : page.rooms) {
-    RoomToProto(room, response->add_rooms());
-  }
-  response->set_next_page_token(EncodePageToken(page.next_after));
-  return FinishWith(call, absl::OkStatus());
+  return FinishWith(call, ListArmsPage(*engine_, *request, response));
 }
 
 void BanditService::DeleteRoom(UnaryCall* call,
@@ -181,7 +177,7 @@ void BanditService::UpdateRoom(UnaryCall* call,
                 [this, response, room_id = request->room().room_id()](
                     const core::ApplyResult&) {
                   absl::StatusOr<core::RoomInfo> room =
-                      engine_->GetRoom(room_id);
+                      engine_->GetRoom(room_id, core::NoArms());
                   if (room.ok()) RoomToProto(*room, response->mutable_room());
                 });
 }
@@ -206,7 +202,9 @@ void BanditService::AddArms(UnaryCall* call, const v1::AddArmsRequest* request,
   return Mutate(
       call, std::move(add),
       [this, response, room_id = request->room_id()](const core::ApplyResult&) {
-        absl::StatusOr<core::RoomInfo> room = engine_->GetRoom(room_id);
+        // The BASIC view: arm_count, not every arm of the room.
+        absl::StatusOr<core::RoomInfo> room =
+            engine_->GetRoom(room_id, core::NoArms());
         if (room.ok()) RoomToProto(*room, response->mutable_room());
       });
 }
@@ -350,10 +348,9 @@ absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
                                         v1::GetStatsResponse* response) {
   // Read before the stats, so they reflect at least this much of the log.
   const uint64_t applied_sequence = committer_->applied_sequence();
-  absl::StatusOr<core::Stats> stats = engine_->GetStats(
-      request.room_id(), request.segment(), request.include_context());
-  if (!stats.ok()) return stats.status();
-  StatsToProto(*stats, response);
+  if (absl::Status s = GetStatsPage(*engine_, request, response); !s.ok()) {
+    return s;
+  }
   response->set_applied_sequence(applied_sequence);
   if (request.has_winner_analysis()) {
     absl::StatusOr<core::WinnerResult> winner =

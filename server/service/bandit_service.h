@@ -22,6 +22,7 @@ using BanditServiceBase =
     GeneratedService::WithRawCallbackMethod_CreateRoom<
     GeneratedService::WithRawCallbackMethod_GetRoom<
     GeneratedService::WithRawCallbackMethod_ListRooms<
+    GeneratedService::WithRawCallbackMethod_ListArms<
     GeneratedService::WithRawCallbackMethod_DeleteRoom<
     GeneratedService::WithRawCallbackMethod_ResetRoom<
     GeneratedService::WithRawCallbackMethod_UpdateRoom<
@@ -33,7 +34,7 @@ using BanditServiceBase =
     GeneratedService::WithRawCallbackMethod_Feedback<
     GeneratedService::WithRawCallbackMethod_GetStats<
     GeneratedService::WithCallbackMethod_ExportDecisions<
-    GeneratedService::Service>>>>>>>>>>>>>>;
+    GeneratedService::Service>>>>>>>>>>>>>>>;
 // clang-format on
 
 // One unary call: its reactor, and the typed response it sends. Reply
@@ -88,6 +89,7 @@ class BanditService final : public BanditServiceBase {
   BANDITD_RAW_UNARY(CreateRoom)
   BANDITD_RAW_UNARY(GetRoom)
   BANDITD_RAW_UNARY(ListRooms)
+  BANDITD_RAW_UNARY(ListArms)
   BANDITD_RAW_UNARY(DeleteRoom)
   BANDITD_RAW_UNARY(ResetRoom)
   BANDITD_RAW_UNARY(UpdateRoom)
@@ -111,6 +113,8 @@ class BanditService final : public BanditServiceBase {
                v1::GetRoomResponse* response);
   void ListRooms(UnaryCall* call, const v1::ListRoomsRequest* request,
                  v1::ListRoomsResponse* response);
+  void ListArms(UnaryCall* call, const v1::ListArmsRequest* request,
+                v1::ListArmsResponse* response);
   void DeleteRoom(UnaryCall* call, const v1::DeleteRoomRequest* request,
                   v1::DeleteRoomResponse* response);
   void ResetRoom(UnaryCall* call, const v1::ResetRoomRequest* request,

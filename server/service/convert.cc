@@ -8,6 +8,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -183,11 +184,16 @@ void PolicyToProto(const core::PolicyParams& params, v1::Policy* out) {
 
 void RoomToProto(const core::RoomInfo& room, v1::Room* out) {
   out->set_room_id(room.room_id);
+  out->set_arm_count(room.arm_count);
   out->mutable_arms()->Reserve(static_cast<int>(room.arms.size()));
   for (const core::ArmInfo& arm : room.arms) {
     v1::Arm* a = out->add_arms();
     a->set_arm_id(arm.arm_id);
     a->set_enabled(arm.enabled);
+  }
+  if (room.more_arms && !room.arms.empty()) {
+    out->set_next_arms_page_token(EncodeArmPageToken(
+        room.first_index + room.arms.size(), room.arms.back().arm_id));
   }
   PolicyToProto(room.policy, out->mutable_policy());
   if (room.decay.enabled()) {
@@ -341,9 +347,18 @@ void StatsToProto(const core::Stats& stats, v1::GetStatsResponse* out) {
   out->set_room_id(stats.room_id);
   out->set_segment(stats.segment);
   out->set_total_views(stats.total_views);
+  out->set_total_size(stats.arm_count);
   out->mutable_arms()->Reserve(static_cast<int>(stats.arms.size()));
   for (const core::ArmStat& arm : stats.arms) {
-    v1::ArmStats* a = out->add_arms();
+    ArmStatToProto(arm, out->add_arms());
+  }
+  if (stats.more_arms && !stats.arms.empty()) {
+    out->set_next_page_token(EncodeArmPageToken(
+        stats.first_index + stats.arms.size(), stats.arms.back().arm_id));
+  }
+}
+
+void ArmStatToProto(const core::ArmStat& arm, v1::ArmStats* a) {
     a->set_arm_id(arm.arm_id);
     a->set_enabled(arm.enabled);
     CountsToProto(arm.counts, a->mutable_counts());
@@ -362,7 +377,6 @@ void StatsToProto(const core::Stats& stats, v1::GetStatsResponse* out) {
       c->set_reward_mean(item.scores.reward_mean);
       c->set_reward_variance(item.scores.reward_variance);
     }
-  }
 }
 
 std::string EncodePageToken(const std::string& after) {
@@ -376,6 +390,29 @@ absl::StatusOr<std::string> DecodePageToken(const std::string& token) {
         "page_token: not a token returned by ListRooms");
   }
   return after;
+}
+
+std::string EncodeArmPageToken(size_t next_index,
+                               absl::string_view last_arm_id) {
+  return absl::WebSafeBase64Escape(absl::StrCat(next_index, ":", last_arm_id));
+}
+
+absl::StatusOr<core::ArmSelection> DecodeArmPageToken(
+    const std::string& token) {
+  core::ArmSelection selection;
+  if (token.empty()) return selection;
+  std::string text;
+  const size_t colon = absl::WebSafeBase64Unescape(token, &text)
+                           ? text.find(':')
+                           : std::string::npos;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(text).substr(0, colon),
+                        &selection.start_index)) {
+    return absl::InvalidArgumentError(
+        "page_token: not a token returned by ListArms, GetStats or GetRoom");
+  }
+  selection.after_arm_id = text.substr(colon + 1);
+  return selection;
 }
 
 }  // namespace banditd::service

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "banditd/v1/banditd.pb.h"
 #include "grpcpp/support/status.h"
 #include "server/core/engine.h"
@@ -53,11 +54,20 @@ absl::StatusOr<core::CreateRoom> CreateRoomFromProto(
 core::SampleQuery SampleFromProto(const v1::SampleRequest& request,
                                   core::PolicyOverride policy);
 void StatsToProto(const core::Stats& stats, v1::GetStatsResponse* out);
+void ArmStatToProto(const core::ArmStat& arm, v1::ArmStats* out);
 
 // ListRooms page tokens are opaque to clients: web-safe base64 of the last
 // room id of the previous page.
 std::string EncodePageToken(const std::string& after);
 absl::StatusOr<std::string> DecodePageToken(const std::string& token);
+
+// Arm page tokens (ListArms, GetStats, Room.next_arms_page_token): web-safe
+// base64 of "<next index>:<last arm id>". The id lets a listing resume after
+// that arm even when arms before it were removed meanwhile; the index is
+// the fallback when that arm itself was removed.
+std::string EncodeArmPageToken(size_t next_index, absl::string_view last_arm_id);
+// The window after a token (empty token: from the first arm).
+absl::StatusOr<core::ArmSelection> DecodeArmPageToken(const std::string& token);
 
 }  // namespace banditd::service
 

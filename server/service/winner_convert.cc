@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 
 namespace banditd::service {
 
@@ -25,16 +26,16 @@ void WinnerToProto(const core::WinnerResult& result,
         result.arm_ids[static_cast<size_t>(analysis.best)]);
   }
   // The stats were read separately: match arms by id, not by position.
-  absl::flat_hash_map<std::string, size_t> index;
-  index.reserve(result.arm_ids.size());
+  // The reply holds one page of arms, the analysis every enabled arm: index
+  // the page.
+  absl::flat_hash_map<absl::string_view, v1::ArmStats*> page;
+  page.reserve(static_cast<size_t>(out->arms_size()));
+  for (v1::ArmStats& arm : *out->mutable_arms()) page[arm.arm_id()] = &arm;
   for (size_t i = 0; i < result.arm_ids.size(); ++i) {
-    index.emplace(result.arm_ids[i], i);
-  }
-  for (v1::ArmStats& arm : *out->mutable_arms()) {
-    auto it = index.find(arm.arm_id());
-    if (it == index.end()) continue;
-    const core::ArmWinner& w = analysis.arms[it->second];
-    v1::ArmWinner* winner = arm.mutable_winner();
+    auto it = page.find(result.arm_ids[i]);
+    if (it == page.end()) continue;
+    const core::ArmWinner& w = analysis.arms[i];
+    v1::ArmWinner* winner = it->second->mutable_winner();
     winner->set_prob_best(w.prob_best);
     winner->set_prob_best_se(w.prob_best_se);
     winner->set_expected_loss(w.expected_loss);

@@ -40,14 +40,23 @@ def test_room_lifecycle_over_every_route(http: Http):
         "roomId": room, "armIds": ["red", "green"],
         "policy": {"type": "POLICY_TYPE_CTR"}})
     assert created["room"]["roomId"] == room
-    assert [a["armId"] for a in created["room"]["arms"]] == ["red", "green"]
+    # No echo of the arms (BASIC view): arm_count counts them.
+    assert (created["room"]["arms"], created["room"]["armCount"]) == ([], "2")
     assert created["room"]["policy"]["type"] == "POLICY_TYPE_CTR"
 
     got = http.ok("GET", f"/v1/rooms/{room}")
     assert got["room"]["roomId"] == room
+    assert [a["armId"] for a in got["room"]["arms"]] == ["red", "green"]
+    basic = http.ok("GET", f"/v1/rooms/{room}?view=ROOM_VIEW_BASIC")
+    assert (basic["room"]["arms"], basic["room"]["armCount"]) == ([], "2")
 
     added = http.ok("POST", f"/v1/rooms/{room}/arms", {"armIds": ["blue"]})
-    assert [a["armId"] for a in added["room"]["arms"]] == ["red", "green", "blue"]
+    assert added["room"]["armCount"] == "3"
+    page = http.ok("GET", f"/v1/rooms/{room}/arms?page_size=2")
+    assert [a["armId"] for a in page["arms"]] == ["red", "green"]
+    assert page["totalSize"] == "3"
+    rest = http.ok("GET", f"/v1/rooms/{room}/arms?page_token={page['nextPageToken']}")
+    assert ([a["armId"] for a in rest["arms"]], rest["nextPageToken"]) == (["blue"], "")
 
     fed = http.ok("POST", "/v1/feedback", {"events": [
         {"roomId": room, "armId": "green", "views": 10, "clicks": 6},
@@ -68,6 +77,8 @@ def test_room_lifecycle_over_every_route(http: Http):
     assert by_arm["green"]["counts"] == {"views": 10, "clicks": 6, "rewardSum": 6}
     assert by_arm["red"]["ctr"] == pytest.approx(0.1)
     assert stats["totalViews"] == 30
+    named = http.ok("GET", f"/v1/rooms/{room}/stats?arm_ids=blue&arm_ids=red")
+    assert [a["armId"] for a in named["arms"]] == ["blue", "red"]
 
     disabled = http.ok("POST", f"/v1/rooms/{room}/arms/green:setEnabled",
                        {"enabled": False})

@@ -177,7 +177,8 @@ TEST_F(RoomEditServiceTest, UpdateRoomRepliesWithTheUpdatedRoom) {
   EXPECT_EQ(response.room().policy().type(), v1::POLICY_TYPE_UCB1);
   EXPECT_EQ(response.room().policy().bucb_z(), 2.5);  // kept
   EXPECT_EQ(response.room().decay().half_life_seconds(), 60);
-  EXPECT_EQ(response.room().arms_size(), 2);
+  EXPECT_EQ(response.room().arms_size(), 0);  // BASIC view: counted
+  EXPECT_EQ(response.room().arm_count(), 2);
   EXPECT_EQ(Views("a", ""), 20);  // counters kept
 }
 

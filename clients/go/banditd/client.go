@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	pb "github.com/banditd/banditd/clients/go/banditdpb"
@@ -211,33 +212,116 @@ func (c *Client) WaitUntilServing(ctx context.Context) error {
 	}
 }
 
+// AddArmsChunk is how many arm ids CreateRoom and AddArms send per call:
+// 50,000 ids of up to 64 characters stay below 4 MB, the message limit of
+// proxies and of gRPC's defaults on most receiving sides.
+var AddArmsChunk = 50000
+
+// allPagesSize is the page size of the helpers that read every page: the
+// server's largest (each page stays far below gRPC's 4 MB default limit).
+const allPagesSize = 10000
+
 // CreateRoom creates a room with its initial (enabled) arms; policy may be
 // nil for the server default (KL_UCB). ALREADY_EXISTS if the room exists.
+// More than AddArmsChunk arms are sent as a create with the first chunk and
+// AddArms calls for the rest (each all or nothing).
 func (c *Client) CreateRoom(ctx context.Context, roomID string, armIDs []string, policy *pb.Policy) (*pb.Room, error) {
-	req := &pb.CreateRoomRequest{RoomId: roomID, ArmIds: armIDs, Policy: policy}
-	resp, err := call(ctx, c, "CreateRoom", false, c.rpc.CreateRoom, req)
-	return resp.GetRoom(), err
+	return c.CreateRoomFrom(ctx, &pb.CreateRoomRequest{RoomId: roomID, ArmIds: armIDs, Policy: policy})
 }
 
 // CreateRoomFrom creates a room from a full request, for the settings
-// CreateRoom does not take (decay, LinUCB dimension).
+// CreateRoom does not take (decay, LinUCB dimension). The server's reply
+// holds no arms (it may be a million); the returned room lists the
+// requested ones, all enabled.
 func (c *Client) CreateRoomFrom(ctx context.Context, req *pb.CreateRoomRequest) (*pb.Room, error) {
-	resp, err := call(ctx, c, "CreateRoom", false, c.rpc.CreateRoom, req)
-	return resp.GetRoom(), err
+	ids := req.GetArmIds()
+	first := proto.Clone(req).(*pb.CreateRoomRequest)
+	if len(ids) > AddArmsChunk {
+		first.ArmIds = ids[:AddArmsChunk]
+	}
+	resp, err := call(ctx, c, "CreateRoom", false, c.rpc.CreateRoom, first)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > AddArmsChunk {
+		if _, err := c.AddArms(ctx, req.GetRoomId(), ids[AddArmsChunk:]...); err != nil {
+			return nil, err
+		}
+	}
+	room := resp.GetRoom()
+	room.ArmCount = int64(len(ids))
+	room.Arms = make([]*pb.Arm, len(ids))
+	for i, id := range ids {
+		room.Arms[i] = &pb.Arm{ArmId: id, Enabled: true}
+	}
+	return room, nil
 }
 
-// GetRoom returns a room's arms and resolved default policy.
+// GetRoom returns a room's resolved default policy and all its arms, read a
+// page (ListArms) at a time after the first 1,000.
 func (c *Client) GetRoom(ctx context.Context, roomID string) (*pb.Room, error) {
-	resp, err := call(ctx, c, "GetRoom", true, c.rpc.GetRoom, &pb.GetRoomRequest{RoomId: roomID})
+	room, err := c.GetRoomView(ctx, roomID, pb.RoomView_ROOM_VIEW_FULL)
+	if err != nil || room.GetNextArmsPageToken() == "" {
+		return room, err
+	}
+	err = c.ForEachArmPage(ctx, roomID, room.GetNextArmsPageToken(), func(arms []*pb.Arm) error {
+		room.Arms = append(room.Arms, arms...)
+		return nil
+	})
+	room.NextArmsPageToken = ""
+	return room, err
+}
+
+// GetRoomView returns the room in one call: with its first 1,000 arms and
+// NextArmsPageToken (FULL) or without arms (BASIC; ArmCount counts them).
+func (c *Client) GetRoomView(ctx context.Context, roomID string, view pb.RoomView) (*pb.Room, error) {
+	resp, err := call(ctx, c, "GetRoom", true, c.rpc.GetRoom, &pb.GetRoomRequest{RoomId: roomID, View: view})
 	return resp.GetRoom(), err
 }
 
-// ListRooms returns every room ordered by room_id, fetching all pages.
+// ListArms returns all of a room's arms in their order, fetching all pages.
+func (c *Client) ListArms(ctx context.Context, roomID string) ([]*pb.Arm, error) {
+	var all []*pb.Arm
+	err := c.ForEachArmPage(ctx, roomID, "", func(arms []*pb.Arm) error {
+		all = append(all, arms...)
+		return nil
+	})
+	return all, err
+}
+
+// ForEachArmPage calls fn with each page of a room's arms (ListArms, up to
+// 10,000 arms), starting at pageToken ("" for the first page), until the
+// last page or an error from fn.
+func (c *Client) ForEachArmPage(ctx context.Context, roomID, pageToken string, fn func([]*pb.Arm) error) error {
+	for {
+		req := &pb.ListArmsRequest{RoomId: roomID, PageSize: allPagesSize, PageToken: pageToken}
+		resp, err := call(ctx, c, "ListArms", true, c.rpc.ListArms, req)
+		if err != nil {
+			return err
+		}
+		if err := fn(resp.GetArms()); err != nil {
+			return err
+		}
+		if pageToken = resp.GetNextPageToken(); pageToken == "" {
+			return nil
+		}
+	}
+}
+
+// ListRooms returns every room ordered by room_id, fetching all pages, in
+// the BASIC view: without arms (ArmCount counts them).
 func (c *Client) ListRooms(ctx context.Context) ([]*pb.Room, error) {
+	return c.ListRoomsView(ctx, pb.RoomView_ROOM_VIEW_BASIC)
+}
+
+// ListRoomsView is ListRooms in a chosen view (FULL: up to 1,000 arms per
+// room, and NextArmsPageToken for the rest).
+func (c *Client) ListRoomsView(ctx context.Context, view pb.RoomView) ([]*pb.Room, error) {
 	var rooms []*pb.Room
 	token := ""
 	for {
-		resp, err := call(ctx, c, "ListRooms", true, c.rpc.ListRooms, &pb.ListRoomsRequest{PageToken: token})
+		req := &pb.ListRoomsRequest{PageToken: token, View: view}
+		resp, err := call(ctx, c, "ListRooms", true, c.rpc.ListRooms, req)
 		if err != nil {
 			return rooms, err
 		}
@@ -290,10 +374,20 @@ func (c *Client) ResetArmInSegment(ctx context.Context, roomID, armID, segment s
 	return err
 }
 
-// AddArms adds arms to a room (all or nothing) and returns the room.
+// AddArms adds arms to a room and returns the room without its arms
+// (ArmCount counts them). All or nothing for up to AddArmsChunk arms; longer
+// lists are sent in calls of AddArmsChunk, each all or nothing.
 func (c *Client) AddArms(ctx context.Context, roomID string, armIDs ...string) (*pb.Room, error) {
-	resp, err := call(ctx, c, "AddArms", false, c.rpc.AddArms, &pb.AddArmsRequest{RoomId: roomID, ArmIds: armIDs})
-	return resp.GetRoom(), err
+	var room *pb.Room
+	for start := 0; start == 0 || start < len(armIDs); start += AddArmsChunk {
+		chunk := armIDs[start:min(len(armIDs), start+AddArmsChunk)]
+		resp, err := call(ctx, c, "AddArms", false, c.rpc.AddArms, &pb.AddArmsRequest{RoomId: roomID, ArmIds: chunk})
+		if err != nil {
+			return nil, err
+		}
+		room = resp.GetRoom()
+	}
+	return room, nil
 }
 
 // RemoveArm removes an arm and its counters.
@@ -344,8 +438,55 @@ func (c *Client) Feedback(ctx context.Context, events ...*pb.FeedbackEvent) (*pb
 }
 
 // Stats returns per-arm counters and scores of one segment of a room
-// ("" is the whole room); includeContext adds per-context-item counters.
+// ("" is the whole room) for every arm, read a page at a time and merged;
+// includeContext adds per-context-item counters.
 func (c *Client) Stats(ctx context.Context, roomID, segment string, includeContext bool) (*pb.GetStatsResponse, error) {
-	req := &pb.GetStatsRequest{RoomId: roomID, Segment: segment, IncludeContext: includeContext}
+	return c.AllStats(ctx, &pb.GetStatsRequest{RoomId: roomID, Segment: segment, IncludeContext: includeContext})
+}
+
+// AllStats reads every page of req (its PageToken is where to start) into
+// one reply: the first page's totals and winner summary, every page's arms.
+func (c *Client) AllStats(ctx context.Context, req *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {
+	var all *pb.GetStatsResponse
+	err := c.ForEachStatsPage(ctx, req, func(page *pb.GetStatsResponse) error {
+		if all == nil {
+			all = page
+		} else {
+			all.Arms = append(all.Arms, page.GetArms()...)
+		}
+		return nil
+	})
+	if all != nil {
+		all.NextPageToken = ""
+	}
+	return all, err
+}
+
+// ForEachStatsPage calls fn with each page of req's stats (GetStats, up to
+// req.PageSize arms, 10,000 when unset), from req.PageToken to the last
+// page or an error from fn. req is not modified.
+func (c *Client) ForEachStatsPage(ctx context.Context, req *pb.GetStatsRequest, fn func(*pb.GetStatsResponse) error) error {
+	req = proto.Clone(req).(*pb.GetStatsRequest)
+	if req.PageSize == 0 && len(req.ArmIds) == 0 {
+		req.PageSize = allPagesSize
+	}
+	for {
+		resp, err := call(ctx, c, "GetStats", true, c.rpc.GetStats, req)
+		if err != nil {
+			return err
+		}
+		if err := fn(resp); err != nil {
+			return err
+		}
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			return nil
+		}
+	}
+}
+
+// StatsForArms returns the stats of the named arms only, in that order (at
+// most 10,000; NOT_FOUND naming arm_ids[i] for an arm not in the room).
+func (c *Client) StatsForArms(ctx context.Context, roomID, segment string, armIDs ...string) (*pb.GetStatsResponse, error) {
+	req := &pb.GetStatsRequest{RoomId: roomID, Segment: segment, ArmIds: armIDs}
 	return call(ctx, c, "GetStats", true, c.rpc.GetStats, req)
 }

@@ -82,7 +82,10 @@ func TestRoomLifecycle(t *testing.T) {
 		t.Fatalf("GetRoom = %v, want %v", got, room)
 	}
 	room = check(c.AddArms(ctx, id, "c", "d"))(t)
-	if got := strings.Join(armIDs(room.GetArms()), ","); got != "a,b,c,d" {
+	if len(room.GetArms()) != 0 || room.GetArmCount() != 4 {
+		t.Fatalf("AddArms reply = %v, want no arms and arm_count 4", room)
+	}
+	if got := strings.Join(armIDs(check(c.ListArms(ctx, id))(t)), ","); got != "a,b,c,d" {
 		t.Fatalf("after AddArms: %v", got)
 	}
 	if err := c.RemoveArm(ctx, id, "d"); err != nil {
@@ -323,5 +326,51 @@ func TestCreateRoomFromAndDecisionFeedback(t *testing.T) {
 	st := check(c.Stats(ctx, id, "", false))(t)
 	if st.GetTotalViews() != 1 {
 		t.Fatalf("views after decision feedback = %v", st.GetTotalViews())
+	}
+}
+
+func TestBoundedReplies(t *testing.T) {
+	ctx := context.Background()
+	c := dial(t)
+	id := newRoomID(t)
+	old := banditd.AddArmsChunk
+	banditd.AddArmsChunk = 700
+	defer func() { banditd.AddArmsChunk = old }()
+	ids := make([]string, 2500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("arm-%04d", i)
+	}
+	// Created with 700 arms and three AddArms chunks.
+	if room := check(c.CreateRoom(ctx, id, ids, nil))(t); room.GetArmCount() != 2500 || len(room.GetArms()) != 2500 {
+		t.Fatalf("CreateRoom: %d arms listed, arm_count %d", len(room.GetArms()), room.GetArmCount())
+	}
+	if got := armIDs(check(c.GetRoom(ctx, id))(t).GetArms()); strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Fatalf("GetRoom: %d arms, want every arm in order", len(got))
+	}
+	basic := check(c.GetRoomView(ctx, id, pb.RoomView_ROOM_VIEW_BASIC))(t)
+	if len(basic.GetArms()) != 0 || basic.GetArmCount() != 2500 {
+		t.Fatalf("BASIC view: %d arms, arm_count %d", len(basic.GetArms()), basic.GetArmCount())
+	}
+	for _, r := range check(c.ListRooms(ctx))(t) {
+		if r.GetRoomId() == id && (len(r.GetArms()) != 0 || r.GetArmCount() != 2500) {
+			t.Fatalf("ListRooms: %v arms, arm_count %d", len(r.GetArms()), r.GetArmCount())
+		}
+	}
+	check(c.Feedback(ctx, &pb.FeedbackEvent{RoomId: id, ArmId: "arm-2001", Views: 3}))(t)
+	pages := 0
+	var seen []string
+	err := c.ForEachStatsPage(ctx, &pb.GetStatsRequest{RoomId: id, PageSize: 1000}, func(p *pb.GetStatsResponse) error {
+		pages++
+		for _, a := range p.GetArms() {
+			seen = append(seen, a.GetArmId())
+		}
+		return nil
+	})
+	if err != nil || pages != 3 || strings.Join(seen, ",") != strings.Join(ids, ",") {
+		t.Fatalf("stats pages: %d pages, %d arms, err %v", pages, len(seen), err)
+	}
+	named := check(c.StatsForArms(ctx, id, "", "arm-2001", "arm-0000"))(t)
+	if got := named.GetArms(); len(got) != 2 || got[0].GetArmId() != "arm-2001" || got[0].GetCounts().GetViews() != 3 {
+		t.Fatalf("StatsForArms = %v", got)
 	}
 }

@@ -76,7 +76,7 @@ func (s *Session) Sample(ctx context.Context, req *pb.SampleRequest) (*pb.Sample
 func (s *Session) Stats(ctx context.Context, roomID, segment string, includeContext bool) (*pb.GetStatsResponse, error) {
 	req := &pb.GetStatsRequest{RoomId: roomID, Segment: segment, IncludeContext: includeContext,
 		MinAppliedSequence: s.mark.get()}
-	resp, err := call(ctx, s.client, "GetStats", true, s.client.rpc.GetStats, req)
+	resp, err := s.client.AllStats(ctx, req)
 	if err == nil {
 		s.mark.advance(resp.GetAppliedSequence())
 	}

@@ -208,6 +208,61 @@ func (PolicyType) EnumDescriptor() ([]byte, []int) {
 	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{0}
 }
 
+// How much of a room a reply describes (Google AIP-157).
+type RoomView int32
+
+const (
+	// BASIC for ListRooms, FULL for GetRoom.
+	RoomView_ROOM_VIEW_UNSPECIFIED RoomView = 0
+	// Everything but the arms: room_id, policy, decay, linucb, arm_count.
+	RoomView_ROOM_VIEW_BASIC RoomView = 1
+	// Also the room's first 1,000 arms (and next_arms_page_token when there
+	// are more). A ListRooms page in this view ends early, before page_size
+	// rooms, once it holds about 2 MiB.
+	RoomView_ROOM_VIEW_FULL RoomView = 2
+)
+
+// Enum value maps for RoomView.
+var (
+	RoomView_name = map[int32]string{
+		0: "ROOM_VIEW_UNSPECIFIED",
+		1: "ROOM_VIEW_BASIC",
+		2: "ROOM_VIEW_FULL",
+	}
+	RoomView_value = map[string]int32{
+		"ROOM_VIEW_UNSPECIFIED": 0,
+		"ROOM_VIEW_BASIC":       1,
+		"ROOM_VIEW_FULL":        2,
+	}
+)
+
+func (x RoomView) Enum() *RoomView {
+	p := new(RoomView)
+	*p = x
+	return p
+}
+
+func (x RoomView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RoomView) Descriptor() protoreflect.EnumDescriptor {
+	return file_banditd_v1_banditd_proto_enumTypes[1].Descriptor()
+}
+
+func (RoomView) Type() protoreflect.EnumType {
+	return &file_banditd_v1_banditd_proto_enumTypes[1]
+}
+
+func (x RoomView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RoomView.Descriptor instead.
+func (RoomView) EnumDescriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{1}
+}
+
 // A policy and its parameters. In CreateRoom it is the room's default; in
 // Sample every field that is set overrides the room's default for that call.
 // Unset parameters take the room's value, then the documented default.
@@ -564,14 +619,21 @@ func (x *Arm) GetEnabled() bool {
 type Room struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RoomId string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// Arms in the order they were added.
+	// Arms in the order they were added: in the FULL view the first 1,000 at
+	// most (then next_arms_page_token continues with ListArms), none in the
+	// BASIC view.
 	Arms []*Arm `protobuf:"bytes,2,rep,name=arms,proto3" json:"arms,omitempty"`
 	// The default policy with every parameter resolved (no unset fields).
-	Policy        *Policy       `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
-	Decay         *Decay        `protobuf:"bytes,4,opt,name=decay,proto3" json:"decay,omitempty"`
-	Linucb        *LinUcbConfig `protobuf:"bytes,5,opt,name=linucb,proto3" json:"linucb,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Policy *Policy       `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	Decay  *Decay        `protobuf:"bytes,4,opt,name=decay,proto3" json:"decay,omitempty"`
+	Linucb *LinUcbConfig `protobuf:"bytes,5,opt,name=linucb,proto3" json:"linucb,omitempty"`
+	// Output only: how many arms the room holds, in every view.
+	ArmCount int64 `protobuf:"varint,6,opt,name=arm_count,json=armCount,proto3" json:"arm_count,omitempty"`
+	// Output only: in the FULL view, when the room has more arms than `arms`
+	// lists, a ListArmsRequest.page_token that continues after them.
+	NextArmsPageToken string `protobuf:"bytes,7,opt,name=next_arms_page_token,json=nextArmsPageToken,proto3" json:"next_arms_page_token,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Room) Reset() {
@@ -637,6 +699,20 @@ func (x *Room) GetLinucb() *LinUcbConfig {
 		return x.Linucb
 	}
 	return nil
+}
+
+func (x *Room) GetArmCount() int64 {
+	if x != nil {
+		return x.ArmCount
+	}
+	return 0
+}
+
+func (x *Room) GetNextArmsPageToken() string {
+	if x != nil {
+		return x.NextArmsPageToken
+	}
+	return ""
 }
 
 // Counters of one arm in one (room, segment) or (room, segment, context item).
@@ -781,8 +857,9 @@ func (x *CreateRoomRequest) GetLinucb() *LinUcbConfig {
 }
 
 type CreateRoomResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          *Room                  `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room as created, in the BASIC view: arm_count, no arms.
+	Room          *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -825,8 +902,10 @@ func (x *CreateRoomResponse) GetRoom() *Room {
 }
 
 type GetRoomRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RoomId string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// UNSPECIFIED means FULL.
+	View          RoomView `protobuf:"varint,2,opt,name=view,proto3,enum=banditd.v1.RoomView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -866,6 +945,13 @@ func (x *GetRoomRequest) GetRoomId() string {
 		return x.RoomId
 	}
 	return ""
+}
+
+func (x *GetRoomRequest) GetView() RoomView {
+	if x != nil {
+		return x.View
+	}
+	return RoomView_ROOM_VIEW_UNSPECIFIED
 }
 
 type GetRoomResponse struct {
@@ -917,7 +1003,9 @@ type ListRoomsRequest struct {
 	// At most this many rooms; 0 means 100; values above 1000 are clamped.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// next_page_token of the previous page, or empty for the first page.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// UNSPECIFIED means BASIC: rooms without their arms.
+	View          RoomView `protobuf:"varint,3,opt,name=view,proto3,enum=banditd.v1.RoomView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -964,6 +1052,13 @@ func (x *ListRoomsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListRoomsRequest) GetView() RoomView {
+	if x != nil {
+		return x.View
+	}
+	return RoomView_ROOM_VIEW_UNSPECIFIED
 }
 
 type ListRoomsResponse struct {
@@ -1245,7 +1340,7 @@ func (x *UpdateRoomRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 
 type UpdateRoomResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The room as updated.
+	// The room as updated, in the BASIC view (without arms).
 	Room          *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1341,8 +1436,9 @@ func (x *AddArmsRequest) GetArmIds() []string {
 }
 
 type AddArmsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          *Room                  `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room after the change, in the BASIC view: arm_count, no arms.
+	Room          *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1384,6 +1480,133 @@ func (x *AddArmsResponse) GetRoom() *Room {
 	return nil
 }
 
+type ListArmsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RoomId string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// At most this many arms; 0 means 1,000; values above 10,000 are clamped.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page (or Room.next_arms_page_token),
+	// or empty for the first page. Arms added during a listing appear at its
+	// end; an arm removed during a listing may make the next page start one
+	// arm early or late.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArmsRequest) Reset() {
+	*x = ListArmsRequest{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArmsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArmsRequest) ProtoMessage() {}
+
+func (x *ListArmsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArmsRequest.ProtoReflect.Descriptor instead.
+func (*ListArmsRequest) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListArmsRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ListArmsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListArmsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListArmsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Arms  []*Arm                 `protobuf:"bytes,1,rep,name=arms,proto3" json:"arms,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many arms the room holds.
+	TotalSize     int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArmsResponse) Reset() {
+	*x = ListArmsResponse{}
+	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArmsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArmsResponse) ProtoMessage() {}
+
+func (x *ListArmsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArmsResponse.ProtoReflect.Descriptor instead.
+func (*ListArmsResponse) Descriptor() ([]byte, []int) {
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListArmsResponse) GetArms() []*Arm {
+	if x != nil {
+		return x.Arms
+	}
+	return nil
+}
+
+func (x *ListArmsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListArmsResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
 type RemoveArmRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
@@ -1394,7 +1617,7 @@ type RemoveArmRequest struct {
 
 func (x *RemoveArmRequest) Reset() {
 	*x = RemoveArmRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +1629,7 @@ func (x *RemoveArmRequest) String() string {
 func (*RemoveArmRequest) ProtoMessage() {}
 
 func (x *RemoveArmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[20]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +1642,7 @@ func (x *RemoveArmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveArmRequest.ProtoReflect.Descriptor instead.
 func (*RemoveArmRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{20}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveArmRequest) GetRoomId() string {
@@ -1444,7 +1667,7 @@ type RemoveArmResponse struct {
 
 func (x *RemoveArmResponse) Reset() {
 	*x = RemoveArmResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1679,7 @@ func (x *RemoveArmResponse) String() string {
 func (*RemoveArmResponse) ProtoMessage() {}
 
 func (x *RemoveArmResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[21]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1692,7 @@ func (x *RemoveArmResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveArmResponse.ProtoReflect.Descriptor instead.
 func (*RemoveArmResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{21}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{23}
 }
 
 type SetArmEnabledRequest struct {
@@ -1483,7 +1706,7 @@ type SetArmEnabledRequest struct {
 
 func (x *SetArmEnabledRequest) Reset() {
 	*x = SetArmEnabledRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1495,7 +1718,7 @@ func (x *SetArmEnabledRequest) String() string {
 func (*SetArmEnabledRequest) ProtoMessage() {}
 
 func (x *SetArmEnabledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[22]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1731,7 @@ func (x *SetArmEnabledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetArmEnabledRequest.ProtoReflect.Descriptor instead.
 func (*SetArmEnabledRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{22}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetArmEnabledRequest) GetRoomId() string {
@@ -1541,7 +1764,7 @@ type SetArmEnabledResponse struct {
 
 func (x *SetArmEnabledResponse) Reset() {
 	*x = SetArmEnabledResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1553,7 +1776,7 @@ func (x *SetArmEnabledResponse) String() string {
 func (*SetArmEnabledResponse) ProtoMessage() {}
 
 func (x *SetArmEnabledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[23]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1566,7 +1789,7 @@ func (x *SetArmEnabledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetArmEnabledResponse.ProtoReflect.Descriptor instead.
 func (*SetArmEnabledResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{23}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetArmEnabledResponse) GetArm() *Arm {
@@ -1591,7 +1814,7 @@ type ResetArmRequest struct {
 
 func (x *ResetArmRequest) Reset() {
 	*x = ResetArmRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1826,7 @@ func (x *ResetArmRequest) String() string {
 func (*ResetArmRequest) ProtoMessage() {}
 
 func (x *ResetArmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[24]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1839,7 @@ func (x *ResetArmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetArmRequest.ProtoReflect.Descriptor instead.
 func (*ResetArmRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{24}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResetArmRequest) GetRoomId() string {
@@ -1648,7 +1871,7 @@ type ResetArmResponse struct {
 
 func (x *ResetArmResponse) Reset() {
 	*x = ResetArmResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1883,7 @@ func (x *ResetArmResponse) String() string {
 func (*ResetArmResponse) ProtoMessage() {}
 
 func (x *ResetArmResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[25]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1896,7 @@ func (x *ResetArmResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetArmResponse.ProtoReflect.Descriptor instead.
 func (*ResetArmResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{25}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{27}
 }
 
 // Sample ranks arms by the policy's score.
@@ -1742,7 +1965,7 @@ type SampleRequest struct {
 
 func (x *SampleRequest) Reset() {
 	*x = SampleRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1977,7 @@ func (x *SampleRequest) String() string {
 func (*SampleRequest) ProtoMessage() {}
 
 func (x *SampleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[26]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1990,7 @@ func (x *SampleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SampleRequest.ProtoReflect.Descriptor instead.
 func (*SampleRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{26}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SampleRequest) GetRoomId() string {
@@ -1868,7 +2091,7 @@ type ScoredArm struct {
 
 func (x *ScoredArm) Reset() {
 	*x = ScoredArm{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +2103,7 @@ func (x *ScoredArm) String() string {
 func (*ScoredArm) ProtoMessage() {}
 
 func (x *ScoredArm) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[27]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +2116,7 @@ func (x *ScoredArm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoredArm.ProtoReflect.Descriptor instead.
 func (*ScoredArm) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{27}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ScoredArm) GetArmId() string {
@@ -1951,7 +2174,7 @@ type SampleResponse struct {
 
 func (x *SampleResponse) Reset() {
 	*x = SampleResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2186,7 @@ func (x *SampleResponse) String() string {
 func (*SampleResponse) ProtoMessage() {}
 
 func (x *SampleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[28]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2199,7 @@ func (x *SampleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SampleResponse.ProtoReflect.Descriptor instead.
 func (*SampleResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{28}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SampleResponse) GetArms() []*ScoredArm {
@@ -2047,7 +2270,7 @@ type FeedbackEvent struct {
 
 func (x *FeedbackEvent) Reset() {
 	*x = FeedbackEvent{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2059,7 +2282,7 @@ func (x *FeedbackEvent) String() string {
 func (*FeedbackEvent) ProtoMessage() {}
 
 func (x *FeedbackEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[29]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2072,7 +2295,7 @@ func (x *FeedbackEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackEvent.ProtoReflect.Descriptor instead.
 func (*FeedbackEvent) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{29}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FeedbackEvent) GetRoomId() string {
@@ -2156,7 +2379,7 @@ type FeedbackRequest struct {
 
 func (x *FeedbackRequest) Reset() {
 	*x = FeedbackRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2391,7 @@ func (x *FeedbackRequest) String() string {
 func (*FeedbackRequest) ProtoMessage() {}
 
 func (x *FeedbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[30]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2404,7 @@ func (x *FeedbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackRequest.ProtoReflect.Descriptor instead.
 func (*FeedbackRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{30}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FeedbackRequest) GetEvents() []*FeedbackEvent {
@@ -2208,7 +2431,7 @@ type FeedbackResponse struct {
 
 func (x *FeedbackResponse) Reset() {
 	*x = FeedbackResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2443,7 @@ func (x *FeedbackResponse) String() string {
 func (*FeedbackResponse) ProtoMessage() {}
 
 func (x *FeedbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[31]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2456,7 @@ func (x *FeedbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackResponse.ProtoReflect.Descriptor instead.
 func (*FeedbackResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{31}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FeedbackResponse) GetAppliedEvents() int64 {
@@ -2269,13 +2492,23 @@ type GetStatsRequest struct {
 	WinnerAnalysis *WinnerAnalysisRequest `protobuf:"bytes,20,opt,name=winner_analysis,json=winnerAnalysis,proto3" json:"winner_analysis,omitempty"`
 	// As SampleRequest.min_applied_sequence.
 	MinAppliedSequence uint64 `protobuf:"varint,4,opt,name=min_applied_sequence,json=minAppliedSequence,proto3" json:"min_applied_sequence,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Arms per page, in room order: 0 means 1,000; values above 10,000 are
+	// clamped. A page also ends early, after at least one arm, once it holds
+	// about 2 MiB (many context items per arm).
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page, or empty for the first page.
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// When non-empty: exactly these arms, in this order, and no paging (at
+	// most 10,000; page_size and page_token must be unset). NOT_FOUND
+	// ("arm_ids[i]") for an arm not in the room.
+	ArmIds        []string `protobuf:"bytes,7,rep,name=arm_ids,json=armIds,proto3" json:"arm_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[32]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2520,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[32]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2533,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{32}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetStatsRequest) GetRoomId() string {
@@ -2338,6 +2571,27 @@ func (x *GetStatsRequest) GetMinAppliedSequence() uint64 {
 	return 0
 }
 
+func (x *GetStatsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetStatsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *GetStatsRequest) GetArmIds() []string {
+	if x != nil {
+		return x.ArmIds
+	}
+	return nil
+}
+
 // Winner analysis draws each enabled arm's value from its posterior, jointly
 // `draws` times, and counts how often each arm is the best (prob_best) and
 // how much value is lost on average by picking it instead of the draw's best
@@ -2369,7 +2623,7 @@ type WinnerAnalysisRequest struct {
 
 func (x *WinnerAnalysisRequest) Reset() {
 	*x = WinnerAnalysisRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[33]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2635,7 @@ func (x *WinnerAnalysisRequest) String() string {
 func (*WinnerAnalysisRequest) ProtoMessage() {}
 
 func (x *WinnerAnalysisRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[33]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +2648,7 @@ func (x *WinnerAnalysisRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WinnerAnalysisRequest.ProtoReflect.Descriptor instead.
 func (*WinnerAnalysisRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{33}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WinnerAnalysisRequest) GetDraws() int32 {
@@ -2435,7 +2689,7 @@ type ArmWinner struct {
 
 func (x *ArmWinner) Reset() {
 	*x = ArmWinner{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[34]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2701,7 @@ func (x *ArmWinner) String() string {
 func (*ArmWinner) ProtoMessage() {}
 
 func (x *ArmWinner) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[34]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2714,7 @@ func (x *ArmWinner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArmWinner.ProtoReflect.Descriptor instead.
 func (*ArmWinner) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{34}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ArmWinner) GetProbBest() float64 {
@@ -2507,7 +2761,7 @@ type WinnerSummary struct {
 
 func (x *WinnerSummary) Reset() {
 	*x = WinnerSummary{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[35]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2773,7 @@ func (x *WinnerSummary) String() string {
 func (*WinnerSummary) ProtoMessage() {}
 
 func (x *WinnerSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[35]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2786,7 @@ func (x *WinnerSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WinnerSummary.ProtoReflect.Descriptor instead.
 func (*WinnerSummary) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{35}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WinnerSummary) GetBestArmId() string {
@@ -2578,7 +2832,7 @@ type ContextStats struct {
 
 func (x *ContextStats) Reset() {
 	*x = ContextStats{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[36]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +2844,7 @@ func (x *ContextStats) String() string {
 func (*ContextStats) ProtoMessage() {}
 
 func (x *ContextStats) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[36]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +2857,7 @@ func (x *ContextStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextStats.ProtoReflect.Descriptor instead.
 func (*ContextStats) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{36}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ContextStats) GetContextItem() string {
@@ -2680,7 +2934,7 @@ type ArmStats struct {
 
 func (x *ArmStats) Reset() {
 	*x = ArmStats{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[37]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2692,7 +2946,7 @@ func (x *ArmStats) String() string {
 func (*ArmStats) ProtoMessage() {}
 
 func (x *ArmStats) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[37]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2705,7 +2959,7 @@ func (x *ArmStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArmStats.ProtoReflect.Descriptor instead.
 func (*ArmStats) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{37}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ArmStats) GetArmId() string {
@@ -2782,22 +3036,28 @@ type GetStatsResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	RoomId  string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	Segment string                 `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
-	// In the room's arm order.
+	// A page of arms in the room's arm order, or the requested arm_ids.
 	Arms []*ArmStats `protobuf:"bytes,3,rep,name=arms,proto3" json:"arms,omitempty"`
 	// Views of all enabled arms in the segment (N of UCB1).
 	TotalViews float64 `protobuf:"fixed64,4,opt,name=total_views,json=totalViews,proto3" json:"total_views,omitempty"`
 	// In cluster mode (--cluster_nats), the last stream sequence this replica
 	// has applied: the stats reflect every record up to it. 0 otherwise.
 	AppliedSequence uint64 `protobuf:"varint,5,opt,name=applied_sequence,json=appliedSequence,proto3" json:"applied_sequence,omitempty"`
-	// With GetStatsRequest.winner_analysis.
-	Winner        *WinnerSummary `protobuf:"bytes,20,opt,name=winner,proto3" json:"winner,omitempty"`
+	// With GetStatsRequest.winner_analysis. The analysis covers every
+	// enabled arm of the segment, whatever the page; ArmStats.winner is set
+	// for the page's arms.
+	Winner *WinnerSummary `protobuf:"bytes,20,opt,name=winner,proto3" json:"winner,omitempty"`
+	// Empty on the last page (and with arm_ids).
+	NextPageToken string `protobuf:"bytes,6,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many arms the room holds.
+	TotalSize     int64 `protobuf:"varint,7,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[38]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2809,7 +3069,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[38]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2822,7 +3082,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{38}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetStatsResponse) GetRoomId() string {
@@ -2867,6 +3127,20 @@ func (x *GetStatsResponse) GetWinner() *WinnerSummary {
 	return nil
 }
 
+func (x *GetStatsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetStatsResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
 type ExportDecisionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this room's decisions; empty means every room.
@@ -2881,7 +3155,7 @@ type ExportDecisionsRequest struct {
 
 func (x *ExportDecisionsRequest) Reset() {
 	*x = ExportDecisionsRequest{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[39]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3167,7 @@ func (x *ExportDecisionsRequest) String() string {
 func (*ExportDecisionsRequest) ProtoMessage() {}
 
 func (x *ExportDecisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[39]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3180,7 @@ func (x *ExportDecisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportDecisionsRequest.ProtoReflect.Descriptor instead.
 func (*ExportDecisionsRequest) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{39}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ExportDecisionsRequest) GetRoomId() string {
@@ -2947,7 +3221,7 @@ type LoggedArm struct {
 
 func (x *LoggedArm) Reset() {
 	*x = LoggedArm{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[40]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2959,7 +3233,7 @@ func (x *LoggedArm) String() string {
 func (*LoggedArm) ProtoMessage() {}
 
 func (x *LoggedArm) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[40]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2972,7 +3246,7 @@ func (x *LoggedArm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoggedArm.ProtoReflect.Descriptor instead.
 func (*LoggedArm) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{40}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *LoggedArm) GetArmId() string {
@@ -3038,7 +3312,7 @@ type LoggedDecision struct {
 
 func (x *LoggedDecision) Reset() {
 	*x = LoggedDecision{}
-	mi := &file_banditd_v1_banditd_proto_msgTypes[41]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3050,7 +3324,7 @@ func (x *LoggedDecision) String() string {
 func (*LoggedDecision) ProtoMessage() {}
 
 func (x *LoggedDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_banditd_v1_banditd_proto_msgTypes[41]
+	mi := &file_banditd_v1_banditd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3063,7 +3337,7 @@ func (x *LoggedDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoggedDecision.ProtoReflect.Descriptor instead.
 func (*LoggedDecision) Descriptor() ([]byte, []int) {
-	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{41}
+	return file_banditd_v1_banditd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *LoggedDecision) GetSequence() int64 {
@@ -3215,13 +3489,15 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x06lambda\x18\x02 \x01(\x01R\x06lambda\"6\n" +
 	"\x03Arm\x12\x15\n" +
 	"\x06arm_id\x18\x01 \x01(\tR\x05armId\x12\x18\n" +
-	"\aenabled\x18\x02 \x01(\bR\aenabled\"\xcb\x01\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\x99\x02\n" +
 	"\x04Room\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
 	"\x04arms\x18\x02 \x03(\v2\x0f.banditd.v1.ArmR\x04arms\x12*\n" +
 	"\x06policy\x18\x03 \x01(\v2\x12.banditd.v1.PolicyR\x06policy\x12'\n" +
 	"\x05decay\x18\x04 \x01(\v2\x11.banditd.v1.DecayR\x05decay\x120\n" +
-	"\x06linucb\x18\x05 \x01(\v2\x18.banditd.v1.LinUcbConfigR\x06linucb\"U\n" +
+	"\x06linucb\x18\x05 \x01(\v2\x18.banditd.v1.LinUcbConfigR\x06linucb\x12\x1b\n" +
+	"\tarm_count\x18\x06 \x01(\x03R\barmCount\x12/\n" +
+	"\x14next_arms_page_token\x18\a \x01(\tR\x11nextArmsPageToken\"U\n" +
 	"\x06Counts\x12\x14\n" +
 	"\x05views\x18\x01 \x01(\x01R\x05views\x12\x16\n" +
 	"\x06clicks\x18\x02 \x01(\x01R\x06clicks\x12\x1d\n" +
@@ -3234,15 +3510,17 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x05decay\x18\x04 \x01(\v2\x11.banditd.v1.DecayR\x05decay\x120\n" +
 	"\x06linucb\x18\x05 \x01(\v2\x18.banditd.v1.LinUcbConfigR\x06linucb\":\n" +
 	"\x12CreateRoomResponse\x12$\n" +
-	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\")\n" +
+	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\"S\n" +
 	"\x0eGetRoomRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"7\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12(\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x14.banditd.v1.RoomViewR\x04view\"7\n" +
 	"\x0fGetRoomResponse\x12$\n" +
-	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\"N\n" +
+	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\"x\n" +
 	"\x10ListRoomsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"c\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12(\n" +
+	"\x04view\x18\x03 \x01(\x0e2\x14.banditd.v1.RoomViewR\x04view\"c\n" +
 	"\x11ListRoomsResponse\x12&\n" +
 	"\x05rooms\x18\x01 \x03(\v2\x10.banditd.v1.RoomR\x05rooms\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n" +
@@ -3262,7 +3540,17 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x17\n" +
 	"\aarm_ids\x18\x02 \x03(\tR\x06armIds\"7\n" +
 	"\x0fAddArmsResponse\x12$\n" +
-	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\"B\n" +
+	"\x04room\x18\x01 \x01(\v2\x10.banditd.v1.RoomR\x04room\"f\n" +
+	"\x0fListArmsRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"~\n" +
+	"\x10ListArmsResponse\x12#\n" +
+	"\x04arms\x18\x01 \x03(\v2\x0f.banditd.v1.ArmR\x04arms\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"B\n" +
 	"\x10RemoveArmRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x15\n" +
 	"\x06arm_id\x18\x02 \x01(\tR\x05armId\"\x13\n" +
@@ -3328,13 +3616,17 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x10FeedbackResponse\x12%\n" +
 	"\x0eapplied_events\x18\x01 \x01(\x03R\rappliedEvents\x12)\n" +
 	"\x10duplicate_events\x18\x02 \x01(\x03R\x0fduplicateEvents\x12)\n" +
-	"\x10applied_sequence\x18\x03 \x01(\x04R\x0fappliedSequence\"\xeb\x01\n" +
+	"\x10applied_sequence\x18\x03 \x01(\x04R\x0fappliedSequence\"\xc0\x02\n" +
 	"\x0fGetStatsRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12'\n" +
 	"\x0finclude_context\x18\x03 \x01(\bR\x0eincludeContext\x12J\n" +
 	"\x0fwinner_analysis\x18\x14 \x01(\v2!.banditd.v1.WinnerAnalysisRequestR\x0ewinnerAnalysis\x120\n" +
-	"\x14min_applied_sequence\x18\x04 \x01(\x04R\x12minAppliedSequence\"h\n" +
+	"\x14min_applied_sequence\x18\x04 \x01(\x04R\x12minAppliedSequence\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x12\x17\n" +
+	"\aarm_ids\x18\a \x03(\tR\x06armIds\"h\n" +
 	"\x15WinnerAnalysisRequest\x12\x14\n" +
 	"\x05draws\x18\x01 \x01(\x05R\x05draws\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12%\n" +
@@ -3370,7 +3662,7 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\vreward_mean\x18\b \x01(\x01R\n" +
 	"rewardMean\x12'\n" +
 	"\x0freward_variance\x18\t \x01(\x01R\x0erewardVariance\x12-\n" +
-	"\x06winner\x18\x14 \x01(\v2\x15.banditd.v1.ArmWinnerR\x06winner\"\xee\x01\n" +
+	"\x06winner\x18\x14 \x01(\v2\x15.banditd.v1.ArmWinnerR\x06winner\"\xb5\x02\n" +
 	"\x10GetStatsResponse\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x12(\n" +
@@ -3378,7 +3670,10 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\vtotal_views\x18\x04 \x01(\x01R\n" +
 	"totalViews\x12)\n" +
 	"\x10applied_sequence\x18\x05 \x01(\x04R\x0fappliedSequence\x121\n" +
-	"\x06winner\x18\x14 \x01(\v2\x19.banditd.v1.WinnerSummaryR\x06winner\"}\n" +
+	"\x06winner\x18\x14 \x01(\v2\x19.banditd.v1.WinnerSummaryR\x06winner\x12&\n" +
+	"\x0fnext_page_token\x18\x06 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\a \x01(\x03R\ttotalSize\"}\n" +
 	"\x16ExportDecisionsRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12%\n" +
 	"\x0eafter_sequence\x18\x02 \x01(\x03R\rafterSequence\x12#\n" +
@@ -3423,7 +3718,11 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\x12POLICY_TYPE_LINUCB\x10\t\x12\x16\n" +
 	"\x12POLICY_TYPE_KL_UCB\x10\n" +
 	"\x12\x16\n" +
-	"\x12POLICY_TYPE_LIN_TS\x10\v2\xf4\v\n" +
+	"\x12POLICY_TYPE_LIN_TS\x10\v*N\n" +
+	"\bRoomView\x12\x19\n" +
+	"\x15ROOM_VIEW_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fROOM_VIEW_BASIC\x10\x01\x12\x12\n" +
+	"\x0eROOM_VIEW_FULL\x10\x022\xdd\f\n" +
 	"\rBanditService\x12a\n" +
 	"\n" +
 	"CreateRoom\x12\x1d.banditd.v1.CreateRoomRequest\x1a\x1e.banditd.v1.CreateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/rooms\x12_\n" +
@@ -3434,7 +3733,8 @@ const file_banditd_v1_banditd_proto_rawDesc = "" +
 	"\tResetRoom\x12\x1c.banditd.v1.ResetRoomRequest\x1a\x1d.banditd.v1.ResetRoomResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/rooms/{room_id}:reset\x12a\n" +
 	"\n" +
 	"UpdateRoom\x12\x1d.banditd.v1.UpdateRoomRequest\x1a\x1e.banditd.v1.UpdateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*2\t/v1/rooms\x12g\n" +
-	"\aAddArms\x12\x1a.banditd.v1.AddArmsRequest\x1a\x1b.banditd.v1.AddArmsResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/arms\x12s\n" +
+	"\aAddArms\x12\x1a.banditd.v1.AddArmsRequest\x1a\x1b.banditd.v1.AddArmsResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/arms\x12g\n" +
+	"\bListArms\x12\x1b.banditd.v1.ListArmsRequest\x1a\x1c.banditd.v1.ListArmsResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/rooms/{room_id}/arms\x12s\n" +
 	"\tRemoveArm\x12\x1c.banditd.v1.RemoveArmRequest\x1a\x1d.banditd.v1.RemoveArmResponse\")\x82\xd3\xe4\x93\x02#*!/v1/rooms/{room_id}/arms/{arm_id}\x12\x8d\x01\n" +
 	"\rSetArmEnabled\x12 .banditd.v1.SetArmEnabledRequest\x1a!.banditd.v1.SetArmEnabledResponse\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/rooms/{room_id}/arms/{arm_id}:setEnabled\x12y\n" +
 	"\bResetArm\x12\x1b.banditd.v1.ResetArmRequest\x1a\x1c.banditd.v1.ResetArmResponse\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/rooms/{room_id}/arms/{arm_id}:reset\x12f\n" +
@@ -3455,118 +3755,126 @@ func file_banditd_v1_banditd_proto_rawDescGZIP() []byte {
 	return file_banditd_v1_banditd_proto_rawDescData
 }
 
-var file_banditd_v1_banditd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banditd_v1_banditd_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_banditd_v1_banditd_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_banditd_v1_banditd_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_banditd_v1_banditd_proto_goTypes = []any{
 	(PolicyType)(0),                // 0: banditd.v1.PolicyType
-	(*Policy)(nil),                 // 1: banditd.v1.Policy
-	(*Decay)(nil),                  // 2: banditd.v1.Decay
-	(*LinUcbConfig)(nil),           // 3: banditd.v1.LinUcbConfig
-	(*Arm)(nil),                    // 4: banditd.v1.Arm
-	(*Room)(nil),                   // 5: banditd.v1.Room
-	(*Counts)(nil),                 // 6: banditd.v1.Counts
-	(*CreateRoomRequest)(nil),      // 7: banditd.v1.CreateRoomRequest
-	(*CreateRoomResponse)(nil),     // 8: banditd.v1.CreateRoomResponse
-	(*GetRoomRequest)(nil),         // 9: banditd.v1.GetRoomRequest
-	(*GetRoomResponse)(nil),        // 10: banditd.v1.GetRoomResponse
-	(*ListRoomsRequest)(nil),       // 11: banditd.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),      // 12: banditd.v1.ListRoomsResponse
-	(*DeleteRoomRequest)(nil),      // 13: banditd.v1.DeleteRoomRequest
-	(*DeleteRoomResponse)(nil),     // 14: banditd.v1.DeleteRoomResponse
-	(*ResetRoomRequest)(nil),       // 15: banditd.v1.ResetRoomRequest
-	(*ResetRoomResponse)(nil),      // 16: banditd.v1.ResetRoomResponse
-	(*UpdateRoomRequest)(nil),      // 17: banditd.v1.UpdateRoomRequest
-	(*UpdateRoomResponse)(nil),     // 18: banditd.v1.UpdateRoomResponse
-	(*AddArmsRequest)(nil),         // 19: banditd.v1.AddArmsRequest
-	(*AddArmsResponse)(nil),        // 20: banditd.v1.AddArmsResponse
-	(*RemoveArmRequest)(nil),       // 21: banditd.v1.RemoveArmRequest
-	(*RemoveArmResponse)(nil),      // 22: banditd.v1.RemoveArmResponse
-	(*SetArmEnabledRequest)(nil),   // 23: banditd.v1.SetArmEnabledRequest
-	(*SetArmEnabledResponse)(nil),  // 24: banditd.v1.SetArmEnabledResponse
-	(*ResetArmRequest)(nil),        // 25: banditd.v1.ResetArmRequest
-	(*ResetArmResponse)(nil),       // 26: banditd.v1.ResetArmResponse
-	(*SampleRequest)(nil),          // 27: banditd.v1.SampleRequest
-	(*ScoredArm)(nil),              // 28: banditd.v1.ScoredArm
-	(*SampleResponse)(nil),         // 29: banditd.v1.SampleResponse
-	(*FeedbackEvent)(nil),          // 30: banditd.v1.FeedbackEvent
-	(*FeedbackRequest)(nil),        // 31: banditd.v1.FeedbackRequest
-	(*FeedbackResponse)(nil),       // 32: banditd.v1.FeedbackResponse
-	(*GetStatsRequest)(nil),        // 33: banditd.v1.GetStatsRequest
-	(*WinnerAnalysisRequest)(nil),  // 34: banditd.v1.WinnerAnalysisRequest
-	(*ArmWinner)(nil),              // 35: banditd.v1.ArmWinner
-	(*WinnerSummary)(nil),          // 36: banditd.v1.WinnerSummary
-	(*ContextStats)(nil),           // 37: banditd.v1.ContextStats
-	(*ArmStats)(nil),               // 38: banditd.v1.ArmStats
-	(*GetStatsResponse)(nil),       // 39: banditd.v1.GetStatsResponse
-	(*ExportDecisionsRequest)(nil), // 40: banditd.v1.ExportDecisionsRequest
-	(*LoggedArm)(nil),              // 41: banditd.v1.LoggedArm
-	(*LoggedDecision)(nil),         // 42: banditd.v1.LoggedDecision
-	(*fieldmaskpb.FieldMask)(nil),  // 43: google.protobuf.FieldMask
+	(RoomView)(0),                  // 1: banditd.v1.RoomView
+	(*Policy)(nil),                 // 2: banditd.v1.Policy
+	(*Decay)(nil),                  // 3: banditd.v1.Decay
+	(*LinUcbConfig)(nil),           // 4: banditd.v1.LinUcbConfig
+	(*Arm)(nil),                    // 5: banditd.v1.Arm
+	(*Room)(nil),                   // 6: banditd.v1.Room
+	(*Counts)(nil),                 // 7: banditd.v1.Counts
+	(*CreateRoomRequest)(nil),      // 8: banditd.v1.CreateRoomRequest
+	(*CreateRoomResponse)(nil),     // 9: banditd.v1.CreateRoomResponse
+	(*GetRoomRequest)(nil),         // 10: banditd.v1.GetRoomRequest
+	(*GetRoomResponse)(nil),        // 11: banditd.v1.GetRoomResponse
+	(*ListRoomsRequest)(nil),       // 12: banditd.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),      // 13: banditd.v1.ListRoomsResponse
+	(*DeleteRoomRequest)(nil),      // 14: banditd.v1.DeleteRoomRequest
+	(*DeleteRoomResponse)(nil),     // 15: banditd.v1.DeleteRoomResponse
+	(*ResetRoomRequest)(nil),       // 16: banditd.v1.ResetRoomRequest
+	(*ResetRoomResponse)(nil),      // 17: banditd.v1.ResetRoomResponse
+	(*UpdateRoomRequest)(nil),      // 18: banditd.v1.UpdateRoomRequest
+	(*UpdateRoomResponse)(nil),     // 19: banditd.v1.UpdateRoomResponse
+	(*AddArmsRequest)(nil),         // 20: banditd.v1.AddArmsRequest
+	(*AddArmsResponse)(nil),        // 21: banditd.v1.AddArmsResponse
+	(*ListArmsRequest)(nil),        // 22: banditd.v1.ListArmsRequest
+	(*ListArmsResponse)(nil),       // 23: banditd.v1.ListArmsResponse
+	(*RemoveArmRequest)(nil),       // 24: banditd.v1.RemoveArmRequest
+	(*RemoveArmResponse)(nil),      // 25: banditd.v1.RemoveArmResponse
+	(*SetArmEnabledRequest)(nil),   // 26: banditd.v1.SetArmEnabledRequest
+	(*SetArmEnabledResponse)(nil),  // 27: banditd.v1.SetArmEnabledResponse
+	(*ResetArmRequest)(nil),        // 28: banditd.v1.ResetArmRequest
+	(*ResetArmResponse)(nil),       // 29: banditd.v1.ResetArmResponse
+	(*SampleRequest)(nil),          // 30: banditd.v1.SampleRequest
+	(*ScoredArm)(nil),              // 31: banditd.v1.ScoredArm
+	(*SampleResponse)(nil),         // 32: banditd.v1.SampleResponse
+	(*FeedbackEvent)(nil),          // 33: banditd.v1.FeedbackEvent
+	(*FeedbackRequest)(nil),        // 34: banditd.v1.FeedbackRequest
+	(*FeedbackResponse)(nil),       // 35: banditd.v1.FeedbackResponse
+	(*GetStatsRequest)(nil),        // 36: banditd.v1.GetStatsRequest
+	(*WinnerAnalysisRequest)(nil),  // 37: banditd.v1.WinnerAnalysisRequest
+	(*ArmWinner)(nil),              // 38: banditd.v1.ArmWinner
+	(*WinnerSummary)(nil),          // 39: banditd.v1.WinnerSummary
+	(*ContextStats)(nil),           // 40: banditd.v1.ContextStats
+	(*ArmStats)(nil),               // 41: banditd.v1.ArmStats
+	(*GetStatsResponse)(nil),       // 42: banditd.v1.GetStatsResponse
+	(*ExportDecisionsRequest)(nil), // 43: banditd.v1.ExportDecisionsRequest
+	(*LoggedArm)(nil),              // 44: banditd.v1.LoggedArm
+	(*LoggedDecision)(nil),         // 45: banditd.v1.LoggedDecision
+	(*fieldmaskpb.FieldMask)(nil),  // 46: google.protobuf.FieldMask
 }
 var file_banditd_v1_banditd_proto_depIdxs = []int32{
 	0,  // 0: banditd.v1.Policy.type:type_name -> banditd.v1.PolicyType
-	4,  // 1: banditd.v1.Room.arms:type_name -> banditd.v1.Arm
-	1,  // 2: banditd.v1.Room.policy:type_name -> banditd.v1.Policy
-	2,  // 3: banditd.v1.Room.decay:type_name -> banditd.v1.Decay
-	3,  // 4: banditd.v1.Room.linucb:type_name -> banditd.v1.LinUcbConfig
-	1,  // 5: banditd.v1.CreateRoomRequest.policy:type_name -> banditd.v1.Policy
-	2,  // 6: banditd.v1.CreateRoomRequest.decay:type_name -> banditd.v1.Decay
-	3,  // 7: banditd.v1.CreateRoomRequest.linucb:type_name -> banditd.v1.LinUcbConfig
-	5,  // 8: banditd.v1.CreateRoomResponse.room:type_name -> banditd.v1.Room
-	5,  // 9: banditd.v1.GetRoomResponse.room:type_name -> banditd.v1.Room
-	5,  // 10: banditd.v1.ListRoomsResponse.rooms:type_name -> banditd.v1.Room
-	5,  // 11: banditd.v1.UpdateRoomRequest.room:type_name -> banditd.v1.Room
-	43, // 12: banditd.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 13: banditd.v1.UpdateRoomResponse.room:type_name -> banditd.v1.Room
-	5,  // 14: banditd.v1.AddArmsResponse.room:type_name -> banditd.v1.Room
-	4,  // 15: banditd.v1.SetArmEnabledResponse.arm:type_name -> banditd.v1.Arm
-	1,  // 16: banditd.v1.SampleRequest.policy:type_name -> banditd.v1.Policy
-	6,  // 17: banditd.v1.ScoredArm.counts:type_name -> banditd.v1.Counts
-	28, // 18: banditd.v1.SampleResponse.arms:type_name -> banditd.v1.ScoredArm
-	1,  // 19: banditd.v1.SampleResponse.policy:type_name -> banditd.v1.Policy
-	30, // 20: banditd.v1.FeedbackRequest.events:type_name -> banditd.v1.FeedbackEvent
-	34, // 21: banditd.v1.GetStatsRequest.winner_analysis:type_name -> banditd.v1.WinnerAnalysisRequest
-	6,  // 22: banditd.v1.ContextStats.counts:type_name -> banditd.v1.Counts
-	6,  // 23: banditd.v1.ArmStats.counts:type_name -> banditd.v1.Counts
-	37, // 24: banditd.v1.ArmStats.context:type_name -> banditd.v1.ContextStats
-	35, // 25: banditd.v1.ArmStats.winner:type_name -> banditd.v1.ArmWinner
-	38, // 26: banditd.v1.GetStatsResponse.arms:type_name -> banditd.v1.ArmStats
-	36, // 27: banditd.v1.GetStatsResponse.winner:type_name -> banditd.v1.WinnerSummary
-	0,  // 28: banditd.v1.LoggedDecision.policy:type_name -> banditd.v1.PolicyType
-	41, // 29: banditd.v1.LoggedDecision.arms:type_name -> banditd.v1.LoggedArm
-	7,  // 30: banditd.v1.BanditService.CreateRoom:input_type -> banditd.v1.CreateRoomRequest
-	9,  // 31: banditd.v1.BanditService.GetRoom:input_type -> banditd.v1.GetRoomRequest
-	11, // 32: banditd.v1.BanditService.ListRooms:input_type -> banditd.v1.ListRoomsRequest
-	13, // 33: banditd.v1.BanditService.DeleteRoom:input_type -> banditd.v1.DeleteRoomRequest
-	15, // 34: banditd.v1.BanditService.ResetRoom:input_type -> banditd.v1.ResetRoomRequest
-	17, // 35: banditd.v1.BanditService.UpdateRoom:input_type -> banditd.v1.UpdateRoomRequest
-	19, // 36: banditd.v1.BanditService.AddArms:input_type -> banditd.v1.AddArmsRequest
-	21, // 37: banditd.v1.BanditService.RemoveArm:input_type -> banditd.v1.RemoveArmRequest
-	23, // 38: banditd.v1.BanditService.SetArmEnabled:input_type -> banditd.v1.SetArmEnabledRequest
-	25, // 39: banditd.v1.BanditService.ResetArm:input_type -> banditd.v1.ResetArmRequest
-	27, // 40: banditd.v1.BanditService.Sample:input_type -> banditd.v1.SampleRequest
-	31, // 41: banditd.v1.BanditService.Feedback:input_type -> banditd.v1.FeedbackRequest
-	33, // 42: banditd.v1.BanditService.GetStats:input_type -> banditd.v1.GetStatsRequest
-	40, // 43: banditd.v1.BanditService.ExportDecisions:input_type -> banditd.v1.ExportDecisionsRequest
-	8,  // 44: banditd.v1.BanditService.CreateRoom:output_type -> banditd.v1.CreateRoomResponse
-	10, // 45: banditd.v1.BanditService.GetRoom:output_type -> banditd.v1.GetRoomResponse
-	12, // 46: banditd.v1.BanditService.ListRooms:output_type -> banditd.v1.ListRoomsResponse
-	14, // 47: banditd.v1.BanditService.DeleteRoom:output_type -> banditd.v1.DeleteRoomResponse
-	16, // 48: banditd.v1.BanditService.ResetRoom:output_type -> banditd.v1.ResetRoomResponse
-	18, // 49: banditd.v1.BanditService.UpdateRoom:output_type -> banditd.v1.UpdateRoomResponse
-	20, // 50: banditd.v1.BanditService.AddArms:output_type -> banditd.v1.AddArmsResponse
-	22, // 51: banditd.v1.BanditService.RemoveArm:output_type -> banditd.v1.RemoveArmResponse
-	24, // 52: banditd.v1.BanditService.SetArmEnabled:output_type -> banditd.v1.SetArmEnabledResponse
-	26, // 53: banditd.v1.BanditService.ResetArm:output_type -> banditd.v1.ResetArmResponse
-	29, // 54: banditd.v1.BanditService.Sample:output_type -> banditd.v1.SampleResponse
-	32, // 55: banditd.v1.BanditService.Feedback:output_type -> banditd.v1.FeedbackResponse
-	39, // 56: banditd.v1.BanditService.GetStats:output_type -> banditd.v1.GetStatsResponse
-	42, // 57: banditd.v1.BanditService.ExportDecisions:output_type -> banditd.v1.LoggedDecision
-	44, // [44:58] is the sub-list for method output_type
-	30, // [30:44] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	5,  // 1: banditd.v1.Room.arms:type_name -> banditd.v1.Arm
+	2,  // 2: banditd.v1.Room.policy:type_name -> banditd.v1.Policy
+	3,  // 3: banditd.v1.Room.decay:type_name -> banditd.v1.Decay
+	4,  // 4: banditd.v1.Room.linucb:type_name -> banditd.v1.LinUcbConfig
+	2,  // 5: banditd.v1.CreateRoomRequest.policy:type_name -> banditd.v1.Policy
+	3,  // 6: banditd.v1.CreateRoomRequest.decay:type_name -> banditd.v1.Decay
+	4,  // 7: banditd.v1.CreateRoomRequest.linucb:type_name -> banditd.v1.LinUcbConfig
+	6,  // 8: banditd.v1.CreateRoomResponse.room:type_name -> banditd.v1.Room
+	1,  // 9: banditd.v1.GetRoomRequest.view:type_name -> banditd.v1.RoomView
+	6,  // 10: banditd.v1.GetRoomResponse.room:type_name -> banditd.v1.Room
+	1,  // 11: banditd.v1.ListRoomsRequest.view:type_name -> banditd.v1.RoomView
+	6,  // 12: banditd.v1.ListRoomsResponse.rooms:type_name -> banditd.v1.Room
+	6,  // 13: banditd.v1.UpdateRoomRequest.room:type_name -> banditd.v1.Room
+	46, // 14: banditd.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 15: banditd.v1.UpdateRoomResponse.room:type_name -> banditd.v1.Room
+	6,  // 16: banditd.v1.AddArmsResponse.room:type_name -> banditd.v1.Room
+	5,  // 17: banditd.v1.ListArmsResponse.arms:type_name -> banditd.v1.Arm
+	5,  // 18: banditd.v1.SetArmEnabledResponse.arm:type_name -> banditd.v1.Arm
+	2,  // 19: banditd.v1.SampleRequest.policy:type_name -> banditd.v1.Policy
+	7,  // 20: banditd.v1.ScoredArm.counts:type_name -> banditd.v1.Counts
+	31, // 21: banditd.v1.SampleResponse.arms:type_name -> banditd.v1.ScoredArm
+	2,  // 22: banditd.v1.SampleResponse.policy:type_name -> banditd.v1.Policy
+	33, // 23: banditd.v1.FeedbackRequest.events:type_name -> banditd.v1.FeedbackEvent
+	37, // 24: banditd.v1.GetStatsRequest.winner_analysis:type_name -> banditd.v1.WinnerAnalysisRequest
+	7,  // 25: banditd.v1.ContextStats.counts:type_name -> banditd.v1.Counts
+	7,  // 26: banditd.v1.ArmStats.counts:type_name -> banditd.v1.Counts
+	40, // 27: banditd.v1.ArmStats.context:type_name -> banditd.v1.ContextStats
+	38, // 28: banditd.v1.ArmStats.winner:type_name -> banditd.v1.ArmWinner
+	41, // 29: banditd.v1.GetStatsResponse.arms:type_name -> banditd.v1.ArmStats
+	39, // 30: banditd.v1.GetStatsResponse.winner:type_name -> banditd.v1.WinnerSummary
+	0,  // 31: banditd.v1.LoggedDecision.policy:type_name -> banditd.v1.PolicyType
+	44, // 32: banditd.v1.LoggedDecision.arms:type_name -> banditd.v1.LoggedArm
+	8,  // 33: banditd.v1.BanditService.CreateRoom:input_type -> banditd.v1.CreateRoomRequest
+	10, // 34: banditd.v1.BanditService.GetRoom:input_type -> banditd.v1.GetRoomRequest
+	12, // 35: banditd.v1.BanditService.ListRooms:input_type -> banditd.v1.ListRoomsRequest
+	14, // 36: banditd.v1.BanditService.DeleteRoom:input_type -> banditd.v1.DeleteRoomRequest
+	16, // 37: banditd.v1.BanditService.ResetRoom:input_type -> banditd.v1.ResetRoomRequest
+	18, // 38: banditd.v1.BanditService.UpdateRoom:input_type -> banditd.v1.UpdateRoomRequest
+	20, // 39: banditd.v1.BanditService.AddArms:input_type -> banditd.v1.AddArmsRequest
+	22, // 40: banditd.v1.BanditService.ListArms:input_type -> banditd.v1.ListArmsRequest
+	24, // 41: banditd.v1.BanditService.RemoveArm:input_type -> banditd.v1.RemoveArmRequest
+	26, // 42: banditd.v1.BanditService.SetArmEnabled:input_type -> banditd.v1.SetArmEnabledRequest
+	28, // 43: banditd.v1.BanditService.ResetArm:input_type -> banditd.v1.ResetArmRequest
+	30, // 44: banditd.v1.BanditService.Sample:input_type -> banditd.v1.SampleRequest
+	34, // 45: banditd.v1.BanditService.Feedback:input_type -> banditd.v1.FeedbackRequest
+	36, // 46: banditd.v1.BanditService.GetStats:input_type -> banditd.v1.GetStatsRequest
+	43, // 47: banditd.v1.BanditService.ExportDecisions:input_type -> banditd.v1.ExportDecisionsRequest
+	9,  // 48: banditd.v1.BanditService.CreateRoom:output_type -> banditd.v1.CreateRoomResponse
+	11, // 49: banditd.v1.BanditService.GetRoom:output_type -> banditd.v1.GetRoomResponse
+	13, // 50: banditd.v1.BanditService.ListRooms:output_type -> banditd.v1.ListRoomsResponse
+	15, // 51: banditd.v1.BanditService.DeleteRoom:output_type -> banditd.v1.DeleteRoomResponse
+	17, // 52: banditd.v1.BanditService.ResetRoom:output_type -> banditd.v1.ResetRoomResponse
+	19, // 53: banditd.v1.BanditService.UpdateRoom:output_type -> banditd.v1.UpdateRoomResponse
+	21, // 54: banditd.v1.BanditService.AddArms:output_type -> banditd.v1.AddArmsResponse
+	23, // 55: banditd.v1.BanditService.ListArms:output_type -> banditd.v1.ListArmsResponse
+	25, // 56: banditd.v1.BanditService.RemoveArm:output_type -> banditd.v1.RemoveArmResponse
+	27, // 57: banditd.v1.BanditService.SetArmEnabled:output_type -> banditd.v1.SetArmEnabledResponse
+	29, // 58: banditd.v1.BanditService.ResetArm:output_type -> banditd.v1.ResetArmResponse
+	32, // 59: banditd.v1.BanditService.Sample:output_type -> banditd.v1.SampleResponse
+	35, // 60: banditd.v1.BanditService.Feedback:output_type -> banditd.v1.FeedbackResponse
+	42, // 61: banditd.v1.BanditService.GetStats:output_type -> banditd.v1.GetStatsResponse
+	45, // 62: banditd.v1.BanditService.ExportDecisions:output_type -> banditd.v1.LoggedDecision
+	48, // [48:63] is the sub-list for method output_type
+	33, // [33:48] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_banditd_v1_banditd_proto_init() }
@@ -3575,17 +3883,17 @@ func file_banditd_v1_banditd_proto_init() {
 		return
 	}
 	file_banditd_v1_banditd_proto_msgTypes[0].OneofWrappers = []any{}
-	file_banditd_v1_banditd_proto_msgTypes[24].OneofWrappers = []any{}
 	file_banditd_v1_banditd_proto_msgTypes[26].OneofWrappers = []any{}
-	file_banditd_v1_banditd_proto_msgTypes[27].OneofWrappers = []any{}
+	file_banditd_v1_banditd_proto_msgTypes[28].OneofWrappers = []any{}
 	file_banditd_v1_banditd_proto_msgTypes[29].OneofWrappers = []any{}
+	file_banditd_v1_banditd_proto_msgTypes[31].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banditd_v1_banditd_proto_rawDesc), len(file_banditd_v1_banditd_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   42,
+			NumEnums:      2,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,7 @@ const (
 	BanditService_ResetRoom_FullMethodName       = "/banditd.v1.BanditService/ResetRoom"
 	BanditService_UpdateRoom_FullMethodName      = "/banditd.v1.BanditService/UpdateRoom"
 	BanditService_AddArms_FullMethodName         = "/banditd.v1.BanditService/AddArms"
+	BanditService_ListArms_FullMethodName        = "/banditd.v1.BanditService/ListArms"
 	BanditService_RemoveArm_FullMethodName       = "/banditd.v1.BanditService/RemoveArm"
 	BanditService_SetArmEnabled_FullMethodName   = "/banditd.v1.BanditService/SetArmEnabled"
 	BanditService_ResetArm_FullMethodName        = "/banditd.v1.BanditService/ResetArm"
@@ -60,10 +61,19 @@ const (
 type BanditServiceClient interface {
 	// Creates a room (one experiment) with its initial arms and default policy.
 	// ALREADY_EXISTS if the room exists; INVALID_ARGUMENT for bad ids or params.
+	// The reply holds the room in the BASIC view (arm_count, no arms), so it
+	// fits gRPC's default 4 MB receive limit whatever the room's size. A
+	// request may be as large as the server's --max_message_mb (64 MiB by
+	// default: about 3 million ids of 20 characters), but proxies and some
+	// gRPC implementations stop at 4 MB: create a large room with a first
+	// chunk of arms and add the rest with AddArms in chunks (50,000 ids of up
+	// to 64 characters stay below 4 MB). The Python and Go clients do this.
 	CreateRoom(ctx context.Context, in *CreateRoomRequest, opts ...grpc.CallOption) (*CreateRoomResponse, error)
-	// Returns a room's arms and default policy. NOT_FOUND if unknown.
+	// Returns a room's default policy and, in the FULL view (the default),
+	// its first arms (see RoomView). NOT_FOUND if unknown.
 	GetRoom(ctx context.Context, in *GetRoomRequest, opts ...grpc.CallOption) (*GetRoomResponse, error)
-	// Lists rooms ordered by room_id, one page at a time.
+	// Lists rooms ordered by room_id, one page at a time, in the BASIC view
+	// (without arms) unless the request asks for FULL.
 	ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error)
 	// Deletes a room and every counter in it, and forgets the room's
 	// Feedback event_ids: a room created again with the same id starts with
@@ -81,8 +91,13 @@ type BanditServiceClient interface {
 	// Over HTTP the room id travels in the body (room.room_id): the gateway
 	// binds only top-level fields to the path.
 	UpdateRoom(ctx context.Context, in *UpdateRoomRequest, opts ...grpc.CallOption) (*UpdateRoomResponse, error)
-	// Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
+	// Adds arms to a room, at the end of its arm order. All or nothing:
+	// ALREADY_EXISTS if any id is taken. The reply holds the room in the BASIC
+	// view (arm_count, no arms), so it stays small whatever the room's size.
 	AddArms(ctx context.Context, in *AddArmsRequest, opts ...grpc.CallOption) (*AddArmsResponse, error)
+	// Lists a room's arms in their order (the order they were added), one
+	// page at a time (Google AIP-158). NOT_FOUND if the room is unknown.
+	ListArms(ctx context.Context, in *ListArmsRequest, opts ...grpc.CallOption) (*ListArmsResponse, error)
 	// Removes an arm and its counters in every segment and context item.
 	RemoveArm(ctx context.Context, in *RemoveArmRequest, opts ...grpc.CallOption) (*RemoveArmResponse, error)
 	// Enables or disables an arm. A disabled arm keeps its counters and keeps
@@ -97,7 +112,8 @@ type BanditServiceClient interface {
 	// applied or none is, and an error names the index and field of the first
 	// bad event (for example "events[3].arm_id").
 	Feedback(ctx context.Context, in *FeedbackRequest, opts ...grpc.CallOption) (*FeedbackResponse, error)
-	// Returns per-arm counters and scores of one segment of a room.
+	// Returns per-arm counters and scores of one segment of a room: a page of
+	// its arms in room order, or the arms named in arm_ids.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
 	// Streams the decision log, oldest first: each Sample call's context,
 	// eligible arms and returned arms with their propensities, joined with
@@ -181,6 +197,16 @@ func (c *banditServiceClient) AddArms(ctx context.Context, in *AddArmsRequest, o
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AddArmsResponse)
 	err := c.cc.Invoke(ctx, BanditService_AddArms_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *banditServiceClient) ListArms(ctx context.Context, in *ListArmsRequest, opts ...grpc.CallOption) (*ListArmsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListArmsResponse)
+	err := c.cc.Invoke(ctx, BanditService_ListArms_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -275,10 +301,19 @@ type BanditService_ExportDecisionsClient = grpc.ServerStreamingClient[LoggedDeci
 type BanditServiceServer interface {
 	// Creates a room (one experiment) with its initial arms and default policy.
 	// ALREADY_EXISTS if the room exists; INVALID_ARGUMENT for bad ids or params.
+	// The reply holds the room in the BASIC view (arm_count, no arms), so it
+	// fits gRPC's default 4 MB receive limit whatever the room's size. A
+	// request may be as large as the server's --max_message_mb (64 MiB by
+	// default: about 3 million ids of 20 characters), but proxies and some
+	// gRPC implementations stop at 4 MB: create a large room with a first
+	// chunk of arms and add the rest with AddArms in chunks (50,000 ids of up
+	// to 64 characters stay below 4 MB). The Python and Go clients do this.
 	CreateRoom(context.Context, *CreateRoomRequest) (*CreateRoomResponse, error)
-	// Returns a room's arms and default policy. NOT_FOUND if unknown.
+	// Returns a room's default policy and, in the FULL view (the default),
+	// its first arms (see RoomView). NOT_FOUND if unknown.
 	GetRoom(context.Context, *GetRoomRequest) (*GetRoomResponse, error)
-	// Lists rooms ordered by room_id, one page at a time.
+	// Lists rooms ordered by room_id, one page at a time, in the BASIC view
+	// (without arms) unless the request asks for FULL.
 	ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error)
 	// Deletes a room and every counter in it, and forgets the room's
 	// Feedback event_ids: a room created again with the same id starts with
@@ -296,8 +331,13 @@ type BanditServiceServer interface {
 	// Over HTTP the room id travels in the body (room.room_id): the gateway
 	// binds only top-level fields to the path.
 	UpdateRoom(context.Context, *UpdateRoomRequest) (*UpdateRoomResponse, error)
-	// Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
+	// Adds arms to a room, at the end of its arm order. All or nothing:
+	// ALREADY_EXISTS if any id is taken. The reply holds the room in the BASIC
+	// view (arm_count, no arms), so it stays small whatever the room's size.
 	AddArms(context.Context, *AddArmsRequest) (*AddArmsResponse, error)
+	// Lists a room's arms in their order (the order they were added), one
+	// page at a time (Google AIP-158). NOT_FOUND if the room is unknown.
+	ListArms(context.Context, *ListArmsRequest) (*ListArmsResponse, error)
 	// Removes an arm and its counters in every segment and context item.
 	RemoveArm(context.Context, *RemoveArmRequest) (*RemoveArmResponse, error)
 	// Enables or disables an arm. A disabled arm keeps its counters and keeps
@@ -312,7 +352,8 @@ type BanditServiceServer interface {
 	// applied or none is, and an error names the index and field of the first
 	// bad event (for example "events[3].arm_id").
 	Feedback(context.Context, *FeedbackRequest) (*FeedbackResponse, error)
-	// Returns per-arm counters and scores of one segment of a room.
+	// Returns per-arm counters and scores of one segment of a room: a page of
+	// its arms in room order, or the arms named in arm_ids.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
 	// Streams the decision log, oldest first: each Sample call's context,
 	// eligible arms and returned arms with their propensities, joined with
@@ -352,6 +393,9 @@ func (UnimplementedBanditServiceServer) UpdateRoom(context.Context, *UpdateRoomR
 }
 func (UnimplementedBanditServiceServer) AddArms(context.Context, *AddArmsRequest) (*AddArmsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddArms not implemented")
+}
+func (UnimplementedBanditServiceServer) ListArms(context.Context, *ListArmsRequest) (*ListArmsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListArms not implemented")
 }
 func (UnimplementedBanditServiceServer) RemoveArm(context.Context, *RemoveArmRequest) (*RemoveArmResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveArm not implemented")
@@ -521,6 +565,24 @@ func _BanditService_AddArms_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BanditService_ListArms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListArmsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BanditServiceServer).ListArms(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BanditService_ListArms_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BanditServiceServer).ListArms(ctx, req.(*ListArmsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BanditService_RemoveArm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RemoveArmRequest)
 	if err := dec(in); err != nil {
@@ -674,6 +736,10 @@ var BanditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AddArms",
 			Handler:    _BanditService_AddArms_Handler,
+		},
+		{
+			MethodName: "ListArms",
+			Handler:    _BanditService_ListArms_Handler,
 		},
 		{
 			MethodName: "RemoveArm",

@@ -25,7 +25,13 @@ def test_async_client_every_method(server, room_id: str) -> None:
             room = await c.create_room(room_id, ["a", "b"], policy="ctr")
             assert room.arm_ids == ["a", "b"]
             assert await c.get_room(room_id) == room
-            assert (await c.add_arms(room_id, ["c"])).arm_ids == ["a", "b", "c"]
+            assert (await c.add_arms(room_id, ["c"])).arm_count == 3
+            assert [a.arm_id for a in await c.list_arms(room_id)] == ["a", "b", "c"]
+            page = await c.stats_page(room_id, page_size=2)
+            assert ([a.arm_id for a in page], page.arm_count) == (["a", "b"], 3)
+            assert [a.arm_id async for a in c.iter_arm_stats(room_id, page_size=1)] == ["a", "b", "c"]
+            assert [a.arm_id for a in await c.stats(room_id, arm_ids=["c", "a"])] == ["c", "a"]
+            assert [r.arm_count for r in await c.list_rooms() if r.room_id == room_id] == [3]
             assert (await c.set_arm_enabled(room_id, "c", False)).enabled is False
             await c.remove_arm(room_id, "c")
             assert room_id in [r.room_id for r in await c.list_rooms(page_size=1)]

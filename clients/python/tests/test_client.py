@@ -85,8 +85,10 @@ def test_reset_room(client: banditd.Client, room_id: str) -> None:
 def test_add_arms(client: banditd.Client, room_id: str) -> None:
     client.create_room(room_id, ["a"])
     room = client.add_arms(room_id, ["b", "c"])
-    assert room.arm_ids == ["a", "b", "c"]
-    assert client.add_arms(room_id, "d").arm_ids == ["a", "b", "c", "d"]
+    # The reply counts the arms instead of echoing them (BASIC view).
+    assert (room.room_id, room.arms, room.arm_count) == (room_id, (), 3)
+    assert client.add_arms(room_id, "d").arm_count == 4
+    assert client.get_room(room_id).arm_ids == ["a", "b", "c", "d"]
 
 
 def test_remove_arm(client: banditd.Client, room_id: str) -> None:

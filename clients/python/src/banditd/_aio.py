@@ -151,25 +151,59 @@ class AsyncClient:
         linucb: Union[LinUcbConfig, Dict[str, Any], None] = None,
         timeout: Optional[float] = None,
     ) -> Room:
-        return await self._invoke(_ops.create_room(room_id, arms, policy, decay, linucb), timeout)
+        # As Client.create_room: more than 50,000 arms go in AddArms chunks.
+        ids = _ops._strings(arms, "arms")
+        chunk = _ops.ADD_ARMS_CHUNK
+        room = await self._invoke(_ops.create_room(room_id, ids[:chunk], policy, decay, linucb), timeout)
+        for start in range(chunk, len(ids), chunk):
+            await self._invoke(_ops.add_arms(room_id, ids[start:start + chunk]), timeout)
+        return _ops.replace(room, arms=tuple(Arm(a, True) for a in ids), arm_count=len(ids))
 
-    async def get_room(self, room_id: str, *, timeout: Optional[float] = None) -> Room:
-        return await self._invoke(_ops.get_room(room_id), timeout)
+    async def get_room(self, room_id: str, *, view: str = "full", timeout: Optional[float] = None) -> Room:
+        msg = await self._invoke(_ops.get_room_page(room_id, view), timeout)
+        room = Room.from_proto(msg)
+        if not msg.next_arms_page_token:
+            return room
+        rest = [a async for a in self.iter_arms(
+            room_id, page_token=msg.next_arms_page_token, timeout=timeout)]
+        return _ops.replace(room, arms=room.arms + tuple(rest))
+
+    async def iter_arms(
+        self,
+        room_id: str,
+        *,
+        page_size: int = _ops.ALL_PAGES_SIZE,
+        page_token: str = "",
+        timeout: Optional[float] = None,
+    ) -> AsyncIterator[Arm]:
+        token = page_token
+        while True:
+            resp = await self._invoke(_ops.list_arms_page(room_id, page_size, token), timeout)
+            for a in resp.arms:
+                yield Arm.from_proto(a)
+            token = resp.next_page_token
+            if not token:
+                return
+
+    async def list_arms(self, room_id: str, *, timeout: Optional[float] = None) -> List[Arm]:
+        return [a async for a in self.iter_arms(room_id, timeout=timeout)]
 
     async def iter_rooms(
-        self, *, page_size: int = 0, timeout: Optional[float] = None
+        self, *, page_size: int = 0, view: str = "basic", timeout: Optional[float] = None
     ) -> AsyncIterator[Room]:
         token = ""
         while True:
-            resp = await self._invoke(_ops.list_rooms_page(page_size, token), timeout)
+            resp = await self._invoke(_ops.list_rooms_page(page_size, token, view), timeout)
             for r in resp.rooms:
                 yield Room.from_proto(r)
             token = resp.next_page_token
             if not token:
                 return
 
-    async def list_rooms(self, *, page_size: int = 0, timeout: Optional[float] = None) -> List[Room]:
-        return [r async for r in self.iter_rooms(page_size=page_size, timeout=timeout)]
+    async def list_rooms(
+        self, *, page_size: int = 0, view: str = "basic", timeout: Optional[float] = None
+    ) -> List[Room]:
+        return [r async for r in self.iter_rooms(page_size=page_size, view=view, timeout=timeout)]
 
     async def delete_room(self, room_id: str, *, timeout: Optional[float] = None) -> None:
         await self._invoke(_ops.delete_room(room_id), timeout)
@@ -196,7 +230,12 @@ class AsyncClient:
     async def add_arms(
         self, room_id: str, arm_ids: Union[str, Sequence[str]], *, timeout: Optional[float] = None
     ) -> Room:
-        return await self._invoke(_ops.add_arms(room_id, arm_ids), timeout)
+        ids = _ops._strings(arm_ids, "arm_ids")
+        chunk = _ops.ADD_ARMS_CHUNK
+        room = None
+        for start in range(0, max(len(ids), 1), chunk):
+            room = await self._invoke(_ops.add_arms(room_id, ids[start:start + chunk]), timeout)
+        return room
 
     async def remove_arm(self, room_id: str, arm_id: str, *, timeout: Optional[float] = None) -> None:
         await self._invoke(_ops.remove_arm(room_id, arm_id), timeout)
@@ -281,7 +320,53 @@ class AsyncClient:
         include_context: bool = False,
         winner: Union[bool, WinnerOptions, Dict[str, Any], None] = None,
         min_applied_sequence: int = 0,
+        arm_ids: Union[str, Sequence[str], None] = None,
         timeout: Optional[float] = None,
     ) -> Stats:
-        op = _ops.stats(room_id, segment, include_context, winner, min_applied_sequence)
+        if arm_ids is not None:
+            op = _ops.stats(room_id, segment, include_context, winner, min_applied_sequence, arm_ids)
+            return await self._invoke(op, timeout)
+        pages = [await self.stats_page(
+            room_id, segment, include_context=include_context, winner=winner,
+            min_applied_sequence=min_applied_sequence, timeout=timeout)]
+        while pages[-1].next_page_token:
+            pages.append(await self.stats_page(
+                room_id, segment, include_context=include_context, winner=winner,
+                min_applied_sequence=min_applied_sequence,
+                page_token=pages[-1].next_page_token, timeout=timeout))
+        return _ops.merge_stats(pages)
+
+    async def stats_page(
+        self,
+        room_id: str,
+        segment: str = "",
+        *,
+        include_context: bool = False,
+        winner: Union[bool, WinnerOptions, Dict[str, Any], None] = None,
+        min_applied_sequence: int = 0,
+        page_size: int = _ops.ALL_PAGES_SIZE,
+        page_token: str = "",
+        timeout: Optional[float] = None,
+    ) -> Stats:
+        op = _ops.stats(room_id, segment, include_context, winner, min_applied_sequence,
+                        None, page_size, page_token)
         return await self._invoke(op, timeout)
+
+    async def iter_arm_stats(
+        self,
+        room_id: str,
+        segment: str = "",
+        *,
+        include_context: bool = False,
+        page_size: int = _ops.ALL_PAGES_SIZE,
+        timeout: Optional[float] = None,
+    ) -> AsyncIterator[Any]:
+        token = ""
+        while True:
+            page = await self.stats_page(room_id, segment, include_context=include_context,
+                                         page_size=page_size, page_token=token, timeout=timeout)
+            for a in page.arms:
+                yield a
+            token = page.next_page_token
+            if not token:
+                return

@@ -180,27 +180,74 @@ class Client:
     ) -> Room:
         """Creates a room with its initial (enabled) arms and default policy,
         for example ``policy="thompson"`` or ``Policy("ucb1", ucb_alpha=0.5)``.
-        Raises AlreadyExistsError if the room exists."""
-        return self._invoke(_ops.create_room(room_id, arms, policy, decay, linucb), timeout)
+        Raises AlreadyExistsError if the room exists.
 
-    def get_room(self, room_id: str, *, timeout: Optional[float] = None) -> Room:
-        """Returns a room's arms and resolved default policy."""
-        return self._invoke(_ops.get_room(room_id), timeout)
+        More than 50,000 arms are sent in calls of 50,000 (each below 4 MB,
+        gRPC's usual message limit): the room is created with the first
+        50,000 and the rest are added with AddArms, each call all or nothing
+        (if one fails, the room exists with the arms added so far)."""
+        ids = _ops._strings(arms, "arms")
+        chunk = _ops.ADD_ARMS_CHUNK
+        room = self._invoke(_ops.create_room(room_id, ids[:chunk], policy, decay, linucb), timeout)
+        for start in range(chunk, len(ids), chunk):
+            self._invoke(_ops.add_arms(room_id, ids[start:start + chunk]), timeout)
+        return _ops.replace(room, arms=tuple(Arm(a, True) for a in ids), arm_count=len(ids))
 
-    def iter_rooms(self, *, page_size: int = 0, timeout: Optional[float] = None) -> Iterator[Room]:
-        """Yields every room ordered by room_id, fetching a page at a time."""
+    def get_room(self, room_id: str, *, view: str = "full", timeout: Optional[float] = None) -> Room:
+        """Returns a room's resolved default policy and, with ``view="full"``
+        (the default), all its arms (read a page of up to 10,000 at a time:
+        see :meth:`iter_arms`); ``view="basic"`` leaves the arms out
+        (``Room.arm_count`` still counts them)."""
+        msg = self._invoke(_ops.get_room_page(room_id, view), timeout)
+        room = Room.from_proto(msg)
+        if not msg.next_arms_page_token:
+            return room
+        rest = self.iter_arms(room_id, page_token=msg.next_arms_page_token, timeout=timeout)
+        return _ops.replace(room, arms=room.arms + tuple(rest))
+
+    def iter_arms(
+        self,
+        room_id: str,
+        *,
+        page_size: int = _ops.ALL_PAGES_SIZE,
+        page_token: str = "",
+        timeout: Optional[float] = None,
+    ) -> Iterator[Arm]:
+        """Yields a room's arms in their order, reading a page (ListArms, at
+        most 10,000 arms) at a time."""
+        token = page_token
+        while True:
+            resp = self._invoke(_ops.list_arms_page(room_id, page_size, token), timeout)
+            for a in resp.arms:
+                yield Arm.from_proto(a)
+            token = resp.next_page_token
+            if not token:
+                return
+
+    def list_arms(self, room_id: str, *, timeout: Optional[float] = None) -> List[Arm]:
+        """Returns all of a room's arms in their order (all pages)."""
+        return list(self.iter_arms(room_id, timeout=timeout))
+
+    def iter_rooms(
+        self, *, page_size: int = 0, view: str = "basic", timeout: Optional[float] = None
+    ) -> Iterator[Room]:
+        """Yields every room ordered by room_id, fetching a page at a time:
+        without arms (``view="basic"``, the default; ``Room.arm_count``
+        counts them) or with up to 1,000 arms each (``view="full"``)."""
         token = ""
         while True:
-            resp = self._invoke(_ops.list_rooms_page(page_size, token), timeout)
+            resp = self._invoke(_ops.list_rooms_page(page_size, token, view), timeout)
             for r in resp.rooms:
                 yield Room.from_proto(r)
             token = resp.next_page_token
             if not token:
                 return
 
-    def list_rooms(self, *, page_size: int = 0, timeout: Optional[float] = None) -> List[Room]:
-        """Returns every room ordered by room_id (all pages)."""
-        return list(self.iter_rooms(page_size=page_size, timeout=timeout))
+    def list_rooms(
+        self, *, page_size: int = 0, view: str = "basic", timeout: Optional[float] = None
+    ) -> List[Room]:
+        """Returns every room ordered by room_id (all pages), as iter_rooms."""
+        return list(self.iter_rooms(page_size=page_size, view=view, timeout=timeout))
 
     def delete_room(self, room_id: str, *, timeout: Optional[float] = None) -> None:
         """Deletes a room and every counter in it."""
@@ -266,8 +313,15 @@ class Client:
     def add_arms(
         self, room_id: str, arm_ids: Union[str, Sequence[str]], *, timeout: Optional[float] = None
     ) -> Room:
-        """Adds arms (all or nothing) and returns the updated room."""
-        return self._invoke(_ops.add_arms(room_id, arm_ids), timeout)
+        """Adds arms and returns the room without its arms (``arm_count``
+        counts them). All or nothing for up to 50,000 arms; longer lists are
+        sent in calls of 50,000 (each below 4 MB), each all or nothing."""
+        ids = _ops._strings(arm_ids, "arm_ids")
+        chunk = _ops.ADD_ARMS_CHUNK
+        room = None
+        for start in range(0, max(len(ids), 1), chunk):
+            room = self._invoke(_ops.add_arms(room_id, ids[start:start + chunk]), timeout)
+        return room
 
     def remove_arm(self, room_id: str, arm_id: str, *, timeout: Optional[float] = None) -> None:
         """Removes an arm and all its counters."""
@@ -370,10 +424,15 @@ class Client:
         include_context: bool = False,
         winner: Union[bool, WinnerOptions, Dict[str, Any], None] = None,
         min_applied_sequence: int = 0,
+        arm_ids: Union[str, Sequence[str], None] = None,
         timeout: Optional[float] = None,
     ) -> Stats:
         """Per-arm counters and scores of one segment ("" = whole room).
         ``.to_dataframe()`` converts the result to pandas.
+
+        Every arm, read a page of up to 10,000 at a time (see
+        :meth:`stats_page` and :meth:`iter_arm_stats` for rooms too large to
+        hold), or only ``arm_ids`` (at most 10,000, in one call).
 
         ``winner=True`` (or a :class:`WinnerOptions`) adds the winner
         analysis: each enabled arm's ``winner`` (probability of being best,
@@ -381,8 +440,57 @@ class Client:
         ``prob_best``, ``prob_best_se``, ``expected_loss``,
         ``expected_loss_se``) and ``Stats.winner`` (best arm, ``can_stop``,
         draws made, posterior)."""
-        op = _ops.stats(room_id, segment, include_context, winner, min_applied_sequence)
+        if arm_ids is not None:
+            op = _ops.stats(room_id, segment, include_context, winner, min_applied_sequence, arm_ids)
+            return self._invoke(op, timeout)
+        pages = [self.stats_page(
+            room_id, segment, include_context=include_context, winner=winner,
+            min_applied_sequence=min_applied_sequence, timeout=timeout)]
+        while pages[-1].next_page_token:
+            pages.append(self.stats_page(
+                room_id, segment, include_context=include_context, winner=winner,
+                min_applied_sequence=min_applied_sequence,
+                page_token=pages[-1].next_page_token, timeout=timeout))
+        return _ops.merge_stats(pages)
+
+    def stats_page(
+        self,
+        room_id: str,
+        segment: str = "",
+        *,
+        include_context: bool = False,
+        winner: Union[bool, WinnerOptions, Dict[str, Any], None] = None,
+        min_applied_sequence: int = 0,
+        page_size: int = _ops.ALL_PAGES_SIZE,
+        page_token: str = "",
+        timeout: Optional[float] = None,
+    ) -> Stats:
+        """One page of :meth:`stats`: up to ``page_size`` arms (at most
+        10,000) in room order from ``page_token`` ("" = the first page);
+        ``Stats.next_page_token`` continues ("" on the last page)."""
+        op = _ops.stats(room_id, segment, include_context, winner, min_applied_sequence,
+                        None, page_size, page_token)
         return self._invoke(op, timeout)
+
+    def iter_arm_stats(
+        self,
+        room_id: str,
+        segment: str = "",
+        *,
+        include_context: bool = False,
+        page_size: int = _ops.ALL_PAGES_SIZE,
+        timeout: Optional[float] = None,
+    ) -> Iterator[Any]:
+        """Yields every arm's :class:`ArmStats` in room order, a page at a
+        time, without holding them all (rooms of millions of arms)."""
+        token = ""
+        while True:
+            page = self.stats_page(room_id, segment, include_context=include_context,
+                                   page_size=page_size, page_token=token, timeout=timeout)
+            yield from page.arms
+            token = page.next_page_token
+            if not token:
+                return
 
     def session(self) -> "Session":
         """A read-your-writes session on this client (see :class:`Session`)."""

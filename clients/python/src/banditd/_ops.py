@@ -8,7 +8,7 @@ retried when the server is UNAVAILABLE.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar, Union
 
 from ._types import (
@@ -67,6 +67,24 @@ def _room(resp: Any) -> Room:
     return Room.from_proto(resp.room)
 
 
+# Arms per ListArms / GetStats page when a helper reads every page: the
+# server's largest page (each stays far below gRPC's 4 MB default limit).
+ALL_PAGES_SIZE = 10000
+# Ids per CreateRoom / AddArms call when create_room and add_arms get long
+# lists: 50,000 ids of up to 64 characters stay below 4 MB, the limit of
+# proxies and of gRPC's defaults on most receiving sides.
+ADD_ARMS_CHUNK = 50000
+
+_VIEWS = {None: pb.ROOM_VIEW_UNSPECIFIED, "basic": pb.ROOM_VIEW_BASIC, "full": pb.ROOM_VIEW_FULL}
+
+
+def room_view(view: Optional[str]) -> int:
+    key = view.lower() if isinstance(view, str) else view
+    if key not in _VIEWS:
+        raise ValueError(f"view must be 'basic' or 'full', got {view!r}")
+    return _VIEWS[key]
+
+
 def _none(resp: Any) -> None:
     return None
 
@@ -79,7 +97,8 @@ def create_room(
     linucb: Any = None,
 ) -> Op[Room]:
     p = Policy.coerce(policy)
-    req = pb.CreateRoomRequest(room_id=room_id, arm_ids=_strings(arms, "arms"))
+    ids = _strings(arms, "arms")
+    req = pb.CreateRoomRequest(room_id=room_id, arm_ids=ids)
     if p is not None:
         req.policy.CopyFrom(p.to_proto())
     d = Decay.coerce(decay)
@@ -88,17 +107,29 @@ def create_room(
     lin = LinUcbConfig.coerce(linucb)
     if lin is not None:
         req.linucb.CopyFrom(lin.to_proto())
+    def created(resp: Any) -> Room:
+        # The reply does not echo the arms (it may be a million): the room
+        # as created holds the requested ones, all enabled.
+        room = Room.from_proto(resp.room)
+        return replace(room, arms=tuple(Arm(a, True) for a in ids))
+
     # Not retried: a create that reached the server before the connection
     # dropped would come back as ALREADY_EXISTS.
-    return Op("CreateRoom", req, _room, retryable=False)
+    return Op("CreateRoom", req, created, retryable=False)
 
 
-def get_room(room_id: str) -> Op[Room]:
-    return Op("GetRoom", pb.GetRoomRequest(room_id=room_id), _room)
+def get_room_page(room_id: str, view: Optional[str] = None) -> Op[Any]:
+    return Op("GetRoom", pb.GetRoomRequest(room_id=room_id, view=room_view(view)), lambda r: r.room)
 
 
-def list_rooms_page(page_size: int, page_token: str) -> Op[Any]:
-    return Op("ListRooms", pb.ListRoomsRequest(page_size=page_size, page_token=page_token), lambda r: r)
+def list_rooms_page(page_size: int, page_token: str, view: Optional[str] = None) -> Op[Any]:
+    req = pb.ListRoomsRequest(page_size=page_size, page_token=page_token, view=room_view(view))
+    return Op("ListRooms", req, lambda r: r)
+
+
+def list_arms_page(room_id: str, page_size: int, page_token: str) -> Op[Any]:
+    req = pb.ListArmsRequest(room_id=room_id, page_size=page_size, page_token=page_token)
+    return Op("ListArms", req, lambda r: r)
 
 
 def delete_room(room_id: str) -> Op[None]:
@@ -203,17 +234,30 @@ def stats(
     include_context: bool = False,
     winner: Any = None,
     min_applied_sequence: int = 0,
+    arm_ids: Union[str, Sequence[str], None] = None,
+    page_size: int = 0,
+    page_token: str = "",
 ) -> Op[Stats]:
     req = pb.GetStatsRequest(
         room_id=room_id,
         segment=segment,
         include_context=include_context,
         min_applied_sequence=min_applied_sequence,
+        arm_ids=_strings(arm_ids, "arm_ids") if arm_ids is not None else [],
+        page_size=page_size,
+        page_token=page_token,
     )
     w = WinnerOptions.coerce(winner)
     if w is not None:
         req.winner_analysis.CopyFrom(w.to_proto())
     return Op("GetStats", req, Stats.from_proto)
+
+
+def merge_stats(pages: Sequence[Stats]) -> Stats:
+    """The pages of one stats listing as one Stats (the first page's totals
+    and winner summary, every page's arms)."""
+    arms = tuple(a for p in pages for a in p.arms)
+    return replace(pages[0], arms=arms, next_page_token="")
 
 
 # grpc.health.v1 messages, encoded by hand so that the client needs no extra

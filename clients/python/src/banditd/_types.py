@@ -209,13 +209,19 @@ class Arm:
 @dataclass(frozen=True)
 class Room:
     """One experiment: its arms in the order they were added and its default
-    policy with every parameter resolved."""
+    policy with every parameter resolved.
+
+    ``arms`` holds the arms the call listed: all of them from ``get_room``
+    and ``create_room``, none from ``add_arms``, ``update_room`` and
+    ``list_rooms`` (the BASIC view; ``view="full"`` lists up to 1,000 per
+    room). ``arm_count`` is always the room's number of arms."""
 
     room_id: str
     arms: Tuple[Arm, ...] = ()
     policy: Policy = field(default_factory=Policy)
     decay: Decay = field(default_factory=Decay)
     linucb: LinUcbConfig = field(default_factory=LinUcbConfig)
+    arm_count: int = 0
 
     @property
     def arm_ids(self) -> List[str]:
@@ -233,10 +239,13 @@ class Room:
             policy=Policy.from_proto(msg.policy),
             decay=Decay.from_proto(msg.decay),
             linucb=LinUcbConfig.from_proto(msg.linucb),
+            arm_count=msg.arm_count,
         )
 
     def __repr__(self) -> str:
         arms = ", ".join(a.arm_id + ("" if a.enabled else " (disabled)") for a in self.arms)
+        if len(self.arms) < self.arm_count:
+            arms += f"{', ' if arms else ''}... {self.arm_count} in all"
         extra = ""
         if self.decay != Decay():
             extra += f", decay={self.decay!r}"
@@ -520,6 +529,10 @@ class Stats:
     winner: Optional[WinnerSummary] = None
     # Cluster mode: the stream sequence the replica had applied (0 otherwise).
     applied_sequence: int = 0
+    # The room's number of arms (``arms`` may list a page or named arms).
+    arm_count: int = 0
+    # Of one page (``stats_page``): continues with the next page; "" on the last.
+    next_page_token: str = ""
 
     @classmethod
     def from_proto(cls, msg: pb.GetStatsResponse) -> "Stats":
@@ -530,6 +543,8 @@ class Stats:
             total_views=msg.total_views,
             winner=WinnerSummary.from_proto(msg.winner) if msg.HasField("winner") else None,
             applied_sequence=msg.applied_sequence,
+            arm_count=msg.total_size,
+            next_page_token=msg.next_page_token,
         )
 
     def _columns(self) -> List[str]:

@@ -73,7 +73,7 @@ def room_rows(rooms: Iterable[Room]) -> List[Dict[str, Any]]:
     return [{
         "room_id": r.room_id,
         "policy": r.policy.type.name.lower(),
-        "arms": len(r.arms),
+        "arms": r.arm_count,
         "enabled": len(r.enabled_arm_ids),
         "arm_ids": " ".join(r.arm_ids),
     } for r in rooms]
@@ -184,7 +184,7 @@ class Progress:
 
 def cmd_rooms(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "list":
-        write_rows(room_rows(client.iter_rooms()), args.format, out,
+        write_rows(room_rows(client.iter_rooms(view="full")), args.format, out,
                    ["room_id", "policy", "arms", "enabled", "arm_ids"])
     elif args.action == "get":
         room = client.get_room(args.room)
@@ -218,7 +218,7 @@ def cmd_rooms(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 def cmd_arms(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "add":
         room = client.add_arms(args.room, args.arms)
-        out.write(f"room {args.room} has {len(room.arms)} arm(s): {' '.join(room.arm_ids)}\n")
+        out.write(f"added {len(args.arms)} arm(s) to {args.room}: it has {room.arm_count}\n")
     elif args.action == "remove":
         for arm in args.arms:
             client.remove_arm(args.room, arm)

@@ -23,6 +23,12 @@ class PolicyType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     POLICY_TYPE_LINUCB: _ClassVar[PolicyType]
     POLICY_TYPE_KL_UCB: _ClassVar[PolicyType]
     POLICY_TYPE_LIN_TS: _ClassVar[PolicyType]
+
+class RoomView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROOM_VIEW_UNSPECIFIED: _ClassVar[RoomView]
+    ROOM_VIEW_BASIC: _ClassVar[RoomView]
+    ROOM_VIEW_FULL: _ClassVar[RoomView]
 POLICY_TYPE_UNSPECIFIED: PolicyType
 POLICY_TYPE_CTR: PolicyType
 POLICY_TYPE_UCB1: PolicyType
@@ -35,6 +41,9 @@ POLICY_TYPE_REWARD_THOMPSON: PolicyType
 POLICY_TYPE_LINUCB: PolicyType
 POLICY_TYPE_KL_UCB: PolicyType
 POLICY_TYPE_LIN_TS: PolicyType
+ROOM_VIEW_UNSPECIFIED: RoomView
+ROOM_VIEW_BASIC: RoomView
+ROOM_VIEW_FULL: RoomView
 
 class Policy(_message.Message):
     __slots__ = ("type", "ucb_alpha", "bucb_z", "beta_prior_a", "beta_prior_b", "epsilon", "cold_max", "cold_steepness", "cold_threshold", "hot_max", "hot_steepness", "hot_threshold", "linucb_alpha", "prior_pseudo_views", "exploration_floor")
@@ -94,18 +103,22 @@ class Arm(_message.Message):
     def __init__(self, arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
 
 class Room(_message.Message):
-    __slots__ = ("room_id", "arms", "policy", "decay", "linucb")
+    __slots__ = ("room_id", "arms", "policy", "decay", "linucb", "arm_count", "next_arms_page_token")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     ARMS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     DECAY_FIELD_NUMBER: _ClassVar[int]
     LINUCB_FIELD_NUMBER: _ClassVar[int]
+    ARM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ARMS_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     arms: _containers.RepeatedCompositeFieldContainer[Arm]
     policy: Policy
     decay: Decay
     linucb: LinUcbConfig
-    def __init__(self, room_id: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[Arm, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., decay: _Optional[_Union[Decay, _Mapping]] = ..., linucb: _Optional[_Union[LinUcbConfig, _Mapping]] = ...) -> None: ...
+    arm_count: int
+    next_arms_page_token: str
+    def __init__(self, room_id: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[Arm, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., decay: _Optional[_Union[Decay, _Mapping]] = ..., linucb: _Optional[_Union[LinUcbConfig, _Mapping]] = ..., arm_count: _Optional[int] = ..., next_arms_page_token: _Optional[str] = ...) -> None: ...
 
 class Counts(_message.Message):
     __slots__ = ("views", "clicks", "reward_sum")
@@ -138,10 +151,12 @@ class CreateRoomResponse(_message.Message):
     def __init__(self, room: _Optional[_Union[Room, _Mapping]] = ...) -> None: ...
 
 class GetRoomRequest(_message.Message):
-    __slots__ = ("room_id",)
+    __slots__ = ("room_id", "view")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     room_id: str
-    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+    view: RoomView
+    def __init__(self, room_id: _Optional[str] = ..., view: _Optional[_Union[RoomView, str]] = ...) -> None: ...
 
 class GetRoomResponse(_message.Message):
     __slots__ = ("room",)
@@ -150,12 +165,14 @@ class GetRoomResponse(_message.Message):
     def __init__(self, room: _Optional[_Union[Room, _Mapping]] = ...) -> None: ...
 
 class ListRoomsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "view")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    view: RoomView
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., view: _Optional[_Union[RoomView, str]] = ...) -> None: ...
 
 class ListRoomsResponse(_message.Message):
     __slots__ = ("rooms", "next_page_token")
@@ -212,6 +229,26 @@ class AddArmsResponse(_message.Message):
     ROOM_FIELD_NUMBER: _ClassVar[int]
     room: Room
     def __init__(self, room: _Optional[_Union[Room, _Mapping]] = ...) -> None: ...
+
+class ListArmsRequest(_message.Message):
+    __slots__ = ("room_id", "page_size", "page_token")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, room_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListArmsResponse(_message.Message):
+    __slots__ = ("arms", "next_page_token", "total_size")
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    arms: _containers.RepeatedCompositeFieldContainer[Arm]
+    next_page_token: str
+    total_size: int
+    def __init__(self, arms: _Optional[_Iterable[_Union[Arm, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class RemoveArmRequest(_message.Message):
     __slots__ = ("room_id", "arm_id")
@@ -348,18 +385,24 @@ class FeedbackResponse(_message.Message):
     def __init__(self, applied_events: _Optional[int] = ..., duplicate_events: _Optional[int] = ..., applied_sequence: _Optional[int] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
-    __slots__ = ("room_id", "segment", "include_context", "winner_analysis", "min_applied_sequence")
+    __slots__ = ("room_id", "segment", "include_context", "winner_analysis", "min_applied_sequence", "page_size", "page_token", "arm_ids")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     WINNER_ANALYSIS_FIELD_NUMBER: _ClassVar[int]
     MIN_APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ARM_IDS_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     segment: str
     include_context: bool
     winner_analysis: WinnerAnalysisRequest
     min_applied_sequence: int
-    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., include_context: _Optional[bool] = ..., winner_analysis: _Optional[_Union[WinnerAnalysisRequest, _Mapping]] = ..., min_applied_sequence: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    arm_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., include_context: _Optional[bool] = ..., winner_analysis: _Optional[_Union[WinnerAnalysisRequest, _Mapping]] = ..., min_applied_sequence: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., arm_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WinnerAnalysisRequest(_message.Message):
     __slots__ = ("draws", "seed", "loss_threshold")
@@ -438,20 +481,24 @@ class ArmStats(_message.Message):
     def __init__(self, arm_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., ctr: _Optional[float] = ..., ucb1: _Optional[float] = ..., bucb: _Optional[float] = ..., context: _Optional[_Iterable[_Union[ContextStats, _Mapping]]] = ..., reward_mean: _Optional[float] = ..., reward_variance: _Optional[float] = ..., winner: _Optional[_Union[ArmWinner, _Mapping]] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("room_id", "segment", "arms", "total_views", "applied_sequence", "winner")
+    __slots__ = ("room_id", "segment", "arms", "total_views", "applied_sequence", "winner", "next_page_token", "total_size")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     ARMS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_VIEWS_FIELD_NUMBER: _ClassVar[int]
     APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     WINNER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     segment: str
     arms: _containers.RepeatedCompositeFieldContainer[ArmStats]
     total_views: float
     applied_sequence: int
     winner: WinnerSummary
-    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[ArmStats, _Mapping]]] = ..., total_views: _Optional[float] = ..., applied_sequence: _Optional[int] = ..., winner: _Optional[_Union[WinnerSummary, _Mapping]] = ...) -> None: ...
+    next_page_token: str
+    total_size: int
+    def __init__(self, room_id: _Optional[str] = ..., segment: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[ArmStats, _Mapping]]] = ..., total_views: _Optional[float] = ..., applied_sequence: _Optional[int] = ..., winner: _Optional[_Union[WinnerSummary, _Mapping]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class ExportDecisionsRequest(_message.Message):
     __slots__ = ("room_id", "after_sequence", "max_decisions")

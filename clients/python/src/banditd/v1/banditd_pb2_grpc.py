@@ -71,6 +71,11 @@ class BanditServiceStub:
                 request_serializer=banditd_dot_v1_dot_banditd__pb2.AddArmsRequest.SerializeToString,
                 response_deserializer=banditd_dot_v1_dot_banditd__pb2.AddArmsResponse.FromString,
                 _registered_method=True)
+        self.ListArms = channel.unary_unary(
+                '/banditd.v1.BanditService/ListArms',
+                request_serializer=banditd_dot_v1_dot_banditd__pb2.ListArmsRequest.SerializeToString,
+                response_deserializer=banditd_dot_v1_dot_banditd__pb2.ListArmsResponse.FromString,
+                _registered_method=True)
         self.RemoveArm = channel.unary_unary(
                 '/banditd.v1.BanditService/RemoveArm',
                 request_serializer=banditd_dot_v1_dot_banditd__pb2.RemoveArmRequest.SerializeToString,
@@ -116,20 +121,29 @@ class BanditServiceServicer:
     def CreateRoom(self, request, context):
         """Creates a room (one experiment) with its initial arms and default policy.
         ALREADY_EXISTS if the room exists; INVALID_ARGUMENT for bad ids or params.
+        The reply holds the room in the BASIC view (arm_count, no arms), so it
+        fits gRPC's default 4 MB receive limit whatever the room's size. A
+        request may be as large as the server's --max_message_mb (64 MiB by
+        default: about 3 million ids of 20 characters), but proxies and some
+        gRPC implementations stop at 4 MB: create a large room with a first
+        chunk of arms and add the rest with AddArms in chunks (50,000 ids of up
+        to 64 characters stay below 4 MB). The Python and Go clients do this.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetRoom(self, request, context):
-        """Returns a room's arms and default policy. NOT_FOUND if unknown.
+        """Returns a room's default policy and, in the FULL view (the default),
+        its first arms (see RoomView). NOT_FOUND if unknown.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListRooms(self, request, context):
-        """Lists rooms ordered by room_id, one page at a time.
+        """Lists rooms ordered by room_id, one page at a time, in the BASIC view
+        (without arms) unless the request asks for FULL.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -167,7 +181,17 @@ class BanditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AddArms(self, request, context):
-        """Adds arms to a room. All or nothing: ALREADY_EXISTS if any id is taken.
+        """Adds arms to a room, at the end of its arm order. All or nothing:
+        ALREADY_EXISTS if any id is taken. The reply holds the room in the BASIC
+        view (arm_count, no arms), so it stays small whatever the room's size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListArms(self, request, context):
+        """Lists a room's arms in their order (the order they were added), one
+        page at a time (Google AIP-158). NOT_FOUND if the room is unknown.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -213,7 +237,8 @@ class BanditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """Returns per-arm counters and scores of one segment of a room.
+        """Returns per-arm counters and scores of one segment of a room: a page of
+        its arms in room order, or the arms named in arm_ids.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -269,6 +294,11 @@ def add_BanditServiceServicer_to_server(servicer, server):
                     servicer.AddArms,
                     request_deserializer=banditd_dot_v1_dot_banditd__pb2.AddArmsRequest.FromString,
                     response_serializer=banditd_dot_v1_dot_banditd__pb2.AddArmsResponse.SerializeToString,
+            ),
+            'ListArms': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListArms,
+                    request_deserializer=banditd_dot_v1_dot_banditd__pb2.ListArmsRequest.FromString,
+                    response_serializer=banditd_dot_v1_dot_banditd__pb2.ListArmsResponse.SerializeToString,
             ),
             'RemoveArm': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveArm,
@@ -497,6 +527,33 @@ class BanditService:
             '/banditd.v1.BanditService/AddArms',
             banditd_dot_v1_dot_banditd__pb2.AddArmsRequest.SerializeToString,
             banditd_dot_v1_dot_banditd__pb2.AddArmsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListArms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/banditd.v1.BanditService/ListArms',
+            banditd_dot_v1_dot_banditd__pb2.ListArmsRequest.SerializeToString,
+            banditd_dot_v1_dot_banditd__pb2.ListArmsResponse.FromString,
             options,
             channel_credentials,
             insecure,
