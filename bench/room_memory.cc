@@ -1,5 +1,10 @@
 // Memory of a million-armed room: process RSS (VmRSS of /proc/self/status)
-// after creating a room of 1,000,000 arms, after traffic in 4 segments (the
+// after creating a room of 1,000,000 arms and one view for every arm in the
+// whole-room segment (issue 17's bytes per arm: ids, index, flags and the
+// whole room's counters), then after a restart: the room is written as a
+// snapshot (store::EncodeSnapshot) and a fresh process (this binary with
+// --load=FILE) decodes and restores it as the server does at start, and
+// reports its RSS. Then, in the first process, traffic in 4 segments (the
 // whole room and 3 named ones), and after a context item in each named
 // segment (which the whole room also counts: 6 (segment, item) tables).
 // Every arm sees these, so their tables are dense. Then the sparse case
@@ -9,15 +14,21 @@
 // --memory_budget_bytes limits) against the RSS it cost.
 //
 //   ./build-perf/bench/room_memory [arms]
+//   ./build-perf/bench/room_memory --load=FILE   (the restart step)
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/engine.h"
+#include "server/store/engine_state.h"
 
 namespace banditd::core {
 namespace {
@@ -54,19 +65,81 @@ void Feed(Engine& engine, int arms, const std::string& segment,
   }
 }
 
-int Run(int arms) {
+// Writes snapshot chunks as (8-byte length, bytes) records.
+void WriteChunks(const std::string& path, const std::vector<std::string>& chunks) {
+  std::ofstream out(path, std::ios::binary);
+  for (const std::string& chunk : chunks) {
+    const uint64_t n = chunk.size();
+    out.write(reinterpret_cast<const char*>(&n), sizeof(n));
+    out.write(chunk.data(), static_cast<std::streamsize>(n));
+  }
+}
+
+// The restart step, in a process of its own: RSS before and after loading
+// the snapshot at `path` into an engine (as main.cc's recovery does).
+int Load(const std::string& path) {
   const long long start = RssBytes();
   Engine engine;
-  CreateRoom create;
-  create.room_id = "r";
-  for (int i = 0; i < arms; ++i)
-    create.arm_ids.push_back(absl::StrCat("arm_", i));
-  if (!engine.Apply(create).ok()) return 1;
-  create.arm_ids = {};
-  create.arm_ids.shrink_to_fit();
+  int64_t arms = 0;
+  {
+    std::vector<std::string> chunks;
+    std::ifstream in(path, std::ios::binary);
+    uint64_t n = 0;
+    while (in.read(reinterpret_cast<char*>(&n), sizeof(n))) {
+      std::string chunk(n, '\0');
+      in.read(chunk.data(), static_cast<std::streamsize>(n));
+      chunks.push_back(std::move(chunk));
+    }
+    absl::StatusOr<store::EngineState> state = store::DecodeSnapshot(chunks);
+    if (!state.ok()) {
+      std::fprintf(stderr, "%s\n", state.status().ToString().c_str());
+      return 1;
+    }
+    for (const store::RoomState& room : state->rooms) {
+      arms += static_cast<int64_t>(room.arm_ids.size());
+    }
+    store::RestoreState(*std::move(state), &engine);
+  }
+  const long long loaded = RssBytes();
+  std::printf("after restart: rss %.1f MiB, bytes per arm %.1f (rss), %.1f (accounted)\n",
+              (loaded - start) / (1024.0 * 1024.0),
+              (loaded - start) / static_cast<double>(arms),
+              engine.bytes_used() / static_cast<double>(arms));
+  return 0;
+}
+
+int Run(int arms, const char* self) {
+  const long long start = RssBytes();
+  Engine engine;
+  {
+    CreateRoom create;
+    create.room_id = "r";
+    for (int i = 0; i < arms; ++i) {
+      create.arm_ids.push_back(absl::StrCat("arm_", i));
+    }
+    if (!engine.Apply(create).ok()) return 1;
+  }
   const long long created = RssBytes();
+  // Counters in the whole-room segment only: every arm seen once.
+  Feed(engine, arms, "", {});
+  const long long whole = RssBytes();
+  std::printf("1M-arm room, whole-room counters only (issue 17)\n");
+  std::printf("after setup:   rss %.1f MiB, bytes per arm %.1f (rss), %.1f (accounted)\n",
+              (whole - start) / (1024.0 * 1024.0),
+              (whole - start) / static_cast<double>(arms),
+              engine.bytes_used() / static_cast<double>(arms));
+  {
+    const std::string path =
+        absl::StrCat("/tmp/room_memory_snapshot_", getpid(), ".bin");
+    WriteChunks(path, store::EncodeSnapshot(store::CaptureState(engine)));
+    std::fflush(stdout);
+    const int rc = std::system(absl::StrCat(self, " --load=", path).c_str());
+    std::remove(path.c_str());
+    if (rc != 0) return 1;
+  }
 
   // Traffic in the whole room and 3 named segments: 4 segment tables.
+  const long long segments_start = RssBytes();
   for (int s = 1; s <= 3; ++s) Feed(engine, arms, absl::StrCat("seg", s), {});
   const long long segments = RssBytes();
   // One context item in each: 4 (segment, item) tables.
@@ -123,7 +196,7 @@ int Run(int arms) {
   std::printf("room: bytes per arm (id, index, flag, whole-room table) %.1f\n",
               (created - start) / static_cast<double>(arms));
   std::printf("bytes per added (arm, segment) slot          %.1f\n",
-              (segments - created) / (3.0 * arms));
+              (segments - segments_start) / (3.0 * arms));
   std::printf("all bytes / (arm, segment) slots, ids incl.  %.1f\n",
               (segments - start) / slots);
   std::printf("tables: %zu segments, %zu (segment, item)\n", segment_tables,
@@ -149,5 +222,11 @@ int Run(int arms) {
 }  // namespace banditd::core
 
 int main(int argc, char** argv) {
-  return banditd::core::Run(argc > 1 ? std::atoi(argv[1]) : 1'000'000);
+  if (argc > 1 && absl::StartsWith(argv[1], "--load=")) {
+    return banditd::core::Load(argv[1] + 7);
+  }
+  // The restart runs this binary again (the shell's /proc/self is not it).
+  char self[4096] = {};
+  if (readlink("/proc/self/exe", self, sizeof(self) - 1) <= 0) return 1;
+  return banditd::core::Run(argc > 1 ? std::atoi(argv[1]) : 1'000'000, self);
 }

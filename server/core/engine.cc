@@ -80,7 +80,7 @@ absl::Status ValidateNewArms(
       return absl::AlreadyExistsError(absl::StrCat(
           field, ": arm \"", arm_ids[i], "\" is listed more than once"));
     }
-    if (room != nullptr && room->arm_index.contains(arm_ids[i])) {
+    if (room != nullptr && room->arm_ids.contains(arm_ids[i])) {
       return absl::AlreadyExistsError(
           absl::StrCat(field, ": arm \"", arm_ids[i],
                        "\" already exists in room \"", room->id, "\""));

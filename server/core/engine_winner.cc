@@ -67,7 +67,7 @@ absl::StatusOr<WinnerResult> Engine::Winner(const WinnerQuery& query) const {
     }
     for (size_t i = 0; i < room.arm_ids.size(); ++i) {
       if (!room.enabled[i]) continue;
-      result.arm_ids.push_back(room.arm_ids[i]);
+      result.arm_ids.emplace_back(room.arm_ids[i]);
       const double views = table == nullptr ? 0.0 : at(table->views(), i);
       const double clicks = table == nullptr ? 0.0 : at(table->clicks(), i);
       ArmPosterior& p = posteriors.emplace_back();

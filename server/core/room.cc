@@ -215,36 +215,61 @@ bool operator==(const CounterTable& a, const CounterTable& b) {
   return true;
 }
 
+namespace {
+
+// Bytes accounted to `count` arms with ids of `chars` characters in all.
+int64_t ArmsBytes(size_t count, size_t chars, const LinUcbConfig& linucb) {
+  const int64_t d = linucb.dimension;
+  return static_cast<int64_t>(count) *
+             (kArmBytes + (d * d + d) * static_cast<int64_t>(sizeof(double))) +
+         static_cast<int64_t>(chars);
+}
+
+}  // namespace
+
 void Room::AddArms(const std::vector<std::string>& new_arm_ids) {
-  arm_index.reserve(arm_ids.size() + new_arm_ids.size());
+  // Incremental, so that adding one arm to a million-arm room costs what
+  // that arm costs (the accounting used to recount every arm).
+  size_t chars = 0;
+  for (const std::string& arm_id : new_arm_ids) chars += arm_id.size();
+  arm_ids.Reserve(new_arm_ids.size(), chars);
   for (const std::string& arm_id : new_arm_ids) {
-    arm_index.emplace(arm_id, static_cast<uint32_t>(arm_ids.size()));
-    arm_ids.push_back(arm_id);
+    arm_ids.Append(arm_id);
     enabled.push_back(1);
     if (linucb.dimension > 0) {
       linucb_arms.emplace_back(linucb.dimension, linucb.lambda);
     }
   }
+  bytes += ArmsBytes(new_arm_ids.size(), chars, linucb);
   const size_t count = arm_ids.size();
   for (auto& [name, segment] : segments) {
+    bytes -= segment.arms.Bytes();
     segment.arms.Resize(count);
-    for (auto& [item, table] : segment.context) table.Resize(count);
+    bytes += segment.arms.Bytes();
+    for (auto& [item, table] : segment.context) {
+      bytes -= table.Bytes();
+      table.Resize(count);
+      bytes += table.Bytes();
+    }
   }
-  bytes = ComputeBytes();
 }
 
 void Room::RemoveArm(uint32_t index) {
   const bool was_enabled = enabled[index] != 0;
   for (auto& [name, segment] : segments) {
+    bytes -= segment.arms.Bytes();
     segment.arms.Erase(index, was_enabled);
-    for (auto& [item, table] : segment.context) table.Erase(index, was_enabled);
+    bytes += segment.arms.Bytes();
+    for (auto& [item, table] : segment.context) {
+      bytes -= table.Bytes();
+      table.Erase(index, was_enabled);
+      bytes += table.Bytes();
+    }
   }
-  arm_index.erase(arm_ids[index]);
-  arm_ids.erase(arm_ids.begin() + index);
+  bytes -= ArmsBytes(1, arm_ids[index].size(), linucb);
+  arm_ids.Erase(index);
   enabled.erase(enabled.begin() + index);
   if (!linucb_arms.empty()) linucb_arms.erase(linucb_arms.begin() + index);
-  for (uint32_t i = index; i < arm_ids.size(); ++i) arm_index[arm_ids[i]] = i;
-  bytes = ComputeBytes();
 }
 
 void Room::SetEnabled(uint32_t index, bool on) {
@@ -332,13 +357,7 @@ CounterTable& Room::MutableContext(Segment& segment, const std::string& item) {
 }
 
 int64_t Room::ComputeBytes() const {
-  int64_t total = 0;
-  const int64_t d = linucb.dimension;
-  for (const std::string& arm : arm_ids) {
-    total += kArmBytes + static_cast<int64_t>(arm.size());
-  }
-  total += static_cast<int64_t>(linucb_arms.size()) * (d * d + d) *
-           static_cast<int64_t>(sizeof(double));
+  int64_t total = ArmsBytes(arm_ids.size(), arm_ids.chars(), linucb);
   for (const auto& [name, segment] : segments) {
     total += static_cast<int64_t>(name.size()) + segment.arms.Bytes();
     for (const auto& [item, table] : segment.context) {
@@ -354,8 +373,7 @@ const Segment* Room::FindSegment(const std::string& name) const {
 }
 
 int64_t Room::FindArm(const std::string& arm_id) const {
-  auto it = arm_index.find(arm_id);
-  return it == arm_index.end() ? -1 : static_cast<int64_t>(it->second);
+  return arm_ids.Find(arm_id);
 }
 
 }  // namespace banditd::core

@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "server/core/arm_ids.h"
 #include "server/core/linucb.h"
 #include "server/core/policy.h"
 
@@ -37,12 +38,14 @@ struct Scores {
 
 // Memory the engine accounts for what it holds (EngineOptions's budget):
 // a dense slot or a sparse entry of a CounterTable, a table's fixed cost
-// (plus its key), and an arm's id and indexes (plus its id).
+// (plus its key), and an arm (plus its id's characters): its ArmIds span (8)
+// and hash slots (4 each, the index at most 3/4 full: up to 11 bytes) and
+// its enabled flag (1), rounded up.
 inline constexpr int64_t kDenseSlotBytes = 4 * sizeof(double);
 inline constexpr int64_t kSparseEntryBytes =
     4 * sizeof(double) + sizeof(uint32_t) + 12;  // + its hash-index slot
 inline constexpr int64_t kTableBytes = 160;
-inline constexpr int64_t kArmBytes = 96;
+inline constexpr int64_t kArmBytes = 24;
 
 // CounterTable holds the counters of a room's arms in one table (a segment,
 // or a context item within one), as a structure of arrays so that the
@@ -173,7 +176,8 @@ struct Segment {
 struct Room {
   explicit Room(std::string room_id) : id(std::move(room_id)) {}
 
-  // Adds arms at the end (enabled), growing every table once.
+  // Adds arms at the end (enabled), growing every table once. Costs
+  // O(new arms + tables), amortised: no pass over the existing arms.
   void AddArms(const std::vector<std::string>& new_arm_ids)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Removes an arm, keeping the order of the others.
@@ -209,10 +213,10 @@ struct Room {
   const std::string id;
   mutable absl::Mutex mu;
   PolicyParams policy ABSL_GUARDED_BY(mu);
-  // Arms in insertion order; index i of every CounterTable is arm_ids[i].
-  std::vector<std::string> arm_ids ABSL_GUARDED_BY(mu);
+  // Arms in insertion order, and their index (ArmIds::Find); index i of
+  // every CounterTable is arm_ids[i].
+  ArmIds arm_ids ABSL_GUARDED_BY(mu);
   std::vector<uint8_t> enabled ABSL_GUARDED_BY(mu);
-  absl::flat_hash_map<std::string, uint32_t> arm_index ABSL_GUARDED_BY(mu);
   // Always holds the whole-room segment "".
   absl::flat_hash_map<std::string, Segment> segments ABSL_GUARDED_BY(mu);
 

@@ -291,7 +291,7 @@ absl::StatusOr<SampleResult> Engine::Rank(const SampleQuery& q,
   result.arms.reserve(best.size());
   for (const scan::Candidate& c : best) {
     ScoredArm arm;
-    arm.arm_id = room.arm_ids[c.index];
+    arm.arm_id = std::string(room.arm_ids[c.index]);
     arm.score = c.score;
     if (segment != nullptr) {
       const Counts stored = segment->arms.Get(c.index);

@@ -38,7 +38,7 @@ std::vector<prometheus::MetricFamily> EngineCollector::Collect() const {
     }
     for (size_t i = 0; i < whole->arms.size() && i < room.arm_ids.size(); ++i) {
       std::vector<prometheus::ClientMetric::Label> labels = {
-          {"room", room.id}, {"arm", room.arm_ids[i]}};
+          {"room", room.id}, {"arm", std::string(room.arm_ids[i])}};
       const core::Counts counts = whole->arms.Get(i);
       AddGauge(views, labels, counts.views);
       AddGauge(clicks, labels, counts.clicks);

@@ -226,10 +226,6 @@ void RestoreState(EngineState state, core::Engine* engine) {
     room->policy = in.policy;
     room->arm_ids = std::move(in.arm_ids);
     room->enabled = std::move(in.enabled);
-    room->arm_index.reserve(room->arm_ids.size());
-    for (uint32_t i = 0; i < room->arm_ids.size(); ++i) {
-      room->arm_index.emplace(room->arm_ids[i], i);
-    }
     room->segments = std::move(in.segments);
     room->decay = in.decay;
     room->counter_scale = in.counter_scale;
@@ -267,7 +263,8 @@ std::vector<std::string> EncodeSnapshot(const EngineState& state,
       const size_t begin = offset;
       while (offset < room.arm_ids.size() &&
              (offset == begin || bytes < chunk_bytes)) {
-        slice->add_arm_ids(room.arm_ids[offset]);
+        const absl::string_view id = room.arm_ids[offset];
+        slice->add_arm_ids(id.data(), id.size());
         bytes += room.arm_ids[offset].size() + 3;
         ++offset;
       }
@@ -344,8 +341,17 @@ absl::StatusOr<EngineState> DecodeSnapshot(
           slice.enabled().size() != static_cast<size_t>(slice.arm_ids_size())) {
         return Corrupt(absl::StrCat("room ", room.room_id, " arms"));
       }
-      for (std::string& arm : *slice.mutable_arm_ids()) {
-        room.arm_ids.push_back(std::move(arm));
+      // Straight into the room's arena: no string per arm survives the
+      // load (they used to, as fragmentation of the heap after a restart).
+      size_t chars = 0;
+      for (const std::string& arm : slice.arm_ids()) chars += arm.size();
+      room.arm_ids.Reserve(static_cast<size_t>(slice.arm_ids_size()), chars);
+      for (const std::string& arm : slice.arm_ids()) {
+        if (arm.empty() || arm.size() > core::ArmIds::kMaxLength ||
+            room.arm_ids.contains(arm)) {
+          return Corrupt(absl::StrCat("room ", room.room_id, " arm ids"));
+        }
+        room.arm_ids.Append(arm);
       }
       room.enabled.insert(room.enabled.end(), slice.enabled().begin(),
                           slice.enabled().end());

@@ -20,7 +20,7 @@ namespace banditd::store {
 struct RoomState {
   std::string room_id;
   core::PolicyParams policy;
-  std::vector<std::string> arm_ids;
+  core::ArmIds arm_ids;
   std::vector<uint8_t> enabled;
   absl::flat_hash_map<std::string, core::Segment> segments;
   core::DecayConfig decay;

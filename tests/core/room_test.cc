@@ -127,6 +127,38 @@ TEST(RoomTest, NewContextItemCostsOnlyTheArmsThatSawIt) {
   });
 }
 
+// AddArms and RemoveArm account their bytes incrementally (no pass over
+// the room's arms): the running figure must equal a recount, with dense
+// and sparse segments and context tables, and across the index growing.
+TEST(RoomTest, IncrementalBytesMatchARecount) {
+  Engine engine;
+  ASSERT_TRUE(engine.Apply(NewRoom("r", {"a", "b", "c", "d"})).ok());
+  ASSERT_TRUE(engine
+                  .Apply(Batch({Event("r", "a", 2, 1, "seg", {"x", "y"}),
+                                Event("r", "b", 1, 0, "", {"x"})}))
+                  .ok());
+  auto check = [&](const char* when) {
+    engine.ForEachRoom([&](const Room& room) {
+      room.mu.AssertReaderHeld();
+      EXPECT_EQ(room.bytes, room.ComputeBytes()) << when;
+      EXPECT_EQ(engine.bytes_used(), room.bytes) << when;
+    });
+  };
+  check("fed");
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(engine.Apply(AddArms{"r", {absl::StrCat("new", i)}}).ok());
+  }
+  check("added one by one");
+  ASSERT_TRUE(engine.Apply(RemoveArm{"r", "a"}).ok());
+  ASSERT_TRUE(engine.Apply(RemoveArm{"r", "new7"}).ok());
+  check("removed");
+  absl::StatusOr<RoomInfo> room = engine.GetRoom("r");
+  ASSERT_TRUE(room.ok());
+  EXPECT_EQ(room->arms.size(), 42u);
+  EXPECT_EQ(room->arms[0].arm_id, "b");
+  EXPECT_EQ(room->arms[10].arm_id, "new8");
+}
+
 // Admission refuses what would pass the memory budget, names the flag, and
 // counts the rejection; Sample and GetStats keep working.
 TEST(RoomTest, MemoryBudgetRefusesGrowthAtAdmission) {
@@ -159,7 +191,10 @@ TEST(RoomTest, MemoryBudgetRefusesGrowthAtAdmission) {
   EXPECT_EQ(refused, 1);
   EXPECT_LE(engine.bytes_used(), 400'000);
   EXPECT_EQ(engine.rejections(Limit::kMemoryBudget), 1);
-  EXPECT_EQ(engine.Validate(NewRoom("r2", arms)).code(),
+  // A second room of 3,000 arms (about 190 KB) does not fit either.
+  std::vector<std::string> more = arms;
+  for (int i = 1000; i < 3000; ++i) more.push_back(absl::StrCat("arm", i));
+  EXPECT_EQ(engine.Validate(NewRoom("r2", more)).code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(engine.rejections(Limit::kMemoryBudget), 2);
   // Counting into existing entries needs no memory: still admitted.

@@ -29,7 +29,6 @@ std::vector<std::unique_ptr<Room>> DenseCopy(const Engine& from) {
     copy->policy = room.policy;
     copy->arm_ids = room.arm_ids;
     copy->enabled = room.enabled;
-    copy->arm_index = room.arm_index;
     copy->decay = room.decay;
     copy->counter_scale = room.counter_scale;
     copy->last_event_micros = room.last_event_micros;

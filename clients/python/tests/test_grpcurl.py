@@ -72,7 +72,7 @@ def test_list_and_describe(fresh_server: Server) -> None:
     assert sorted(methods) == sorted([
         f"{SERVICE}.{m}"
         for m in [
-            "CreateRoom", "GetRoom", "ListRooms", "DeleteRoom", "ResetRoom", "AddArms",
+            "CreateRoom", "GetRoom", "ListRooms", "DeleteRoom", "ResetRoom", "AddArms", "ListArms",
             "RemoveArm", "SetArmEnabled", "Sample", "Feedback", "GetStats",
             "UpdateRoom", "ResetArm", "ExportDecisions",
         ]
