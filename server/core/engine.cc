@@ -1,3 +1,11 @@
+// Engine: rooms, admission (Validate: limits and the memory budget), the
+// state rules every logged mutation is applied under (CheckState, Apply),
+// and the reads (GetRoom, ListRooms, GetStats). Over 500 lines because
+// admission and apply share one Check pass and its file-local helpers, so
+// that a rule cannot be enforced on admission but forgotten on replay.
+// Its other parts live beside it: engine_edit.cc (UpdateRoom, ResetArm),
+// engine_event_ids.cc (the event-id window), engine_winner.cc, sample*.cc.
+
 #include "server/core/engine.h"
 
 #include <algorithm>

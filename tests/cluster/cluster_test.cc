@@ -1,6 +1,7 @@
 // Cluster test: a 3-node NATS JetStream cluster (nats-server on loopback)
 // and banditd replicas in cluster mode (--cluster_nats), run as child
-// processes and driven over gRPC.
+// processes and driven over gRPC. Over 500 lines: every scenario shares
+// the process, NATS and replica harness defined here.
 //
 //  * Feedback spread across 3 replicas converges to identical stats on all.
 //  * Under load, one NATS node and one banditd replica are SIGKILLed; the

@@ -1,3 +1,7 @@
+// Engine tests: admission, state rules, event ids, reads. Over 500 lines:
+// one fixture and its helpers serve every case; the Sample and policy cases
+// live in their own files (sample_*_test.cc, policy_test.cc).
+
 #include "server/core/engine.h"
 
 #include <cmath>

@@ -1,4 +1,6 @@
-// Service tests through a real TCP channel to an in-process server.
+// Service tests through a real TCP channel to an in-process server. Over
+// 500 lines: every RPC's translation and errors share one server fixture;
+// the experiment RPCs have their own file (experiments_test.cc).
 
 #include "server/service/bandit_service.h"
 

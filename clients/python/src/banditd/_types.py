@@ -1,7 +1,9 @@
 """Plain, typed result and input objects of the banditd Python client.
 
 They are immutable dataclasses with short reprs (and HTML tables for stats in
-Jupyter), converted from and to the generated protobuf messages.
+Jupyter), converted from and to the generated protobuf messages. Over 500
+lines: one module so that every public type is importable from one place and
+each type's proto conversion sits beside it.
 """
 
 from __future__ import annotations
