@@ -67,6 +67,11 @@ namespace banditd::cluster {
 // (nats_apply.cc), Direct Get (direct_fetch.cc), snapshots
 // (nats_snapshots.cc); what callers wait for is an InFlightTable.
 //
+// Kafka ingest: a consumed batch carries its partition range (core::
+// SourceRange) and is published whole, on <subject_prefix>._kafka, so the
+// offsets replicate with the counts; every replica's engine fences stale
+// ranges alike, whichever replica the consumer group gave the partition.
+//
 // Sharding: with `rooms_filter`, the replica consumes only the matching
 // subjects; Submit, Sample and GetStats for other rooms get
 // FAILED_PRECONDITION (CheckRoomHeld).
@@ -197,6 +202,10 @@ class NatsCommitter final : public store::Committer {
   void Publish(std::string subject, std::string record, std::string msg_id,
                int64_t events,
                const std::shared_ptr<InFlightTable::Call>& call);
+  // A batch consumed from Kafka (FeedbackBatch::source): one record,
+  // never split by room, on <subject_prefix>.<kSourcedSubject>.
+  void SubmitSourced(core::FeedbackBatch batch, Done done);
+  static constexpr char kSourcedSubject[] = "_kafka";
   // The InFlightTable id in a record's origin header when this process
   // published it.
   std::optional<uint64_t> OwnId(__natsMsg* msg) const;

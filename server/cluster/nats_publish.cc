@@ -78,6 +78,11 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
   // Which rooms the mutation touches, in order of first appearance; a
   // Feedback batch is split into one record per room.
   std::vector<std::pair<std::string, core::Mutation>> parts;
+  if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation);
+      batch != nullptr && batch->source.has_value()) {
+    SubmitSourced(std::move(*batch), std::move(done));
+    return;
+  }
   if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
     std::map<std::string, size_t> index;
     for (core::FeedbackEvent& event : batch->events) {
@@ -137,6 +142,42 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
             store::EncodeMutation(part), MessageId(room, part),
             EventCount(part), call);
   }
+}
+
+void NatsCommitter::SubmitSourced(core::FeedbackBatch batch, Done done) {
+  // The partition's position must move in the same record as the counts,
+  // so a consumed batch is never split by room: one record on a subject of
+  // its own, which every replica consumes (sharded replicas cannot hold it).
+  if (!options_.rooms_filter.empty()) {
+    std::move(done)(absl::FailedPreconditionError(
+        "source: Kafka ingest needs every replica to hold every room "
+        "(--cluster_rooms must be empty)"));
+    return;
+  }
+  int64_t now = absl::ToUnixMicros(absl::Now());
+  int64_t last = last_logged_micros_.load(std::memory_order_relaxed);
+  while (!last_logged_micros_.compare_exchange_weak(
+      last, std::max(last, now), std::memory_order_relaxed)) {
+  }
+  batch.logged_at_micros = std::max(last, now);
+  if (absl::Status status = engine_->Validate(batch); !status.ok()) {
+    std::move(done)(status);
+    return;
+  }
+  bool stopping;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping = stopping_;
+  }
+  if (stopping) {
+    std::move(done)(absl::UnavailableError("server is shutting down"));
+    return;
+  }
+  std::shared_ptr<InFlightTable::Call> call =
+      InFlightTable::NewCall(std::move(done), 1);
+  // No message id: the engine's fencing drops a range that already landed.
+  Publish(absl::StrCat(options_.subject_prefix, ".", kSourcedSubject),
+          store::EncodeMutation(batch), "", EventCount(batch), call);
 }
 
 void NatsCommitter::Publish(std::string subject, std::string record,

@@ -430,6 +430,14 @@ absl::Status Engine::Check(const Mutation& mutation, bool enforce_limits,
 absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
                                       bool enforce_limits,
                                       int64_t* reserved) const {
+  if (batch.source.has_value()) {
+    if (absl::Status s = SourceOffsets::CheckShape(*batch.source, "source");
+        !s.ok()) {
+      return s;
+    }
+    // A range whose records were all dead-lettered moves the position only.
+    if (batch.events.empty()) return absl::OkStatus();
+  }
   if (batch.events.empty()) {
     return absl::InvalidArgumentError("events: must hold at least one event");
   }
@@ -554,6 +562,16 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
 }
 
 absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
+  if (const auto* batch = std::get_if<FeedbackBatch>(&mutation);
+      batch != nullptr && batch->source.has_value()) {
+    const SourceRange& range = *batch->source;
+    if (absl::Status s = SourceOffsets::CheckShape(range, "source"); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = source_offsets_.CheckNext(range); !s.ok()) return s;
+    source_offsets_.Advance(range);
+    if (batch->events.empty()) return ApplyResult();
+  }
   // Only the rules of the state: the limits were enforced when the mutation
   // was admitted, and a logged mutation must replay whatever the flags are.
   if (absl::Status s = CheckState(mutation); !s.ok()) return s;

@@ -23,6 +23,7 @@
 #include "server/core/mutation.h"
 #include "server/core/policy.h"
 #include "server/core/room.h"
+#include "server/core/source_offsets.h"
 #include "server/core/winner.h"
 
 namespace banditd::core {
@@ -281,7 +282,18 @@ class Engine {
   // limit of EngineOptions is checked here: what was logged replays whatever
   // the flags at restart. Deterministic: the same sequence of mutations
   // always gives the same state, which is what log replay relies on.
+  // A FeedbackBatch with a source range is first fenced (SourceOffsets):
+  // stale, it is ABORTED and changes nothing; otherwise the partition's
+  // position advances even if its events then fail CheckState (they were
+  // consumed, and replay rejects them the same way).
   absl::StatusOr<ApplyResult> Apply(const Mutation& mutation);
+
+  // Consumed positions of source partitions (Kafka), part of the state.
+  const SourceOffsets& source_offsets() const { return source_offsets_; }
+  // Replaces them (snapshot load). Single writer only.
+  void ReplaceSourceOffsets(const std::vector<SourceOffset>& offsets) {
+    source_offsets_.Replace(offsets);
+  }
 
   // Ranks the eligible arms and returns the top k, applying the policy's
   // exploration floor and, when asked, the propensities (propensity.cc).
@@ -374,6 +386,7 @@ class Engine {
   void ForgetEventIds(const std::string& room_id);
 
   const EngineOptions options_;
+  SourceOffsets source_offsets_;
   // Sum of Room::bytes over rooms; written by the single writer.
   std::atomic<int64_t> room_bytes_{0};
   std::atomic<int64_t> event_id_bytes_{0};

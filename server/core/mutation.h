@@ -83,11 +83,27 @@ struct FeedbackEvent {
   std::vector<double> features;
 };
 
+// Where a Feedback batch was consumed from when it came from a partitioned,
+// ordered source (a Kafka topic partition, server/ingest): the batch holds
+// the partition's records at offsets [from_offset, next_offset). The engine
+// keeps each partition's next offset in its state (SourceOffsets), so the
+// position is logged, snapshotted and replayed with the counts it produced.
+struct SourceRange {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t from_offset = 0;
+  int64_t next_offset = 0;
+};
+
 struct FeedbackBatch {
   std::vector<FeedbackEvent> events;
   // When the batch was logged (microseconds since the Unix epoch), set by
   // the committer; time-based decay reads it, so replay decays identically.
   int64_t logged_at_micros = 0;
+  // Set on batches consumed from a source; then `events` may be empty (every
+  // record of the range was dead-lettered) and Apply changes nothing unless
+  // from_offset is the partition's position (Engine::Apply).
+  std::optional<SourceRange> source = std::nullopt;
 };
 
 using Mutation =

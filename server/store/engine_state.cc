@@ -154,6 +154,7 @@ EngineState CaptureState(const core::Engine& engine) {
   });
   state.event_ids =
       engine.RecentEventIds(&state.event_ids_added, &state.event_micros);
+  state.source_offsets = engine.source_offsets().All();
   return state;
 }
 
@@ -220,6 +221,8 @@ bool FinishDraft(const core::Engine& engine, EngineState* state) {
                           std::make_move_iterator(newer.end()));
   state->event_micros.insert(state->event_micros.end(), newer_micros.begin(),
                              newer_micros.end());
+  // Feedback moves them, so they are copied in the pause too.
+  state->source_offsets = engine.source_offsets().All();
   return true;
 }
 
@@ -243,6 +246,7 @@ void RestoreState(EngineState state, core::Engine* engine) {
   }
   engine->ReplaceRooms(std::move(rooms), std::move(state.event_ids),
                        std::move(state.event_micros));
+  engine->ReplaceSourceOffsets(state.source_offsets);
 }
 
 std::vector<std::string> EncodeSnapshot(const EngineState& state,
@@ -309,6 +313,13 @@ std::vector<std::string> EncodeSnapshot(const EngineState& state,
     writer.chunk()->add_event_micros(
         i < state.event_micros.size() ? state.event_micros[i] : 0);
     writer.Added(state.event_ids[i].size() + 10);
+  }
+  for (const core::SourceOffset& offset : state.source_offsets) {
+    pb::SourceOffset* out = writer.chunk()->add_source_offsets();
+    out->set_topic(offset.topic);
+    out->set_partition(offset.partition);
+    out->set_next_offset(offset.next_offset);
+    writer.Added(offset.topic.size() + 24);
   }
   return writer.Finish();
 }
@@ -437,6 +448,10 @@ absl::StatusOr<EngineState> DecodeSnapshot(
     for (int i = 0; i < chunk.event_keys_size(); ++i) {
       state.event_ids.push_back(std::move(*chunk.mutable_event_keys(i)));
       state.event_micros.push_back(timed ? chunk.event_micros(i) : 0);
+    }
+    for (const pb::SourceOffset& offset : chunk.source_offsets()) {
+      state.source_offsets.push_back(
+          {offset.topic(), offset.partition(), offset.next_offset()});
     }
   }
   for (const TableKey& key : table_order) {

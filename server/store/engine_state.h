@@ -43,10 +43,13 @@ struct EngineState {
   // How many ids the engine had ever remembered when event_ids was copied
   // (core::Engine::EventIdsAddedSince); not part of the stored snapshot.
   uint64_t event_ids_added = 0;
+  // Consumed positions of source partitions (core::SourceOffsets).
+  std::vector<core::SourceOffset> source_offsets;
 
   friend bool operator==(const EngineState& a, const EngineState& b) {
     return a.rooms == b.rooms && a.event_ids == b.event_ids &&
-           a.event_micros == b.event_micros;
+           a.event_micros == b.event_micros &&
+           a.source_offsets == b.source_offsets;
   }
 };
 

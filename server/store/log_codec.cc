@@ -86,6 +86,13 @@ struct Encoder {
       event->set_event_id(e.event_id);
       event->mutable_features()->Add(e.features.begin(), e.features.end());
     }
+    if (m.source.has_value()) {
+      pb::SourceRange* source = out->mutable_source();
+      source->set_topic(m.source->topic);
+      source->set_partition(m.source->partition);
+      source->set_from_offset(m.source->from_offset);
+      source->set_next_offset(m.source->next_offset);
+    }
     if (m.logged_at_micros != 0) {
       record->set_logged_at_micros(m.logged_at_micros);
     }
@@ -347,7 +354,10 @@ std::optional<core::FeedbackBatch> DecodeFeedback(std::string_view bytes) {
 }  // namespace
 
 std::string EncodeMutation(const core::Mutation& mutation) {
-  if (const auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
+  // Batches consumed from Kafka carry their source range: the generated
+  // code writes those (the fast path knows only events).
+  if (const auto* batch = std::get_if<core::FeedbackBatch>(&mutation);
+      batch != nullptr && !batch->source.has_value()) {
     return wire::EncodeFeedback(*batch);
   }
   pb::LogRecord record;
@@ -433,6 +443,11 @@ absl::StatusOr<core::Mutation> DecodeMutationWithProtobuf(
         if (in.has_reward()) e.reward = in.reward();
         e.event_id = std::move(*in.mutable_event_id());
         e.features.assign(in.features().begin(), in.features().end());
+      }
+      if (record.feedback().has_source()) {
+        const pb::SourceRange& in = record.feedback().source();
+        out.source = core::SourceRange{in.topic(), in.partition(),
+                                       in.from_offset(), in.next_offset()};
       }
       out.logged_at_micros = record.logged_at_micros();
       return out;

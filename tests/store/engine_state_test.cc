@@ -310,5 +310,36 @@ TEST(EngineStateTest, CorruptChunksAreDataLoss) {
             absl::StatusCode::kDataLoss);
 }
 
+// Kafka positions are engine state: a snapshot holds them, a restore brings
+// them back, and the two-step capture sees ranges applied in between.
+TEST(EngineStateTest, SourceOffsetsRoundTripAndFollowTheTwoStepCapture) {
+  core::Engine engine;
+  ApplyAll(engine, testing::RandomMutations(500, 5));
+  auto consume = [&](int32_t partition, int64_t from, int64_t next) {
+    core::FeedbackBatch batch;
+    batch.source = core::SourceRange{"clicks", partition, from, next};
+    ASSERT_TRUE(engine.Apply(batch).ok());
+  };
+  consume(0, 0, 10);
+  consume(2, 5, 6);
+  EngineState draft = CaptureDraft(engine);
+  consume(0, 10, 25);  // Applied while the snapshot thread encodes.
+  ASSERT_TRUE(FinishDraft(engine, &draft));
+  EXPECT_EQ(draft, CaptureState(engine));
+  ASSERT_EQ(draft.source_offsets.size(), 2u);
+  EXPECT_EQ(draft.source_offsets[0], (core::SourceOffset{"clicks", 0, 25}));
+
+  for (size_t chunk_bytes : {size_t{1}, size_t{1} << 20}) {
+    absl::StatusOr<EngineState> decoded =
+        DecodeSnapshot(EncodeSnapshot(draft, chunk_bytes));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(*decoded, draft);
+    core::Engine restored;
+    RestoreState(*std::move(decoded), &restored);
+    EXPECT_EQ(restored.source_offsets().Get("clicks", 0), 25);
+    EXPECT_EQ(restored.source_offsets().Get("clicks", 2), 6);
+  }
+}
+
 }  // namespace
 }  // namespace banditd::store

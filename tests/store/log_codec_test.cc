@@ -146,5 +146,39 @@ TEST(LogCodecTest, RejectsGarbageAndEmptyRecords) {
   EXPECT_EQ(DecodeMutation("").status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST(LogCodecTest, KeepsTheSourceRangeOfKafkaBatches) {
+  core::FeedbackEvent e;
+  e.room_id = "r";
+  e.arm_id = "a";
+  e.views = 3;
+  for (std::vector<core::FeedbackEvent> events :
+       {std::vector<core::FeedbackEvent>{e}, std::vector<core::FeedbackEvent>{}}) {
+    core::FeedbackBatch batch;
+    batch.events = events;
+    batch.source = core::SourceRange{"clicks", 7, 1200, 1300};
+    std::string bytes = EncodeMutation(batch);
+    EXPECT_EQ(bytes, EncodeMutationWithProtobuf(batch));
+    // The committer stamps the time after encoding, as for every batch.
+    SetLoggedAtMicros(42, &bytes);
+    absl::StatusOr<core::Mutation> decoded = DecodeMutation(bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    const auto& out = std::get<core::FeedbackBatch>(*decoded);
+    ASSERT_TRUE(out.source.has_value());
+    EXPECT_EQ(out.source->topic, "clicks");
+    EXPECT_EQ(out.source->partition, 7);
+    EXPECT_EQ(out.source->from_offset, 1200);
+    EXPECT_EQ(out.source->next_offset, 1300);
+    EXPECT_EQ(out.events.size(), events.size());
+    EXPECT_EQ(out.logged_at_micros, 42);
+  }
+  // A batch of the Feedback RPC has none.
+  core::FeedbackBatch plain;
+  plain.events = {e};
+  absl::StatusOr<core::Mutation> decoded =
+      DecodeMutation(EncodeMutation(plain));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_FALSE(std::get<core::FeedbackBatch>(*decoded).source.has_value());
+}
+
 }  // namespace
 }  // namespace banditd::store
