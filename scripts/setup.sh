@@ -9,6 +9,8 @@
 #     protoc-gen-go-grpc, protoc-gen-openapiv2, and a current nats-server
 #     release for cluster mode: Debian's 2.9 stays installed with the C
 #     client's package; tests and scripts use the pinned one first via PATH)
+#   * Apache Kafka's broker jars in .tools/kafka/libs (Maven Central, version
+#     pinned in tests/kafka/pom.xml) for the Kafka ingest tests
 # A second run is a fast no-op. Safe to run as root (CI) or as a sudoer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,6 +28,9 @@ APT_PACKAGES=(
   prometheus chromium
   # cluster mode (issue 8): NATS JetStream server for the tests
   nats-server
+  # Kafka ingest tests: the broker runs from Apache Kafka's jars (fetched
+  # below with Maven) on Java 17; Python's confluent-kafka produces.
+  maven openjdk-17-jre-headless
   # HTTP/JSON API benchmark (scripts/bench_http.sh); .deb package checks;
   # the README sections the tests run (openssl, curl)
   wrk systemd adduser openssl curl
@@ -91,6 +96,26 @@ if [[ -f $REQ ]]; then
   fi
 else
   say "python: $REQ missing, skipping venv"
+fi
+
+# ---------------------------------------------------------------- kafka
+# A single-node KRaft broker for the Kafka ingest tests and benchmark:
+# Apache Kafka's jars from Maven Central (tests/kafka/pom.xml pins the
+# version) in .tools/kafka/libs; tests/kafka/broker.py starts kafka.Kafka.
+KAFKA_POM=tests/kafka/pom.xml
+if [[ -f $KAFKA_POM ]]; then
+  kafka_want=$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)
+  kafka_stamp=.tools/kafka/.stamp
+  if [[ -f $kafka_stamp && $(cat "$kafka_stamp") == "$kafka_want" ]]; then
+    say "kafka: broker jars up to date"
+  else
+    say "kafka: fetching the broker's jars (mvn dependency:copy-dependencies)"
+    rm -rf .tools/kafka/libs
+    mkdir -p .tools/kafka
+    mvn -q -B -f "$KAFKA_POM" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$ROOT/.tools/kafka/libs"
+    echo "$kafka_want" >"$kafka_stamp"
+  fi
 fi
 
 # ---------------------------------------------------------------- go tools

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs only what building and running the banditd server needs: the
 # compiler, CMake and the Debian libraries the binary links (gRPC, protobuf,
-# Abseil, SQLite, OpenSSL, prometheus-cpp, cpp-httplib, the NATS C client;
-# spdlog and nlohmann-json for the log). No test frameworks, browser,
-# Prometheus, NATS server, Python or Go: scripts/setup.sh adds those for
-# development. A second run is a fast no-op. Safe as root or as a sudoer.
+# Abseil, SQLite, OpenSSL, prometheus-cpp, cpp-httplib, the NATS C client,
+# librdkafka; spdlog and nlohmann-json for the log). No test frameworks,
+# browser, Prometheus, NATS server, Python or Go: scripts/setup.sh adds those
+# for development. A second run is a fast no-op. Safe as root or as a sudoer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,6 +16,8 @@ SERVER_APT_PACKAGES=(
   libabsl-dev libsqlite3-dev libssl-dev
   prometheus-cpp-dev libcpp-httplib-dev libnats-dev
   libspdlog-dev nlohmann-json3-dev
+  # Kafka ingest (--kafka_brokers): librdkafka's C++ API
+  librdkafka-dev
 )
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite: C++ (ctest), Python client (pytest, including the
 # grpcurl and generated-code checks), Go client (go test), the HTTP/JSON API
-# (tests/http, pytest against the binary), the dashboard
+# (tests/http, pytest against the binary), Kafka ingest against a real
+# broker (tests/kafka), the dashboard
 # in headless Chromium (tests/dashboard, pytest + Playwright) and the .deb
 # (scripts/test_deb.sh: build, dpkg -i, start, purge). Every part runs
 # even when an earlier one fails; the exit code is non-zero if any failed.
@@ -61,6 +62,8 @@ run_part pytest part_pytest
 run_part "go test" part_gotest
 run_part "http+server+readme" .venv/bin/pytest tests/http tests/server tests/readme -q
 run_part hostile .venv/bin/pytest tests/hostile -q
+# Kafka ingest against a real single-node broker (tests/kafka/broker.py).
+run_part kafka .venv/bin/pytest tests/kafka -q
 run_part dashboard .venv/bin/pytest tests/dashboard -q
 run_part deb bash scripts/test_deb.sh
 

@@ -48,6 +48,7 @@ install_deb() { dpkg -i "$DEB" >"$TMP/dpkg.log" 2>&1 || { cat "$TMP/dpkg.log"; r
 check "dpkg -i installs" install_deb
 # Shared libraries the binary links are dependencies (dpkg-shlibdeps).
 check "depends on spdlog (the log)" bash -c "dpkg-deb -f '$DEB' Depends | grep -q libspdlog"
+check "depends on librdkafka (Kafka ingest)" bash -c "dpkg-deb -f '$DEB' Depends | grep -q librdkafka"
 check "binary on PATH" test -x /usr/bin/banditd
 check "version" bash -c '/usr/bin/banditd --version | grep -q "^banditd $(sed -n "s/^project(banditd VERSION \([^ ]*\).*/\1/p" CMakeLists.txt) "'
 check "flag file is a conffile" bash -c 'dpkg-query -W -f="\${Conffiles}" banditd | grep -q /etc/banditd/banditd.flags'

@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -29,6 +30,8 @@
 #include "server/cluster/cluster_collector.h"
 #include "server/cluster/nats_committer.h"
 #include "server/core/engine.h"
+#include "server/ingest/ingest_collector.h"
+#include "server/ingest/kafka_ingest.h"
 #include "server/log/log.h"
 #include "server/ops/engine_collector.h"
 #include "server/ops/http_server.h"
@@ -190,6 +193,51 @@ ABSL_FLAG(absl::Duration, cluster_duplicate_window, absl::Minutes(10),
           "this replica creates the stream: a Feedback retry with the same "
           "event ids within it is dropped by JetStream itself.");
 
+// Kafka ingest (server/ingest): Feedback records consumed exactly once.
+ABSL_FLAG(std::string, kafka_brokers, "",
+          "Comma-separated Kafka bootstrap servers. When set, banditd "
+          "consumes Feedback records from --kafka_topics, exactly once: each "
+          "partition's offset is logged with the counts it produced. Empty: "
+          "no Kafka.");
+ABSL_FLAG(std::string, kafka_topics, "",
+          "Comma-separated topics of Feedback records.");
+ABSL_FLAG(std::string, kafka_group, "banditd",
+          "Consumer group: replicas of one cluster share it, each consuming "
+          "some partitions.");
+ABSL_FLAG(std::string, kafka_dead_letter_topic, "",
+          "Topic that receives records that fail decoding or admission, with "
+          "the error in headers (banditd-error, banditd-error-code, "
+          "banditd-source-topic/-partition/-offset). Empty: such records "
+          "are counted and logged only.");
+ABSL_FLAG(std::string, kafka_format, "json",
+          "Payload encoding of records without a content-type header: json "
+          "(protobuf JSON mapping) or binary. Either holds one FeedbackEvent "
+          "or a FeedbackRequest (binary: header banditd-message).");
+ABSL_FLAG(int, kafka_batch_events, 1000,
+          "Most events in one logged batch of Kafka records.");
+ABSL_FLAG(absl::Duration, kafka_linger, absl::Milliseconds(5),
+          "How long a batch of Kafka records waits for more before it is "
+          "logged.");
+ABSL_FLAG(int64_t, kafka_max_gathered_events, 20'000,
+          "Backpressure: a Kafka partition pauses while this many of its "
+          "events wait for the writer (beyond 4 batches in the log's queue).");
+ABSL_FLAG(std::string, kafka_start, "earliest",
+          "Where a partition with no logged position starts: earliest or "
+          "latest.");
+ABSL_FLAG(std::string, kafka_security_protocol, "",
+          "librdkafka security.protocol: plaintext, ssl, sasl_plaintext or "
+          "sasl_ssl (empty: librdkafka's default, plaintext).");
+ABSL_FLAG(std::string, kafka_sasl_mechanism, "",
+          "librdkafka sasl.mechanism, e.g. PLAIN or SCRAM-SHA-512.");
+ABSL_FLAG(std::string, kafka_sasl_username, "", "SASL user name.");
+ABSL_FLAG(std::string, kafka_sasl_password_file, "",
+          "File holding the SASL password (trailing newline ignored).");
+ABSL_FLAG(std::string, kafka_ssl_ca_location, "",
+          "PEM file of the CA that signed the brokers' certificates.");
+ABSL_FLAG(std::string, kafka_properties, "",
+          "Further librdkafka properties, comma-separated name=value pairs "
+          "(e.g. session.timeout.ms=10000).");
+
 // Operations: TLS, tokens, metrics and the dashboard.
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain; with --tls_key, gRPC is served over TLS.");
@@ -230,6 +278,54 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// --kafka_* flags as KafkaIngest options.
+absl::StatusOr<banditd::ingest::KafkaIngest::Options> KafkaOptionsFromFlags() {
+  banditd::ingest::KafkaIngest::Options options;
+  options.brokers = absl::GetFlag(FLAGS_kafka_brokers);
+  options.topics = absl::StrSplit(absl::GetFlag(FLAGS_kafka_topics), ',',
+                                  absl::SkipWhitespace());
+  options.group = absl::GetFlag(FLAGS_kafka_group);
+  options.dead_letter_topic = absl::GetFlag(FLAGS_kafka_dead_letter_topic);
+  absl::StatusOr<banditd::ingest::Format> format =
+      banditd::ingest::ParseFormat(absl::GetFlag(FLAGS_kafka_format));
+  if (!format.ok()) return format.status();
+  options.format = *format;
+  options.batch_events = absl::GetFlag(FLAGS_kafka_batch_events);
+  options.linger = absl::GetFlag(FLAGS_kafka_linger);
+  options.max_gathered_events =
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_kafka_max_gathered_events));
+  const std::string start = absl::GetFlag(FLAGS_kafka_start);
+  if (start != "earliest" && start != "latest") {
+    return absl::InvalidArgumentError("--kafka_start must be earliest or latest");
+  }
+  options.start_at_end = start == "latest";
+  auto add = [&](const char* name, const std::string& value) {
+    if (!value.empty()) options.properties.emplace_back(name, value);
+  };
+  add("security.protocol", absl::GetFlag(FLAGS_kafka_security_protocol));
+  add("sasl.mechanism", absl::GetFlag(FLAGS_kafka_sasl_mechanism));
+  add("sasl.username", absl::GetFlag(FLAGS_kafka_sasl_username));
+  add("ssl.ca.location", absl::GetFlag(FLAGS_kafka_ssl_ca_location));
+  if (const std::string path = absl::GetFlag(FLAGS_kafka_sasl_password_file);
+      !path.empty()) {
+    absl::StatusOr<std::string> password = ReadFile(path);
+    if (!password.ok()) return password.status();
+    add("sasl.password",
+        std::string(absl::StripTrailingAsciiWhitespace(*password)));
+  }
+  for (absl::string_view pair :
+       absl::StrSplit(absl::GetFlag(FLAGS_kafka_properties), ',',
+                      absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(pair, '=');
+    if (kv.first.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--kafka_properties: \"", pair, "\" is not name=value"));
+    }
+    options.properties.push_back(std::move(kv));
+  }
+  return options;
 }
 
 }  // namespace
@@ -520,6 +616,36 @@ int main(int argc, char** argv) {
                      gateway_options.tls_cert_file.empty() ? "http" : "https",
                      "://", gateway_options.host, ":", gateway->port(), "/"));
   }
+  // Kafka records take the Feedback path: the same admission and log.
+  std::unique_ptr<banditd::ingest::KafkaIngest> kafka;
+  std::unique_ptr<banditd::ingest::IngestCollector> kafka_collector;
+  if (!absl::GetFlag(FLAGS_kafka_brokers).empty()) {
+    if (!absl::GetFlag(FLAGS_cluster_rooms).empty()) {
+      SPDLOG_ERROR(
+          "--kafka_brokers needs replicas that hold every room: leave "
+          "--cluster_rooms empty");
+      return 1;
+    }
+    absl::StatusOr<banditd::ingest::KafkaIngest::Options> kafka_options =
+        KafkaOptionsFromFlags();
+    absl::StatusOr<std::unique_ptr<banditd::ingest::KafkaIngest>> started =
+        kafka_options.ok()
+            ? banditd::ingest::KafkaIngest::Start(*std::move(kafka_options),
+                                                  &engine, &committer,
+                                                  decisions.get())
+            : kafka_options.status();
+    if (!started.ok()) {
+      SPDLOG_ERROR("{}", std::string(started.status().message()));
+      return 1;
+    }
+    kafka = *std::move(started);
+    kafka_collector =
+        std::make_unique<banditd::ingest::IngestCollector>(kafka.get());
+    metrics.AddCollectable(kafka_collector.get());
+    SPDLOG_INFO("consuming Kafka topics {} as group {}",
+                absl::GetFlag(FLAGS_kafka_topics),
+                absl::GetFlag(FLAGS_kafka_group));
+  }
   grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
   health->SetServingStatus(true);
   if (http != nullptr) {
@@ -554,6 +680,8 @@ int main(int argc, char** argv) {
                   absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
   // After the gRPC drain: HTTP calls in flight have their answers by now.
   if (gateway != nullptr) gateway->Stop();
+  // Its last batches are logged before the committer stops.
+  if (kafka != nullptr) kafka->Stop();
   committer.Shutdown();
   if (http != nullptr) http->Stop();
   SPDLOG_INFO("stopped");

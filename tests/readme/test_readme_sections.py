@@ -152,6 +152,10 @@ README_BLOCKS = {
         RUN + "tests/readme (test_metrics_section_runs)",
     ("## Scale out with NATS JetStream", "scripts/cluster_up.sh"):
         NOT_RUN + "starts 3 NATS servers and 3 replicas; tests/cluster covers cluster mode",
+    ("## Feed it from Kafka", "build/banditd --port=50093"):
+        RUN + "tests/kafka/test_readme_kafka.py (against the tests' broker)",
+    ("## Feed it from Kafka", "import json"):
+        RUN + "tests/kafka/test_readme_kafka.py (against the tests' broker)",
     ("## Simulate and evaluate offline", "# Both paths"):
         RUN + "clients/python/tests/test_sim.py (simulate.py both paths, smaller runs)",
     ("## Simulate and evaluate offline", ".venv/bin/python scripts/make_offline_dataset.py"):

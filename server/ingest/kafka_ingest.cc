@@ -1,0 +1,651 @@
+#include "server/ingest/kafka_ingest.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "server/log/log.h"
+
+namespace banditd::ingest {
+namespace {
+
+using Key = std::pair<std::string, int32_t>;
+
+// Lines about records (refused, dead-lettered) are caused by producers:
+// at most 10 a minute, then a count of those held back.
+void Warn(const std::string& line) {
+  static auto* limiter =
+      new logging::RateLimiter(10, absl::Minutes(1));
+  const logging::RateLimiter::Decision d = limiter->Admit(absl::Now());
+  if (!d.log) return;
+  if (d.dropped_before > 0) {
+    SPDLOG_WARN("kafka: {} (and {} similar lines dropped before)", line,
+                d.dropped_before);
+  } else {
+    SPDLOG_WARN("kafka: {}", line);
+  }
+}
+
+absl::Status SetAll(RdKafka::Conf* conf,
+                    const std::vector<std::pair<std::string, std::string>>&
+                        properties) {
+  std::string error;
+  for (const auto& [name, value] : properties) {
+    if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka property ", name, ": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// What the committer said about one submitted batch.
+struct Completion {
+  Key key;
+  uint64_t generation = 0;
+  int64_t from = 0;
+  int64_t next = 0;
+  int64_t records = 0;
+  absl::Status status;
+};
+
+// The committer's callbacks run on its threads; they only queue here.
+struct CompletionQueue {
+  absl::Mutex mu;
+  std::vector<Completion> done ABSL_GUARDED_BY(mu);
+};
+
+// Batches of one partition in the committer at once: it logs them in
+// order, so they apply in order; when one fails, the later ones are fenced.
+constexpr int kMaxInFlight = 4;
+
+bool Retryable(absl::StatusCode code) {
+  return code == absl::StatusCode::kResourceExhausted ||
+         code == absl::StatusCode::kUnavailable ||
+         code == absl::StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
+                                    public RdKafka::DeliveryReportCb {
+ public:
+  Consumer(Options options, const core::Engine* engine,
+           store::Committer* committer,
+           const service::DecisionCache* decisions)
+      : options_(std::move(options)),
+        engine_(engine),
+        committer_(committer),
+        decisions_(decisions),
+        batch_cap_(std::max(1, std::min(options_.batch_events,
+                                        engine->options().max_batch_events))),
+        completions_(std::make_shared<CompletionQueue>()) {}
+
+  ~Consumer() override = default;
+
+  absl::Status Open();
+  // The consumer thread.
+  void Run(const std::atomic<bool>& stop);
+  Stats stats() const;
+
+  // RdKafka::RebalanceCb, on the consumer thread (inside consume()).
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+  // RdKafka::DeliveryReportCb: dead-letter deliveries, on the consumer
+  // thread (inside poll() or flush()).
+  void dr_cb(RdKafka::Message& message) override;
+
+ private:
+  // A batch gathered from one partition: the records [from, next).
+  struct Gathered {
+    core::FeedbackBatch batch;
+    int64_t from = 0;
+    int64_t next = 0;
+    int64_t records = 0;
+    // Of which refused (dead-lettered): they move the position only.
+    int64_t refused = 0;
+    // What it adds to Partition::gathered_events.
+    int64_t weight = 0;
+    bool sealed = false;
+    // Holds dead-lettered records: their delivery is awaited first.
+    bool dead_letters = false;
+    absl::Time since;
+  };
+
+  struct Partition {
+    // Bumped by every rewind; batches of older generations are ignored.
+    uint64_t generation = 0;
+    // The generation when the partition was assigned.
+    uint64_t first_generation = 0;
+    // Start of the next gathered range; -1: the first record's offset.
+    int64_t next_from = -1;
+    std::deque<Gathered> gathered;
+    // Events (and refused records) in `gathered`.
+    int64_t gathered_events = 0;
+    // Batches in the committer (of this and earlier generations).
+    int in_flight = 0;
+    bool paused = false;
+    absl::Time resume_at = absl::InfinitePast();
+    // Records below this offset are submitted one per batch, so that the
+    // committer's refusal names one record (after a batch was refused).
+    int64_t single_until = -1;
+    int64_t high_watermark = -1;
+  };
+
+  void OnRecord(RdKafka::Message& message);
+  // Sends a refused record to the dead-letter topic.
+  void DeadLetter(RdKafka::Message& message, const absl::Status& error);
+  // Adds `offset` (and `events`) to the partition's open batch.
+  void Gather(Partition& part, int64_t offset,
+              std::vector<core::FeedbackEvent> events, bool refused,
+              bool dead_letter);
+  void SubmitReady(const Key& key, Partition& part);
+  void SubmitFront(const Key& key, Partition& part);
+  void HandleCompletions();
+  // Drops what was gathered and seeks back to the logged position.
+  void Rewind(const Key& key, Partition& part, int64_t fallback,
+              absl::Duration backoff);
+  void Pause(const Key& key, Partition& part, bool pause);
+  void RefreshStats();
+
+  const Options options_;
+  const core::Engine* const engine_;
+  store::Committer* const committer_;
+  const service::DecisionCache* const decisions_;
+  const int batch_cap_;
+  const std::shared_ptr<CompletionQueue> completions_;
+
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  // Consumer thread only.
+  std::map<Key, Partition> partitions_;
+  uint64_t next_generation_ = 1;
+  int in_flight_ = 0;
+  absl::Time last_refresh_ = absl::InfinitePast();
+
+  mutable absl::Mutex stats_mu_;
+  Stats stats_ ABSL_GUARDED_BY(stats_mu_);
+};
+
+absl::Status KafkaIngest::Consumer::Open() {
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::vector<std::pair<std::string, std::string>> properties = {
+      {"bootstrap.servers", options_.brokers},
+      {"group.id", options_.group},
+      {"client.id", "banditd"},
+      // Positions live in banditd's state; what is committed to Kafka only
+      // shows progress to Kafka's own tools.
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "false"},
+      // Bounds what librdkafka pre-fetches per partition.
+      {"queued.max.messages.kbytes", "16384"},
+      // A resumed partition's first fetch waits at most this for data.
+      {"fetch.wait.max.ms", "100"},
+  };
+  properties.insert(properties.end(), options_.properties.begin(),
+                    options_.properties.end());
+  if (absl::Status s = SetAll(conf.get(), properties); !s.ok()) return s;
+  std::string error;
+  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this),
+                error) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(error);
+  }
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (consumer_ == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create the Kafka consumer: ", error));
+  }
+  if (!options_.dead_letter_topic.empty()) {
+    std::unique_ptr<RdKafka::Conf> pconf(
+        RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::vector<std::pair<std::string, std::string>> pprops = {
+        {"bootstrap.servers", options_.brokers},
+        {"client.id", "banditd-dead-letters"},
+        {"acks", "all"},
+        {"linger.ms", "5"},
+    };
+    pprops.insert(pprops.end(), options_.properties.begin(),
+                  options_.properties.end());
+    // Consumer-only properties would make the producer refuse to start.
+    std::erase_if(pprops, [](const auto& p) {
+      return p.first == "session.timeout.ms" ||
+             p.first == "heartbeat.interval.ms" ||
+             p.first == "max.poll.interval.ms" ||
+             p.first == "partition.assignment.strategy" ||
+             p.first == "auto.offset.reset" ||
+             p.first == "fetch.wait.max.ms" || p.first == "fetch.min.bytes";
+    });
+    if (absl::Status s = SetAll(pconf.get(), pprops); !s.ok()) return s;
+    if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this),
+                   error) != RdKafka::Conf::CONF_OK) {
+      return absl::InternalError(error);
+    }
+    producer_.reset(RdKafka::Producer::create(pconf.get(), error));
+    if (producer_ == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot create the dead-letter producer: ", error));
+    }
+  }
+  if (RdKafka::ErrorCode err = consumer_->subscribe(options_.topics);
+      err != RdKafka::ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot subscribe to ", absl::StrJoin(options_.topics, ","),
+                     ": ", RdKafka::err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+void KafkaIngest::Consumer::Run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_acquire)) {
+    HandleCompletions();
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(10));
+    switch (message->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        OnRecord(*message);
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        break;
+      default:
+        Warn(absl::StrCat("consumer: ", message->errstr()));
+        break;
+    }
+    const absl::Time now = absl::Now();
+    for (auto& [key, part] : partitions_) {
+      if (part.paused && part.resume_at <= now && part.gathered.size() <= 1) {
+        Pause(key, part, false);
+      }
+      SubmitReady(key, part);
+    }
+    if (producer_ != nullptr) producer_->poll(0);
+    if (now - last_refresh_ >= absl::Seconds(1)) {
+      last_refresh_ = now;
+      RefreshStats();
+    }
+  }
+  // Let the batches in the committer finish, so that the positions are
+  // logged before the group hands the partitions to another consumer.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (in_flight_ > 0 && absl::Now() < deadline) {
+    HandleCompletions();
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  RefreshStats();
+  consumer_->close();
+  if (producer_ != nullptr) producer_->flush(2000);
+}
+
+void KafkaIngest::Consumer::rebalance_cb(
+    RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+    std::vector<RdKafka::TopicPartition*>& partitions) {
+  const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    std::vector<std::string> names;
+    for (RdKafka::TopicPartition* tp : partitions) {
+      const Key key(tp->topic(), tp->partition());
+      Partition& part = partitions_[key];
+      part = Partition();
+      part.generation = next_generation_++;
+      part.first_generation = part.generation;
+      // Resume where the log says; Kafka's committed offsets are ignored.
+      if (std::optional<int64_t> position =
+              engine_->source_offsets().Get(key.first, key.second)) {
+        tp->set_offset(*position);
+        part.next_from = *position;
+      } else {
+        tp->set_offset(options_.start_at_end ? RdKafka::Topic::OFFSET_END
+                                             : RdKafka::Topic::OFFSET_BEGINNING);
+      }
+      names.push_back(absl::StrCat(key.first, "/", key.second, "@",
+                                   part.next_from));
+    }
+    SPDLOG_INFO("kafka: assigned {}", absl::StrJoin(names, " "));
+    if (cooperative) {
+      delete consumer->incremental_assign(partitions);
+    } else {
+      consumer->assign(partitions);
+    }
+    // A partition paused by this consumer before a rebalance starts afresh.
+    consumer->resume(partitions);
+  } else {
+    // Revoked: what is gathered is dropped; a batch still in the committer
+    // lands or is fenced, and the next owner starts from the log.
+    for (RdKafka::TopicPartition* tp : partitions) {
+      partitions_.erase(Key(tp->topic(), tp->partition()));
+    }
+    SPDLOG_INFO("kafka: {} partitions revoked", partitions.size());
+    if (cooperative) {
+      delete consumer->incremental_unassign(partitions);
+    } else {
+      consumer->unassign();
+    }
+  }
+}
+
+void KafkaIngest::Consumer::OnRecord(RdKafka::Message& message) {
+  const Key key(message.topic_name(), message.partition());
+  auto it = partitions_.find(key);
+  if (it == partitions_.end()) return;  // Not (or no longer) ours.
+  Partition& part = it->second;
+  const int64_t offset = message.offset();
+  // Before the range already gathered: fetched before a seek back.
+  if (part.next_from >= 0 && offset < part.next_from) return;
+  if (part.next_from < 0) part.next_from = offset;
+
+  RecordHeaders headers;
+  if (RdKafka::Headers* h = message.headers(); h != nullptr) {
+    for (const RdKafka::Headers::Header& header : h->get_all()) {
+      if (header.value() == nullptr) continue;
+      std::string value(static_cast<const char*>(header.value()),
+                        header.value_size());
+      if (header.key() == kContentTypeHeader) {
+        headers.content_type = std::move(value);
+      } else if (header.key() == kMessageHeader) {
+        headers.message = std::move(value);
+      }
+    }
+  }
+  absl::StatusOr<core::FeedbackBatch> batch = DecodeRecord(
+      absl::string_view(static_cast<const char*>(message.payload()),
+                        message.len()),
+      headers, options_.format, decisions_);
+  absl::Status status = batch.status();
+  // Admission, as for the RPC: the limits and the state's rules.
+  if (status.ok()) status = engine_->Validate(*batch);
+  if (!status.ok()) {
+    {
+      absl::MutexLock lock(&stats_mu_);
+      ++stats_.records_rejected;
+    }
+    DeadLetter(message, status);
+    Gather(part, offset, {}, /*refused=*/true,
+           /*dead_letter=*/producer_ != nullptr);
+    return;
+  }
+  Gather(part, offset, std::move(batch->events), false, false);
+  // A paused partition resumes when one batch is left; each pause costs a
+  // fetch from the broker on resume.
+  if (!part.paused && part.gathered_events >= options_.max_gathered_events) {
+    Pause(key, part, true);
+  }
+}
+
+void KafkaIngest::Consumer::Gather(Partition& part, int64_t offset,
+                                   std::vector<core::FeedbackEvent> events,
+                                   bool refused, bool dead_letter) {
+  const bool single = offset < part.single_until;
+  if (part.gathered.empty() || part.gathered.back().sealed ||
+      (!events.empty() &&
+       part.gathered.back().batch.events.size() + events.size() >
+           static_cast<size_t>(batch_cap_))) {
+    if (!part.gathered.empty()) part.gathered.back().sealed = true;
+    Gathered& g = part.gathered.emplace_back();
+    g.from = part.next_from;
+    g.since = absl::Now();
+  }
+  Gathered& g = part.gathered.back();
+  const int64_t weight = std::max<int64_t>(1, events.size());
+  g.weight += weight;
+  part.gathered_events += weight;
+  g.batch.events.insert(g.batch.events.end(),
+                        std::make_move_iterator(events.begin()),
+                        std::make_move_iterator(events.end()));
+  g.next = offset + 1;
+  ++g.records;
+  if (refused) ++g.refused;
+  g.dead_letters |= dead_letter;
+  part.next_from = g.next;
+  if (single || g.batch.events.size() >= static_cast<size_t>(batch_cap_)) {
+    g.sealed = true;
+  }
+}
+
+void KafkaIngest::Consumer::DeadLetter(RdKafka::Message& message,
+                                       const absl::Status& error) {
+  const std::string where =
+      absl::StrCat(message.topic_name(), "/", message.partition(), "@",
+                   message.offset());
+  if (producer_ == nullptr) {
+    Warn(absl::StrCat("record ", where, " refused: ", error.ToString()));
+    return;
+  }
+  RdKafka::Headers* headers = RdKafka::Headers::create();
+  if (RdKafka::Headers* in = message.headers(); in != nullptr) {
+    for (const RdKafka::Headers::Header& header : in->get_all()) {
+      headers->add(header);
+    }
+  }
+  headers->add("banditd-error", std::string(error.message()));
+  headers->add("banditd-error-code", absl::StatusCodeToString(error.code()));
+  headers->add("banditd-source-topic", message.topic_name());
+  headers->add("banditd-source-partition",
+               absl::StrCat(message.partition()));
+  headers->add("banditd-source-offset", absl::StrCat(message.offset()));
+  const std::string* key = message.key();
+  RdKafka::ErrorCode err = producer_->produce(
+      options_.dead_letter_topic, RdKafka::Topic::PARTITION_UA,
+      RdKafka::Producer::RK_MSG_COPY, message.payload(), message.len(),
+      key == nullptr ? nullptr : key->data(), key == nullptr ? 0 : key->size(),
+      0, headers, nullptr);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    delete headers;  // Not taken over on failure.
+    Warn(absl::StrCat("record ", where, " refused (", error.ToString(),
+                       ") and not dead-lettered: ", RdKafka::err2str(err)));
+  }
+}
+
+void KafkaIngest::Consumer::dr_cb(RdKafka::Message& message) {
+  if (message.err() != RdKafka::ERR_NO_ERROR) {
+    Warn(absl::StrCat("dead-letter delivery to ", options_.dead_letter_topic,
+                       " failed: ", message.errstr()));
+    return;
+  }
+  absl::MutexLock lock(&stats_mu_);
+  ++stats_.records_dead_lettered;
+}
+
+void KafkaIngest::Consumer::SubmitReady(const Key& key, Partition& part) {
+  // Records retried one by one go one at a time: each is admitted against
+  // the state its predecessors left (limits such as segments per room).
+  while (!part.gathered.empty() &&
+         part.in_flight < (part.gathered.front().from < part.single_until
+                               ? 1
+                               : kMaxInFlight) &&
+         part.resume_at <= absl::Now() &&  // Else backing off.
+         (part.gathered.front().sealed ||
+          absl::Now() - part.gathered.front().since >= options_.linger)) {
+    SubmitFront(key, part);
+  }
+}
+
+void KafkaIngest::Consumer::SubmitFront(const Key& key, Partition& part) {
+  Gathered& g = part.gathered.front();
+  // A range is logged only once its dead letters are stored, so a crash
+  // cannot lose a refused record (it may send one twice).
+  if (g.dead_letters && producer_ != nullptr) producer_->flush(5000);
+  core::FeedbackBatch batch = std::move(g.batch);
+  batch.source = core::SourceRange{key.first, key.second, g.from, g.next};
+  Completion c;
+  c.key = key;
+  c.generation = part.generation;
+  c.from = g.from;
+  c.next = g.next;
+  c.records = g.records - g.refused;
+  part.gathered_events -= g.weight;
+  part.gathered.pop_front();
+  ++part.in_flight;
+  ++in_flight_;
+  committer_->Submit(
+      std::move(batch),
+      [queue = completions_, c = std::move(c)](
+          absl::StatusOr<core::ApplyResult> result) mutable {
+        c.status = result.status();
+        absl::MutexLock lock(&queue->mu);
+        queue->done.push_back(std::move(c));
+      });
+}
+
+void KafkaIngest::Consumer::HandleCompletions() {
+  std::vector<Completion> done;
+  {
+    absl::MutexLock lock(&completions_->mu);
+    done.swap(completions_->done);
+  }
+  for (Completion& c : done) {
+    --in_flight_;
+    const absl::StatusCode code = c.status.code();
+    const std::optional<int64_t> position =
+        engine_->source_offsets().Get(c.key.first, c.key.second);
+    // The range was consumed whatever became of its events: the position
+    // moved past it.
+    const bool consumed = position.has_value() && *position >= c.next;
+    {
+      absl::MutexLock lock(&stats_mu_);
+      if (c.status.ok()) {
+        stats_.records_applied += c.records;
+      } else if (code == absl::StatusCode::kAborted) {
+        ++stats_.batches_fenced;
+      } else if (consumed) {
+        stats_.records_rejected += c.records;
+      } else {
+        ++stats_.batches_retried;
+      }
+    }
+    if (!c.status.ok() && code != absl::StatusCode::kAborted && consumed) {
+      Warn(absl::StrCat("records ", c.key.first, "/", c.key.second, "@[",
+                         c.from, ",", c.next, ") rejected when applied: ",
+                         c.status.ToString()));
+    }
+    auto it = partitions_.find(c.key);
+    if (it == partitions_.end()) continue;  // Revoked since.
+    Partition& part = it->second;
+    if (c.generation < part.first_generation) continue;  // Before a revoke.
+    --part.in_flight;
+    // Rewound since: the later batches of a failed one are fenced.
+    if (part.generation != c.generation) continue;
+    if (c.status.ok() || consumed) continue;
+    if (code == absl::StatusCode::kAborted) {
+      Rewind(c.key, part, c.from, absl::ZeroDuration());
+      continue;
+    }
+    if (!Retryable(code)) {
+      Warn(absl::StrCat("batch ", c.key.first, "/", c.key.second, "@[",
+                         c.from, ",", c.next, ") refused (", c.status.ToString(),
+                         "); retrying its records one by one"));
+    }
+    // Refused before it was logged: again from the logged position, one
+    // record per batch up to where this one ended, so that a record the
+    // committer refuses is refused alone.
+    if (c.records > 1) part.single_until = c.next;
+    Rewind(c.key, part, c.from,
+           Retryable(code) ? options_.retry_backoff : absl::ZeroDuration());
+  }
+}
+
+void KafkaIngest::Consumer::Rewind(const Key& key, Partition& part,
+                                   int64_t fallback, absl::Duration backoff) {
+  const int64_t position =
+      engine_->source_offsets().Get(key.first, key.second).value_or(fallback);
+  part.gathered.clear();
+  part.gathered_events = 0;
+  part.generation = next_generation_++;
+  part.next_from = position;
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(key.first, key.second, position));
+  if (RdKafka::ErrorCode err = consumer_->seek(*tp, 1000);
+      err != RdKafka::ERR_NO_ERROR) {
+    Warn(absl::StrCat("seek ", key.first, "/", key.second, " to ", position,
+                       ": ", RdKafka::err2str(err)));
+  }
+  if (backoff > absl::ZeroDuration()) {
+    part.resume_at = absl::Now() + backoff;
+    if (!part.paused) Pause(key, part, true);
+  }
+}
+
+void KafkaIngest::Consumer::Pause(const Key& key, Partition& part, bool pause) {
+  std::vector<RdKafka::TopicPartition*> tps = {
+      RdKafka::TopicPartition::create(key.first, key.second)};
+  const RdKafka::ErrorCode err =
+      pause ? consumer_->pause(tps) : consumer_->resume(tps);
+  RdKafka::TopicPartition::destroy(tps);
+  if (err != RdKafka::ERR_NO_ERROR) return;
+  part.paused = pause;
+  if (pause) {
+    absl::MutexLock lock(&stats_mu_);
+    ++stats_.partition_pauses;
+  }
+}
+
+void KafkaIngest::Consumer::RefreshStats() {
+  std::vector<PartitionStats> out;
+  std::vector<RdKafka::TopicPartition*> commit;
+  for (auto& [key, part] : partitions_) {
+    PartitionStats& s = out.emplace_back();
+    s.topic = key.first;
+    s.partition = key.second;
+    s.position =
+        engine_->source_offsets().Get(key.first, key.second).value_or(-1);
+    int64_t low = -1, high = -1;
+    if (consumer_->get_watermark_offsets(key.first, key.second, &low,
+                                         &high) == RdKafka::ERR_NO_ERROR &&
+        high >= 0) {
+      part.high_watermark = high;
+    }
+    s.high_watermark = part.high_watermark;
+    s.paused = part.paused;
+    if (s.position >= 0) {
+      commit.push_back(
+          RdKafka::TopicPartition::create(key.first, key.second, s.position));
+    }
+  }
+  // Informational: lets Kafka's tools show the group's progress.
+  if (!commit.empty()) consumer_->commitAsync(commit);
+  RdKafka::TopicPartition::destroy(commit);
+  absl::MutexLock lock(&stats_mu_);
+  stats_.partitions = std::move(out);
+}
+
+KafkaIngest::Stats KafkaIngest::Consumer::stats() const {
+  absl::MutexLock lock(&stats_mu_);
+  return stats_;
+}
+
+absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Start(
+    Options options, const core::Engine* engine, store::Committer* committer,
+    const service::DecisionCache* decisions) {
+  if (options.brokers.empty()) {
+    return absl::InvalidArgumentError("kafka: no brokers");
+  }
+  if (options.topics.empty()) {
+    return absl::InvalidArgumentError("kafka: no topics to consume");
+  }
+  std::unique_ptr<KafkaIngest> ingest(new KafkaIngest());
+  ingest->consumer_ = std::make_unique<Consumer>(std::move(options), engine,
+                                                 committer, decisions);
+  if (absl::Status s = ingest->consumer_->Open(); !s.ok()) return s;
+  ingest->thread_ = std::thread(
+      [c = ingest->consumer_.get(), stop = &ingest->stop_] { c->Run(*stop); });
+  return ingest;
+}
+
+KafkaIngest::~KafkaIngest() { Stop(); }
+
+void KafkaIngest::Stop() {
+  stop_.store(true, std::memory_order_release);
+  if (thread_.joinable()) thread_.join();
+}
+
+KafkaIngest::Stats KafkaIngest::stats() const { return consumer_->stats(); }
+
+}  // namespace banditd::ingest
