@@ -298,7 +298,8 @@ absl::StatusOr<banditd::ingest::KafkaIngest::Options> KafkaOptionsFromFlags() {
       std::max<int64_t>(1, absl::GetFlag(FLAGS_kafka_max_gathered_events));
   const std::string start = absl::GetFlag(FLAGS_kafka_start);
   if (start != "earliest" && start != "latest") {
-    return absl::InvalidArgumentError("--kafka_start must be earliest or latest");
+    return absl::InvalidArgumentError(
+        "--kafka_start must be earliest or latest");
   }
   options.start_at_end = start == "latest";
   auto add = [&](const char* name, const std::string& value) {
@@ -320,8 +321,8 @@ absl::StatusOr<banditd::ingest::KafkaIngest::Options> KafkaOptionsFromFlags() {
                       absl::SkipWhitespace())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(pair, '=');
     if (kv.first.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--kafka_properties: \"", pair, "\" is not name=value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kafka_properties: \"", pair, "\" is not name=value"));
     }
     options.properties.push_back(std::move(kv));
   }
@@ -629,11 +630,10 @@ int main(int argc, char** argv) {
     absl::StatusOr<banditd::ingest::KafkaIngest::Options> kafka_options =
         KafkaOptionsFromFlags();
     absl::StatusOr<std::unique_ptr<banditd::ingest::KafkaIngest>> started =
-        kafka_options.ok()
-            ? banditd::ingest::KafkaIngest::Start(*std::move(kafka_options),
-                                                  &engine, &committer,
-                                                  decisions.get())
-            : kafka_options.status();
+        kafka_options.ok() ? banditd::ingest::KafkaIngest::Start(
+                                 *std::move(kafka_options), &engine, &committer,
+                                 decisions.get())
+                           : kafka_options.status();
     if (!started.ok()) {
       SPDLOG_ERROR("{}", std::string(started.status().message()));
       return 1;

@@ -11,8 +11,8 @@ absl::Status SourceOffsets::CheckShape(const SourceRange& range,
         absl::StrCat(field, ".topic: must not be empty"));
   }
   if (range.partition < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ".partition: must be >= 0, got ", range.partition));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".partition: must be >= 0, got ", range.partition));
   }
   if (range.from_offset < 0 || range.next_offset <= range.from_offset) {
     return absl::InvalidArgumentError(absl::StrCat(

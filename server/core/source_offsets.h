@@ -53,8 +53,7 @@ class SourceOffsets {
   void Advance(const SourceRange& range);
 
   // The partition's position; nullopt when nothing was consumed from it.
-  std::optional<int64_t> Get(const std::string& topic,
-                             int32_t partition) const;
+  std::optional<int64_t> Get(const std::string& topic, int32_t partition) const;
   // Every position, ordered by topic and partition (snapshots, metrics).
   std::vector<SourceOffset> All() const;
   // Replaces every position (snapshot load). Single writer only.

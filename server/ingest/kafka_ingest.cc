@@ -22,8 +22,7 @@ using Key = std::pair<std::string, int32_t>;
 // Lines about records (refused, dead-lettered) are caused by producers:
 // at most 10 a minute, then a count of those held back.
 void Warn(const std::string& line) {
-  static auto* limiter =
-      new logging::RateLimiter(10, absl::Minutes(1));
+  static auto* limiter = new logging::RateLimiter(10, absl::Minutes(1));
   const logging::RateLimiter::Decision d = limiter->Admit(absl::Now());
   if (!d.log) return;
   if (d.dropped_before > 0) {
@@ -34,9 +33,9 @@ void Warn(const std::string& line) {
   }
 }
 
-absl::Status SetAll(RdKafka::Conf* conf,
-                    const std::vector<std::pair<std::string, std::string>>&
-                        properties) {
+absl::Status SetAll(
+    RdKafka::Conf* conf,
+    const std::vector<std::pair<std::string, std::string>>& properties) {
   std::string error;
   for (const auto& [name, value] : properties) {
     if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK) {
@@ -79,8 +78,7 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
                                     public RdKafka::DeliveryReportCb {
  public:
   Consumer(Options options, const core::Engine* engine,
-           store::Committer* committer,
-           const service::DecisionCache* decisions)
+           store::Committer* committer, const service::DecisionCache* decisions)
       : options_(std::move(options)),
         engine_(engine),
         committer_(committer),
@@ -222,8 +220,8 @@ absl::Status KafkaIngest::Consumer::Open() {
              p.first == "heartbeat.interval.ms" ||
              p.first == "max.poll.interval.ms" ||
              p.first == "partition.assignment.strategy" ||
-             p.first == "auto.offset.reset" ||
-             p.first == "fetch.wait.max.ms" || p.first == "fetch.min.bytes";
+             p.first == "auto.offset.reset" || p.first == "fetch.wait.max.ms" ||
+             p.first == "fetch.min.bytes";
     });
     if (absl::Status s = SetAll(pconf.get(), pprops); !s.ok()) return s;
     if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this),
@@ -238,9 +236,9 @@ absl::Status KafkaIngest::Consumer::Open() {
   }
   if (RdKafka::ErrorCode err = consumer_->subscribe(options_.topics);
       err != RdKafka::ERR_NO_ERROR) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot subscribe to ", absl::StrJoin(options_.topics, ","),
-                     ": ", RdKafka::err2str(err)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot subscribe to ", absl::StrJoin(options_.topics, ","), ": ",
+        RdKafka::err2str(err)));
   }
   return absl::OkStatus();
 }
@@ -303,11 +301,12 @@ void KafkaIngest::Consumer::rebalance_cb(
         tp->set_offset(*position);
         part.next_from = *position;
       } else {
-        tp->set_offset(options_.start_at_end ? RdKafka::Topic::OFFSET_END
-                                             : RdKafka::Topic::OFFSET_BEGINNING);
+        tp->set_offset(options_.start_at_end
+                           ? RdKafka::Topic::OFFSET_END
+                           : RdKafka::Topic::OFFSET_BEGINNING);
       }
-      names.push_back(absl::StrCat(key.first, "/", key.second, "@",
-                                   part.next_from));
+      names.push_back(
+          absl::StrCat(key.first, "/", key.second, "@", part.next_from));
     }
     SPDLOG_INFO("kafka: assigned {}", absl::StrJoin(names, " "));
     if (cooperative) {
@@ -412,9 +411,8 @@ void KafkaIngest::Consumer::Gather(Partition& part, int64_t offset,
 
 void KafkaIngest::Consumer::DeadLetter(RdKafka::Message& message,
                                        const absl::Status& error) {
-  const std::string where =
-      absl::StrCat(message.topic_name(), "/", message.partition(), "@",
-                   message.offset());
+  const std::string where = absl::StrCat(
+      message.topic_name(), "/", message.partition(), "@", message.offset());
   if (producer_ == nullptr) {
     Warn(absl::StrCat("record ", where, " refused: ", error.ToString()));
     return;
@@ -428,8 +426,7 @@ void KafkaIngest::Consumer::DeadLetter(RdKafka::Message& message,
   headers->add("banditd-error", std::string(error.message()));
   headers->add("banditd-error-code", absl::StatusCodeToString(error.code()));
   headers->add("banditd-source-topic", message.topic_name());
-  headers->add("banditd-source-partition",
-               absl::StrCat(message.partition()));
+  headers->add("banditd-source-partition", absl::StrCat(message.partition()));
   headers->add("banditd-source-offset", absl::StrCat(message.offset()));
   const std::string* key = message.key();
   RdKafka::ErrorCode err = producer_->produce(
@@ -440,14 +437,14 @@ void KafkaIngest::Consumer::DeadLetter(RdKafka::Message& message,
   if (err != RdKafka::ERR_NO_ERROR) {
     delete headers;  // Not taken over on failure.
     Warn(absl::StrCat("record ", where, " refused (", error.ToString(),
-                       ") and not dead-lettered: ", RdKafka::err2str(err)));
+                      ") and not dead-lettered: ", RdKafka::err2str(err)));
   }
 }
 
 void KafkaIngest::Consumer::dr_cb(RdKafka::Message& message) {
   if (message.err() != RdKafka::ERR_NO_ERROR) {
     Warn(absl::StrCat("dead-letter delivery to ", options_.dead_letter_topic,
-                       " failed: ", message.errstr()));
+                      " failed: ", message.errstr()));
     return;
   }
   absl::MutexLock lock(&stats_mu_);
@@ -457,13 +454,13 @@ void KafkaIngest::Consumer::dr_cb(RdKafka::Message& message) {
 void KafkaIngest::Consumer::SubmitReady(const Key& key, Partition& part) {
   // Records retried one by one go one at a time: each is admitted against
   // the state its predecessors left (limits such as segments per room).
-  while (!part.gathered.empty() &&
-         part.in_flight < (part.gathered.front().from < part.single_until
-                               ? 1
-                               : kMaxInFlight) &&
-         part.resume_at <= absl::Now() &&  // Else backing off.
-         (part.gathered.front().sealed ||
-          absl::Now() - part.gathered.front().since >= options_.linger)) {
+  while (
+      !part.gathered.empty() &&
+      part.in_flight <
+          (part.gathered.front().from < part.single_until ? 1 : kMaxInFlight) &&
+      part.resume_at <= absl::Now() &&  // Else backing off.
+      (part.gathered.front().sealed ||
+       absl::Now() - part.gathered.front().since >= options_.linger)) {
     SubmitFront(key, part);
   }
 }
@@ -485,14 +482,13 @@ void KafkaIngest::Consumer::SubmitFront(const Key& key, Partition& part) {
   part.gathered.pop_front();
   ++part.in_flight;
   ++in_flight_;
-  committer_->Submit(
-      std::move(batch),
-      [queue = completions_, c = std::move(c)](
-          absl::StatusOr<core::ApplyResult> result) mutable {
-        c.status = result.status();
-        absl::MutexLock lock(&queue->mu);
-        queue->done.push_back(std::move(c));
-      });
+  committer_->Submit(std::move(batch),
+                     [queue = completions_, c = std::move(c)](
+                         absl::StatusOr<core::ApplyResult> result) mutable {
+                       c.status = result.status();
+                       absl::MutexLock lock(&queue->mu);
+                       queue->done.push_back(std::move(c));
+                     });
 }
 
 void KafkaIngest::Consumer::HandleCompletions() {
@@ -523,8 +519,8 @@ void KafkaIngest::Consumer::HandleCompletions() {
     }
     if (!c.status.ok() && code != absl::StatusCode::kAborted && consumed) {
       Warn(absl::StrCat("records ", c.key.first, "/", c.key.second, "@[",
-                         c.from, ",", c.next, ") rejected when applied: ",
-                         c.status.ToString()));
+                        c.from, ",", c.next,
+                        ") rejected when applied: ", c.status.ToString()));
     }
     auto it = partitions_.find(c.key);
     if (it == partitions_.end()) continue;  // Revoked since.
@@ -539,9 +535,9 @@ void KafkaIngest::Consumer::HandleCompletions() {
       continue;
     }
     if (!Retryable(code)) {
-      Warn(absl::StrCat("batch ", c.key.first, "/", c.key.second, "@[",
-                         c.from, ",", c.next, ") refused (", c.status.ToString(),
-                         "); retrying its records one by one"));
+      Warn(absl::StrCat("batch ", c.key.first, "/", c.key.second, "@[", c.from,
+                        ",", c.next, ") refused (", c.status.ToString(),
+                        "); retrying its records one by one"));
     }
     // Refused before it was logged: again from the logged position, one
     // record per batch up to where this one ended, so that a record the
@@ -565,7 +561,7 @@ void KafkaIngest::Consumer::Rewind(const Key& key, Partition& part,
   if (RdKafka::ErrorCode err = consumer_->seek(*tp, 1000);
       err != RdKafka::ERR_NO_ERROR) {
     Warn(absl::StrCat("seek ", key.first, "/", key.second, " to ", position,
-                       ": ", RdKafka::err2str(err)));
+                      ": ", RdKafka::err2str(err)));
   }
   if (backoff > absl::ZeroDuration()) {
     part.resume_at = absl::Now() + backoff;
@@ -597,8 +593,8 @@ void KafkaIngest::Consumer::RefreshStats() {
     s.position =
         engine_->source_offsets().Get(key.first, key.second).value_or(-1);
     int64_t low = -1, high = -1;
-    if (consumer_->get_watermark_offsets(key.first, key.second, &low,
-                                         &high) == RdKafka::ERR_NO_ERROR &&
+    if (consumer_->get_watermark_offsets(key.first, key.second, &low, &high) ==
+            RdKafka::ERR_NO_ERROR &&
         high >= 0) {
       part.high_watermark = high;
     }

@@ -104,8 +104,8 @@ class KafkaIngest {
   // starts consuming. `engine`, `committer` and `decisions` (may be null)
   // must outlive the object. INVALID_ARGUMENT for a bad option or property.
   static absl::StatusOr<std::unique_ptr<KafkaIngest>> Start(
-      Options options, const core::Engine* engine,
-      store::Committer* committer, const service::DecisionCache* decisions);
+      Options options, const core::Engine* engine, store::Committer* committer,
+      const service::DecisionCache* decisions);
 
   ~KafkaIngest();
   KafkaIngest(const KafkaIngest&) = delete;

@@ -58,8 +58,9 @@ absl::Status ParseJson(absl::string_view payload, Message message,
     if (event.ok()) return absl::OkStatus();
     request->Clear();
     if (message == Message::kEvent) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "payload: not a FeedbackEvent in JSON: ", event.message().ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("payload: not a FeedbackEvent in JSON: ",
+                       event.message().ToString()));
     }
     if (!absl::StrContains(payload, "\"events\"")) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -68,8 +69,9 @@ absl::Status ParseJson(absl::string_view payload, Message message,
     }
   }
   if (const auto status = parse(request); !status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "payload: not a FeedbackRequest in JSON: ", status.message().ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("payload: not a FeedbackRequest in JSON: ",
+                     status.message().ToString()));
   }
   return absl::OkStatus();
 }
@@ -106,7 +108,8 @@ absl::StatusOr<core::FeedbackBatch> DecodeRecord(
     return absl::InvalidArgumentError("payload: not a binary FeedbackEvent");
   }
   if (request.events_size() == 0) {
-    return absl::InvalidArgumentError("payload: a FeedbackRequest without events");
+    return absl::InvalidArgumentError(
+        "payload: a FeedbackRequest without events");
   }
   return service::FeedbackFromProto(request, decisions);
 }

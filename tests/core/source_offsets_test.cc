@@ -31,7 +31,9 @@ double Views(const Engine& engine, const std::string& arm) {
 
 class SourceOffsetsTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(engine_.Apply(NewRoom("r", {"a", "b"})).ok()); }
+  void SetUp() override {
+    ASSERT_TRUE(engine_.Apply(NewRoom("r", {"a", "b"})).ok());
+  }
   Engine engine_;
 };
 

@@ -152,7 +152,8 @@ TEST(LogCodecTest, KeepsTheSourceRangeOfKafkaBatches) {
   e.arm_id = "a";
   e.views = 3;
   for (std::vector<core::FeedbackEvent> events :
-       {std::vector<core::FeedbackEvent>{e}, std::vector<core::FeedbackEvent>{}}) {
+       {std::vector<core::FeedbackEvent>{e},
+        std::vector<core::FeedbackEvent>{}}) {
     core::FeedbackBatch batch;
     batch.events = events;
     batch.source = core::SourceRange{"clicks", 7, 1200, 1300};
