@@ -16,8 +16,11 @@ using ::banditd::testing::AllocationCount;
 namespace banditd::core {
 namespace {
 
-// Allocations of one Sample call in a room of `arms` arms under `kind`.
-long AllocationsPerSample(int arms, PolicyKind kind, int context_items) {
+// Allocations of one Sample call in a room of `arms` arms under `kind`
+// (epsilon-greedy with `epsilon`: 0 always exploits, 1 always explores; the
+// two branches allocate differently, so a random mix made the test flaky).
+long AllocationsPerSample(int arms, PolicyKind kind, int context_items,
+                          double epsilon = 0.1) {
   Engine engine;
   CreateRoom create;
   create.room_id = "r";
@@ -27,6 +30,7 @@ long AllocationsPerSample(int arms, PolicyKind kind, int context_items) {
   q.room_id = "r";
   q.k = 10;
   q.policy.kind = kind;
+  if (kind == PolicyKind::kEpsilonGreedy) q.policy.epsilon = epsilon;
   FeedbackBatch batch;
   for (int i = 0; i < arms; ++i) {
     FeedbackEvent e;
@@ -48,13 +52,18 @@ long AllocationsPerSample(int arms, PolicyKind kind, int context_items) {
 }
 
 TEST(SampleAllocTest, AllocationsDoNotGrowWithArms) {
-  for (PolicyKind kind : {PolicyKind::kCtr, PolicyKind::kUcb1, PolicyKind::kBucb,
-                          PolicyKind::kThompson, PolicyKind::kEpsilonGreedy}) {
+  for (PolicyKind kind :
+       {PolicyKind::kCtr, PolicyKind::kUcb1, PolicyKind::kBucb,
+        PolicyKind::kThompson, PolicyKind::kEpsilonGreedy}) {
     for (int items : {0, 5}) {
-      const long small = AllocationsPerSample(20, kind, items);
-      const long large = AllocationsPerSample(5000, kind, items);
-      EXPECT_EQ(small, large) << PolicyKindName(kind) << " items " << items;
-      EXPECT_LE(large, 20) << PolicyKindName(kind) << " items " << items;
+      for (double epsilon : {0.0, 1.0}) {
+        if (kind != PolicyKind::kEpsilonGreedy && epsilon > 0) continue;
+        const long small = AllocationsPerSample(20, kind, items, epsilon);
+        const long large = AllocationsPerSample(5000, kind, items, epsilon);
+        EXPECT_EQ(small, large) << PolicyKindName(kind) << " items " << items
+                                << " epsilon " << epsilon;
+        EXPECT_LE(large, 20) << PolicyKindName(kind) << " items " << items;
+      }
     }
   }
 }

@@ -61,11 +61,12 @@ TEST(HttpRulesTest, MatchesEachRouteToItsMethod) {
   EXPECT_EQ(MethodOf(rules, "POST", "/v1/rooms/r:sample"), "Sample");
   EXPECT_EQ(MethodOf(rules, "POST", "/v1/feedback"), "Feedback");
   EXPECT_EQ(MethodOf(rules, "GET", "/v1/rooms/r/stats"), "GetStats");
+  EXPECT_EQ(MethodOf(rules, "GET", "/v1/rooms/r/arms"), "ListArms");
 }
 
 TEST(HttpRulesTest, RejectsWhatNoRouteTakes) {
   HttpRules rules = Rules();
-  EXPECT_EQ(MethodOf(rules, "GET", "/v1/rooms/r/arms"), "<none>");
+  EXPECT_EQ(MethodOf(rules, "DELETE", "/v1/rooms/r/arms"), "<none>");
   EXPECT_EQ(MethodOf(rules, "POST", "/v1/rooms/r:explode"), "<none>");
   EXPECT_EQ(MethodOf(rules, "GET", "/v1/rooms/"), "<none>");  // empty id
   EXPECT_EQ(MethodOf(rules, "GET", "/v1/rooms//stats"), "<none>");
