@@ -1,3 +1,11 @@
+// KafkaIngest: one consumer thread per server that reads Feedback records,
+// gathers them per partition, submits them through admission and the
+// committer with their offset ranges, and handles what comes back (fenced
+// ranges, refused batches retried record by record, dead letters, pauses).
+// Over 500 lines: these steps share one per-partition state machine
+// (Partition) that only the consumer thread touches; split, each file would
+// need that state's invariants restated.
+
 #include "server/ingest/kafka_ingest.h"
 
 #include <librdkafka/rdkafkacpp.h>
