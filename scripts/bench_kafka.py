@@ -85,12 +85,17 @@ def kafka_round(args, broker: Broker, work: Path, fmt: str) -> tuple[float, floa
                 p.poll(0.05)
     assert p.flush(120) == 0
     data = work / f"k-{topic}"
+    # Records for a missing room are dead-lettered: create the room on a
+    # server without Kafka first, then restart it on the same data.
+    proc, _, client = start_banditd(args.banditd, data)
+    client.create_room("bench", arms)
+    proc.terminate()
+    proc.wait(30)
+    client.close()
     proc, _, client = start_banditd(
         args.banditd, data, f"--kafka_brokers={broker.bootstrap}", f"--kafka_topics={topic}",
         f"--kafka_group=g-{topic}", f"--kafka_batch_events={args.batch}", "--kafka_start=earliest")
     try:
-        # Records for a missing room are dead-lettered: the room first.
-        client.create_room("bench", arms)
         t0 = c0 = None
         v0 = 0.0
         deadline = time.monotonic() + 600
