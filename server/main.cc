@@ -122,6 +122,10 @@ ABSL_FLAG(absl::Duration, decision_log_max_age, absl::Hours(24 * 7),
           "Decision log retention: rows older than this are deleted.");
 ABSL_FLAG(int64_t, decision_log_max_rows, 10'000'000,
           "Decision log retention: at most this many decisions are kept.");
+ABSL_FLAG(int64_t, decision_log_max_queued_bytes, int64_t{64} << 20,
+          "Decision log: most bytes of decisions and outcomes waiting to be "
+          "written (a Sample may list many candidates); beyond, they are "
+          "dropped and counted.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::ZeroDuration(),
           "On SIGTERM, how long to keep serving while health checks (gRPC "
@@ -543,6 +547,8 @@ int main(int argc, char** argv) {
         absl::StrCat(absl::GetFlag(FLAGS_data_dir), "/decisions.sqlite");
     log_options.max_age = absl::GetFlag(FLAGS_decision_log_max_age);
     log_options.max_rows = absl::GetFlag(FLAGS_decision_log_max_rows);
+    log_options.max_queued_bytes = static_cast<size_t>(std::max<int64_t>(
+        absl::GetFlag(FLAGS_decision_log_max_queued_bytes), 0));
     absl::StatusOr<std::unique_ptr<banditd::store::DecisionLog>> opened =
         banditd::store::DecisionLog::Open(log_options);
     if (!opened.ok()) {

@@ -162,23 +162,49 @@ DecisionLog::~DecisionLog() {
   sqlite3_close(db_);
 }
 
-void DecisionLog::AddDecision(DecisionRecord record) {
-  absl::MutexLock lock(&mu_);
-  if (decisions_.size() + outcomes_.size() >= options_.max_queued) {
+namespace {
+
+size_t StringsBytes(const std::vector<std::string>& strings) {
+  size_t bytes = strings.size() * sizeof(std::string);
+  for (const std::string& s : strings) bytes += s.size();
+  return bytes;
+}
+
+// Estimated memory of a queued record.
+size_t RecordBytes(const DecisionRecord& d) {
+  return sizeof(d) + d.decision_id.size() + d.room_id.size() +
+         d.segment.size() + StringsBytes(d.context_items) +
+         StringsBytes(d.candidate_arm_ids) + StringsBytes(d.excluded_arm_ids) +
+         StringsBytes(d.arm_ids) +
+         (d.features.size() + d.propensities.size()) * sizeof(double);
+}
+
+size_t RecordBytes(const OutcomeRecord& o) {
+  return sizeof(o) + o.decision_id.size() + o.arm_id.size();
+}
+
+}  // namespace
+
+bool DecisionLog::Admit(size_t bytes) {
+  if (decisions_.size() + outcomes_.size() >= options_.max_queued ||
+      queued_bytes_ + bytes > options_.max_queued_bytes) {
     ++stats_.dropped;
-    return;
+    return false;
   }
-  decisions_.push_back(std::move(record));
+  queued_bytes_ += bytes;
+  return true;
+}
+
+void DecisionLog::AddDecision(DecisionRecord record) {
+  const size_t bytes = RecordBytes(record);
+  absl::MutexLock lock(&mu_);
+  if (Admit(bytes)) decisions_.push_back(std::move(record));
 }
 
 void DecisionLog::AddOutcomes(std::vector<OutcomeRecord> records) {
   absl::MutexLock lock(&mu_);
   for (OutcomeRecord& r : records) {
-    if (decisions_.size() + outcomes_.size() >= options_.max_queued) {
-      ++stats_.dropped;
-      continue;
-    }
-    outcomes_.push_back(std::move(r));
+    if (Admit(RecordBytes(r))) outcomes_.push_back(std::move(r));
   }
 }
 
@@ -217,6 +243,7 @@ absl::Status DecisionLog::WriteQueued() {
     absl::MutexLock lock(&mu_);
     decisions.swap(decisions_);
     outcomes.swap(outcomes_);
+    queued_bytes_ = 0;
   }
   if (decisions.empty() && outcomes.empty()) return absl::OkStatus();
   absl::Status status = Exec(db_, "BEGIN");

@@ -65,6 +65,9 @@ class DecisionLog {
     int64_t max_rows = 10'000'000;
     absl::Duration flush_interval = absl::Milliseconds(100);
     size_t max_queued = 100'000;
+    // Bytes the queue may hold (RecordBytes): a Sample may list many
+    // candidate arms, so a count alone does not bound memory.
+    size_t max_queued_bytes = size_t{64} << 20;
   };
   struct Stats {
     int64_t decisions_written = 0;
@@ -92,6 +95,8 @@ class DecisionLog {
   DecisionLog(Options options, sqlite3* db);
   void Run();
   absl::Status WriteQueued() ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts `bytes` into the queue, or a drop when it is full.
+  bool Admit(size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ApplyRetention(absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
 
@@ -99,6 +104,7 @@ class DecisionLog {
   mutable absl::Mutex mu_;
   std::vector<DecisionRecord> decisions_ ABSL_GUARDED_BY(mu_);
   std::vector<OutcomeRecord> outcomes_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
   // Serializes use of the connection (writer thread, Flush, Read).

@@ -116,6 +116,29 @@ TEST_F(DecisionLogTest, RetentionByAgeDeletesOnlyExpiredRowsAndTheirOutcomes) {
   EXPECT_EQ(Ids(*log), std::vector<std::string>{"d20"});
 }
 
+TEST_F(DecisionLogTest, QueueIsBoundedInBytes) {
+  DecisionLog::Options options;
+  options.path = (dir_ / "decisions.sqlite").string();
+  options.flush_interval = absl::Hours(1);  // only Flush writes
+  options.max_queued_bytes = 64 << 10;
+  absl::StatusOr<std::unique_ptr<DecisionLog>> log = DecisionLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  // A Sample listing 10,000 candidates: about 300 KB queued, over the bound.
+  DecisionRecord big = Decision(1, kT0);
+  for (int i = 0; i < 10000; ++i) {
+    big.candidate_arm_ids.push_back(absl::StrCat("candidate-", i));
+  }
+  (*log)->AddDecision(std::move(big));
+  (*log)->AddDecision(Decision(2, kT0));
+  EXPECT_EQ((*log)->stats().dropped, 1);
+  ASSERT_TRUE((*log)->Flush().ok());
+  EXPECT_EQ(Ids(**log), std::vector<std::string>{"d2"});
+  // Flushing empties the queue's byte count: small records fit again.
+  (*log)->AddDecision(Decision(3, kT0));
+  ASSERT_TRUE((*log)->Flush().ok());
+  EXPECT_EQ((*log)->stats().dropped, 1);
+}
+
 TEST_F(DecisionLogTest, RetentionByRowsKeepsTheNewest) {
   auto log = Open(absl::Hours(24), 3);
   ASSERT_NE(log, nullptr);
