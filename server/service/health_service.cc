@@ -21,7 +21,7 @@ class HealthService::Watcher final
 
   void Send(ServingStatus status) {
     absl::MutexLock lock(&mu_);
-    if (finishing_) return;
+    if (finishing_ || end_status_.has_value()) return;
     if (writing_) {
       pending_ = status;
       return;
@@ -42,7 +42,9 @@ class HealthService::Watcher final
       EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
       return;
     }
-    if (pending_.has_value() && !end_status_.has_value()) {
+    // A status queued behind this write goes out before an end that came
+    // meanwhile: SIGTERM queues NOT_SERVING, then ends the stream.
+    if (pending_.has_value()) {
       const ServingStatus next = *pending_;
       pending_.reset();
       WriteLocked(next);
