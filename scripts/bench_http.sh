@@ -4,12 +4,13 @@
 #   * Feedback: one event per call (one view on arm_<n mod 100>);
 # at CONCURRENCY concurrent calls: gRPC with bench/grpc_load.cc (C++ callback
 # client), HTTP with wrk (Debian's; Lua scripts in bench/http/), kept-alive
-# connections, one per concurrent call. Prints throughput, latency and the
-# HTTP/gRPC ratio.
+# connections, one per concurrent call. ROUNDS rounds alternate which path
+# runs first; prints each run (throughput, p50, server CPU per call) and the
+# median HTTP/gRPC ratio of the rounds.
 #   scripts/bench_http.sh
 # Environment: BANDITD (build/banditd), LOAD (build/bench/banditd_grpc_load),
 # PORT (50161), HTTP_PORT (8161), DURATION (5s), CONCURRENCY ("1 32"),
-# SERVER_FLAGS (extra banditd flags).
+# MODES ("sample feedback"), ROUNDS (3), SERVER_FLAGS (extra banditd flags).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BANDITD=${BANDITD:-build/banditd}
@@ -18,6 +19,8 @@ PORT=${PORT:-50161}
 HTTP_PORT=${HTTP_PORT:-8161}
 DURATION=${DURATION:-5s}
 CONCURRENCY=${CONCURRENCY:-"1 32"}
+MODES=${MODES:-"sample feedback"}
+ROUNDS=${ROUNDS:-3}
 SERVER_FLAGS=${SERVER_FLAGS:-}
 command -v wrk >/dev/null || { echo "no wrk: run scripts/setup.sh" >&2; exit 1; }
 [[ -x $BANDITD ]] || { echo "no $BANDITD: run scripts/build.sh" >&2; exit 1; }
@@ -44,33 +47,61 @@ done
 "$LOAD" --target="127.0.0.1:$PORT" --mode=sample --duration=1s --concurrency=1 \
   --label=setup >/dev/null
 
-echo "== machine: $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg); ${DURATION} per run"
-grpc() {  # grpc MODE C -> calls/s
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+TICK=$(getconf CLK_TCK)
+# grpc MODE C FILE: one gRPC run; FILE gets "calls/s p50_ms server_us/call".
+grpc() {
   "$LOAD" --target="127.0.0.1:$PORT" --mode="$1" --concurrency="$2" \
     --duration="$DURATION" --setup=false --server_pid="$SERVER" \
-    --label="grpc_$1_c$2" >"$OUT/grpc_$1_c$2.txt"
-  awk '{sub("/s", "", $2); print $2 + 0}' "$OUT/grpc_$1_c$2.txt"
+    --label="grpc_$1_c$2" >"$3.txt"
+  awk '{sub("/s", "", $2); for (i = 1; i <= NF; i++) {
+          if ($i == "p50") p50 = $(i + 1);
+          if ($i == "server") cpu = $(i + 2) }
+        print $2 + 0, p50, cpu}' "$3.txt" >"$3"
 }
-http() {  # http MODE C -> calls/s
-  local threads=$(( $2 < 2 ? 1 : 2 ))
+# http MODE C FILE: one wrk run, same FILE format.
+http() {
+  local threads=$(( $2 < 2 ? 1 : 2 )) before after
+  before=$(server_ticks)
   wrk -t"$threads" -c"$2" -d"$DURATION" --latency -s "bench/http/$1.lua" \
-    "http://127.0.0.1:$HTTP_PORT" >"$OUT/http_$1_c$2.txt"
-  if ! grep -q "^non-200 0$" "$OUT/http_$1_c$2.txt"; then
-    echo "http $1 c$2: replies other than 200, see $OUT/http_$1_c$2.txt" >&2
+    "http://127.0.0.1:$HTTP_PORT" >"$3.txt"
+  after=$(server_ticks)
+  if ! grep -q "^non-200 0$" "$3.txt"; then
+    echo "http $1 c$2: replies other than 200, see $3.txt" >&2
   fi
-  awk '/^Requests\/sec/ {print $2 + 0}' "$OUT/http_$1_c$2.txt"
+  # wrk's time run includes its warm-up; CPU per call over all its requests.
+  awk -v ticks=$((after - before)) -v hz="$TICK" '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
+                     if (v ~ /s$/) return v * 1000; return v }
+    / requests in / { n = $1 }
+    /^Requests\/sec/ { rate = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    END { printf "%.0f %.3f %.1f\n", rate, p50, ticks / hz * 1e6 / n }' \
+    "$3.txt" >"$3"
 }
-p50() { awk '$1 == "50%" {print $2}' "$OUT/http_$1_c$2.txt"; }
-p99() { awk '$1 == "99%" {print $2}' "$OUT/http_$1_c$2.txt"; }
 
-printf '%-10s %5s %12s %12s %7s %12s %12s\n' call conc "gRPC calls/s" \
-  "HTTP calls/s" "ratio" "HTTP p50" "HTTP p99"
-for mode in sample feedback; do
+echo "== machine: $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg); ${DURATION} per run, $ROUNDS rounds"
+printf '%-9s %4s %5s %10s %10s %7s %8s %8s %8s %8s\n' call conc round \
+  "gRPC /s" "HTTP /s" ratio "gRPC p50" "HTTP p50" "gRPC us" "HTTP us"
+for mode in $MODES; do
   for c in $CONCURRENCY; do
-    g=$(grpc "$mode" "$c")
-    h=$(http "$mode" "$c")
-    printf '%-10s %5s %12.0f %12.0f %7.2f %12s %12s\n' "$mode" "$c" "$g" "$h" \
-      "$(python3 -c "print($h / max($g, 1))")" "$(p50 "$mode" "$c")" \
-      "$(p99 "$mode" "$c")"
+    ratios=()
+    for round in $(seq "$ROUNDS"); do
+      f="$OUT/${mode}_c${c}_r$round"
+      if (( round % 2 )); then
+        grpc "$mode" "$c" "$f.grpc"; http "$mode" "$c" "$f.http"
+      else
+        http "$mode" "$c" "$f.http"; grpc "$mode" "$c" "$f.grpc"
+      fi
+      read -r g gp gu <"$f.grpc"
+      read -r h hp hu <"$f.http"
+      r=$(python3 -c "print(f'{$h / max($g, 1):.2f}')")
+      ratios+=("$r")
+      printf '%-9s %4s %5s %10.0f %10.0f %7s %8s %8s %8s %8s\n' "$mode" "$c" \
+        "$round" "$g" "$h" "$r" "$gp" "$hp" "$gu" "$hu"
+    done
+    echo "$mode c=$c: HTTP/gRPC median $(printf '%s\n' "${ratios[@]}" | sort -n |
+      awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') (rounds: ${ratios[*]})"
   done
 done
+echo "== load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,10 +7,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
+#include "grpc/grpc.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -72,6 +73,17 @@ class HttpGateway::Handler {
   Handler(const HttpRules* rules, std::shared_ptr<grpc::Channel> channel)
       : rules_(rules), stub_(std::move(channel)) {}
 
+  ~Handler() {
+    absl::MutexLock lock(&mu_);
+    for (std::unique_ptr<grpc::CompletionQueue>& cq : queues_) {
+      cq->Shutdown();
+      void* tag;
+      bool ok;
+      while (cq->Next(&tag, &ok)) {
+      }
+    }
+  }
+
   void Handle(const httplib::Request& req, httplib::Response& res) {
     std::optional<HttpMatch> match = rules_->Match(req.method, req.path);
     if (!match.has_value()) {
@@ -126,17 +138,10 @@ class HttpGateway::Handler {
     const grpc::ByteBuffer request_bytes =
         ToByteBuffer(request->SerializeAsString());
     grpc::ByteBuffer response_bytes;
-    grpc::Status status;
-    absl::Notification done;
-    stub_.UnaryCall(
+    grpc::Status status = Call(
         &context,
         absl::StrCat("/", method->service()->full_name(), "/", method->name()),
-        grpc::StubOptions(), &request_bytes, &response_bytes,
-        [&status, &done](grpc::Status s) {
-          status = std::move(s);
-          done.Notify();
-        });
-    done.WaitForNotification();
+        request_bytes, &response_bytes);
     if (std::string id = RequestIdOf(context); !id.empty()) {
       res.set_header("X-Request-Id", std::move(id));
     }
@@ -163,8 +168,57 @@ class HttpGateway::Handler {
   }
 
  private:
+  // One unary call over the in-process channel, waited for on this thread.
+  // The completion goes to a non-polling completion queue that this thread
+  // waits on: the server's thread that finishes the call wakes this one
+  // directly. (A callback stub hands the completion to one of gRPC's callback
+  // threads first, one more thread wake-up per call; a blocking stub's
+  // polling queue makes the HTTP threads join the server's epoll polling.)
+  grpc::Status Call(grpc::ClientContext* context, const std::string& method,
+                    const grpc::ByteBuffer& request,
+                    grpc::ByteBuffer* response) {
+    std::unique_ptr<grpc::CompletionQueue> cq = TakeQueue();
+    grpc::Status status;
+    std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+        stub_.PrepareUnaryCall(context, method, request, cq.get());
+    call->StartCall();
+    call->Finish(response, &status, cq.get());
+    // Only the destructor shuts a queue down, and never one in use: Next
+    // returns the Finish tag.
+    void* tag = nullptr;
+    bool ok = false;
+    cq->Next(&tag, &ok);
+    ReturnQueue(std::move(cq));
+    return status;
+  }
+
+  std::unique_ptr<grpc::CompletionQueue> TakeQueue() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!queues_.empty()) {
+        std::unique_ptr<grpc::CompletionQueue> cq = std::move(queues_.back());
+        queues_.pop_back();
+        return cq;
+      }
+    }
+    grpc_completion_queue_attributes attributes{
+        GRPC_CQ_CURRENT_VERSION, GRPC_CQ_NEXT, GRPC_CQ_NON_POLLING, nullptr};
+    return std::make_unique<grpc::CompletionQueue>(grpc_completion_queue_create(
+        grpc_completion_queue_factory_lookup(&attributes), &attributes,
+        nullptr));
+  }
+
+  void ReturnQueue(std::unique_ptr<grpc::CompletionQueue> cq) {
+    absl::MutexLock lock(&mu_);
+    queues_.push_back(std::move(cq));
+  }
+
   const HttpRules* rules_;
   grpc::GenericStub stub_;
+  absl::Mutex mu_;
+  // Idle queues, at most one per HTTP thread.
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues_
+      ABSL_GUARDED_BY(mu_);
 };
 
 HttpGateway::~HttpGateway() { Stop(); }
