@@ -288,10 +288,18 @@ std::string BanditService::Remember(core::SampleQuery query,
                  std::move(query.context_items), std::move(query.features),
                  std::move(arm_ids)});
   }
-  std::string id =
-      decisions_->Put(Decision{query.room_id, query.segment,
-                               query.context_items, query.features, arm_ids});
-  decision_log_->AddDecision(DecisionRecordOf(id, query, result));
+  // The log's record is serialized from the query before the cache takes
+  // the query's fields.
+  store::EncodedDecision logged{{},
+                                absl::ToUnixMicros(absl::Now()),
+                                query.room_id,
+                                DecisionBodyOf(query, result)};
+  logged.decision_id = decisions_->Put(
+      Decision{std::move(query.room_id), std::move(query.segment),
+               std::move(query.context_items), std::move(query.features),
+               std::move(arm_ids)});
+  std::string id = logged.decision_id;
+  decision_log_->AddDecision(std::move(logged));
   return id;
 }
 

@@ -5,6 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "server/service/convert.h"
+#include "server/store/decision_body.h"
 
 namespace banditd::service {
 namespace {
@@ -106,29 +107,22 @@ class ExportReactor : public grpc::ServerWriteReactor<v1::LoggedDecision> {
 
 }  // namespace
 
-store::DecisionRecord DecisionRecordOf(const std::string& decision_id,
-                                       const core::SampleQuery& query,
-                                       const core::SampleResult& result) {
-  store::DecisionRecord r;
-  r.decision_id = decision_id;
-  r.time_micros = absl::ToUnixMicros(absl::Now());
-  r.room_id = query.room_id;
-  r.segment = query.segment;
-  r.context_items = query.context_items;
-  r.features = query.features;
-  r.candidate_arm_ids = query.candidate_arm_ids;
-  r.excluded_arm_ids = query.excluded_arm_ids;
-  r.eligible_arms = result.eligible_arms;
-  r.k = query.k == 0 ? 1 : query.k;
-  r.policy_kind = static_cast<int>(result.policy.kind);
-  r.arm_ids.reserve(result.arms.size());
-  r.propensities.reserve(result.arms.size());
-  for (const core::ScoredArm& arm : result.arms) {
-    r.arm_ids.push_back(arm.arm_id);
-    r.propensities.push_back(arm.propensity.value_or(0));
-  }
-  r.propensity_draws = result.propensity_draws;
-  return r;
+std::string DecisionBodyOf(const core::SampleQuery& query,
+                           const core::SampleResult& result) {
+  store::DecisionBodyWriter w;
+  w.Segment(query.segment)
+      .ContextItems(query.context_items)
+      .Features(query.features)
+      .CandidateArmIds(query.candidate_arm_ids)
+      .ExcludedArmIds(query.excluded_arm_ids)
+      .EligibleArms(result.eligible_arms)
+      .K(query.k == 0 ? 1 : query.k)
+      .Policy(static_cast<int32_t>(result.policy.kind));
+  for (const core::ScoredArm& arm : result.arms) w.ArmId(arm.arm_id);
+  w.Propensities(result.arms.size(), [&result](size_t i) {
+     return result.arms[i].propensity.value_or(0);
+   }).PropensityDraws(result.propensity_draws);
+  return std::move(w).Finish();
 }
 
 grpc::ServerWriteReactor<v1::LoggedDecision>* StartDecisionExport(

@@ -4,36 +4,59 @@
 
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "banditd/internal/v1/log.pb.h"
+#include "server/store/decision_body.h"
 
 namespace banditd::store {
 namespace {
 
 namespace pb = ::banditd::internal::v1;
 
-constexpr char kSchema[] = R"sql(
-CREATE TABLE IF NOT EXISTS decisions (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  decision_id TEXT NOT NULL UNIQUE,
-  time_us INTEGER NOT NULL,
-  room_id TEXT NOT NULL,
-  body BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS decisions_room ON decisions (room_id, seq);
--- No index on time_us: each one costs every insert (issue 15: Sample with
--- the log on within 80 % of off); retention walks seq order instead.
-DROP INDEX IF EXISTS decisions_time;
-CREATE TABLE IF NOT EXISTS outcomes (
-  decision_seq INTEGER NOT NULL,
-  arm_id TEXT NOT NULL,
-  views INTEGER NOT NULL,
-  clicks INTEGER NOT NULL,
-  reward REAL NOT NULL,
-  time_us INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS outcomes_decision ON outcomes (decision_seq);
-)sql";
+// Schema 2 (PRAGMA user_version): decisions in sequence order with no
+// secondary index (export filters by room while walking seq order: a linear
+// scan over all its pages); outcomes keyed by decision id.
+#define BANDITD_DECISION_TABLES              \
+  "CREATE TABLE IF NOT EXISTS decisions ("   \
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT," \
+  "  decision_id TEXT NOT NULL,"             \
+  "  time_us INTEGER NOT NULL,"              \
+  "  room_id TEXT NOT NULL,"                 \
+  "  body BLOB NOT NULL);"                   \
+  "CREATE TABLE IF NOT EXISTS outcomes ("    \
+  "  decision_id TEXT NOT NULL,"             \
+  "  arm_id TEXT NOT NULL,"                  \
+  "  views INTEGER NOT NULL,"                \
+  "  clicks INTEGER NOT NULL,"               \
+  "  reward REAL NOT NULL,"                  \
+  "  time_us INTEGER NOT NULL);"             \
+  "CREATE INDEX IF NOT EXISTS outcomes_decision ON outcomes (decision_id);"
+
+constexpr char kSchema[] = BANDITD_DECISION_TABLES "PRAGMA user_version = 2;";
+
+// Schema 1 (before: a unique index on decision_id, an index on room_id, and
+// outcomes keyed by the decision's seq) to 2, keeping every row and the
+// sequence counter, so that exports resume where they were.
+constexpr char kMigrateFrom1[] =
+    "BEGIN;"
+    "ALTER TABLE decisions RENAME TO decisions_v1;"
+    "ALTER TABLE outcomes RENAME TO outcomes_v1;"
+    "DROP INDEX IF EXISTS decisions_room;"
+    "DROP INDEX IF EXISTS outcomes_decision;" BANDITD_DECISION_TABLES
+    "INSERT INTO decisions SELECT seq, decision_id, time_us, room_id, body "
+    "  FROM decisions_v1 ORDER BY seq;"
+    "INSERT INTO outcomes SELECT d.decision_id, o.arm_id, o.views, o.clicks, "
+    "  o.reward, o.time_us FROM outcomes_v1 o "
+    "  JOIN decisions_v1 d ON d.seq = o.decision_seq ORDER BY o.rowid;"
+    "DELETE FROM sqlite_sequence WHERE name = 'decisions';"
+    "UPDATE sqlite_sequence SET name = 'decisions' "
+    "  WHERE name = 'decisions_v1';"
+    "DROP TABLE outcomes_v1;"
+    "DROP TABLE decisions_v1;"
+    "PRAGMA user_version = 2;"
+    "COMMIT;";
+#undef BANDITD_DECISION_TABLES
 
 absl::Status SqlError(sqlite3* db, absl::string_view what) {
   return absl::UnavailableError(
@@ -83,22 +106,54 @@ class Stmt {
 };
 
 std::string EncodeBody(const DecisionRecord& r) {
-  pb::DecisionEntry e;
-  e.set_segment(r.segment);
-  e.mutable_context_items()->Add(r.context_items.begin(),
-                                 r.context_items.end());
-  e.mutable_features()->Add(r.features.begin(), r.features.end());
-  e.mutable_candidate_arm_ids()->Add(r.candidate_arm_ids.begin(),
-                                     r.candidate_arm_ids.end());
-  e.mutable_excluded_arm_ids()->Add(r.excluded_arm_ids.begin(),
-                                    r.excluded_arm_ids.end());
-  e.set_eligible_arms(r.eligible_arms);
-  e.set_k(r.k);
-  e.set_policy(static_cast<pb::PolicyKind>(r.policy_kind));
-  e.mutable_arm_ids()->Add(r.arm_ids.begin(), r.arm_ids.end());
-  e.mutable_propensities()->Add(r.propensities.begin(), r.propensities.end());
-  e.set_propensity_draws(r.propensity_draws);
-  return e.SerializeAsString();
+  DecisionBodyWriter w;
+  w.Segment(r.segment)
+      .ContextItems(r.context_items)
+      .Features(r.features)
+      .CandidateArmIds(r.candidate_arm_ids)
+      .ExcludedArmIds(r.excluded_arm_ids)
+      .EligibleArms(r.eligible_arms)
+      .K(r.k)
+      .Policy(r.policy_kind);
+  for (const std::string& id : r.arm_ids) w.ArmId(id);
+  w.Propensities(r.propensities.size(), [&r](size_t i) {
+     return r.propensities[i];
+   }).PropensityDraws(r.propensity_draws);
+  return std::move(w).Finish();
+}
+
+// The schema version of an open file: 0 for a new file, 1 for one written
+// before user_version was set (it has the v1 tables), else user_version.
+absl::StatusOr<int> SchemaVersion(sqlite3* db) {
+  Stmt version(db, "PRAGMA user_version");
+  if (!version.ok() || version.Step() != SQLITE_ROW) {
+    return SqlError(db, "user_version");
+  }
+  const int v = sqlite3_column_int(version.get(), 0);
+  if (v != 0) return v;
+  Stmt v1(db,
+          "SELECT COUNT(*) FROM pragma_table_info('outcomes') "
+          "WHERE name = 'decision_seq'");
+  if (!v1.ok() || v1.Step() != SQLITE_ROW) return SqlError(db, "schema");
+  return sqlite3_column_int(v1.get(), 0) > 0 ? 1 : 0;
+}
+
+absl::Status PrepareSchema(sqlite3* db) {
+  absl::StatusOr<int> version = SchemaVersion(db);
+  if (!version.ok()) return version.status();
+  if (*version == 1) {
+    if (absl::Status s = Exec(db, kMigrateFrom1); !s.ok()) {
+      (void)Exec(db, "ROLLBACK");
+      return s;
+    }
+    return absl::OkStatus();
+  }
+  if (*version > 2) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("decision log: schema version ", *version,
+                     " is newer than this server's (2); use a newer banditd"));
+  }
+  return Exec(db, kSchema);
 }
 
 bool DecodeBody(std::string_view bytes, DecisionRecord* r) {
@@ -137,12 +192,12 @@ absl::StatusOr<std::unique_ptr<DecisionLog>> DecisionLog::Open(
   }
   // Decisions are analytics, not state: a crash may lose the last flush
   // interval's rows, so no fsync per transaction.
-  for (const char* sql :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
-    if (absl::Status s = Exec(db, sql); !s.ok()) {
-      sqlite3_close(db);
-      return s;
-    }
+  absl::Status s = Exec(db, "PRAGMA journal_mode=WAL");
+  if (s.ok()) s = Exec(db, "PRAGMA synchronous=NORMAL");
+  if (s.ok()) s = PrepareSchema(db);
+  if (!s.ok()) {
+    sqlite3_close(db);
+    return s;
   }
   return std::unique_ptr<DecisionLog>(new DecisionLog(std::move(options), db));
 }
@@ -164,19 +219,10 @@ DecisionLog::~DecisionLog() {
 
 namespace {
 
-size_t StringsBytes(const std::vector<std::string>& strings) {
-  size_t bytes = strings.size() * sizeof(std::string);
-  for (const std::string& s : strings) bytes += s.size();
-  return bytes;
-}
-
-// Estimated memory of a queued record.
-size_t RecordBytes(const DecisionRecord& d) {
-  return sizeof(d) + d.decision_id.size() + d.room_id.size() +
-         d.segment.size() + StringsBytes(d.context_items) +
-         StringsBytes(d.candidate_arm_ids) + StringsBytes(d.excluded_arm_ids) +
-         StringsBytes(d.arm_ids) +
-         (d.features.size() + d.propensities.size()) * sizeof(double);
+// Memory of a queued record.
+size_t RecordBytes(const EncodedDecision& d) {
+  return sizeof(d) + d.decision_id.capacity() + d.room_id.capacity() +
+         d.body.capacity();
 }
 
 size_t RecordBytes(const OutcomeRecord& o) {
@@ -195,10 +241,15 @@ bool DecisionLog::Admit(size_t bytes) {
   return true;
 }
 
-void DecisionLog::AddDecision(DecisionRecord record) {
-  const size_t bytes = RecordBytes(record);
+void DecisionLog::AddDecision(const DecisionRecord& record) {
+  AddDecision(EncodedDecision{record.decision_id, record.time_micros,
+                              record.room_id, EncodeBody(record)});
+}
+
+void DecisionLog::AddDecision(EncodedDecision decision) {
+  const size_t bytes = RecordBytes(decision);
   absl::MutexLock lock(&mu_);
-  if (Admit(bytes)) decisions_.push_back(std::move(record));
+  if (Admit(bytes)) decisions_.push_back(std::move(decision));
 }
 
 void DecisionLog::AddOutcomes(std::vector<OutcomeRecord> records) {
@@ -235,7 +286,7 @@ void DecisionLog::Run() {
 absl::Status DecisionLog::Flush() { return WriteQueued(); }
 
 absl::Status DecisionLog::WriteQueued() {
-  std::vector<DecisionRecord> decisions;
+  std::vector<EncodedDecision> decisions;
   std::vector<OutcomeRecord> outcomes;
   // Hold db_mu_ across the swap so that writes keep the queue's order.
   absl::MutexLock db_lock(&db_mu_);
@@ -249,35 +300,30 @@ absl::Status DecisionLog::WriteQueued() {
   absl::Status status = Exec(db_, "BEGIN");
   if (status.ok()) {
     Stmt insert(db_,
-                "INSERT OR IGNORE INTO decisions (decision_id, time_us, "
-                "room_id, body) VALUES (?, ?, ?, ?)");
-    Stmt outcome(db_,
-                 "INSERT INTO outcomes SELECT seq, ?, ?, ?, ?, ? FROM "
-                 "decisions WHERE decision_id = ?");
+                "INSERT INTO decisions (decision_id, time_us, room_id, body) "
+                "VALUES (?, ?, ?, ?)");
+    Stmt outcome(db_, "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?)");
     if (!insert.ok() || !outcome.ok()) {
       status = SqlError(db_, "prepare");
     }
     for (size_t i = 0; status.ok() && i < decisions.size(); ++i) {
-      const DecisionRecord& d = decisions[i];
-      const std::string body = EncodeBody(d);
+      const EncodedDecision& d = decisions[i];
       insert.Text(1, d.decision_id);
       insert.Int(2, d.time_micros);
       insert.Text(3, d.room_id);
-      sqlite3_bind_blob(insert.get(), 4, body.data(),
-                        static_cast<int>(body.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(insert.get(), 4, d.body.data(),
+                        static_cast<int>(d.body.size()), SQLITE_STATIC);
       if (insert.Step() != SQLITE_DONE) status = SqlError(db_, "insert");
       insert.Reset();
     }
-    // An outcome whose decision is not logged (never, or retained no
-    // longer) matches no row and is dropped.
     for (size_t i = 0; status.ok() && i < outcomes.size(); ++i) {
       const OutcomeRecord& o = outcomes[i];
-      outcome.Text(1, o.arm_id);
-      outcome.Int(2, o.views);
-      outcome.Int(3, o.clicks);
-      outcome.Real(4, o.reward);
-      outcome.Int(5, o.time_micros);
-      outcome.Text(6, o.decision_id);
+      outcome.Text(1, o.decision_id);
+      outcome.Text(2, o.arm_id);
+      outcome.Int(3, o.views);
+      outcome.Int(4, o.clicks);
+      outcome.Real(5, o.reward);
+      outcome.Int(6, o.time_micros);
       if (outcome.Step() != SQLITE_DONE) status = SqlError(db_, "outcome");
       outcome.Reset();
     }
@@ -316,9 +362,14 @@ absl::Status DecisionLog::ApplyRetention(absl::Time now) {
                "decisions) - ?");
   by_rows.Int(1, options_.max_rows);
   if (by_rows.Step() != SQLITE_DONE) return SqlError(db_, "retention");
+  // An outcome comes after its decision: those older than the oldest
+  // decision kept belong to none kept (all of them when none is kept).
+  // Same walk as by age, over the outcomes' append order.
   return Exec(db_,
-              "DELETE FROM outcomes WHERE decision_seq < "
-              "(SELECT IFNULL(MIN(seq), 9223372036854775807) FROM decisions)");
+              "DELETE FROM outcomes WHERE rowid < COALESCE((SELECT rowid FROM "
+              "outcomes WHERE time_us >= (SELECT time_us FROM decisions ORDER "
+              "BY seq LIMIT 1) ORDER BY rowid LIMIT 1), (SELECT MAX(rowid) + 1 "
+              "FROM outcomes))");
 }
 
 absl::StatusOr<std::vector<JoinedDecision>> DecisionLog::Read(
@@ -353,29 +404,32 @@ absl::StatusOr<std::vector<JoinedDecision>> DecisionLog::Read(
     j.rewards.assign(n, 0);
   }
   if (rc != SQLITE_DONE) return SqlError(db_, "read");
-  if (out.empty()) return out;
-  Stmt sums(db_,
-            "SELECT decision_seq, arm_id, SUM(views), SUM(clicks), "
-            "SUM(reward) FROM outcomes WHERE decision_seq BETWEEN ? AND ? "
-            "GROUP BY decision_seq, arm_id");
-  sums.Int(1, out.front().sequence);
-  sums.Int(2, out.back().sequence);
-  absl::flat_hash_map<int64_t, JoinedDecision*> by_seq;
-  for (JoinedDecision& j : out) by_seq[j.sequence] = &j;
-  while ((rc = sums.Step()) == SQLITE_ROW) {
-    auto it = by_seq.find(sqlite3_column_int64(sums.get(), 0));
-    if (it == by_seq.end()) continue;
-    JoinedDecision& j = *it->second;
-    const std::string arm = sums.ColumnText(1);
-    for (size_t i = 0; i < j.decision.arm_ids.size(); ++i) {
-      if (j.decision.arm_ids[i] != arm) continue;
-      j.views[i] = static_cast<double>(sqlite3_column_int64(sums.get(), 2));
-      j.clicks[i] = static_cast<double>(sqlite3_column_int64(sums.get(), 3));
-      j.rewards[i] = sqlite3_column_double(sums.get(), 4);
-    }
-  }
-  if (rc != SQLITE_DONE) return SqlError(db_, "read outcomes");
+  if (absl::Status s = JoinOutcomes(out); !s.ok()) return s;
   return out;
+}
+
+absl::Status DecisionLog::JoinOutcomes(std::vector<JoinedDecision>& out) {
+  if (out.empty()) return absl::OkStatus();
+  Stmt sums(db_,
+            "SELECT arm_id, SUM(views), SUM(clicks), SUM(reward) FROM "
+            "outcomes WHERE decision_id = ? GROUP BY arm_id");
+  if (!sums.ok()) return SqlError(db_, "prepare read outcomes");
+  for (JoinedDecision& j : out) {
+    sums.Text(1, j.decision.decision_id);
+    int rc;
+    while ((rc = sums.Step()) == SQLITE_ROW) {
+      const std::string arm = sums.ColumnText(0);
+      for (size_t i = 0; i < j.decision.arm_ids.size(); ++i) {
+        if (j.decision.arm_ids[i] != arm) continue;
+        j.views[i] = static_cast<double>(sqlite3_column_int64(sums.get(), 1));
+        j.clicks[i] = static_cast<double>(sqlite3_column_int64(sums.get(), 2));
+        j.rewards[i] = sqlite3_column_double(sums.get(), 3);
+      }
+    }
+    if (rc != SQLITE_DONE) return SqlError(db_, "read outcomes");
+    sums.Reset();
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace banditd::store

@@ -34,6 +34,15 @@ struct DecisionRecord {
   int propensity_draws = 0;          // 0: exact
 };
 
+// A decision as queued for the writer: its body (DecisionEntry, see
+// DecisionBodyWriter) serialized on the request thread, once.
+struct EncodedDecision {
+  std::string decision_id;
+  int64_t time_micros = 0;
+  std::string room_id;
+  std::string body;
+};
+
 // A Feedback event that cited a decision.
 struct OutcomeRecord {
   std::string decision_id;
@@ -57,6 +66,12 @@ struct JoinedDecision {
 // the queue is full), and a background thread writes the queue in one
 // transaction per flush interval and applies retention (rows older than
 // max_age, and the oldest beyond max_rows).
+//
+// Decisions are appended in sequence order with no secondary index (a
+// unique index on the random decision ids cost a random B-tree insert per
+// Sample); outcomes are appended with their decision id, indexed, and
+// joined when read. An outcome whose decision is not logged is kept, never
+// read, until it is older than the oldest decision kept.
 class DecisionLog {
  public:
   struct Options {
@@ -79,7 +94,8 @@ class DecisionLog {
   static absl::StatusOr<std::unique_ptr<DecisionLog>> Open(Options options);
   ~DecisionLog();  // Flushes what is queued.
 
-  void AddDecision(DecisionRecord record);
+  void AddDecision(const DecisionRecord& record);
+  void AddDecision(EncodedDecision decision);
   void AddOutcomes(std::vector<OutcomeRecord> records);
   // Writes everything queued so far (tests, export).
   absl::Status Flush();
@@ -99,10 +115,13 @@ class DecisionLog {
   bool Admit(size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ApplyRetention(absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // Sums the outcomes of each decision of `out` (read order) per arm.
+  absl::Status JoinOutcomes(std::vector<JoinedDecision>& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;
-  std::vector<DecisionRecord> decisions_ ABSL_GUARDED_BY(mu_);
+  std::vector<EncodedDecision> decisions_ ABSL_GUARDED_BY(mu_);
   std::vector<OutcomeRecord> outcomes_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

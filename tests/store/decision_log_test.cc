@@ -1,14 +1,18 @@
 #include "server/store/decision_log.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "banditd/internal/v1/log.pb.h"
 #include "gtest/gtest.h"
+#include "server/store/decision_body.h"
 
 namespace banditd::store {
 namespace {
@@ -62,6 +66,21 @@ class DecisionLogTest : public ::testing::Test {
     return ids;
   }
 
+  // Rows of the outcomes table, read with SQLite directly.
+  int64_t OutcomeRows() {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open((dir_ / "decisions.sqlite").c_str(), &db),
+              SQLITE_OK);
+    sqlite3_stmt* count = nullptr;
+    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM outcomes", -1, &count,
+                       nullptr);
+    const int64_t rows =
+        sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : -1;
+    sqlite3_finalize(count);
+    sqlite3_close(db);
+    return rows;
+  }
+
   std::filesystem::path dir_;
 };
 
@@ -97,7 +116,10 @@ TEST_F(DecisionLogTest, RetentionByAgeDeletesOnlyExpiredRowsAndTheirOutcomes) {
   for (int i = 0; i < 10; ++i) {
     log->AddDecision(Decision(i, kT0 + absl::Minutes(10 * i)));
   }
-  log->AddOutcomes({{"d2", "red", 1, 1, 1, 0}, {"d8", "red", 1, 1, 1, 0}});
+  // Each outcome reported a minute after its decision (Feedback's time).
+  log->AddOutcomes(
+      {{"d2", "red", 1, 1, 1, absl::ToUnixMicros(kT0 + absl::Minutes(21))},
+       {"d8", "red", 1, 1, 1, absl::ToUnixMicros(kT0 + absl::Minutes(81))}});
   ASSERT_TRUE(log->Flush().ok());
   // At T0 + 85 min, rows before T0 + 25 min are older than an hour: d0-d2.
   ASSERT_TRUE(log->Retain(kT0 + absl::Minutes(85)).ok());
@@ -106,6 +128,7 @@ TEST_F(DecisionLogTest, RetentionByAgeDeletesOnlyExpiredRowsAndTheirOutcomes) {
   absl::StatusOr<std::vector<JoinedDecision>> rows = log->Read("", 0, 100);
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(rows->at(5).clicks, std::vector<double>{1});  // d8 kept its own
+  EXPECT_EQ(OutcomeRows(), 1);                            // d2's went
   // Everything expired: the table empties (no row young enough).
   ASSERT_TRUE(log->Retain(kT0 + absl::Hours(10)).ok());
   EXPECT_TRUE(Ids(*log).empty());
@@ -146,6 +169,101 @@ TEST_F(DecisionLogTest, RetentionByRowsKeepsTheNewest) {
   ASSERT_TRUE(log->Flush().ok());
   ASSERT_TRUE(log->Retain(kT0).ok());
   EXPECT_EQ(Ids(*log), (std::vector<std::string>{"d2", "d3", "d4"}));
+}
+
+TEST_F(DecisionLogTest, BodyWriterWritesWhatProtobufWrites) {
+  DecisionBodyWriter w;
+  w.Segment("mobile")
+      .ContextItems({"i1", ""})
+      .Features(std::vector<double>{0.5, -2})
+      .CandidateArmIds({"red", "blue", "green"})
+      .ExcludedArmIds({"green"})
+      .EligibleArms(2)
+      .K(2)
+      .Policy(7);
+  w.ArmId("blue").ArmId("red");
+  const double p[] = {1.0, 0.25};
+  w.Propensities(2, [&p](size_t i) { return p[i]; }).PropensityDraws(1000);
+  const std::string body = std::move(w).Finish();
+
+  internal::v1::DecisionEntry e;
+  e.set_segment("mobile");
+  e.add_context_items("i1");
+  e.add_context_items("");
+  e.add_features(0.5);
+  e.add_features(-2);
+  for (const char* id : {"red", "blue", "green"}) e.add_candidate_arm_ids(id);
+  e.add_excluded_arm_ids("green");
+  e.set_eligible_arms(2);
+  e.set_k(2);
+  e.set_policy(static_cast<internal::v1::PolicyKind>(7));
+  e.add_arm_ids("blue");
+  e.add_arm_ids("red");
+  e.add_propensities(1.0);
+  e.add_propensities(0.25);
+  e.set_propensity_draws(1000);
+  EXPECT_EQ(body, e.SerializeAsString());
+  // Defaults are omitted, and an empty arm id is still an element.
+  DecisionBodyWriter empty;
+  empty.Segment("").EligibleArms(0).ArmId("");
+  internal::v1::DecisionEntry one_arm;
+  one_arm.add_arm_ids("");
+  EXPECT_EQ(std::move(empty).Finish(), one_arm.SerializeAsString());
+}
+
+TEST_F(DecisionLogTest, OpensAVersionOneFileKeepingRowsOutcomesAndSequence) {
+  const std::string path = (dir_ / "decisions.sqlite").string();
+  {  // The schema written before version 2, with two decisions (the
+     // second deleted, so that the sequence counter is past every row)
+     // and an outcome.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    DecisionBodyWriter w;
+    w.Segment("mobile").EligibleArms(2).ArmId("red");
+    w.Propensities(1, [](size_t) { return 0.5; });
+    const std::string body = std::move(w).Finish();
+    const std::string sql = absl::StrCat(
+        "CREATE TABLE decisions (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "decision_id TEXT NOT NULL UNIQUE, time_us INTEGER NOT NULL, room_id "
+        "TEXT NOT NULL, body BLOB NOT NULL);"
+        "CREATE INDEX decisions_room ON decisions (room_id, seq);"
+        "CREATE TABLE outcomes (decision_seq INTEGER NOT NULL, arm_id TEXT "
+        "NOT NULL, views INTEGER NOT NULL, clicks INTEGER NOT NULL, reward "
+        "REAL NOT NULL, time_us INTEGER NOT NULL);"
+        "CREATE INDEX outcomes_decision ON outcomes (decision_seq);"
+        "INSERT INTO decisions VALUES (7, 'd7', 5, 'shop', x'",
+        absl::BytesToHexString(body),
+        "');"
+        "INSERT INTO decisions VALUES (8, 'd8', 6, 'shop', x'00');"
+        "DELETE FROM decisions WHERE seq = 8;"
+        "INSERT INTO outcomes VALUES (7, 'red', 3, 2, 1.5, 9);");
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto log = Open(absl::Hours(24 * 365 * 100), 1000);
+  ASSERT_NE(log, nullptr);
+  absl::StatusOr<std::vector<JoinedDecision>> rows = log->Read("shop", 0, 10);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].sequence, 7);
+  EXPECT_EQ((*rows)[0].decision.segment, "mobile");
+  EXPECT_EQ((*rows)[0].decision.arm_ids, std::vector<std::string>{"red"});
+  EXPECT_EQ((*rows)[0].views, std::vector<double>{3});
+  EXPECT_EQ((*rows)[0].rewards, std::vector<double>{1.5});
+  // New rows continue after the highest sequence ever given (8).
+  log->AddDecision(Decision(9, kT0));
+  ASSERT_TRUE(log->Flush().ok());
+  rows = log->Read("", 7, 10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].sequence, 9);
+  // Opening again finds version 2: nothing to migrate, rows kept.
+  log.reset();
+  log = Open(absl::Hours(24 * 365 * 100), 1000);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(Ids(*log), (std::vector<std::string>{"d7", "d9"}));
 }
 
 }  // namespace
