@@ -7,6 +7,13 @@
 
 namespace banditd::core {
 
+PolicyParams DefaultPolicyParams(PolicyKind kind) {
+  PolicyParams out;
+  out.kind = kind;
+  if (kind == PolicyKind::kLinTs) out.linucb_alpha = kLinTsDefaultScale;
+  return out;
+}
+
 PolicyParams PolicyOverride::ApplyTo(const PolicyParams& base) const {
   PolicyParams out = base;
   if (kind) out.kind = *kind;
@@ -24,6 +31,15 @@ PolicyParams PolicyOverride::ApplyTo(const PolicyParams& base) const {
   if (linucb_alpha) out.linucb_alpha = *linucb_alpha;
   if (prior_pseudo_views) out.prior_pseudo_views = *prior_pseudo_views;
   if (exploration_floor) out.exploration_floor = *exploration_floor;
+  return out;
+}
+
+PolicyParams PolicyOverride::ForCall(const PolicyParams& room) const {
+  PolicyParams out = ApplyTo(room);
+  const bool was_ts = room.kind == PolicyKind::kLinTs;
+  if (kind && !linucb_alpha && (*kind == PolicyKind::kLinTs) != was_ts) {
+    out.linucb_alpha = DefaultPolicyParams(*kind).linucb_alpha;
+  }
   return out;
 }
 

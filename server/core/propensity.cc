@@ -89,7 +89,7 @@ absl::StatusOr<std::pair<PolicyParams, int64_t>> Engine::PolicyAndEligible(
   if (!found.ok()) return found.status();
   const Room& room = **found;
   absl::ReaderMutexLock lock(&room.mu);
-  const PolicyParams policy = q.policy.ApplyTo(room.policy);
+  const PolicyParams policy = q.policy.ForCall(room.policy);
   if (policy.exploration_floor == 0 && !q.propensities) {
     return std::make_pair(policy, int64_t{-1});  // not needed
   }

@@ -233,7 +233,7 @@ absl::StatusOr<SampleResult> Engine::Rank(const SampleQuery& q,
   absl::ReaderMutexLock lock(&room.mu);
 
   SampleResult result;
-  result.policy = q.policy.ApplyTo(room.policy);
+  result.policy = q.policy.ForCall(room.policy);
   if (absl::Status s = ValidatePolicy(result.policy, "policy"); !s.ok()) {
     return s;
   }

@@ -161,7 +161,10 @@ absl::StatusOr<core::PolicyOverride> OverrideFromProto(
 absl::StatusOr<core::PolicyParams> PolicyFromProto(const v1::Policy& policy) {
   absl::StatusOr<core::PolicyOverride> fields = OverrideFromProto(policy);
   if (!fields.ok()) return fields.status();
-  return fields->ApplyTo(core::PolicyParams{});
+  // Unset parameters take the defaults of the policy asked for (an unset
+  // type is UCB1 here; CreateRoom then applies its own default kind).
+  return fields->ApplyTo(core::DefaultPolicyParams(
+      fields->kind.value_or(core::PolicyKind::kUcb1)));
 }
 
 void PolicyToProto(const core::PolicyParams& params, v1::Policy* out) {

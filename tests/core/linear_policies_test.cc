@@ -1,7 +1,9 @@
 // LinTS and decay of the linear models (issue 13), with hand-computed values.
 
 #include <cmath>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -88,26 +90,80 @@ TEST(LinearDecayTest, RenormalisationKeepsTheScores) {
               1.0 + std::sqrt(0.5), 1e-9);
 }
 
-// LinTS: Normal(x^T theta, alpha^2 x^T A^-1 x); here A = 3, b = 1.
+absl::StatusOr<SampleResult> SampleLinTs(const Engine& engine, uint64_t seed,
+                                         std::optional<double> scale) {
+  SampleQuery q;
+  q.room_id = "lin";
+  q.policy.kind = PolicyKind::kLinTs;
+  q.policy.linucb_alpha = scale;
+  q.features = {1.0};
+  q.seed = seed;
+  return engine.Sample(q);
+}
+
+// Mean and variance of `draws` LinTS scores of the "lin" room's arm.
+std::pair<double, double> LinTsMoments(const Engine& engine, int draws,
+                                       std::optional<double> scale) {
+  double sum = 0, sq = 0;
+  for (int s = 0; s < draws; ++s) {
+    const double x = SampleLinTs(engine, s, scale)->arms[0].score;
+    sum += x;
+    sq += x * x;
+  }
+  const double mean = sum / draws;
+  return {mean, sq / draws - mean * mean};
+}
+
+// LinTS: Normal(x^T theta, v^2 x^T A^-1 x); here A = 3, b = 1, so the draws
+// have mean 1/3 and variance v^2 / 3.
 TEST(LinTsTest, DrawsAroundTheRidgeEstimate) {
   Engine engine;
   ASSERT_TRUE(engine.Apply(LinearRoom({})).ok());
   ASSERT_TRUE(engine.Apply(Batch({LinearEvent(1, 1, 1.0)})).ok());
   ASSERT_TRUE(engine.Apply(Batch({LinearEvent(1, 0, 1.0)})).ok());
   constexpr int kDraws = 20000;
-  double sum = 0, sq = 0;
-  for (int s = 0; s < kDraws; ++s) {
-    const double x = SampleLinear(engine, PolicyKind::kLinTs, s)->arms[0].score;
-    sum += x;
-    sq += x * x;
-  }
-  const double mean = sum / kDraws;
-  const double variance = sq / kDraws - mean * mean;
+  const auto [mean, variance] = LinTsMoments(engine, kDraws, 1.0);
   EXPECT_NEAR(mean, 1.0 / 3, 4 * std::sqrt(1.0 / 3 / kDraws));
   EXPECT_NEAR(variance, 1.0 / 3, 0.03 * (1.0 / 3) * 2);
   // Seeded draws repeat.
-  EXPECT_EQ(SampleLinear(engine, PolicyKind::kLinTs, 5)->arms[0].score,
-            SampleLinear(engine, PolicyKind::kLinTs, 5)->arms[0].score);
+  EXPECT_EQ(SampleLinTs(engine, 5, 1.0)->arms[0].score,
+            SampleLinTs(engine, 5, 1.0)->arms[0].score);
+}
+
+// The room's policy is UCB1 (linucb_alpha 1.0, a LinUCB weight): a call
+// switching to LIN_TS without a scale draws with LIN_TS's own default, not
+// with the room's weight read as a scale (which explored like random).
+TEST(LinTsTest, ACallSwitchingToLinTsGetsItsDefaultScale) {
+  Engine engine;
+  ASSERT_TRUE(engine.Apply(LinearRoom({})).ok());
+  ASSERT_TRUE(engine.Apply(Batch({LinearEvent(1, 1, 1.0)})).ok());
+  ASSERT_TRUE(engine.Apply(Batch({LinearEvent(1, 0, 1.0)})).ok());
+  constexpr int kDraws = 20000;
+  const double v = kLinTsDefaultScale;
+  const auto [mean, variance] = LinTsMoments(engine, kDraws, std::nullopt);
+  EXPECT_NEAR(mean, 1.0 / 3, 4 * std::sqrt(v * v / 3 / kDraws));
+  EXPECT_NEAR(variance, v * v / 3, 0.06 * v * v / 3);
+}
+
+TEST(LinTsTest, DefaultsDependOnTheKindOnlyWhereTheMeaningDoes) {
+  EXPECT_EQ(DefaultPolicyParams(PolicyKind::kLinTs).linucb_alpha,
+            kLinTsDefaultScale);
+  EXPECT_EQ(DefaultPolicyParams(PolicyKind::kLinUcb).linucb_alpha, 1.0);
+  PolicyParams ts_room = DefaultPolicyParams(PolicyKind::kLinTs);
+  ts_room.linucb_alpha = 0.3;
+  PolicyOverride to_ucb;
+  to_ucb.kind = PolicyKind::kLinUcb;
+  EXPECT_EQ(to_ucb.ForCall(ts_room).linucb_alpha, 1.0);
+  // A logged update keeps the room's value whatever the kind (replay).
+  EXPECT_EQ(to_ucb.ApplyTo(ts_room).linucb_alpha, 0.3);
+  PolicyOverride same_kind;
+  same_kind.kind = PolicyKind::kLinTs;
+  EXPECT_EQ(same_kind.ForCall(ts_room).linucb_alpha, 0.3);
+  PolicyOverride set_scale = same_kind;
+  set_scale.linucb_alpha = 0.7;
+  EXPECT_EQ(
+      set_scale.ForCall(DefaultPolicyParams(PolicyKind::kLinUcb)).linucb_alpha,
+      0.7);
 }
 
 TEST(LinTsTest, NeedsFeaturesAndALinearRoom) {

@@ -73,5 +73,26 @@ TEST(ToGrpcStatusTest, NoDetailsWithoutAFieldOrForServerSideCodes) {
   EXPECT_EQ(ToGrpcStatus(absl::InternalError("x: y")).error_details(), "");
 }
 
+// LIN_TS reads linucb_alpha as a posterior scale with its own default; other
+// kinds keep 1.0, and a value the request sets is kept.
+TEST(CreateRoomFromProtoTest, LinTsGetsItsOwnDefaultScale) {
+  v1::CreateRoomRequest request;
+  request.set_room_id("r");
+  request.add_arm_ids("a");
+  request.mutable_policy()->set_type(v1::POLICY_TYPE_LIN_TS);
+  absl::StatusOr<core::CreateRoom> ts = CreateRoomFromProto(request);
+  ASSERT_TRUE(ts.ok()) << ts.status();
+  EXPECT_EQ(ts->policy.linucb_alpha, core::kLinTsDefaultScale);
+  request.mutable_policy()->set_linucb_alpha(0.5);
+  EXPECT_EQ(CreateRoomFromProto(request)->policy.linucb_alpha, 0.5);
+  request.mutable_policy()->clear_linucb_alpha();
+  request.mutable_policy()->set_type(v1::POLICY_TYPE_LINUCB);
+  EXPECT_EQ(CreateRoomFromProto(request)->policy.linucb_alpha, 1.0);
+  request.clear_policy();
+  absl::StatusOr<core::CreateRoom> plain = CreateRoomFromProto(request);
+  EXPECT_EQ(plain->policy.kind, core::PolicyKind::kKlUcb);
+  EXPECT_EQ(plain->policy.linucb_alpha, 1.0);
+}
+
 }  // namespace
 }  // namespace banditd::service

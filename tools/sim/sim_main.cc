@@ -383,7 +383,8 @@ class Sim {
     core::CreateRoom m;
     m.room_id = room;
     m.arm_ids = sc_.arms;
-    m.policy.kind = static_cast<core::PolicyKind>(spec.kind);
+    m.policy =
+        core::DefaultPolicyParams(static_cast<core::PolicyKind>(spec.kind));
     for (const auto& [k, v] : spec.params) {
       if (!SetParam(m.policy, k, v)) {
         return absl::UnimplementedError(
