@@ -51,8 +51,8 @@ struct PolicyParams {
 
 // LIN_TS reads linucb_alpha as its posterior scale v, where LINUCB's default
 // weight of 1.0 explores far too much: on docs/SIMULATION.md's linear scenario
-// (100 seeds) v = 0.15 was within noise of LinUCB at its best weight, 0.25
-// already 1.25x its regret and 1.0 worse than uniform random.
+// v = 0.15 was within noise of LinUCB at its best weight (regret 110 against
+// 108 over 100 seeds), v = 0.25 had 1.26x its regret and v = 1.0 2.6x.
 inline constexpr double kLinTsDefaultScale = 0.15;
 
 // The documented defaults for a policy of `kind`: PolicyParams{} with the
