@@ -10,7 +10,9 @@
 #
 # Ports (override the bases with NATS_PORT / CLUSTER_PORT / GRPC_PORT /
 # METRICS_PORT): NATS clients 14222-14224, NATS routes 16222-16224, banditd
-# gRPC 50061-50063, /metrics and dashboard 9161-9163.
+# gRPC 15061-15063, /metrics and dashboard 9161-9163. All below Linux's
+# ephemeral range (32768-60999): a replica connects to NATS before it binds
+# its gRPC port, and its own connection could hold that port as its source.
 # Extra arguments are passed to every banditd replica.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +21,7 @@ ROOT=$PWD
 STATE=${CLUSTER_STATE:-/tmp/banditd-cluster-$(id -u).dir}
 NATS_PORT=${NATS_PORT:-14222}
 CLUSTER_PORT=${CLUSTER_PORT:-16222}
-GRPC_PORT=${GRPC_PORT:-50061}
+GRPC_PORT=${GRPC_PORT:-15061}
 METRICS_PORT=${METRICS_PORT:-9161}
 BANDITD=${BANDITD:-build/banditd}
 

@@ -197,7 +197,7 @@ def test_nats_cluster_section_runs(tmp_path: Path):
                CLUSTER_STATE=str(tmp_path / "cluster.dir"))
     busy = []
     for port in [14222, 14223, 14224, 16222, 16223, 16224,
-                 50061, 50062, 50063, 9161, 9162, 9163]:
+                 15061, 15062, 15063, 9161, 9162, 9163]:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 busy.append(port)
