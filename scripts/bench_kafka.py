@@ -64,8 +64,10 @@ def start_banditd(binary: str, data: Path, *flags: str):
     raise RuntimeError("banditd did not start")
 
 
-def kafka_round(args, broker: Broker, work: Path, fmt: str) -> tuple[float, float]:
-    topic = f"bench-{uuid.uuid4().hex[:8]}"
+def produce(args, broker: Broker, fmt: str) -> str:
+    """A fresh topic holding --events one-event records in `fmt`; every
+    round consumes all of it with a fresh server and group."""
+    topic = f"bench-{fmt}-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=args.partitions)
     p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20,
                   "batch.num.messages": 10000, "queue.buffering.max.messages": 1000000})
@@ -84,17 +86,22 @@ def kafka_round(args, broker: Broker, work: Path, fmt: str) -> tuple[float, floa
             except BufferError:
                 p.poll(0.05)
     assert p.flush(120) == 0
-    data = work / f"k-{topic}"
+    return topic
+
+
+def kafka_round(args, binary: str, broker: Broker, work: Path, topic: str,
+                arms: list[str]) -> tuple[float, float]:
+    data = work / f"k-{uuid.uuid4().hex[:8]}"
     # Records for a missing room are dead-lettered: create the room on a
     # server without Kafka first, then restart it on the same data.
-    proc, _, client = start_banditd(args.banditd, data)
+    proc, _, client = start_banditd(binary, data)
     client.create_room("bench", arms)
     proc.terminate()
     proc.wait(30)
     client.close()
     proc, _, client = start_banditd(
-        args.banditd, data, f"--kafka_brokers={broker.bootstrap}", f"--kafka_topics={topic}",
-        f"--kafka_group=g-{topic}", f"--kafka_batch_events={args.batch}", "--kafka_start=earliest")
+        binary, data, f"--kafka_brokers={broker.bootstrap}", f"--kafka_topics={topic}",
+        f"--kafka_group=g-{data.name}", f"--kafka_batch_events={args.batch}", "--kafka_start=earliest")
     try:
         t0 = c0 = None
         v0 = 0.0
@@ -146,6 +153,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--formats", default="json,binary")
+    ap.add_argument("--baseline", default="",
+                    help="another banditd binary (e.g. main's) whose Kafka rounds alternate "
+                         "with --banditd's, reported as kafka_<format>_baseline")
     args = ap.parse_args()
     print(f"== {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
           f"{args.events} events, batch {args.batch}, {args.partitions} partition(s), "
@@ -153,11 +163,15 @@ def main() -> None:
     results: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        arms = [f"arm_{i}" for i in range(100)]
+        binaries = [("", args.banditd)] + ([("_baseline", args.baseline)] if args.baseline else [])
         with Broker(work / "broker") as broker:
+            topics = {fmt: produce(args, broker, fmt) for fmt in args.formats.split(",")}
             for r in range(args.rounds):
-                for fmt in args.formats.split(","):
-                    name = f"kafka_{fmt}"
-                    results.setdefault(name, []).append(kafka_round(args, broker, work, fmt))
+                for (suffix, binary), fmt in [(b, f) for f in topics for b in binaries]:
+                    name = f"kafka_{fmt}{suffix}"
+                    results.setdefault(name, []).append(
+                        kafka_round(args, binary, broker, work, topics[fmt], arms))
                     print(f"round {r + 1} {name:12s} {results[name][-1][0]:>10,.0f} events/s"
                           f"  server CPU {results[name][-1][1]:.2f} us/event", flush=True)
                 results.setdefault("rpc", []).append(rpc_round(args, work))

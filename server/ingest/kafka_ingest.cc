@@ -8,6 +8,7 @@
 
 #include "server/ingest/kafka_ingest.h"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
@@ -74,6 +75,10 @@ struct CompletionQueue {
 // order, so they apply in order; when one fails, the later ones are fenced.
 constexpr int kMaxInFlight = 4;
 
+// Records read per turn of the consumer loop, between which the loop
+// submits ready batches and handles completions.
+constexpr int kPollRecords = 500;
+
 bool Retryable(absl::StatusCode code) {
   return code == absl::StatusCode::kResourceExhausted ||
          code == absl::StatusCode::kUnavailable ||
@@ -93,7 +98,8 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
         decisions_(decisions),
         batch_cap_(std::max(1, std::min(options_.batch_events,
                                         engine->options().max_batch_events))),
-        completions_(std::make_shared<CompletionQueue>()) {}
+        completions_(std::make_shared<CompletionQueue>()),
+        decoder_(options_.format, decisions) {}
 
   ~Consumer() override = default;
 
@@ -146,9 +152,15 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
     int64_t high_watermark = -1;
   };
 
-  void OnRecord(RdKafka::Message& message);
+  // Reads up to kPollRecords records (waiting at most `timeout_ms` for the
+  // first) and gathers them. librdkafka's C API: the C++ wrapper allocates
+  // a message object per record and copies its headers.
+  void PollRecords(int timeout_ms);
+  void OnRecord(const rd_kafka_message_t& message);
+  // The partition a record belongs to, or null when not (or no longer) ours.
+  Partition* PartitionOf(const rd_kafka_message_t& message);
   // Sends a refused record to the dead-letter topic.
-  void DeadLetter(RdKafka::Message& message, const absl::Status& error);
+  void DeadLetter(const rd_kafka_message_t& message, const absl::Status& error);
   // Adds `offset` (and `events`) to the partition's open batch.
   void Gather(Partition& part, int64_t offset,
               std::vector<core::FeedbackEvent> events, bool refused,
@@ -168,11 +180,17 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
   const service::DecisionCache* const decisions_;
   const int batch_cap_;
   const std::shared_ptr<CompletionQueue> completions_;
+  RecordDecoder decoder_;
 
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> producer_;
   // Consumer thread only.
   std::map<Key, Partition> partitions_;
+  // The last record's partition (records come in runs from one partition):
+  // its topic handle, number and state. Reset when partitions_ changes.
+  const rd_kafka_topic_t* last_topic_ = nullptr;
+  int32_t last_partition_ = -1;
+  Partition* last_part_ = nullptr;
   uint64_t next_generation_ = 1;
   int in_flight_ = 0;
   absl::Time last_refresh_ = absl::InfinitePast();
@@ -251,21 +269,33 @@ absl::Status KafkaIngest::Consumer::Open() {
   return absl::OkStatus();
 }
 
+void KafkaIngest::Consumer::PollRecords(int timeout_ms) {
+  rd_kafka_t* const rk = consumer_->c_ptr();
+  for (int i = 0; i < kPollRecords; ++i) {
+    // rd_kafka_consumer_poll also serves rebalances (rebalance_cb), between
+    // two records, as KafkaConsumer::consume does.
+    rd_kafka_message_t* message =
+        rd_kafka_consumer_poll(rk, i == 0 ? timeout_ms : 0);
+    if (message == nullptr) return;
+    switch (message->err) {
+      case RD_KAFKA_RESP_ERR_NO_ERROR:
+        OnRecord(*message);
+        break;
+      case RD_KAFKA_RESP_ERR__TIMED_OUT:
+      case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        break;
+      default:
+        Warn(absl::StrCat("consumer: ", rd_kafka_message_errstr(message)));
+        break;
+    }
+    rd_kafka_message_destroy(message);
+  }
+}
+
 void KafkaIngest::Consumer::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_acquire)) {
     HandleCompletions();
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(10));
-    switch (message->err()) {
-      case RdKafka::ERR_NO_ERROR:
-        OnRecord(*message);
-        break;
-      case RdKafka::ERR__TIMED_OUT:
-      case RdKafka::ERR__PARTITION_EOF:
-        break;
-      default:
-        Warn(absl::StrCat("consumer: ", message->errstr()));
-        break;
-    }
+    PollRecords(10);
     const absl::Time now = absl::Now();
     for (auto& [key, part] : partitions_) {
       if (part.paused && part.resume_at <= now && part.gathered.size() <= 1) {
@@ -296,6 +326,7 @@ void KafkaIngest::Consumer::rebalance_cb(
     std::vector<RdKafka::TopicPartition*>& partitions) {
   const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    last_topic_ = nullptr;
     std::vector<std::string> names;
     for (RdKafka::TopicPartition* tp : partitions) {
       const Key key(tp->topic(), tp->partition());
@@ -327,6 +358,7 @@ void KafkaIngest::Consumer::rebalance_cb(
   } else {
     // Revoked: what is gathered is dropped; a batch still in the committer
     // lands or is fenced, and the next owner starts from the log.
+    last_topic_ = nullptr;
     for (RdKafka::TopicPartition* tp : partitions) {
       partitions_.erase(Key(tp->topic(), tp->partition()));
     }
@@ -339,36 +371,59 @@ void KafkaIngest::Consumer::rebalance_cb(
   }
 }
 
-void KafkaIngest::Consumer::OnRecord(RdKafka::Message& message) {
-  const Key key(message.topic_name(), message.partition());
-  auto it = partitions_.find(key);
-  if (it == partitions_.end()) return;  // Not (or no longer) ours.
-  Partition& part = it->second;
-  const int64_t offset = message.offset();
+KafkaIngest::Consumer::Partition* KafkaIngest::Consumer::PartitionOf(
+    const rd_kafka_message_t& message) {
+  if (message.rkt == last_topic_ && message.partition == last_partition_) {
+    return last_part_;
+  }
+  auto it = partitions_.find(
+      Key(rd_kafka_topic_name(message.rkt), message.partition));
+  if (it == partitions_.end()) return nullptr;
+  last_topic_ = message.rkt;
+  last_partition_ = message.partition;
+  last_part_ = &it->second;
+  return last_part_;
+}
+
+void KafkaIngest::Consumer::OnRecord(const rd_kafka_message_t& message) {
+  Partition* const found = PartitionOf(message);
+  if (found == nullptr) return;  // Not (or no longer) ours.
+  Partition& part = *found;
+  const int64_t offset = message.offset;
   // Before the range already gathered: fetched before a seek back.
   if (part.next_from >= 0 && offset < part.next_from) return;
   if (part.next_from < 0) part.next_from = offset;
 
   RecordHeaders headers;
-  if (RdKafka::Headers* h = message.headers(); h != nullptr) {
-    for (const RdKafka::Headers::Header& header : h->get_all()) {
-      if (header.value() == nullptr) continue;
-      std::string value(static_cast<const char*>(header.value()),
-                        header.value_size());
-      if (header.key() == kContentTypeHeader) {
-        headers.content_type = std::move(value);
-      } else if (header.key() == kMessageHeader) {
-        headers.message = std::move(value);
-      }
+  if (rd_kafka_headers_t* h = nullptr;
+      rd_kafka_message_headers(&message, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const void* value = nullptr;
+    size_t size = 0;
+    if (rd_kafka_header_get_last(h, kContentTypeHeader, &value, &size) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        value != nullptr) {
+      headers.content_type =
+          absl::string_view(static_cast<const char*>(value), size);
+    }
+    if (rd_kafka_header_get_last(h, kMessageHeader, &value, &size) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        value != nullptr) {
+      headers.message =
+          absl::string_view(static_cast<const char*>(value), size);
     }
   }
-  absl::StatusOr<core::FeedbackBatch> batch = DecodeRecord(
-      absl::string_view(static_cast<const char*>(message.payload()),
-                        message.len()),
-      headers, options_.format, decisions_);
+  absl::StatusOr<core::FeedbackBatch> batch = decoder_.Decode(
+      absl::string_view(static_cast<const char*>(message.payload), message.len),
+      headers);
   absl::Status status = batch.status();
-  // Admission, as for the RPC: the limits and the state's rules.
-  if (status.ok()) status = engine_->Validate(*batch);
+  // Admission, as for the RPC: the limits and the state's rules. The batch
+  // is moved into the Mutation Validate takes, and its events back out.
+  std::vector<core::FeedbackEvent> events;
+  if (status.ok()) {
+    core::Mutation mutation = *std::move(batch);
+    status = engine_->Validate(mutation);
+    events = std::move(std::get<core::FeedbackBatch>(mutation).events);
+  }
   if (!status.ok()) {
     {
       absl::MutexLock lock(&stats_mu_);
@@ -379,11 +434,11 @@ void KafkaIngest::Consumer::OnRecord(RdKafka::Message& message) {
            /*dead_letter=*/producer_ != nullptr);
     return;
   }
-  Gather(part, offset, std::move(batch->events), false, false);
+  Gather(part, offset, std::move(events), false, false);
   // A paused partition resumes when one batch is left; each pause costs a
   // fetch from the broker on resume.
   if (!part.paused && part.gathered_events >= options_.max_gathered_events) {
-    Pause(key, part, true);
+    Pause(Key(rd_kafka_topic_name(message.rkt), message.partition), part, true);
   }
 }
 
@@ -417,35 +472,42 @@ void KafkaIngest::Consumer::Gather(Partition& part, int64_t offset,
   }
 }
 
-void KafkaIngest::Consumer::DeadLetter(RdKafka::Message& message,
+void KafkaIngest::Consumer::DeadLetter(const rd_kafka_message_t& message,
                                        const absl::Status& error) {
-  const std::string where = absl::StrCat(
-      message.topic_name(), "/", message.partition(), "@", message.offset());
+  const std::string where =
+      absl::StrCat(rd_kafka_topic_name(message.rkt), "/", message.partition,
+                   "@", message.offset);
   if (producer_ == nullptr) {
     Warn(absl::StrCat("record ", where, " refused: ", error.ToString()));
     return;
   }
-  RdKafka::Headers* headers = RdKafka::Headers::create();
-  if (RdKafka::Headers* in = message.headers(); in != nullptr) {
-    for (const RdKafka::Headers::Header& header : in->get_all()) {
-      headers->add(header);
-    }
-  }
-  headers->add("banditd-error", std::string(error.message()));
-  headers->add("banditd-error-code", absl::StatusCodeToString(error.code()));
-  headers->add("banditd-source-topic", message.topic_name());
-  headers->add("banditd-source-partition", absl::StrCat(message.partition()));
-  headers->add("banditd-source-offset", absl::StrCat(message.offset()));
-  const std::string* key = message.key();
-  RdKafka::ErrorCode err = producer_->produce(
-      options_.dead_letter_topic, RdKafka::Topic::PARTITION_UA,
-      RdKafka::Producer::RK_MSG_COPY, message.payload(), message.len(),
-      key == nullptr ? nullptr : key->data(), key == nullptr ? 0 : key->size(),
-      0, headers, nullptr);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    delete headers;  // Not taken over on failure.
+  // The record's own headers, then banditd's.
+  rd_kafka_headers_t* in = nullptr;
+  rd_kafka_headers_t* headers =
+      rd_kafka_message_headers(&message, &in) == RD_KAFKA_RESP_ERR_NO_ERROR
+          ? rd_kafka_headers_copy(in)
+          : rd_kafka_headers_new(5);
+  auto add = [headers](const char* name, absl::string_view value) {
+    rd_kafka_header_add(headers, name, -1, value.data(),
+                        static_cast<ssize_t>(value.size()));
+  };
+  add("banditd-error", error.message());
+  add("banditd-error-code", absl::StatusCodeToString(error.code()));
+  add("banditd-source-topic", rd_kafka_topic_name(message.rkt));
+  add("banditd-source-partition", absl::StrCat(message.partition));
+  add("banditd-source-offset", absl::StrCat(message.offset));
+  // The value and key are copied (RD_KAFKA_MSG_F_COPY); the headers are
+  // taken over on success.
+  const rd_kafka_resp_err_t err = rd_kafka_producev(
+      producer_->c_ptr(), RD_KAFKA_V_TOPIC(options_.dead_letter_topic.c_str()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_VALUE(message.payload, message.len),
+      RD_KAFKA_V_KEY(message.key, message.key_len), RD_KAFKA_V_HEADERS(headers),
+      RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_headers_destroy(headers);
     Warn(absl::StrCat("record ", where, " refused (", error.ToString(),
-                      ") and not dead-lettered: ", RdKafka::err2str(err)));
+                      ") and not dead-lettered: ", rd_kafka_err2str(err)));
   }
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "banditd/v1/banditd.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/ingest/json_event.h"
 #include "server/service/convert.h"
 
 namespace banditd::ingest {
@@ -19,12 +20,13 @@ enum class Message { kUnknown, kEvent, kRequest };
 absl::StatusOr<Format> FormatOf(const RecordHeaders& headers,
                                 Format default_format) {
   if (headers.content_type.empty()) return default_format;
-  // Parameters ("; charset=utf-8") do not matter.
-  std::string type = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
-      headers.content_type.substr(0, headers.content_type.find(';'))));
-  if (type == "application/json") return Format::kJson;
-  if (type == "application/x-protobuf" || type == "application/protobuf" ||
-      type == "application/octet-stream") {
+  // Parameters ("; charset=utf-8") and case do not matter.
+  const absl::string_view type = absl::StripAsciiWhitespace(
+      headers.content_type.substr(0, headers.content_type.find(';')));
+  if (absl::EqualsIgnoreCase(type, "application/json")) return Format::kJson;
+  if (absl::EqualsIgnoreCase(type, "application/x-protobuf") ||
+      absl::EqualsIgnoreCase(type, "application/protobuf") ||
+      absl::EqualsIgnoreCase(type, "application/octet-stream")) {
     return Format::kBinary;
   }
   return absl::InvalidArgumentError(absl::StrCat(
@@ -45,6 +47,16 @@ absl::StatusOr<Message> MessageOf(const RecordHeaders& headers) {
 
 absl::Status ParseJson(absl::string_view payload, Message message,
                        v1::FeedbackRequest* request) {
+  // The common records take the fast path; protobuf's parser decides the
+  // rest (and words their errors).
+  if (ParseFeedbackJson(payload,
+                        message == Message::kEvent     ? JsonShape::kEvent
+                        : message == Message::kRequest ? JsonShape::kRequest
+                                                       : JsonShape::kEither,
+                        request)) {
+    return absl::OkStatus();
+  }
+  request->Clear();
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto parse = [&](google::protobuf::Message* out) {
@@ -85,14 +97,32 @@ absl::StatusOr<Format> ParseFormat(absl::string_view name) {
       absl::StrCat("format must be json or binary, not \"", name, "\""));
 }
 
+struct RecordDecoder::Scratch {
+  v1::FeedbackRequest request;
+};
+
+RecordDecoder::RecordDecoder(Format default_format,
+                             const service::DecisionCache* decisions)
+    : default_format_(default_format),
+      decisions_(decisions),
+      scratch_(std::make_unique<Scratch>()) {}
+
+RecordDecoder::~RecordDecoder() = default;
+
 absl::StatusOr<core::FeedbackBatch> DecodeRecord(
     absl::string_view payload, const RecordHeaders& headers,
     Format default_format, const service::DecisionCache* decisions) {
-  absl::StatusOr<Format> format = FormatOf(headers, default_format);
+  return RecordDecoder(default_format, decisions).Decode(payload, headers);
+}
+
+absl::StatusOr<core::FeedbackBatch> RecordDecoder::Decode(
+    absl::string_view payload, const RecordHeaders& headers) {
+  absl::StatusOr<Format> format = FormatOf(headers, default_format_);
   if (!format.ok()) return format.status();
   absl::StatusOr<Message> message = MessageOf(headers);
   if (!message.ok()) return message.status();
-  v1::FeedbackRequest request;
+  v1::FeedbackRequest& request = scratch_->request;
+  request.Clear();
   if (*format == Format::kJson) {
     if (absl::Status s = ParseJson(payload, *message, &request); !s.ok()) {
       return s;
@@ -111,7 +141,7 @@ absl::StatusOr<core::FeedbackBatch> DecodeRecord(
     return absl::InvalidArgumentError(
         "payload: a FeedbackRequest without events");
   }
-  return service::FeedbackFromProto(request, decisions);
+  return service::FeedbackFromProto(request, decisions_);
 }
 
 }  // namespace banditd::ingest
