@@ -127,6 +127,34 @@ def reward_thompson(st: Arms, t: int, rng: random.Random) -> int:
     return _argmax(scores, rng)
 
 
+def reward_ucb(st: Arms, t: int, rng: random.Random) -> int:
+    """KL-UCB+ bound on the conversion rate (level ln(N / n)) times an upper
+    bound on the mean value at the same level: the Normal-Inverse-Gamma
+    posterior's mean plus sqrt(2 level) Student-t scales (as reward_thompson's
+    posterior, prior one conversion at the pooled mean and variance)."""
+    if 0 in st.views:
+        return st.views.index(0)
+    mu0, s0 = _value_prior(st)
+    total = sum(st.views)
+    scores = []
+    for v, c, vals in zip(st.views, st.clicks, st.values):
+        level = max(math.log(total / v), 0.0)
+        rate = kl_ucb_index(v, c, level)
+        k0, a0, b0 = 1.0, 1.5, s0 / 2
+        m = len(vals)
+        if m:
+            xbar = sum(vals) / m
+            ss = sum((x - xbar) ** 2 for x in vals)
+            kn, an = k0 + m, a0 + m / 2
+            mun = (k0 * mu0 + m * xbar) / kn
+            bn = b0 + ss / 2 + k0 * m * (xbar - mu0) ** 2 / (2 * kn)
+        else:
+            kn, an, mun, bn = k0, a0, mu0, b0
+        upper = mun + math.sqrt(2 * level * bn / (an * kn))
+        scores.append(rate * max(upper, 0.0))
+    return _argmax(scores, rng)
+
+
 class Linear:
     """Disjoint per-arm ridge models (Li et al., 2010)."""
 
@@ -165,8 +193,10 @@ POLICIES = {
     "ucb1": ucb1(1.0),
     "ucb1-0.1": ucb1(0.1),
     "reward-thompson": reward_thompson,
+    "reward-ucb": reward_ucb,
 }
-LINEAR_POLICIES = {"linucb": linucb(0.5), "lin-ts": lin_ts(0.1)}
+# lin-ts at the server's default scale for LIN_TS (0.15).
+LINEAR_POLICIES = {"linucb": linucb(0.5), "lin-ts": lin_ts(0.15)}
 
 
 def run(sc: sim.Scenario, name: str, run_index: int, rounds: int = 0) -> Dict[str, float]:

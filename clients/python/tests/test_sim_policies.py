@@ -12,6 +12,7 @@ import subprocess
 from collections import defaultdict
 from typing import Dict, List, Tuple
 
+import pytest
 from banditd import sim
 
 import reference_policies as ref
@@ -55,6 +56,20 @@ def test_reference_reward_thompson_agrees_with_the_server():
     rows = server_summary("sparse_revenue.json", 2, 3000, "reward-thompson,random")
     ours = mean_regret(rows["reward-thompson"])
     theirs = statistics.mean(ref.run(sc, "reward-thompson", r, 3000)["final_regret"] for r in range(2))
+    assert abs(ours - theirs) < 0.35 * mean_regret(rows["random"]), (ours, theirs)
+    assert ours < mean_regret(rows["random"])
+
+
+@pytest.mark.parametrize("scenario,policy", [("sparse_revenue.json", "reward-ucb"),
+                                             ("low_ctr.json", "kl-ucb")])
+def test_reference_index_policies_agree_with_the_server(scenario, policy):
+    # Deterministic indices (KL-UCB+ bounds) written from the papers in
+    # reference_policies.py: on the same worlds they land within the spread
+    # between seeds of the server's.
+    sc = sim.load_scenario(SCENARIOS / scenario)
+    rows = server_summary(scenario, 2, 3000, f"{policy},random")
+    ours = mean_regret(rows[policy])
+    theirs = statistics.mean(ref.run(sc, policy, r, 3000)["final_regret"] for r in range(2))
     assert abs(ours - theirs) < 0.35 * mean_regret(rows["random"]), (ours, theirs)
     assert ours < mean_regret(rows["random"])
 
