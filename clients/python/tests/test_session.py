@@ -7,6 +7,7 @@ sharing an R1 stream. Fails, not skips, when nats-server is missing.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
@@ -71,6 +72,25 @@ def test_session_reads_its_writes_on_another_replica(replicas, room_id):
             assert stats["x"].counts.views == i
             assert stats.applied_sequence >= result.applied_sequence
         assert on_b.sample(room_id).best in ("x", "y")
+
+
+def test_async_session_reads_its_writes_on_another_replica(replicas, room_id):
+    a, b = replicas
+
+    async def main() -> None:
+        async with banditd.AsyncClient(a.target) as ca, banditd.AsyncClient(b.target) as cb:
+            await ca.create_room(room_id, ["x", "y"])
+            session = ca.session()
+            on_b = session.on(cb)
+            for i in range(1, 6):
+                result = await session.feedback(room_id, "x", views=1, event_id=f"e{i}")
+                assert result.applied_sequence > 0
+                assert on_b.applied_sequence == result.applied_sequence
+                stats = await on_b.stats(room_id)
+                assert stats["x"].counts.views == i
+            assert (await on_b.sample(room_id)).best in ("x", "y")
+
+    asyncio.run(main())
 
 
 def test_unreached_sequence_is_unavailable_naming_the_field(replicas, room_id):

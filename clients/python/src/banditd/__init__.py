@@ -16,7 +16,7 @@ message. The generated protobuf modules are ``banditd.v1.banditd_pb2`` and
 
 from ._aio import AsyncClient
 from ._client import Client
-from ._session import Session
+from ._session import AsyncSession, Session
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _errors_all
 from ._ops import DEFAULT_TARGET, DEFAULT_TIMEOUT, RetryPolicy
@@ -45,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Client",
     "AsyncClient",
+    "AsyncSession",
     "Session",
     "RetryPolicy",
     "DEFAULT_TARGET",

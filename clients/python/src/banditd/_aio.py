@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Dict, AsyncIterator, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import (TYPE_CHECKING, Any, Dict, AsyncIterator, Iterable, List, Optional, Sequence, Tuple,
+                    TypeVar, Union)
 
 import grpc
 import grpc.aio
@@ -12,6 +13,8 @@ import grpc.aio
 from . import _ops
 from ._errors import BanditdError, DeadlineExceededError, error_for, from_rpc_error
 from ._ops import DEFAULT_TARGET, DEFAULT_TIMEOUT, Op, RetryPolicy
+if TYPE_CHECKING:
+    from ._session import AsyncSession
 from ._types import (
     Arm,
     Decay,
@@ -81,6 +84,12 @@ class AsyncClient:
     @property
     def stub(self) -> banditd_pb2_grpc.BanditServiceStub:
         return self._stub
+
+    def session(self) -> "AsyncSession":
+        """A read-your-writes session on this client (see :class:`AsyncSession`)."""
+        from ._session import AsyncSession
+
+        return AsyncSession(self)
 
     async def close(self) -> None:
         if self._owns_channel:

@@ -76,3 +76,49 @@ class Session:
         result: Stats = self._client.stats(*args, **kwargs)
         self._mark.advance(result.applied_sequence)
         return result
+
+
+class AsyncSession:
+    """:class:`Session` for :class:`AsyncClient`: the same mark and rules,
+    with awaitable calls. ``session.on(other)`` takes another AsyncClient::
+
+        s = client_a.session()
+        await s.feedback("shop", "a1", views=1, clicks=1, event_id="e1")
+        await s.on(client_b).stats("shop")   # includes e1
+    """
+
+    def __init__(self, client: Any, mark: Optional[_Mark] = None) -> None:
+        self._client = client
+        self._mark = mark if mark is not None else _Mark()
+
+    @property
+    def applied_sequence(self) -> int:
+        """The sequence reads of this session wait for."""
+        return self._mark.get()
+
+    def on(self, client: Any) -> "AsyncSession":
+        """The same session (same mark) on another client."""
+        return AsyncSession(client, self._mark)
+
+    async def feedback(self, *args: Any, **kwargs: Any) -> FeedbackResult:
+        result: FeedbackResult = await self._client.feedback(*args, **kwargs)
+        self._mark.advance(result.applied_sequence)
+        return result
+
+    async def feedback_batch(
+        self, events: Iterable[FeedbackEvent], *, timeout: Optional[float] = None
+    ) -> FeedbackResult:
+        result: FeedbackResult = await self._client.feedback_batch(events, timeout=timeout)
+        self._mark.advance(result.applied_sequence)
+        return result
+
+    async def sample(self, *args: Any, **kwargs: Any) -> SampleResult:
+        kwargs.setdefault("min_applied_sequence", self._mark.get())
+        result: SampleResult = await self._client.sample(*args, **kwargs)
+        return result
+
+    async def stats(self, *args: Any, **kwargs: Any) -> Stats:
+        kwargs.setdefault("min_applied_sequence", self._mark.get())
+        result: Stats = await self._client.stats(*args, **kwargs)
+        self._mark.advance(result.applied_sequence)
+        return result
