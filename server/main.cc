@@ -167,8 +167,9 @@ ABSL_FLAG(int, cluster_replicas, 3,
           "creates it.");
 ABSL_FLAG(absl::Duration, cluster_max_age, absl::Hours(7 * 24),
           "Cluster mode: the stream keeps records this long (when this "
-          "replica creates it); a replica down longer must copy a peer's "
-          "snapshot.");
+          "replica creates it); a replica down longer starts from the "
+          "published snapshot (--cluster_snapshot_bucket), which must be "
+          "younger than this.");
 ABSL_FLAG(int64_t, cluster_max_bytes, int64_t{8} << 30,
           "Cluster mode: the stream's size limit in bytes per NATS node when "
           "this replica creates it (0: none); the oldest records go first.");
@@ -196,6 +197,16 @@ ABSL_FLAG(absl::Duration, cluster_duplicate_window, absl::Minutes(10),
           "Cluster mode: JetStream's message-id de-duplication window when "
           "this replica creates the stream: a Feedback retry with the same "
           "event ids within it is dropped by JetStream itself.");
+ABSL_FLAG(std::string, cluster_snapshot_bucket, "banditd_snapshots",
+          "Cluster mode: JetStream object store bucket (stream OBJ_<bucket>, "
+          "readable with `nats object`) where replicas publish snapshots; a "
+          "replica without a snapshot, lagging, or behind the stream's "
+          "trimmed head starts from the published one. Empty: none.");
+ABSL_FLAG(absl::Duration, cluster_snapshot_publish_every, absl::Minutes(10),
+          "Cluster mode: after a snapshot, publish it to "
+          "--cluster_snapshot_bucket when the published one is older than "
+          "this (whichever replica is due first). 0: this replica never "
+          "publishes. The stream's retention must keep records longer.");
 
 // Kafka ingest (server/ingest): Feedback records consumed exactly once.
 ABSL_FLAG(std::string, kafka_brokers, "",
@@ -477,6 +488,10 @@ int main(int argc, char** argv) {
     cluster_options.snapshot_every_records =
         store_options.snapshot_every_records;
     cluster_options.snapshot_interval = store_options.snapshot_interval;
+    cluster_options.snapshot_bucket =
+        absl::GetFlag(FLAGS_cluster_snapshot_bucket);
+    cluster_options.snapshot_publish_every =
+        absl::GetFlag(FLAGS_cluster_snapshot_publish_every);
     cluster_options.metrics = &metrics;
     absl::StatusOr<std::unique_ptr<banditd::cluster::NatsCommitter>> nats =
         banditd::cluster::NatsCommitter::Open(cluster_options, &engine);

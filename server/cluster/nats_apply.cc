@@ -49,9 +49,12 @@ void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
     if (options_.rooms_filter.empty() && previous > 0 && seq != previous + 1) {
       SPDLOG_ERROR(
           "stream records {} to {} were removed (retention limits) before "
-          "this replica applied them; its state now differs from its peers': "
-          "copy cluster.db from a current replica and restart",
+          "this replica applied them; its state now differs from its peers' "
+          "and it saves no more snapshots: restart it, it then starts from "
+          "the published snapshot (or copy cluster.db from a current "
+          "replica)",
           previous + 1, seq - 1);
+      diverged_.store(true, std::memory_order_release);
       absl::MutexLock stats_lock(&mu_);
       stats_.skipped_records += static_cast<int64_t>(seq - previous - 1);
     }

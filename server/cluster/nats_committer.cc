@@ -81,7 +81,7 @@ NatsCommitter::NatsCommitter(Options options, core::Engine* engine)
       engine_(engine),
       in_flight_(InFlightOptions(options_)),
       snapshotter_(SnapshotterOptions(options_),
-                   [this] { return TakeSnapshot(); }) {
+                   [this] { return TakeSnapshot(/*publish=*/true); }) {
   filter_subject_ =
       options_.rooms_filter.empty()
           ? absl::StrCat(options_.subject_prefix, ".>")
@@ -116,34 +116,40 @@ absl::Status NatsCommitter::Start() {
     return s;
   }
 
+  if (snapshot->has_value() && ((*snapshot)->stream != options_.stream ||
+                                (*snapshot)->stream_created != created)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the snapshot in ", options_.data_dir, " is of stream ",
+        (*snapshot)->stream, " created at ", (*snapshot)->stream_created,
+        ", not of the current stream ", options_.stream, " created at ",
+        created, ": remove ", kSnapshotFile,
+        " to rebuild from the stream (or from the published snapshot), or "
+        "copy it from a current replica"));
+  }
+  if (!options_.snapshot_bucket.empty()) {
+    ObjectStore::Options object_options;
+    object_options.bucket = options_.snapshot_bucket;
+    object_options.replicas = options_.replicas;
+    object_options.request_timeout = options_.publish_timeout;
+    absl::StatusOr<std::unique_ptr<ObjectStore>> objects =
+        ObjectStore::Create(nc_, object_options);
+    if (!objects.ok()) return objects.status();
+    objects_ = *std::move(objects);
+  }
+  absl::StatusOr<std::optional<SnapshotFile::Snapshot>> chosen =
+      ChooseSnapshot(*std::move(snapshot), first_seq, last_seq, created);
+  if (!chosen.ok()) return chosen.status();
   uint64_t seq = 0;
-  if (snapshot->has_value()) {
-    SnapshotFile::Snapshot& saved = **snapshot;
-    if (saved.stream != options_.stream || saved.stream_created != created) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the snapshot in ", options_.data_dir, " is of stream ", saved.stream,
-          " created at ", saved.stream_created, ", not of the current stream ",
-          options_.stream, " created at ", created, ": remove ", kSnapshotFile,
-          " to rebuild from the stream, or copy it from a current replica"));
-    }
+  if (chosen->has_value()) {
     absl::StatusOr<store::EngineState> state =
-        store::DecodeSnapshot(saved.chunks);
+        store::DecodeSnapshot((*chosen)->chunks);
     if (!state.ok()) {
       return absl::DataLossError(absl::StrCat("cluster snapshot at seq ",
-                                              saved.seq, ": ",
+                                              (*chosen)->seq, ": ",
                                               state.status().message()));
     }
-    seq = saved.seq;
+    seq = (*chosen)->seq;
     store::RestoreState(*std::move(state), engine_);
-  }
-  // Records after the snapshot must all still be in the stream.
-  if (first_seq > seq + 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "this replica's snapshot covers the stream up to seq ", seq,
-        " but the stream ", options_.stream, " retains records only from seq ",
-        first_seq, " (older ones were trimmed by its retention limits): copy ",
-        kSnapshotFile, " from a current replica into ", options_.data_dir,
-        " and restart"));
   }
   if (seq > last_seq) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -248,10 +254,11 @@ void NatsCommitter::Shutdown() {
   if (fetcher_.joinable()) fetcher_.join();
   // A final snapshot, so that a restart replays little.
   if (started) {
-    if (absl::Status s = TakeSnapshot(); !s.ok()) {
+    if (absl::Status s = TakeSnapshot(/*publish=*/false); !s.ok()) {
       SPDLOG_ERROR("final cluster snapshot failed: {}", s.ToString());
     }
   }
+  objects_.reset();
   if (sub_ != nullptr) natsSubscription_Destroy(sub_);
   sub_ = nullptr;
   if (js_ != nullptr) jsCtx_Destroy(js_);

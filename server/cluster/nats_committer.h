@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/cluster/in_flight_table.h"
+#include "server/cluster/object_store.h"
 #include "server/cluster/snapshot_file.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
@@ -57,9 +58,18 @@ namespace banditd::cluster {
 // Snapshots: when the store's Snapshotter says one is due (every
 // `snapshot_every_records` applied records or `snapshot_interval`), the state
 // and the stream sequence it covers are saved in <data_dir>/cluster.db; a
-// restart loads it and consumes from the next sequence. A replica whose
-// snapshot is older than the stream's first retained record cannot catch up and
-// fails at Open with FAILED_PRECONDITION.
+// restart loads it and consumes from the next sequence.
+//
+// Self-bootstrap (nats_bootstrap.cc): replicas publish their snapshot, with
+// the stream sequence it covers, to a JetStream object store bucket
+// (`snapshot_bucket`) when the published one is older than
+// `snapshot_publish_every`. A replica without a snapshot, one whose
+// snapshot is older than the stream's first retained record, or one more
+// than `snapshot_every_records` behind, fetches the published snapshot,
+// checks it (digest, stream, rooms, covered sequence) and replays from the
+// sequence after it. A replica that cannot catch up (no usable snapshot
+// covers the trimmed head) fails at Open with FAILED_PRECONDITION naming
+// what is missing.
 //
 // The code is split by concern: lifecycle (this file's .cc), stream setup
 // and stream-wide settings (nats_setup.cc), the publish path and its
@@ -123,6 +133,13 @@ class NatsCommitter final : public store::Committer {
     int64_t snapshot_every_records = 100'000;
     absl::Duration snapshot_interval = absl::Minutes(10);
     size_t snapshot_chunk_bytes = 1 << 20;
+    // JetStream object store bucket (stream OBJ_<bucket>) where snapshots
+    // are published for new or lagging replicas; empty: neither publish nor
+    // fetch.
+    std::string snapshot_bucket = "banditd_snapshots";
+    // After a snapshot, publish it when the published one is older than
+    // this and covers less (0: this replica never publishes, only fetches).
+    absl::Duration snapshot_publish_every = absl::Minutes(10);
     // Log startup and snapshot summaries (info).
     bool log = true;
     // Commits (publish to acknowledgement), snapshots and the catch-up at
@@ -149,6 +166,12 @@ class NatsCommitter final : public store::Committer {
     // them in time, and publishes JetStream dropped as duplicates.
     int64_t fetched_records = 0;
     int64_t duplicate_publishes = 0;
+    // Snapshots this replica published to the object store, the last one's
+    // sequence, and the sequence of the published snapshot it started from
+    // (0: none).
+    int64_t published_snapshots = 0;
+    uint64_t last_published_sequence = 0;
+    uint64_t bootstrapped_from_sequence = 0;
   };
 
   static constexpr char kSnapshotFile[] = "cluster.db";
@@ -227,8 +250,22 @@ class NatsCommitter final : public store::Committer {
 
   // Expires writes and reads that waited too long (nats_apply.cc).
   void MaintenanceLoop();
-  // Runs on the snapshotter's thread, and once more at Shutdown.
-  absl::Status TakeSnapshot();
+  // Runs on the snapshotter's thread (`publish`: then also publishes it
+  // when due), and once more at Shutdown.
+  absl::Status TakeSnapshot(bool publish);
+  // The snapshot to start from: the local one, or the published one when
+  // this replica has none, lags more than a snapshot period, or the stream
+  // no longer holds the records after its own (nats_bootstrap.cc).
+  // nullopt: replay the stream from its start.
+  absl::StatusOr<std::optional<SnapshotFile::Snapshot>> ChooseSnapshot(
+      std::optional<SnapshotFile::Snapshot> local, uint64_t first_seq,
+      uint64_t last_seq, int64_t created);
+  // The published snapshot if it is usable here, else why not.
+  absl::StatusOr<SnapshotFile::Snapshot> FetchPublished(uint64_t first_seq,
+                                                        uint64_t last_seq,
+                                                        int64_t created);
+  // Publishes `snapshot` unless the published one is newer or recent.
+  void MaybePublish(const SnapshotFile::Snapshot& snapshot);
 
   const Options options_;
   core::Engine* const engine_;
@@ -236,6 +273,9 @@ class NatsCommitter final : public store::Committer {
   // Distinguishes this process's records in the stream.
   std::string origin_;
   std::unique_ptr<SnapshotFile> snapshot_file_;  // Snapshotter thread.
+  // Null without a bucket; Open's thread, then the snapshotter's.
+  std::unique_ptr<ObjectStore> objects_;
+  bool bucket_ready_ = false;  // Snapshotter thread.
 
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;
@@ -243,6 +283,9 @@ class NatsCommitter final : public store::Committer {
 
   std::atomic<uint64_t> applied_seq_{0};
   std::atomic<int64_t> last_logged_micros_{0};
+  // Set when the stream dropped records before this replica applied them:
+  // its state is wrong, so it saves no snapshot that a restart would load.
+  std::atomic<bool> diverged_{false};
 
   // Held while applying a record; the snapshot copy takes it to exclude
   // Apply.

@@ -20,7 +20,12 @@ double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
 }  // namespace
 
-absl::Status NatsCommitter::TakeSnapshot() {
+absl::Status NatsCommitter::TakeSnapshot(bool publish) {
+  if (diverged_.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError(
+        "no snapshot: this replica skipped records the stream no longer "
+        "holds (see banditd_cluster_skipped_records_total); restart it");
+  }
   const absl::Time start = absl::Now();
   store::StateCopy copy = store::CopyState(
       *engine_, structure_epoch_, [this](absl::FunctionRef<void()> capture) {
@@ -62,6 +67,7 @@ absl::Status NatsCommitter::TakeSnapshot() {
         "ms",
         seq, snapshot.chunks.size(), Ms(pause), Ms(total));
   }
+  if (publish) MaybePublish(snapshot);
   return absl::OkStatus();
 }
 

@@ -1,0 +1,191 @@
+// NatsCommitter's self-bootstrap: snapshots published to a JetStream object
+// store bucket (server/cluster/object_store.h) with the stream sequence
+// they cover, and the choice, at Open, of the snapshot to start from.
+//
+// Retention may trim the stream's head only up to the published snapshot:
+// a replica starting from it needs every record after its sequence (see
+// docs/SCALING.md, "Self-bootstrap", for the rule on max age / max bytes
+// against --cluster_snapshot_publish_every).
+
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/cluster/nats_committer.h"
+#include "server/cluster/snapshot_object.h"
+#include "server/log/log.h"
+
+namespace banditd::cluster {
+
+namespace {
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+uint64_t PublishedSequence(const object_layout::ObjectInfo& info) {
+  uint64_t seq = 0;
+  auto it = info.metadata.find(snapshot_object::kSequence);
+  if (it != info.metadata.end()) absl::SimpleAtoi(it->second, &seq);
+  return seq;
+}
+
+}  // namespace
+
+absl::StatusOr<SnapshotFile::Snapshot> NatsCommitter::FetchPublished(
+    uint64_t first_seq, uint64_t last_seq, int64_t created) {
+  const absl::Time start = absl::Now();
+  const std::string name =
+      snapshot_object::ObjectName(options_.stream, filter_subject_);
+  absl::StatusOr<ObjectStore::Object> object = objects_->Get(name);
+  // Replaced while being read (a peer published meanwhile): read the new one.
+  if (absl::IsDataLoss(object.status())) object = objects_->Get(name);
+  if (!object.ok()) return object.status();
+  absl::StatusOr<SnapshotFile::Snapshot> snapshot =
+      snapshot_object::Decode(object->info, object->data);
+  if (!snapshot.ok()) return snapshot.status();
+  auto rooms = object->info.metadata.find(snapshot_object::kRooms);
+  if (rooms == object->info.metadata.end() ||
+      rooms->second != filter_subject_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "object \"", name, "\" holds rooms ",
+        rooms == object->info.metadata.end() ? "(none)" : rooms->second,
+        ", this replica holds ", filter_subject_));
+  }
+  if (snapshot->stream != options_.stream ||
+      snapshot->stream_created != created) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("object \"", name, "\" is a snapshot of stream ",
+                     snapshot->stream, " created at ", snapshot->stream_created,
+                     ", not of the current one ", "created at ", created));
+  }
+  if (snapshot->seq + 1 < first_seq) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("object \"", name, "\" covers the stream only up to seq ",
+                     snapshot->seq, ", older than its first retained record"));
+  }
+  if (snapshot->seq > last_seq) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("object \"", name, "\" covers seq ", snapshot->seq,
+                     " but the stream ends at seq ", last_seq));
+  }
+  if (options_.log) {
+    SPDLOG_INFO(
+        "fetched the published snapshot \"{}\" of bucket {} (seq {}, {} "
+        "bytes, stored {}) in {:.1f} ms",
+        name, objects_->bucket(), snapshot->seq, object->info.size,
+        absl::FormatTime(object->info.mtime), Ms(absl::Now() - start));
+  }
+  return snapshot;
+}
+
+absl::StatusOr<std::optional<SnapshotFile::Snapshot>>
+NatsCommitter::ChooseSnapshot(std::optional<SnapshotFile::Snapshot> local,
+                              uint64_t first_seq, uint64_t last_seq,
+                              int64_t created) {
+  const uint64_t local_seq = local.has_value() ? local->seq : 0;
+  // Records after the local snapshot must all still be in the stream.
+  const bool trimmed = first_seq > local_seq + 1;
+  const bool lagging =
+      last_seq > local_seq &&
+      last_seq - local_seq > static_cast<uint64_t>(std::max<int64_t>(
+                                 0, options_.snapshot_every_records));
+  if (!trimmed && !lagging) return local;
+  absl::Status why = absl::FailedPreconditionError(
+      "no snapshot is published (--cluster_snapshot_bucket is empty)");
+  if (objects_ != nullptr) {
+    absl::StatusOr<SnapshotFile::Snapshot> published =
+        FetchPublished(first_seq, last_seq, created);
+    if (published.ok() && published->seq > local_seq) {
+      if (absl::Status s = snapshot_file_->Save(*published); !s.ok()) {
+        SPDLOG_WARN("cannot keep the fetched snapshot in {}: {}", kSnapshotFile,
+                    s.ToString());
+      }
+      absl::MutexLock lock(&mu_);
+      stats_.bootstrapped_from_sequence = published->seq;
+      return *std::move(published);
+    }
+    why = published.ok() ? absl::FailedPreconditionError(absl::StrCat(
+                               "the published snapshot covers only up to seq ",
+                               published->seq))
+                         : published.status();
+  }
+  if (!trimmed) {
+    if (objects_ != nullptr && options_.log) {
+      SPDLOG_INFO(
+          "starting without the published snapshot ({}): replaying "
+          "the stream from seq {}",
+          std::string(why.message()), local_seq + 1);
+    }
+    return local;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the stream ", options_.stream, " retains records only from seq ",
+      first_seq, " (older ones were trimmed by its retention limits) and ",
+      local.has_value()
+          ? absl::StrCat("this replica's snapshot covers only up to seq ",
+                         local_seq)
+          : std::string("this replica has no snapshot"),
+      "; the published snapshot in bucket ", options_.snapshot_bucket,
+      " cannot serve: ", why.message(),
+      ". Publish a snapshot from a current replica "
+      "(--cluster_snapshot_publish_every), or copy ",
+      kSnapshotFile, " from a current replica into ", options_.data_dir,
+      " and restart"));
+}
+
+void NatsCommitter::MaybePublish(const SnapshotFile::Snapshot& snapshot) {
+  if (objects_ == nullptr ||
+      options_.snapshot_publish_every <= absl::ZeroDuration()) {
+    return;
+  }
+  const absl::Time start = absl::Now();
+  if (!bucket_ready_) {
+    if (absl::Status s = objects_->EnsureBucket(); !s.ok()) {
+      SPDLOG_WARN("snapshot not published: {}", s.ToString());
+      return;
+    }
+    bucket_ready_ = true;
+  }
+  const std::string name =
+      snapshot_object::ObjectName(options_.stream, filter_subject_);
+  absl::StatusOr<object_layout::ObjectInfo> current = objects_->GetInfo(name);
+  if (!current.ok() && !absl::IsNotFound(current.status())) {
+    SPDLOG_WARN("snapshot not published: {}", current.status().ToString());
+    return;
+  }
+  // A peer's newer or recent snapshot serves as well: one replica's
+  // snapshot per period, whichever is due first.
+  if (current.ok() &&
+      (PublishedSequence(*current) >= snapshot.seq ||
+       absl::Now() - current->mtime < options_.snapshot_publish_every)) {
+    return;
+  }
+  snapshot_object::Encoded encoded =
+      snapshot_object::Encode(snapshot, filter_subject_);
+  absl::StatusOr<object_layout::ObjectInfo> put =
+      objects_->Put(std::move(encoded.info), encoded.data);
+  if (!put.ok()) {
+    SPDLOG_WARN("snapshot at seq {} not published: {}", snapshot.seq,
+                put.status().ToString());
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.published_snapshots;
+    stats_.last_published_sequence = snapshot.seq;
+  }
+  if (options_.log) {
+    SPDLOG_INFO(
+        "published snapshot at seq {} as \"{}\" in bucket {} ({} bytes, {} "
+        "chunks) in {:.1f} ms",
+        snapshot.seq, name, objects_->bucket(), put->size, put->chunks,
+        Ms(absl::Now() - start));
+  }
+}
+
+}  // namespace banditd::cluster

@@ -1,0 +1,260 @@
+// Self-bootstrap against a real 3-node NATS cluster (cluster_harness.h):
+//
+//  * ObjectStore writes objects in NATS's object-store layout, reads them
+//    back (several chunks), and a replacement leaves only the new object's
+//    chunks and meta in the bucket's stream.
+//  * Replicas write, one publishes its snapshot, the stream's head is
+//    purged up to the published sequence, and a fresh replica with an empty
+//    data dir starts from the published snapshot and reaches exactly the
+//    others' counts at the same sequence; without a published snapshot it
+//    refuses, naming what is missing.
+
+#include <nats/nats.h>
+
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/cluster/object_layout.h"
+#include "server/cluster/object_store.h"
+#include "server/cluster/snapshot_object.h"
+#include "tests/cluster/cluster_harness.h"
+
+namespace banditd {
+namespace {
+
+namespace pb = ::banditd::v1;
+using ::banditd::cluster::ObjectStore;
+using ::banditd::cluster_testing::Batch;
+using ::banditd::cluster_testing::ClusterTest;
+using ::banditd::cluster_testing::Context;
+using ::banditd::cluster_testing::CreateRoom;
+using ::banditd::cluster_testing::MakeBatch;
+using ::banditd::cluster_testing::Replica;
+using ::banditd::cluster_testing::Totals;
+using ::banditd::cluster_testing::WaitConverged;
+
+// A NATS connection and JetStream context for the test's own calls.
+class Client {
+ public:
+  explicit Client(const std::string& urls) {
+    natsConnection_ConnectTo(&nc_, urls.c_str());
+    if (nc_ != nullptr) natsConnection_JetStream(&js_, nc_, nullptr);
+  }
+  ~Client() {
+    if (js_ != nullptr) jsCtx_Destroy(js_);
+    if (nc_ != nullptr) natsConnection_Destroy(nc_);
+  }
+  natsConnection* nc() { return nc_; }
+  jsCtx* js() { return js_; }
+
+  // The stream's first sequence and message count (0, 0 if unreadable).
+  std::pair<uint64_t, uint64_t> State(const char* stream) {
+    jsStreamInfo* si = nullptr;
+    if (js_GetStreamInfo(&si, js_, stream, nullptr, nullptr) != NATS_OK) {
+      return {0, 0};
+    }
+    std::pair<uint64_t, uint64_t> state = {si->State.FirstSeq, si->State.Msgs};
+    jsStreamInfo_Destroy(si);
+    return state;
+  }
+
+ private:
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+std::string Bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string data(n, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  return data;
+}
+
+// Catches: a wrong subject or encoding (reads find nothing), a chunk lost or
+// reordered (digest), old chunks or metas left behind on replacement (the
+// stream grows with every publish).
+TEST_F(ClusterTest, ObjectStoreWritesReadsAndReplaces) {
+  Client client(nats_->Urls(0));
+  ASSERT_NE(client.js(), nullptr);
+  ObjectStore::Options options;
+  options.bucket = "objtest";
+  options.chunk_bytes = 1000;
+  absl::StatusOr<std::unique_ptr<ObjectStore>> store =
+      ObjectStore::Create(client.nc(), options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  // No bucket yet: NOT_FOUND naming it, at once (no request timeout).
+  const absl::Time start = absl::Now();
+  absl::StatusOr<cluster::object_layout::ObjectInfo> missing =
+      (*store)->GetInfo("x");
+  EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
+  EXPECT_NE(missing.status().message().find("objtest"), std::string::npos);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+
+  // Right after NATS starts the cluster may still elect its meta leader.
+  absl::Status created = (*store)->EnsureBucket();
+  for (int i = 0; i < 60 && absl::IsUnavailable(created); ++i) {
+    absl::SleepFor(absl::Milliseconds(250));
+    created = (*store)->EnsureBucket();
+  }
+  ASSERT_TRUE(created.ok()) << created;
+  missing = (*store)->GetInfo("x");
+  EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
+  EXPECT_NE(missing.status().message().find("object \"x\""), std::string::npos);
+
+  cluster::object_layout::ObjectInfo info;
+  info.name = "x";
+  info.metadata = {{"k", "v"}};
+  const std::string first = Bytes(2500, 1);
+  absl::StatusOr<cluster::object_layout::ObjectInfo> put =
+      (*store)->Put(info, first);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->chunks, 3u);
+  EXPECT_EQ(put->size, 2500u);
+  absl::StatusOr<ObjectStore::Object> got = (*store)->Get("x");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->data, first);
+  EXPECT_EQ(got->info.digest, cluster::object_layout::Digest(first));
+  EXPECT_EQ(got->info.metadata.at("k"), "v");
+  EXPECT_EQ(got->info.nuid, put->nuid);
+  EXPECT_EQ(client.State("OBJ_objtest").second, 4u);  // 3 chunks + meta.
+
+  const std::string second = Bytes(1500, 2);
+  put = (*store)->Put(info, second);
+  ASSERT_TRUE(put.ok()) << put.status();
+  got = (*store)->Get("x");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->data, second);
+  // The old meta rolled up, the old chunks purged: 2 chunks + meta.
+  EXPECT_EQ(client.State("OBJ_objtest").second, 3u);
+
+  // An empty object has no chunks and reads back empty.
+  info.name = "empty";
+  ASSERT_TRUE((*store)->Put(info, "").ok());
+  got = (*store)->Get("empty");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->data, "");
+  EXPECT_EQ(got->info.chunks, 0u);
+}
+
+// Sends `batches` Feedback batches alternately to `replicas`, adding to
+// `expected`.
+void Write(std::vector<Replica*> replicas, int first_id, int batches,
+           std::mt19937& rng, Totals* expected) {
+  for (int i = 0; i < batches; ++i) {
+    Batch batch = MakeBatch("boot", first_id + i, rng, 5);
+    pb::FeedbackResponse response;
+    grpc::Status s = replicas[i % replicas.size()]->stub().Feedback(
+        Context(absl::Seconds(10)).get(), batch.request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    expected->Add(batch.totals);
+  }
+}
+
+// The sequence the published snapshot covers (0: none).
+uint64_t PublishedSequence(ObjectStore& store) {
+  absl::StatusOr<cluster::object_layout::ObjectInfo> info =
+      store.GetInfo(cluster::snapshot_object::ObjectName("BANDITD_EVENTS",
+                                                         "banditd.events.>"));
+  uint64_t seq = 0;
+  if (info.ok()) {
+    absl::SimpleAtoi(info->metadata[cluster::snapshot_object::kSequence], &seq);
+  }
+  return seq;
+}
+
+// Catches: no snapshot published, a fresh replica replaying from seq 1 (it
+// would fail on the trimmed head), starting from the snapshot but
+// replaying from the wrong sequence (counts off by the records around it),
+// and a refusal that does not say what is missing.
+TEST_F(ClusterTest, FreshReplicaStartsFromPublishedSnapshotAfterTrim) {
+  Replica& publisher = AddReplica(
+      {"--snapshot_every_records=50", "--cluster_snapshot_publish_every=1ms"});
+  ASSERT_TRUE(publisher.Start()) << "see " << publisher.log_path();
+  Replica& other = AddReplica({"--cluster_snapshot_publish_every=0"});
+  ASSERT_TRUE(other.Start()) << "see " << other.log_path();
+  ASSERT_TRUE(CreateRoom(publisher.stub(), "boot").ok());
+  std::mt19937 rng(7);
+  Totals expected;
+  Write({&publisher, &other}, 0, 120, rng, &expected);
+  ASSERT_GT(
+      WaitConverged({&publisher, &other}, "boot", expected, absl::Seconds(30)),
+      0u);
+
+  Client client(nats_->Urls(1));
+  ASSERT_NE(client.js(), nullptr);
+  ObjectStore::Options options;
+  options.bucket = "banditd_snapshots";
+  absl::StatusOr<std::unique_ptr<ObjectStore>> store =
+      ObjectStore::Create(client.nc(), options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  // Snapshots are due every 50 records: 121 applied -> one at >= 100.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (PublishedSequence(**store) < 100 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_GE(PublishedSequence(**store), 100u) << "see " << publisher.log_path();
+  // Records after the snapshot, to be replayed (too few for another one).
+  Write({&publisher, &other}, 1000, 20, rng, &expected);
+  const uint64_t last =
+      WaitConverged({&publisher, &other}, "boot", expected, absl::Seconds(30));
+  const uint64_t covered = PublishedSequence(**store);
+  ASSERT_LT(covered, last);
+
+  // Retention trims the head up to the snapshot.
+  jsOptions purge;
+  jsOptions_Init(&purge);
+  purge.Stream.Purge.Sequence = covered + 1;
+  ASSERT_EQ(js_PurgeStream(client.js(), "BANDITD_EVENTS", &purge, nullptr),
+            NATS_OK);
+  ASSERT_EQ(client.State("BANDITD_EVENTS").first, covered + 1);
+
+  Replica& fresh = AddReplica({"--cluster_snapshot_publish_every=0"});
+  ASSERT_TRUE(fresh.Start()) << "see " << fresh.log_path();
+  EXPECT_EQ(WaitConverged({&publisher, &other, &fresh}, "boot", expected,
+                          absl::Seconds(30)),
+            last);
+  const std::string log = ReadFile(fresh.log_path());
+  EXPECT_NE(log.find(absl::StrCat("fetched the published snapshot")),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(absl::StrCat("(seq ", covered, ",")), std::string::npos)
+      << log;
+  // It keeps working as a replica: a write through it reaches all three.
+  Write({&fresh}, 2000, 3, rng, &expected);
+  EXPECT_EQ(WaitConverged({&publisher, &other, &fresh}, "boot", expected,
+                          absl::Seconds(30)),
+            last + 3);
+
+  // Without a published snapshot a fresh replica cannot start, and says
+  // why and what to do.
+  for (const char* bucket : {"", "nothing_here"}) {
+    Replica& refused =
+        AddReplica({absl::StrCat("--cluster_snapshot_bucket=", bucket)});
+    EXPECT_FALSE(refused.Start());
+    const std::string refusal = ReadFile(refused.log_path());
+    EXPECT_NE(refusal.find(
+                  absl::StrCat("retains records only from seq ", covered + 1)),
+              std::string::npos)
+        << refusal;
+    EXPECT_NE(refusal.find("this replica has no snapshot"), std::string::npos)
+        << refusal;
+    EXPECT_NE(refusal.find(*bucket ? "nothing_here" : "bucket is empty"),
+              std::string::npos)
+        << refusal;
+  }
+}
+
+}  // namespace
+}  // namespace banditd

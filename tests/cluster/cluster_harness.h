@@ -1,0 +1,381 @@
+#ifndef BANDITD_TESTS_CLUSTER_CLUSTER_HARNESS_H_
+#define BANDITD_TESTS_CLUSTER_CLUSTER_HARNESS_H_
+
+// The cluster tests' harness: a 3-node NATS JetStream cluster (nats-server
+// on loopback) and banditd replicas in cluster mode, run as child
+// processes and driven over gRPC (tests/cluster/*_test.cc).
+// BANDITD_BINARY in the environment overrides the banditd path.
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "banditd/v1/banditd.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/testing/arm_totals.h"
+
+namespace banditd::cluster_testing {
+
+namespace pb = ::banditd::v1;
+inline constexpr int kArms = 8;
+
+inline std::string BanditdPath() {
+  if (const char* env = std::getenv("BANDITD_BINARY")) return env;
+  return BANDITD_BINARY;
+}
+
+// $NATS_SERVER, else the first nats-server on PATH (scripts/test.sh puts
+// the release pinned by scripts/setup.sh, .tools/bin, first), else Debian's.
+inline std::string NatsServerPath() {
+  if (const char* env = std::getenv("NATS_SERVER"); env != nullptr && *env) {
+    return env;
+  }
+  std::vector<std::string> dirs;
+  if (const char* path = std::getenv("PATH")) {
+    dirs = absl::StrSplit(path, ':', absl::SkipEmpty());
+  }
+  for (const char* dir : {"/usr/bin", "/usr/sbin", "/usr/local/bin"}) {
+    dirs.push_back(dir);
+  }
+  for (const std::string& dir : dirs) {
+    const std::string path = absl::StrCat(dir, "/nats-server");
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+inline int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A child process whose output goes to a log file.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::string log_path)
+      : argv_(std::move(argv)), log_path_(std::move(log_path)) {}
+  ~Process() { Kill(); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  void Start() {
+    std::error_code error;
+    const auto size = std::filesystem::file_size(log_path_, error);
+    log_start_ = error ? 0 : static_cast<std::streamoff>(size);
+    pid_ = fork();
+    if (pid_ == 0) {
+      // Dies with the test, even if the test crashes.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int fd =
+          open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> argv;
+      for (std::string& a : argv_) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+
+  // Waits for a log line (since the last Start) containing `text`; returns
+  // it, or "" after `timeout` or if the process exits.
+  std::string WaitFor(const std::string& text, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      std::ifstream in(log_path_);
+      in.seekg(log_start_);
+      for (std::string line; std::getline(in, line);) {
+        if (line.find(text) != std::string::npos) return line;
+      }
+      int status = 0;
+      if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return "";
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return "";
+  }
+
+  void Kill(int sig = SIGKILL) {
+    if (pid_ <= 0) return;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  std::vector<std::string> argv_;
+  const std::string log_path_;
+  std::streamoff log_start_ = 0;
+  pid_t pid_ = -1;
+};
+
+inline std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        absl::ToChronoMilliseconds(timeout));
+  return context;
+}
+
+// A 3-node NATS cluster with JetStream, on free loopback ports.
+class NatsCluster {
+ public:
+  explicit NatsCluster(const std::filesystem::path& dir) {
+    std::vector<int> route_ports;
+    for (int i = 0; i < 3; ++i) {
+      client_ports_.push_back(FreePort());
+      route_ports.push_back(FreePort());
+    }
+    std::vector<std::string> routes;
+    for (int port : route_ports) {
+      routes.push_back(absl::StrCat("nats://127.0.0.1:", port));
+    }
+    for (int i = 0; i < 3; ++i) {
+      const std::filesystem::path store = dir / absl::StrCat("nats", i);
+      std::filesystem::create_directories(store);
+      nodes_.push_back(std::make_unique<Process>(
+          std::vector<std::string>{
+              NatsServerPath(), "-a", "127.0.0.1", "-p",
+              absl::StrCat(client_ports_[i]), "-n", absl::StrCat("nats", i),
+              "-js", "-sd", store.string(), "--cluster_name", "banditd",
+              "--cluster", absl::StrCat("nats://127.0.0.1:", route_ports[i]),
+              "--routes", absl::StrJoin(routes, ",")},
+          (dir / absl::StrCat("nats", i, ".log")).string()));
+    }
+  }
+
+  bool Start() {
+    for (auto& node : nodes_) node->Start();
+    for (auto& node : nodes_) {
+      if (node->WaitFor("Server is ready", absl::Seconds(30)).empty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // URLs with node `first` first: a replica's nearest node.
+  std::string Urls(int first) const {
+    std::vector<std::string> urls;
+    for (int i = 0; i < 3; ++i) {
+      urls.push_back(
+          absl::StrCat("nats://127.0.0.1:", client_ports_[(first + i) % 3]));
+    }
+    return absl::StrJoin(urls, ",");
+  }
+
+  Process& node(int i) { return *nodes_[i]; }
+
+ private:
+  std::vector<int> client_ports_;
+  std::vector<std::unique_ptr<Process>> nodes_;
+};
+
+// A banditd replica in cluster mode.
+class Replica {
+ public:
+  Replica(const std::filesystem::path& dir, int index, std::string urls,
+          std::vector<std::string> flags = {}) {
+    const std::filesystem::path data = dir / absl::StrCat("banditd", index);
+    std::filesystem::create_directories(data);
+    // Empty `urls`: the default single process with its SQLite log.
+    std::vector<std::string> argv = {
+        BanditdPath(), "--port=0", absl::StrCat("--data_dir=", data.string()),
+        "--event_id_window=5000000", "--snapshot_every_records=300"};
+    if (!urls.empty()) {
+      argv.push_back(absl::StrCat("--cluster_nats=", urls));
+      argv.push_back("--cluster_publish_timeout=4s");
+    }
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    process_ = std::make_unique<Process>(
+        std::move(argv),
+        (dir / absl::StrCat("banditd", index, ".log")).string());
+  }
+
+  // Starts and waits until the replica serves (it has caught up).
+  bool Start() {
+    process_->Start();
+    const std::string line =
+        process_->WaitFor("serving on ", absl::Seconds(90));
+    if (line.empty()) return false;
+    const size_t at = line.find("serving on ");
+    const size_t colon = line.find(':', at + 11);
+    const size_t end = line.find(' ', colon);
+    if (!absl::SimpleAtoi(line.substr(colon + 1, end - colon - 1), &port_)) {
+      return false;
+    }
+    stub_ = pb::BanditService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+    return true;
+  }
+  void Kill(int sig = SIGKILL) { process_->Kill(sig); }
+
+  pb::BanditService::Stub& stub() { return *stub_; }
+  const std::string& log_path() const { return process_->log_path(); }
+
+ private:
+  std::unique_ptr<Process> process_;
+  int port_ = 0;
+  std::unique_ptr<pb::BanditService::Stub> stub_;
+};
+
+using Totals = ::banditd::testing::ArmTotals<kArms>;
+using ::banditd::testing::Describe;
+
+struct Batch {
+  pb::FeedbackRequest request;
+  Totals totals;
+};
+
+inline Batch MakeBatch(const std::string& room, int64_t id, std::mt19937& rng,
+                       int events) {
+  Batch batch;
+  for (int e = 0; e < events; ++e) {
+    const int arm = static_cast<int>(rng() % kArms);
+    const int clicks = static_cast<int>(rng() % 2);
+    pb::FeedbackEvent* event = batch.request.add_events();
+    event->set_room_id(room);
+    event->set_arm_id(absl::StrCat("a", arm));
+    event->set_views(1);
+    event->set_clicks(clicks);
+    event->set_event_id(absl::StrCat(room, "-b", id, "e", e));
+    batch.totals.views[arm] += 1;
+    batch.totals.clicks[arm] += clicks;
+  }
+  return batch;
+}
+
+inline grpc::Status CreateRoom(pb::BanditService::Stub& stub,
+                               const std::string& room) {
+  pb::CreateRoomRequest create;
+  create.set_room_id(room);
+  for (int i = 0; i < kArms; ++i) create.add_arm_ids(absl::StrCat("a", i));
+  pb::CreateRoomResponse created;
+  return stub.CreateRoom(Context(absl::Seconds(10)).get(), create, &created);
+}
+
+struct Read {
+  grpc::Status status;
+  Totals totals;
+  uint64_t applied_sequence = 0;
+};
+
+inline Read ReadStats(pb::BanditService::Stub& stub, const std::string& room,
+                      uint64_t min_applied_sequence = 0) {
+  Read read;
+  pb::GetStatsRequest request;
+  request.set_room_id(room);
+  request.set_min_applied_sequence(min_applied_sequence);
+  pb::GetStatsResponse response;
+  read.status =
+      stub.GetStats(Context(absl::Seconds(10)).get(), request, &response);
+  read.applied_sequence = response.applied_sequence();
+  for (const pb::ArmStats& arm : response.arms()) {
+    int index = 0;
+    if (absl::SimpleAtoi(arm.arm_id().substr(1), &index)) {
+      read.totals.views[index] = static_cast<int64_t>(arm.counts().views());
+      read.totals.clicks[index] = static_cast<int64_t>(arm.counts().clicks());
+    }
+  }
+  return read;
+}
+
+// Waits until every replica reports `expected` for `room` at the same
+// applied sequence; returns that sequence (0 on timeout).
+inline uint64_t WaitConverged(std::vector<Replica*> replicas,
+                              const std::string& room, const Totals& expected,
+                              absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<Read> reads;
+  while (absl::Now() < deadline) {
+    reads.clear();
+    bool same = true;
+    for (Replica* r : replicas) {
+      reads.push_back(ReadStats(r->stub(), room));
+      same = same && reads.back().status.ok() &&
+             reads.back().totals == expected &&
+             reads.back().applied_sequence == reads.front().applied_sequence;
+    }
+    if (same) return reads.front().applied_sequence;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  for (size_t i = 0; i < reads.size(); ++i) {
+    ADD_FAILURE() << "replica " << i << ": " << reads[i].status.error_message()
+                  << " seq " << reads[i].applied_sequence
+                  << Describe(reads[i].totals) << "\nexpected"
+                  << Describe(expected);
+  }
+  return 0;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A failure, not a skip: CI must not pass without the cluster tests.
+    ASSERT_FALSE(NatsServerPath().empty())
+        << "nats-server is not installed: run scripts/setup.sh";
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat(
+               "cluster_test_", getpid(), "_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    nats_ = std::make_unique<NatsCluster>(dir_);
+    ASSERT_TRUE(nats_->Start()) << "NATS did not start; logs in " << dir_;
+  }
+
+  void TearDown() override {
+    replicas_.clear();
+    nats_.reset();
+    if (!HasFailure() && !dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  Replica& AddReplica(std::vector<std::string> flags = {}) {
+    const int index = static_cast<int>(replicas_.size());
+    replicas_.push_back(std::make_unique<Replica>(
+        dir_, index, nats_->Urls(index % 3), std::move(flags)));
+    return *replicas_.back();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<NatsCluster> nats_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+};
+
+}  // namespace banditd::cluster_testing
+
+#endif  // BANDITD_TESTS_CLUSTER_CLUSTER_HARNESS_H_
