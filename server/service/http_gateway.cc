@@ -41,16 +41,15 @@ grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-bool FromByteBuffer(const grpc::ByteBuffer& buffer,
-                    google::protobuf::Message* message) {
+bool ByteBufferToString(const grpc::ByteBuffer& buffer, std::string* bytes) {
   std::vector<grpc::Slice> slices;
   if (!buffer.Dump(&slices).ok()) return false;
-  std::string bytes;
-  bytes.reserve(buffer.Length());
+  bytes->clear();
+  bytes->reserve(buffer.Length());
   for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
-  return message->ParseFromString(bytes);
+  return true;
 }
 
 // The request id the server gave the call (x-request-id, in the initial
@@ -150,15 +149,14 @@ class HttpGateway::Handler {
                 status.error_details());
       return;
     }
-    std::unique_ptr<google::protobuf::Message> response(
-        google::protobuf::MessageFactory::generated_factory()
-            ->GetPrototype(method->output_type())
-            ->New());
-    if (!FromByteBuffer(response_bytes, response.get())) {
-      SendError(res, grpc::StatusCode::INTERNAL, "cannot parse the response");
+    // Printed from the reply's bytes: no response message is built.
+    std::string bytes;
+    if (!ByteBufferToString(response_bytes, &bytes)) {
+      SendError(res, grpc::StatusCode::INTERNAL, "cannot read the response");
       return;
     }
-    absl::StatusOr<std::string> json = ResponseToJson(*response);
+    absl::StatusOr<std::string> json =
+        ResponseBytesToJson(method->output_type(), bytes);
     if (!json.ok()) {
       SendError(res, grpc::StatusCode::INTERNAL, json.status().message());
       return;

@@ -2,14 +2,20 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/struct.pb.h"
+#include "google/protobuf/type.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver.h"
+#include "google/protobuf/util/type_resolver_util.h"
 
 namespace banditd::service {
 namespace {
@@ -18,6 +24,71 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
+
+constexpr char kTypeUrlPrefix[] = "type.googleapis.com";
+
+// The generated pool's types as protobuf's JSON converter asks for them,
+// each converted once. (Its own resolver converts a descriptor into a
+// google.protobuf.Type again for every message type of every call.)
+class CachingTypeResolver final : public google::protobuf::util::TypeResolver {
+ public:
+  CachingTypeResolver()
+      : base_(google::protobuf::util::NewTypeResolverForDescriptorPool(
+            kTypeUrlPrefix,
+            google::protobuf::DescriptorPool::generated_pool())) {}
+
+  google::protobuf::util::Status ResolveMessageType(
+      const std::string& type_url, google::protobuf::Type* type) override {
+    return Resolve(type_url, type, types_,
+                   &google::protobuf::util::TypeResolver::ResolveMessageType);
+  }
+  google::protobuf::util::Status ResolveEnumType(
+      const std::string& type_url, google::protobuf::Enum* type) override {
+    return Resolve(type_url, type, enums_,
+                   &google::protobuf::util::TypeResolver::ResolveEnumType);
+  }
+
+ private:
+  template <typename T>
+  google::protobuf::util::Status Resolve(
+      const std::string& type_url, T* out,
+      absl::flat_hash_map<std::string, T>& cache,
+      google::protobuf::util::Status (
+          google::protobuf::util::TypeResolver::*resolve)(const std::string&,
+                                                          T*)) {
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (auto it = cache.find(type_url); it != cache.end()) {
+        *out = it->second;
+        return google::protobuf::util::Status();
+      }
+    }
+    T resolved;
+    google::protobuf::util::Status status =
+        (base_.get()->*resolve)(type_url, &resolved);
+    if (!status.ok()) return status;
+    *out = resolved;
+    absl::MutexLock lock(&mu_);
+    cache.emplace(type_url, std::move(resolved));
+    return status;
+  }
+
+  const std::unique_ptr<google::protobuf::util::TypeResolver> base_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, google::protobuf::Type> types_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, google::protobuf::Enum> enums_
+      ABSL_GUARDED_BY(mu_);
+};
+
+google::protobuf::util::TypeResolver* Resolver() {
+  static auto* resolver = new CachingTypeResolver();
+  return resolver;
+}
+
+std::string TypeUrl(const Descriptor* type) {
+  return absl::StrCat(kTypeUrlPrefix, "/", type->full_name());
+}
 
 template <typename S>
 std::string StatusText(const S& status) {
@@ -166,12 +237,18 @@ absl::Status FillRequest(
     }
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
-    auto parsed = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(body.data(), body.size()), target,
+    // What JsonStringToMessage does, with the cached types.
+    std::string binary;
+    auto parsed = google::protobuf::util::JsonToBinaryString(
+        Resolver(), TypeUrl(target->GetDescriptor()),
+        google::protobuf::StringPiece(body.data(), body.size()), &binary,
         options);
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("body: ", StatusText(parsed)));
+    }
+    if (!target->ParseFromString(binary)) {
+      return absl::InvalidArgumentError("body: not a valid request");
     }
   }
   for (const auto& [name, value] : query) {
@@ -193,14 +270,20 @@ absl::Status FillRequest(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ResponseToJson(const Message& response) {
+absl::StatusOr<std::string> ResponseBytesToJson(const Descriptor* type,
+                                                absl::string_view bytes) {
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
   std::string json;
-  auto printed =
-      google::protobuf::util::MessageToJsonString(response, &json, options);
+  auto printed = google::protobuf::util::BinaryToJsonString(
+      Resolver(), TypeUrl(type), std::string(bytes), &json, options);
   if (!printed.ok()) return absl::InternalError(StatusText(printed));
   return json;
+}
+
+absl::StatusOr<std::string> ResponseToJson(const Message& response) {
+  return ResponseBytesToJson(response.GetDescriptor(),
+                             response.SerializeAsString());
 }
 
 std::string ErrorToJson(int code, absl::string_view message,

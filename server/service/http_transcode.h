@@ -29,6 +29,10 @@ absl::Status FillRequest(
 // 64-bit integers as strings), fields at their defaults included.
 absl::StatusOr<std::string> ResponseToJson(
     const google::protobuf::Message& response);
+// The same from the serialized message of type `type` (a reply's bytes, not
+// parsed first).
+absl::StatusOr<std::string> ResponseBytesToJson(
+    const google::protobuf::Descriptor* type, absl::string_view bytes);
 
 // The JSON error body {"code", "message", "details"}. `details_bytes` is a
 // serialized google.rpc.Status (grpc::Status::error_details()); its details

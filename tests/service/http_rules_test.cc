@@ -3,6 +3,9 @@
 
 #include "server/service/http_rules.h"
 
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -219,6 +222,42 @@ TEST(FillRequestTest, ErrorsNameTheParameterOrBody) {
   absl::Status query_on_body_route =
       Fill(rules, "POST", "/v1/rooms/r:sample", "{}", {{"k", "2"}}, &sample);
   EXPECT_THAT(query_on_body_route.message(), HasSubstr("JSON body"));
+}
+
+// The gateway prints replies from their bytes with cached types: the JSON must
+// be exactly protobuf's own printer's (defaults included), on every call.
+TEST(ResponseBytesToJsonTest, SameAsMessageToJsonString) {
+  v1::SampleResponse sample;
+  v1::ScoredArm* arm = sample.add_arms();
+  arm->set_arm_id("red");
+  arm->set_score(0.25);
+  arm->mutable_counts()->set_views(7);
+  sample.mutable_policy()->set_type(v1::POLICY_TYPE_THOMPSON);
+  sample.set_decision_id("d1");
+  v1::GetStatsResponse stats;
+  stats.set_room_id("r");
+  stats.add_arms()->set_arm_id("a");
+  stats.add_arms()->set_ucb1(std::numeric_limits<double>::infinity());
+  stats.set_applied_sequence(uint64_t{1} << 40);
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  for (const google::protobuf::Message* message :
+       std::initializer_list<const google::protobuf::Message*>{&sample,
+                                                               &stats}) {
+    std::string expected;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(*message, &expected,
+                                                            options)
+                    .ok());
+    for (int call = 0; call < 2; ++call) {  // the second from the cache
+      absl::StatusOr<std::string> json = ResponseBytesToJson(
+          message->GetDescriptor(), message->SerializeAsString());
+      ASSERT_TRUE(json.ok()) << json.status();
+      EXPECT_EQ(*json, expected);
+    }
+  }
+  EXPECT_THAT(
+      *ResponseBytesToJson(stats.GetDescriptor(), stats.SerializeAsString()),
+      HasSubstr(R"("appliedSequence":"1099511627776")"));
 }
 
 TEST(ErrorToJsonTest, PlainFormQuotesTheMessage) {
