@@ -48,9 +48,20 @@ std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
   families.push_back(One("banditd_cluster_skipped_records_total",
                          "Stream records removed by retention before this "
                          "replica applied them; nonzero means the replica "
-                         "needs a peer's snapshot.",
+                         "must restart from the published snapshot.",
                          prometheus::MetricType::Counter,
                          static_cast<double>(stats.skipped_records)));
+  families.push_back(One("banditd_cluster_published_snapshots_total",
+                         "Snapshots this replica published to the object "
+                         "store (--cluster_snapshot_bucket).",
+                         prometheus::MetricType::Counter,
+                         static_cast<double>(stats.published_snapshots)));
+  families.push_back(
+      One("banditd_cluster_last_published_sequence",
+          "Stream sequence covered by the last snapshot this replica "
+          "published (0: none); retention must not trim past it.",
+          prometheus::MetricType::Gauge,
+          static_cast<double>(stats.last_published_sequence)));
   return families;
 }
 

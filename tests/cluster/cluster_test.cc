@@ -104,6 +104,9 @@ TEST_F(ClusterTest, ConvergesAndSurvivesNodeAndReplicaKill) {
     grpc::Status s = CreateRoom(all[0]->stub(), room);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
+  // Every replica validates Feedback against its own state: wait until all
+  // hold the room (a loaded machine applied it late: "room not found").
+  ASSERT_GT(WaitConverged(all, room, Totals(), absl::Seconds(30)), 0u);
 
   // Phase 1: Feedback spread over the 3 replicas converges everywhere.
   Totals expected;
