@@ -10,9 +10,15 @@
 //    refuses, naming what is missing.
 //  * A replica whose own snapshot is more than a snapshot period behind
 //    starts from the newer published one instead of replaying.
+//  * With CLUSTER_BENCH=1 (scripts/cluster_bench.sh), SnapshotObjectBench:
+//    put and get of a 44 MiB object (a 1M-counter snapshot) against the
+//    same chunks published to and read from a plain stream.
 
 #include <nats/nats.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -191,9 +197,9 @@ TEST_F(ClusterTest, FreshReplicaStartsFromPublishedSnapshotAfterTrim) {
   Replica& other = AddReplica({"--cluster_snapshot_publish_every=0"});
   ASSERT_TRUE(other.Start()) << "see " << other.log_path();
   ASSERT_TRUE(CreateRoom(publisher.stub(), "boot").ok());
-  ASSERT_GT(WaitConverged({&publisher, &other}, "boot", Totals(),
-                          absl::Seconds(30)),
-            0u);
+  ASSERT_GT(
+      WaitConverged({&publisher, &other}, "boot", Totals(), absl::Seconds(30)),
+      0u);
   std::mt19937 rng(7);
   Totals expected;
   Write({&publisher, &other}, 0, 120, rng, &expected);
@@ -341,6 +347,102 @@ TEST_F(ClusterTest, LaggingReplicaStartsFromTheNewerPublishedSnapshot) {
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   EXPECT_EQ((*restarted)->stats().bootstrapped_from_sequence, 0u);
   EXPECT_EQ((*restarted)->applied_sequence(), published);
+}
+
+// Publishes `chunks` to a plain R3 stream and reads them back by Direct Get:
+// the floor for ObjectStore's put and get of the same bytes. Returns the
+// two times.
+std::pair<absl::Duration, absl::Duration> PlainStreamRound(
+    Client& client, const std::vector<absl::string_view>& chunks) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  const char* subjects[] = {"floor.x"};
+  cfg.Name = "FLOOR";
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.Replicas = 3;
+  cfg.AllowDirect = true;
+  js_DeleteStream(client.js(), "FLOOR", nullptr, nullptr);
+  jsStreamInfo* si = nullptr;
+  EXPECT_EQ(js_AddStream(&si, client.js(), &cfg, nullptr, nullptr), NATS_OK);
+  if (si != nullptr) jsStreamInfo_Destroy(si);
+  const absl::Time start = absl::Now();
+  for (absl::string_view chunk : chunks) {
+    jsPubAck* ack = nullptr;
+    EXPECT_EQ(js_Publish(&ack, client.js(), "floor.x", chunk.data(),
+                         static_cast<int>(chunk.size()), nullptr, nullptr),
+              NATS_OK);
+    if (ack != nullptr) jsPubAck_Destroy(ack);
+  }
+  const absl::Time published = absl::Now();
+  for (size_t seq = 1; seq <= chunks.size(); ++seq) {
+    jsDirectGetMsgOptions dg;
+    jsDirectGetMsgOptions_Init(&dg);
+    dg.Sequence = seq;
+    natsMsg* msg = nullptr;
+    EXPECT_EQ(js_DirectGetMsg(&msg, client.js(), "FLOOR", nullptr, &dg),
+              NATS_OK);
+    if (msg != nullptr) natsMsg_Destroy(msg);
+  }
+  return {published - start, absl::Now() - published};
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+class SnapshotObjectBench : public ClusterTest {
+ protected:
+  void SetUp() override {
+    if (std::getenv("CLUSTER_BENCH") == nullptr) {
+      GTEST_SKIP() << "set CLUSTER_BENCH=1 (scripts/cluster_bench.sh)";
+    }
+    ClusterTest::SetUp();
+  }
+};
+
+// 44 MiB: store_bench's snapshot of 1M dense counters (43.9 bytes each).
+TEST_F(SnapshotObjectBench, PutAndGetAgainstPlainStream) {
+  Client client(nats_->Urls(0));
+  ObjectStore::Options options;
+  options.bucket = "bench";
+  absl::StatusOr<std::unique_ptr<ObjectStore>> store =
+      ObjectStore::Create(client.nc(), options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::Status created = (*store)->EnsureBucket();
+  for (int i = 0; i < 60 && absl::IsUnavailable(created); ++i) {
+    absl::SleepFor(absl::Milliseconds(250));
+    created = (*store)->EnsureBucket();
+  }
+  ASSERT_TRUE(created.ok()) << created;
+  const std::string data = Bytes(44 << 20, 3);
+  const std::vector<absl::string_view> chunks =
+      cluster::object_layout::SplitChunks(data, options.chunk_bytes);
+  cluster::object_layout::ObjectInfo info;
+  info.name = "snapshot";
+  std::vector<double> put, get, floor_put, floor_get;
+  for (int round = 0; round < 3; ++round) {  // Alternating rounds.
+    const auto [plain_put, plain_get] = PlainStreamRound(client, chunks);
+    floor_put.push_back(absl::ToDoubleMilliseconds(plain_put));
+    floor_get.push_back(absl::ToDoubleMilliseconds(plain_get));
+    const absl::Time start = absl::Now();
+    ASSERT_TRUE((*store)->Put(info, data).ok());
+    const absl::Time stored = absl::Now();
+    absl::StatusOr<ObjectStore::Object> object = (*store)->Get("snapshot");
+    ASSERT_TRUE(object.ok()) << object.status();
+    ASSERT_EQ(object->data.size(), data.size());
+    put.push_back(absl::ToDoubleMilliseconds(stored - start));
+    get.push_back(absl::ToDoubleMilliseconds(absl::Now() - stored));
+  }
+  std::printf(
+      "BENCH snapshot object 44 MiB (%zu chunks, R3): put %.0f ms (plain "
+      "stream %.0f ms, %.2fx), get %.0f ms (plain %.0f ms, %.2fx); medians "
+      "of 3 alternating rounds\n",
+      chunks.size(), Median(put), Median(floor_put),
+      Median(put) / Median(floor_put), Median(get), Median(floor_get),
+      Median(get) / Median(floor_get));
 }
 
 }  // namespace
