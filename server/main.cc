@@ -236,6 +236,12 @@ ABSL_FLAG(absl::Duration, kafka_linger, absl::Milliseconds(5),
 ABSL_FLAG(int64_t, kafka_max_gathered_events, 20'000,
           "Backpressure: a Kafka partition pauses while this many of its "
           "events wait for the writer (beyond 4 batches in the log's queue).");
+ABSL_FLAG(absl::Duration, kafka_missing_room_wait, absl::Seconds(2),
+          "How long a Kafka record whose room or arm is not found is read "
+          "again (its partition paused briefly) before it is dead-lettered: "
+          "in cluster mode the room may have been created on another replica "
+          "moments ago. The same error is then dead-lettered at once for a "
+          "minute. 0: dead-letter at once.");
 ABSL_FLAG(std::string, kafka_start, "earliest",
           "Where a partition with no logged position starts: earliest or "
           "latest.");
@@ -311,6 +317,7 @@ absl::StatusOr<banditd::ingest::KafkaIngest::Options> KafkaOptionsFromFlags() {
   options.linger = absl::GetFlag(FLAGS_kafka_linger);
   options.max_gathered_events =
       std::max<int64_t>(1, absl::GetFlag(FLAGS_kafka_max_gathered_events));
+  options.missing_room_wait = absl::GetFlag(FLAGS_kafka_missing_room_wait);
   const std::string start = absl::GetFlag(FLAGS_kafka_start);
   if (start != "earliest" && start != "latest") {
     return absl::InvalidArgumentError(

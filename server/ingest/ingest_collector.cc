@@ -51,12 +51,26 @@ std::vector<prometheus::MetricFamily> IngestCollector::Collect() const {
     pauses.name = "banditd_kafka_partition_pauses_total";
     pauses.help =
         "Times a partition was paused because the writer was behind "
-        "(backpressure) or a refused batch waits to be retried.";
+        "(backpressure), a refused batch waits to be retried, or a record's "
+        "room or arm was not found (--kafka_missing_room_wait).";
     pauses.type = prometheus::MetricType::Counter;
     prometheus::ClientMetric metric;
     metric.counter.value = static_cast<double>(stats.partition_pauses);
     pauses.metric.push_back(std::move(metric));
     families.push_back(std::move(pauses));
+  }
+  {
+    prometheus::MetricFamily holds;
+    holds.name = "banditd_kafka_missing_room_holds_total";
+    holds.help =
+        "Times a record whose room or arm was not found was read again "
+        "after a short pause instead of being dead-lettered at once "
+        "(--kafka_missing_room_wait).";
+    holds.type = prometheus::MetricType::Counter;
+    prometheus::ClientMetric metric;
+    metric.counter.value = static_cast<double>(stats.missing_room_holds);
+    holds.metric.push_back(std::move(metric));
+    families.push_back(std::move(holds));
   }
   prometheus::MetricFamily lag = ops::GaugeFamily(
       "banditd_kafka_consumer_lag_records",

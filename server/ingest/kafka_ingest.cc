@@ -17,6 +17,8 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -54,6 +56,46 @@ absl::Status SetAll(
   }
   return absl::OkStatus();
 }
+
+// librdkafka's errors and log lines, through banditd's log (its default
+// logger writes its own format to stderr) and the rate limit of Warn. A
+// broker refusing banditd's credentials or certificate is an error with a
+// hint at the flags to check; librdkafka keeps retrying, and the RPCs keep
+// working meanwhile. Called on librdkafka's threads too (its log lines).
+class KafkaEvents final : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override {
+    static auto* limiter = new logging::RateLimiter(10, absl::Minutes(1));
+    const bool error = event.type() == RdKafka::Event::EVENT_ERROR;
+    const bool log = event.type() == RdKafka::Event::EVENT_LOG;
+    if (log && event.severity() > RdKafka::Event::EVENT_SEVERITY_WARNING) {
+      SPDLOG_DEBUG("kafka: librdkafka {}: {}", event.fac(), event.str());
+      return;
+    }
+    if (!error && !log) return;
+    const logging::RateLimiter::Decision d = limiter->Admit(absl::Now());
+    if (!d.log) return;
+    const std::string dropped =
+        d.dropped_before > 0 ? absl::StrCat(" (and ", d.dropped_before,
+                                            " similar lines dropped before)")
+                             : "";
+    if (log) {
+      SPDLOG_WARN("kafka: librdkafka {}: {}{}", event.fac(), event.str(),
+                  dropped);
+      return;
+    }
+    std::string hint;
+    if (event.err() == RdKafka::ERR__AUTHENTICATION) {
+      hint =
+          "; check --kafka_security_protocol, --kafka_sasl_mechanism, "
+          "--kafka_sasl_username and --kafka_sasl_password_file";
+    } else if (event.err() == RdKafka::ERR__SSL) {
+      hint = "; check --kafka_security_protocol and --kafka_ssl_ca_location";
+    }
+    SPDLOG_ERROR("kafka: {}{}: {}{}{}", event.fatal() ? "fatal: " : "",
+                 RdKafka::err2str(event.err()), event.str(), hint, dropped);
+  }
+};
 
 // What the committer said about one submitted batch.
 struct Completion {
@@ -150,6 +192,10 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
     // committer's refusal names one record (after a batch was refused).
     int64_t single_until = -1;
     int64_t high_watermark = -1;
+    // The record whose room or arm was not found, held since `missing_since`
+    // (Options::missing_room_wait); -1: none.
+    int64_t missing_offset = -1;
+    absl::Time missing_since;
   };
 
   // Reads up to kPollRecords records (waiting at most `timeout_ms` for the
@@ -157,10 +203,18 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
   // a message object per record and copies its headers.
   void PollRecords(int timeout_ms);
   void OnRecord(const rd_kafka_message_t& message);
+  // Whether a record admission refused with NOT_FOUND (`error`) is held:
+  // its partition seeks back to it and pauses briefly, so that it is read
+  // and admitted again once this replica may have applied its room.
+  bool HoldMissing(const rd_kafka_message_t& message, Partition& part,
+                   const absl::Status& error);
   // The partition a record belongs to, or null when not (or no longer) ours.
   Partition* PartitionOf(const rd_kafka_message_t& message);
   // Sends a refused record to the dead-letter topic.
-  void DeadLetter(const rd_kafka_message_t& message, const absl::Status& error);
+  // Sends a refused record of a partition at `generation` to the
+  // dead-letter topic; a failure is noted in failed_dead_letters_.
+  void DeadLetter(const rd_kafka_message_t& message, const absl::Status& error,
+                  uint64_t generation);
   // Adds `offset` (and `events`) to the partition's open batch.
   void Gather(Partition& part, int64_t offset,
               std::vector<core::FeedbackEvent> events, bool refused,
@@ -181,6 +235,8 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
   const int batch_cap_;
   const std::shared_ptr<CompletionQueue> completions_;
   RecordDecoder decoder_;
+  // Before the handles that call it: destroyed after them.
+  KafkaEvents events_;
 
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> producer_;
@@ -194,6 +250,12 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
   uint64_t next_generation_ = 1;
   int in_flight_ = 0;
   absl::Time last_refresh_ = absl::InfinitePast();
+  // Errors (their messages) already waited for (missing_room_wait) and
+  // when: dead-lettered at once until a minute after.
+  absl::flat_hash_map<std::string, absl::Time> waited_missing_;
+  // Partition generations with a dead letter the topic did not take: their
+  // ranges are read again instead of logged (dr_cb, DeadLetter).
+  absl::flat_hash_set<uint64_t> failed_dead_letters_;
 
   mutable absl::Mutex stats_mu_;
   Stats stats_ ABSL_GUARDED_BY(stats_mu_);
@@ -221,7 +283,9 @@ absl::Status KafkaIngest::Consumer::Open() {
   if (absl::Status s = SetAll(conf.get(), properties); !s.ok()) return s;
   std::string error;
   if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this),
-                error) != RdKafka::Conf::CONF_OK) {
+                error) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", static_cast<RdKafka::EventCb*>(&events_), error) !=
+          RdKafka::Conf::CONF_OK) {
     return absl::InternalError(error);
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
@@ -251,6 +315,8 @@ absl::Status KafkaIngest::Consumer::Open() {
     });
     if (absl::Status s = SetAll(pconf.get(), pprops); !s.ok()) return s;
     if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this),
+                   error) != RdKafka::Conf::CONF_OK ||
+        pconf->set("event_cb", static_cast<RdKafka::EventCb*>(&events_),
                    error) != RdKafka::Conf::CONF_OK) {
       return absl::InternalError(error);
     }
@@ -423,13 +489,17 @@ void KafkaIngest::Consumer::OnRecord(const rd_kafka_message_t& message) {
     core::Mutation mutation = *std::move(batch);
     status = engine_->Validate(mutation);
     events = std::move(std::get<core::FeedbackBatch>(mutation).events);
+    if (status.code() == absl::StatusCode::kNotFound &&
+        HoldMissing(message, part, status)) {
+      return;
+    }
   }
   if (!status.ok()) {
     {
       absl::MutexLock lock(&stats_mu_);
       ++stats_.records_rejected;
     }
-    DeadLetter(message, status);
+    DeadLetter(message, status, part.generation);
     Gather(part, offset, {}, /*refused=*/true,
            /*dead_letter=*/producer_ != nullptr);
     return;
@@ -440,6 +510,46 @@ void KafkaIngest::Consumer::OnRecord(const rd_kafka_message_t& message) {
   if (!part.paused && part.gathered_events >= options_.max_gathered_events) {
     Pause(Key(rd_kafka_topic_name(message.rkt), message.partition), part, true);
   }
+}
+
+bool KafkaIngest::Consumer::HoldMissing(const rd_kafka_message_t& message,
+                                        Partition& part,
+                                        const absl::Status& error) {
+  if (options_.missing_room_wait <= absl::ZeroDuration()) return false;
+  const absl::Time now = absl::Now();
+  const std::string what(error.message());
+  if (auto it = waited_missing_.find(what); it != waited_missing_.end()) {
+    if (now - it->second < absl::Minutes(1)) return false;
+    waited_missing_.erase(it);
+  }
+  if (part.missing_offset != message.offset) {
+    part.missing_offset = message.offset;
+    part.missing_since = now;
+  }
+  if (now - part.missing_since >= options_.missing_room_wait) {
+    // Waited: dead-letter it, and the same error without waiting again.
+    if (waited_missing_.size() >= 10'000) waited_missing_.clear();
+    waited_missing_[what] = now;
+    part.missing_offset = -1;
+    return false;
+  }
+  const Key key(rd_kafka_topic_name(message.rkt), message.partition);
+  // What was gathered before it goes on; reading resumes at it.
+  if (!part.gathered.empty()) part.gathered.back().sealed = true;
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(key.first, key.second, message.offset));
+  if (RdKafka::ErrorCode err = consumer_->seek(*tp, 1000);
+      err != RdKafka::ERR_NO_ERROR) {
+    Warn(absl::StrCat("seek ", key.first, "/", key.second, " to ",
+                      message.offset, ": ", RdKafka::err2str(err)));
+    return false;
+  }
+  part.resume_at =
+      now + std::min(absl::Milliseconds(50), options_.missing_room_wait / 4);
+  if (!part.paused) Pause(key, part, true);
+  absl::MutexLock lock(&stats_mu_);
+  ++stats_.missing_room_holds;
+  return true;
 }
 
 void KafkaIngest::Consumer::Gather(Partition& part, int64_t offset,
@@ -473,7 +583,8 @@ void KafkaIngest::Consumer::Gather(Partition& part, int64_t offset,
 }
 
 void KafkaIngest::Consumer::DeadLetter(const rd_kafka_message_t& message,
-                                       const absl::Status& error) {
+                                       const absl::Status& error,
+                                       uint64_t generation) {
   const std::string where =
       absl::StrCat(rd_kafka_topic_name(message.rkt), "/", message.partition,
                    "@", message.offset);
@@ -503,18 +614,25 @@ void KafkaIngest::Consumer::DeadLetter(const rd_kafka_message_t& message,
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_VALUE(message.payload, message.len),
       RD_KAFKA_V_KEY(message.key, message.key_len), RD_KAFKA_V_HEADERS(headers),
-      RD_KAFKA_V_END);
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(generation)), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_headers_destroy(headers);
+    failed_dead_letters_.insert(generation);
     Warn(absl::StrCat("record ", where, " refused (", error.ToString(),
-                      ") and not dead-lettered: ", rd_kafka_err2str(err)));
+                      ") and not dead-lettered (read again after a back-off): ",
+                      rd_kafka_err2str(err)));
   }
 }
 
 void KafkaIngest::Consumer::dr_cb(RdKafka::Message& message) {
   if (message.err() != RdKafka::ERR_NO_ERROR) {
+    if (failed_dead_letters_.size() >= 10'000) failed_dead_letters_.clear();
+    failed_dead_letters_.insert(
+        reinterpret_cast<uintptr_t>(message.msg_opaque()));
     Warn(absl::StrCat("dead-letter delivery to ", options_.dead_letter_topic,
-                      " failed: ", message.errstr()));
+                      " failed (its records are read again after a "
+                      "back-off): ",
+                      message.errstr()));
     return;
   }
   absl::MutexLock lock(&stats_mu_);
@@ -537,9 +655,16 @@ void KafkaIngest::Consumer::SubmitReady(const Key& key, Partition& part) {
 
 void KafkaIngest::Consumer::SubmitFront(const Key& key, Partition& part) {
   Gathered& g = part.gathered.front();
-  // A range is logged only once its dead letters are stored, so a crash
-  // cannot lose a refused record (it may send one twice).
-  if (g.dead_letters && producer_ != nullptr) producer_->flush(5000);
+  // A range is logged only once its dead letters are stored (acks=all), so
+  // no refused record is lost; one the topic did not take is read again
+  // after a back-off. A crash between the two sends it twice.
+  if (g.dead_letters && producer_ != nullptr) {
+    const bool flushed = producer_->flush(5000) == RdKafka::ERR_NO_ERROR;
+    if (!flushed || failed_dead_letters_.erase(part.generation) > 0) {
+      Rewind(key, part, g.from, options_.retry_backoff);
+      return;
+    }
+  }
   core::FeedbackBatch batch = std::move(g.batch);
   batch.source = core::SourceRange{key.first, key.second, g.from, g.next};
   Completion c;

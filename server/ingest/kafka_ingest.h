@@ -69,6 +69,13 @@ class KafkaIngest {
     int64_t max_gathered_events = 20'000;
     // Back-off before retrying a batch the committer refused.
     absl::Duration retry_backoff = absl::Milliseconds(200);
+    // How long a record whose room or arm is not found (NOT_FOUND at
+    // admission) is retried, its partition paused, before it is
+    // dead-lettered: a cluster replica may not have applied a room created
+    // on another replica moments ago. After one such wait the same error is
+    // dead-lettered at once for a minute, so that records for a deleted
+    // room cannot hold a partition each in turn. Zero: never wait.
+    absl::Duration missing_room_wait = absl::Seconds(2);
     // Further librdkafka properties for the consumer and the dead-letter
     // producer (security.protocol, sasl.*, ssl.ca.location, ...).
     std::vector<std::pair<std::string, std::string>> properties;
@@ -97,6 +104,9 @@ class KafkaIngest {
     int64_t batches_retried = 0;
     // Times a partition was paused because the committer was behind.
     int64_t partition_pauses = 0;
+    // Times a record whose room or arm was not found held its partition
+    // (missing_room_wait).
+    int64_t missing_room_holds = 0;
     std::vector<PartitionStats> partitions;
   };
 

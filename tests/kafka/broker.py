@@ -9,6 +9,11 @@ any Kafka cluster.
     with Broker(tmp_dir) as broker:
         broker.create_topic("clicks", partitions=2)
         ... broker.bootstrap ...
+
+With secure=True the broker also listens with SASL_PLAINTEXT (mechanism
+PLAIN, user SASL_USER / SASL_PASSWORD) on sasl_bootstrap and with TLS on
+ssl_bootstrap (a self-signed certificate for 127.0.0.1 made with the JRE's
+keytool; ca_file holds it in PEM for clients).
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from typing import Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIBS = REPO_ROOT / ".tools" / "kafka" / "libs"
+
+SASL_USER = "banditd"
+SASL_PASSWORD = "banditd-secret"
+_KEYSTORE_PASSWORD = "changeit"
 
 
 def _free_port() -> int:
@@ -44,16 +53,53 @@ def java() -> str:
 
 
 class Broker:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, secure: bool = False) -> None:
         if not LIBS.is_dir() or not any(LIBS.glob("kafka_2.13-*.jar")):
             raise RuntimeError(f"Kafka jars missing in {LIBS}: run scripts/setup.sh")
         self.workdir = Path(workdir)
-        self.port = 0
+        self.secure = secure
+        self.port = self.sasl_port = self.ssl_port = 0
+        self.ca_file = self.workdir / "ca.pem"
         self.process: Optional[subprocess.Popen] = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.sasl_port}"
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ssl_port}"
+
+    def _secure_config(self) -> list[str]:
+        """Listeners, protocol map entries and settings of the SASL and TLS
+        listeners; makes the broker's key and certificate."""
+        keytool = Path(java()).resolve().parent / "keytool"
+        keystore = self.workdir / "broker.p12"
+        for args in (
+            ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
+             "-validity", "7", "-dname", "CN=127.0.0.1", "-ext", "SAN=IP:127.0.0.1",
+             "-storetype", "PKCS12", "-keystore", str(keystore)],
+            ["-exportcert", "-rfc", "-alias", "broker", "-keystore", str(keystore),
+             "-file", str(self.ca_file)],
+        ):
+            subprocess.run([str(keytool), *args, "-storepass", _KEYSTORE_PASSWORD,
+                            "-noprompt"], check=True, capture_output=True, timeout=60)
+        self.sasl_port, self.ssl_port = _free_port(), _free_port()
+        jaas = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{SASL_USER}" password="{SASL_PASSWORD}" '
+                f'user_{SASL_USER}="{SASL_PASSWORD}";')
+        return [
+            "sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.sasl_plaintext.plain.sasl.jaas.config={jaas}",
+            f"ssl.keystore.location={keystore}",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.password={_KEYSTORE_PASSWORD}",
+            f"ssl.key.password={_KEYSTORE_PASSWORD}",
+        ]
 
     def _java(self, *args: str, log: Optional[Path] = None) -> subprocess.Popen:
         out = open(log, "ab") if log else subprocess.DEVNULL
@@ -71,14 +117,22 @@ class Broker:
         self.port, controller = _free_port(), _free_port()
         data = self.workdir / "data"
         props = self.workdir / "server.properties"
+        secure = self._secure_config() if self.secure else []
+        listeners = [f"PLAINTEXT://127.0.0.1:{self.port}"]
+        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        if self.secure:
+            listeners += [f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}",
+                          f"SSL://127.0.0.1:{self.ssl_port}"]
+            protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL"
         props.write_text("\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{controller}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            f"listeners={','.join(listeners)},CONTROLLER://127.0.0.1:{controller}",
+            f"advertised.listeners={','.join(listeners)}",
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"listener.security.protocol.map={protocols}",
+            *secure,
             "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={data}",
             "num.partitions=1",

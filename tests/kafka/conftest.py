@@ -32,7 +32,8 @@ free_port = fixtures.free_port
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    b = Broker(tmp_path_factory.mktemp("kafka"))
+    # With SASL and TLS listeners beside the plain one (test_kafka_security).
+    b = Broker(tmp_path_factory.mktemp("kafka"), secure=True)
     b.start()
     yield b
     b.stop()

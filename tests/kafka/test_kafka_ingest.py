@@ -191,6 +191,32 @@ def test_invalid_records_are_dead_lettered_and_the_partition_flows(broker, tmp_p
         srv.stop()
 
 
+def test_records_for_a_room_created_late_wait_for_it(broker, tmp_path: Path) -> None:
+    """A record whose room is not found is read again for
+    --kafka_missing_room_wait before it is dead-lettered (a cluster replica
+    may not have applied a room created elsewhere yet): records produced
+    before their room exists are applied once it does, none dead-lettered."""
+    topic, dlq = f"late-{uuid.uuid4().hex[:8]}", f"dlq-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=1)
+    broker.create_topic(dlq, partitions=1)
+    metrics_port = free_port()
+    srv = start_server(tmp_path / "data", extra=kafka_flags(
+        broker, topic, f"g-{uuid.uuid4().hex[:8]}", f"--kafka_dead_letter_topic={dlq}",
+        f"--metrics_port={metrics_port}", "--kafka_missing_room_wait=60s"))
+    try:
+        produce(broker, topic, [(None, event("late", "a", 1, i % 2), []) for i in range(5)])
+        wait_for(lambda: metric(metrics_port, "banditd_kafka_missing_room_holds_total") >= 2,
+                 30, "the first record held")
+        with banditd.Client(srv.target) as c:
+            c.create_room("late", ["a"])
+            wait_for(lambda: views_and_clicks(c, "late") == {"a": (5, 2)}, 30,
+                     "the held records applied")
+        assert metric(metrics_port, "banditd_kafka_records_total", 'outcome="dead_lettered"') == 0
+        assert metric(metrics_port, "banditd_kafka_records_total", 'outcome="rejected"') == 0
+    finally:
+        srv.stop()
+
+
 def test_a_batch_refused_whole_is_retried_record_by_record(broker, tmp_path: Path) -> None:
     """Each record fits --max_segments_per_room alone, but not together: the
     committer refuses the gathered batch, the consumer seeks back to the
