@@ -10,7 +10,9 @@
 // Then --rounds rounds of two phases each, alternating so that both see the
 // same machine: "floor", Feedback alone; "neighbour", the same Feedback
 // while --neighbours pairs of clients loop Sample (k = 1) and GetStats on
-// the big room (and, with --big_feedback_interval, one writes to it). Feedback:
+// the big room (GetStats pages of --stats_page_size through the whole room,
+// as a client exporting the stats would; and, with --big_feedback_interval,
+// one writes to it). Feedback:
 // one event to the small room every --feedback_interval (paced, one call at a
 // time; the latency of each call is recorded). Prints p50/p99/max of Feedback
 // per phase over all rounds, the ratio of the neighbour p99 to the floor p99,
@@ -46,6 +48,12 @@ ABSL_FLAG(absl::Duration, big_feedback_interval, absl::ZeroDuration(),
           "When > 0, another client also sends the big room one Feedback "
           "event per interval during the neighbour phase.");
 ABSL_FLAG(bool, setup, true, "Create and feed the rooms first.");
+ABSL_FLAG(int, stats_page_size, 10'000,
+          "GetStats page size of the stats reader (the server's maximum).");
+ABSL_FLAG(bool, stats_whole_room, true,
+          "The stats reader pages through the whole big room (one pass = "
+          "big_arms / stats_page_size calls); else it reads the first page "
+          "over and over.");
 
 namespace {
 
@@ -164,7 +172,7 @@ int main(int argc, char** argv) {
                  absl::ToDoubleSeconds(absl::Now() - start));
   }
   std::vector<double> floor_ms, neighbour_ms;
-  std::atomic<int64_t> samples{0}, stats{0}, big_writes{0};
+  std::atomic<int64_t> samples{0}, stats{0}, stats_arms{0}, big_writes{0};
   for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
     FeedbackPhase(*stub, absl::GetFlag(FLAGS_phase),
                   absl::GetFlag(FLAGS_feedback_interval), &floor_ms);
@@ -186,12 +194,18 @@ int main(int argc, char** argv) {
       });
       neighbours.emplace_back([&, target] {
         auto big = BanditService::NewStub(Connect(target));
+        const bool whole = absl::GetFlag(FLAGS_stats_whole_room);
+        std::string token;
         while (!stop.load()) {
           banditd::v1::GetStatsRequest get;
           get.set_room_id("neighbour-big");
+          get.set_page_size(absl::GetFlag(FLAGS_stats_page_size));
+          if (whole) get.set_page_token(token);
           banditd::v1::GetStatsResponse got;
           grpc::ClientContext context;
           Check(big->GetStats(&context, get, &got), "GetStats");
+          token = got.next_page_token();
+          stats_arms += got.arms_size();
           ++stats;
         }
       });
@@ -234,7 +248,8 @@ int main(int argc, char** argv) {
   absl::PrintF("p99 ratio (neighbour / floor): %.2f\n",
                f.p99 > 0 ? n.p99 / f.p99 : 0.0);
   absl::PrintF(
-      "neighbour calls: %d Sample, %d GetStats, %d Feedback (big room)\n",
-      samples.load(), stats.load(), big_writes.load());
+      "neighbour calls: %d Sample, %d GetStats (%d arms read), %d Feedback "
+      "(big room)\n",
+      samples.load(), stats.load(), stats_arms.load(), big_writes.load());
   return 0;
 }

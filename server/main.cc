@@ -42,6 +42,7 @@
 #include "server/service/http_gateway.h"
 #include "server/service/openapi_doc.h"
 #include "server/service/protobuf_log.h"
+#include "server/service/read_pool.h"
 #include "server/service/server.h"
 #include "server/store/durable_committer.h"
 #include "server/version.h"
@@ -92,6 +93,21 @@ ABSL_FLAG(int, http_port, 0,
 ABSL_FLAG(int, http_threads, 64,
           "HTTP/JSON API worker threads: the most HTTP connections served at "
           "once (a kept-alive connection holds one).");
+// Big rooms' reads on threads of their own (service/read_pool.h), so that a
+// 1M-arm room's scans do not make other rooms' calls wait.
+ABSL_FLAG(int64_t, big_room_arms, 50000,
+          "Sample and GetStats of rooms with at least this many arms run on "
+          "--big_room_read_threads dedicated threads at a lower CPU priority "
+          "instead of gRPC's shared handler threads; 0 runs every read on "
+          "the handler threads.");
+ABSL_FLAG(int, big_room_read_threads, 1,
+          "Big rooms' reads run at once, at most (see --big_room_arms).");
+ABSL_FLAG(int, big_room_read_nice, 10,
+          "Niceness added to the big-room read threads (0-19): the writer and "
+          "the handler threads get the CPU first.");
+ABSL_FLAG(int, big_room_max_queued_reads, 1000,
+          "Big rooms' reads waiting for a thread, at most; beyond, "
+          "RESOURCE_EXHAUSTED.");
 // Limits on what clients can make the server hold (RESOURCE_EXHAUSTED
 // beyond). Enforced when a request is admitted, never on log replay: they
 // can be lowered at any restart without losing anything already logged.
@@ -579,8 +595,21 @@ int main(int argc, char** argv) {
     }
     decision_log = *std::move(opened);
   }
+  // Declared before the service: destroyed after the server has stopped.
+  std::unique_ptr<banditd::service::ReadPool> big_room_reads;
+  if (absl::GetFlag(FLAGS_big_room_arms) > 0) {
+    banditd::service::ReadPool::Options pool_options;
+    pool_options.threads =
+        std::max(absl::GetFlag(FLAGS_big_room_read_threads), 1);
+    pool_options.nice =
+        std::clamp(absl::GetFlag(FLAGS_big_room_read_nice), 0, 19);
+    pool_options.max_queued =
+        std::max(absl::GetFlag(FLAGS_big_room_max_queued_reads), 1);
+    big_room_reads = std::make_unique<banditd::service::ReadPool>(pool_options);
+  }
   banditd::service::BanditService service(&engine, &committer, auth.get(),
                                           decisions.get(), decision_log.get());
+  service.SetReadPool(big_room_reads.get(), absl::GetFlag(FLAGS_big_room_arms));
 
   banditd::service::ServerOptions server_options;
   server_options.address =

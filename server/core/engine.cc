@@ -287,6 +287,11 @@ std::shared_ptr<Room> Engine::FindRoom(const std::string& room_id) const {
   return it == rooms_.end() ? nullptr : it->second;
 }
 
+int64_t Engine::ArmCount(const std::string& room_id) const {
+  std::shared_ptr<Room> room = FindRoom(room_id);
+  return room == nullptr ? 0 : room->arm_count.load(std::memory_order_relaxed);
+}
+
 absl::StatusOr<std::shared_ptr<Room>> Engine::FindRoomOr(
     const std::string& room_id, const std::string& field) const {
   if (absl::Status s = ValidateId(room_id, field); !s.ok()) return s;
@@ -705,6 +710,8 @@ void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
   for (std::unique_ptr<Room>& room : rooms) {
     absl::MutexLock lock(&room->mu);
     room->bytes = room->ComputeBytes();
+    room->arm_count.store(static_cast<int64_t>(room->arm_ids.size()),
+                          std::memory_order_relaxed);
     bytes += room->bytes;
   }
   room_bytes_.store(bytes, std::memory_order_relaxed);
@@ -817,7 +824,7 @@ Counts Scaled(const Counts& stored, double scale) {
 }  // namespace
 
 absl::StatusOr<RoomInfo> Engine::GetRoom(const std::string& room_id,
-                                          const ArmSelection& arms) const {
+                                         const ArmSelection& arms) const {
   absl::StatusOr<std::shared_ptr<Room>> room = FindRoomOr(room_id, "room_id");
   if (!room.ok()) return room.status();
   absl::ReaderMutexLock lock(&(*room)->mu);

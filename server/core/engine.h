@@ -304,6 +304,9 @@ class Engine {
                                  const ArmSelection& arms = {}) const;
   absl::StatusOr<RoomInfo> GetRoom(const std::string& room_id,
                                    const ArmSelection& arms = {}) const;
+  // The room's arm count (0 when there is no such room), without waiting
+  // for the room's lock: a scan or the writer may hold it.
+  int64_t ArmCount(const std::string& room_id) const;
   // Winner analysis of the enabled arms of one segment (engine_winner.cc):
   // posteriors are read under the room's lock, drawn after releasing it.
   absl::StatusOr<WinnerResult> Winner(const WinnerQuery& query) const;

@@ -242,6 +242,7 @@ void Room::AddArms(const std::vector<std::string>& new_arm_ids) {
   }
   bytes += ArmsBytes(new_arm_ids.size(), chars, linucb);
   const size_t count = arm_ids.size();
+  arm_count.store(static_cast<int64_t>(count), std::memory_order_relaxed);
   for (auto& [name, segment] : segments) {
     bytes -= segment.arms.Bytes();
     segment.arms.Resize(count);
@@ -268,6 +269,8 @@ void Room::RemoveArm(uint32_t index) {
   }
   bytes -= ArmsBytes(1, arm_ids[index].size(), linucb);
   arm_ids.Erase(index);
+  arm_count.store(static_cast<int64_t>(arm_ids.size()),
+                  std::memory_order_relaxed);
   enabled.erase(enabled.begin() + index);
   if (!linucb_arms.empty()) linucb_arms.erase(linucb_arms.begin() + index);
 }

@@ -1,6 +1,7 @@
 #ifndef BANDITD_SERVER_CORE_ROOM_H_
 #define BANDITD_SERVER_CORE_ROOM_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -216,6 +217,10 @@ struct Room {
   // Arms in insertion order, and their index (ArmIds::Find); index i of
   // every CounterTable is arm_ids[i].
   ArmIds arm_ids ABSL_GUARDED_BY(mu);
+  // arm_ids.size(), readable without `mu` (the service sends the reads of
+  // big rooms to threads of their own by it, and must not wait for `mu` to
+  // decide); stored by AddArms, RemoveArm and Engine::ReplaceRooms.
+  std::atomic<int64_t> arm_count{0};
   std::vector<uint8_t> enabled ABSL_GUARDED_BY(mu);
   // Always holds the whole-room segment "".
   absl::flat_hash_map<std::string, Segment> segments ABSL_GUARDED_BY(mu);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "server/service/convert.h"
@@ -245,7 +246,7 @@ void BanditService::Sample(UnaryCall* call, const v1::SampleRequest* request,
     return FinishWith(call, held);
   }
   return ReadAfter(
-      call, request->min_applied_sequence(),
+      call, request->min_applied_sequence(), request->room_id(),
       [this, request, response] { return SampleNow(*request, response); });
 }
 
@@ -348,7 +349,7 @@ void BanditService::GetStats(UnaryCall* call,
     return FinishWith(call, held);
   }
   return ReadAfter(
-      call, request->min_applied_sequence(),
+      call, request->min_applied_sequence(), request->room_id(),
       [this, request, response] { return GetStatsNow(*request, response); });
 }
 
@@ -370,16 +371,37 @@ absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
 }
 
 void BanditService::ReadAfter(UnaryCall* call, uint64_t min_applied_sequence,
+                              const std::string& room_id,
                               absl::AnyInvocable<absl::Status() &&> read) {
   if (min_applied_sequence == 0) {
+    return RunRead(call, room_id, std::move(read));
+  }
+  // The callback may run on the writer thread: a big room's read must not
+  // run there either.
+  committer_->WhenApplied(min_applied_sequence,
+                          [this, call, room_id, read = std::move(read)](
+                              absl::Status status) mutable {
+                            if (!status.ok()) return call->Reply(status);
+                            RunRead(call, room_id, std::move(read));
+                          });
+}
+
+void BanditService::RunRead(UnaryCall* call, const std::string& room_id,
+                            absl::AnyInvocable<absl::Status() &&> read) {
+  if (read_pool_ == nullptr || read_pool_min_arms_ <= 0 ||
+      engine_->ArmCount(room_id) < read_pool_min_arms_) {
     return FinishWith(call, std::move(read)());
   }
-  committer_->WhenApplied(
-      min_applied_sequence,
-      [call, read = std::move(read)](absl::Status status) mutable {
-        if (status.ok()) status = std::move(read)();
-        call->Reply(status);
-      });
+  // The reply (serializing a page of stats) is made on the pool too.
+  if (!read_pool_->Submit([call, read = std::move(read)]() mutable {
+        call->Reply(std::move(read)());
+      })) {
+    FinishWith(call,
+               absl::ResourceExhaustedError(absl::StrCat(
+                   "reads of rooms of ", read_pool_min_arms_,
+                   " arms or more waiting: ", read_pool_->options().max_queued,
+                   " (--big_room_max_queued_reads); retry later")));
+  }
 }
 
 grpc::ServerWriteReactor<v1::LoggedDecision>* BanditService::ExportDecisions(

@@ -8,6 +8,7 @@
 #include "server/core/engine.h"
 #include "server/service/auth.h"
 #include "server/service/decision_cache.h"
+#include "server/service/read_pool.h"
 #include "server/store/committer.h"
 #include "server/store/decision_log.h"
 
@@ -79,6 +80,14 @@ class BanditService final : public BanditServiceBase {
         auth_(auth),
         decisions_(decisions),
         decision_log_(decisions == nullptr ? nullptr : decision_log) {}
+
+  // Sample and GetStats of rooms of at least `min_arms` arms run on `pool`
+  // (which must outlive the service), not on gRPC's handler threads; a full
+  // queue refuses them with RESOURCE_EXHAUSTED. Call before serving.
+  void SetReadPool(ReadPool* pool, int64_t min_arms) {
+    read_pool_ = pool;
+    read_pool_min_arms_ = min_arms;
+  }
 
   // The unary methods, raw: each parses its request (ParseRequest) and runs
   // its handler below.
@@ -157,7 +166,12 @@ class BanditService final : public BanditServiceBase {
   // write's FeedbackResponse.applied_sequence, read-your-writes on any
   // replica) and finishes the call with its status; at once when 0.
   void ReadAfter(UnaryCall* call, uint64_t min_applied_sequence,
+                 const std::string& room_id,
                  absl::AnyInvocable<absl::Status() &&> read);
+  // Runs `read` and finishes the call: on the read pool when the room is
+  // big (SetReadPool), else here.
+  void RunRead(UnaryCall* call, const std::string& room_id,
+               absl::AnyInvocable<absl::Status() &&> read);
   absl::Status SampleNow(const v1::SampleRequest& request,
                          v1::SampleResponse* response);
   absl::Status GetStatsNow(const v1::GetStatsRequest& request,
@@ -175,6 +189,8 @@ class BanditService final : public BanditServiceBase {
   const Authenticator* const auth_;
   DecisionCache* const decisions_;
   store::DecisionLog* const decision_log_;
+  ReadPool* read_pool_ = nullptr;
+  int64_t read_pool_min_arms_ = 0;
 };
 
 }  // namespace banditd::service
