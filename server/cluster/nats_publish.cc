@@ -72,6 +72,21 @@ int64_t EventCount(const core::Mutation& part) {
   return batch == nullptr ? 0 : static_cast<int64_t>(batch->events.size());
 }
 
+// Wraps `done` to release the memory budget reserved at admission
+// (Engine::Validate) when the call is answered: by then this replica has
+// applied the records (their bytes are accounted) or the call failed. Until
+// then, what waits for JetStream counts against --memory_budget_bytes.
+store::Committer::Done HoldingReservation(const core::Engine* engine,
+                                          int64_t reserved,
+                                          store::Committer::Done done) {
+  if (reserved == 0) return done;
+  return [engine, reserved, done = std::move(done)](
+             absl::StatusOr<core::ApplyResult> result) mutable {
+    engine->ReleaseReserved(reserved);
+    std::move(done)(std::move(result));
+  };
+}
+
 }  // namespace
 
 void NatsCommitter::Submit(core::Mutation mutation, Done done) {
@@ -117,10 +132,13 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
       return;
     }
   }
-  if (absl::Status status = engine_->Validate(mutation); !status.ok()) {
+  int64_t reserved = 0;
+  if (absl::Status status = engine_->Validate(mutation, &reserved);
+      !status.ok()) {
     std::move(done)(status);
     return;
   }
+  done = HoldingReservation(engine_, reserved, std::move(done));
   if (parts.empty()) {
     std::move(done)(absl::InvalidArgumentError("events: empty batch"));
     return;
@@ -160,10 +178,12 @@ void NatsCommitter::SubmitSourced(core::FeedbackBatch batch, Done done) {
       last, std::max(last, now), std::memory_order_relaxed)) {
   }
   batch.logged_at_micros = std::max(last, now);
-  if (absl::Status status = engine_->Validate(batch); !status.ok()) {
+  int64_t reserved = 0;
+  if (absl::Status status = engine_->Validate(batch, &reserved); !status.ok()) {
     std::move(done)(status);
     return;
   }
+  done = HoldingReservation(engine_, reserved, std::move(done));
   bool stopping;
   {
     absl::MutexLock lock(&mu_);

@@ -404,30 +404,32 @@ void BanditService::RunRead(UnaryCall* call, const std::string& room_id,
   }
 }
 
-grpc::ServerWriteReactor<v1::LoggedDecision>* BanditService::ExportDecisions(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* BanditService::ExportDecisions(
     grpc::CallbackServerContext* context,
-    const v1::ExportDecisionsRequest* request) {
-  absl::Status status = Authorize(context, Role::kAdmin);
+    const grpc::ByteBuffer* request_bytes) {
+  v1::ExportDecisionsRequest request;
+  absl::Status status = ParseRequest(*request_bytes, &request);
+  if (status.ok()) status = Authorize(context, Role::kAdmin);
   if (status.ok() && decision_log_ == nullptr) {
     status = absl::FailedPreconditionError(
         "the decision log is off: run the server with --decision_log");
   }
   if (status.ok() &&
-      (request->after_sequence() < 0 || request->max_decisions() < 0)) {
-    status = absl::InvalidArgumentError(request->after_sequence() < 0
+      (request.after_sequence() < 0 || request.max_decisions() < 0)) {
+    status = absl::InvalidArgumentError(request.after_sequence() < 0
                                             ? "after_sequence: must be >= 0"
                                             : "max_decisions: must be >= 0");
   }
   if (!status.ok()) {
     // A stream that ends at once with the error.
-    class Failed : public grpc::ServerWriteReactor<v1::LoggedDecision> {
+    class Failed : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
      public:
       explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
       void OnDone() override { delete this; }
     };
     return new Failed(status);
   }
-  return StartDecisionExport(decision_log_, *request);
+  return StartDecisionExport(decision_log_, request);
 }
 
 }  // namespace banditd::service

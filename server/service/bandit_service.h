@@ -14,7 +14,7 @@
 
 namespace banditd::service {
 
-// The unary methods are raw (their request arrives as bytes), so that
+// Every method is raw (its request arrives as bytes), so that
 // bytes that do not parse get INVALID_ARGUMENT with a message: gRPC 1.51's
 // generated handlers answer UNIMPLEMENTED with an empty one.
 using GeneratedService = v1::BanditService;
@@ -34,7 +34,7 @@ using BanditServiceBase =
     GeneratedService::WithRawCallbackMethod_Sample<
     GeneratedService::WithRawCallbackMethod_Feedback<
     GeneratedService::WithRawCallbackMethod_GetStats<
-    GeneratedService::WithCallbackMethod_ExportDecisions<
+    GeneratedService::WithRawCallbackMethod_ExportDecisions<
     GeneratedService::Service>>>>>>>>>>>>>>>;
 // clang-format on
 
@@ -110,9 +110,11 @@ class BanditService final : public BanditServiceBase {
   BANDITD_RAW_UNARY(Feedback)
   BANDITD_RAW_UNARY(GetStats)
 #undef BANDITD_RAW_UNARY
-  grpc::ServerWriteReactor<v1::LoggedDecision>* ExportDecisions(
+  // Server streaming, raw too: unparsable bytes end the stream at once
+  // with INVALID_ARGUMENT.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* ExportDecisions(
       grpc::CallbackServerContext* context,
-      const v1::ExportDecisionsRequest* request) override;
+      const grpc::ByteBuffer* request_bytes) override;
 
  private:
   // Handlers: `call` is finished (Reply) once, maybe on another thread.

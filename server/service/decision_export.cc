@@ -12,7 +12,9 @@ namespace {
 
 constexpr int kPage = 256;
 
-class ExportReactor : public grpc::ServerWriteReactor<v1::LoggedDecision> {
+// Raw (bytes out): ExportDecisions parses its own request, as the unary
+// methods do, so each message is serialized here.
+class ExportReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   ExportReactor(store::DecisionLog* log, const v1::ExportDecisionsRequest& r)
       : log_(log),
@@ -62,7 +64,15 @@ class ExportReactor : public grpc::ServerWriteReactor<v1::LoggedDecision> {
     ToProto(j, &message_);
     page_.pop_front();
     if (left_ > 0) --left_;
-    StartWrite(&message_);
+    bool own_buffer = false;
+    if (grpc::Status s =
+            grpc::SerializationTraits<v1::LoggedDecision>::Serialize(
+                message_, &buffer_, &own_buffer);
+        !s.ok()) {
+      Finish(s);
+      return;
+    }
+    StartWrite(&buffer_);
   }
 
   static void ToProto(const store::JoinedDecision& j, v1::LoggedDecision* out) {
@@ -103,6 +113,7 @@ class ExportReactor : public grpc::ServerWriteReactor<v1::LoggedDecision> {
   int64_t left_;  // -1: no limit
   std::deque<store::JoinedDecision> page_;
   v1::LoggedDecision message_;
+  grpc::ByteBuffer buffer_;
 };
 
 }  // namespace
@@ -125,7 +136,7 @@ std::string DecisionBodyOf(const core::SampleQuery& query,
   return std::move(w).Finish();
 }
 
-grpc::ServerWriteReactor<v1::LoggedDecision>* StartDecisionExport(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartDecisionExport(
     store::DecisionLog* log, const v1::ExportDecisionsRequest& request) {
   return new ExportReactor(log, request);
 }

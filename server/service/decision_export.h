@@ -17,8 +17,8 @@ std::string DecisionBodyOf(const core::SampleQuery& query,
 
 // Streams `log` for ExportDecisions; deletes itself when done. Reads the
 // log a page at a time on the reactor's thread (an admin export, not a
-// request path).
-grpc::ServerWriteReactor<v1::LoggedDecision>* StartDecisionExport(
+// request path). Writes serialized LoggedDecision messages (a raw method).
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartDecisionExport(
     store::DecisionLog* log, const v1::ExportDecisionsRequest& request);
 
 }  // namespace banditd::service

@@ -39,9 +39,9 @@ bool ReadPool::Submit(absl::AnyInvocable<void() &&> read) {
   return true;
 }
 
-int64_t ReadPool::completed() const {
+int64_t ReadPool::started() const {
   absl::MutexLock lock(&mu_);
-  return completed_;
+  return started_;
 }
 
 void ReadPool::Loop() {
@@ -65,10 +65,9 @@ void ReadPool::Loop() {
       if (queue_.empty()) return;  // stopping, and nothing left to run
       read = std::move(queue_.front());
       queue_.pop_front();
+      ++started_;
     }
     std::move(read)();
-    absl::MutexLock lock(&mu_);
-    ++completed_;
   }
 }
 

@@ -42,8 +42,9 @@ class ReadPool {
   bool Submit(absl::AnyInvocable<void() &&> read);
 
   const Options& options() const { return options_; }
-  // Reads run so far (tests, metrics).
-  int64_t completed() const;
+  // Reads taken off the queue to run so far (tests): counted before each
+  // runs, so a client that has its answer sees it counted.
+  int64_t started() const;
 
  private:
   void Loop();
@@ -55,7 +56,7 @@ class ReadPool {
   mutable absl::Mutex mu_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t started_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> threads_;
 };
 

@@ -585,6 +585,100 @@ TEST_F(ClusterTest, EventIdWindowIsStreamWide) {
   EXPECT_TRUE(open("e", 1000, absl::Seconds(600)).ok());
 }
 
+// Admission reserves the memory budget until the record is applied here,
+// as the local store does: a batch admitted while another waits for
+// JetStream counts that one's estimate, and a record is never refused when
+// applied. Catches: NatsCommitter validating without a reservation (two
+// batches would pass a budget that holds one).
+TEST_F(ClusterTest, InFlightRecordsHoldTheirMemoryReservation) {
+  std::vector<std::string> arms;
+  for (int i = 0; i < 50; ++i) arms.push_back(absl::StrCat("arm", i));
+  core::CreateRoom create;
+  create.room_id = "r";
+  create.arm_ids = arms;
+  // Ten events, each with eight new context items: new counter entries.
+  auto new_items = [&](const std::string& tag) {
+    core::FeedbackBatch batch;
+    for (int i = 0; i < 10; ++i) {
+      core::FeedbackEvent e;
+      e.room_id = "r";
+      e.arm_id = arms[static_cast<size_t>(i)];
+      e.views = 1;
+      for (int j = 0; j < 8; ++j) {
+        e.context_items.push_back(absl::StrCat(tag, i, "_", j));
+      }
+      batch.events.push_back(std::move(e));
+    }
+    return batch;
+  };
+  int64_t used = 0, estimate = 0;
+  {
+    core::Engine probe;
+    ASSERT_TRUE(probe.Apply(create).ok());
+    used = probe.bytes_used();
+    ASSERT_TRUE(probe.Validate(new_items("x"), &estimate).ok());
+    ASSERT_GT(estimate, 0);
+  }
+  core::Engine engine({.memory_budget_bytes = used + estimate + estimate / 2});
+  NatsCommitter::Options o;
+  o.nats_urls = nats_->Urls(0);
+  o.data_dir = (dir_ / "a").string();
+  o.log = false;
+  // Nothing but the held callback below may complete a call.
+  o.fetch_after = absl::Minutes(1);
+  o.apply_timeout = absl::Minutes(1);
+  absl::StatusOr<std::unique_ptr<NatsCommitter>> c =
+      NatsCommitter::Open(o, &engine);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto submit = [&](core::Mutation m) {
+    absl::Notification done;
+    absl::StatusOr<core::ApplyResult> result;
+    (*c)->Submit(std::move(m), [&](absl::StatusOr<core::ApplyResult> r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return result;
+  };
+  ASSERT_TRUE(submit(create).ok());
+  ASSERT_EQ(engine.bytes_used(), used);
+  // A call whose callback blocks the thread that completes calls (the
+  // consumer's or the acknowledgements'): what is published next stays in
+  // flight until it returns.
+  absl::Notification holding, release;
+  core::FeedbackBatch one;
+  one.events.push_back(new_items("h").events.front());
+  one.events.front().context_items.clear();
+  (*c)->Submit(one, [&](absl::StatusOr<core::ApplyResult> r) {
+    EXPECT_TRUE(r.ok()) << r.status();
+    holding.Notify();
+    release.WaitForNotification();
+  });
+  holding.WaitForNotification();
+  absl::Notification first_done;
+  absl::StatusOr<core::ApplyResult> first;
+  (*c)->Submit(new_items("a"), [&](absl::StatusOr<core::ApplyResult> r) {
+    first = std::move(r);
+    first_done.Notify();
+  });
+  EXPECT_EQ(engine.reserved_bytes(), estimate);
+  // Refused at once, on this thread: the first holds its estimate.
+  absl::StatusOr<core::ApplyResult> second = submit(new_items("b"));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted)
+      << second.status();
+  EXPECT_NE(second.status().message().find("--memory_budget_bytes"),
+            std::string::npos)
+      << second.status();
+  release.Notify();
+  first_done.WaitForNotification();
+  EXPECT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->applied_events, 10);
+  EXPECT_EQ(engine.reserved_bytes(), 0);
+  EXPECT_GT(engine.bytes_used(), used);
+  EXPECT_LE(engine.bytes_used(), used + estimate);
+  (*c)->Shutdown();
+}
+
 // The real binary: a replica started with another --event_id_window_age than
 // the stream's exits at startup, naming the flag and the value to use.
 // Catches: the flag not reaching the cluster options (the replica would

@@ -1,6 +1,7 @@
 """Unparsable requests: raw bytes that are not a valid request message.
 
-Every BanditService method parses its own request bytes (raw gRPC methods),
+Every BanditService method, the streaming ExportDecisions included, parses
+its own request bytes (raw gRPC methods),
 so bytes that do not parse get INVALID_ARGUMENT with a message, and a string
 field that is not UTF-8 is named as a google.rpc.BadRequest field violation,
 rather than gRPC's UNIMPLEMENTED with an empty message (which a client
@@ -51,6 +52,34 @@ def test_every_method_answers_invalid_argument(fresh_server: Server) -> None:
     with banditd.Client(fresh_server.target) as c:
         c.create_room("alive", ["a"])
         assert c.sample("alive").best == "a"
+
+
+def _stream_error(channel: grpc.Channel, method: str, payload: bytes) -> grpc.RpcError:
+    stream = channel.unary_stream(f"/banditd.v1.BanditService/{method}")
+    try:
+        messages = list(stream(payload, timeout=5))
+    except grpc.RpcError as e:
+        return e
+    raise AssertionError(f"{method} streamed {len(messages)} messages for {payload!r}")
+
+
+def test_streaming_method_answers_invalid_argument(fresh_server: Server) -> None:
+    streaming = [m.name for m in SERVICE.methods if m.server_streaming]
+    assert streaming == ["ExportDecisions"], streaming
+    with grpc.insecure_channel(fresh_server.target) as channel:
+        for payload in (TRUNCATED, BAD_TAG):
+            e = _stream_error(channel, "ExportDecisions", payload)
+            assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e.code()
+            assert "cannot be parsed as banditd.v1.ExportDecisionsRequest" in e.details(), \
+                e.details()
+        # ExportDecisionsRequest{room_id: "\xff"}: the field is named.
+        e = _stream_error(channel, "ExportDecisions", b"\x0a\x01\xff")
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert e.details().startswith("room_id: not valid UTF-8"), e.details()
+        assert [v.field for v in field_violations_of(e.trailing_metadata())] == ["room_id"]
+        # Well-formed bytes get past parsing: this server has no decision log.
+        e = _stream_error(channel, "ExportDecisions", b"")
+        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e.code()
 
 
 def test_invalid_utf8_names_the_field(fresh_server: Server) -> None:
