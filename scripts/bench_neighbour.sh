@@ -3,15 +3,16 @@
 # (issue 12, "Writes are not held hostage by one big room"): runs
 # bench/neighbour.cc against a fresh banditd. Each round measures Feedback
 # alone (the floor) and then beside NEIGHBOURS clients looping Sample (k = 1)
-# and GetStats on the big room, so the ratio compares phases of one run.
+# and paging GetStats through the big room, so the ratio compares phases of
+# one run.
 #   nice -n 10 scripts/bench_neighbour.sh
 # Environment: BUILD (build), ARMS (1000000), ROUNDS (3), PHASE (5s),
 # INTERVAL (2ms between Feedback calls), NEIGHBOURS (1 pair: a Sample loop
 # and a GetStats loop), BIG_FEEDBACK (0s; e.g. 10ms: the big room is written
 # too, one event per interval), PORT (50181),
 # SERVER_FLAGS (default --durability=async: the apply path, not the disk's
-# sync, is what a neighbour could hold up; --max_message_mb=256: a whole
-# GetStats of 1M arms is ~75 MB).
+# sync, is what a neighbour could hold up; add --big_room_arms=0 for the
+# behaviour before the big-room read pool).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build}
@@ -22,7 +23,7 @@ INTERVAL=${INTERVAL:-2ms}
 BIG_FEEDBACK=${BIG_FEEDBACK:-0s}
 NEIGHBOURS=${NEIGHBOURS:-1}
 PORT=${PORT:-50181}
-SERVER_FLAGS=${SERVER_FLAGS:---durability=async --max_message_mb=256}
+SERVER_FLAGS=${SERVER_FLAGS:---durability=async}
 BANDITD=$BUILD/server/banditd
 [[ -x $BANDITD ]] || BANDITD=$BUILD/banditd
 LOAD=$BUILD/bench/banditd_neighbour
