@@ -64,6 +64,9 @@ class ExportReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     ToProto(j, &message_);
     page_.pop_front();
     if (left_ > 0) --left_;
+    // The last write is done: its buffer may go (the serializer wants an
+    // empty one).
+    buffer_.Clear();
     bool own_buffer = false;
     if (grpc::Status s =
             grpc::SerializationTraits<v1::LoggedDecision>::Serialize(
