@@ -139,6 +139,11 @@ struct SampleResult {
   // score, where the ranking knows it: when it drew among tied unseen arms
   // (a cold room), or with SampleQuery::count_ties. Else 0.
   int64_t tied_arms = 0;
+  // The best score among the eligible arms the ranking scored but did not
+  // return (-infinity when none); the arms it did not score score below
+  // the k-th (the scans skip only arms that cannot reach it). Below the
+  // k-th score, no arm outside the ranking ties there.
+  double runner_up_score = -std::numeric_limits<double>::infinity();
 };
 
 struct ArmInfo {

@@ -6,6 +6,9 @@
 //     rank by score with random tie-breaks: an arm scoring above the k-th
 //     score is always returned, and each of the m arms tied at the k-th
 //     score with r places left is returned with probability r / m. Exact.
+//     Usually the call's own ranking settles it (no tie at the k-th score
+//     beyond the arms returned, or a cold room's counted ties); else one
+//     more ranking, widened over the ties, or a counting pass.
 //   - EPSILON_GREEDY: (1 - epsilon) times the CTR ranking's probability plus
 //     epsilon * k / n (n eligible arms) for the uniformly random ranking.
 //   - THOMPSON, REWARD_THOMPSON and LIN_TS: Monte Carlo, the share of `draws`
@@ -78,6 +81,33 @@ PolicyOverride FullOverride(const PolicyParams& p) {
 bool IsThompson(PolicyKind kind) {
   return kind == PolicyKind::kThompson || kind == PolicyKind::kRewardThompson ||
          kind == PolicyKind::kLinTs;
+}
+
+// A deterministic policy's propensities from the call's own ranking, when
+// it settles them: no arm it did not return ties at the k-th score (its
+// runner-up scores lower: then every returned arm has probability 1), or it
+// counted the arms tied there (a cold room). Else false, and the caller
+// ranks again (DeterministicPropensities). Saves the second ranking of
+// almost every call.
+bool OwnRankingPropensities(int64_t eligible, int query_k,
+                            SampleResult& result) {
+  const int64_t k = std::min<int64_t>(query_k == 0 ? 1 : query_k, eligible);
+  if (k <= 0 || static_cast<int64_t>(result.arms.size()) != k) return false;
+  const double boundary = result.arms.back().score;
+  int64_t above = 0;
+  for (const ScoredArm& arm : result.arms) above += arm.score > boundary;
+  int64_t tied = result.tied_arms;
+  if (tied == 0) {
+    if (!(result.runner_up_score < boundary)) return false;
+    tied = k - above;
+  }
+  if (tied < k - above) return false;
+  const double tie_share =
+      static_cast<double>(k - above) / static_cast<double>(tied);
+  for (ScoredArm& arm : result.arms) {
+    arm.propensity = arm.score > boundary ? 1.0 : tie_share;
+  }
+  return true;
 }
 
 }  // namespace
@@ -205,6 +235,10 @@ absl::Status Engine::AddPolicyPropensities(const SampleQuery& q,
     return absl::OkStatus();
   }
 
+  if (policy.kind != PolicyKind::kEpsilonGreedy && !result.floor_explored &&
+      OwnRankingPropensities(eligible, q.k, result)) {
+    return absl::OkStatus();
+  }
   // Deterministic scores; epsilon-greedy mixes its CTR ranking with the
   // uniform one.
   double greedy_weight = 1.0;

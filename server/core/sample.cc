@@ -282,6 +282,7 @@ absl::StatusOr<SampleResult> Engine::Rank(const SampleQuery& q,
   }
 
   result.tied_arms = static_cast<int64_t>(top.tied());
+  result.runner_up_score = top.runner_up();
   const std::vector<scan::Candidate> best = top.TakeSorted();
   if (q.count_ties && result.tied_arms == 0 && !best.empty()) {
     result.tied_arms = static_cast<int64_t>(

@@ -41,9 +41,16 @@ class TopK {
       return;
     }
     // Most arms lose to the current worst; reject them before hashing.
-    if (score < heap_.front().score) return;
+    if (score < heap_.front().score) {
+      runner_up_ = std::max(runner_up_, score);
+      return;
+    }
     Candidate c{score, Mix(index ^ salt_), index};
-    if (!Better(c, heap_.front())) return;
+    if (!Better(c, heap_.front())) {
+      runner_up_ = std::max(runner_up_, score);
+      return;
+    }
+    runner_up_ = std::max(runner_up_, heap_.front().score);
     std::pop_heap(heap_.begin(), heap_.end(), Better);
     heap_.back() = c;
     std::push_heap(heap_.begin(), heap_.end(), Better);
@@ -67,6 +74,8 @@ class TopK {
   // How many eligible arms tie at the held arms' score, when a scan knows
   // (FinishTied); 0 otherwise.
   uint64_t tied() const { return tied_; }
+  // The best score offered but not held (-infinity when none).
+  double runner_up() const { return runner_up_; }
   void set_tied(uint64_t tied) { tied_ = tied; }
 
   std::vector<Candidate> TakeSorted() {
@@ -79,6 +88,7 @@ class TopK {
   const uint64_t salt_;
   std::vector<Candidate> heap_;
   uint64_t tied_ = 0;
+  double runner_up_ = -std::numeric_limits<double>::infinity();
 };
 
 // The arms a call may return: enabled, and not excluded (sorted indices).

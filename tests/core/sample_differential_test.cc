@@ -7,7 +7,8 @@
 //     ranking: the same scores in the same order, each arm with its own
 //     score. Catches a bound below an exact score (an arm that should enter
 //     is filtered out), a threshold that is not re-read after it rises, a
-//     tie sampled among the wrong arms, an eligibility test skipped.
+//     tie sampled among the wrong arms, an eligibility test skipped. Their
+//     exact propensities must match the full ranking's tie counts.
 //   - Thompson policies: the winner frequencies of many seeded calls must
 //     match the exact winner probabilities, computed by integrating the
 //     Beta (or, where SampleBeta uses it, normal) laws, within a margin
@@ -160,6 +161,30 @@ void ExpectTopKOfFullRanking(const SampleResult& got, const SampleResult& full,
   }
 }
 
+// Checks each returned arm's propensity against the tie count of the full
+// ranking: 1 above the k-th score, (places left) / (arms tied) at it.
+// Catches propensities taken from the call's own ranking when an arm it did
+// not return ties at the k-th score.
+void ExpectExactPropensities(const SampleResult& got, const SampleResult& full,
+                             int k, const std::string& where) {
+  const size_t n = std::min<size_t>(k == 0 ? 1 : k, full.arms.size());
+  const double boundary = full.arms[n - 1].score;
+  int64_t above = 0;
+  int64_t tied = 0;
+  for (const ScoredArm& a : full.arms) {
+    above += a.score > boundary;
+    tied += a.score == boundary;
+  }
+  const double share =
+      static_cast<double>(static_cast<int64_t>(n) - above) / tied;
+  EXPECT_EQ(got.propensity_draws, 0) << where;
+  for (const ScoredArm& a : got.arms) {
+    ASSERT_TRUE(a.propensity.has_value()) << where;
+    EXPECT_DOUBLE_EQ(*a.propensity, a.score > boundary ? 1.0 : share)
+        << where << " " << a.arm_id << " score " << a.score;
+  }
+}
+
 TEST(SampleDifferentialTest, DeterministicPoliciesMatchTheFullScan) {
   constexpr int kRooms = 2000;
   constexpr int kQueriesPerRoom = 2;
@@ -186,7 +211,9 @@ TEST(SampleDifferentialTest, DeterministicPoliciesMatchTheFullScan) {
         if (*policy.kind == PolicyKind::kLinUcb && !room.linear) continue;
         SampleQuery fast = q;
         fast.policy = policy;
+        fast.propensities = true;
         SampleQuery full = fast;
+        full.propensities = false;
         full.full_scan = true;
         full.k = static_cast<int>(room.arm_ids.size());
         absl::StatusOr<SampleResult> want = room.engine.Sample(full);
@@ -201,6 +228,7 @@ TEST(SampleDifferentialTest, DeterministicPoliciesMatchTheFullScan) {
           continue;
         }
         ExpectTopKOfFullRanking(*got, *want, q.k, where);
+        ExpectExactPropensities(*got, *want, q.k, where);
         ++compared;
         bounded += q.candidate_arm_ids.empty() &&
                    q.policy.prior_pseudo_views == std::nullopt;
