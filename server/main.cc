@@ -251,7 +251,7 @@ ABSL_FLAG(absl::Duration, kafka_linger, absl::Milliseconds(5),
           "logged.");
 ABSL_FLAG(int64_t, kafka_max_gathered_events, 20'000,
           "Backpressure: a Kafka partition pauses while this many of its "
-          "events wait for the writer (beyond 4 batches in the log's queue).");
+          "events wait for the writer (beyond 16 batches in the log's queue).");
 ABSL_FLAG(absl::Duration, kafka_missing_room_wait, absl::Seconds(2),
           "How long a Kafka record whose room or arm is not found is read "
           "again (its partition paused briefly) before it is dead-lettered: "

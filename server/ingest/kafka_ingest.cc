@@ -115,7 +115,7 @@ struct CompletionQueue {
 
 // Batches of one partition in the committer at once: it logs them in
 // order, so they apply in order; when one fails, the later ones are fenced.
-constexpr int kMaxInFlight = 4;
+constexpr int kMaxInFlight = 16;
 
 // Records read per turn of the consumer loop, between which the loop
 // submits ready batches and handles completions.

@@ -38,7 +38,7 @@ namespace banditd::ingest {
 // topic with the error in its headers (banditd-error, banditd-error-code,
 // and its source topic, partition and offset) and its offset is consumed
 // with the next batch: it never blocks the partition. Each partition has
-// up to 4 batches in the committer (it logs them in order) and at most
+// up to 16 batches in the committer (it logs them in order) and at most
 // max_gathered_events more gathered; beyond that it is paused
 // (backpressure), and a batch the committer refuses (write queue full,
 // unavailable) is retried from the logged position after a back-off.
@@ -65,7 +65,7 @@ class KafkaIngest {
     bool start_at_end = false;
     // Backpressure: a partition is paused while this many events (a refused
     // record counts one) wait to be submitted, beyond the batches already
-    // in the committer (at most 4 per partition).
+    // in the committer (at most 16 per partition).
     int64_t max_gathered_events = 20'000;
     // Back-off before retrying a batch the committer refused.
     absl::Duration retry_backoff = absl::Milliseconds(200);
