@@ -97,9 +97,57 @@ Metrics::Metrics()
                             .Register(*registry_)
                             .Add({})) {}
 
+Metrics::RpcSeries* Metrics::SeriesFor(absl::string_view full_method) {
+  {
+    absl::ReaderMutexLock lock(&rpc_mu_);
+    auto it = rpc_series_.find(full_method);
+    if (it != rpc_series_.end()) return it->second.get();
+  }
+  absl::MutexLock lock(&rpc_mu_);
+  auto it = rpc_series_.find(full_method);
+  if (it != rpc_series_.end()) return it->second.get();
+  if (rpc_series_.size() >= kMaxCachedMethods) return nullptr;
+  auto series = std::make_unique<RpcSeries>();
+  // "/banditd.v1.BanditService/Sample" -> service, method.
+  absl::string_view name = absl::StripPrefix(full_method, "/");
+  if (size_t slash = name.rfind('/'); slash != absl::string_view::npos) {
+    series->service = std::string(name.substr(0, slash));
+    series->method = std::string(name.substr(slash + 1));
+  } else {
+    series->method = std::string(name);
+  }
+  series->duration = &rpc_duration_.Add(
+      {{"service", series->service}, {"method", series->method}},
+      LatencyBuckets());
+  RpcSeries* out = series.get();
+  rpc_series_.emplace(std::string(full_method), std::move(series));
+  return out;
+}
+
+prometheus::Counter& Metrics::RequestsFor(RpcSeries& series, int code) {
+  std::atomic<prometheus::Counter*>& slot = series.requests[code];
+  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Family::Add returns the existing series for the same labels, so two
+    // threads racing here store the same pointer.
+    counter = &rpc_requests_.Add({{"service", series.service},
+                                  {"method", series.method},
+                                  {"code", CodeName(code)}});
+    slot.store(counter, std::memory_order_release);
+  }
+  return *counter;
+}
+
 void Metrics::RecordRpc(absl::string_view full_method, int code,
                         double seconds) {
-  // "/banditd.v1.BanditService/Sample" -> service, method.
+  RpcSeries* series = SeriesFor(full_method);
+  if (series != nullptr && code >= 0 &&
+      code < static_cast<int>(series->requests.size())) {
+    RequestsFor(*series, code).Increment();
+    series->duration->Observe(seconds);
+    return;
+  }
+  // Uncached: the labels are built for this call.
   absl::string_view name = absl::StripPrefix(full_method, "/");
   std::string service, method;
   if (size_t slash = name.rfind('/'); slash != absl::string_view::npos) {

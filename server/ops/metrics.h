@@ -1,11 +1,14 @@
 #ifndef BANDITD_SERVER_OPS_METRICS_H_
 #define BANDITD_SERVER_OPS_METRICS_H_
 
+#include <array>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -47,7 +50,27 @@ class Metrics final : public store::StoreMetrics {
   std::string Render() const;
 
  private:
+  // One method's series, looked up once: prometheus-cpp's Family::Add builds
+  // and hashes a label map under its own lock, which cost two label maps
+  // and about 2 % of the server's CPU on every call (perf, Sample at c = 32).
+  struct RpcSeries {
+    std::string service;
+    std::string method;
+    prometheus::Histogram* duration = nullptr;
+    // Per grpc::StatusCode 0..16, created on the first call with that code.
+    std::array<std::atomic<prometheus::Counter*>, 17> requests{};
+  };
+  // At most this many methods are cached (gRPC reports only registered
+  // methods; the cap keeps any other name from growing the map).
+  static constexpr size_t kMaxCachedMethods = 256;
+
+  RpcSeries* SeriesFor(absl::string_view full_method);
+  prometheus::Counter& RequestsFor(RpcSeries& series, int code);
+
   std::shared_ptr<prometheus::Registry> registry_;
+  absl::Mutex rpc_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<RpcSeries>> rpc_series_
+      ABSL_GUARDED_BY(rpc_mu_);
   prometheus::Family<prometheus::Counter>& rpc_requests_;
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
   prometheus::Histogram& commit_duration_;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -71,6 +73,45 @@ class MetricsTest : public ::testing::Test {
   core::Engine engine_;
   Metrics metrics_;
 };
+
+// RecordRpc caches each method's series: repeated calls, several codes,
+// several methods, threads at once and an out-of-range code all land on
+// their own series with exact counts.
+TEST_F(MetricsTest, RpcSeriesCountEveryCallOnItsLabels) {
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this] {
+      for (int i = 0; i < kCalls; ++i) {
+        metrics_.RecordRpc("/banditd.v1.BanditService/Sample",
+                           i % 5 == 0 ? 3 : 0, 0.001);
+        metrics_.RecordRpc("/banditd.v1.BanditService/Feedback", 0, 0.002);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  metrics_.RecordRpc("/banditd.v1.BanditService/Sample", 99, 0.001);
+  metrics_.RecordRpc("NoSlash", 0, 0.001);
+
+  const std::string text = metrics_.Render();
+  const std::string sample =
+      "method=\"Sample\",service=\"banditd.v1.BanditService\"} ";
+  EXPECT_THAT(text, HasSubstr("banditd_rpc_requests_total{code=\"OK\"," +
+                              sample + "1600"));
+  EXPECT_THAT(
+      text, HasSubstr("banditd_rpc_requests_total{code=\"INVALID_ARGUMENT\"," +
+                      sample + "400"));
+  EXPECT_THAT(text, HasSubstr("banditd_rpc_requests_total{code=\"UNKNOWN\"," +
+                              sample + "1"));
+  EXPECT_THAT(
+      text, HasSubstr("banditd_rpc_duration_seconds_count{" + sample + "2001"));
+  EXPECT_THAT(text, HasSubstr("banditd_rpc_requests_total{code=\"OK\",method="
+                              "\"Feedback\",service=\"banditd.v1."
+                              "BanditService\"} 2000"));
+  EXPECT_THAT(text, HasSubstr("banditd_rpc_requests_total{code=\"OK\",method="
+                              "\"NoSlash\",service=\"\"} 1"));
+}
 
 TEST_F(MetricsTest, RendersEverythingAndPassesPromtool) {
   ProcessCollector process;
