@@ -100,6 +100,21 @@ def _value_prior(st: Arms) -> Tuple[float, float]:
     return float(np.mean(allv)), float(np.var(allv))
 
 
+def _value_posterior(vals: List[float], mu0: float, s0: float) -> Tuple[float, float, float, float]:
+    """Normal-Inverse-Gamma posterior (mu, kappa, alpha, beta) of an arm's
+    mean value (Murphy, 2007, section 6) from its conversions' values, with
+    a one-conversion prior at the pooled mean mu0 and variance s0."""
+    k0, a0, b0 = 1.0, 1.5, s0 / 2
+    m = len(vals)
+    if not m:
+        return mu0, k0, a0, b0
+    xbar = sum(vals) / m
+    ss = sum((x - xbar) ** 2 for x in vals)
+    kn = k0 + m
+    return ((k0 * mu0 + m * xbar) / kn, kn, a0 + m / 2,
+            b0 + ss / 2 + k0 * m * (xbar - mu0) ** 2 / (2 * kn))
+
+
 def reward_thompson(st: Arms, t: int, rng: random.Random) -> int:
     """Beta rate draw x mean-value draw from a Normal-Inverse-Gamma posterior
     (Murphy, 2007, section 6) with a one-conversion prior at the pooled
@@ -108,16 +123,7 @@ def reward_thompson(st: Arms, t: int, rng: random.Random) -> int:
     scores = []
     for v, c, vals in zip(st.views, st.clicks, st.values):
         rate = rng.betavariate(c + 1, v - c + 1)
-        k0, a0, b0 = 1.0, 1.5, s0 / 2
-        m = len(vals)
-        if m:
-            xbar = sum(vals) / m
-            ss = sum((x - xbar) ** 2 for x in vals)
-            kn, an = k0 + m, a0 + m / 2
-            mun = (k0 * mu0 + m * xbar) / kn
-            bn = b0 + ss / 2 + k0 * m * (xbar - mu0) ** 2 / (2 * kn)
-        else:
-            kn, an, mun, bn = k0, a0, mu0, b0
+        mun, kn, an, bn = _value_posterior(vals, mu0, s0)
         if bn > 0:
             sigma2 = bn / rng.gammavariate(an, 1.0)
             value = rng.gauss(mun, math.sqrt(sigma2 / kn))
@@ -140,16 +146,7 @@ def reward_ucb(st: Arms, t: int, rng: random.Random) -> int:
     for v, c, vals in zip(st.views, st.clicks, st.values):
         level = max(math.log(total / v), 0.0)
         rate = kl_ucb_index(v, c, level)
-        k0, a0, b0 = 1.0, 1.5, s0 / 2
-        m = len(vals)
-        if m:
-            xbar = sum(vals) / m
-            ss = sum((x - xbar) ** 2 for x in vals)
-            kn, an = k0 + m, a0 + m / 2
-            mun = (k0 * mu0 + m * xbar) / kn
-            bn = b0 + ss / 2 + k0 * m * (xbar - mu0) ** 2 / (2 * kn)
-        else:
-            kn, an, mun, bn = k0, a0, mu0, b0
+        mun, kn, an, bn = _value_posterior(vals, mu0, s0)
         upper = mun + math.sqrt(2 * level * bn / (an * kn))
         scores.append(rate * max(upper, 0.0))
     return _argmax(scores, rng)
