@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/strip.h"
@@ -42,6 +44,18 @@ const char* CodeName(int code) {
     return "UNKNOWN";
   }
   return kNames[code];
+}
+
+// "/banditd.v1.BanditService/Sample" -> {"banditd.v1.BanditService",
+// "Sample"}; a name without a slash is all method.
+std::pair<std::string, std::string> ServiceAndMethod(
+    absl::string_view full_method) {
+  absl::string_view name = absl::StripPrefix(full_method, "/");
+  if (size_t slash = name.rfind('/'); slash != absl::string_view::npos) {
+    return {std::string(name.substr(0, slash)),
+            std::string(name.substr(slash + 1))};
+  }
+  return {std::string(), std::string(name)};
 }
 
 double NowSeconds() {
@@ -108,14 +122,7 @@ Metrics::RpcSeries* Metrics::SeriesFor(absl::string_view full_method) {
   if (it != rpc_series_.end()) return it->second.get();
   if (rpc_series_.size() >= kMaxCachedMethods) return nullptr;
   auto series = std::make_unique<RpcSeries>();
-  // "/banditd.v1.BanditService/Sample" -> service, method.
-  absl::string_view name = absl::StripPrefix(full_method, "/");
-  if (size_t slash = name.rfind('/'); slash != absl::string_view::npos) {
-    series->service = std::string(name.substr(0, slash));
-    series->method = std::string(name.substr(slash + 1));
-  } else {
-    series->method = std::string(name);
-  }
+  std::tie(series->service, series->method) = ServiceAndMethod(full_method);
   series->duration = &rpc_duration_.Add(
       {{"service", series->service}, {"method", series->method}},
       LatencyBuckets());
@@ -148,14 +155,7 @@ void Metrics::RecordRpc(absl::string_view full_method, int code,
     return;
   }
   // Uncached: the labels are built for this call.
-  absl::string_view name = absl::StripPrefix(full_method, "/");
-  std::string service, method;
-  if (size_t slash = name.rfind('/'); slash != absl::string_view::npos) {
-    service = std::string(name.substr(0, slash));
-    method = std::string(name.substr(slash + 1));
-  } else {
-    method = std::string(name);
-  }
+  const auto [service, method] = ServiceAndMethod(full_method);
   rpc_requests_
       .Add({{"service", service}, {"method", method}, {"code", CodeName(code)}})
       .Increment();
