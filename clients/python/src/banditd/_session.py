@@ -1,7 +1,7 @@
 """Read-your-writes across cluster replicas."""
 
 import threading
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, TypeVar
 
 from ._types import FeedbackEvent, FeedbackResult, SampleResult, Stats
 
@@ -22,7 +22,27 @@ class _Mark:
             self._seq = max(self._seq, seq)
 
 
-class Session:
+_S = TypeVar("_S", bound="_Base")
+
+
+class _Base:
+    """A client and the mark it shares with sessions made by :meth:`on`."""
+
+    def __init__(self, client: Any, mark: Optional[_Mark] = None) -> None:
+        self._client = client
+        self._mark = mark if mark is not None else _Mark()
+
+    @property
+    def applied_sequence(self) -> int:
+        """The sequence reads of this session wait for."""
+        return self._mark.get()
+
+    def on(self: _S, client: Any) -> _S:
+        """The same session (same mark) on another client."""
+        return type(self)(client, self._mark)
+
+
+class Session(_Base):
     """Reads that reflect this session's own writes, on any replica.
 
     In cluster mode every write answers with the stream sequence it was
@@ -42,18 +62,6 @@ class Session:
         s.on(client_b).stats("shop")   # includes e1
     """
 
-    def __init__(self, client: Any, mark: Optional[_Mark] = None) -> None:
-        self._client = client
-        self._mark = mark if mark is not None else _Mark()
-
-    @property
-    def applied_sequence(self) -> int:
-        """The sequence reads of this session wait for."""
-        return self._mark.get()
-
-    def on(self, client: Any) -> "Session":
-        """The same session (same mark) on another client."""
-        return Session(client, self._mark)
 
     def feedback(self, *args: Any, **kwargs: Any) -> FeedbackResult:
         result: FeedbackResult = self._client.feedback(*args, **kwargs)
@@ -69,7 +77,8 @@ class Session:
 
     def sample(self, *args: Any, **kwargs: Any) -> SampleResult:
         kwargs.setdefault("min_applied_sequence", self._mark.get())
-        return self._client.sample(*args, **kwargs)
+        result: SampleResult = self._client.sample(*args, **kwargs)
+        return result
 
     def stats(self, *args: Any, **kwargs: Any) -> Stats:
         kwargs.setdefault("min_applied_sequence", self._mark.get())
@@ -78,7 +87,7 @@ class Session:
         return result
 
 
-class AsyncSession:
+class AsyncSession(_Base):
     """:class:`Session` for :class:`AsyncClient`: the same mark and rules,
     with awaitable calls. ``session.on(other)`` takes another AsyncClient::
 
@@ -87,18 +96,6 @@ class AsyncSession:
         await s.on(client_b).stats("shop")   # includes e1
     """
 
-    def __init__(self, client: Any, mark: Optional[_Mark] = None) -> None:
-        self._client = client
-        self._mark = mark if mark is not None else _Mark()
-
-    @property
-    def applied_sequence(self) -> int:
-        """The sequence reads of this session wait for."""
-        return self._mark.get()
-
-    def on(self, client: Any) -> "AsyncSession":
-        """The same session (same mark) on another client."""
-        return AsyncSession(client, self._mark)
 
     async def feedback(self, *args: Any, **kwargs: Any) -> FeedbackResult:
         result: FeedbackResult = await self._client.feedback(*args, **kwargs)
