@@ -27,6 +27,19 @@ prometheus::MetricFamily Counters(
   return family;
 }
 
+// A counter without labels.
+prometheus::MetricFamily Counter(std::string name, std::string help,
+                                 int64_t value) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = prometheus::MetricType::Counter;
+  prometheus::ClientMetric metric;
+  metric.counter.value = static_cast<double>(value);
+  family.metric.push_back(std::move(metric));
+  return family;
+}
+
 }  // namespace
 
 std::vector<prometheus::MetricFamily> IngestCollector::Collect() const {
@@ -46,32 +59,18 @@ std::vector<prometheus::MetricFamily> IngestCollector::Collect() const {
       "the consumer sought back) or retried (the committer refused them for "
       "now).",
       {{"fenced", stats.batches_fenced}, {"retried", stats.batches_retried}}));
-  {
-    prometheus::MetricFamily pauses;
-    pauses.name = "banditd_kafka_partition_pauses_total";
-    pauses.help =
-        "Times a partition was paused because the writer was behind "
-        "(backpressure), a refused batch waits to be retried, or a record's "
-        "room or arm was not found (--kafka_missing_room_wait).";
-    pauses.type = prometheus::MetricType::Counter;
-    prometheus::ClientMetric metric;
-    metric.counter.value = static_cast<double>(stats.partition_pauses);
-    pauses.metric.push_back(std::move(metric));
-    families.push_back(std::move(pauses));
-  }
-  {
-    prometheus::MetricFamily holds;
-    holds.name = "banditd_kafka_missing_room_holds_total";
-    holds.help =
-        "Times a record whose room or arm was not found was read again "
-        "after a short pause instead of being dead-lettered at once "
-        "(--kafka_missing_room_wait).";
-    holds.type = prometheus::MetricType::Counter;
-    prometheus::ClientMetric metric;
-    metric.counter.value = static_cast<double>(stats.missing_room_holds);
-    holds.metric.push_back(std::move(metric));
-    families.push_back(std::move(holds));
-  }
+  families.push_back(Counter(
+      "banditd_kafka_partition_pauses_total",
+      "Times a partition was paused because the writer was behind "
+      "(backpressure), a refused batch waits to be retried, or a record's "
+      "room or arm was not found (--kafka_missing_room_wait).",
+      stats.partition_pauses));
+  families.push_back(
+      Counter("banditd_kafka_missing_room_holds_total",
+              "Times a record whose room or arm was not found was read again "
+              "after a short pause instead of being dead-lettered at once "
+              "(--kafka_missing_room_wait).",
+              stats.missing_room_holds));
   prometheus::MetricFamily lag = ops::GaugeFamily(
       "banditd_kafka_consumer_lag_records",
       "Records of an assigned partition not yet logged: its end offset "
