@@ -58,6 +58,7 @@
 #include "server/core/mutation.h"
 #include "tests/cluster/cluster_harness.h"
 #include "tests/testing/arm_totals.h"
+#include "tests/testing/core_builders.h"
 
 namespace banditd {
 namespace {
@@ -598,18 +599,7 @@ TEST_F(ClusterTest, InFlightRecordsHoldTheirMemoryReservation) {
   create.arm_ids = arms;
   // Ten events, each with eight new context items: new counter entries.
   auto new_items = [&](const std::string& tag) {
-    core::FeedbackBatch batch;
-    for (int i = 0; i < 10; ++i) {
-      core::FeedbackEvent e;
-      e.room_id = "r";
-      e.arm_id = arms[static_cast<size_t>(i)];
-      e.views = 1;
-      for (int j = 0; j < 8; ++j) {
-        e.context_items.push_back(absl::StrCat(tag, i, "_", j));
-      }
-      batch.events.push_back(std::move(e));
-    }
-    return batch;
+    return ::banditd::testing::NewItemsBatch(arms, tag);
   };
   int64_t used = 0, estimate = 0;
   {

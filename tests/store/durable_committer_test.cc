@@ -21,6 +21,7 @@
 #include "server/store/engine_state.h"
 #include "server/store/log_codec.h"
 #include "server/store/sqlite_log_store.h"
+#include "tests/testing/core_builders.h"
 #include "tests/testing/fake_log_store.h"
 #include "tests/testing/random_mutations.h"
 
@@ -344,18 +345,7 @@ TEST(DurableCommitterTest, QueuedWritesHoldTheirMemoryReservation) {
   std::vector<std::string> arms;
   for (int i = 0; i < 50; ++i) arms.push_back(absl::StrCat("arm", i));
   auto new_items = [&](const std::string& tag) {
-    core::FeedbackBatch batch;
-    for (int i = 0; i < 10; ++i) {
-      core::FeedbackEvent e;
-      e.room_id = "r";
-      e.arm_id = arms[static_cast<size_t>(i)];
-      e.views = 1;
-      for (int j = 0; j < 8; ++j) {
-        e.context_items.push_back(absl::StrCat(tag, i, "_", j));
-      }
-      batch.events.push_back(std::move(e));
-    }
-    return batch;
+    return ::banditd::testing::NewItemsBatch(arms, tag);
   };
   int64_t used = 0;
   int64_t estimate = 0;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
 
@@ -41,6 +42,24 @@ inline core::CreateRoom NewRoom(std::string room, std::vector<std::string> arms,
   create.arm_ids = std::move(arms);
   create.policy = policy;
   return create;
+}
+
+// One-view events of room "r" on arms[0..events), each with `items` context
+// items named <tag><event>_<item>: every new tag makes new counter entries
+// (memory-budget tests).
+inline core::FeedbackBatch NewItemsBatch(const std::vector<std::string>& arms,
+                                         const std::string& tag,
+                                         int events = 10, int items = 8) {
+  core::FeedbackBatch batch;
+  for (int i = 0; i < events; ++i) {
+    std::vector<std::string> names;
+    for (int j = 0; j < items; ++j) {
+      names.push_back(absl::StrCat(tag, i, "_", j));
+    }
+    batch.events.push_back(
+        Event("r", arms[static_cast<size_t>(i)], 1, 0, "", std::move(names)));
+  }
+  return batch;
 }
 
 }  // namespace banditd::testing
