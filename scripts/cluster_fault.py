@@ -96,7 +96,7 @@ class Cluster:
              "-n", f"nats{i}", "-js", "-sd", f"{self.dir}/nats{i}",
              "--cluster_name", "banditd",
              "--cluster", f"nats://127.0.0.1:{self.route_ports[i]}",
-             "--routes", routes],
+             "--routes", routes] + self.args.nats_flag,
             stdout=log, stderr=log)
 
     def start_banditd(self, i):
@@ -166,6 +166,23 @@ class Cluster:
             time.sleep(0.1)
         raise RuntimeError(f"banditd{i} not serving in 60 s")
 
+    def log_sizes(self):
+        return [os.path.getsize(f"{self.dir}/nats{i}.log") for i in range(3)]
+
+    def leader_changes(self, offsets):
+        """Stream and meta leader elections since offsets (each is logged
+        once, by the new leader)."""
+        n = 0
+        for i in range(3):
+            with open(f"{self.dir}/nats{i}.log", "rb") as f:
+                f.seek(offsets[i])
+                for line in f:
+                    if (b"new stream leader" in line or
+                            b"Self is new JetStream cluster metadata leader"
+                            in line):
+                        n += 1
+        return n
+
     def down(self):
         for procs in (self.banditd, self.nats):
             for p in procs:
@@ -217,6 +234,7 @@ class Writer(threading.Thread):
         self.errors = collections.Counter()
         self.first_message = {}
         self.latencies = []
+        self.error_latencies = []  # how long failed calls waited
         self.sent = 0
         self.in_flight = threading.Semaphore(args.max_in_flight)
 
@@ -258,6 +276,7 @@ class Writer(threading.Thread):
             else:
                 code = err.code().name
                 self.errors[code] += 1
+                self.error_latencies.append(end - start)
                 self.first_message.setdefault(code, err.details())
                 self.failed.append(eid)
 
@@ -295,6 +314,9 @@ def main():
                     help="nats-server write_deadline (its default: 10s)")
     ap.add_argument("--banditd-flag", action="append", default=[],
                     help="extra banditd flag (repeatable)")
+    ap.add_argument("--nats-flag", action="append", default=[],
+                    help="extra nats-server flag (repeatable), e.g. "
+                    "--nats-flag=--raft_election_timeout_min=1s")
     args = ap.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="banditd-fault.")
@@ -337,6 +359,7 @@ def main():
                 f"stream leader nats{leader}")
         result["victim"] = f"nats{victim}" if victim is not None else None
 
+        log_offsets = cluster.log_sizes()
         stop = threading.Event()
         t0 = time.monotonic()
         writers = [Writer(i, cluster.grpc_ports[i], args, stop, t0)
@@ -374,6 +397,7 @@ def main():
             for k, v in w.first_message.items():
                 messages.setdefault(k, v)
         lat = sorted(x for w in writers for x in w.latencies)
+        err_lat = [x for w in writers for x in w.error_latencies]
         result.update(
             t_fault=round(t_fault, 2), t_recover=round(t_recover, 2),
             longest_gap_s=round(max(gaps), 3),
@@ -385,7 +409,10 @@ def main():
             latency_p50_ms=round(1000 * lat[len(lat) // 2], 1) if lat else None,
             latency_p99_ms=(round(1000 * lat[int(len(lat) * 0.99)], 1)
                             if lat else None),
-            latency_max_ms=round(1000 * lat[-1], 1) if lat else None)
+            latency_max_ms=round(1000 * lat[-1], 1) if lat else None,
+            error_latency_max_ms=(round(1000 * max(err_lat), 1)
+                                  if err_lat else None),
+            leader_changes=cluster.leader_changes(log_offsets))
 
         # Exactly once: retry every failed event with its id until it
         # succeeds (bounded), then every replica must count each event once.
@@ -447,7 +474,9 @@ def main():
     print("RESULT " + json.dumps(result))
     print(f"{args.fault}: longest write gap {result.get('longest_gap_s')} s "
           f"(per replica {result.get('gap_per_replica_s')}), "
-          f"errors {result.get('errors')}, exactly once "
+          f"errors {result.get('errors')} (slowest "
+          f"{result.get('error_latency_max_ms')} ms), leader changes "
+          f"{result.get('leader_changes')}, exactly once "
           f"{result.get('exactly_once')} (views {result.get('views')}, "
           f"expected {result.get('expected_views')})")
     return 0 if result.get("exactly_once") else 1

@@ -7,6 +7,7 @@
 #
 #   scripts/cluster_up.sh                # builds build/banditd if missing
 #   BANDITD=build-x/banditd scripts/cluster_up.sh
+#   NATS_SERVER=/usr/sbin/nats-server scripts/cluster_up.sh   # stock NATS
 #
 # Ports (override the bases with NATS_PORT / CLUSTER_PORT / GRPC_PORT /
 # METRICS_PORT): NATS clients 14222-14224, NATS routes 16222-16224, banditd
@@ -25,9 +26,12 @@ GRPC_PORT=${GRPC_PORT:-15061}
 METRICS_PORT=${METRICS_PORT:-9161}
 BANDITD=${BANDITD:-build/banditd}
 
-# The release pinned by scripts/setup.sh first, else Debian's.
+# $NATS_SERVER, else nats-server-tuned (the pinned release with fast Raft
+# failover, docs/SCALING.md "NATS build"), else the pinned release, else
+# Debian's: scripts/setup.sh builds and installs the first two in .tools/bin.
 export PATH=$ROOT/.tools/bin:$PATH
-command -v nats-server >/dev/null || {
+NATS_SERVER=${NATS_SERVER:-$(command -v nats-server-tuned || command -v nats-server || true)}
+[[ -n $NATS_SERVER ]] || {
   echo "nats-server is missing: run scripts/setup.sh" >&2; exit 1; }
 if [[ ! -x $BANDITD ]]; then bash scripts/build.sh; fi
 if [[ -f $STATE ]] && [[ -d $(cat "$STATE") ]]; then
@@ -50,7 +54,7 @@ for i in 0 1 2; do
   # docs/SCALING.md, "Available".
   printf 'ping_interval: "500ms"\nping_max: 2\nwrite_deadline: "1s"\n' \
     > "$DIR/nats$i.conf"
-  nats-server -c "$DIR/nats$i.conf" -a 127.0.0.1 -p $((NATS_PORT + i)) -n "nats$i" -js \
+  "$NATS_SERVER" -c "$DIR/nats$i.conf" -a 127.0.0.1 -p $((NATS_PORT + i)) -n "nats$i" -js \
     -sd "$DIR/nats$i" --cluster_name banditd \
     --cluster "nats://127.0.0.1:$((CLUSTER_PORT + i))" --routes "$routes" \
     > "$DIR/nats$i.log" 2>&1 &
@@ -88,7 +92,7 @@ for i in 0 1 2; do
 done
 
 echo "cluster up in $DIR"
-echo "  NATS:    $urls"
+echo "  NATS:    $urls ($("$NATS_SERVER" --version))"
 for i in 0 1 2; do
   echo "  banditd$i: 127.0.0.1:$((GRPC_PORT + i))  metrics http://127.0.0.1:$((METRICS_PORT + i))/metrics  log $DIR/banditd$i.log"
 done

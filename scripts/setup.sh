@@ -8,7 +8,9 @@
 #   * pinned Go tools in .tools/bin (grpcurl, ghz, protoc-gen-go,
 #     protoc-gen-go-grpc, protoc-gen-openapiv2, and a current nats-server
 #     release for cluster mode: Debian's 2.9 stays installed with the C
-#     client's package; tests and scripts use the pinned one first via PATH)
+#     client's package; tests and scripts use the pinned one first via PATH),
+#     and nats-server-tuned built from tools/nats-server-tuned (the same
+#     release with faster Raft failover; what cluster tests and scripts use)
 #   * Apache Kafka's broker jars in .tools/kafka/libs (Maven Central, version
 #     pinned in tests/kafka/pom.xml) for the Kafka ingest tests
 # A second run is a fast no-op. Safe to run as root (CI) or as a sudoer.
@@ -152,5 +154,20 @@ for spec in "${GO_TOOLS[@]}"; do
   say "go: installing ${pkg##*/} $ver"
   GOBIN=$ROOT/.tools/bin GOFLAGS=-mod=mod "$GO" install "$spec" 2>&1 | { grep -v "^go: downloading" || true; }
 done
+# nats-server-tuned (tools/nats-server-tuned): the same pinned nats-server
+# with Raft timings as flags, the recommended NATS build for banditd
+# clusters (docs/SCALING.md, "NATS build"). Built from its own go.mod/go.sum
+# with the Go module proxy; rebuilt only when its sources change.
+tuned_src=tools/nats-server-tuned
+tuned_want=$(cat "$tuned_src/main.go" "$tuned_src/go.mod" "$tuned_src/go.sum" | sha256sum | cut -d' ' -f1)
+tuned_stamp=.tools/bin/.nats-server-tuned.stamp
+if [[ -x .tools/bin/nats-server-tuned && -f $tuned_stamp && $(cat "$tuned_stamp") == "$tuned_want" ]]; then
+  :
+else
+  say "go: building nats-server-tuned ($tuned_src)"
+  (cd "$tuned_src" && "$GO" build -trimpath -buildvcs=false -o "$ROOT/.tools/bin/nats-server-tuned" . 2>&1 |
+    { grep -v "^go: downloading" || true; })
+  echo "$tuned_want" >"$tuned_stamp"
+fi
 say "go: tools in .tools/bin: $(ls .tools/bin | tr '\n' ' ')"
 say "done"

@@ -45,8 +45,10 @@ inline std::string BanditdPath() {
   return BANDITD_BINARY;
 }
 
-// $NATS_SERVER, else the first nats-server on PATH (scripts/test.sh puts
-// the release pinned by scripts/setup.sh, .tools/bin, first), else Debian's.
+// $NATS_SERVER, else the first nats-server-tuned (the pinned release with
+// fast Raft failover, built by scripts/setup.sh into .tools/bin, which
+// scripts/test.sh puts first on PATH), else the first nats-server (the
+// pinned release, else Debian's).
 inline std::string NatsServerPath() {
   if (const char* env = std::getenv("NATS_SERVER"); env != nullptr && *env) {
     return env;
@@ -58,9 +60,11 @@ inline std::string NatsServerPath() {
   for (const char* dir : {"/usr/bin", "/usr/sbin", "/usr/local/bin"}) {
     dirs.push_back(dir);
   }
-  for (const std::string& dir : dirs) {
-    const std::string path = absl::StrCat(dir, "/nats-server");
-    if (access(path.c_str(), X_OK) == 0) return path;
+  for (const char* name : {"nats-server-tuned", "nats-server"}) {
+    for (const std::string& dir : dirs) {
+      const std::string path = absl::StrCat(dir, "/", name);
+      if (access(path.c_str(), X_OK) == 0) return path;
+    }
   }
   return "";
 }
