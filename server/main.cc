@@ -143,6 +143,14 @@ ABSL_FLAG(int64_t, decision_log_max_queued_bytes, int64_t{64} << 20,
           "written (a Sample may list many candidates); beyond, they are "
           "dropped and counted.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
+ABSL_FLAG(int, transport_memory_mb, 256,
+          "Memory gRPC's transport may hold for calls in progress (requests "
+          "being received and parsed, replies being sent), in MiB; beyond "
+          "it new calls are refused with RESOURCE_EXHAUSTED. 0: no limit.");
+ABSL_FLAG(int, max_concurrent_streams, 1000,
+          "Calls one gRPC connection may have open at once (HTTP/2 "
+          "SETTINGS_MAX_CONCURRENT_STREAMS); more wait in the client. 0: "
+          "gRPC's default (no limit).");
 ABSL_FLAG(absl::Duration, drain_grace, absl::ZeroDuration(),
           "On SIGTERM, how long to keep serving while health checks (gRPC "
           "and /healthz) report NOT_SERVING, before refusing new calls: give "
@@ -408,6 +416,18 @@ int main(int argc, char** argv) {
   banditd::service::RouteGrpcLogs();
   // Unparsable requests make libprotobuf log a line each: rate-limited.
   banditd::service::RateLimitProtobufLogs();
+  if (absl::GetFlag(FLAGS_transport_memory_mb) > 0 &&
+      absl::GetFlag(FLAGS_transport_memory_mb) <
+          2 * absl::GetFlag(FLAGS_max_message_mb)) {
+    // A request is held twice while it is parsed (bytes and message): below
+    // this the largest allowed request could never be received.
+    SPDLOG_ERROR("{}", absl::StrCat("--transport_memory_mb (",
+                                    absl::GetFlag(FLAGS_transport_memory_mb),
+                                    ") must be 0 or at least twice "
+                                    "--max_message_mb (",
+                                    absl::GetFlag(FLAGS_max_message_mb), ")"));
+    return 1;
+  }
   // Deadlock detection is a debugging aid (absl/synchronization/mutex.h) that
   // Debian's Abseil leaves on: ~5 % of server CPU in every mutex operation.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -615,6 +635,11 @@ int main(int argc, char** argv) {
   server_options.address =
       absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  server_options.transport_memory_bytes =
+      static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_transport_memory_mb)))
+      << 20;
+  server_options.max_concurrent_streams =
+      std::max(0, absl::GetFlag(FLAGS_max_concurrent_streams));
   server_options.metrics = &metrics;
   server_options.rpc_log.failed_per_second =
       absl::GetFlag(FLAGS_log_failed_rpcs_per_second);

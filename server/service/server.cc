@@ -6,6 +6,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "server/service/health_service.h"
 #include "server/service/rpc_log.h"
@@ -49,6 +50,18 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
     interceptors.push_back(RpcMetricsInterceptorFactory(options.metrics));
   }
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  // Without a quota a client (even one without a token: the body arrives
+  // before the handler checks it) could open many calls of
+  // max_message_bytes each and hold gigabytes of request buffers.
+  if (options.transport_memory_bytes > 0) {
+    grpc::ResourceQuota quota("banditd-transport");
+    quota.Resize(options.transport_memory_bytes);
+    builder.SetResourceQuota(quota);
+  }
+  if (options.max_concurrent_streams > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               options.max_concurrent_streams);
+  }
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(service);

@@ -16,6 +16,12 @@ struct ServerOptions {
   // host:port; port 0 picks a free one.
   std::string address = "127.0.0.1:0";
   int max_message_bytes = 64 << 20;
+  // Memory gRPC's transport may hold for calls in progress (requests being
+  // received and parsed, replies being sent); beyond it new calls are
+  // refused with RESOURCE_EXHAUSTED. 0: no limit.
+  size_t transport_memory_bytes = 0;
+  // Calls open at once on one connection; 0: gRPC's default (no limit).
+  int max_concurrent_streams = 0;
   // PEM certificate chain and private key; both empty serves plaintext.
   std::string tls_cert_pem;
   std::string tls_key_pem;
