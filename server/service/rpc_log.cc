@@ -34,6 +34,9 @@ bool IsClientError(grpc::StatusCode code) {
     case grpc::StatusCode::FAILED_PRECONDITION:
     case grpc::StatusCode::OUT_OF_RANGE:
     case grpc::StatusCode::UNAUTHENTICATED:
+    // A method this server does not have: grpcurl asks for reflection v1
+    // first, on every call, and falls back to v1alpha.
+    case grpc::StatusCode::UNIMPLEMENTED:
       return true;
     default:
       return false;

@@ -9,8 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -54,6 +56,7 @@ class RpcLogTest : public ::testing::Test {
         StartServer(options, service_.get());
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = std::move(running->server);
+    port_ = running->port;
     stub_ = v1::BanditService::NewStub(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
                             grpc::InsecureChannelCredentials()));
@@ -97,6 +100,7 @@ class RpcLogTest : public ::testing::Test {
   }
 
   std::ostringstream log_;
+  int port_ = 0;
   std::unique_ptr<core::Engine> engine_;
   std::unique_ptr<store::MemoryCommitter> committer_;
   std::unique_ptr<Authenticator> auth_;
@@ -122,6 +126,31 @@ TEST_F(RpcLogTest, FailedCallLogsOneLineWithTheClientsRequestId) {
   // Neither the token nor the request's content.
   EXPECT_THAT(log_.str(), Not(HasSubstr(kClientToken)));
   EXPECT_THAT(log_.str(), Not(HasSubstr(kPayloadRoom)));
+}
+
+// grpcurl asks every server for reflection v1 before v1alpha: a method the
+// server lacks is the caller's mistake, not the server's.
+TEST_F(RpcLogTest, UnknownMethodIsAWarningNotAnError) {
+  grpc::GenericStub generic(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification done;
+  generic.UnaryCall(&context, "/banditd.v1.BanditService/NoSuchMethod",
+                    grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  const std::vector<nlohmann::json> lines = Lines();
+  ASSERT_EQ(lines.size(), 1u) << log_.str();
+  EXPECT_EQ(lines[0]["code"], "UNIMPLEMENTED");
+  EXPECT_EQ(lines[0]["level"], "warning");
 }
 
 TEST_F(RpcLogTest, GeneratesAnIdWhenTheClientSendsNoneOrAnUnusableOne) {
