@@ -641,8 +641,11 @@ int main(int argc, char** argv) {
   server_options.max_concurrent_streams =
       std::max(0, absl::GetFlag(FLAGS_max_concurrent_streams));
   server_options.metrics = &metrics;
+  // One log of failed calls, gRPC's and HTTP's: one rate limit.
   server_options.rpc_log.failed_per_second =
       absl::GetFlag(FLAGS_log_failed_rpcs_per_second);
+  banditd::service::RpcLog rpc_log(server_options.rpc_log);
+  server_options.shared_rpc_log = &rpc_log;
   if (!absl::GetFlag(FLAGS_tls_cert).empty() ||
       !absl::GetFlag(FLAGS_tls_key).empty()) {
     absl::StatusOr<std::string> cert = ReadFile(absl::GetFlag(FLAGS_tls_cert));
@@ -669,7 +672,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   grpc::Server& server = *running->server;
-  // The HTTP/JSON API calls the gRPC service in-process, so it shares its
+  // The HTTP/JSON API runs the service's own handlers, so it shares its
   // tokens, validation and durability.
   std::unique_ptr<banditd::service::HttpGateway> gateway;
   if (absl::GetFlag(FLAGS_http_port) != 0) {
@@ -680,14 +683,11 @@ int main(int argc, char** argv) {
     gateway_options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
     gateway_options.threads = absl::GetFlag(FLAGS_http_threads);
     gateway_options.max_body_bytes = server_options.max_message_bytes;
+    gateway_options.max_response_bytes = server_options.max_message_bytes;
     gateway_options.openapi_json = banditd::service::kOpenApiJson;
     absl::StatusOr<std::unique_ptr<banditd::service::HttpGateway>> started =
-        banditd::service::HttpGateway::Start(
-            gateway_options,
-            google::protobuf::DescriptorPool::generated_pool()
-                ->FindServiceByName(
-                    banditd::v1::BanditService::service_full_name()),
-            server.InProcessChannel(grpc::ChannelArguments()));
+        banditd::service::HttpGateway::Start(gateway_options, &service,
+                                             &metrics, &rpc_log);
     if (!started.ok()) {
       SPDLOG_ERROR("{}", std::string(started.status().message()));
       return 1;
@@ -758,10 +758,13 @@ int main(int argc, char** argv) {
   // Ends the Health.Watch streams, which would otherwise hold the drain
   // below for its whole timeout.
   health->Shutdown();
-  server.Shutdown(std::chrono::system_clock::now() +
-                  absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
-  // After the gRPC drain: HTTP calls in flight have their answers by now.
-  if (gateway != nullptr) gateway->Stop();
+  // New HTTP calls are refused from here, like new gRPC calls; both kinds in
+  // flight have until the same deadline.
+  const absl::Time drain_deadline =
+      absl::Now() + absl::GetFlag(FLAGS_drain_timeout);
+  if (gateway != nullptr) gateway->Drain();
+  server.Shutdown(absl::ToChronoTime(drain_deadline));
+  if (gateway != nullptr) gateway->Stop(drain_deadline);
   // Its last batches are logged before the committer stops.
   if (kafka != nullptr) kafka->Stop();
   committer.Shutdown();

@@ -15,9 +15,38 @@
 namespace banditd::service {
 namespace {
 
-void FinishWith(UnaryCall* call, const absl::Status& status) {
+void FinishWith(ServiceCall* call, const absl::Status& status) {
   call->Reply(status);
 }
+
+// The call's "authorization" metadata; empty when absent.
+absl::string_view AuthorizationOf(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+// Runs `Handler` on the messages of an HTTP/JSON call (FindUnary).
+template <typename Request, typename Response,
+          void (BanditService::*Handler)(ServiceCall*, const Request*,
+                                         Response*)>
+struct Direct {
+  static void Run(BanditService& service, ServiceCall* call,
+                  const google::protobuf::Message& request,
+                  google::protobuf::Message* response) {
+    const auto* typed_request =
+        google::protobuf::DynamicCastToGenerated<Request>(&request);
+    auto* typed_response =
+        google::protobuf::DynamicCastToGenerated<Response>(response);
+    if (typed_request == nullptr || typed_response == nullptr) {
+      return call->Reply(absl::InternalError(
+          absl::StrCat("messages of the wrong types for ",
+                       Request::descriptor()->full_name())));
+    }
+    (service.*Handler)(call, typed_request, typed_response);
+  }
+};
 
 template <typename Request, typename Response>
 class TypedCall final : public UnaryCall {
@@ -38,10 +67,14 @@ class TypedCall final : public UnaryCall {
 
 }  // namespace
 
-absl::Status BanditService::Authorize(
-    const grpc::CallbackServerContext* context, Role required) const {
+absl::Status BanditService::Authorize(absl::string_view authorization,
+                                      Role required) const {
   if (auth_ == nullptr) return absl::OkStatus();
-  return auth_->Check(*context, required);
+  return auth_->Check(authorization, required);
+}
+
+absl::string_view UnaryCall::authorization() const {
+  return AuthorizationOf(*context_);
 }
 
 void UnaryCall::Reply(const absl::Status& status) {
@@ -54,7 +87,7 @@ template <typename Request, typename Response>
 grpc::ServerUnaryReactor* BanditService::Dispatch(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response,
-    void (BanditService::*handler)(UnaryCall*, const Request*, Response*)) {
+    void (BanditService::*handler)(ServiceCall*, const Request*, Response*)) {
   auto* call = new TypedCall<Request, Response>(context, response);
   if (absl::Status parsed = ParseRequest(*request, &call->request);
       !parsed.ok()) {
@@ -88,7 +121,34 @@ BANDITD_RAW_UNARY(Feedback)
 BANDITD_RAW_UNARY(GetStats)
 #undef BANDITD_RAW_UNARY
 
-void BanditService::Mutate(UnaryCall* call, core::Mutation mutation,
+BanditService::UnaryHandler BanditService::FindUnary(
+    absl::string_view method_name) {
+#define BANDITD_DIRECT(Method)                                                \
+  if (method_name == #Method) {                                               \
+    return &Direct<v1::Method##Request, v1::Method##Response,                 \
+                   static_cast<void (BanditService::*)(                       \
+                       ServiceCall*, const v1::Method##Request*,              \
+                       v1::Method##Response*)>(&BanditService::Method)>::Run; \
+  }
+  BANDITD_DIRECT(CreateRoom)
+  BANDITD_DIRECT(GetRoom)
+  BANDITD_DIRECT(ListRooms)
+  BANDITD_DIRECT(ListArms)
+  BANDITD_DIRECT(DeleteRoom)
+  BANDITD_DIRECT(ResetRoom)
+  BANDITD_DIRECT(UpdateRoom)
+  BANDITD_DIRECT(ResetArm)
+  BANDITD_DIRECT(AddArms)
+  BANDITD_DIRECT(RemoveArm)
+  BANDITD_DIRECT(SetArmEnabled)
+  BANDITD_DIRECT(Sample)
+  BANDITD_DIRECT(Feedback)
+  BANDITD_DIRECT(GetStats)
+#undef BANDITD_DIRECT
+  return nullptr;
+}
+
+void BanditService::Mutate(ServiceCall* call, core::Mutation mutation,
                            OnApplied on_applied) {
   committer_->Submit(std::move(mutation),
                      [call, on_applied = std::move(on_applied)](
@@ -98,7 +158,7 @@ void BanditService::Mutate(UnaryCall* call, core::Mutation mutation,
                      });
 }
 
-void BanditService::CreateRoom(UnaryCall* call,
+void BanditService::CreateRoom(ServiceCall* call,
                                const v1::CreateRoomRequest* request,
                                v1::CreateRoomResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
@@ -120,7 +180,8 @@ void BanditService::CreateRoom(UnaryCall* call,
                 });
 }
 
-void BanditService::GetRoom(UnaryCall* call, const v1::GetRoomRequest* request,
+void BanditService::GetRoom(ServiceCall* call,
+                            const v1::GetRoomRequest* request,
                             v1::GetRoomResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
     return FinishWith(call, auth);
@@ -128,7 +189,7 @@ void BanditService::GetRoom(UnaryCall* call, const v1::GetRoomRequest* request,
   return FinishWith(call, GetRoomPage(*engine_, *request, response));
 }
 
-void BanditService::ListRooms(UnaryCall* call,
+void BanditService::ListRooms(ServiceCall* call,
                               const v1::ListRoomsRequest* request,
                               v1::ListRoomsResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
@@ -137,7 +198,7 @@ void BanditService::ListRooms(UnaryCall* call,
   return FinishWith(call, ListRoomsPage(*engine_, *request, response));
 }
 
-void BanditService::ListArms(UnaryCall* call,
+void BanditService::ListArms(ServiceCall* call,
                              const v1::ListArmsRequest* request,
                              v1::ListArmsResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
@@ -146,7 +207,7 @@ void BanditService::ListArms(UnaryCall* call,
   return FinishWith(call, ListArmsPage(*engine_, *request, response));
 }
 
-void BanditService::DeleteRoom(UnaryCall* call,
+void BanditService::DeleteRoom(ServiceCall* call,
                                const v1::DeleteRoomRequest* request,
                                v1::DeleteRoomResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
@@ -156,7 +217,7 @@ void BanditService::DeleteRoom(UnaryCall* call,
                 [](const core::ApplyResult&) {});
 }
 
-void BanditService::ResetRoom(UnaryCall* call,
+void BanditService::ResetRoom(ServiceCall* call,
                               const v1::ResetRoomRequest* request,
                               v1::ResetRoomResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
@@ -166,7 +227,7 @@ void BanditService::ResetRoom(UnaryCall* call,
                 [](const core::ApplyResult&) {});
 }
 
-void BanditService::UpdateRoom(UnaryCall* call,
+void BanditService::UpdateRoom(ServiceCall* call,
                                const v1::UpdateRoomRequest* request,
                                v1::UpdateRoomResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
@@ -183,7 +244,7 @@ void BanditService::UpdateRoom(UnaryCall* call,
                 });
 }
 
-void BanditService::ResetArm(UnaryCall* call,
+void BanditService::ResetArm(ServiceCall* call,
                              const v1::ResetArmRequest* request,
                              v1::ResetArmResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
@@ -193,7 +254,8 @@ void BanditService::ResetArm(UnaryCall* call,
                 [](const core::ApplyResult&) {});
 }
 
-void BanditService::AddArms(UnaryCall* call, const v1::AddArmsRequest* request,
+void BanditService::AddArms(ServiceCall* call,
+                            const v1::AddArmsRequest* request,
                             v1::AddArmsResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
     return FinishWith(call, auth);
@@ -210,7 +272,7 @@ void BanditService::AddArms(UnaryCall* call, const v1::AddArmsRequest* request,
       });
 }
 
-void BanditService::RemoveArm(UnaryCall* call,
+void BanditService::RemoveArm(ServiceCall* call,
                               const v1::RemoveArmRequest* request,
                               v1::RemoveArmResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
@@ -220,7 +282,7 @@ void BanditService::RemoveArm(UnaryCall* call,
                 [](const core::ApplyResult&) {});
 }
 
-void BanditService::SetArmEnabled(UnaryCall* call,
+void BanditService::SetArmEnabled(ServiceCall* call,
                                   const v1::SetArmEnabledRequest* request,
                                   v1::SetArmEnabledResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kAdmin); !auth.ok()) {
@@ -236,7 +298,7 @@ void BanditService::SetArmEnabled(UnaryCall* call,
                 });
 }
 
-void BanditService::Sample(UnaryCall* call, const v1::SampleRequest* request,
+void BanditService::Sample(ServiceCall* call, const v1::SampleRequest* request,
                            v1::SampleResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
     return FinishWith(call, auth);
@@ -304,7 +366,7 @@ std::string BanditService::Remember(core::SampleQuery query,
   return id;
 }
 
-void BanditService::Feedback(UnaryCall* call,
+void BanditService::Feedback(ServiceCall* call,
                              const v1::FeedbackRequest* request,
                              v1::FeedbackResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
@@ -338,7 +400,7 @@ void BanditService::Feedback(UnaryCall* call,
                 });
 }
 
-void BanditService::GetStats(UnaryCall* call,
+void BanditService::GetStats(ServiceCall* call,
                              const v1::GetStatsRequest* request,
                              v1::GetStatsResponse* response) {
   if (absl::Status auth = Authorize(call, Role::kClient); !auth.ok()) {
@@ -370,7 +432,7 @@ absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
   return absl::OkStatus();
 }
 
-void BanditService::ReadAfter(UnaryCall* call, uint64_t min_applied_sequence,
+void BanditService::ReadAfter(ServiceCall* call, uint64_t min_applied_sequence,
                               const std::string& room_id,
                               absl::AnyInvocable<absl::Status() &&> read) {
   if (min_applied_sequence == 0) {
@@ -386,7 +448,7 @@ void BanditService::ReadAfter(UnaryCall* call, uint64_t min_applied_sequence,
                           });
 }
 
-void BanditService::RunRead(UnaryCall* call, const std::string& room_id,
+void BanditService::RunRead(ServiceCall* call, const std::string& room_id,
                             absl::AnyInvocable<absl::Status() &&> read) {
   if (read_pool_ == nullptr || read_pool_min_arms_ <= 0 ||
       engine_->ArmCount(room_id) < read_pool_min_arms_) {
@@ -409,7 +471,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* BanditService::ExportDecisions(
     const grpc::ByteBuffer* request_bytes) {
   v1::ExportDecisionsRequest request;
   absl::Status status = ParseRequest(*request_bytes, &request);
-  if (status.ok()) status = Authorize(context, Role::kAdmin);
+  if (status.ok()) status = Authorize(AuthorizationOf(*context), Role::kAdmin);
   if (status.ok() && decision_log_ == nullptr) {
     status = absl::FailedPreconditionError(
         "the decision log is off: run the server with --decision_log");

@@ -3,7 +3,9 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "banditd/v1/banditd.grpc.pb.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/core/engine.h"
 #include "server/service/auth.h"
@@ -38,12 +40,26 @@ using BanditServiceBase =
     GeneratedService::Service>>>>>>>>>>>>>>>;
 // clang-format on
 
-// One unary call: its reactor, and the typed response it sends. Reply
-// finishes it once (on any thread); an OK status sends the response.
-class UnaryCall : public grpc::ServerUnaryReactor {
+// One unary call of either transport: a gRPC call, or an HTTP/JSON request
+// that the gateway runs on the service directly (CallUnary). Handlers read
+// the caller's token from it and finish it with Reply.
+class ServiceCall {
  public:
-  grpc::CallbackServerContext* context() const { return context_; }
-  void Reply(const absl::Status& status);
+  // The caller's "authorization" metadata or header ("Bearer <token>");
+  // empty when there is none.
+  virtual absl::string_view authorization() const = 0;
+  // Finishes the call, once, on any thread; an OK status sends the response.
+  virtual void Reply(const absl::Status& status) = 0;
+
+ protected:
+  ~ServiceCall() = default;
+};
+
+// One gRPC unary call: its reactor, and the typed response it sends.
+class UnaryCall : public grpc::ServerUnaryReactor, public ServiceCall {
+ public:
+  absl::string_view authorization() const override;
+  void Reply(const absl::Status& status) override;
 
  protected:
   UnaryCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
@@ -116,35 +132,46 @@ class BanditService final : public BanditServiceBase {
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request_bytes) override;
 
+  // Runs a unary RPC without gRPC (the HTTP gateway): the same handler, so
+  // the same tokens, validation, admission and durability. `request` and
+  // `response` are messages of the method's types and must live until `call`
+  // is finished (Reply: once, maybe on another thread).
+  using UnaryHandler = void (*)(BanditService& service, ServiceCall* call,
+                                const google::protobuf::Message& request,
+                                google::protobuf::Message* response);
+  // The handler of the unary RPC `method_name` ("Sample"); null for a
+  // streaming or unknown one.
+  static UnaryHandler FindUnary(absl::string_view method_name);
+
  private:
   // Handlers: `call` is finished (Reply) once, maybe on another thread.
-  void CreateRoom(UnaryCall* call, const v1::CreateRoomRequest* request,
+  void CreateRoom(ServiceCall* call, const v1::CreateRoomRequest* request,
                   v1::CreateRoomResponse* response);
-  void GetRoom(UnaryCall* call, const v1::GetRoomRequest* request,
+  void GetRoom(ServiceCall* call, const v1::GetRoomRequest* request,
                v1::GetRoomResponse* response);
-  void ListRooms(UnaryCall* call, const v1::ListRoomsRequest* request,
+  void ListRooms(ServiceCall* call, const v1::ListRoomsRequest* request,
                  v1::ListRoomsResponse* response);
-  void ListArms(UnaryCall* call, const v1::ListArmsRequest* request,
+  void ListArms(ServiceCall* call, const v1::ListArmsRequest* request,
                 v1::ListArmsResponse* response);
-  void DeleteRoom(UnaryCall* call, const v1::DeleteRoomRequest* request,
+  void DeleteRoom(ServiceCall* call, const v1::DeleteRoomRequest* request,
                   v1::DeleteRoomResponse* response);
-  void ResetRoom(UnaryCall* call, const v1::ResetRoomRequest* request,
+  void ResetRoom(ServiceCall* call, const v1::ResetRoomRequest* request,
                  v1::ResetRoomResponse* response);
-  void UpdateRoom(UnaryCall* call, const v1::UpdateRoomRequest* request,
+  void UpdateRoom(ServiceCall* call, const v1::UpdateRoomRequest* request,
                   v1::UpdateRoomResponse* response);
-  void ResetArm(UnaryCall* call, const v1::ResetArmRequest* request,
+  void ResetArm(ServiceCall* call, const v1::ResetArmRequest* request,
                 v1::ResetArmResponse* response);
-  void AddArms(UnaryCall* call, const v1::AddArmsRequest* request,
+  void AddArms(ServiceCall* call, const v1::AddArmsRequest* request,
                v1::AddArmsResponse* response);
-  void RemoveArm(UnaryCall* call, const v1::RemoveArmRequest* request,
+  void RemoveArm(ServiceCall* call, const v1::RemoveArmRequest* request,
                  v1::RemoveArmResponse* response);
-  void SetArmEnabled(UnaryCall* call, const v1::SetArmEnabledRequest* request,
+  void SetArmEnabled(ServiceCall* call, const v1::SetArmEnabledRequest* request,
                      v1::SetArmEnabledResponse* response);
-  void Sample(UnaryCall* call, const v1::SampleRequest* request,
+  void Sample(ServiceCall* call, const v1::SampleRequest* request,
               v1::SampleResponse* response);
-  void Feedback(UnaryCall* call, const v1::FeedbackRequest* request,
+  void Feedback(ServiceCall* call, const v1::FeedbackRequest* request,
                 v1::FeedbackResponse* response);
-  void GetStats(UnaryCall* call, const v1::GetStatsRequest* request,
+  void GetStats(ServiceCall* call, const v1::GetStatsRequest* request,
                 v1::GetStatsResponse* response);
 
   // Parses the request bytes into a call of its own and runs `handler`; bytes
@@ -153,13 +180,13 @@ class BanditService final : public BanditServiceBase {
   grpc::ServerUnaryReactor* Dispatch(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response,
-      void (BanditService::*handler)(UnaryCall*, const Request*, Response*));
+      void (BanditService::*handler)(ServiceCall*, const Request*, Response*));
 
   using OnApplied = absl::AnyInvocable<void(const core::ApplyResult&) &&>;
 
   // Submits `mutation` and finishes the call when the committer reports;
   // `on_applied` fills the response on success.
-  void Mutate(UnaryCall* call, core::Mutation mutation, OnApplied on_applied);
+  void Mutate(ServiceCall* call, core::Mutation mutation, OnApplied on_applied);
 
   // Puts the decision in the cache (and the decision log) and returns its id.
   std::string Remember(core::SampleQuery query,
@@ -167,12 +194,12 @@ class BanditService final : public BanditServiceBase {
   // Runs `read` once this replica has applied `min_applied_sequence` (a
   // write's FeedbackResponse.applied_sequence, read-your-writes on any
   // replica) and finishes the call with its status; at once when 0.
-  void ReadAfter(UnaryCall* call, uint64_t min_applied_sequence,
+  void ReadAfter(ServiceCall* call, uint64_t min_applied_sequence,
                  const std::string& room_id,
                  absl::AnyInvocable<absl::Status() &&> read);
   // Runs `read` and finishes the call: on the read pool when the room is
   // big (SetReadPool), else here.
-  void RunRead(UnaryCall* call, const std::string& room_id,
+  void RunRead(ServiceCall* call, const std::string& room_id,
                absl::AnyInvocable<absl::Status() &&> read);
   absl::Status SampleNow(const v1::SampleRequest& request,
                          v1::SampleResponse* response);
@@ -180,10 +207,9 @@ class BanditService final : public BanditServiceBase {
                            v1::GetStatsResponse* response);
 
   // OK when the call may run an RPC that needs `required`.
-  absl::Status Authorize(const grpc::CallbackServerContext* context,
-                         Role required) const;
-  absl::Status Authorize(const UnaryCall* call, Role required) const {
-    return Authorize(call->context(), required);
+  absl::Status Authorize(absl::string_view authorization, Role required) const;
+  absl::Status Authorize(const ServiceCall* call, Role required) const {
+    return Authorize(call->authorization(), required);
   }
 
   const core::Engine* const engine_;

@@ -11,20 +11,18 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
-#include "grpc/grpc.h"
-#include "grpcpp/generic/generic_stub.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/status.h"
 #include "httplib.h"
 #include "server/log/request_id.h"
 #include "server/ops/http_socket.h"
+#include "server/service/convert.h"
 #include "server/service/http_transcode.h"
 
 namespace banditd::service {
 namespace {
 
 using logging::IsValidRequestId;
-using logging::kRequestIdKey;
+using logging::NewRequestId;
 
 constexpr char kJson[] = "application/json";
 
@@ -36,54 +34,103 @@ void SendError(httplib::Response& res, int code, absl::string_view message,
                   kJson);
 }
 
-grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
-  grpc::Slice slice(bytes);
-  return grpc::ByteBuffer(&slice, 1);
-}
-
-bool ByteBufferToString(const grpc::ByteBuffer& buffer, std::string* bytes) {
-  std::vector<grpc::Slice> slices;
-  if (!buffer.Dump(&slices).ok()) return false;
-  bytes->clear();
-  bytes->reserve(buffer.Length());
-  for (const grpc::Slice& s : slices) {
-    bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return true;
-}
-
-// The request id the server gave the call (x-request-id, in the initial
-// metadata; with the trailers of a call that failed before sending any).
-std::string RequestIdOf(const grpc::ClientContext& context) {
-  for (const auto* metadata : {&context.GetServerInitialMetadata(),
-                               &context.GetServerTrailingMetadata()}) {
-    if (auto it = metadata->find(kRequestIdKey); it != metadata->end()) {
-      return std::string(it->second.data(), it->second.size());
-    }
-  }
-  return "";
+std::unique_ptr<google::protobuf::Message> NewMessage(
+    const google::protobuf::Descriptor* type) {
+  return std::unique_ptr<google::protobuf::Message>(
+      google::protobuf::MessageFactory::generated_factory()
+          ->GetPrototype(type)
+          ->New());
 }
 
 }  // namespace
 
-// Handler: translates one HTTP request into one unary call.
+// One HTTP request's call of the service. It owns the request and response
+// messages, which the service uses until it replies, maybe on another thread
+// after the HTTP thread stopped waiting (Stop): the call keeps itself alive
+// until then.
+class HttpGateway::Call final : public ServiceCall {
+ public:
+  Call(const google::protobuf::MethodDescriptor* method,
+       std::string authorization)
+      : request(NewMessage(method->input_type())),
+        response(NewMessage(method->output_type())),
+        authorization_(std::move(authorization)) {}
+
+  // Before the service gets the call: it is kept until Reply.
+  void Start(std::shared_ptr<Call> self) {
+    absl::MutexLock lock(&mu_);
+    self_ = std::move(self);
+  }
+  absl::string_view authorization() const override { return authorization_; }
+  void Reply(const absl::Status& status) override {
+    std::shared_ptr<Call> self;  // may be the last reference: dies last
+    absl::MutexLock lock(&mu_);
+    self = std::move(self_);
+    if (!done_) {
+      status_ = status;
+      done_ = true;
+    }
+  }
+  // Answers the call CANCELLED unless it has its reply; the service's later
+  // Reply is then ignored (and `response` never read).
+  void Cancel() {
+    absl::MutexLock lock(&mu_);
+    if (done_) return;
+    status_ = absl::CancelledError(
+        "the server is shutting down: the call did not finish in time "
+        "(--drain_timeout)");
+    done_ = true;
+  }
+  bool done() const {
+    absl::MutexLock lock(&mu_);
+    return done_;
+  }
+  absl::Status Wait() const {
+    mu_.LockWhen(absl::Condition(&done_));
+    absl::Status status = status_;
+    mu_.Unlock();
+    return status;
+  }
+
+  const std::unique_ptr<google::protobuf::Message> request;
+  const std::unique_ptr<google::protobuf::Message> response;
+
+ private:
+  const std::string authorization_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<Call> self_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+// Handler: translates one HTTP request into one call of the service.
 class HttpGateway::Handler {
  public:
-  Handler(const HttpRules* rules, std::shared_ptr<grpc::Channel> channel)
-      : rules_(rules), stub_(std::move(channel)) {}
+  // A unary RPC the gateway runs.
+  struct Method {
+    BanditService::UnaryHandler run = nullptr;
+    // "/banditd.v1.BanditService/Sample": metrics and log lines.
+    std::string full_name;
+  };
 
-  ~Handler() {
-    absl::MutexLock lock(&mu_);
-    for (std::unique_ptr<grpc::CompletionQueue>& cq : queues_) {
-      cq->Shutdown();
-      void* tag;
-      bool ok;
-      while (cq->Next(&tag, &ok)) {
-      }
+  Handler(HttpGateway* gateway, const HttpGatewayOptions& options,
+          BanditService* service, ops::Metrics* metrics, RpcLog* rpc_log)
+      : gateway_(gateway),
+        rules_(&gateway->rules_),
+        max_response_bytes_(options.max_response_bytes),
+        service_(service),
+        metrics_(metrics),
+        rpc_log_(rpc_log) {
+    for (const HttpRoute& route : rules_->routes()) {
+      const google::protobuf::MethodDescriptor* method = route.method;
+      methods_[method] = {BanditService::FindUnary(method->name()),
+                          absl::StrCat("/", method->service()->full_name(), "/",
+                                       method->name())};
     }
   }
 
   void Handle(const httplib::Request& req, httplib::Response& res) {
+    const absl::Time start = absl::Now();
     std::optional<HttpMatch> match = rules_->Match(req.method, req.path);
     if (!match.has_value()) {
       if (rules_->MatchesAnyMethod(req.path)) {
@@ -98,17 +145,21 @@ class HttpGateway::Handler {
       return;
     }
     const google::protobuf::MethodDescriptor* method = match->route->method;
-    if (method->server_streaming()) {
-      // The gateway makes unary calls; a streamed reply needs gRPC.
+    const Method& unary = methods_.at(method);
+    if (unary.run == nullptr) {
+      // Only unary calls run here; a streamed reply needs gRPC.
       SendError(res, grpc::StatusCode::UNIMPLEMENTED,
                 absl::StrCat(method->name(),
                              " streams its reply: call it over gRPC"));
       return;
     }
-    std::unique_ptr<google::protobuf::Message> request(
-        google::protobuf::MessageFactory::generated_factory()
-            ->GetPrototype(method->input_type())
-            ->New());
+    if (gateway_->draining_.load(std::memory_order_relaxed)) {
+      SendError(res, grpc::StatusCode::UNAVAILABLE,
+                "the server is shutting down");
+      return;
+    }
+    auto call =
+        std::make_shared<Call>(method, req.get_header_value("Authorization"));
     // Only the URL's query string: httplib also files a form-encoded body
     // (curl -d without a Content-Type) under params.
     httplib::Params params;
@@ -118,41 +169,42 @@ class HttpGateway::Handler {
     std::vector<std::pair<std::string, std::string>> query(params.begin(),
                                                            params.end());
     if (absl::Status filled =
-            FillRequest(*match, req.body, query, request.get());
+            FillRequest(*match, req.body, query, call->request.get());
         !filled.ok()) {
       SendError(res, grpc::StatusCode::INVALID_ARGUMENT, filled.message());
       return;
     }
-    grpc::ClientContext context;
-    if (req.has_header("Authorization")) {
-      context.AddMetadata("authorization",
-                          req.get_header_value("Authorization"));
-    }
     // The call's request id: the client's X-Request-Id when it is one the
-    // server keeps, else the server's; either way it comes back as a header.
-    if (const std::string id = req.get_header_value("X-Request-Id");
-        IsValidRequestId(id)) {
-      context.AddMetadata(kRequestIdKey, id);
-    }
-    const grpc::ByteBuffer request_bytes =
-        ToByteBuffer(request->SerializeAsString());
-    grpc::ByteBuffer response_bytes;
-    grpc::Status status = Call(
-        &context,
-        absl::StrCat("/", method->service()->full_name(), "/", method->name()),
-        request_bytes, &response_bytes);
-    if (std::string id = RequestIdOf(context); !id.empty()) {
-      res.set_header("X-Request-Id", std::move(id));
-    }
-    if (!status.ok()) {
-      SendError(res, status.error_code(), status.error_message(),
-                status.error_details());
-      return;
-    }
-    // Printed from the reply's bytes: no response message is built.
+    // server keeps, else a new one; either way it comes back as a header.
+    std::string request_id = req.get_header_value("X-Request-Id");
+    if (!IsValidRequestId(request_id)) request_id = NewRequestId();
+    res.set_header("X-Request-Id", request_id);
+
+    absl::Status status = Run(unary, call);
+    // Printed from the reply's bytes, which also measure it against the
+    // send limit as gRPC would.
     std::string bytes;
-    if (!ByteBufferToString(response_bytes, &bytes)) {
-      SendError(res, grpc::StatusCode::INTERNAL, "cannot read the response");
+    if (status.ok()) {
+      bytes = call->response->SerializeAsString();
+      if (bytes.size() > max_response_bytes_) {
+        status = absl::ResourceExhaustedError(
+            absl::StrCat("the reply (", bytes.size(),
+                         " bytes) is larger than the most the server sends (",
+                         max_response_bytes_, " bytes): ask for less"));
+      }
+    }
+    const grpc::Status sent = ToGrpcStatus(status);
+    const absl::Duration took = absl::Now() - start;
+    if (metrics_ != nullptr) {
+      metrics_->RecordRpc(unary.full_name, sent.error_code(),
+                          absl::ToDoubleSeconds(took));
+    }
+    if (!sent.ok()) {
+      rpc_log_->LogIfFailed(
+          unary.full_name, sent, took, request_id,
+          absl::StrCat("http:", req.remote_addr, ":", req.remote_port));
+      SendError(res, sent.error_code(), sent.error_message(),
+                sent.error_details());
       return;
     }
     absl::StatusOr<std::string> json =
@@ -166,72 +218,65 @@ class HttpGateway::Handler {
   }
 
  private:
-  // One unary call over the in-process channel, waited for on this thread.
-  // The completion goes to a non-polling completion queue that this thread
-  // waits on: the server's thread that finishes the call wakes this one
-  // directly. (A callback stub hands the completion to one of gRPC's callback
-  // threads first, one more thread wake-up per call; a blocking stub's
-  // polling queue makes the HTTP threads join the server's epoll polling.)
-  grpc::Status Call(grpc::ClientContext* context, const std::string& method,
-                    const grpc::ByteBuffer& request,
-                    grpc::ByteBuffer* response) {
-    std::unique_ptr<grpc::CompletionQueue> cq = TakeQueue();
-    grpc::Status status;
-    std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-        stub_.PrepareUnaryCall(context, method, request, cq.get());
-    call->StartCall();
-    call->Finish(response, &status, cq.get());
-    // Only the destructor shuts a queue down, and never one in use: Next
-    // returns the Finish tag.
-    void* tag = nullptr;
-    bool ok = false;
-    cq->Next(&tag, &ok);
-    ReturnQueue(std::move(cq));
+  // Runs the call on the service and waits for its reply: at once for
+  // most reads, which reply on this thread.
+  absl::Status Run(const Method& unary, const std::shared_ptr<Call>& call) {
+    call->Start(call);
+    unary.run(*service_, call.get(), *call->request, call->response.get());
+    if (call->done()) return call->Wait();
+    gateway_->AddWaiting(call.get());
+    absl::Status status = call->Wait();
+    gateway_->RemoveWaiting(call.get());
     return status;
   }
 
-  std::unique_ptr<grpc::CompletionQueue> TakeQueue() {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!queues_.empty()) {
-        std::unique_ptr<grpc::CompletionQueue> cq = std::move(queues_.back());
-        queues_.pop_back();
-        return cq;
-      }
-    }
-    grpc_completion_queue_attributes attributes{
-        GRPC_CQ_CURRENT_VERSION, GRPC_CQ_NEXT, GRPC_CQ_NON_POLLING, nullptr};
-    return std::make_unique<grpc::CompletionQueue>(grpc_completion_queue_create(
-        grpc_completion_queue_factory_lookup(&attributes), &attributes,
-        nullptr));
-  }
-
-  void ReturnQueue(std::unique_ptr<grpc::CompletionQueue> cq) {
-    absl::MutexLock lock(&mu_);
-    queues_.push_back(std::move(cq));
-  }
-
-  const HttpRules* rules_;
-  grpc::GenericStub stub_;
-  absl::Mutex mu_;
-  // Idle queues, at most one per HTTP thread.
-  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues_
-      ABSL_GUARDED_BY(mu_);
+  HttpGateway* const gateway_;
+  const HttpRules* const rules_;
+  const size_t max_response_bytes_;
+  BanditService* const service_;
+  ops::Metrics* const metrics_;
+  RpcLog* const rpc_log_;
+  absl::flat_hash_map<const google::protobuf::MethodDescriptor*, Method>
+      methods_;
 };
+
+void HttpGateway::AddWaiting(Call* call) {
+  absl::MutexLock lock(&mu_);
+  waiting_.insert(call);
+  if (cancelled_) call->Cancel();
+}
+
+void HttpGateway::RemoveWaiting(Call* call) {
+  absl::MutexLock lock(&mu_);
+  waiting_.erase(call);
+}
+
+void HttpGateway::Drain() { draining_.store(true); }
 
 HttpGateway::~HttpGateway() { Stop(); }
 
-void HttpGateway::Stop() {
+void HttpGateway::Stop(absl::Time deadline) {
+  Drain();
+  {
+    absl::MutexLock lock(&mu_);
+    auto none_waiting = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return waiting_.empty();
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&none_waiting), deadline);
+    cancelled_ = true;
+    for (Call* call : waiting_) call->Cancel();
+  }
   if (server_ != nullptr) server_->stop();
   if (thread_.joinable()) thread_.join();
 }
 
 absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
-    const HttpGatewayOptions& options,
-    const google::protobuf::ServiceDescriptor* service,
-    std::shared_ptr<grpc::Channel> channel) {
+    const HttpGatewayOptions& options, BanditService* service,
+    ops::Metrics* metrics, RpcLog* rpc_log) {
   std::unique_ptr<HttpGateway> gateway(new HttpGateway());
-  absl::StatusOr<HttpRules> rules = HttpRules::FromService(service);
+  absl::StatusOr<HttpRules> rules = HttpRules::FromService(
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          v1::BanditService::service_full_name()));
   if (!rules.ok()) return rules.status();
   gateway->rules_ = *std::move(rules);
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
@@ -250,8 +295,8 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
     }
     gateway->server_ = std::move(tls);
   }
-  gateway->handler_ =
-      std::make_unique<Handler>(&gateway->rules_, std::move(channel));
+  gateway->handler_ = std::make_unique<Handler>(gateway.get(), options, service,
+                                                metrics, rpc_log);
   httplib::Server& server = *gateway->server_;
   server.set_socket_options(ops::ExclusivePortSocketOptions);
   const int threads = std::max(1, options.threads);

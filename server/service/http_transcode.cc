@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/struct.pb.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/type.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/type_resolver.h"
@@ -116,6 +117,13 @@ absl::Status SetScalar(Message* message, const FieldDescriptor* field,
       if (field->type() == FieldDescriptor::TYPE_BYTES) {
         return absl::InvalidArgumentError(
             absl::StrCat(where, ": bytes fields go in the JSON body"));
+      }
+      // What parsing the request's bytes would refuse (a gRPC call cannot
+      // carry it): percent-decoding can make any bytes.
+      if (!google::protobuf::internal::IsStructurallyValidUTF8(
+              text.data(), static_cast<int>(text.size()))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": not valid UTF-8 (string fields must be)"));
       }
       repeated ? r->AddString(message, field, text)
                : r->SetString(message, field, text);

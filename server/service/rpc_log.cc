@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -60,10 +61,9 @@ std::string FieldAtFault(const grpc::Status& status) {
 
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
-  RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info,
-                    logging::RateLimiter* limiter)
+  RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info, RpcLog* log)
       : info_(info),
-        limiter_(limiter),
+        log_(log),
         method_(info->method() == nullptr ? "" : info->method()),
         start_(absl::Now()) {}
 
@@ -83,7 +83,13 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
-      LogIfFailed(methods->GetSendStatus());
+      const grpc::Status status = methods->GetSendStatus();
+      if (!status.ok()) {
+        log_->LogIfFailed(method_, status, absl::Now() - start_, RequestId(),
+                          info_->server_context() == nullptr
+                              ? std::string()
+                              : info_->server_context()->peer());
+      }
     }
     methods->Proceed();
   }
@@ -94,28 +100,8 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
     return request_id_;
   }
 
-  void LogIfFailed(const grpc::Status& status) {
-    if (status.ok()) return;
-    const logging::RateLimiter::Decision admit = limiter_->Admit(absl::Now());
-    if (!admit.log) return;
-    const grpc::StatusCode code = status.error_code();
-    const std::string code_name =
-        absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-    const double ms = absl::ToDoubleMilliseconds(absl::Now() - start_);
-    const spdlog::level::level_enum level =
-        IsClientError(code) ? spdlog::level::warn : spdlog::level::err;
-    const std::string peer = info_->server_context() == nullptr
-                                 ? std::string()
-                                 : info_->server_context()->peer();
-    BANDITD_LOG_FIELDS(level, "rpc failed", {"method", method_},
-                       {"code", code_name}, {"duration_ms", ms},
-                       {"request_id", RequestId()}, {"peer", peer},
-                       {"field", FieldAtFault(status)},
-                       {"dropped_before", admit.dropped_before});
-  }
-
   grpc::experimental::ServerRpcInfo* const info_;
-  logging::RateLimiter* const limiter_;
+  RpcLog* const log_;
   const std::string method_;
   const absl::Time start_;
   std::string request_id_;
@@ -124,23 +110,52 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 class Factory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit Factory(const RpcLogOptions& options)
-      : limiter_(options.failed_per_second, absl::Seconds(1)) {}
+  explicit Factory(RpcLog* log) : log_(log) {}
+  explicit Factory(std::unique_ptr<RpcLog> log)
+      : owned_(std::move(log)), log_(owned_.get()) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcLogInterceptor(info, &limiter_);
+    return new RpcLogInterceptor(info, log_);
   }
 
  private:
-  logging::RateLimiter limiter_;
+  const std::unique_ptr<RpcLog> owned_;
+  RpcLog* const log_;
 };
 
 }  // namespace
 
+RpcLog::RpcLog(const RpcLogOptions& options)
+    : limiter_(options.failed_per_second, absl::Seconds(1)) {}
+
+void RpcLog::LogIfFailed(absl::string_view method, const grpc::Status& status,
+                         absl::Duration duration, absl::string_view request_id,
+                         absl::string_view peer) {
+  if (status.ok()) return;
+  const logging::RateLimiter::Decision admit = limiter_.Admit(absl::Now());
+  if (!admit.log) return;
+  const grpc::StatusCode code = status.error_code();
+  const std::string code_name =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  const spdlog::level::level_enum level =
+      IsClientError(code) ? spdlog::level::warn : spdlog::level::err;
+  BANDITD_LOG_FIELDS(
+      level, "rpc failed", {"method", std::string(method)}, {"code", code_name},
+      {"duration_ms", absl::ToDoubleMilliseconds(duration)},
+      {"request_id", std::string(request_id)}, {"peer", std::string(peer)},
+      {"field", FieldAtFault(status)},
+      {"dropped_before", admit.dropped_before});
+}
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+RpcLogInterceptorFactory(RpcLog* log) {
+  return std::make_unique<Factory>(log);
+}
+
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 RpcLogInterceptorFactory(const RpcLogOptions& options) {
-  return std::make_unique<Factory>(options);
+  return std::make_unique<Factory>(std::make_unique<RpcLog>(options));
 }
 
 }  // namespace banditd::service

@@ -3,7 +3,11 @@
 
 #include <memory>
 
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "grpcpp/support/status.h"
+#include "server/log/log.h"
 
 namespace banditd::service {
 
@@ -13,13 +17,30 @@ struct RpcLogOptions {
   int failed_per_second = 10;
 };
 
+// RpcLog writes one warning (client error) or error (server error) line per
+// failed call: method, code, duration, request id, peer and the field at
+// fault when the status names one. Never the token, the request or the
+// status message (which may quote the request). Thread-safe; the gRPC
+// interceptor and the HTTP gateway share one, so one rate limit covers both.
+class RpcLog {
+ public:
+  explicit RpcLog(const RpcLogOptions& options);
+
+  void LogIfFailed(absl::string_view method, const grpc::Status& status,
+                   absl::Duration duration, absl::string_view request_id,
+                   absl::string_view peer);
+
+ private:
+  logging::RateLimiter limiter_;
+};
+
 // Creates the server interceptor that gives every call a request id (the
 // client's x-request-id when valid, else a new one), returns it to the
-// client in the initial metadata (x-request-id) and writes one warning
-// (client error) or error (server error) line per failed call: method,
-// code, duration, request id, peer and the field at fault when the status
-// names one. Never the token, the request or the status message (which may
-// quote the request).
+// client in the initial metadata (x-request-id) and logs each failed call to
+// `log` (which must outlive the server).
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+RpcLogInterceptorFactory(RpcLog* log);
+// The same with a log of its own.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 RpcLogInterceptorFactory(const RpcLogOptions& options);
 

@@ -45,7 +45,9 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
-  interceptors.push_back(RpcLogInterceptorFactory(options.rpc_log));
+  interceptors.push_back(options.shared_rpc_log != nullptr
+                             ? RpcLogInterceptorFactory(options.shared_rpc_log)
+                             : RpcLogInterceptorFactory(options.rpc_log));
   if (options.metrics != nullptr) {
     interceptors.push_back(RpcMetricsInterceptorFactory(options.metrics));
   }

@@ -30,6 +30,10 @@ struct ServerOptions {
   ops::Metrics* metrics = nullptr;
   // Request ids and the log line of each failed call.
   RpcLogOptions rpc_log;
+  // When set, failed calls are logged here instead (rpc_log is unused), so
+  // that the HTTP gateway's calls share the rate limit; must outlive the
+  // server.
+  RpcLog* shared_rpc_log = nullptr;
 };
 
 struct RunningServer {
