@@ -138,6 +138,10 @@ ABSL_FLAG(absl::Duration, decision_log_max_age, absl::Hours(24 * 7),
           "Decision log retention: rows older than this are deleted.");
 ABSL_FLAG(int64_t, decision_log_max_rows, 10'000'000,
           "Decision log retention: at most this many decisions are kept.");
+ABSL_FLAG(int64_t, decision_log_max_bytes, int64_t{10} << 30,
+          "Decision log retention: the file's pages in use, at most, in bytes "
+          "(the oldest decisions go first; a Sample of a big room may log "
+          "every candidate arm). 0: no limit.");
 ABSL_FLAG(int64_t, decision_log_max_queued_bytes, int64_t{64} << 20,
           "Decision log: most bytes of decisions and outcomes waiting to be "
           "written (a Sample may list many candidates); beyond, they are "
@@ -605,6 +609,7 @@ int main(int argc, char** argv) {
         absl::StrCat(absl::GetFlag(FLAGS_data_dir), "/decisions.sqlite");
     log_options.max_age = absl::GetFlag(FLAGS_decision_log_max_age);
     log_options.max_rows = absl::GetFlag(FLAGS_decision_log_max_rows);
+    log_options.max_bytes = absl::GetFlag(FLAGS_decision_log_max_bytes);
     log_options.max_queued_bytes = static_cast<size_t>(std::max<int64_t>(
         absl::GetFlag(FLAGS_decision_log_max_queued_bytes), 0));
     absl::StatusOr<std::unique_ptr<banditd::store::DecisionLog>> opened =

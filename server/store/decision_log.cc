@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -329,16 +330,19 @@ absl::Status DecisionLog::WriteQueued() {
     }
   }
   if (status.ok()) status = Exec(db_, "COMMIT");
-  absl::MutexLock lock(&mu_);
-  if (status.ok()) {
-    stats_.decisions_written += static_cast<int64_t>(decisions.size());
-    stats_.outcomes_written += static_cast<int64_t>(outcomes.size());
-  } else {
-    (void)Exec(db_, "ROLLBACK");
-    ++stats_.write_errors;
-    stats_.dropped += static_cast<int64_t>(decisions.size() + outcomes.size());
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) {
+      stats_.decisions_written += static_cast<int64_t>(decisions.size());
+      stats_.outcomes_written += static_cast<int64_t>(outcomes.size());
+    } else {
+      (void)Exec(db_, "ROLLBACK");
+      ++stats_.write_errors;
+      stats_.dropped +=
+          static_cast<int64_t>(decisions.size() + outcomes.size());
+    }
   }
-  return status;
+  return status.ok() ? RetainBytes() : status;
 }
 
 absl::Status DecisionLog::Retain(absl::Time now) {
@@ -362,6 +366,10 @@ absl::Status DecisionLog::ApplyRetention(absl::Time now) {
                "decisions) - ?");
   by_rows.Int(1, options_.max_rows);
   if (by_rows.Step() != SQLITE_DONE) return SqlError(db_, "retention");
+  return DeleteOrphanOutcomes();
+}
+
+absl::Status DecisionLog::DeleteOrphanOutcomes() {
   // An outcome comes after its decision: those older than the oldest
   // decision kept belong to none kept (all of them when none is kept).
   // Same walk as by age, over the outcomes' append order.
@@ -370,6 +378,45 @@ absl::Status DecisionLog::ApplyRetention(absl::Time now) {
               "outcomes WHERE time_us >= (SELECT time_us FROM decisions ORDER "
               "BY seq LIMIT 1) ORDER BY rowid LIMIT 1), (SELECT MAX(rowid) + 1 "
               "FROM outcomes))");
+}
+
+absl::Status DecisionLog::RetainBytes() {
+  if (options_.max_bytes <= 0) return absl::OkStatus();
+  // A few rounds at most: each deletes the share of the rows that the
+  // excess is of the file, plus a tenth so that not every write deletes.
+  for (int round = 0; round < 4; ++round) {
+    Stmt pages(db_,
+               "SELECT (SELECT page_count FROM pragma_page_count()) - "
+               "(SELECT freelist_count FROM pragma_freelist_count()), "
+               "(SELECT page_size FROM pragma_page_size()), "
+               "(SELECT MIN(seq) FROM decisions), "
+               "(SELECT MAX(seq) FROM decisions)");
+    if (pages.Step() != SQLITE_ROW) return SqlError(db_, "retention by bytes");
+    const int64_t used = sqlite3_column_int64(pages.get(), 0) *
+                         sqlite3_column_int64(pages.get(), 1);
+    if (used <= options_.max_bytes ||
+        sqlite3_column_type(pages.get(), 2) == SQLITE_NULL) {
+      return absl::OkStatus();
+    }
+    const int64_t first = sqlite3_column_int64(pages.get(), 2);
+    const int64_t last = sqlite3_column_int64(pages.get(), 3);
+    const double share =
+        (static_cast<double>(used) - 0.9 * options_.max_bytes) / used;
+    const int64_t cut =
+        first +
+        static_cast<int64_t>(share * static_cast<double>(last - first + 1));
+    Stmt drop(db_, "DELETE FROM decisions WHERE seq <= ?");
+    drop.Int(1, std::min(cut, last));
+    if (drop.Step() != SQLITE_DONE) return SqlError(db_, "retention by bytes");
+    const int deleted = sqlite3_changes(db_);
+    {
+      absl::MutexLock lock(&mu_);
+      stats_.deleted_for_bytes += deleted;
+    }
+    absl::Status outcomes = DeleteOrphanOutcomes();
+    if (!outcomes.ok()) return outcomes;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<JoinedDecision>> DecisionLog::Read(

@@ -78,6 +78,10 @@ class DecisionLog {
     std::string path;
     absl::Duration max_age = absl::Hours(24 * 7);
     int64_t max_rows = 10'000'000;
+    // Pages in use in the file, at most (0: no limit): the oldest decisions
+    // (and their outcomes) go first. One Sample of a big room may log
+    // every candidate arm, so rows alone do not bound the disk.
+    int64_t max_bytes = 0;
     absl::Duration flush_interval = absl::Milliseconds(100);
     size_t max_queued = 100'000;
     // Bytes the queue may hold (RecordBytes): a Sample may list many
@@ -89,6 +93,8 @@ class DecisionLog {
     int64_t outcomes_written = 0;
     int64_t dropped = 0;
     int64_t write_errors = 0;
+    // Decisions deleted to keep the file within max_bytes.
+    int64_t deleted_for_bytes = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<DecisionLog>> Open(Options options);
@@ -115,6 +121,11 @@ class DecisionLog {
   bool Admit(size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ApplyRetention(absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // Deletes the oldest decisions while the file's pages in use pass
+  // max_bytes (checked after every write: two O(1) pragmas).
+  absl::Status RetainBytes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // Outcomes older than the oldest decision kept belong to none kept.
+  absl::Status DeleteOrphanOutcomes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   // Sums the outcomes of each decision of `out` (read order) per arm.
   absl::Status JoinOutcomes(std::vector<JoinedDecision>& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);

@@ -171,6 +171,39 @@ TEST_F(DecisionLogTest, RetentionByRowsKeepsTheNewest) {
   EXPECT_EQ(Ids(*log), (std::vector<std::string>{"d2", "d3", "d4"}));
 }
 
+TEST_F(DecisionLogTest, RetentionByBytesKeepsTheFileWithinItsBoundNewestFirst) {
+  DecisionLog::Options options;
+  options.path = (dir_ / "decisions.sqlite").string();
+  options.flush_interval = absl::Hours(1);  // only Flush writes
+  options.max_bytes = 2 << 20;
+  absl::StatusOr<std::unique_ptr<DecisionLog>> log = DecisionLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  // 200 decisions of a big room, each listing 1,000 candidates (~16 KB):
+  // about 3 MB of rows, written 20 at a time.
+  for (int i = 0; i < 200; ++i) {
+    DecisionRecord big = Decision(i, kT0);
+    for (int c = 0; c < 1000; ++c) {
+      big.candidate_arm_ids.push_back(absl::StrCat("candidate-", c));
+    }
+    (*log)->AddDecision(std::move(big));
+    if (i % 20 == 19) {
+      ASSERT_TRUE((*log)->Flush().ok());
+    }
+  }
+  const std::vector<std::string> kept = Ids(**log);
+  ASSERT_FALSE(kept.empty());
+  EXPECT_LT(kept.size(), 200u);
+  EXPECT_EQ(kept.back(), "d199");  // the newest stay, in order
+  EXPECT_EQ(kept.front(),
+            absl::StrCat("d", 200 - static_cast<int>(kept.size())));
+  EXPECT_EQ((*log)->stats().deleted_for_bytes,
+            200 - static_cast<int64_t>(kept.size()));
+  // Pages in use stay within the bound: deleted pages are reused.
+  const int64_t file_bytes = static_cast<int64_t>(
+      std::filesystem::file_size(dir_ / "decisions.sqlite"));
+  EXPECT_LE(file_bytes, options.max_bytes + (1 << 20));
+}
+
 TEST_F(DecisionLogTest, BodyWriterWritesWhatProtobufWrites) {
   DecisionBodyWriter w;
   w.Segment("mobile")
