@@ -28,6 +28,7 @@ import argparse
 import collections
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -46,13 +47,11 @@ STREAM = "BANDITD_EVENTS"
 
 
 def free_port_base(n):
-    """A base port with n free consecutive ports (loopback)."""
+    """A base port with n free consecutive ports (loopback), below Linux's
+    ephemeral range (32768-60999): a replica's or node's own outgoing
+    connection could otherwise take a port before its server binds it."""
     for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n >= 65000:
-            continue
+        base = random.randrange(20000, 32000 - n)
         ok = True
         for p in range(base, base + n):
             with socket.socket() as t:
@@ -282,13 +281,9 @@ class Writer(threading.Thread):
 
 
 def longest_gap(times, t_from, t_to):
-    times = sorted(t for t in times if t_from <= t <= t_to)
-    if not times:
-        return t_to - t_from
-    gap = max(times[0] - t_from, t_to - times[-1])
-    for a, b in zip(times, times[1:]):
-        gap = max(gap, b - a)
-    return gap
+    """(length, start) of the longest interval without a success."""
+    times = [t_from] + sorted(t for t in times if t_from <= t <= t_to) + [t_to]
+    return max((b - a, a) for a, b in zip(times, times[1:]))
 
 
 def main():
@@ -388,8 +383,10 @@ def main():
         # Let in-flight calls finish (bounded by their deadline).
         time.sleep(args.call_deadline + 0.5)
 
-        gaps = [longest_gap(w.ok_times, args.before * 0.5, t_end)
-                for w in writers]
+        gaps_at = [longest_gap(w.ok_times, args.before * 0.5, t_end)
+                   for w in writers]
+        gaps = [g for g, _ in gaps_at]
+        worst_at = max(gaps_at)[1]
         errors = collections.Counter()
         messages = {}
         for w in writers:
@@ -402,6 +399,8 @@ def main():
             t_fault=round(t_fault, 2), t_recover=round(t_recover, 2),
             longest_gap_s=round(max(gaps), 3),
             gap_per_replica_s=[round(g, 3) for g in gaps],
+            # When the worst gap began, from the fault (negative: before).
+            gap_start_after_fault_s=round(worst_at - t_fault, 2),
             sent=sum(w.sent for w in writers),
             succeeded=sum(len(w.ok_times) for w in writers),
             errors=dict(errors), error_messages=messages,
@@ -473,7 +472,8 @@ def main():
             subprocess.run(["rm", "-rf", workdir], check=False)
     print("RESULT " + json.dumps(result))
     print(f"{args.fault}: longest write gap {result.get('longest_gap_s')} s "
-          f"(per replica {result.get('gap_per_replica_s')}), "
+          f"(per replica {result.get('gap_per_replica_s')}; began "
+          f"{result.get('gap_start_after_fault_s')} s after the fault), "
           f"errors {result.get('errors')} (slowest "
           f"{result.get('error_latency_max_ms')} ms), leader changes "
           f"{result.get('leader_changes')}, exactly once "
