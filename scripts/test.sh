@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite: C++ (ctest), Python client (pytest, including the
-# grpcurl and generated-code checks), Go client (go test), the HTTP/JSON API
-# (tests/http, pytest against the binary), Kafka ingest against a real
-# broker (tests/kafka), the dashboard
+# grpcurl and generated-code checks), Go client and tools/nats-server-tuned
+# (go test), the HTTP/JSON API (tests/http, pytest against the binary),
+# Kafka ingest against a real broker (tests/kafka), the dashboard
 # in headless Chromium (tests/dashboard, pytest + Playwright) and the .deb
 # (scripts/test_deb.sh: build, dpkg -i, start, purge). Every part runs
 # even when an earlier one fails; the exit code is non-zero if any failed.
@@ -52,7 +52,8 @@ part_pytest() {
 
 part_gotest() {
   [[ -f clients/go/go.mod ]] || { echo "clients/go/go.mod missing"; return 1; }
-  (cd clients/go && go vet ./... && go test -count=1 ./...)
+  (cd clients/go && go vet ./... && go test -count=1 ./...) &&
+    (cd tools/nats-server-tuned && go vet ./... && go test -count=1 ./...)
 }
 
 run_part setup bash scripts/setup.sh

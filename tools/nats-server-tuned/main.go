@@ -115,12 +115,11 @@ Raft timing options (nats-server-tuned only; stock values in parentheses):
         --raft_lost_quorum_check <duration>     Lost-quorum check period (10s); default 10s
 `
 
-func main() {
-	// What nats-server's own main.go does, plus the Raft flags.
-	exe := "nats-server-tuned"
-	if server.VERSION != wantVersion {
-		server.PrintAndDie(fmt.Sprintf("%s: built against nats-server %s, expects %s (the Raft variables it sets are read from that release)", exe, server.VERSION, wantVersion))
-	}
+const exe = "nats-server-tuned"
+
+// configure parses nats-server's flags (and its configuration file, -c)
+// together with the Raft timing flags, as nats-server's main.go does.
+func configure(args []string) (*server.Options, *raftTimings, error) {
 	fs := flag.NewFlagSet(exe, flag.ExitOnError)
 	fs.Usage = func() {
 		fmt.Printf("Usage: %s [nats-server options] [Raft timing options]\n\n", exe)
@@ -128,13 +127,21 @@ func main() {
 		fmt.Print(tunedUsage)
 		os.Exit(0)
 	}
-	var timings raftTimings
+	timings := &raftTimings{}
 	timings.register(fs)
-
-	opts, err := server.ConfigureOptions(fs, os.Args[1:],
+	opts, err := server.ConfigureOptions(fs, args,
 		func() { fmt.Printf("%s: v%s (Raft timings tunable)\n", exe, server.VERSION); os.Exit(0) },
 		fs.Usage,
 		server.PrintTLSHelpAndDie)
+	return opts, timings, err
+}
+
+func main() {
+	// What nats-server's own main.go does, plus the Raft flags.
+	if server.VERSION != wantVersion {
+		server.PrintAndDie(fmt.Sprintf("%s: built against nats-server %s, expects %s (the Raft variables it sets are read from that release)", exe, server.VERSION, wantVersion))
+	}
+	opts, timings, err := configure(os.Args[1:])
 	if err != nil {
 		server.PrintAndDie(fmt.Sprintf("%s: %s", exe, err))
 	} else if opts.CheckConfig {
