@@ -170,6 +170,8 @@ def test_errors_carry_code_message_and_http_status(http: Http):
 
     status, error = http.call("POST", "/v1/rooms", raw=b"{not json")
     assert (status, error["code"]) == (400, 3) and error["message"].startswith("body:")
+    [detail] = error["details"]
+    assert [v["field"] for v in detail["fieldViolations"]] == ["body"]
 
     status, error = http.call("POST", f"/v1/rooms/{room}:sample", {"nope": 1})
     assert (status, error["code"]) == (400, 3) and "nope" in error["message"]
@@ -185,6 +187,23 @@ def test_errors_carry_code_message_and_http_status(http: Http):
 
     status, error = http.call("PUT", f"/v1/rooms/{room}", {})
     assert status == 405 and error["code"] == 12
+
+
+def test_any_content_type_is_read_as_json(http: Http):
+    room = new_room()
+    http.ok("POST", "/v1/rooms", {"roomId": room, "armIds": ["a"]})
+    # curl -d sends application/x-www-form-urlencoded: such a body over 8 KB
+    # got an empty 413 (httplib parsed it as a form).
+    events = [{"roomId": room, "armId": "a", "views": 1} for _ in range(1000)]
+    for content_type in ["application/x-www-form-urlencoded", "text/plain"]:
+        status, reply = http.call("POST", "/v1/feedback", {"events": events},
+                                  headers={"Content-Type": content_type})
+        assert (status, reply["appliedEvents"]) == (200, "1000"), (content_type, reply)
+    status, error = http.call(
+        "POST", "/v1/feedback", raw=b"--x\r\n\r\n--x--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert (status, error["code"]) == (415, 3) and "multipart" in error["message"]
+    assert http.ok("GET", f"/v1/rooms/{room}/stats")["totalViews"] == 2000
 
 
 def test_http_and_grpc_share_state(http_server):
