@@ -190,6 +190,14 @@ ABSL_FLAG(std::string, cluster_rooms, "",
           "FAILED_PRECONDITION. Empty: every room.");
 ABSL_FLAG(std::string, cluster_stream, "BANDITD_EVENTS",
           "Cluster mode: the JetStream stream (subjects banditd.events.>).");
+ABSL_FLAG(int, cluster_streams, 1,
+          "Cluster mode: spread rooms over this many streams (by a hash of "
+          "the room id: --cluster_stream, then <name>_1 ... on subjects "
+          "banditd.events_1.> ...), so that their leaders, which order every "
+          "write, sit on different NATS nodes. A cluster-wide setting: "
+          "recorded in the first stream by the replica that creates it; a "
+          "replica started with another value refuses to start. Above 1 it "
+          "needs --event_id_window=0 and no Kafka ingest.");
 ABSL_FLAG(int, cluster_replicas, 3,
           "Cluster mode: replication factor of the stream when this replica "
           "creates it.");
@@ -515,6 +523,7 @@ int main(int argc, char** argv) {
     cluster_options.nats_urls = urls;
     cluster_options.stream = absl::GetFlag(FLAGS_cluster_stream);
     cluster_options.rooms_filter = absl::GetFlag(FLAGS_cluster_rooms);
+    cluster_options.streams = absl::GetFlag(FLAGS_cluster_streams);
     cluster_options.replicas = absl::GetFlag(FLAGS_cluster_replicas);
     cluster_options.max_age = absl::GetFlag(FLAGS_cluster_max_age);
     cluster_options.max_bytes = absl::GetFlag(FLAGS_cluster_max_bytes);
@@ -712,6 +721,14 @@ int main(int argc, char** argv) {
       SPDLOG_ERROR(
           "--kafka_brokers needs replicas that hold every room: leave "
           "--cluster_rooms empty");
+      return 1;
+    }
+    if (!absl::GetFlag(FLAGS_cluster_nats).empty() &&
+        absl::GetFlag(FLAGS_cluster_streams) > 1) {
+      SPDLOG_ERROR(
+          "--kafka_brokers needs --cluster_streams=1: a consumed batch spans "
+          "rooms and moves its partition's offset in one record, which has "
+          "no one stream when rooms are spread over several");
       return 1;
     }
     absl::StatusOr<banditd::ingest::KafkaIngest::Options> kafka_options =

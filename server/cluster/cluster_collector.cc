@@ -22,24 +22,50 @@ prometheus::MetricFamily One(std::string name, std::string help,
   return family;
 }
 
+// A gauge with one value per stream, labelled stream="<name>".
+prometheus::MetricFamily PerStream(
+    std::string name, std::string help,
+    const std::vector<NatsCommitter::StreamStats>& streams,
+    double (*value)(const NatsCommitter::StreamStats&)) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = prometheus::MetricType::Gauge;
+  for (const NatsCommitter::StreamStats& stream : streams) {
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"stream", stream.stream});
+    metric.gauge.value = value(stream);
+    family.metric.push_back(std::move(metric));
+  }
+  return family;
+}
+
 }  // namespace
 
 std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
   const NatsCommitter::Stats stats = committer_->stats();
   std::vector<prometheus::MetricFamily> families;
-  families.push_back(One("banditd_cluster_applied_sequence",
-                         "Last stream sequence applied by this replica.",
-                         prometheus::MetricType::Gauge,
-                         static_cast<double>(stats.applied_sequence)));
-  families.push_back(One("banditd_cluster_replication_lag_records",
-                         "Stream records this replica has yet to apply.",
-                         prometheus::MetricType::Gauge,
-                         static_cast<double>(stats.pending_records)));
-  families.push_back(One(
+  // Per stream (one, or --cluster_streams): sequences of different streams
+  // do not add up.
+  families.push_back(PerStream(
+      "banditd_cluster_applied_sequence",
+      "Last stream sequence applied by this replica, per stream.",
+      stats.streams, [](const NatsCommitter::StreamStats& s) {
+        return static_cast<double>(s.applied_sequence);
+      }));
+  families.push_back(PerStream(
+      "banditd_cluster_replication_lag_records",
+      "Stream records this replica has yet to apply, per stream.",
+      stats.streams, [](const NatsCommitter::StreamStats& s) {
+        return static_cast<double>(s.pending_records);
+      }));
+  families.push_back(PerStream(
       "banditd_cluster_replication_lag_seconds",
       "Delay from JetStream storing the last applied record to this "
-      "replica applying it; 0 when idle and caught up.",
-      prometheus::MetricType::Gauge, absl::ToDoubleSeconds(stats.apply_lag)));
+      "replica applying it, per stream; 0 when idle and caught up.",
+      stats.streams, [](const NatsCommitter::StreamStats& s) {
+        return absl::ToDoubleSeconds(s.apply_lag);
+      }));
   families.push_back(One("banditd_cluster_rejected_records_total",
                          "Stream records whose Apply failed (on every replica "
                          "alike).",

@@ -33,8 +33,7 @@ std::string Header(natsMsg* msg, const char* name) {
 
 }  // namespace
 
-void NatsCommitter::FetchLoop() {
-  const std::string stream = options_.stream;
+void NatsCommitter::FetchLoop(Stream& stream) {
   while (true) {
     uint64_t target = 0;
     {
@@ -47,11 +46,11 @@ void NatsCommitter::FetchLoop() {
           std::max(options_.fetch_after / 2, absl::Milliseconds(5)));
       if (!consuming_) return;
     }
-    target = in_flight_.FetchTarget(absl::Now());
+    target = stream.in_flight.FetchTarget(absl::Now());
     // Reads record by record from the next unapplied sequence; the filter
     // skips other rooms' records when this replica holds only some.
     int timeouts = 0;
-    while (applied_sequence() < target) {
+    while (stream.applied() < target) {
       jsOptions jo;
       jsOptions_Init(&jo);
       // Any stream peer may take the request, a paused one too: wait
@@ -61,16 +60,17 @@ void NatsCommitter::FetchLoop() {
           20, absl::ToInt64Milliseconds(options_.fetch_after) / 2);
       jsDirectGetMsgOptions dg;
       jsDirectGetMsgOptions_Init(&dg);
-      dg.Sequence = applied_sequence() + 1;
+      dg.Sequence = stream.applied() + 1;
       if (!options_.rooms_filter.empty()) {
-        dg.NextBySubject = filter_subject_.c_str();
+        dg.NextBySubject = stream.filter.c_str();
       }
       natsMsg* msg = nullptr;
-      natsStatus s = js_DirectGetMsg(&msg, js_, stream.c_str(), &jo, &dg);
+      natsStatus s = js_DirectGetMsg(&msg, js_, stream.name.c_str(), &jo, &dg);
       if (s != NATS_OK) {
         static std::atomic<int> logged{0};
         if (options_.log && logged.fetch_add(1) < 200) {
-          SPDLOG_WARN("direct get of seq {}: {} {}", dg.Sequence,
+          SPDLOG_WARN("direct get of {} seq {}: {} {}", stream.name,
+                      dg.Sequence,
                       natsStatus_GetText(s), nats_GetLastError(nullptr));
         }
         nats_GetLastError(nullptr);
@@ -89,7 +89,7 @@ void NatsCommitter::FetchLoop() {
         natsMsg_Destroy(msg);
         break;
       }
-      ApplyRecord(seq, std::nullopt, absl::ToUnixNanos(stored), msg);
+      ApplyRecord(stream, seq, std::nullopt, absl::ToUnixNanos(stored), msg);
       natsMsg_Destroy(msg);
       absl::MutexLock lock(&mu_);
       ++stats_.fetched_records;

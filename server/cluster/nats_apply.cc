@@ -21,39 +21,41 @@ namespace banditd::cluster {
 
 void NatsCommitter::OnMessage(natsConnection* nc, natsSubscription* sub,
                               natsMsg* msg, void* closure) {
-  static_cast<NatsCommitter*>(closure)->HandleMessage(msg);
+  auto* stream = static_cast<Stream*>(closure);
+  stream->owner->HandleMessage(*stream, msg);
   natsMsg_Destroy(msg);
 }
 
-void NatsCommitter::HandleMessage(natsMsg* msg) {
+void NatsCommitter::HandleMessage(Stream& stream, natsMsg* msg) {
   jsMsgMetaData* meta = nullptr;
   if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) return;
   const uint64_t seq = meta->Sequence.Stream;
   const uint64_t pending = meta->NumPending;
   const int64_t stored_ns = meta->Timestamp;
   jsMsgMetaData_Destroy(meta);
-  ApplyRecord(seq, pending, stored_ns, msg);
+  ApplyRecord(stream, seq, pending, stored_ns, msg);
 }
 
-void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
+void NatsCommitter::ApplyRecord(Stream& stream, uint64_t seq,
+                                std::optional<uint64_t> pending,
                                 int64_t stored_ns, natsMsg* msg) {
   absl::StatusOr<core::ApplyResult> result;
   {
     absl::MutexLock lock(&apply_mu_);
     // The ordered consumer and the direct fetcher both deliver records in
     // order; whichever comes second skips.
-    const uint64_t previous = applied_sequence();
+    const uint64_t previous = stream.applied();
     if (seq <= previous) return;
     // Without a filter every sequence is for this replica: a jump means the
     // stream dropped records (retention) before this replica applied them.
     if (options_.rooms_filter.empty() && previous > 0 && seq != previous + 1) {
       SPDLOG_ERROR(
-          "stream records {} to {} were removed (retention limits) before "
+          "stream {} records {} to {} were removed (retention limits) before "
           "this replica applied them; its state now differs from its peers' "
           "and it saves no more snapshots: restart it, it then starts from "
           "the published snapshot (or copy cluster.db from a current "
           "replica)",
-          previous + 1, seq - 1);
+          stream.name, previous + 1, seq - 1);
       diverged_.store(true, std::memory_order_release);
       absl::MutexLock stats_lock(&mu_);
       stats_.skipped_records += static_cast<int64_t>(seq - previous - 1);
@@ -63,7 +65,7 @@ void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
                          static_cast<size_t>(natsMsg_GetDataLength(msg))));
     if (!mutation.ok()) {
       // Every replica skips the same record the same way.
-      SPDLOG_ERROR("stream record {} skipped: {}", seq,
+      SPDLOG_ERROR("stream {} record {} skipped: {}", stream.name, seq,
                    mutation.status().ToString());
       result = mutation.status();
     } else {
@@ -72,25 +74,26 @@ void NatsCommitter::ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
         structure_epoch_.fetch_add(1, std::memory_order_acq_rel);
       }
     }
-    applied_seq_.store(seq, std::memory_order_release);
+    stream.applied_seq.store(seq, std::memory_order_release);
   }
   const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);
-    stats_.applied_sequence = seq;
+    StreamStats& mine = stats_.streams[stream.index];
+    mine.applied_sequence = seq;
     if (pending.has_value()) {
-      stats_.pending_records = *pending;
-    } else if (stats_.pending_records > 0) {
-      --stats_.pending_records;
+      mine.pending_records = *pending;
+    } else if (mine.pending_records > 0) {
+      --mine.pending_records;
     }
-    stats_.apply_lag = now - absl::FromUnixNanos(stored_ns);
+    mine.apply_lag = now - absl::FromUnixNanos(stored_ns);
     ++stats_.applied_records;
     if (!result.ok()) ++stats_.rejected_records;
-    last_delivery_ = now;
+    last_delivery_[stream.index] = now;
   }
   snapshotter_.Applied(1);
   // Completes this process's call for the record, and what waited for seq.
-  in_flight_.Applied(seq, OwnId(msg), std::move(result));
+  stream.in_flight.Applied(seq, OwnId(msg), std::move(result));
 }
 
 void NatsCommitter::MaintenanceLoop() {
@@ -103,12 +106,14 @@ void NatsCommitter::MaintenanceLoop() {
       mu_.AwaitWithTimeout(absl::Condition(&stop), absl::Milliseconds(100));
       if (!consuming_) return;
       // Idle and caught up: nothing lags.
-      if (stats_.pending_records == 0 &&
-          absl::Now() - last_delivery_ > absl::Seconds(1)) {
-        stats_.apply_lag = absl::ZeroDuration();
+      for (size_t i = 0; i < stats_.streams.size(); ++i) {
+        if (stats_.streams[i].pending_records == 0 &&
+            absl::Now() - last_delivery_[i] > absl::Seconds(1)) {
+          stats_.streams[i].apply_lag = absl::ZeroDuration();
+        }
       }
     }
-    in_flight_.Expire(absl::Now());
+    for (const auto& stream : streams_) stream->in_flight.Expire(absl::Now());
   }
 }
 

@@ -16,6 +16,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "server/cluster/nats_committer.h"
 #include "server/cluster/snapshot_object.h"
@@ -27,17 +28,35 @@ namespace {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
-uint64_t PublishedSequence(const object_layout::ObjectInfo& info) {
-  uint64_t seq = 0;
+// The sum of a published snapshot's positions in every stream (each only
+// grows, so a larger sum is a newer snapshot of the same streams).
+uint64_t PublishedTotal(const object_layout::ObjectInfo& info) {
+  uint64_t total = 0;
   auto it = info.metadata.find(snapshot_object::kSequence);
-  if (it != info.metadata.end()) absl::SimpleAtoi(it->second, &seq);
-  return seq;
+  if (it != info.metadata.end()) absl::SimpleAtoi(it->second, &total);
+  it = info.metadata.find(snapshot_object::kMoreStreams);
+  if (it == info.metadata.end()) return total;
+  for (absl::string_view entry :
+       absl::StrSplit(it->second, ',', absl::SkipEmpty())) {
+    uint64_t seq = 0;
+    const size_t colon = entry.rfind(':');
+    if (colon != absl::string_view::npos &&
+        absl::SimpleAtoi(entry.substr(colon + 1), &seq)) {
+      total += seq;
+    }
+  }
+  return total;
+}
+
+uint64_t Total(const SnapshotFile::Snapshot& snapshot) {
+  uint64_t total = snapshot.seq;
+  for (const SnapshotFile::Position& p : snapshot.more) total += p.seq;
+  return total;
 }
 
 }  // namespace
 
-absl::StatusOr<SnapshotFile::Snapshot> NatsCommitter::FetchPublished(
-    uint64_t first_seq, uint64_t last_seq, int64_t created) {
+absl::StatusOr<SnapshotFile::Snapshot> NatsCommitter::FetchPublished() {
   const absl::Time start = absl::Now();
   const std::string name =
       snapshot_object::ObjectName(options_.stream, filter_subject_);
@@ -56,22 +75,24 @@ absl::StatusOr<SnapshotFile::Snapshot> NatsCommitter::FetchPublished(
         rooms == object->info.metadata.end() ? "(none)" : rooms->second,
         ", this replica holds ", filter_subject_));
   }
-  if (snapshot->stream != options_.stream ||
-      snapshot->stream_created != created) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("object \"", name, "\" is a snapshot of stream ",
-                     snapshot->stream, " created at ", snapshot->stream_created,
-                     ", not of the current one ", "created at ", created));
+  if (absl::Status s = CheckSnapshotStreams(
+          *snapshot, absl::StrCat("object \"", name, "\""));
+      !s.ok()) {
+    return s;
   }
-  if (snapshot->seq + 1 < first_seq) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("object \"", name, "\" covers the stream only up to seq ",
-                     snapshot->seq, ", older than its first retained record"));
-  }
-  if (snapshot->seq > last_seq) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("object \"", name, "\" covers seq ", snapshot->seq,
-                     " but the stream ends at seq ", last_seq));
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    const Stream& stream = *streams_[i];
+    const uint64_t seq = SnapshotSeq(*snapshot, static_cast<int>(i));
+    if (seq + 1 < stream.first_seq) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "object \"", name, "\" covers stream ", stream.name,
+          " only up to seq ", seq, ", older than its first retained record"));
+    }
+    if (seq > stream.last_seq) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("object \"", name, "\" covers seq ", seq, " of stream ",
+                       stream.name, " but it ends at seq ", stream.last_seq));
+    }
   }
   if (options_.log) {
     SPDLOG_INFO(
@@ -84,23 +105,31 @@ absl::StatusOr<SnapshotFile::Snapshot> NatsCommitter::FetchPublished(
 }
 
 absl::StatusOr<std::optional<SnapshotFile::Snapshot>>
-NatsCommitter::ChooseSnapshot(std::optional<SnapshotFile::Snapshot> local,
-                              uint64_t first_seq, uint64_t last_seq,
-                              int64_t created) {
-  const uint64_t local_seq = local.has_value() ? local->seq : 0;
-  // Records after the local snapshot must all still be in the stream.
-  const bool trimmed = first_seq > local_seq + 1;
-  const bool lagging =
-      last_seq > local_seq &&
-      last_seq - local_seq > static_cast<uint64_t>(std::max<int64_t>(
-                                 0, options_.snapshot_every_records));
-  if (!trimmed && !lagging) return local;
+NatsCommitter::ChooseSnapshot(std::optional<SnapshotFile::Snapshot> local) {
+  // Records after the local snapshot must all still be in every stream.
+  const Stream* trimmed = nullptr;
+  uint64_t behind = 0;
+  for (const auto& stream : streams_) {
+    const uint64_t local_seq =
+        local.has_value() ? SnapshotSeq(*local, stream->index) : 0;
+    if (trimmed == nullptr && stream->first_seq > local_seq + 1) {
+      trimmed = stream.get();
+    }
+    if (stream->last_seq > local_seq) behind += stream->last_seq - local_seq;
+  }
+  const uint64_t local_seq =
+      trimmed == nullptr || !local.has_value()
+          ? (local.has_value() ? local->seq : 0)
+          : SnapshotSeq(*local, trimmed->index);
+  const bool lagging = behind > static_cast<uint64_t>(std::max<int64_t>(
+                                    0, options_.snapshot_every_records));
+  if (trimmed == nullptr && !lagging) return local;
   absl::Status why = absl::FailedPreconditionError(
       "no snapshot is published (--cluster_snapshot_bucket is empty)");
   if (objects_ != nullptr) {
-    absl::StatusOr<SnapshotFile::Snapshot> published =
-        FetchPublished(first_seq, last_seq, created);
-    if (published.ok() && published->seq > local_seq) {
+    absl::StatusOr<SnapshotFile::Snapshot> published = FetchPublished();
+    const uint64_t local_total = local.has_value() ? Total(*local) : 0;
+    if (published.ok() && Total(*published) > local_total) {
       if (absl::Status s = snapshot_file_->Save(*published); !s.ok()) {
         SPDLOG_WARN("cannot keep the fetched snapshot in {}: {}", kSnapshotFile,
                     s.ToString());
@@ -114,7 +143,7 @@ NatsCommitter::ChooseSnapshot(std::optional<SnapshotFile::Snapshot> local,
                                published->seq))
                          : published.status();
   }
-  if (!trimmed) {
+  if (trimmed == nullptr) {
     if (objects_ != nullptr && options_.log) {
       SPDLOG_INFO(
           "starting without the published snapshot ({}): replaying "
@@ -124,8 +153,9 @@ NatsCommitter::ChooseSnapshot(std::optional<SnapshotFile::Snapshot> local,
     return local;
   }
   return absl::FailedPreconditionError(absl::StrCat(
-      "the stream ", options_.stream, " retains records only from seq ",
-      first_seq, " (older ones were trimmed by its retention limits) and ",
+      "the stream ", trimmed->name, " retains records only from seq ",
+      trimmed->first_seq,
+      " (older ones were trimmed by its retention limits) and ",
       local.has_value()
           ? absl::StrCat("this replica's snapshot covers only up to seq ",
                          local_seq)
@@ -161,7 +191,7 @@ void NatsCommitter::MaybePublish(const SnapshotFile::Snapshot& snapshot) {
   // A peer's newer or recent snapshot serves as well: one replica's
   // snapshot per period, whichever is due first.
   if (current.ok() &&
-      (PublishedSequence(*current) >= snapshot.seq ||
+      (PublishedTotal(*current) >= Total(snapshot) ||
        absl::Now() - current->mtime < options_.snapshot_publish_every)) {
     return;
   }

@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -53,6 +54,21 @@ absl::StatusOr<std::string> NatsCommitter::RoomSubject(
   return absl::StrCat(prefix, ".", room_id);
 }
 
+int NatsCommitter::StreamOf(absl::string_view room_id, int streams) {
+  if (streams <= 1) return 0;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : room_id) h = (h ^ c) * 0x100000001b3ull;
+  return static_cast<int>(h % static_cast<uint64_t>(streams));
+}
+
+std::string NatsCommitter::StreamName(const std::string& stream, int i) {
+  return i == 0 ? stream : absl::StrCat(stream, "_", i);
+}
+
+std::string NatsCommitter::StreamPrefix(const std::string& prefix, int i) {
+  return i == 0 ? prefix : absl::StrCat(prefix, "_", i);
+}
+
 bool NatsCommitter::SubjectMatches(const std::string& pattern,
                                    const std::string& subject) {
   std::vector<absl::string_view> p = absl::StrSplit(pattern, '.');
@@ -79,13 +95,27 @@ absl::StatusOr<std::unique_ptr<NatsCommitter>> NatsCommitter::Open(
 NatsCommitter::NatsCommitter(Options options, core::Engine* engine)
     : options_(std::move(options)),
       engine_(engine),
-      in_flight_(InFlightOptions(options_)),
       snapshotter_(SnapshotterOptions(options_),
                    [this] { return TakeSnapshot(/*publish=*/true); }) {
-  filter_subject_ =
-      options_.rooms_filter.empty()
-          ? absl::StrCat(options_.subject_prefix, ".>")
-          : absl::StrCat(options_.subject_prefix, ".", options_.rooms_filter);
+  const int n = std::max(1, options_.streams);
+  for (int i = 0; i < n; ++i) {
+    auto stream =
+        std::make_unique<Stream>(this, i, InFlightOptions(options_));
+    stream->name = StreamName(options_.stream, i);
+    stream->prefix = StreamPrefix(options_.subject_prefix, i);
+    stream->filter = options_.rooms_filter.empty()
+                         ? absl::StrCat(stream->prefix, ".>")
+                         : absl::StrCat(stream->prefix, ".",
+                                        options_.rooms_filter);
+    streams_.push_back(std::move(stream));
+  }
+  filter_subject_ = streams_.front()->filter;
+  last_delivery_.assign(streams_.size(), absl::Now());
+  for (const auto& stream : streams_) {
+    StreamStats stream_stats;
+    stream_stats.stream = stream->name;
+    stats_.streams.push_back(std::move(stream_stats));
+  }
   std::random_device random;
   origin_ = absl::StrFormat("%08x%08x", random(), random());
 }
@@ -110,21 +140,16 @@ absl::Status NatsCommitter::Start() {
   if (!snapshot.ok()) return snapshot.status();
 
   if (absl::Status s = Connect(); !s.ok()) return s;
-  uint64_t first_seq = 0, last_seq = 0;
-  int64_t created = 0;
-  if (absl::Status s = EnsureStream(&first_seq, &last_seq, &created); !s.ok()) {
-    return s;
-  }
-
-  if (snapshot->has_value() && ((*snapshot)->stream != options_.stream ||
-                                (*snapshot)->stream_created != created)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the snapshot in ", options_.data_dir, " is of stream ",
-        (*snapshot)->stream, " created at ", (*snapshot)->stream_created,
-        ", not of the current stream ", options_.stream, " created at ",
-        created, ": remove ", kSnapshotFile,
-        " to rebuild from the stream (or from the published snapshot), or "
-        "copy it from a current replica"));
+  if (absl::Status s = EnsureStreams(); !s.ok()) return s;
+  if (snapshot->has_value()) {
+    if (absl::Status s = CheckSnapshotStreams(
+            **snapshot, absl::StrCat("the snapshot in ", options_.data_dir));
+        !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          s.message(), ": remove ", kSnapshotFile,
+          " to rebuild from the stream (or from the published snapshot), or "
+          "copy it from a current replica"));
+    }
   }
   if (!options_.snapshot_bucket.empty()) {
     ObjectStore::Options object_options;
@@ -137,9 +162,9 @@ absl::Status NatsCommitter::Start() {
     objects_ = *std::move(objects);
   }
   absl::StatusOr<std::optional<SnapshotFile::Snapshot>> chosen =
-      ChooseSnapshot(*std::move(snapshot), first_seq, last_seq, created);
+      ChooseSnapshot(*std::move(snapshot));
   if (!chosen.ok()) return chosen.status();
-  uint64_t seq = 0;
+  std::vector<uint64_t> seqs(streams_.size(), 0);
   if (chosen->has_value()) {
     absl::StatusOr<store::EngineState> state =
         store::DecodeSnapshot((*chosen)->chunks);
@@ -148,28 +173,47 @@ absl::Status NatsCommitter::Start() {
                                               (*chosen)->seq, ": ",
                                               state.status().message()));
     }
-    seq = (*chosen)->seq;
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      seqs[i] = SnapshotSeq(**chosen, static_cast<int>(i));
+    }
     store::RestoreState(*std::move(state), engine_);
   }
-  if (seq > last_seq) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "this replica's snapshot covers seq ", seq, " but the stream ",
-        options_.stream, " ends at seq ", last_seq));
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    Stream& stream = *streams_[i];
+    if (seqs[i] > stream.last_seq) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this replica's snapshot covers seq ", seqs[i], " but the stream ",
+          stream.name, " ends at seq ", stream.last_seq));
+    }
+    stream.applied_seq.store(seqs[i], std::memory_order_release);
+    stream.in_flight.SetApplied(seqs[i]);
   }
-  applied_seq_.store(seq, std::memory_order_release);
-  in_flight_.SetApplied(seq);
   {
     absl::MutexLock lock(&mu_);
-    stats_.applied_sequence = seq;
-    stats_.last_snapshot_sequence = seq;
-    last_delivery_ = absl::Now();
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      stats_.streams[i].applied_sequence = seqs[i];
+    }
+    stats_.applied_sequence = seqs[0];
+    stats_.last_snapshot_sequence = seqs[0];
+    last_snapshot_total_ = 0;
+    for (uint64_t seq : seqs) last_snapshot_total_ += seq;
+    last_delivery_.assign(streams_.size(), absl::Now());
   }
-  if (absl::Status s = Subscribe(seq + 1); !s.ok()) return s;
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (absl::Status s = Subscribe(*streams_[i], seqs[i] + 1); !s.ok()) {
+      return s;
+    }
+  }
   // Snapshots while catching up, so that a long catch-up is not lost.
   snapshotter_.Start();
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
-  fetcher_ = std::thread([this] { FetchLoop(); });
-  if (absl::Status s = WaitCaughtUp(); !s.ok()) return s;
+  for (const auto& stream : streams_) {
+    Stream* s = stream.get();
+    s->fetcher = std::thread([this, s] { FetchLoop(*s); });
+  }
+  for (const auto& stream : streams_) {
+    if (absl::Status s = WaitCaughtUp(*stream); !s.ok()) return s;
+  }
   const absl::Duration elapsed = absl::Now() - start;
   int64_t applied = 0;
   {
@@ -181,20 +225,23 @@ absl::Status NatsCommitter::Start() {
   }
   if (options_.log) {
     SPDLOG_INFO(
-        "cluster replica of stream {} ({}): snapshot at seq {}, caught up to "
-        "seq {} ({} records applied) in {:.1f} ms",
-        options_.stream, filter_subject_, seq, applied_sequence(), applied,
-        Ms(elapsed));
+        "cluster replica of stream {} ({}{}): snapshot at seq {}, caught up "
+        "to seq {} ({} records applied) in {:.1f} ms",
+        options_.stream, filter_subject_,
+        streams_.size() > 1
+            ? absl::StrCat(", rooms spread over ", streams_.size(), " streams")
+            : "",
+        seqs[0], applied_sequence(), applied, Ms(elapsed));
   }
   return absl::OkStatus();
 }
 
 absl::Status NatsCommitter::CheckRoomHeld(const std::string& room_id) const {
   if (options_.rooms_filter.empty()) return absl::OkStatus();
-  absl::StatusOr<std::string> subject =
-      RoomSubject(options_.subject_prefix, room_id);
+  const Stream& stream = *streams_[StreamOf(room_id, options_.streams)];
+  absl::StatusOr<std::string> subject = RoomSubject(stream.prefix, room_id);
   if (!subject.ok()) return subject.status();
-  if (SubjectMatches(filter_subject_, *subject)) return absl::OkStatus();
+  if (SubjectMatches(stream.filter, *subject)) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "room \"", room_id,
       "\" is not held by this replica: it holds only "
@@ -203,7 +250,8 @@ absl::Status NatsCommitter::CheckRoomHeld(const std::string& room_id) const {
 }
 
 void NatsCommitter::WhenApplied(
-    uint64_t sequence, absl::AnyInvocable<void(absl::Status) &&> done) {
+    const std::string& room_id, uint64_t sequence,
+    absl::AnyInvocable<void(absl::Status) &&> done) {
   bool running;
   {
     absl::MutexLock lock(&mu_);
@@ -215,7 +263,8 @@ void NatsCommitter::WhenApplied(
         "another replica"));
     return;
   }
-  in_flight_.WhenApplied(sequence, std::move(done), absl::Now());
+  streams_[StreamOf(room_id, options_.streams)]->in_flight.WhenApplied(
+      sequence, std::move(done), absl::Now());
 }
 
 void NatsCommitter::Shutdown() {
@@ -229,21 +278,27 @@ void NatsCommitter::Shutdown() {
     stopping_ = true;
   }
   // In-flight calls get until their timeouts to finish.
-  in_flight_.WaitDrained(options_.publish_timeout + absl::Seconds(1));
+  const absl::Time drained =
+      absl::Now() + options_.publish_timeout + absl::Seconds(1);
+  for (const auto& stream : streams_) {
+    stream->in_flight.WaitDrained(
+        std::max(absl::ZeroDuration(), drained - absl::Now()));
+  }
   if (js_ != nullptr) {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = 1000;
     js_PublishAsyncComplete(js_, &po);
   }
-  if (sub_ != nullptr) {
-    if (natsSubscription_Drain(sub_) == NATS_OK) {
-      natsSubscription_WaitForDrainCompletion(sub_, 5000);
+  for (const auto& stream : streams_) {
+    if (stream->sub == nullptr) continue;
+    if (natsSubscription_Drain(stream->sub) == NATS_OK) {
+      natsSubscription_WaitForDrainCompletion(stream->sub, 5000);
     } else {
-      natsSubscription_Unsubscribe(sub_);
+      natsSubscription_Unsubscribe(stream->sub);
     }
   }
-  in_flight_.Close();
+  for (const auto& stream : streams_) stream->in_flight.Close();
   snapshotter_.Stop();
   const bool started = maintenance_.joinable();
   {
@@ -251,7 +306,9 @@ void NatsCommitter::Shutdown() {
     consuming_ = false;
   }
   if (maintenance_.joinable()) maintenance_.join();
-  if (fetcher_.joinable()) fetcher_.join();
+  for (const auto& stream : streams_) {
+    if (stream->fetcher.joinable()) stream->fetcher.join();
+  }
   // A final snapshot, so that a restart replays little.
   if (started) {
     if (absl::Status s = TakeSnapshot(/*publish=*/false); !s.ok()) {
@@ -259,8 +316,10 @@ void NatsCommitter::Shutdown() {
     }
   }
   objects_.reset();
-  if (sub_ != nullptr) natsSubscription_Destroy(sub_);
-  sub_ = nullptr;
+  for (const auto& stream : streams_) {
+    if (stream->sub != nullptr) natsSubscription_Destroy(stream->sub);
+    stream->sub = nullptr;
+  }
   if (js_ != nullptr) jsCtx_Destroy(js_);
   js_ = nullptr;
   if (nc_ != nullptr) {
@@ -272,7 +331,46 @@ void NatsCommitter::Shutdown() {
 
 NatsCommitter::Stats NatsCommitter::stats() const {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  Stats stats = stats_;
+  stats.applied_sequence = stats.streams.front().applied_sequence;
+  stats.pending_records = 0;
+  stats.apply_lag = absl::ZeroDuration();
+  for (const StreamStats& stream : stats.streams) {
+    stats.pending_records += stream.pending_records;
+    stats.apply_lag = std::max(stats.apply_lag, stream.apply_lag);
+  }
+  return stats;
+}
+
+uint64_t NatsCommitter::SnapshotSeq(const SnapshotFile::Snapshot& snapshot,
+                                    int i) {
+  if (i == 0) return snapshot.seq;
+  return static_cast<size_t>(i) <= snapshot.more.size()
+             ? snapshot.more[i - 1].seq
+             : 0;
+}
+
+absl::Status NatsCommitter::CheckSnapshotStreams(
+    const SnapshotFile::Snapshot& snapshot, absl::string_view what) const {
+  if (snapshot.more.size() + 1 != streams_.size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " covers ", snapshot.more.size() + 1,
+        " stream(s), this cluster spreads rooms over ", streams_.size(),
+        " (cluster_streams)"));
+  }
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    const std::string& name =
+        i == 0 ? snapshot.stream : snapshot.more[i - 1].stream;
+    const int64_t created =
+        i == 0 ? snapshot.stream_created : snapshot.more[i - 1].created;
+    if (name != streams_[i]->name || created != streams_[i]->created) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " is of stream ", name, " created at ", created,
+          ", not of the current stream ", streams_[i]->name, " created at ",
+          streams_[i]->created));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace banditd::cluster

@@ -7,10 +7,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/cluster/in_flight_table.h"
@@ -85,6 +87,18 @@ namespace banditd::cluster {
 // Sharding: with `rooms_filter`, the replica consumes only the matching
 // subjects; Submit, Sample and GetStats for other rooms get
 // FAILED_PRECONDITION (CheckRoomHeld).
+//
+// Several streams (`streams` > 1): rooms are spread over N streams by a
+// stable hash of the room id (StreamOf), so that their leaders, which order
+// every write, can sit on different NATS nodes. Stream 0 is `stream` with
+// subjects `<subject_prefix>.>`, stream i is `<stream>_<i>` with
+// `<subject_prefix>_<i>.>`. Every replica consumes every stream; a room's
+// records are applied in its stream's order (no record spans rooms, and
+// Apply of one room's record depends on no other room's state, except the
+// engine's event-id window, which is one window over all rooms: so N > 1
+// needs event_id_window = 0 and de-duplicates with JetStream's message ids
+// only). Sequences (FeedbackResponse, min_applied_sequence) are the room's
+// stream's. N is a cluster-wide setting recorded in stream 0's description.
 class NatsCommitter final : public store::Committer {
  public:
   struct Options {
@@ -92,6 +106,9 @@ class NatsCommitter final : public store::Committer {
     std::string nats_urls;
     std::string stream = "BANDITD_EVENTS";
     std::string subject_prefix = "banditd.events";
+    // Streams rooms are spread over (stream-wide setting, recorded in the
+    // first stream; a replica started with another value refuses to start).
+    int streams = 1;
     // Rooms this replica holds, as a NATS subject pattern over the room id
     // ("*" is one dot-separated part, ">" the rest): "eu.>", "shop-1". Empty
     // holds every room.
@@ -147,7 +164,9 @@ class NatsCommitter final : public store::Committer {
     store::StoreMetrics* metrics = nullptr;
   };
 
-  struct Stats {
+  // How far this replica has applied one stream.
+  struct StreamStats {
+    std::string stream;
     // Last stream sequence applied, and the stream's records after it that
     // this replica will apply (as of the last record delivered).
     uint64_t applied_sequence = 0;
@@ -155,6 +174,15 @@ class NatsCommitter final : public store::Committer {
     // Time from the last applied record's store in JetStream to its apply
     // here; 0 once nothing is pending.
     absl::Duration apply_lag;
+  };
+
+  struct Stats {
+    // The first stream's applied sequence, the pending records of all
+    // streams and the largest apply lag; `streams` has each stream's.
+    uint64_t applied_sequence = 0;
+    uint64_t pending_records = 0;
+    absl::Duration apply_lag;
+    std::vector<StreamStats> streams;
     int64_t applied_records = 0;
     int64_t rejected_records = 0;
     // Records trimmed from the stream before this replica applied them (an
@@ -192,10 +220,13 @@ class NatsCommitter final : public store::Committer {
   // a final snapshot.
   void Shutdown() override;
   uint64_t applied_sequence() const override {
-    return applied_seq_.load(std::memory_order_acquire);
+    return streams_.front()->applied();
+  }
+  uint64_t applied_sequence(const std::string& room_id) const override {
+    return streams_[StreamOf(room_id, options_.streams)]->applied();
   }
   absl::Status CheckRoomHeld(const std::string& room_id) const override;
-  void WhenApplied(uint64_t sequence,
+  void WhenApplied(const std::string& room_id, uint64_t sequence,
                    absl::AnyInvocable<void(absl::Status) &&> done) override;
 
   // Saves a snapshot now (tests).
@@ -206,25 +237,59 @@ class NatsCommitter final : public store::Committer {
   // has an empty dot-separated part, which has no subject.
   static absl::StatusOr<std::string> RoomSubject(const std::string& prefix,
                                                  const std::string& room_id);
+  // The stream (0..streams-1) that holds `room_id`'s records: FNV-1a of the
+  // room id, stable across processes, builds and languages.
+  static int StreamOf(absl::string_view room_id, int streams);
+  // Stream i's name and subject prefix (stream 0: the given ones).
+  static std::string StreamName(const std::string& stream, int i);
+  static std::string StreamPrefix(const std::string& prefix, int i);
   // NATS subject matching: "*" matches one token, ">" one or more.
   static bool SubjectMatches(const std::string& pattern,
                              const std::string& subject);
 
  private:
+  // One of the streams rooms are spread over: its consumer, how far this
+  // replica has applied it, and what callers wait for on it.
+  struct Stream {
+    Stream(NatsCommitter* owner, int index, InFlightTable::Options options)
+        : owner(owner), index(index), in_flight(options) {}
+    uint64_t applied() const {
+      return applied_seq.load(std::memory_order_acquire);
+    }
+    NatsCommitter* const owner;
+    const int index;
+    std::string name;    // BANDITD_EVENTS, BANDITD_EVENTS_1, ...
+    std::string prefix;  // banditd.events, banditd.events_1, ...
+    std::string filter;  // The consumer's filter subject.
+    // At Open: the stream's creation time and its first and last sequence.
+    int64_t created = 0;
+    uint64_t first_seq = 0;
+    uint64_t last_seq = 0;
+    __natsSubscription* sub = nullptr;
+    std::atomic<uint64_t> applied_seq{0};
+    InFlightTable in_flight;
+    std::thread fetcher;
+  };
+
   NatsCommitter(Options options, core::Engine* engine);
 
   absl::Status Start();
   absl::Status Connect();
-  absl::Status EnsureStream(uint64_t* first_seq, uint64_t* last_seq,
-                            int64_t* created);
+  // Reads (or creates) every stream; stream 0 first, whose description holds
+  // the stream-wide settings.
+  absl::Status EnsureStreams();
+  absl::Status EnsureStream(Stream& stream);
   // Records the stream-wide settings in a stream that lacks them (an older
   // replica created it) and checks this replica's against them.
-  absl::Status CheckStreamSettings(const std::string& description);
-  absl::Status Subscribe(uint64_t start_seq);
-  absl::Status WaitCaughtUp();
-  void Publish(std::string subject, std::string record, std::string msg_id,
-               int64_t events,
+  absl::Status CheckStreamSettings(const Stream& stream,
+                                   const std::string& description);
+  absl::Status Subscribe(Stream& stream, uint64_t start_seq);
+  absl::Status WaitCaughtUp(Stream& stream);
+  void Publish(Stream& stream, std::string subject, std::string record,
+               std::string msg_id, int64_t events,
                const std::shared_ptr<InFlightTable::Call>& call);
+  // The stream whose subjects `subject` is on (an acknowledged publish).
+  Stream* StreamOfSubject(absl::string_view subject);
   // A batch consumed from Kafka (FeedbackBatch::source): one record,
   // never split by room, on <subject_prefix>.<kSourcedSubject>.
   void SubmitSourced(core::FeedbackBatch batch, Done done);
@@ -237,16 +302,17 @@ class NatsCommitter final : public store::Committer {
                         __natsMsg* msg, void* closure);
   static void OnAck(__jsCtx* js, __natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
                     void* closure);
-  void HandleMessage(__natsMsg* msg);
+  void HandleMessage(Stream& stream, __natsMsg* msg);
   void HandleAck(__natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);
   // Applies the stream record at `seq` unless it already was (the consumer
   // and the direct fetcher may both deliver it) and completes the calls it
   // finishes. `pending`: the stream's records after it, when known.
-  void ApplyRecord(uint64_t seq, std::optional<uint64_t> pending,
-                   int64_t stored_ns, __natsMsg* msg);
+  void ApplyRecord(Stream& stream, uint64_t seq,
+                   std::optional<uint64_t> pending, int64_t stored_ns,
+                   __natsMsg* msg);
   // Reads acknowledged records that the consumer is late with by Direct
   // Get from any stream peer (server/cluster/direct_fetch.cc).
-  void FetchLoop();
+  void FetchLoop(Stream& stream);
 
   // Expires writes and reads that waited too long (nats_apply.cc).
   void MaintenanceLoop();
@@ -258,12 +324,15 @@ class NatsCommitter final : public store::Committer {
   // no longer holds the records after its own (nats_bootstrap.cc).
   // nullopt: replay the stream from its start.
   absl::StatusOr<std::optional<SnapshotFile::Snapshot>> ChooseSnapshot(
-      std::optional<SnapshotFile::Snapshot> local, uint64_t first_seq,
-      uint64_t last_seq, int64_t created);
+      std::optional<SnapshotFile::Snapshot> local);
   // The published snapshot if it is usable here, else why not.
-  absl::StatusOr<SnapshotFile::Snapshot> FetchPublished(uint64_t first_seq,
-                                                        uint64_t last_seq,
-                                                        int64_t created);
+  absl::StatusOr<SnapshotFile::Snapshot> FetchPublished();
+  // Whether `snapshot` covers exactly this replica's streams (names and
+  // creation times; not the sequences); else why not.
+  absl::Status CheckSnapshotStreams(const SnapshotFile::Snapshot& snapshot,
+                                    absl::string_view what) const;
+  // `snapshot`'s sequence in stream i.
+  static uint64_t SnapshotSeq(const SnapshotFile::Snapshot& snapshot, int i);
   // Publishes `snapshot` unless the published one is newer or recent.
   void MaybePublish(const SnapshotFile::Snapshot& snapshot);
 
@@ -279,31 +348,32 @@ class NatsCommitter final : public store::Committer {
 
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;
-  __natsSubscription* sub_ = nullptr;
 
-  std::atomic<uint64_t> applied_seq_{0};
+  // Fixed after the constructor.
+  std::vector<std::unique_ptr<Stream>> streams_;
   std::atomic<int64_t> last_logged_micros_{0};
   // Set when the stream dropped records before this replica applied them:
   // its state is wrong, so it saves no snapshot that a restart would load.
   std::atomic<bool> diverged_{false};
 
-  // Held while applying a record; the snapshot copy takes it to exclude
-  // Apply.
+  // Held while applying a record (of any stream: the engine has one
+  // writer); the snapshot copy takes it to exclude Apply.
   absl::Mutex apply_mu_;
   // Bumped (under apply_mu_) after applying a record that is not Feedback.
   std::atomic<int64_t> structure_epoch_{0};
 
-  InFlightTable in_flight_;
   store::Snapshotter snapshotter_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool consuming_ ABSL_GUARDED_BY(mu_) = true;
   Stats stats_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_delivery_ ABSL_GUARDED_BY(mu_);
+  // Per stream.
+  std::vector<absl::Time> last_delivery_ ABSL_GUARDED_BY(mu_);
+  // The sum of the last snapshot's positions (they only grow).
+  uint64_t last_snapshot_total_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread maintenance_;
-  std::thread fetcher_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

@@ -120,17 +120,20 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
   } else {
     parts.emplace_back(RoomOf(mutation), core::Mutation());
   }
+  std::vector<Stream*> streams;
   for (const auto& part : parts) {
     if (absl::Status held = CheckRoomHeld(part.first); !held.ok()) {
       std::move(done)(held);
       return;
     }
+    Stream* stream = streams_[StreamOf(part.first, options_.streams)].get();
     if (absl::StatusOr<std::string> subject =
-            RoomSubject(options_.subject_prefix, part.first);
+            RoomSubject(stream->prefix, part.first);
         !subject.ok()) {
       std::move(done)(subject.status());
       return;
     }
+    streams.push_back(stream);
   }
   int64_t reserved = 0;
   if (absl::Status status = engine_->Validate(mutation, &reserved);
@@ -153,10 +156,21 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
     std::move(done)(absl::UnavailableError("server is shutting down"));
     return;
   }
+  // Sequences of different streams do not compare: a call whose records
+  // went to several reports none (0), and reads cannot wait for it.
+  if (std::any_of(streams.begin(), streams.end(),
+                  [&](const Stream* s) { return s != streams.front(); })) {
+    done = [done = std::move(done)](
+               absl::StatusOr<core::ApplyResult> result) mutable {
+      if (result.ok()) result->sequence = 0;
+      std::move(done)(std::move(result));
+    };
+  }
   std::shared_ptr<InFlightTable::Call> call =
       InFlightTable::NewCall(std::move(done), static_cast<int>(parts.size()));
-  for (auto& [room, part] : parts) {
-    Publish(*RoomSubject(options_.subject_prefix, room),
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto& [room, part] = parts[i];
+    Publish(*streams[i], *RoomSubject(streams[i]->prefix, room),
             store::EncodeMutation(part), MessageId(room, part),
             EventCount(part), call);
   }
@@ -170,6 +184,13 @@ void NatsCommitter::SubmitSourced(core::FeedbackBatch batch, Done done) {
     std::move(done)(absl::FailedPreconditionError(
         "source: Kafka ingest needs every replica to hold every room "
         "(--cluster_rooms must be empty)"));
+    return;
+  }
+  // One record over many rooms has no one stream to go to.
+  if (streams_.size() > 1) {
+    std::move(done)(absl::FailedPreconditionError(
+        "source: Kafka ingest needs one stream (--cluster_streams=1): its "
+        "batches span rooms, which several streams would order differently"));
     return;
   }
   int64_t now = absl::ToUnixMicros(absl::Now());
@@ -196,14 +217,17 @@ void NatsCommitter::SubmitSourced(core::FeedbackBatch batch, Done done) {
   std::shared_ptr<InFlightTable::Call> call =
       InFlightTable::NewCall(std::move(done), 1);
   // No message id: the engine's fencing drops a range that already landed.
-  Publish(absl::StrCat(options_.subject_prefix, ".", kSourcedSubject),
+  Publish(*streams_.front(),
+          absl::StrCat(options_.subject_prefix, ".", kSourcedSubject),
           store::EncodeMutation(batch), "", EventCount(batch), call);
 }
 
-void NatsCommitter::Publish(std::string subject, std::string record,
-                            std::string msg_id, int64_t events,
+void NatsCommitter::Publish(Stream& stream, std::string subject,
+                            std::string record, std::string msg_id,
+                            int64_t events,
                             const std::shared_ptr<InFlightTable::Call>& call) {
-  const std::optional<uint64_t> id = in_flight_.Add(call, events, absl::Now());
+  const std::optional<uint64_t> id =
+      stream.in_flight.Add(call, events, absl::Now());
   if (!id.has_value()) return;  // Shutting down: the call failed.
   const std::string origin = absl::StrCat(origin_, "-", *id);
   natsMsg* msg = nullptr;
@@ -219,7 +243,21 @@ void NatsCommitter::Publish(std::string subject, std::string record,
   }
   if (s == NATS_OK) return;  // The library owns msg now.
   natsMsg_Destroy(msg);
-  in_flight_.Fail(*id, NatsError("publish to JetStream failed", s));
+  stream.in_flight.Fail(*id, NatsError("publish to JetStream failed", s));
+}
+
+NatsCommitter::Stream* NatsCommitter::StreamOfSubject(
+    absl::string_view subject) {
+  // Prefixes differ before their first ".": "banditd.events.x" is never on
+  // "banditd.events_1".
+  for (const auto& stream : streams_) {
+    if (subject.size() > stream->prefix.size() &&
+        subject.substr(0, stream->prefix.size()) == stream->prefix &&
+        subject[stream->prefix.size()] == '.') {
+      return stream.get();
+    }
+  }
+  return nullptr;
 }
 
 std::optional<uint64_t> NatsCommitter::OwnId(natsMsg* msg) const {
@@ -248,6 +286,10 @@ void NatsCommitter::OnAck(jsCtx* js, natsMsg* msg, jsPubAck* pa,
 void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
   const std::optional<uint64_t> id = OwnId(msg);
   if (!id.has_value()) return;
+  const char* subject = natsMsg_GetSubject(msg);
+  Stream* stream = subject == nullptr ? nullptr : StreamOfSubject(subject);
+  if (stream == nullptr) return;
+  InFlightTable& in_flight = stream->in_flight;
   if (pa == nullptr) {
     std::string text = "JetStream did not acknowledge the publish";
     if (pae != nullptr) {
@@ -258,7 +300,7 @@ void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
     absl::StrAppend(&text,
                     "; it may still be applied: retry with the same "
                     "event_ids");
-    in_flight_.Fail(*id, absl::UnavailableError(std::move(text)));
+    in_flight.Fail(*id, absl::UnavailableError(std::move(text)));
     return;
   }
   // A duplicate: JetStream already holds these events at pa->Sequence (a
@@ -269,7 +311,7 @@ void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
     ++stats_.duplicate_publishes;
   }
   const std::optional<absl::Time> published =
-      in_flight_.Acked(*id, pa->Sequence, pa->Duplicate, absl::Now());
+      in_flight.Acked(*id, pa->Sequence, pa->Duplicate, absl::Now());
   if (!published.has_value()) return;
   if (options_.metrics != nullptr) {
     options_.metrics->RecordCommit(absl::Now() - *published, 1);

@@ -25,21 +25,35 @@ namespace {
 
 // Stream-wide settings: every engine setting that changes what Apply
 // computes (audited: the event-id window's count and age; limits only shape
-// admission, decay is per room and logged with it). Kept in the stream's
-// description as "banditd: event_id_window=N event_id_window_age=D" so that
-// every replica reads the same; each is named after its flag.
+// admission, decay is per room and logged with it), and how rooms map to
+// streams. Kept in the stream's description as "banditd:
+// event_id_window=N event_id_window_age=D cluster_streams=S" so that every
+// replica reads the same; each is named after its flag.
 constexpr char kSettingsTag[] = "banditd:";
 
 struct Setting {
   const char* flag;
   std::string value;
+  // What replicas that differ in it would do.
+  const char* why;
+  // Recorded in a stream that lacks it (created before the setting
+  // existed): what such a stream was, rather than this replica's value.
+  const char* before = nullptr;
 };
 
 std::vector<Setting> Settings(const NatsCommitter::Options& options) {
+  constexpr char kDedup[] =
+      "replicas that de-duplicate differently would count retried events "
+      "differently";
   return {
-      {"event_id_window", absl::StrCat(options.event_id_window)},
-      {"event_id_window_age",
-       absl::FormatDuration(options.event_id_window_age)},
+      {"event_id_window", absl::StrCat(options.event_id_window), kDedup},
+      {"event_id_window_age", absl::FormatDuration(options.event_id_window_age),
+       kDedup},
+      {"cluster_streams", absl::StrCat(std::max(1, options.streams)),
+       "replicas that spread rooms over a different number of streams would "
+       "write a room's records to different streams, whose order no replica "
+       "could reconcile",
+       "1"},
   };
 }
 
@@ -67,15 +81,20 @@ bool SameValue(const std::string& a, const std::string& b) {
 }
 
 // `description` with the settings it lacks appended.
+// `existing`: the stream was there already (not created by this replica).
 std::string WithMissingSettings(const std::string& description,
-                                const NatsCommitter::Options& options) {
+                                const NatsCommitter::Options& options,
+                                bool existing) {
   std::string out = description;
   if (out.find(kSettingsTag) == std::string::npos) {
     absl::StrAppend(&out, out.empty() ? "" : " ", kSettingsTag);
   }
   for (const Setting& setting : Settings(options)) {
     if (!Recorded(out, setting.flag).has_value()) {
-      absl::StrAppend(&out, " ", setting.flag, "=", setting.value);
+      absl::StrAppend(
+          &out, " ", setting.flag, "=",
+          existing && setting.before != nullptr ? setting.before
+                                                : setting.value);
     }
   }
   return out;
@@ -135,21 +154,41 @@ absl::Status NatsCommitter::Connect() {
   return absl::OkStatus();
 }
 
-absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
-                                         uint64_t* last_seq, int64_t* created) {
+absl::Status NatsCommitter::EnsureStreams() {
+  if (options_.streams < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cluster_streams must be at least 1, not ", options_.streams));
+  }
+  if (options_.streams > 1 && options_.event_id_window > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cluster_streams=", options_.streams,
+        " needs --event_id_window=0: the engine's event-id window is one "
+        "window over all rooms, and with rooms spread over several streams "
+        "replicas would apply them in different interleavings and forget "
+        "different ids; JetStream's per-stream message-id de-duplication "
+        "(--cluster_duplicate_window) still drops retried records"));
+  }
+  // Stream 0 first: it holds the stream-wide settings (incl. the count).
+  for (const auto& stream : streams_) {
+    if (absl::Status s = EnsureStream(*stream); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NatsCommitter::EnsureStream(Stream& stream) {
   jsStreamInfo* si = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   // The cluster may still be electing a meta leader right after it starts.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   natsStatus s;
   while (true) {
-    s = js_GetStreamInfo(&si, js_, options_.stream.c_str(), nullptr, &code);
+    s = js_GetStreamInfo(&si, js_, stream.name.c_str(), nullptr, &code);
     if (s == NATS_NOT_FOUND) {
-      const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
+      const std::string subjects = absl::StrCat(stream.prefix, ".>");
       const char* subject_list[] = {subjects.c_str()};
       jsStreamConfig cfg;
       jsStreamConfig_Init(&cfg);
-      cfg.Name = options_.stream.c_str();
+      cfg.Name = stream.name.c_str();
       cfg.Subjects = subject_list;
       cfg.SubjectsLen = 1;
       cfg.Storage = js_FileStorage;
@@ -161,7 +200,8 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
       // Replicas read records from any peer when the consumer is late.
       cfg.AllowDirect = true;
       cfg.Duplicates = absl::ToInt64Nanoseconds(options_.duplicate_window);
-      const std::string description = WithMissingSettings("", options_);
+      const std::string description =
+          WithMissingSettings("", options_, /*existing=*/false);
       cfg.Description = description.c_str();
       code = static_cast<jsErrCode>(0);
       s = js_AddStream(&si, js_, &cfg, nullptr, &code);
@@ -170,7 +210,7 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
       if (s == NATS_OK && options_.log) {
         SPDLOG_INFO(
             "created stream {} ({}, replicas {}, max age {}, max bytes {})",
-            options_.stream, subjects, options_.replicas,
+            stream.name, subjects, options_.replicas,
             absl::FormatDuration(options_.max_age), options_.max_bytes);
       }
     }
@@ -182,16 +222,17 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
   }
   if (s != NATS_OK) {
     return NatsError(
-        absl::StrCat("cannot read or create stream ", options_.stream).c_str(),
-        s, code);
+        absl::StrCat("cannot read or create stream ", stream.name).c_str(), s,
+        code);
   }
-  *first_seq = si->State.FirstSeq;
-  *last_seq = si->State.LastSeq;
-  *created = si->Created;
+  stream.first_seq = si->State.FirstSeq;
+  stream.last_seq = si->State.LastSeq;
+  stream.created = si->Created;
   const std::string description =
       si->Config->Description != nullptr ? si->Config->Description : "";
   const bool allow_direct = si->Config->AllowDirect;
-  const std::string completed = WithMissingSettings(description, options_);
+  const std::string completed =
+      WithMissingSettings(description, options_, /*existing=*/true);
   if (completed != description || !allow_direct) {
     // Created by an older replica: record the settings it lacks (a stream
     // of before a setting existed gets this replica's value: upgrade every
@@ -206,7 +247,7 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
     if (s != NATS_OK) {
       jsStreamInfo_Destroy(si);
       return NatsError(
-          absl::StrCat("cannot record settings in stream ", options_.stream)
+          absl::StrCat("cannot record settings in stream ", stream.name)
               .c_str(),
           s, code);
     }
@@ -214,40 +255,37 @@ absl::Status NatsCommitter::EnsureStream(uint64_t* first_seq,
     si = updated;
   }
   absl::Status settings = CheckStreamSettings(
-      si->Config->Description != nullptr ? si->Config->Description : "");
+      stream, si->Config->Description != nullptr ? si->Config->Description : "");
   jsStreamInfo_Destroy(si);
   return settings;
 }
 
 absl::Status NatsCommitter::CheckStreamSettings(
-    const std::string& description) {
+    const Stream& stream, const std::string& description) {
   for (const Setting& mine : Settings(options_)) {
     const std::optional<std::string> recorded =
         Recorded(description, mine.flag);
     if (!recorded.has_value()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "stream ", options_.stream, " has no readable \"", mine.flag,
+          "stream ", stream.name, " has no readable \"", mine.flag,
           "=\" in its description (\"", description, "\")"));
     }
     if (!SameValue(*recorded, mine.value)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "stream ", options_.stream, " de-duplicates event ids with ",
-          mine.flag, "=", *recorded,
+          "stream ", stream.name, " records ", mine.flag, "=", *recorded,
           " (a stream-wide setting, recorded by the replica that created "
           "it), but this replica has --",
-          mine.flag, "=", mine.value,
-          ": replicas that de-duplicate differently would count retried "
-          "events differently; restart with --",
+          mine.flag, "=", mine.value, ": ", mine.why, "; restart with --",
           mine.flag, "=", *recorded));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status NatsCommitter::Subscribe(uint64_t start_seq) {
+absl::Status NatsCommitter::Subscribe(Stream& stream, uint64_t start_seq) {
   jsSubOptions so;
   jsSubOptions_Init(&so);
-  so.Stream = options_.stream.c_str();
+  so.Stream = stream.name.c_str();
   so.Ordered = true;
   so.Config.DeliverPolicy = js_DeliverByStartSequence;
   so.Config.OptStartSeq = start_seq;
@@ -259,22 +297,25 @@ absl::Status NatsCommitter::Subscribe(uint64_t start_seq) {
   natsStatus s;
   while (true) {
     code = static_cast<jsErrCode>(0);
-    s = js_Subscribe(&sub_, js_, filter_subject_.c_str(),
-                     &NatsCommitter::OnMessage, this, nullptr, &so, &code);
+    s = js_Subscribe(&stream.sub, js_, stream.filter.c_str(),
+                     &NatsCommitter::OnMessage, &stream, nullptr, &so, &code);
     if (s == NATS_OK || absl::Now() > deadline) break;
     if (options_.log) {
-      SPDLOG_WARN("cannot consume the stream yet ({}), retrying",
+      SPDLOG_WARN("cannot consume stream {} yet ({}), retrying", stream.name,
                   natsStatus_GetText(s));
     }
     nats_GetLastError(nullptr);
     absl::SleepFor(absl::Milliseconds(500));
   }
-  if (s != NATS_OK) return NatsError("cannot consume the stream", s, code);
-  natsSubscription_SetPendingLimits(sub_, -1, -1);
+  if (s != NATS_OK) {
+    return NatsError(absl::StrCat("cannot consume stream ", stream.name).c_str(),
+                     s, code);
+  }
+  natsSubscription_SetPendingLimits(stream.sub, -1, -1);
   return absl::OkStatus();
 }
 
-absl::Status NatsCommitter::WaitCaughtUp() {
+absl::Status NatsCommitter::WaitCaughtUp(Stream& stream) {
   const absl::Time deadline = options_.catch_up_timeout > absl::ZeroDuration()
                                   ? absl::Now() + options_.catch_up_timeout
                                   : absl::InfiniteFuture();
@@ -286,10 +327,11 @@ absl::Status NatsCommitter::WaitCaughtUp() {
     }
     jsConsumerInfo* ci = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub_, nullptr, &code);
+    natsStatus s =
+        natsSubscription_GetConsumerInfo(&ci, stream.sub, nullptr, &code);
     if (s == NATS_OK) {
       const bool caught_up =
-          ci->NumPending == 0 && applied_sequence() >= ci->Delivered.Stream;
+          ci->NumPending == 0 && stream.applied() >= ci->Delivered.Stream;
       jsConsumerInfo_Destroy(ci);
       if (caught_up) return absl::OkStatus();
     } else {
@@ -298,9 +340,9 @@ absl::Status NatsCommitter::WaitCaughtUp() {
     absl::SleepFor(absl::Milliseconds(50));
   }
   return absl::DeadlineExceededError(
-      absl::StrCat("did not catch up with stream ", options_.stream, " within ",
+      absl::StrCat("did not catch up with stream ", stream.name, " within ",
                    absl::FormatDuration(options_.catch_up_timeout), " (at seq ",
-                   applied_sequence(), ")", last_error.ok() ? "" : ": ",
+                   stream.applied(), ")", last_error.ok() ? "" : ": ",
                    last_error.message()));
 }
 

@@ -42,7 +42,11 @@ absl::StatusOr<std::unique_ptr<SnapshotFile>> SnapshotFile::Open(
           "  seq INTEGER NOT NULL, stream TEXT NOT NULL,"
           "  stream_created INTEGER NOT NULL, chunk_count INTEGER NOT NULL);"
           "CREATE TABLE IF NOT EXISTS cluster_snapshot_chunks("
-          "  ordinal INTEGER PRIMARY KEY, data BLOB NOT NULL);");
+          "  ordinal INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+          // Positions in streams 1..N-1 (--cluster_streams > 1).
+          "CREATE TABLE IF NOT EXISTS cluster_snapshot_streams("
+          "  ordinal INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
+          "  created INTEGER NOT NULL, seq INTEGER NOT NULL);");
       !s.ok()) {
     return s;
   }
@@ -93,6 +97,22 @@ absl::StatusOr<std::optional<SnapshotFile::Snapshot>> SnapshotFile::Load() {
     snapshot.chunks.emplace_back(static_cast<const char*>(data), size);
   }
   if (step != SQLITE_DONE) return SqliteError(db_, "read chunks");
+  Statement more;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT stream, created, seq FROM "
+                         "cluster_snapshot_streams ORDER BY ordinal",
+                         -1, &more.stmt, nullptr) != SQLITE_OK) {
+    return SqliteError(db_, "prepare");
+  }
+  while ((step = sqlite3_step(more.stmt)) == SQLITE_ROW) {
+    Position position;
+    position.stream =
+        reinterpret_cast<const char*>(sqlite3_column_text(more.stmt, 0));
+    position.created = sqlite3_column_int64(more.stmt, 1);
+    position.seq = static_cast<uint64_t>(sqlite3_column_int64(more.stmt, 2));
+    snapshot.more.push_back(std::move(position));
+  }
+  if (step != SQLITE_DONE) return SqliteError(db_, "read streams");
   if (static_cast<int64_t>(snapshot.chunks.size()) != count) {
     return absl::DataLossError(
         absl::StrCat("cluster snapshot at seq ", snapshot.seq, " should have ",
@@ -104,6 +124,7 @@ absl::StatusOr<std::optional<SnapshotFile::Snapshot>> SnapshotFile::Load() {
 absl::Status SnapshotFile::Save(const Snapshot& snapshot) {
   if (absl::Status s = Exec("BEGIN IMMEDIATE;"
                             "DELETE FROM cluster_snapshot_chunks;"
+                            "DELETE FROM cluster_snapshot_streams;"
                             "DELETE FROM cluster_snapshot;");
       !s.ok()) {
     return s;
@@ -126,6 +147,26 @@ absl::Status SnapshotFile::Save(const Snapshot& snapshot) {
         status = SqliteError(db_, "write chunk");
       }
       sqlite3_reset(insert.stmt);
+    }
+    Statement more;
+    if (status.ok() &&
+        sqlite3_prepare_v2(db_,
+                           "INSERT INTO cluster_snapshot_streams(ordinal, "
+                           "stream, created, seq) VALUES(?, ?, ?, ?)",
+                           -1, &more.stmt, nullptr) != SQLITE_OK) {
+      status = SqliteError(db_, "prepare");
+    }
+    for (size_t i = 0; status.ok() && i < snapshot.more.size(); ++i) {
+      const Position& position = snapshot.more[i];
+      sqlite3_bind_int64(more.stmt, 1, static_cast<int64_t>(i));
+      sqlite3_bind_text(more.stmt, 2, position.stream.c_str(), -1,
+                        SQLITE_TRANSIENT);
+      sqlite3_bind_int64(more.stmt, 3, position.created);
+      sqlite3_bind_int64(more.stmt, 4, static_cast<int64_t>(position.seq));
+      if (sqlite3_step(more.stmt) != SQLITE_DONE) {
+        status = SqliteError(db_, "write stream position");
+      }
+      sqlite3_reset(more.stmt);
     }
     Statement head;
     if (status.ok() &&

@@ -1,9 +1,11 @@
 #include "server/cluster/snapshot_object.h"
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace banditd::cluster::snapshot_object {
 
@@ -45,6 +47,14 @@ Encoded Encode(const SnapshotFile::Snapshot& snapshot,
       {kRooms, std::string(filter)},
       {kFormat, kFormatV1},
   };
+  if (!snapshot.more.empty()) {
+    std::string more;
+    for (const SnapshotFile::Position& p : snapshot.more) {
+      absl::StrAppend(&more, more.empty() ? "" : ",", p.stream, ":", p.created,
+                      ":", p.seq);
+    }
+    out.info.metadata.emplace(kMoreStreams, std::move(more));
+  }
   size_t size = kMagic.size();
   for (const std::string& chunk : snapshot.chunks) size += 8 + chunk.size();
   out.data.reserve(size);
@@ -75,6 +85,20 @@ absl::StatusOr<SnapshotFile::Snapshot> Decode(
     return absl::InvalidArgumentError(
         absl::StrCat("object \"", info.name, "\" lacks a valid ", kStream, ", ",
                      kStreamCreated, " or ", kSequence, " in its metadata"));
+  }
+  for (absl::string_view entry :
+       absl::StrSplit(meta(kMoreStreams), ',', absl::SkipEmpty())) {
+    std::vector<absl::string_view> parts = absl::StrSplit(entry, ':');
+    SnapshotFile::Position position;
+    if (parts.size() != 3 || parts[0].empty() ||
+        !absl::SimpleAtoi(parts[1], &position.created) ||
+        !absl::SimpleAtoi(parts[2], &position.seq)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("object \"", info.name, "\" has an invalid ",
+                       kMoreStreams, " entry \"", entry, "\""));
+    }
+    position.stream = std::string(parts[0]);
+    snapshot.more.push_back(std::move(position));
   }
   if (data.substr(0, kMagic.size()) != kMagic) {
     return absl::DataLossError(

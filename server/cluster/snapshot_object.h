@@ -26,6 +26,9 @@ inline constexpr char kStreamCreated[] = "banditd_stream_created";
 inline constexpr char kSequence[] = "banditd_sequence";
 inline constexpr char kRooms[] = "banditd_rooms";
 inline constexpr char kFormat[] = "banditd_format";
+// Positions in streams 1..N-1 (rooms spread over N streams), as
+// "<stream>:<created>:<seq>,..."; absent with one stream.
+inline constexpr char kMoreStreams[] = "banditd_more_streams";
 
 // The object (meta without bucket, nuid, size, digest) and its data.
 struct Encoded {

@@ -418,7 +418,7 @@ void BanditService::GetStats(ServiceCall* call,
 absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
                                         v1::GetStatsResponse* response) {
   // Read before the stats, so they reflect at least this much of the log.
-  const uint64_t applied_sequence = committer_->applied_sequence();
+  const uint64_t applied_sequence = committer_->applied_sequence(request.room_id());
   if (absl::Status s = GetStatsPage(*engine_, request, response); !s.ok()) {
     return s;
   }
@@ -440,7 +440,7 @@ void BanditService::ReadAfter(ServiceCall* call, uint64_t min_applied_sequence,
   }
   // The callback may run on the writer thread: a big room's read must not
   // run there either.
-  committer_->WhenApplied(min_applied_sequence,
+  committer_->WhenApplied(room_id, min_applied_sequence,
                           [this, call, room_id, read = std::move(read)](
                               absl::Status status) mutable {
                             if (!status.ok()) return call->Reply(status);

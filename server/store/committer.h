@@ -33,14 +33,20 @@ class Committer {
 
   // The last sequence of a shared, replicated log applied to the engine (so
   // reads reflect every record up to it); 0 for committers that own their
-  // log alone. GetStats reports it.
+  // log alone. With rooms spread over several logs (streams), the first's.
   virtual uint64_t applied_sequence() const { return 0; }
+  // The same for the log that holds `room_id`'s records: GetStats reports
+  // it.
+  virtual uint64_t applied_sequence(const std::string& room_id) const {
+    return applied_sequence();
+  }
 
-  // Calls `done` once applied_sequence() >= `sequence` (read-your-writes on
-  // another replica: the sequence comes from ApplyResult::sequence), or with
-  // an error naming min_applied_sequence after a bounded wait. A committer
-  // that owns its log alone has applied every acknowledged write: OK now.
-  virtual void WhenApplied(uint64_t sequence,
+  // Calls `done` once the log holding `room_id` is applied up to `sequence`
+  // (read-your-writes on another replica: the sequence comes from
+  // ApplyResult::sequence), or with an error naming min_applied_sequence
+  // after a bounded wait. A committer that owns its log alone has applied
+  // every acknowledged write: OK now.
+  virtual void WhenApplied(const std::string& room_id, uint64_t sequence,
                            absl::AnyInvocable<void(absl::Status) &&> done) {
     std::move(done)(absl::OkStatus());
   }

@@ -47,39 +47,10 @@ using ::banditd::cluster_testing::ClusterTest;
 using ::banditd::cluster_testing::Context;
 using ::banditd::cluster_testing::CreateRoom;
 using ::banditd::cluster_testing::MakeBatch;
+using ::banditd::cluster_testing::NatsClient;
 using ::banditd::cluster_testing::Replica;
 using ::banditd::cluster_testing::Totals;
 using ::banditd::cluster_testing::WaitConverged;
-
-// A NATS connection and JetStream context for the test's own calls.
-class Client {
- public:
-  explicit Client(const std::string& urls) {
-    natsConnection_ConnectTo(&nc_, urls.c_str());
-    if (nc_ != nullptr) natsConnection_JetStream(&js_, nc_, nullptr);
-  }
-  ~Client() {
-    if (js_ != nullptr) jsCtx_Destroy(js_);
-    if (nc_ != nullptr) natsConnection_Destroy(nc_);
-  }
-  natsConnection* nc() { return nc_; }
-  jsCtx* js() { return js_; }
-
-  // The stream's first sequence and message count (0, 0 if unreadable).
-  std::pair<uint64_t, uint64_t> State(const char* stream) {
-    jsStreamInfo* si = nullptr;
-    if (js_GetStreamInfo(&si, js_, stream, nullptr, nullptr) != NATS_OK) {
-      return {0, 0};
-    }
-    std::pair<uint64_t, uint64_t> state = {si->State.FirstSeq, si->State.Msgs};
-    jsStreamInfo_Destroy(si);
-    return state;
-  }
-
- private:
-  natsConnection* nc_ = nullptr;
-  jsCtx* js_ = nullptr;
-};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -98,7 +69,7 @@ std::string Bytes(size_t n, uint32_t seed) {
 // reordered (digest), old chunks or metas left behind on replacement (the
 // stream grows with every publish).
 TEST_F(ClusterTest, ObjectStoreWritesReadsAndReplaces) {
-  Client client(nats_->Urls(0));
+  NatsClient client(nats_->Urls(0));
   ASSERT_NE(client.js(), nullptr);
   ObjectStore::Options options;
   options.bucket = "objtest";
@@ -207,7 +178,7 @@ TEST_F(ClusterTest, FreshReplicaStartsFromPublishedSnapshotAfterTrim) {
       WaitConverged({&publisher, &other}, "boot", expected, absl::Seconds(30)),
       0u);
 
-  Client client(nats_->Urls(1));
+  NatsClient client(nats_->Urls(1));
   ASSERT_NE(client.js(), nullptr);
   ObjectStore::Options options;
   options.bucket = "banditd_snapshots";
@@ -353,7 +324,7 @@ TEST_F(ClusterTest, LaggingReplicaStartsFromTheNewerPublishedSnapshot) {
 // the floor for ObjectStore's put and get of the same bytes. Returns the
 // two times.
 std::pair<absl::Duration, absl::Duration> PlainStreamRound(
-    Client& client, const std::vector<absl::string_view>& chunks) {
+    NatsClient& client, const std::vector<absl::string_view>& chunks) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
   const char* subjects[] = {"floor.x"};
@@ -405,7 +376,7 @@ class SnapshotObjectBench : public ClusterTest {
 
 // 44 MiB: store_bench's snapshot of 1M dense counters (43.9 bytes each).
 TEST_F(SnapshotObjectBench, PutAndGetAgainstPlainStream) {
-  Client client(nats_->Urls(0));
+  NatsClient client(nats_->Urls(0));
   ObjectStore::Options options;
   options.bucket = "bench";
   absl::StatusOr<std::unique_ptr<ObjectStore>> store =

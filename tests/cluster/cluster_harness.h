@@ -7,6 +7,7 @@
 // BANDITD_BINARY in the environment overrides the banditd path.
 
 #include <fcntl.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -255,6 +256,36 @@ class Replica {
   std::unique_ptr<Process> process_;
   int port_ = 0;
   std::unique_ptr<pb::BanditService::Stub> stub_;
+};
+
+// A NATS connection and JetStream context for the test's own calls.
+class NatsClient {
+ public:
+  explicit NatsClient(const std::string& urls) {
+    natsConnection_ConnectTo(&nc_, urls.c_str());
+    if (nc_ != nullptr) natsConnection_JetStream(&js_, nc_, nullptr);
+  }
+  ~NatsClient() {
+    if (js_ != nullptr) jsCtx_Destroy(js_);
+    if (nc_ != nullptr) natsConnection_Destroy(nc_);
+  }
+  natsConnection* nc() { return nc_; }
+  jsCtx* js() { return js_; }
+
+  // The stream's first sequence and message count (0, 0 if unreadable).
+  std::pair<uint64_t, uint64_t> State(const char* stream) {
+    jsStreamInfo* si = nullptr;
+    if (js_GetStreamInfo(&si, js_, stream, nullptr, nullptr) != NATS_OK) {
+      return {0, 0};
+    }
+    std::pair<uint64_t, uint64_t> state = {si->State.FirstSeq, si->State.Msgs};
+    jsStreamInfo_Destroy(si);
+    return state;
+  }
+
+ private:
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
 };
 
 using Totals = ::banditd::testing::ArmTotals<kArms>;

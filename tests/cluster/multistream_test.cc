@@ -1,0 +1,395 @@
+// Rooms spread over several JetStream streams (--cluster_streams): every
+// replica consumes every stream and applies each room's records in its
+// stream's order, so counts are exact on every replica, through a replica
+// restart (snapshot positions in every stream) and a fresh replica's
+// bootstrap from the published snapshot after every stream was trimmed;
+// the stream count is a cluster-wide setting; read-your-writes sequences
+// are the room's stream's. Real 3-node nats-server, real banditd replicas.
+
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/cluster/nats_committer.h"
+#include "server/cluster/object_store.h"
+#include "server/cluster/snapshot_object.h"
+#include "server/core/engine.h"
+#include "tests/cluster/cluster_harness.h"
+
+namespace banditd {
+namespace {
+
+namespace pb = ::banditd::v1;
+using ::banditd::cluster::NatsCommitter;
+using ::banditd::cluster::ObjectStore;
+using ::banditd::cluster_testing::Batch;
+using ::banditd::cluster_testing::ClusterTest;
+using ::banditd::cluster_testing::Context;
+using ::banditd::cluster_testing::CreateRoom;
+using ::banditd::cluster_testing::MakeBatch;
+using ::banditd::cluster_testing::NatsClient;
+using ::banditd::cluster_testing::ReadStats;
+using ::banditd::cluster_testing::Replica;
+using ::banditd::cluster_testing::Totals;
+using ::banditd::cluster_testing::WaitConverged;
+
+constexpr int kStreams = 3;
+
+std::vector<std::string> MultiStreamFlags(std::vector<std::string> more = {}) {
+  std::vector<std::string> flags = {
+      absl::StrCat("--cluster_streams=", kStreams), "--event_id_window=0"};
+  flags.insert(flags.end(), more.begin(), more.end());
+  return flags;
+}
+
+// Room names, `per_stream` on each stream, stream 0's first.
+std::vector<std::string> RoomsOnEveryStream(int per_stream) {
+  std::vector<std::string> rooms;
+  std::vector<int> count(kStreams, 0);
+  for (int i = 0; static_cast<int>(rooms.size()) < per_stream * kStreams;
+       ++i) {
+    const std::string room = absl::StrCat("room", i);
+    int& n = count[NatsCommitter::StreamOf(room, kStreams)];
+    if (n < per_stream) {
+      ++n;
+      rooms.push_back(room);
+    }
+  }
+  std::stable_sort(rooms.begin(), rooms.end(),
+                   [](const std::string& x, const std::string& y) {
+                     return NatsCommitter::StreamOf(x, kStreams) <
+                            NatsCommitter::StreamOf(y, kStreams);
+                   });
+  return rooms;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+std::string StreamName(int i) {
+  return NatsCommitter::StreamName("BANDITD_EVENTS", i);
+}
+
+// Writes `rounds` batches to every room through `replicas` in turn, and
+// every third round one batch over two rooms of different streams.
+// `records[i]`: stream i's records so far.
+void Write(const std::vector<Replica*>& replicas,
+           const std::vector<std::string>& rooms, int first_id, int rounds,
+           std::mt19937& rng, std::map<std::string, Totals>* expected,
+           std::vector<int>* records) {
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t r = 0; r < rooms.size(); ++r) {
+      Batch batch = MakeBatch(rooms[r], first_id + round, rng, 3);
+      Replica* replica = replicas[(round + r) % replicas.size()];
+      pb::FeedbackResponse response;
+      ASSERT_TRUE(replica->stub()
+                      .Feedback(Context(absl::Seconds(10)).get(), batch.request,
+                                &response)
+                      .ok());
+      ASSERT_EQ(response.applied_events(), 3);
+      ASSERT_GT(response.applied_sequence(), 0u);
+      (*expected)[rooms[r]].Add(batch.totals);
+      ++(*records)[NatsCommitter::StreamOf(rooms[r], kStreams)];
+    }
+    if (round % 3 != 0) continue;
+    // The first room and the first on another stream.
+    std::string other;
+    for (const std::string& room : rooms) {
+      if (NatsCommitter::StreamOf(room, kStreams) !=
+          NatsCommitter::StreamOf(rooms.front(), kStreams)) {
+        other = room;
+        break;
+      }
+    }
+    ASSERT_FALSE(other.empty());
+    Batch a = MakeBatch(rooms.front(), 100000 + first_id + round, rng, 2);
+    Batch b = MakeBatch(other, 100000 + first_id + round, rng, 2);
+    for (const pb::FeedbackEvent& event : b.request.events()) {
+      *a.request.add_events() = event;
+    }
+    pb::FeedbackResponse response;
+    ASSERT_TRUE(replicas[round % replicas.size()]
+                    ->stub()
+                    .Feedback(Context(absl::Seconds(10)).get(), a.request,
+                              &response)
+                    .ok());
+    EXPECT_EQ(response.applied_events(), 4);
+    // Sequences of two streams do not compare: none is reported.
+    EXPECT_EQ(response.applied_sequence(), 0u);
+    (*expected)[rooms.front()].Add(a.totals);
+    (*expected)[other].Add(b.totals);
+    ++(*records)[NatsCommitter::StreamOf(rooms.front(), kStreams)];
+    ++(*records)[NatsCommitter::StreamOf(other, kStreams)];
+  }
+}
+
+// Every room converged on every replica; returns each room's sequence.
+std::map<std::string, uint64_t> ExpectConverged(
+    const std::vector<Replica*>& replicas,
+    const std::map<std::string, Totals>& expected) {
+  std::map<std::string, uint64_t> seqs;
+  for (const auto& [room, totals] : expected) {
+    seqs[room] = WaitConverged(replicas, room, totals, absl::Seconds(60));
+    EXPECT_GT(seqs[room], 0u) << room;
+  }
+  return seqs;
+}
+
+// The sequences a published snapshot covers, stream by stream.
+std::vector<uint64_t> PublishedSequences(ObjectStore& store) {
+  std::vector<uint64_t> seqs(kStreams, 0);
+  absl::StatusOr<cluster::object_layout::ObjectInfo> info = store.GetInfo(
+      cluster::snapshot_object::ObjectName("BANDITD_EVENTS",
+                                           "banditd.events.>"));
+  if (!info.ok()) return seqs;
+  absl::SimpleAtoi(info->metadata[cluster::snapshot_object::kSequence],
+                   &seqs[0]);
+  int i = 1;
+  for (absl::string_view entry :
+       absl::StrSplit(info->metadata[cluster::snapshot_object::kMoreStreams],
+                      ',', absl::SkipEmpty())) {
+    std::vector<absl::string_view> parts = absl::StrSplit(entry, ':');
+    if (parts.size() == 3 && i < kStreams) {
+      absl::SimpleAtoi(parts[2], &seqs[i++]);
+    }
+  }
+  return seqs;
+}
+
+// Catches: a room's records sent to another stream than the one every
+// replica's hash names (counts differ, or stream record counts do), a
+// stream not consumed by some replica, a restart that loses positions in
+// the streams other than the first (re-applied or skipped records), and a
+// fresh replica that bootstraps only the first stream.
+TEST_F(ClusterTest, RoomsSpreadOverStreamsCountExactlyEverywhere) {
+  Replica& a = AddReplica(MultiStreamFlags(
+      {"--snapshot_every_records=50", "--cluster_snapshot_publish_every=1ms"}));
+  ASSERT_TRUE(a.Start()) << "see " << a.log_path();
+  Replica& b = AddReplica(MultiStreamFlags(
+      {"--snapshot_every_records=50", "--cluster_snapshot_publish_every=0"}));
+  ASSERT_TRUE(b.Start()) << "see " << b.log_path();
+  Replica& c = AddReplica(MultiStreamFlags(
+      {"--snapshot_every_records=50", "--cluster_snapshot_publish_every=0"}));
+  ASSERT_TRUE(c.Start()) << "see " << c.log_path();
+
+  const std::vector<std::string> rooms = RoomsOnEveryStream(2);
+  std::vector<int> records(kStreams, 0);
+  std::map<std::string, Totals> expected;
+  for (const std::string& room : rooms) {
+    ASSERT_TRUE(CreateRoom(a.stub(), room).ok());
+    ++records[NatsCommitter::StreamOf(room, kStreams)];
+    expected[room] = Totals();
+  }
+  ExpectConverged({&a, &b, &c}, expected);
+  std::mt19937 rng(11);
+  Write({&a, &b, &c}, rooms, 0, 12, rng, &expected, &records);
+
+  // A retried batch: JetStream's message id drops it in its stream.
+  Batch retry = MakeBatch(rooms[1], 0, rng, 3);
+  pb::FeedbackResponse retried;
+  ASSERT_TRUE(c.stub()
+                  .Feedback(Context(absl::Seconds(10)).get(), retry.request,
+                            &retried)
+                  .ok());
+  EXPECT_EQ(retried.duplicate_events(), 3);
+  EXPECT_EQ(retried.applied_events(), 0);
+  ExpectConverged({&a, &b, &c}, expected);
+
+  NatsClient client(nats_->Urls(1));
+  ASSERT_NE(client.js(), nullptr);
+  for (int i = 0; i < kStreams; ++i) {
+    EXPECT_EQ(client.State(StreamName(i).c_str()).second,
+              static_cast<uint64_t>(records[i]))
+        << StreamName(i);
+    jsStreamInfo* si = nullptr;
+    ASSERT_EQ(js_GetStreamInfo(&si, client.js(), StreamName(i).c_str(),
+                               nullptr, nullptr),
+              NATS_OK);
+    // Where JetStream placed each stream's leader (reported, not asserted:
+    // placement is JetStream's).
+    std::printf("stream %s leader %s records %d\n", StreamName(i).c_str(),
+                si->Cluster != nullptr && si->Cluster->Leader != nullptr
+                    ? si->Cluster->Leader
+                    : "?",
+                records[i]);
+    jsStreamInfo_Destroy(si);
+  }
+
+  // Replica c dies; a few writes go on (fewer than a snapshot period, so
+  // it does not fetch the published one); it restarts from its own
+  // snapshot, which holds a position in every stream.
+  c.Kill();
+  Write({&a, &b}, rooms, 1000, 2, rng, &expected, &records);
+  ASSERT_TRUE(c.Start()) << "see " << c.log_path();
+  ExpectConverged({&a, &b, &c}, expected);
+  const std::string log = ReadFile(c.log_path());
+  const std::string started = "rooms spread over 3 streams): snapshot at seq";
+  const size_t restart = log.rfind(started);
+  ASSERT_NE(restart, std::string::npos) << log;
+  EXPECT_NE(log.substr(restart, started.size() + 3), started + " 0,") << log;
+  EXPECT_EQ(log.find("fetched the published snapshot"), std::string::npos)
+      << log;
+
+  // Every stream trimmed up to the published snapshot: a fresh replica
+  // starts from it and replays each stream from its own position.
+  ObjectStore::Options options;
+  options.bucket = "banditd_snapshots";
+  absl::StatusOr<std::unique_ptr<ObjectStore>> store =
+      ObjectStore::Create(client.nc(), options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<uint64_t> covered;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  do {
+    covered = PublishedSequences(**store);
+    if (covered[1] > 1 && covered[2] > 1) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  ASSERT_GT(covered[0], 1u) << "see " << a.log_path();
+  ASSERT_GT(covered[1], 1u) << "see " << a.log_path();
+  ASSERT_GT(covered[2], 1u) << "see " << a.log_path();
+  Write({&a, &b}, rooms, 2000, 2, rng, &expected, &records);
+  for (int i = 0; i < kStreams; ++i) {
+    jsOptions purge;
+    jsOptions_Init(&purge);
+    purge.Stream.Purge.Sequence = covered[i] + 1;
+    ASSERT_EQ(
+        js_PurgeStream(client.js(), StreamName(i).c_str(), &purge, nullptr),
+        NATS_OK);
+    ASSERT_EQ(client.State(StreamName(i).c_str()).first, covered[i] + 1);
+  }
+  Replica& fresh = AddReplica(
+      MultiStreamFlags({"--cluster_snapshot_publish_every=0"}));
+  ASSERT_TRUE(fresh.Start()) << "see " << fresh.log_path();
+  ExpectConverged({&a, &b, &c, &fresh}, expected);
+  EXPECT_NE(ReadFile(fresh.log_path()).find("fetched the published snapshot"),
+            std::string::npos);
+}
+
+// Catches: a replica that spreads rooms over another number of streams
+// than the cluster does starting anyway (its rooms' records would go to
+// other streams than its peers' and be applied in another order), and a
+// multi-stream replica keeping the engine's one global id window.
+TEST_F(ClusterTest, StreamCountIsClusterWide) {
+  auto open = [&](const std::string& name, int streams, int64_t window = 0) {
+    NatsCommitter::Options o;
+    o.nats_urls = nats_->Urls(0);
+    o.data_dir = (dir_ / name).string();
+    o.streams = streams;
+    o.event_id_window = window;
+    o.log = false;
+    core::Engine engine;
+    return NatsCommitter::Open(o, &engine).status();
+  };
+  ASSERT_TRUE(open("a", 3).ok());  // Creates the streams, records 3.
+  for (int other : {1, 2}) {
+    const absl::Status refused = open(absl::StrCat("b", other), other);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition)
+        << refused;
+    EXPECT_NE(
+        refused.message().find(absl::StrCat("--cluster_streams=", other, ":")),
+        std::string::npos)
+        << refused;
+    EXPECT_NE(refused.message().find("restart with --cluster_streams=3"),
+              std::string::npos)
+        << refused;
+  }
+  EXPECT_TRUE(open("c", 3).ok());
+  const absl::Status window = open("d", 3, 1000);
+  EXPECT_EQ(window.code(), absl::StatusCode::kInvalidArgument) << window;
+  EXPECT_NE(window.message().find("needs --event_id_window=0"),
+            std::string::npos)
+      << window;
+  NatsClient client(nats_->Urls(1));
+  ASSERT_NE(client.js(), nullptr);
+  jsStreamInfo* si = nullptr;
+  ASSERT_EQ(js_GetStreamInfo(&si, client.js(), "BANDITD_EVENTS_2", nullptr,
+                             nullptr),
+            NATS_OK);
+  EXPECT_STREQ(si->Config->Subjects[0], "banditd.events_2.>");
+  jsStreamInfo_Destroy(si);
+  // No fourth stream.
+  EXPECT_EQ(client.State("BANDITD_EVENTS_3").first, 0u);
+}
+
+// Catches: min_applied_sequence compared with another stream's position
+// (a read of a room on a busy stream would wait for a quiet stream to
+// reach its sequence and time out), and FeedbackResponse.applied_sequence
+// not being the room's stream's.
+TEST_F(ClusterTest, ReadsItsWritesPerRoomStream) {
+  Replica& a = AddReplica(MultiStreamFlags());
+  ASSERT_TRUE(a.Start()) << "see " << a.log_path();
+  Replica& b =
+      AddReplica(MultiStreamFlags({"--cluster_read_wait_timeout=500ms"}));
+  ASSERT_TRUE(b.Start()) << "see " << b.log_path();
+  const std::vector<std::string> rooms = RoomsOnEveryStream(1);
+  const std::string& quiet = rooms[0];  // stream 0
+  const std::string& busy = rooms[1];   // stream 1
+  for (const std::string& room : {quiet, busy}) {
+    ASSERT_TRUE(CreateRoom(a.stub(), room).ok());
+  }
+  std::mt19937 rng(5);
+  Totals busy_totals, quiet_totals;
+  uint64_t busy_seq = 0;
+  for (int i = 0; i < 20; ++i) {
+    Batch batch = MakeBatch(busy, i, rng, 2);
+    pb::FeedbackResponse response;
+    ASSERT_TRUE(
+        a.stub()
+            .Feedback(Context(absl::Seconds(10)).get(), batch.request, &response)
+            .ok());
+    // Stream 1 holds busy's CreateRoom and its batches only.
+    EXPECT_EQ(response.applied_sequence(), static_cast<uint64_t>(i + 2));
+    busy_seq = response.applied_sequence();
+    busy_totals.Add(batch.totals);
+  }
+  Batch batch = MakeBatch(quiet, 0, rng, 2);
+  pb::FeedbackResponse response;
+  ASSERT_TRUE(
+      a.stub()
+          .Feedback(Context(absl::Seconds(10)).get(), batch.request, &response)
+          .ok());
+  const uint64_t quiet_seq = response.applied_sequence();
+  EXPECT_EQ(quiet_seq, 2u);  // After quiet's CreateRoom on stream 0.
+  quiet_totals.Add(batch.totals);
+
+  // On replica b, each read waits for its room's stream.
+  auto busy_read = ReadStats(b.stub(), busy, busy_seq);
+  ASSERT_TRUE(busy_read.status.ok()) << busy_read.status.error_message();
+  EXPECT_EQ(busy_read.totals, busy_totals);
+  EXPECT_EQ(busy_read.applied_sequence, busy_seq);
+  auto quiet_read = ReadStats(b.stub(), quiet, quiet_seq);
+  ASSERT_TRUE(quiet_read.status.ok()) << quiet_read.status.error_message();
+  EXPECT_EQ(quiet_read.totals, quiet_totals);
+  EXPECT_EQ(quiet_read.applied_sequence, quiet_seq);
+  pb::SampleRequest sample;
+  sample.set_room_id(busy);
+  sample.set_min_applied_sequence(busy_seq);
+  pb::SampleResponse sampled;
+  EXPECT_TRUE(
+      b.stub().Sample(Context(absl::Seconds(10)).get(), sample, &sampled).ok());
+  // Stream 0 never reaches busy's sequence: a bounded wait, then an error
+  // naming the field.
+  auto never = ReadStats(b.stub(), quiet, busy_seq);
+  EXPECT_EQ(never.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(never.status.error_message().find("min_applied_sequence"),
+            std::string::npos)
+      << never.status.error_message();
+}
+
+}  // namespace
+}  // namespace banditd
