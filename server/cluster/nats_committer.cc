@@ -141,6 +141,7 @@ absl::Status NatsCommitter::Start() {
 
   if (absl::Status s = Connect(); !s.ok()) return s;
   if (absl::Status s = EnsureStreams(); !s.ok()) return s;
+  if (streams_.size() > 1) SpreadLeaders();
   if (snapshot->has_value()) {
     if (absl::Status s = CheckSnapshotStreams(
             **snapshot, absl::StrCat("the snapshot in ", options_.data_dir));

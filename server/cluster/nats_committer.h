@@ -279,6 +279,10 @@ class NatsCommitter final : public store::Committer {
   // the stream-wide settings.
   absl::Status EnsureStreams();
   absl::Status EnsureStream(Stream& stream);
+  // With several streams: asks JetStream (leader stepdown with a preferred
+  // peer) to move leaders so that no NATS node leads two more streams than
+  // another; JetStream places them at random. Best effort, logged.
+  void SpreadLeaders();
   // Records the stream-wide settings in a stream that lacks them (an older
   // replica created it) and checks this replica's against them.
   absl::Status CheckStreamSettings(const Stream& stream,

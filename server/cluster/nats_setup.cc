@@ -5,6 +5,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -258,6 +259,77 @@ absl::Status NatsCommitter::EnsureStream(Stream& stream) {
       stream, si->Config->Description != nullptr ? si->Config->Description : "");
   jsStreamInfo_Destroy(si);
   return settings;
+}
+
+void NatsCommitter::SpreadLeaders() {
+  // Where JetStream placed each stream's leader, and its current peers.
+  struct Placed {
+    std::string leader;
+    std::vector<std::string> peers;
+  };
+  std::vector<Placed> placed;
+  std::map<std::string, int> led;
+  for (const auto& stream : streams_) {
+    jsStreamInfo* si = nullptr;
+    if (js_GetStreamInfo(&si, js_, stream->name.c_str(), nullptr, nullptr) !=
+            NATS_OK ||
+        si->Cluster == nullptr || si->Cluster->Leader == nullptr) {
+      if (si != nullptr) jsStreamInfo_Destroy(si);
+      nats_GetLastError(nullptr);
+      return;  // No leader yet: JetStream elects one; nothing to balance.
+    }
+    Placed p;
+    p.leader = si->Cluster->Leader;
+    led[p.leader] += 1;
+    for (int i = 0; i < si->Cluster->ReplicasLen; ++i) {
+      const jsPeerInfo* peer = si->Cluster->Replicas[i];
+      if (peer != nullptr && peer->Name != nullptr && peer->Current &&
+          !peer->Offline) {
+        p.peers.push_back(peer->Name);
+        led.emplace(peer->Name, 0);
+      }
+    }
+    jsStreamInfo_Destroy(si);
+    placed.push_back(std::move(p));
+  }
+  // Move a leader to a current peer that leads at least two fewer streams,
+  // until no such move is left: each node then leads N/nodes streams, give
+  // or take one.
+  for (size_t i = 0; i < placed.size(); ++i) {
+    std::string* best = nullptr;
+    for (std::string& peer : placed[i].peers) {
+      if (best == nullptr || led[peer] < led[*best]) best = &peer;
+    }
+    if (best == nullptr || led[*best] + 1 >= led[placed[i].leader]) continue;
+    const std::string subject = absl::StrCat(
+        "$JS.API.STREAM.LEADER.STEPDOWN.", streams_[i]->name);
+    const std::string request =
+        absl::StrCat(R"({"placement":{"preferred":")", *best, R"("}})");
+    natsMsg* reply = nullptr;
+    natsStatus s =
+        natsConnection_Request(&reply, nc_, subject.c_str(), request.data(),
+                               static_cast<int>(request.size()), 2000);
+    const bool ok = s == NATS_OK &&
+                    std::string(natsMsg_GetData(reply),
+                                natsMsg_GetDataLength(reply))
+                            .find("\"success\":true") != std::string::npos;
+    if (options_.log) {
+      SPDLOG_INFO("stream {}: leader moved from {} to {} (spreading leaders "
+                  "over NATS nodes): {}",
+                  streams_[i]->name, placed[i].leader, *best,
+                  ok ? "done"
+                     : (reply != nullptr
+                            ? std::string(natsMsg_GetData(reply),
+                                          natsMsg_GetDataLength(reply))
+                            : std::string(natsStatus_GetText(s))));
+    }
+    if (reply != nullptr) natsMsg_Destroy(reply);
+    nats_GetLastError(nullptr);
+    if (!ok) continue;
+    led[placed[i].leader] -= 1;
+    led[*best] += 1;
+    placed[i].leader = *best;
+  }
 }
 
 absl::Status NatsCommitter::CheckStreamSettings(
