@@ -14,6 +14,7 @@
 #include <iterator>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -216,19 +217,25 @@ TEST_F(ClusterTest, RoomsSpreadOverStreamsCountExactlyEverywhere) {
     EXPECT_EQ(client.State(StreamName(i).c_str()).second,
               static_cast<uint64_t>(records[i]))
         << StreamName(i);
+  }
+  // JetStream places leaders at random; the replicas moved them so that
+  // each of the 3 nodes leads one stream.
+  std::set<std::string> leaders;
+  for (int i = 0; i < kStreams; ++i) {
     jsStreamInfo* si = nullptr;
     ASSERT_EQ(js_GetStreamInfo(&si, client.js(), StreamName(i).c_str(),
                                nullptr, nullptr),
               NATS_OK);
-    // Where JetStream placed each stream's leader (reported, not asserted:
-    // placement is JetStream's).
-    std::printf("stream %s leader %s records %d\n", StreamName(i).c_str(),
-                si->Cluster != nullptr && si->Cluster->Leader != nullptr
-                    ? si->Cluster->Leader
-                    : "?",
-                records[i]);
+    const std::string leader =
+        si->Cluster != nullptr && si->Cluster->Leader != nullptr
+            ? si->Cluster->Leader
+            : "?";
     jsStreamInfo_Destroy(si);
+    std::printf("stream %s leader %s records %d\n", StreamName(i).c_str(),
+                leader.c_str(), records[i]);
+    leaders.insert(leader);
   }
+  EXPECT_EQ(leaders.size(), 3u) << "see " << a.log_path();
 
   // Replica c dies; a few writes go on (fewer than a snapshot period, so
   // it does not fetch the published one); it restarts from its own

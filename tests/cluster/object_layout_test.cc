@@ -134,5 +134,31 @@ TEST(SnapshotObjectTest, RoundTripsAndRejectsTruncation) {
   EXPECT_FALSE(snapshot_object::Decode(no_seq, encoded.data).ok());
 }
 
+// Catches: positions in streams 1..N-1 lost or reordered on the way through
+// the object's metadata (a bootstrap would replay those streams from 0 or
+// from another stream's position).
+TEST(SnapshotObjectTest, KeepsThePositionInEveryStream) {
+  SnapshotFile::Snapshot snapshot;
+  snapshot.seq = 7;
+  snapshot.stream = "S";
+  snapshot.stream_created = 1;
+  snapshot.more = {{"S_1", 2, 40}, {"S_2", 3, 9}};
+  snapshot.chunks = {"x"};
+  snapshot_object::Encoded encoded = snapshot_object::Encode(snapshot, "p.>");
+  EXPECT_EQ(encoded.info.metadata.at(snapshot_object::kMoreStreams),
+            "S_1:2:40,S_2:3:9");
+  absl::StatusOr<SnapshotFile::Snapshot> decoded =
+      snapshot_object::Decode(encoded.info, encoded.data);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->more, snapshot.more);
+  // One stream: no such key, nothing more.
+  snapshot.more.clear();
+  encoded = snapshot_object::Encode(snapshot, "p.>");
+  EXPECT_EQ(encoded.info.metadata.count(snapshot_object::kMoreStreams), 0u);
+  encoded.info.metadata[snapshot_object::kMoreStreams] = "S_1:x:40";
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      snapshot_object::Decode(encoded.info, encoded.data).status()));
+}
+
 }  // namespace
 }  // namespace banditd::cluster

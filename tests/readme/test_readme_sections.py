@@ -216,7 +216,8 @@ def test_nats_cluster_section_runs(tmp_path: Path):
     stats = out[out.rindex('"room_id": "shop"'):]
     assert re.search(r'"arm_id": "a",\s*"enabled": true,\s*"counts": \{\s*"views": 1,\s*"clicks": 1',
                      stats), stats
-    assert re.search(r"^banditd_cluster_applied_sequence [1-9]", out, re.M), out
+    assert re.search(r'^banditd_cluster_applied_sequence\{stream="BANDITD_EVENTS"\} [1-9]',
+                     out, re.M), out
     assert "cluster down" in out
     # The recommended NATS build (scripts/setup.sh builds it) ran the nodes.
     assert "nats-server-tuned: v" in out, out

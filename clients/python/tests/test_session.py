@@ -113,3 +113,47 @@ def test_outside_cluster_mode_the_session_passes_through(client, room_id):
     assert result.applied_sequence == 0
     assert session.stats(room_id)["x"].counts.views == 2
     assert session.applied_sequence == 0
+
+
+class _FakeClient:
+    """Answers writes with a given sequence per room, records what reads ask:
+    a cluster with rooms on different streams, whose sequences differ."""
+
+    def __init__(self, seqs: dict) -> None:
+        self.seqs = seqs
+        self.asked: list = []
+
+    def feedback(self, room_id: str = "", arm_id: str = "", **kwargs) -> banditd.FeedbackResult:
+        return banditd.FeedbackResult(applied_events=1, applied_sequence=self.seqs[room_id])
+
+    def feedback_batch(self, events, **kwargs) -> banditd.FeedbackResult:
+        rooms = {e.room_id for e in events}
+        seq = self.seqs[rooms.pop()] if len(rooms) == 1 else 0
+        return banditd.FeedbackResult(applied_events=len(events), applied_sequence=seq)
+
+    def sample(self, room_id: str, *args, min_applied_sequence: int = 0, **kwargs):
+        self.asked.append(("sample", room_id, min_applied_sequence))
+
+    def stats(self, room_id: str, *args, min_applied_sequence: int = 0, **kwargs):
+        self.asked.append(("stats", room_id, min_applied_sequence))
+        return type("S", (), {"applied_sequence": min_applied_sequence})()
+
+
+def test_session_marks_are_per_room():
+    # "busy" is at seq 50 of its stream, "quiet" at seq 3 of another: a read
+    # of quiet must not wait for 50, which its stream may never reach.
+    fake = _FakeClient({"busy": 50, "quiet": 3})
+    session = banditd.Session(fake)
+    session.feedback("busy", "x", views=1)
+    session.feedback(room_id="quiet", arm_id="x", views=1)
+    session.sample("quiet")
+    session.stats("busy")
+    session.sample("other")
+    # A batch over two streams reports no sequence: marks stay as they were.
+    session.feedback_batch([banditd.FeedbackEvent(room_id="busy", arm_id="x", views=1),
+                            banditd.FeedbackEvent(room_id="quiet", arm_id="x", views=1)])
+    session.stats("quiet")
+    assert fake.asked == [("sample", "quiet", 3), ("stats", "busy", 50),
+                          ("sample", "other", 0), ("stats", "quiet", 3)]
+    assert session.applied_sequence_of("busy") == 50
+    assert session.applied_sequence == 50

@@ -1,25 +1,45 @@
 """Read-your-writes across cluster replicas."""
 
 import threading
-from typing import Any, Iterable, Optional, TypeVar
+from typing import Any, Dict, Iterable, List, Optional, TypeVar
 
 from ._types import FeedbackEvent, FeedbackResult, SampleResult, Stats
 
 
 class _Mark:
-    """The highest stream sequence a session has written or read."""
+    """The highest stream sequence a session has written or read, per room:
+    a cluster may spread rooms over several streams (``--cluster_streams``),
+    whose sequences do not compare."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seq = 0
+        self._seqs: Dict[str, int] = {}
 
-    def get(self) -> int:
+    def get(self, room_id: str) -> int:
         with self._lock:
-            return self._seq
+            return self._seqs.get(room_id, 0)
 
-    def advance(self, seq: int) -> None:
+    def highest(self) -> int:
         with self._lock:
-            self._seq = max(self._seq, seq)
+            return max(self._seqs.values(), default=0)
+
+    def advance(self, room_ids: Iterable[str], seq: int) -> None:
+        if seq <= 0:
+            return
+        with self._lock:
+            for room_id in room_ids:
+                self._seqs[room_id] = max(self._seqs.get(room_id, 0), seq)
+
+
+def _room(args: Any, kwargs: Any) -> str:
+    """The room_id of a feedback/sample/stats call (first argument)."""
+    if "room_id" in kwargs:
+        return str(kwargs["room_id"])
+    return str(args[0]) if args else ""
+
+
+def _rooms(events: List[FeedbackEvent]) -> List[str]:
+    return list(dict.fromkeys(e.room_id for e in events))
 
 
 _S = TypeVar("_S", bound="_Base")
@@ -34,8 +54,12 @@ class _Base:
 
     @property
     def applied_sequence(self) -> int:
-        """The sequence reads of this session wait for."""
-        return self._mark.get()
+        """The highest sequence this session wrote or read, over all rooms."""
+        return self._mark.highest()
+
+    def applied_sequence_of(self, room_id: str) -> int:
+        """The sequence reads of ``room_id`` in this session wait for."""
+        return self._mark.get(room_id)
 
     def on(self: _S, client: Any) -> _S:
         """The same session (same mark) on another client."""
@@ -46,12 +70,16 @@ class Session(_Base):
     """Reads that reflect this session's own writes, on any replica.
 
     In cluster mode every write answers with the stream sequence it was
-    stored at; the session remembers the highest one and passes it as
-    ``min_applied_sequence`` to :meth:`sample` and :meth:`stats`, so a read on
+    stored at; the session remembers the highest one per room and passes it
+    as ``min_applied_sequence`` to :meth:`sample` and :meth:`stats` of that
+    room (sequences are per stream, and a cluster may spread rooms over
+    several streams), so a read on
     a replica that has not applied the write yet waits for it (bounded by the
     server's ``--cluster_read_wait_timeout``, then ``UnavailableError``
     naming ``min_applied_sequence``). Reads are monotonic too: a read's
-    ``applied_sequence`` also raises the mark. Outside cluster mode the
+    ``applied_sequence`` also raises the room's mark. A batch over rooms of
+    different streams reports no sequence (0), so reads after it do not wait:
+    write one room per call for read-your-writes there. Outside cluster mode the
     sequences are 0 and the session is a plain pass-through.
 
     ``session.on(other_client)`` continues the same session on another
@@ -65,25 +93,27 @@ class Session(_Base):
 
     def feedback(self, *args: Any, **kwargs: Any) -> FeedbackResult:
         result: FeedbackResult = self._client.feedback(*args, **kwargs)
-        self._mark.advance(result.applied_sequence)
+        self._mark.advance([_room(args, kwargs)], result.applied_sequence)
         return result
 
     def feedback_batch(
         self, events: Iterable[FeedbackEvent], *, timeout: Optional[float] = None
     ) -> FeedbackResult:
-        result: FeedbackResult = self._client.feedback_batch(events, timeout=timeout)
-        self._mark.advance(result.applied_sequence)
+        batch = list(events)
+        result: FeedbackResult = self._client.feedback_batch(batch, timeout=timeout)
+        self._mark.advance(_rooms(batch), result.applied_sequence)
         return result
 
     def sample(self, *args: Any, **kwargs: Any) -> SampleResult:
-        kwargs.setdefault("min_applied_sequence", self._mark.get())
+        kwargs.setdefault("min_applied_sequence", self._mark.get(_room(args, kwargs)))
         result: SampleResult = self._client.sample(*args, **kwargs)
         return result
 
     def stats(self, *args: Any, **kwargs: Any) -> Stats:
-        kwargs.setdefault("min_applied_sequence", self._mark.get())
+        room_id = _room(args, kwargs)
+        kwargs.setdefault("min_applied_sequence", self._mark.get(room_id))
         result: Stats = self._client.stats(*args, **kwargs)
-        self._mark.advance(result.applied_sequence)
+        self._mark.advance([room_id], result.applied_sequence)
         return result
 
 
@@ -99,23 +129,25 @@ class AsyncSession(_Base):
 
     async def feedback(self, *args: Any, **kwargs: Any) -> FeedbackResult:
         result: FeedbackResult = await self._client.feedback(*args, **kwargs)
-        self._mark.advance(result.applied_sequence)
+        self._mark.advance([_room(args, kwargs)], result.applied_sequence)
         return result
 
     async def feedback_batch(
         self, events: Iterable[FeedbackEvent], *, timeout: Optional[float] = None
     ) -> FeedbackResult:
-        result: FeedbackResult = await self._client.feedback_batch(events, timeout=timeout)
-        self._mark.advance(result.applied_sequence)
+        batch = list(events)
+        result: FeedbackResult = await self._client.feedback_batch(batch, timeout=timeout)
+        self._mark.advance(_rooms(batch), result.applied_sequence)
         return result
 
     async def sample(self, *args: Any, **kwargs: Any) -> SampleResult:
-        kwargs.setdefault("min_applied_sequence", self._mark.get())
+        kwargs.setdefault("min_applied_sequence", self._mark.get(_room(args, kwargs)))
         result: SampleResult = await self._client.sample(*args, **kwargs)
         return result
 
     async def stats(self, *args: Any, **kwargs: Any) -> Stats:
-        kwargs.setdefault("min_applied_sequence", self._mark.get())
+        room_id = _room(args, kwargs)
+        kwargs.setdefault("min_applied_sequence", self._mark.get(room_id))
         result: Stats = await self._client.stats(*args, **kwargs)
-        self._mark.advance(result.applied_sequence)
+        self._mark.advance([room_id], result.applied_sequence)
         return result
