@@ -47,25 +47,25 @@ std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
   std::vector<prometheus::MetricFamily> families;
   // Per stream (one, or --cluster_streams): sequences of different streams
   // do not add up.
-  families.push_back(PerStream(
-      "banditd_cluster_applied_sequence",
-      "Last stream sequence applied by this replica, per stream.",
-      stats.streams, [](const NatsCommitter::StreamStats& s) {
-        return static_cast<double>(s.applied_sequence);
-      }));
-  families.push_back(PerStream(
-      "banditd_cluster_replication_lag_records",
-      "Stream records this replica has yet to apply, per stream.",
-      stats.streams, [](const NatsCommitter::StreamStats& s) {
-        return static_cast<double>(s.pending_records);
-      }));
-  families.push_back(PerStream(
-      "banditd_cluster_replication_lag_seconds",
-      "Delay from JetStream storing the last applied record to this "
-      "replica applying it, per stream; 0 when idle and caught up.",
-      stats.streams, [](const NatsCommitter::StreamStats& s) {
-        return absl::ToDoubleSeconds(s.apply_lag);
-      }));
+  families.push_back(
+      PerStream("banditd_cluster_applied_sequence",
+                "Last stream sequence applied by this replica, per stream.",
+                stats.streams, [](const NatsCommitter::StreamStats& s) {
+                  return static_cast<double>(s.applied_sequence);
+                }));
+  families.push_back(
+      PerStream("banditd_cluster_replication_lag_records",
+                "Stream records this replica has yet to apply, per stream.",
+                stats.streams, [](const NatsCommitter::StreamStats& s) {
+                  return static_cast<double>(s.pending_records);
+                }));
+  families.push_back(
+      PerStream("banditd_cluster_replication_lag_seconds",
+                "Delay from JetStream storing the last applied record to this "
+                "replica applying it, per stream; 0 when idle and caught up.",
+                stats.streams, [](const NatsCommitter::StreamStats& s) {
+                  return absl::ToDoubleSeconds(s.apply_lag);
+                }));
   families.push_back(One("banditd_cluster_rejected_records_total",
                          "Stream records whose Apply failed (on every replica "
                          "alike).",

@@ -70,8 +70,8 @@ void NatsCommitter::FetchLoop(Stream& stream) {
         static std::atomic<int> logged{0};
         if (options_.log && logged.fetch_add(1) < 200) {
           SPDLOG_WARN("direct get of {} seq {}: {} {}", stream.name,
-                      dg.Sequence,
-                      natsStatus_GetText(s), nats_GetLastError(nullptr));
+                      dg.Sequence, natsStatus_GetText(s),
+                      nats_GetLastError(nullptr));
         }
         nats_GetLastError(nullptr);
         if (msg != nullptr) natsMsg_Destroy(msg);

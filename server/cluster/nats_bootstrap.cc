@@ -117,10 +117,9 @@ NatsCommitter::ChooseSnapshot(std::optional<SnapshotFile::Snapshot> local) {
     }
     if (stream->last_seq > local_seq) behind += stream->last_seq - local_seq;
   }
-  const uint64_t local_seq =
-      trimmed == nullptr || !local.has_value()
-          ? (local.has_value() ? local->seq : 0)
-          : SnapshotSeq(*local, trimmed->index);
+  const uint64_t local_seq = trimmed == nullptr || !local.has_value()
+                                 ? (local.has_value() ? local->seq : 0)
+                                 : SnapshotSeq(*local, trimmed->index);
   const bool lagging = behind > static_cast<uint64_t>(std::max<int64_t>(
                                     0, options_.snapshot_every_records));
   if (trimmed == nullptr && !lagging) return local;

@@ -99,14 +99,13 @@ NatsCommitter::NatsCommitter(Options options, core::Engine* engine)
                    [this] { return TakeSnapshot(/*publish=*/true); }) {
   const int n = std::max(1, options_.streams);
   for (int i = 0; i < n; ++i) {
-    auto stream =
-        std::make_unique<Stream>(this, i, InFlightOptions(options_));
+    auto stream = std::make_unique<Stream>(this, i, InFlightOptions(options_));
     stream->name = StreamName(options_.stream, i);
     stream->prefix = StreamPrefix(options_.subject_prefix, i);
-    stream->filter = options_.rooms_filter.empty()
-                         ? absl::StrCat(stream->prefix, ".>")
-                         : absl::StrCat(stream->prefix, ".",
-                                        options_.rooms_filter);
+    stream->filter =
+        options_.rooms_filter.empty()
+            ? absl::StrCat(stream->prefix, ".>")
+            : absl::StrCat(stream->prefix, ".", options_.rooms_filter);
     streams_.push_back(std::move(stream));
   }
   filter_subject_ = streams_.front()->filter;
@@ -354,10 +353,10 @@ uint64_t NatsCommitter::SnapshotSeq(const SnapshotFile::Snapshot& snapshot,
 absl::Status NatsCommitter::CheckSnapshotStreams(
     const SnapshotFile::Snapshot& snapshot, absl::string_view what) const {
   if (snapshot.more.size() + 1 != streams_.size()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        what, " covers ", snapshot.more.size() + 1,
-        " stream(s), this cluster spreads rooms over ", streams_.size(),
-        " (cluster_streams)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " covers ", snapshot.more.size() + 1,
+                     " stream(s), this cluster spreads rooms over ",
+                     streams_.size(), " (cluster_streams)"));
   }
   for (size_t i = 0; i < streams_.size(); ++i) {
     const std::string& name =
@@ -365,10 +364,10 @@ absl::Status NatsCommitter::CheckSnapshotStreams(
     const int64_t created =
         i == 0 ? snapshot.stream_created : snapshot.more[i - 1].created;
     if (name != streams_[i]->name || created != streams_[i]->created) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " is of stream ", name, " created at ", created,
-          ", not of the current stream ", streams_[i]->name, " created at ",
-          streams_[i]->created));
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " is of stream ", name, " created at ", created,
+                       ", not of the current stream ", streams_[i]->name,
+                       " created at ", streams_[i]->created));
     }
   }
   return absl::OkStatus();

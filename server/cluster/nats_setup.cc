@@ -92,10 +92,9 @@ std::string WithMissingSettings(const std::string& description,
   }
   for (const Setting& setting : Settings(options)) {
     if (!Recorded(out, setting.flag).has_value()) {
-      absl::StrAppend(
-          &out, " ", setting.flag, "=",
-          existing && setting.before != nullptr ? setting.before
-                                                : setting.value);
+      absl::StrAppend(&out, " ", setting.flag, "=",
+                      existing && setting.before != nullptr ? setting.before
+                                                            : setting.value);
     }
   }
   return out;
@@ -256,7 +255,8 @@ absl::Status NatsCommitter::EnsureStream(Stream& stream) {
     si = updated;
   }
   absl::Status settings = CheckStreamSettings(
-      stream, si->Config->Description != nullptr ? si->Config->Description : "");
+      stream,
+      si->Config->Description != nullptr ? si->Config->Description : "");
   jsStreamInfo_Destroy(si);
   return settings;
 }
@@ -301,27 +301,27 @@ void NatsCommitter::SpreadLeaders() {
       if (best == nullptr || led[peer] < led[*best]) best = &peer;
     }
     if (best == nullptr || led[*best] + 1 >= led[placed[i].leader]) continue;
-    const std::string subject = absl::StrCat(
-        "$JS.API.STREAM.LEADER.STEPDOWN.", streams_[i]->name);
+    const std::string subject =
+        absl::StrCat("$JS.API.STREAM.LEADER.STEPDOWN.", streams_[i]->name);
     const std::string request =
         absl::StrCat(R"({"placement":{"preferred":")", *best, R"("}})");
     natsMsg* reply = nullptr;
     natsStatus s =
         natsConnection_Request(&reply, nc_, subject.c_str(), request.data(),
                                static_cast<int>(request.size()), 2000);
-    const bool ok = s == NATS_OK &&
-                    std::string(natsMsg_GetData(reply),
-                                natsMsg_GetDataLength(reply))
-                            .find("\"success\":true") != std::string::npos;
+    const bool ok =
+        s == NATS_OK &&
+        std::string(natsMsg_GetData(reply), natsMsg_GetDataLength(reply))
+                .find("\"success\":true") != std::string::npos;
     if (options_.log) {
-      SPDLOG_INFO("stream {}: leader moved from {} to {} (spreading leaders "
-                  "over NATS nodes): {}",
-                  streams_[i]->name, placed[i].leader, *best,
-                  ok ? "done"
-                     : (reply != nullptr
-                            ? std::string(natsMsg_GetData(reply),
-                                          natsMsg_GetDataLength(reply))
-                            : std::string(natsStatus_GetText(s))));
+      SPDLOG_INFO(
+          "stream {}: leader moved from {} to {} (spreading leaders "
+          "over NATS nodes): {}",
+          streams_[i]->name, placed[i].leader, *best,
+          ok ? "done"
+             : (reply != nullptr ? std::string(natsMsg_GetData(reply),
+                                               natsMsg_GetDataLength(reply))
+                                 : std::string(natsStatus_GetText(s))));
     }
     if (reply != nullptr) natsMsg_Destroy(reply);
     nats_GetLastError(nullptr);
@@ -338,9 +338,9 @@ absl::Status NatsCommitter::CheckStreamSettings(
     const std::optional<std::string> recorded =
         Recorded(description, mine.flag);
     if (!recorded.has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "stream ", stream.name, " has no readable \"", mine.flag,
-          "=\" in its description (\"", description, "\")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("stream ", stream.name, " has no readable \"", mine.flag,
+                       "=\" in its description (\"", description, "\")"));
     }
     if (!SameValue(*recorded, mine.value)) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -380,8 +380,8 @@ absl::Status NatsCommitter::Subscribe(Stream& stream, uint64_t start_seq) {
     absl::SleepFor(absl::Milliseconds(500));
   }
   if (s != NATS_OK) {
-    return NatsError(absl::StrCat("cannot consume stream ", stream.name).c_str(),
-                     s, code);
+    return NatsError(
+        absl::StrCat("cannot consume stream ", stream.name).c_str(), s, code);
   }
   natsSubscription_SetPendingLimits(stream.sub, -1, -1);
   return absl::OkStatus();

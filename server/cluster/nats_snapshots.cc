@@ -31,16 +31,16 @@ absl::Status NatsCommitter::TakeSnapshot(bool publish) {
   const absl::Time start = absl::Now();
   // Every stream's position, read while Apply is excluded.
   std::vector<uint64_t> seqs(streams_.size());
-  store::StateCopy copy = store::CopyState(
-      *engine_, structure_epoch_,
-      [this, &seqs](absl::FunctionRef<void()> capture) {
-        absl::MutexLock lock(&apply_mu_);
-        capture();
-        for (size_t i = 0; i < streams_.size(); ++i) {
-          seqs[i] = streams_[i]->applied();
-        }
-        return static_cast<int64_t>(seqs[0]);
-      });
+  store::StateCopy copy =
+      store::CopyState(*engine_, structure_epoch_,
+                       [this, &seqs](absl::FunctionRef<void()> capture) {
+                         absl::MutexLock lock(&apply_mu_);
+                         capture();
+                         for (size_t i = 0; i < streams_.size(); ++i) {
+                           seqs[i] = streams_[i]->applied();
+                         }
+                         return static_cast<int64_t>(seqs[0]);
+                       });
   snapshotter_.Covered();
   const uint64_t seq = seqs[0];
   const absl::Duration pause = copy.pause;
@@ -81,7 +81,8 @@ absl::Status NatsCommitter::TakeSnapshot(bool publish) {
   if (options_.metrics != nullptr) options_.metrics->RecordSnapshot(elapsed);
   if (options_.log) {
     SPDLOG_INFO(
-        "cluster snapshot at seq {}{}: {} chunks, pause {:.2f} ms, total {:.1f} "
+        "cluster snapshot at seq {}{}: {} chunks, pause {:.2f} ms, total "
+        "{:.1f} "
         "ms",
         seq,
         snapshot.more.empty()

@@ -16,9 +16,9 @@ namespace banditd::cluster {
 
 // SnapshotFile keeps one replica's latest snapshot in a small SQLite file:
 // the engine state's chunks (store::EncodeSnapshot), the stream sequence
-// they cover (one per stream when rooms are spread over several), and which stream that sequence counts in (its name and
-// creation time, so a snapshot of a deleted and recreated stream is not
-// taken for one of the current stream).
+// they cover (one per stream when rooms are spread over several), and which
+// stream that sequence counts in (its name and creation time, so a snapshot of
+// a deleted and recreated stream is not taken for one of the current stream).
 //
 // Thread safety: none; one thread at a time.
 class SnapshotFile {

@@ -16,19 +16,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "banditd/v1/banditd.grpc.pb.h"
@@ -141,6 +146,7 @@ class Process {
   }
 
   const std::string& log_path() const { return log_path_; }
+  pid_t pid() const { return pid_; }
 
  private:
   std::vector<std::string> argv_;
@@ -248,6 +254,7 @@ class Replica {
     return true;
   }
   void Kill(int sig = SIGKILL) { process_->Kill(sig); }
+  pid_t pid() const { return process_->pid(); }
 
   pb::BanditService::Stub& stub() { return *stub_; }
   const std::string& log_path() const { return process_->log_path(); }
@@ -375,6 +382,67 @@ inline uint64_t WaitConverged(std::vector<Replica*> replicas,
                   << Describe(expected);
   }
   return 0;
+}
+
+// Benchmarks (CLUSTER_BENCH=1): closed-loop load and its figures.
+inline double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+struct LoadResult {
+  int64_t calls = 0;
+  int64_t errors = 0;
+  double seconds = 0;
+  std::vector<double> latency_ms;
+};
+
+// `threads` closed-loop clients, client c on replica c % size, for
+// `seconds`; `call` makes one call and returns whether it succeeded.
+inline LoadResult RunLoad(
+    std::vector<Replica*> replicas, int threads, absl::Duration duration,
+    const std::function<bool(pb::BanditService::Stub&, std::mt19937&, int64_t)>&
+        call) {
+  LoadResult result;
+  absl::Mutex mu;
+  std::atomic<int64_t> next{0};
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < threads; ++c) {
+    clients.emplace_back([&, c] {
+      std::mt19937 rng(c);
+      pb::BanditService::Stub& stub = replicas[c % replicas.size()]->stub();
+      std::vector<double> latency;
+      int64_t calls = 0, errors = 0;
+      while (absl::Now() < end) {
+        const absl::Time t0 = absl::Now();
+        if (call(stub, rng, next.fetch_add(1))) {
+          ++calls;
+          latency.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+        } else {
+          ++errors;
+        }
+      }
+      absl::MutexLock lock(&mu);
+      result.calls += calls;
+      result.errors += errors;
+      result.latency_ms.insert(result.latency_ms.end(), latency.begin(),
+                               latency.end());
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return result;
+}
+
+inline int EnvInt(const char* name, int fallback) {
+  const char* env = std::getenv(name);
+  int value = 0;
+  return env != nullptr && absl::SimpleAtoi(env, &value) && value > 0
+             ? value
+             : fallback;
 }
 
 class ClusterTest : public ::testing::Test {

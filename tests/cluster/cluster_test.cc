@@ -69,13 +69,17 @@ using ::banditd::cluster_testing::ClusterTest;
 using ::banditd::cluster_testing::Context;
 using ::banditd::cluster_testing::CreateRoom;
 using ::banditd::cluster_testing::Describe;
+using ::banditd::cluster_testing::EnvInt;
 using ::banditd::cluster_testing::kArms;
+using ::banditd::cluster_testing::LoadResult;
 using ::banditd::cluster_testing::MakeBatch;
 using ::banditd::cluster_testing::NatsCluster;
+using ::banditd::cluster_testing::Percentile;
 using ::banditd::cluster_testing::Process;
 using ::banditd::cluster_testing::Read;
 using ::banditd::cluster_testing::ReadStats;
 using ::banditd::cluster_testing::Replica;
+using ::banditd::cluster_testing::RunLoad;
 using ::banditd::cluster_testing::Totals;
 using ::banditd::cluster_testing::WaitConverged;
 using cluster::NatsCommitter;
@@ -688,66 +692,6 @@ TEST_F(ClusterTest, ReplicaWithAnotherWindowAgeRefusesToStart) {
 }
 
 // ---------------------------------------------------------------- benchmark
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
-
-struct LoadResult {
-  int64_t calls = 0;
-  int64_t errors = 0;
-  double seconds = 0;
-  std::vector<double> latency_ms;
-};
-
-// `threads` closed-loop clients, client c on replica c % size, for
-// `seconds`; `call` makes one call and returns whether it succeeded.
-LoadResult RunLoad(std::vector<Replica*> replicas, int threads,
-                   absl::Duration duration,
-                   const std::function<bool(pb::BanditService::Stub&,
-                                            std::mt19937&, int64_t)>& call) {
-  LoadResult result;
-  absl::Mutex mu;
-  std::atomic<int64_t> next{0};
-  const absl::Time start = absl::Now();
-  const absl::Time end = start + duration;
-  std::vector<std::thread> clients;
-  for (int c = 0; c < threads; ++c) {
-    clients.emplace_back([&, c] {
-      std::mt19937 rng(c);
-      pb::BanditService::Stub& stub = replicas[c % replicas.size()]->stub();
-      std::vector<double> latency;
-      int64_t calls = 0, errors = 0;
-      while (absl::Now() < end) {
-        const absl::Time t0 = absl::Now();
-        if (call(stub, rng, next.fetch_add(1))) {
-          ++calls;
-          latency.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-        } else {
-          ++errors;
-        }
-      }
-      absl::MutexLock lock(&mu);
-      result.calls += calls;
-      result.errors += errors;
-      result.latency_ms.insert(result.latency_ms.end(), latency.begin(),
-                               latency.end());
-    });
-  }
-  for (std::thread& t : clients) t.join();
-  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  return result;
-}
-
-int EnvInt(const char* name, int fallback) {
-  const char* env = std::getenv(name);
-  int value = 0;
-  return env != nullptr && absl::SimpleAtoi(env, &value) && value > 0
-             ? value
-             : fallback;
-}
 
 class ClusterBench : public ClusterTest {
  protected:

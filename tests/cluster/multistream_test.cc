@@ -7,12 +7,16 @@
 // are the room's stream's. Real 3-node nats-server, real banditd replicas.
 
 #include <nats/nats.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -39,10 +43,15 @@ using ::banditd::cluster_testing::Batch;
 using ::banditd::cluster_testing::ClusterTest;
 using ::banditd::cluster_testing::Context;
 using ::banditd::cluster_testing::CreateRoom;
+using ::banditd::cluster_testing::EnvInt;
+using ::banditd::cluster_testing::LoadResult;
 using ::banditd::cluster_testing::MakeBatch;
 using ::banditd::cluster_testing::NatsClient;
+using ::banditd::cluster_testing::NatsCluster;
+using ::banditd::cluster_testing::Percentile;
 using ::banditd::cluster_testing::ReadStats;
 using ::banditd::cluster_testing::Replica;
+using ::banditd::cluster_testing::RunLoad;
 using ::banditd::cluster_testing::Totals;
 using ::banditd::cluster_testing::WaitConverged;
 
@@ -59,8 +68,7 @@ std::vector<std::string> MultiStreamFlags(std::vector<std::string> more = {}) {
 std::vector<std::string> RoomsOnEveryStream(int per_stream) {
   std::vector<std::string> rooms;
   std::vector<int> count(kStreams, 0);
-  for (int i = 0; static_cast<int>(rooms.size()) < per_stream * kStreams;
-       ++i) {
+  for (int i = 0; static_cast<int>(rooms.size()) < per_stream * kStreams; ++i) {
     const std::string room = absl::StrCat("room", i);
     int& n = count[NatsCommitter::StreamOf(room, kStreams)];
     if (n < per_stream) {
@@ -124,11 +132,11 @@ void Write(const std::vector<Replica*>& replicas,
       *a.request.add_events() = event;
     }
     pb::FeedbackResponse response;
-    ASSERT_TRUE(replicas[round % replicas.size()]
-                    ->stub()
-                    .Feedback(Context(absl::Seconds(10)).get(), a.request,
-                              &response)
-                    .ok());
+    ASSERT_TRUE(
+        replicas[round % replicas.size()]
+            ->stub()
+            .Feedback(Context(absl::Seconds(10)).get(), a.request, &response)
+            .ok());
     EXPECT_EQ(response.applied_events(), 4);
     // Sequences of two streams do not compare: none is reported.
     EXPECT_EQ(response.applied_sequence(), 0u);
@@ -154,9 +162,9 @@ std::map<std::string, uint64_t> ExpectConverged(
 // The sequences a published snapshot covers, stream by stream.
 std::vector<uint64_t> PublishedSequences(ObjectStore& store) {
   std::vector<uint64_t> seqs(kStreams, 0);
-  absl::StatusOr<cluster::object_layout::ObjectInfo> info = store.GetInfo(
-      cluster::snapshot_object::ObjectName("BANDITD_EVENTS",
-                                           "banditd.events.>"));
+  absl::StatusOr<cluster::object_layout::ObjectInfo> info =
+      store.GetInfo(cluster::snapshot_object::ObjectName("BANDITD_EVENTS",
+                                                         "banditd.events.>"));
   if (!info.ok()) return seqs;
   absl::SimpleAtoi(info->metadata[cluster::snapshot_object::kSequence],
                    &seqs[0]);
@@ -203,10 +211,10 @@ TEST_F(ClusterTest, RoomsSpreadOverStreamsCountExactlyEverywhere) {
   // A retried batch: JetStream's message id drops it in its stream.
   Batch retry = MakeBatch(rooms[1], 0, rng, 3);
   pb::FeedbackResponse retried;
-  ASSERT_TRUE(c.stub()
-                  .Feedback(Context(absl::Seconds(10)).get(), retry.request,
-                            &retried)
-                  .ok());
+  ASSERT_TRUE(
+      c.stub()
+          .Feedback(Context(absl::Seconds(10)).get(), retry.request, &retried)
+          .ok());
   EXPECT_EQ(retried.duplicate_events(), 3);
   EXPECT_EQ(retried.applied_events(), 0);
   ExpectConverged({&a, &b, &c}, expected);
@@ -223,8 +231,8 @@ TEST_F(ClusterTest, RoomsSpreadOverStreamsCountExactlyEverywhere) {
   std::set<std::string> leaders;
   for (int i = 0; i < kStreams; ++i) {
     jsStreamInfo* si = nullptr;
-    ASSERT_EQ(js_GetStreamInfo(&si, client.js(), StreamName(i).c_str(),
-                               nullptr, nullptr),
+    ASSERT_EQ(js_GetStreamInfo(&si, client.js(), StreamName(i).c_str(), nullptr,
+                               nullptr),
               NATS_OK);
     const std::string leader =
         si->Cluster != nullptr && si->Cluster->Leader != nullptr
@@ -279,8 +287,8 @@ TEST_F(ClusterTest, RoomsSpreadOverStreamsCountExactlyEverywhere) {
         NATS_OK);
     ASSERT_EQ(client.State(StreamName(i).c_str()).first, covered[i] + 1);
   }
-  Replica& fresh = AddReplica(
-      MultiStreamFlags({"--cluster_snapshot_publish_every=0"}));
+  Replica& fresh =
+      AddReplica(MultiStreamFlags({"--cluster_snapshot_publish_every=0"}));
   ASSERT_TRUE(fresh.Start()) << "see " << fresh.log_path();
   ExpectConverged({&a, &b, &c, &fresh}, expected);
   EXPECT_NE(ReadFile(fresh.log_path()).find("fetched the published snapshot"),
@@ -305,8 +313,7 @@ TEST_F(ClusterTest, StreamCountIsClusterWide) {
   ASSERT_TRUE(open("a", 3).ok());  // Creates the streams, records 3.
   for (int other : {1, 2}) {
     const absl::Status refused = open(absl::StrCat("b", other), other);
-    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition)
-        << refused;
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
     EXPECT_NE(
         refused.message().find(absl::StrCat("--cluster_streams=", other, ":")),
         std::string::npos)
@@ -324,9 +331,9 @@ TEST_F(ClusterTest, StreamCountIsClusterWide) {
   NatsClient client(nats_->Urls(1));
   ASSERT_NE(client.js(), nullptr);
   jsStreamInfo* si = nullptr;
-  ASSERT_EQ(js_GetStreamInfo(&si, client.js(), "BANDITD_EVENTS_2", nullptr,
-                             nullptr),
-            NATS_OK);
+  ASSERT_EQ(
+      js_GetStreamInfo(&si, client.js(), "BANDITD_EVENTS_2", nullptr, nullptr),
+      NATS_OK);
   EXPECT_STREQ(si->Config->Subjects[0], "banditd.events_2.>");
   jsStreamInfo_Destroy(si);
   // No fourth stream.
@@ -355,10 +362,10 @@ TEST_F(ClusterTest, ReadsItsWritesPerRoomStream) {
   for (int i = 0; i < 20; ++i) {
     Batch batch = MakeBatch(busy, i, rng, 2);
     pb::FeedbackResponse response;
-    ASSERT_TRUE(
-        a.stub()
-            .Feedback(Context(absl::Seconds(10)).get(), batch.request, &response)
-            .ok());
+    ASSERT_TRUE(a.stub()
+                    .Feedback(Context(absl::Seconds(10)).get(), batch.request,
+                              &response)
+                    .ok());
     // Stream 1 holds busy's CreateRoom and its batches only.
     EXPECT_EQ(response.applied_sequence(), static_cast<uint64_t>(i + 2));
     busy_seq = response.applied_sequence();
@@ -396,6 +403,125 @@ TEST_F(ClusterTest, ReadsItsWritesPerRoomStream) {
   EXPECT_NE(never.status.error_message().find("min_applied_sequence"),
             std::string::npos)
       << never.status.error_message();
+}
+
+// CPU seconds (user + system) a process has used so far.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the command name, which ends with ')': state is field 3,
+  // utime 14, stime 15.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
+  double utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return 0;
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Records/s through 1 and through 3 streams (CLUSTER_BENCH=1,
+// scripts/cluster_bench.sh): two NATS clusters of 3 nodes with 3 replicas
+// each, one with --cluster_streams=1, one with 3, loaded in alternating
+// rounds with single-room Feedback batches (one record each) over 12
+// rooms; also the CPU per record of the replicas and of the NATS nodes.
+TEST(StreamsBench, OneVsThreeStreams) {
+  if (std::getenv("CLUSTER_BENCH") == nullptr) {
+    GTEST_SKIP() << "set CLUSTER_BENCH=1 (scripts/cluster_bench.sh)";
+  }
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("streams_bench_", getpid());
+  std::filesystem::remove_all(dir);
+  struct Setup {
+    int streams = 1;
+    std::unique_ptr<NatsCluster> nats;
+    std::vector<std::unique_ptr<Replica>> replicas;
+    std::vector<double> rates;
+  };
+  std::vector<Setup> setups(2);
+  setups[1].streams = kStreams;
+  std::vector<std::string> rooms;
+  for (int i = 0; i < 12; ++i) rooms.push_back(absl::StrCat("bench", i));
+  for (Setup& setup : setups) {
+    const std::filesystem::path sub = dir / absl::StrCat("s", setup.streams);
+    std::filesystem::create_directories(sub);
+    setup.nats = std::make_unique<NatsCluster>(sub);
+    ASSERT_TRUE(setup.nats->Start()) << "see " << sub;
+    for (int i = 0; i < 3; ++i) {
+      setup.replicas.push_back(std::make_unique<Replica>(
+          sub, i, setup.nats->Urls(i),
+          std::vector<std::string>{
+              absl::StrCat("--cluster_streams=", setup.streams),
+              "--event_id_window=0", "--snapshot_every_records=100000"}));
+      ASSERT_TRUE(setup.replicas.back()->Start()) << "see " << sub;
+    }
+    for (const std::string& room : rooms) {
+      ASSERT_TRUE(CreateRoom(setup.replicas[0]->stub(), room).ok());
+    }
+    std::vector<Replica*> all;
+    for (auto& r : setup.replicas) all.push_back(r.get());
+    for (const std::string& room : rooms) {
+      ASSERT_GT(WaitConverged(all, room, Totals(), absl::Seconds(30)), 0u);
+    }
+  }
+  const int threads = EnvInt("BENCH_THREADS", 16);
+  const int batch = EnvInt("BENCH_BATCH", 10);
+  const int rounds = EnvInt("BENCH_ROUNDS", 3);
+  const absl::Duration duration = absl::Seconds(EnvInt("BENCH_SECONDS", 5));
+  for (int round = 0; round < rounds; ++round) {
+    for (int k = 0; k < 2; ++k) {
+      Setup& setup = setups[(round + k) % 2];
+      std::vector<Replica*> all;
+      for (auto& r : setup.replicas) all.push_back(r.get());
+      auto cpu = [&](bool nats) {
+        double total = 0;
+        for (int i = 0; i < 3; ++i) {
+          total += CpuSeconds(nats ? setup.nats->node(i).pid()
+                                   : setup.replicas[i]->pid());
+        }
+        return total;
+      };
+      const double replicas_cpu = cpu(false), nats_cpu = cpu(true);
+      LoadResult load = RunLoad(
+          all, threads, duration,
+          [&](pb::BanditService::Stub& stub, std::mt19937& rng, int64_t id) {
+            Batch b = MakeBatch(rooms[id % rooms.size()], 1000000 * round + id,
+                                rng, batch);
+            pb::FeedbackResponse response;
+            return stub
+                .Feedback(Context(absl::Seconds(10)).get(), b.request,
+                          &response)
+                .ok();
+          });
+      const double rate = load.calls / load.seconds;
+      setup.rates.push_back(rate);
+      double loadavg = 0;
+      std::ifstream("/proc/loadavg") >> loadavg;
+      std::printf(
+          "BENCH streams=%d round %d: %.0f records/s (%.0f events/s, batch "
+          "%d, %d clients, %lld errors), p50 %.2f ms, p99 %.2f ms, CPU per "
+          "record: replicas %.0f us, NATS nodes %.0f us; load average %.1f\n",
+          setup.streams, round, rate, rate * batch, batch, threads,
+          static_cast<long long>(load.errors), Percentile(load.latency_ms, 0.5),
+          Percentile(load.latency_ms, 0.99),
+          1e6 * (cpu(false) - replicas_cpu) / std::max<int64_t>(1, load.calls),
+          1e6 * (cpu(true) - nats_cpu) / std::max<int64_t>(1, load.calls),
+          loadavg);
+      std::fflush(stdout);
+    }
+  }
+  const double one = Percentile(setups[0].rates, 0.5);
+  const double three = Percentile(setups[1].rates, 0.5);
+  std::printf(
+      "BENCH streams: median records/s 1 stream %.0f, 3 streams %.0f (x%.2f)\n",
+      one, three, three / std::max(1.0, one));
+  setups.clear();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
