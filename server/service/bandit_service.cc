@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/arena.h"
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "server/service/convert.h"
 #include "server/service/decision_export.h"
@@ -48,21 +49,40 @@ struct Direct {
   }
 };
 
+// The call's request and response live on an arena whose first block is
+// part of the call: a small call's messages (and their strings) cost no
+// allocation of their own, and are freed with the call in one go.
 template <typename Request, typename Response>
 class TypedCall final : public UnaryCall {
  public:
   TypedCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
-      : UnaryCall(context, out) {}
-
-  Request request;
-  Response response;
+      : UnaryCall(context, out),
+        arena_(ArenaOn(first_block_, sizeof(first_block_))),
+        request(*google::protobuf::Arena::CreateMessage<Request>(&arena_)),
+        response(*google::protobuf::Arena::CreateMessage<Response>(&arena_)) {}
 
  private:
+  static google::protobuf::ArenaOptions ArenaOn(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    return options;
+  }
+
   grpc::Status SerializeResponse(grpc::ByteBuffer* out) override {
     bool own_buffer = false;
     return grpc::SerializationTraits<Response>::Serialize(response, out,
                                                           &own_buffer);
   }
+
+  // Room for a Sample's request and response (about 600 bytes with five
+  // context items); larger calls spill into blocks the arena allocates.
+  alignas(8) char first_block_[768];
+  google::protobuf::Arena arena_;
+
+ public:
+  Request& request;
+  Response& response;
 };
 
 }  // namespace
