@@ -313,15 +313,20 @@ void NatsCommitter::SpreadLeaders() {
         s == NATS_OK &&
         std::string(natsMsg_GetData(reply), natsMsg_GetDataLength(reply))
                 .find("\"success\":true") != std::string::npos;
-    if (options_.log) {
+    if (ok && options_.log) {
       SPDLOG_INFO(
-          "stream {}: leader moved from {} to {} (spreading leaders "
-          "over NATS nodes): {}",
+          "stream {}: leader moved from {} to {} (spreading leaders over "
+          "NATS nodes)",
+          streams_[i]->name, placed[i].leader, *best);
+    } else if (!ok) {
+      // NATS before 2.11 has no preferred placement: "bad request".
+      SPDLOG_WARN(
+          "stream {}: cannot move its leader from {} to {} (spreading "
+          "leaders over NATS nodes; needs NATS 2.11 or later): {}",
           streams_[i]->name, placed[i].leader, *best,
-          ok ? "done"
-             : (reply != nullptr ? std::string(natsMsg_GetData(reply),
-                                               natsMsg_GetDataLength(reply))
-                                 : std::string(natsStatus_GetText(s))));
+          reply != nullptr ? std::string(natsMsg_GetData(reply),
+                                         natsMsg_GetDataLength(reply))
+                           : std::string(natsStatus_GetText(s)));
     }
     if (reply != nullptr) natsMsg_Destroy(reply);
     nats_GetLastError(nullptr);
