@@ -697,6 +697,8 @@ int main(int argc, char** argv) {
     gateway_options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
     gateway_options.threads = absl::GetFlag(FLAGS_http_threads);
     gateway_options.max_body_bytes = server_options.max_message_bytes;
+    gateway_options.max_body_bytes_in_flight =
+        server_options.transport_memory_bytes;
     gateway_options.max_response_bytes = server_options.max_message_bytes;
     gateway_options.openapi_json = banditd::service::kOpenApiJson;
     absl::StatusOr<std::unique_ptr<banditd::service::HttpGateway>> started =

@@ -259,6 +259,21 @@ void HttpGateway::RemoveWaiting(Call* call) {
 
 void HttpGateway::Drain() { draining_.store(true); }
 
+bool HttpGateway::ReserveBody(size_t length) {
+  const size_t before =
+      body_bytes_in_flight_.fetch_add(length, std::memory_order_relaxed);
+  if (max_body_bytes_in_flight_ > 0 &&
+      before + length > max_body_bytes_in_flight_) {
+    body_bytes_in_flight_.fetch_sub(length, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+void HttpGateway::ReleaseBody(size_t bytes) {
+  body_bytes_in_flight_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 HttpGateway::~HttpGateway() { Stop(); }
 
 void HttpGateway::Stop(absl::Time deadline) {
@@ -285,6 +300,7 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
           v1::BanditService::service_full_name()));
   if (!rules.ok()) return rules.status();
   gateway->rules_ = *std::move(rules);
+  gateway->max_body_bytes_in_flight_ = options.max_body_bytes_in_flight;
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
         "HTTPS needs both a certificate and a private key");
@@ -331,9 +347,10 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   // A body is read here, not by httplib: httplib parses a form-encoded body
   // itself (curl -d without -H 'Content-Type: application/json') and
   // refuses one over 8 KB with an empty 413. Every body is JSON to us.
-  auto handle_body = [handler](const httplib::Request& req,
-                               httplib::Response& res,
-                               const httplib::ContentReader& read) {
+  HttpGateway* gateway_ptr = gateway.get();
+  auto handle_body = [handler, gateway = gateway_ptr](
+                         const httplib::Request& req, httplib::Response& res,
+                         const httplib::ContentReader& read) {
     if (req.is_multipart_form_data()) {
       SendError(res, grpc::StatusCode::INVALID_ARGUMENT,
                 "body: multipart/form-data is not accepted; send JSON");
@@ -341,11 +358,23 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
       return;
     }
     std::string body;
-    read([&body](const char* data, size_t length) {
-      body.append(data, length);
-      return true;
+    bool over_budget = false;
+    read([&](const char* data, size_t length) {
+      over_budget = !gateway->ReserveBody(length);
+      if (!over_budget) body.append(data, length);
+      return !over_budget;
     });
+    if (over_budget) {
+      gateway->ReleaseBody(body.size());
+      SendError(res, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                "the server holds as many request bodies as it may "
+                "(--transport_memory_mb); retry later");
+      // The rest of the body was not read: the connection cannot go on.
+      res.set_header("Connection", "close");
+      return;
+    }
     handler->Handle(req, body, res);
+    gateway->ReleaseBody(body.size());
   };
   server.Get(".*", handle);
   server.Post(".*", handle_body);

@@ -36,6 +36,10 @@ struct HttpGatewayOptions {
   int threads = 64;
   // Largest request body, in bytes (413 above it).
   size_t max_body_bytes = 64 << 20;
+  // Request bodies all calls in progress may hold together, in bytes (as
+  // gRPC's --transport_memory_mb): beyond, RESOURCE_EXHAUSTED (429) without
+  // reading the rest. 0: no limit.
+  size_t max_body_bytes_in_flight = 0;
   // Largest reply message (serialized), as gRPC's send limit:
   // RESOURCE_EXHAUSTED above it.
   size_t max_response_bytes = 64 << 20;
@@ -82,6 +86,10 @@ class HttpGateway {
   // Calls waiting for their reply (a write being logged, a read-your-writes
   // wait, a big room's read): Stop answers them.
   void AddWaiting(Call* call);
+  // Counts `length` more bytes of request bodies in flight; false, counting
+  // nothing, when that would pass max_body_bytes_in_flight.
+  bool ReserveBody(size_t length);
+  void ReleaseBody(size_t bytes);
   void RemoveWaiting(Call* call);
 
   HttpRules rules_;
@@ -90,6 +98,9 @@ class HttpGateway {
   std::thread thread_;
   int port_ = 0;
   std::atomic<bool> draining_{false};
+  size_t max_body_bytes_in_flight_ = 0;
+  // Bytes of request bodies read by calls in progress.
+  std::atomic<size_t> body_bytes_in_flight_{0};
   absl::Mutex mu_;
   absl::flat_hash_set<Call*> waiting_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

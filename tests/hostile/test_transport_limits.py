@@ -10,8 +10,11 @@ calls one connection may have open.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import List
@@ -23,7 +26,7 @@ import banditd
 from banditd import _ops
 from banditd.v1 import banditd_pb2 as pb
 
-from conftest import rss_bytes, start_server
+from conftest import free_port, rss_bytes, start_server
 
 QUOTA_MB = 128
 CALLS = 40
@@ -130,3 +133,51 @@ def test_transport_memory_below_twice_the_message_size_is_refused(tmp_path: Path
     assert "--transport_memory_mb (100) must be 0 or at least twice --max_message_mb (64)" in str(
         refused.value
     )
+
+
+def test_concurrent_huge_http_bodies_share_the_transport_budget(tmp_path: Path) -> None:
+    http_port = free_port()
+    srv = start_server(
+        tmp_path / "data",
+        extra=[f"--http_port={http_port}", f"--transport_memory_mb={QUOTA_MB}", "--max_message_mb=40"],
+    )
+    # Valid JSON whose one arm id is too long: refused once read and parsed.
+    body = b'{"events":[{"roomId":"r","armId":"' + b"x" * (CALL_MB << 20) + b'","views":1}]}'
+    statuses: List[int] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{http_port}/v1/feedback", data=body, method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=120) as reply:
+                status = reply.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+            error = json.loads(e.read())
+            assert error["code"] in (3, 8), error
+            if e.code == 429:
+                assert "--transport_memory_mb" in error["message"], error
+        except (ConnectionError, urllib.error.URLError):
+            status = -1  # closed while sending the body: also refused
+        with lock:
+            statuses.append(status)
+
+    try:
+        threads = [threading.Thread(target=call) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        counts = Counter(statuses)
+        assert len(statuses) == 12, counts
+        # At most 4 bodies of 32 MiB fit in 128 MiB at once; the others are
+        # refused without being read whole.
+        assert counts[400] >= 1 and counts[429] + counts[-1] >= 1, counts
+        assert set(counts) <= {400, 429, -1}, counts
+        with banditd.Client(srv.target) as c:
+            c.create_room("after-http", ["a"])
+    finally:
+        srv.stop()
