@@ -25,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/cluster/nats_committer.h"
@@ -338,6 +339,84 @@ TEST_F(ClusterTest, StreamCountIsClusterWide) {
   jsStreamInfo_Destroy(si);
   // No fourth stream.
   EXPECT_EQ(client.State("BANDITD_EVENTS_3").first, 0u);
+}
+
+absl::StatusOr<core::ApplyResult> SubmitAndWait(NatsCommitter& committer,
+                                                core::Mutation mutation) {
+  absl::Notification done;
+  absl::StatusOr<core::ApplyResult> result;
+  committer.Submit(std::move(mutation),
+                   [&](absl::StatusOr<core::ApplyResult> r) {
+                     result = std::move(r);
+                     done.Notify();
+                   });
+  done.WaitForNotification();
+  return result;
+}
+
+// A sharded replica (--cluster_rooms) of a multi-stream cluster consumes
+// its rooms from every stream. Catches: the shard filter applied with the
+// first stream's subject prefix only (rooms hashed to other streams never
+// arrive, or every room is refused as not held).
+TEST_F(ClusterTest, ShardedReplicaHoldsItsRoomsOnEveryStream) {
+  auto options = [&](const std::string& name, const std::string& rooms) {
+    NatsCommitter::Options o;
+    o.nats_urls = nats_->Urls(0);
+    o.data_dir = (dir_ / name).string();
+    o.streams = kStreams;
+    o.rooms_filter = rooms;
+    o.log = false;
+    return o;
+  };
+  core::Engine all_engine, eu_engine;
+  absl::StatusOr<std::unique_ptr<NatsCommitter>> all =
+      NatsCommitter::Open(options("all", ""), &all_engine);
+  ASSERT_TRUE(all.ok()) << all.status();
+  absl::StatusOr<std::unique_ptr<NatsCommitter>> eu =
+      NatsCommitter::Open(options("eu", "eu.>"), &eu_engine);
+  ASSERT_TRUE(eu.ok()) << eu.status();
+  // eu rooms on every stream, and one us room.
+  std::vector<std::string> rooms;
+  std::set<int> streams;
+  for (int i = 0; streams.size() < kStreams; ++i) {
+    const std::string room = absl::StrCat("eu.shop", i);
+    if (streams.insert(NatsCommitter::StreamOf(room, kStreams)).second) {
+      rooms.push_back(room);
+    }
+  }
+  rooms.push_back("us.shop");
+  std::map<std::string, uint64_t> seqs;
+  for (const std::string& room : rooms) {
+    core::CreateRoom create;
+    create.room_id = room;
+    create.arm_ids = {"a"};
+    ASSERT_TRUE(SubmitAndWait(**all, create).ok());
+    core::FeedbackBatch batch;
+    core::FeedbackEvent event;
+    event.room_id = room;
+    event.arm_id = "a";
+    event.views = 2;
+    batch.events.push_back(event);
+    absl::StatusOr<core::ApplyResult> fed = SubmitAndWait(**all, batch);
+    ASSERT_TRUE(fed.ok()) << fed.status();
+    seqs[room] = fed->sequence;
+  }
+  for (const std::string& room : rooms) {
+    if (room == "us.shop") continue;
+    EXPECT_TRUE((*eu)->CheckRoomHeld(room).ok()) << room;
+    absl::Notification applied;
+    (*eu)->WhenApplied(room, seqs[room], [&](absl::Status s) {
+      EXPECT_TRUE(s.ok()) << s;
+      applied.Notify();
+    });
+    applied.WaitForNotification();
+    absl::StatusOr<core::Stats> stats = eu_engine.GetStats(room, "", false);
+    ASSERT_TRUE(stats.ok()) << room << ": " << stats.status();
+    EXPECT_EQ(stats->arms[0].counts.views, 2) << room;
+  }
+  EXPECT_EQ((*eu)->CheckRoomHeld("us.shop").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(eu_engine.GetStats("us.shop", "", false).ok());
 }
 
 // Catches: min_applied_sequence compared with another stream's position
