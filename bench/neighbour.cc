@@ -9,7 +9,7 @@
 // counts is sampled without a scan), and a small room of 10 arms.
 // Then --rounds rounds of two phases each, alternating so that both see the
 // same machine: "floor", Feedback alone; "neighbour", the same Feedback
-// while --neighbours pairs of clients loop Sample (k = 1) and GetStats on
+// while --neighbours pairs of clients loop Sample (--sample_k) and GetStats on
 // the big room (GetStats pages of --stats_page_size through the whole room,
 // as a client exporting the stats would; and, with --big_feedback_interval,
 // one writes to it). Feedback:
@@ -47,6 +47,7 @@ ABSL_FLAG(int, neighbours, 1,
 ABSL_FLAG(absl::Duration, big_feedback_interval, absl::ZeroDuration(),
           "When > 0, another client also sends the big room one Feedback "
           "event per interval during the neighbour phase.");
+ABSL_FLAG(int, sample_k, 10, "k of the big room's Sample loop.");
 ABSL_FLAG(bool, setup, true, "Create and feed the rooms first.");
 ABSL_FLAG(int, stats_page_size, 10'000,
           "GetStats page size of the stats reader (the server's maximum).");
@@ -185,7 +186,7 @@ int main(int argc, char** argv) {
         while (!stop.load()) {
           banditd::v1::SampleRequest sample;
           sample.set_room_id("neighbour-big");
-          sample.set_k(1);
+          sample.set_k(absl::GetFlag(FLAGS_sample_k));
           banditd::v1::SampleResponse sampled;
           grpc::ClientContext context;
           Check(big->Sample(&context, sample, &sampled), "Sample");

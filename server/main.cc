@@ -94,12 +94,15 @@ ABSL_FLAG(int, http_threads, 64,
           "HTTP/JSON API worker threads: the most HTTP connections served at "
           "once (a kept-alive connection holds one).");
 // Big rooms' reads on threads of their own (service/read_pool.h), so that a
-// 1M-arm room's scans do not make other rooms' calls wait.
+// 1M-arm room's scans do not make other rooms' calls wait; and their writes
+// queued while a read holds the room (Engine::ApplyOrQueue), so that the
+// one writer does not wait for a scan.
 ABSL_FLAG(int64_t, big_room_arms, 50000,
           "Sample and GetStats of rooms with at least this many arms run on "
           "--big_room_read_threads dedicated threads at a lower CPU priority "
-          "instead of gRPC's shared handler threads; 0 runs every read on "
-          "the handler threads.");
+          "instead of gRPC's shared handler threads, and (durable mode) "
+          "Feedback to such a room while a read holds it is queued to the "
+          "room instead of stalling every room's writes; 0: neither.");
 ABSL_FLAG(int, big_room_read_threads, 1,
           "Big rooms' reads run at once, at most (see --big_room_arms).");
 ABSL_FLAG(int, big_room_read_nice, 10,
@@ -468,6 +471,7 @@ int main(int argc, char** argv) {
   engine_options.max_winner_samples = absl::GetFlag(FLAGS_winner_max_samples);
   engine_options.max_propensity_samples =
       absl::GetFlag(FLAGS_max_propensity_samples);
+  engine_options.queue_writes_min_arms = absl::GetFlag(FLAGS_big_room_arms);
   banditd::core::Engine engine(engine_options);
   banditd::ops::Metrics metrics;
   banditd::ops::ProcessCollector process_collector;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -567,6 +568,41 @@ absl::Status Engine::ValidateFeedback(const FeedbackBatch& batch,
 }
 
 absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
+  return ApplyImpl(mutation, nullptr);
+}
+
+absl::StatusOr<ApplyResult> Engine::ApplyImpl(
+    const Mutation& mutation, const std::shared_ptr<QueuedApply>* queue_into) {
+  if (queued_events() > 0) {
+    // Per room, the log order is the apply order: the events queued to a
+    // room this mutation changes go first (a queued Feedback follows them in
+    // the queue itself).
+    if (const auto* batch = std::get_if<FeedbackBatch>(&mutation)) {
+      if (queue_into == nullptr) {
+        for (const FeedbackEvent& e : batch->events) {
+          std::shared_ptr<Room> room = FindRoom(e.room_id);
+          if (room != nullptr && QueueOf(room.get()) != nullptr) {
+            ApplyQueuedIn(/*wait=*/true, room.get());
+          }
+        }
+      }
+    } else {
+      const std::string room_id = std::visit(
+          [](const auto& m) -> std::string {
+            if constexpr (std::is_same_v<std::decay_t<decltype(m)>,
+                                         FeedbackBatch>) {
+              return "";
+            } else {
+              return m.room_id;
+            }
+          },
+          mutation);
+      std::shared_ptr<Room> room = FindRoom(room_id);
+      if (room != nullptr && QueueOf(room.get()) != nullptr) {
+        ApplyQueuedIn(/*wait=*/true, room.get());
+      }
+    }
+  }
   if (const auto* batch = std::get_if<FeedbackBatch>(&mutation);
       batch != nullptr && batch->source.has_value()) {
     const SourceRange& range = *batch->source;
@@ -641,7 +677,9 @@ absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
             room->SetEnabled(static_cast<uint32_t>(room->FindArm(m.arm_id)),
                              m.enabled);
           },
-          [&](const FeedbackBatch& m) { result = ApplyFeedback(m); },
+          [&](const FeedbackBatch& m) {
+            result = ApplyFeedback(m, queue_into);
+          },
           [&](const UpdateRoom& m) { ApplyUpdateRoom(m); },
           [&](const ResetArm& m) { ApplyResetArm(m); },
       },
@@ -649,7 +687,9 @@ absl::StatusOr<ApplyResult> Engine::Apply(const Mutation& mutation) {
   return result;
 }
 
-ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
+ApplyResult Engine::ApplyFeedback(
+    const FeedbackBatch& batch,
+    const std::shared_ptr<QueuedApply>* queue_into) {
   ApplyResult result;
   std::shared_ptr<Room> room;
   for (const FeedbackEvent& e : batch.events) {
@@ -661,46 +701,76 @@ ApplyResult Engine::ApplyFeedback(const FeedbackBatch& batch) {
       }
     }
     if (room == nullptr || room->id != e.room_id) room = FindRoom(e.room_id);
-    const double views = static_cast<double>(e.views);
-    const double clicks = static_cast<double>(e.clicks);
-    const double reward = e.reward.value_or(clicks);
-    const double reward_sq = RewardSquareIncrement(reward, clicks);
-    const absl::InlinedVector<const std::string*, 8> items =
-        DistinctItems(e.context_items);
-
-    absl::MutexLock lock(&room->mu);
-    const int64_t bytes_before = room->bytes;
-    const uint32_t arm = static_cast<uint32_t>(room->FindArm(e.arm_id));
-    const bool enabled = room->enabled[arm] != 0;
-    if (room->decay.enabled()) room->AdvanceDecay(batch.logged_at_micros);
-    // Counters are stored divided by the decay scale.
-    const double unscale = 1.0 / room->counter_scale;
-    auto add_to = [&](const std::string& segment_name) {
-      Segment& segment = room->MutableSegment(segment_name);
-      room->bytes +=
-          segment.arms.Add(arm, views * unscale, clicks * unscale,
-                           reward * unscale, reward_sq * unscale, enabled);
-      for (const std::string* item : items) {
-        room->bytes += room->MutableContext(segment, *item)
-                           .Add(arm, views * unscale, clicks * unscale,
-                                reward * unscale, reward_sq * unscale, enabled);
-      }
-    };
-    if (!e.features.empty()) {
-      // A view is one impression (A += x x^T); the reward, which may come
-      // with the view or in a later click-only event, goes to b.
-      // Stored divided by the decay scale, as the counters are.
-      LinUcbArm& model = room->linucb_arms[arm];
-      model.AddImpression(e.features, views * unscale);
-      model.AddReward(e.features, reward * unscale);
-    }
-    add_to(std::string(kWholeRoom));
-    if (!e.segment.empty()) add_to(e.segment);
-    room_bytes_.fetch_add(room->bytes - bytes_before,
-                          std::memory_order_relaxed);
     ++result.applied_events;
+    if (queue_into != nullptr) {
+      RoomQueue* queue = QueueOf(room.get());
+      if (queue == nullptr && options_.queue_writes_min_arms > 0 &&
+          room->arm_count.load(std::memory_order_relaxed) >=
+              options_.queue_writes_min_arms) {
+        // Not a wait: a reader (a scan of this big room) holding the lock
+        // would hold up every room's writes behind this one.
+        if (room->mu.TryLock()) {
+          AddEvent(*room, e, batch.logged_at_micros);
+          room->mu.Unlock();
+          continue;
+        }
+        queue = &queues_.emplace_back();
+        queue->room = room;
+      }
+      if (queue != nullptr) {
+        queue->events.push_back({e, batch.logged_at_micros, *queue_into});
+        ++(*queue_into)->events_left;
+        room->queued_events.fetch_add(1, std::memory_order_relaxed);
+        queued_total_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+    }
+    absl::MutexLock lock(&room->mu);
+    AddEvent(*room, e, batch.logged_at_micros);
   }
   return result;
+}
+
+void Engine::AddEvent(Room& room, const FeedbackEvent& e,
+                      int64_t logged_at_micros) {
+  const double views = static_cast<double>(e.views);
+  const double clicks = static_cast<double>(e.clicks);
+  const double reward = e.reward.value_or(clicks);
+  const double reward_sq = RewardSquareIncrement(reward, clicks);
+  const absl::InlinedVector<const std::string*, 8> items =
+      DistinctItems(e.context_items);
+
+  const int64_t bytes_before = room.bytes;
+  const uint32_t arm = static_cast<uint32_t>(room.FindArm(e.arm_id));
+  const bool enabled = room.enabled[arm] != 0;
+  if (room.decay.enabled()) room.AdvanceDecay(logged_at_micros);
+  // Counters are stored divided by the decay scale.
+  const double unscale = 1.0 / room.counter_scale;
+  auto add_to =
+      [&](const std::string& segment_name)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(room.mu) {
+            Segment& segment = room.MutableSegment(segment_name);
+            room.bytes += segment.arms.Add(arm, views * unscale,
+                                           clicks * unscale, reward * unscale,
+                                           reward_sq * unscale, enabled);
+            for (const std::string* item : items) {
+              room.bytes +=
+                  room.MutableContext(segment, *item)
+                      .Add(arm, views * unscale, clicks * unscale,
+                           reward * unscale, reward_sq * unscale, enabled);
+            }
+          };
+  if (!e.features.empty()) {
+    // A view is one impression (A += x x^T); the reward, which may come
+    // with the view or in a later click-only event, goes to b.
+    // Stored divided by the decay scale, as the counters are.
+    LinUcbArm& model = room.linucb_arms[arm];
+    model.AddImpression(e.features, views * unscale);
+    model.AddReward(e.features, reward * unscale);
+  }
+  add_to(std::string(kWholeRoom));
+  if (!e.segment.empty()) add_to(e.segment);
+  room_bytes_.fetch_add(room.bytes - bytes_before, std::memory_order_relaxed);
 }
 
 void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
@@ -870,6 +940,7 @@ absl::StatusOr<Stats> Engine::GetStats(const std::string& room_id,
   absl::StatusOr<std::shared_ptr<Room>> found = FindRoomOr(room_id, "room_id");
   if (!found.ok()) return found.status();
   const Room& room = **found;
+  AwaitQueuedWrites(room);
   absl::ReaderMutexLock lock(&room.mu);
   const Segment* segment = room.FindSegment(segment_name);
 

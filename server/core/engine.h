@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -58,6 +60,11 @@ struct EngineOptions {
   // Winner analysis: at most this many posterior draws (draws x arms) per
   // call; fewer draws are made in rooms with many arms.
   int64_t max_winner_samples = 10'000'000;
+  // ApplyOrQueue: a Feedback event to a room of at least this many arms
+  // whose lock a reader holds (a scan of a big room) is queued to the room
+  // rather than waited for (0: never; every write waits for the lock).
+  // Changes when an event is applied, never what is applied.
+  int64_t queue_writes_min_arms = 50'000;
 };
 
 struct WinnerQuery {
@@ -293,6 +300,30 @@ class Engine {
   // consumed, and replay rejects them the same way).
   absl::StatusOr<ApplyResult> Apply(const Mutation& mutation);
 
+  // Apply for a writer that must not wait for one room's readers (a scan of
+  // a room of a million arms holds its lock for milliseconds, and every
+  // room's writes are applied by the one writer): a Feedback event to a room
+  // of at least queue_writes_min_arms arms whose lock is held, or that has
+  // events queued already, is queued to the room instead, in log order, and
+  // applied by ApplyQueued. Dedup, the state rules and the result are
+  // decided now, exactly as by Apply; only when the counters change moves.
+  // `applied` is called once with Apply's result when every event of the
+  // mutation is applied (acknowledge then): before ApplyOrQueue returns, or
+  // later from ApplyQueued. Any other mutation, and Apply, first apply the
+  // queued events of the rooms they touch (waiting for their locks), so
+  // each room's apply order stays its log order. Single writer only.
+  using Applied = absl::AnyInvocable<void(absl::StatusOr<ApplyResult>) &&>;
+  void ApplyOrQueue(const Mutation& mutation, Applied applied);
+  // Applies the queued events of every room whose lock is free (with
+  // `wait`, of every room, waiting for the locks: before a snapshot or at
+  // shutdown), calls the `applied` of the mutations now whole, and returns
+  // the events still queued. Single writer only.
+  int64_t ApplyQueued(bool wait);
+  // Events queued by ApplyOrQueue and not yet applied (any thread).
+  int64_t queued_events() const {
+    return queued_total_.load(std::memory_order_relaxed);
+  }
+
   // Consumed positions of source partitions (Kafka), part of the state.
   const SourceOffsets& source_offsets() const { return source_offsets_; }
   // Replaces them (snapshot load). Single writer only.
@@ -380,7 +411,38 @@ class Engine {
   // OK when the room exists and holds the arm (RemoveArm, SetArmEnabled).
   absl::Status ValidateExistingArm(const std::string& room_id,
                                    const std::string& arm_id) const;
-  ApplyResult ApplyFeedback(const FeedbackBatch& batch);
+  // A mutation whose events wait in room queues, and its result.
+  struct QueuedApply {
+    int64_t events_left = 0;
+    ApplyResult result;
+    Applied applied;
+  };
+  struct QueuedEvent {
+    FeedbackEvent event;
+    int64_t logged_at_micros = 0;
+    std::shared_ptr<QueuedApply> owner;
+  };
+  struct RoomQueue {
+    std::shared_ptr<Room> room;
+    std::deque<QueuedEvent> events;
+  };
+  // Apply, queueing into `queue_into` (ApplyOrQueue) when not null.
+  absl::StatusOr<ApplyResult> ApplyImpl(
+      const Mutation& mutation, const std::shared_ptr<QueuedApply>* queue_into);
+  // With `queue_into`, queues the events of busy big rooms (ApplyOrQueue).
+  ApplyResult ApplyFeedback(const FeedbackBatch& batch,
+                            const std::shared_ptr<QueuedApply>* queue_into);
+  // Adds one event's counts to its room (the arm exists: CheckState).
+  void AddEvent(Room& room, const FeedbackEvent& e, int64_t logged_at_micros)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(room.mu);
+  // The queue of `room`, or null when it has no queued event.
+  RoomQueue* QueueOf(const Room* room);
+  // ApplyQueued, of `only` that room when not null.
+  int64_t ApplyQueuedIn(bool wait, const Room* only);
+  // Before a read of the room's counters: lets the events queued to it go
+  // first, so that the writer finds the lock free once the reads in
+  // progress end rather than after the next one too (bounded wait).
+  void AwaitQueuedWrites(const Room& room) const;
   // UpdateRoom and ResetArm (engine_edit.cc).
   absl::Status ValidateUpdateRoom(const UpdateRoom& update) const;
   absl::Status ValidateResetArm(const ResetArm& reset) const;
@@ -403,6 +465,11 @@ class Engine {
   mutable absl::Mutex rooms_mu_;
   absl::btree_map<std::string, std::shared_ptr<Room>> rooms_
       ABSL_GUARDED_BY(rooms_mu_);
+
+  // The rooms with queued events (ApplyOrQueue), in the order they were
+  // first queued; the single writer's alone.
+  std::vector<RoomQueue> queues_;
+  std::atomic<int64_t> queued_total_{0};
 
   mutable absl::Mutex dedup_mu_;
   EventIdWindow event_ids_ ABSL_GUARDED_BY(dedup_mu_);

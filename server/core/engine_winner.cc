@@ -41,6 +41,7 @@ absl::StatusOr<WinnerResult> Engine::Winner(const WinnerQuery& query) const {
   std::vector<ArmPosterior> posteriors;
   {
     const Room& room = **found;
+    AwaitQueuedWrites(room);
     absl::ReaderMutexLock lock(&room.mu);
     const Segment* segment = room.FindSegment(query.segment);
     const double scale = room.counter_scale;

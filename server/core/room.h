@@ -221,6 +221,10 @@ struct Room {
   // big rooms to threads of their own by it, and must not wait for `mu` to
   // decide); stored by AddArms, RemoveArm and Engine::ReplaceRooms.
   std::atomic<int64_t> arm_count{0};
+  // Feedback events queued to the room by Engine::ApplyOrQueue (a reader
+  // held `mu`) and not yet applied; readable without `mu`: reads of the
+  // counters let them go first (Engine::AwaitQueuedWrites).
+  std::atomic<int64_t> queued_events{0};
   std::vector<uint8_t> enabled ABSL_GUARDED_BY(mu);
   // Always holds the whole-room segment "".
   absl::flat_hash_map<std::string, Segment> segments ABSL_GUARDED_BY(mu);

@@ -230,6 +230,7 @@ absl::StatusOr<SampleResult> Engine::Rank(const SampleQuery& q,
       FindRoomOr(q.room_id, "room_id");
   if (!found.ok()) return found.status();
   const Room& room = **found;
+  AwaitQueuedWrites(room);
   absl::ReaderMutexLock lock(&room.mu);
 
   SampleResult result;

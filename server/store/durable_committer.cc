@@ -143,9 +143,13 @@ void DurableCommitter::WriterLoop() {
                (snapshot_write_ != nullptr && !snapshot_write_->result) ||
                trim_pending_;
       };
-      mu_.AwaitWithDeadline(absl::Condition(&has_work),
-                            unsynced_ ? last_sync_ + options_.flush_interval
-                                      : absl::InfiniteFuture());
+      absl::Time deadline = unsynced_ ? last_sync_ + options_.flush_interval
+                                      : absl::InfiniteFuture();
+      if (engine_->queued_events() > 0) {
+        // Events queued to busy big rooms: try their locks again soon.
+        deadline = std::min(deadline, absl::Now() + kQueuedPoll);
+      }
+      mu_.AwaitWithDeadline(absl::Condition(&has_work), deadline);
       tasks.swap(tasks_);
       int64_t events = 0;
       while (!queue_.empty() && events < options_.max_group_events) {
@@ -164,6 +168,10 @@ void DurableCommitter::WriterLoop() {
     }
     for (auto& task : tasks) std::move(task)();
     if (!group.empty()) CommitGroup(std::move(group));
+    if (engine_->queued_events() > 0) {
+      // At the end every queued event is applied (and answered), waiting.
+      engine_->ApplyQueued(/*wait=*/stop);
+    }
     if (snapshot_work && !stop) {
       ContinueSnapshot();
     } else if (trim && !stop) {
@@ -256,12 +264,38 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
                  log_->last_seq(), count, before);
   }
   records.clear();
-  std::vector<absl::StatusOr<core::ApplyResult>> results;
+  // A Feedback event to a big room that a reader holds is queued to that
+  // room (Engine::ApplyOrQueue) rather than waited for; its call is
+  // answered once the writer has applied it (ApplyQueued in WriterLoop).
+  // Answers of the mutations applied at once are sent below, in log order.
+  std::vector<std::shared_ptr<Answer>> answers;
+  answers.reserve(kept.size());
+  for (Pending* pending : kept) {
+    auto answer = std::make_shared<Answer>();
+    answer->reserved = pending->reserved;
+    answer->logged = status;
+    answer->done = std::move(pending->done);
+    answers.push_back(std::move(answer));
+  }
   if (logged) {
-    results.reserve(kept.size());
-    for (Pending* pending : kept) {
-      results.push_back(engine_->Apply(pending->mutation));
-      if (pending->structural) {
+    for (size_t i = 0; i < kept.size(); ++i) {
+      const std::shared_ptr<Answer>& answer = answers[i];
+      engine_->ApplyOrQueue(
+          kept[i]->mutation,
+          [this, answer](absl::StatusOr<core::ApplyResult> result) {
+            if (answer->now) {
+              answer->result = std::move(result);
+              return;
+            }
+            // Applied later: its bytes are accounted now.
+            engine_->ReleaseReserved(answer->reserved);
+            std::move(answer->done)(
+                answer->logged.ok()
+                    ? std::move(result)
+                    : absl::StatusOr<core::ApplyResult>(answer->logged));
+          });
+      answer->now = false;
+      if (kept[i]->structural) {
         structure_epoch_.fetch_add(1, std::memory_order_acq_rel);
       }
     }
@@ -274,12 +308,13 @@ void DurableCommitter::CommitGroup(std::vector<Pending> group) {
     if (logged) stats_.records += count;
   }
   if (logged) snapshotter_.Applied(count);
-  for (size_t i = 0; i < kept.size(); ++i) {
+  for (const std::shared_ptr<Answer>& answer : answers) {
+    if (logged && !answer->result.has_value()) continue;  // queued
     // Applied (its bytes are accounted now) or failed: either way done.
-    engine_->ReleaseReserved(kept[i]->reserved);
-    std::move(kept[i]->done)(status.ok()
-                                 ? std::move(results[i])
-                                 : absl::StatusOr<core::ApplyResult>(status));
+    engine_->ReleaseReserved(answer->reserved);
+    std::move(answer->done)(status.ok()
+                                ? *std::move(answer->result)
+                                : absl::StatusOr<core::ApplyResult>(status));
   }
 }
 
@@ -323,6 +358,8 @@ absl::Status DurableCommitter::TakeSnapshot() {
                              [this](absl::FunctionRef<void()> capture) {
                                int64_t seq = 0;
                                RunOnWriter([&](LogStore* log) {
+                                 // The copy covers every logged record.
+                                 engine_->ApplyQueued(/*wait=*/true);
                                  capture();
                                  seq = log->last_seq();
                                  snapshotter_.Covered();

@@ -154,6 +154,23 @@ class DurableCommitter final : public Committer {
     Done done;
   };
 
+  // The answer of a logged mutation: sent after the group's commit when
+  // the engine applied it at once, else when it applies its queued events.
+  struct Answer {
+    int64_t reserved = 0;
+    // The log append's status: an error after the records landed is still
+    // reported, as for the mutations applied at once.
+    absl::Status logged;
+    Done done;
+    // Set while ApplyOrQueue runs: a result then is kept for the group's
+    // answers, in log order.
+    bool now = true;
+    std::optional<absl::StatusOr<core::ApplyResult>> result;
+  };
+
+  // How often the writer tries again the locks of rooms with queued events.
+  static constexpr absl::Duration kQueuedPoll = absl::Microseconds(500);
+
   // A snapshot being written by the writer.
   struct SnapshotWrite {
     int64_t seq = 0;
