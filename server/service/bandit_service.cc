@@ -5,7 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/descriptor.h"
 #include "grpcpp/support/proto_buffer_writer.h"
+#include "server/log/request_id.h"
 #include "server/service/convert.h"
 #include "server/service/decision_export.h"
 #include "server/service/paging.h"
@@ -55,8 +57,9 @@ struct Direct {
 template <typename Request, typename Response>
 class TypedCall final : public UnaryCall {
  public:
-  TypedCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
-      : UnaryCall(context, out),
+  TypedCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out,
+            const CallReporting* reporting, const char* method)
+      : UnaryCall(context, out, reporting, method),
         arena_(ArenaOn(first_block_, sizeof(first_block_))),
         request(*google::protobuf::Arena::CreateMessage<Request>(&arena_)),
         response(*google::protobuf::Arena::CreateMessage<Response>(&arena_)) {}
@@ -97,18 +100,69 @@ absl::string_view UnaryCall::authorization() const {
   return AuthorizationOf(*context_);
 }
 
+UnaryCall::UnaryCall(grpc::CallbackServerContext* context,
+                     grpc::ByteBuffer* out, const CallReporting* reporting,
+                     const char* method)
+    : context_(context), out_(out), reporting_(reporting), method_(method) {
+  if (reporting_ == nullptr) return;
+  start_ = absl::Now();
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find(logging::kRequestIdKey); it != metadata.end()) {
+    const absl::string_view id(it->second.data(), it->second.size());
+    if (logging::IsValidRequestId(id)) request_id_ = std::string(id);
+  }
+  if (request_id_.empty()) request_id_ = logging::NewRequestId();
+  context->AddInitialMetadata(logging::kRequestIdKey, request_id_);
+}
+
 void UnaryCall::Reply(const absl::Status& status) {
   grpc::Status sent = ToGrpcStatus(status);
   if (sent.ok()) sent = SerializeResponse(out_);
+  if (reporting_ != nullptr) {
+    const absl::Duration duration = absl::Now() - start_;
+    if (reporting_->metrics != nullptr) {
+      reporting_->metrics->RecordRpc(method_, sent.error_code(),
+                                     absl::ToDoubleSeconds(duration));
+    }
+    if (!sent.ok()) {
+      reporting_->log->LogIfFailed(method_, sent, duration, request_id_,
+                                   context_->peer());
+    }
+  }
   Finish(std::move(sent));
+}
+
+absl::flat_hash_set<std::string> BanditService::SelfReportingMethods() {
+  absl::flat_hash_set<std::string> methods;
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          GeneratedService::service_full_name());
+  for (int i = 0; i < service->method_count(); ++i) {
+    const google::protobuf::MethodDescriptor* method = service->method(i);
+    if (method->client_streaming() || method->server_streaming()) continue;
+    methods.insert(
+        absl::StrCat("/", service->full_name(), "/", method->name()));
+  }
+  return methods;
+}
+
+const CallReporting* BanditService::ReportCallsTo(std::shared_ptr<RpcLog> log,
+                                                  ops::Metrics* metrics) {
+  absl::MutexLock lock(&reporting_mu_);
+  const CallReporting* before = reporting_.load(std::memory_order_acquire);
+  reportings_.push_back(
+      std::make_unique<CallReporting>(CallReporting{std::move(log), metrics}));
+  reporting_.store(reportings_.back().get(), std::memory_order_release);
+  return before;
 }
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* BanditService::Dispatch(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response,
+    grpc::ByteBuffer* response, const char* method,
     void (BanditService::*handler)(ServiceCall*, const Request*, Response*)) {
-  auto* call = new TypedCall<Request, Response>(context, response);
+  auto* call = new TypedCall<Request, Response>(
+      context, response, reporting_.load(std::memory_order_acquire), method);
   if (absl::Status parsed = ParseRequest(*request, &call->request);
       !parsed.ok()) {
     call->Reply(parsed);
@@ -118,12 +172,15 @@ grpc::ServerUnaryReactor* BanditService::Dispatch(
   return call;
 }
 
-#define BANDITD_RAW_UNARY(Method)                                            \
-  grpc::ServerUnaryReactor* BanditService::Method(                           \
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request, \
-      grpc::ByteBuffer* response) {                                          \
-    return Dispatch<v1::Method##Request, v1::Method##Response>(              \
-        context, request, response, &BanditService::Method);                 \
+#define BANDITD_RAW_UNARY(Method)                                             \
+  grpc::ServerUnaryReactor* BanditService::Method(                            \
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,  \
+      grpc::ByteBuffer* response) {                                           \
+    static const std::string* const kFullName = new std::string(absl::StrCat( \
+        "/", GeneratedService::service_full_name(), "/", #Method));           \
+    return Dispatch<v1::Method##Request, v1::Method##Response>(               \
+        context, request, response, kFullName->c_str(),                       \
+        &BanditService::Method);                                              \
   }
 BANDITD_RAW_UNARY(CreateRoom)
 BANDITD_RAW_UNARY(GetRoom)
@@ -438,7 +495,8 @@ void BanditService::GetStats(ServiceCall* call,
 absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
                                         v1::GetStatsResponse* response) {
   // Read before the stats, so they reflect at least this much of the log.
-  const uint64_t applied_sequence = committer_->applied_sequence(request.room_id());
+  const uint64_t applied_sequence =
+      committer_->applied_sequence(request.room_id());
   if (absl::Status s = GetStatsPage(*engine_, request, response); !s.ok()) {
     return s;
   }

@@ -1,16 +1,27 @@
 #ifndef BANDITD_SERVER_SERVICE_BANDIT_SERVICE_H_
 #define BANDITD_SERVER_SERVICE_BANDIT_SERVICE_H_
 
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/core/engine.h"
+#include "server/ops/metrics.h"
 #include "server/service/auth.h"
 #include "server/service/decision_cache.h"
 #include "server/service/read_pool.h"
+#include "server/service/rpc_log.h"
 #include "server/store/committer.h"
 #include "server/store/decision_log.h"
 
@@ -55,15 +66,27 @@ class ServiceCall {
   ~ServiceCall() = default;
 };
 
-// One gRPC unary call: its reactor, and the typed response it sends.
+// Where BanditService's gRPC unary calls report (StartServer's): the
+// failed-call log and the metrics (null: none).
+struct CallReporting {
+  std::shared_ptr<RpcLog> log;
+  ops::Metrics* metrics = nullptr;
+};
+
+// One gRPC unary call: its reactor, and the typed response it sends. With
+// a CallReporting it does what the server's interceptors do for other
+// calls, cheaper: a request id (the client's x-request-id when valid, else
+// a new one) returned in the initial metadata, the metrics, and the log
+// line of a failed call.
 class UnaryCall : public grpc::ServerUnaryReactor, public ServiceCall {
  public:
   absl::string_view authorization() const override;
   void Reply(const absl::Status& status) override;
 
  protected:
-  UnaryCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
-      : context_(context), out_(out) {}
+  // `reporting` may be null; `method` is the full method name, static.
+  UnaryCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out,
+            const CallReporting* reporting, const char* method);
   // Serializes the response into `out`.
   virtual grpc::Status SerializeResponse(grpc::ByteBuffer* out) = 0;
 
@@ -76,6 +99,10 @@ class UnaryCall : public grpc::ServerUnaryReactor, public ServiceCall {
 
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const out_;
+  const CallReporting* const reporting_;
+  const char* const method_;
+  absl::Time start_;
+  std::string request_id_;
 };
 
 // BanditService handlers: validate and translate the request, then either
@@ -130,6 +157,20 @@ class BanditService final : public BanditServiceBase {
   BANDITD_RAW_UNARY(Feedback)
   BANDITD_RAW_UNARY(GetStats)
 #undef BANDITD_RAW_UNARY
+  // The full names of the unary methods: their calls report themselves
+  // (UnaryCall), the interceptors skip them.
+  static absl::flat_hash_set<std::string> SelfReportingMethods();
+  // From now on, gRPC calls report to `log` and `metrics` (may be null);
+  // returns the reporting before. The service keeps every reporting it was
+  // given (calls begun under one may still be running).
+  const CallReporting* ReportCallsTo(std::shared_ptr<RpcLog> log,
+                                     ops::Metrics* metrics)
+      ABSL_LOCKS_EXCLUDED(reporting_mu_);
+  // Goes back to a reporting ReportCallsTo returned.
+  void RestoreReporting(const CallReporting* reporting) {
+    reporting_.store(reporting, std::memory_order_release);
+  }
+
   // Server streaming, raw too: unparsable bytes end the stream at once
   // with INVALID_ARGUMENT.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* ExportDecisions(
@@ -183,7 +224,7 @@ class BanditService final : public BanditServiceBase {
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Dispatch(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response,
+      grpc::ByteBuffer* response, const char* method,
       void (BanditService::*handler)(ServiceCall*, const Request*, Response*));
 
   using OnApplied = absl::AnyInvocable<void(const core::ApplyResult&) &&>;
@@ -223,6 +264,11 @@ class BanditService final : public BanditServiceBase {
   store::DecisionLog* const decision_log_;
   ReadPool* read_pool_ = nullptr;
   int64_t read_pool_min_arms_ = 0;
+  // The latest of reportings_, read by every call without a lock.
+  std::atomic<const CallReporting*> reporting_{nullptr};
+  absl::Mutex reporting_mu_;
+  std::vector<std::unique_ptr<CallReporting>> reportings_
+      ABSL_GUARDED_BY(reporting_mu_);
 };
 
 }  // namespace banditd::service

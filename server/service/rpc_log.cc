@@ -110,18 +110,23 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 class Factory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit Factory(RpcLog* log) : log_(log) {}
+  Factory(RpcLog* log, absl::flat_hash_set<std::string> skip)
+      : log_(log), skip_(std::move(skip)) {}
   explicit Factory(std::unique_ptr<RpcLog> log)
       : owned_(std::move(log)), log_(owned_.get()) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
+    if (info->method() != nullptr && skip_.contains(info->method())) {
+      return nullptr;
+    }
     return new RpcLogInterceptor(info, log_);
   }
 
  private:
   const std::unique_ptr<RpcLog> owned_;
   RpcLog* const log_;
+  const absl::flat_hash_set<std::string> skip_;
 };
 
 }  // namespace
@@ -149,8 +154,8 @@ void RpcLog::LogIfFailed(absl::string_view method, const grpc::Status& status,
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-RpcLogInterceptorFactory(RpcLog* log) {
-  return std::make_unique<Factory>(log);
+RpcLogInterceptorFactory(RpcLog* log, absl::flat_hash_set<std::string> skip) {
+  return std::make_unique<Factory>(log, std::move(skip));
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

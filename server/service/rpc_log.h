@@ -2,7 +2,9 @@
 #define BANDITD_SERVER_SERVICE_RPC_LOG_H_
 
 #include <memory>
+#include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/server_interceptor.h"
@@ -37,9 +39,12 @@ class RpcLog {
 // Creates the server interceptor that gives every call a request id (the
 // client's x-request-id when valid, else a new one), returns it to the
 // client in the initial metadata (x-request-id) and logs each failed call to
-// `log` (which must outlive the server).
+// `log` (which must outlive the server). Calls of the `skip` methods (full
+// names) get no interceptor: their handlers do the same themselves (see
+// UnaryCall), which spares them gRPC's interception hooks on every batch.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-RpcLogInterceptorFactory(RpcLog* log);
+RpcLogInterceptorFactory(RpcLog* log,
+                         absl::flat_hash_set<std::string> skip = {});
 // The same with a log of its own.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 RpcLogInterceptorFactory(const RpcLogOptions& options);

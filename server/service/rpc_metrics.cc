@@ -1,6 +1,7 @@
 #include "server/service/rpc_metrics.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -38,22 +39,28 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
 class Factory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit Factory(ops::Metrics* metrics) : metrics_(metrics) {}
+  Factory(ops::Metrics* metrics, absl::flat_hash_set<std::string> skip)
+      : metrics_(metrics), skip_(std::move(skip)) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
+    if (info->method() != nullptr && skip_.contains(info->method())) {
+      return nullptr;
+    }
     return new RpcMetricsInterceptor(metrics_, info->method());
   }
 
  private:
   ops::Metrics* const metrics_;
+  const absl::flat_hash_set<std::string> skip_;
 };
 
 }  // namespace
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-RpcMetricsInterceptorFactory(ops::Metrics* metrics) {
-  return std::make_unique<Factory>(metrics);
+RpcMetricsInterceptorFactory(ops::Metrics* metrics,
+                             absl::flat_hash_set<std::string> skip) {
+  return std::make_unique<Factory>(metrics, std::move(skip));
 }
 
 }  // namespace banditd::service

@@ -42,14 +42,23 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
   builder.SetOption(
       std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(
           std::move(health_service)));
+  // BanditService's unary calls do the interceptors' work in their
+  // reactor (UnaryCall): the interceptors serve every other call (health,
+  // reflection, ExportDecisions, unknown methods). The service keeps the
+  // log alive (it outlives the server).
+  std::shared_ptr<RpcLog> log =
+      options.shared_rpc_log != nullptr
+          ? std::shared_ptr<RpcLog>(std::shared_ptr<RpcLog>(),
+                                    options.shared_rpc_log)
+          : std::make_shared<RpcLog>(options.rpc_log);
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
-  interceptors.push_back(options.shared_rpc_log != nullptr
-                             ? RpcLogInterceptorFactory(options.shared_rpc_log)
-                             : RpcLogInterceptorFactory(options.rpc_log));
+  interceptors.push_back(RpcLogInterceptorFactory(
+      log.get(), BanditService::SelfReportingMethods()));
   if (options.metrics != nullptr) {
-    interceptors.push_back(RpcMetricsInterceptorFactory(options.metrics));
+    interceptors.push_back(RpcMetricsInterceptorFactory(
+        options.metrics, BanditService::SelfReportingMethods()));
   }
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Without a quota a client (even one without a token: the body arrives
@@ -67,8 +76,11 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(service);
+  const CallReporting* before =
+      service->ReportCallsTo(std::move(log), options.metrics);
   running.server = builder.BuildAndStart();
   if (running.server == nullptr || running.port == 0) {
+    service->RestoreReporting(before);  // it may serve another server
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.address,
                      ": the port is in use or the address is not local"));

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -190,6 +191,17 @@ TEST_F(MetricsTest, InterceptorCountsRpcsByMethodAndCode) {
     grpc::ClientContext context;
     EXPECT_TRUE(stub->CreateRoom(&context, request, &response).ok());
   }
+  {  // another service's call: counted by the interceptor
+    auto health = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
+                            grpc::InsecureChannelCredentials()));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service("no.such.Service");
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    EXPECT_EQ(health->Check(&context, request, &response).error_code(),
+              grpc::NOT_FOUND);
+  }
   running->server->Shutdown();
   committer.Shutdown();
   const std::string text = metrics_.Render();
@@ -199,6 +211,9 @@ TEST_F(MetricsTest, InterceptorCountsRpcsByMethodAndCode) {
   EXPECT_THAT(text, HasSubstr("banditd_rpc_requests_total{code=\"OK\","
                               "method=\"CreateRoom\",service=\"banditd.v1."
                               "BanditService\"} 1"));
+  EXPECT_THAT(text, HasSubstr("banditd_rpc_requests_total{code=\"NOT_FOUND\","
+                              "method=\"Check\",service=\"grpc.health.v1."
+                              "Health\"} 1"));
 }
 
 TEST(JsonQuoteTest, EscapesQuotesControlAndHtml) {

@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -197,6 +198,29 @@ TEST_F(RpcLogTest, RejectedTokensAreNotLoggedAndSuccessIsQuiet) {
        {"wrong-TOKEN-value", kClientToken, kAdminToken, kPayloadRoom}) {
     EXPECT_THAT(log_.str(), Not(HasSubstr(secret))) << secret;
   }
+}
+
+// BanditService's unary calls report from their handler, other services'
+// calls (here gRPC health) through the interceptor: both alike.
+TEST_F(RpcLogTest, OtherServicesGetRequestIdsAndLogLinesToo) {
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("no.such.Service");
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  context.AddMetadata("x-request-id", "health-7");
+  EXPECT_EQ(health->Check(&context, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  const auto& metadata = context.GetServerInitialMetadata();
+  auto it = metadata.find("x-request-id");
+  ASSERT_NE(it, metadata.end());
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "health-7");
+  const std::vector<nlohmann::json> lines = Lines();
+  ASSERT_EQ(lines.size(), 1u) << log_.str();
+  EXPECT_EQ(lines[0]["method"], "/grpc.health.v1.Health/Check");
+  EXPECT_EQ(lines[0]["code"], "NOT_FOUND");
+  EXPECT_EQ(lines[0]["request_id"], "health-7");
 }
 
 }  // namespace
