@@ -229,6 +229,8 @@ TEST(EngineQueueTest, ReadsBesideQueuedWritesSeeWholeEvents) {
       }
     });
   }
+  // The writes start once both readers are reading.
+  while (reads.load() < 2) std::this_thread::yield();
   constexpr int kEvents = 3000;
   std::vector<int> answered_order;
   for (int i = 0; i < kEvents; ++i) {
