@@ -35,6 +35,7 @@
 #include "server/cluster/snapshot_object.h"
 #include "server/core/engine.h"
 #include "tests/cluster/cluster_harness.h"
+#include "tests/testing/random_mutations.h"
 
 namespace banditd {
 namespace {
@@ -245,19 +246,6 @@ TEST_F(ClusterTest, FreshReplicaStartsFromPublishedSnapshotAfterTrim) {
   }
 }
 
-absl::StatusOr<core::ApplyResult> Submit(NatsCommitter& committer,
-                                         core::Mutation mutation) {
-  absl::Notification done;
-  absl::StatusOr<core::ApplyResult> result;
-  committer.Submit(std::move(mutation),
-                   [&](absl::StatusOr<core::ApplyResult> r) {
-                     result = std::move(r);
-                     done.Notify();
-                   });
-  done.WaitForNotification();
-  return result;
-}
-
 // Catches: a lagging replica replaying everything after its own old
 // snapshot although a newer one is published (the "lagging" rule), the
 // fetched snapshot not kept locally, and stats that do not say so.
@@ -279,7 +267,7 @@ TEST_F(ClusterTest, LaggingReplicaStartsFromTheNewerPublishedSnapshot) {
     core::CreateRoom create;
     create.room_id = "r";
     create.arm_ids = {"a"};
-    ASSERT_TRUE(Submit(**laggard, create).ok());
+    ASSERT_TRUE(testing::SubmitAndWait(**laggard, create).ok());
     (*laggard)->Shutdown();
   }
   uint64_t published = 0;
@@ -297,7 +285,7 @@ TEST_F(ClusterTest, LaggingReplicaStartsFromTheNewerPublishedSnapshot) {
       batch.events.back().arm_id = "a";
       batch.events.back().views = 1;
       batch.events.back().event_id = absl::StrCat("e", i);
-      ASSERT_TRUE(Submit(**publisher, batch).ok());
+      ASSERT_TRUE(testing::SubmitAndWait(**publisher, batch).ok());
     }
     ASSERT_TRUE((*publisher)->SnapshotNow().ok());
     published = (*publisher)->stats().last_published_sequence;

@@ -33,6 +33,7 @@
 #include "server/cluster/snapshot_object.h"
 #include "server/core/engine.h"
 #include "tests/cluster/cluster_harness.h"
+#include "tests/testing/random_mutations.h"
 
 namespace banditd {
 namespace {
@@ -341,19 +342,6 @@ TEST_F(ClusterTest, StreamCountIsClusterWide) {
   EXPECT_EQ(client.State("BANDITD_EVENTS_3").first, 0u);
 }
 
-absl::StatusOr<core::ApplyResult> SubmitAndWait(NatsCommitter& committer,
-                                                core::Mutation mutation) {
-  absl::Notification done;
-  absl::StatusOr<core::ApplyResult> result;
-  committer.Submit(std::move(mutation),
-                   [&](absl::StatusOr<core::ApplyResult> r) {
-                     result = std::move(r);
-                     done.Notify();
-                   });
-  done.WaitForNotification();
-  return result;
-}
-
 // A sharded replica (--cluster_rooms) of a multi-stream cluster consumes
 // its rooms from every stream. Catches: the shard filter applied with the
 // first stream's subject prefix only (rooms hashed to other streams never
@@ -390,14 +378,15 @@ TEST_F(ClusterTest, ShardedReplicaHoldsItsRoomsOnEveryStream) {
     core::CreateRoom create;
     create.room_id = room;
     create.arm_ids = {"a"};
-    ASSERT_TRUE(SubmitAndWait(**all, create).ok());
+    ASSERT_TRUE(testing::SubmitAndWait(**all, create).ok());
     core::FeedbackBatch batch;
     core::FeedbackEvent event;
     event.room_id = room;
     event.arm_id = "a";
     event.views = 2;
     batch.events.push_back(event);
-    absl::StatusOr<core::ApplyResult> fed = SubmitAndWait(**all, batch);
+    absl::StatusOr<core::ApplyResult> fed =
+        testing::SubmitAndWait(**all, batch);
     ASSERT_TRUE(fed.ok()) << fed.status();
     seqs[room] = fed->sequence;
   }
