@@ -31,15 +31,34 @@ class DecisionLogTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<DecisionLog> Open(absl::Duration max_age, int64_t max_rows) {
+  DecisionLog::Options OptionsHere() const {
     DecisionLog::Options options;
     options.path = (dir_ / "decisions.sqlite").string();
-    options.max_age = max_age;
-    options.max_rows = max_rows;
+    return options;
+  }
+
+  static std::unique_ptr<DecisionLog> Open(
+      const DecisionLog::Options& options) {
     absl::StatusOr<std::unique_ptr<DecisionLog>> log =
         DecisionLog::Open(options);
     EXPECT_TRUE(log.ok()) << log.status();
     return log.ok() ? *std::move(log) : nullptr;
+  }
+
+  std::unique_ptr<DecisionLog> Open(absl::Duration max_age, int64_t max_rows) {
+    DecisionLog::Options options = OptionsHere();
+    options.max_age = max_age;
+    options.max_rows = max_rows;
+    return Open(options);
+  }
+
+  // A Sample's decision that lists `candidates` candidate arms.
+  static DecisionRecord WithCandidates(int i, absl::Time at, int candidates) {
+    DecisionRecord d = Decision(i, at);
+    for (int c = 0; c < candidates; ++c) {
+      d.candidate_arm_ids.push_back(absl::StrCat("candidate-", c));
+    }
+    return d;
   }
 
   static DecisionRecord Decision(int i, absl::Time at,
@@ -140,26 +159,21 @@ TEST_F(DecisionLogTest, RetentionByAgeDeletesOnlyExpiredRowsAndTheirOutcomes) {
 }
 
 TEST_F(DecisionLogTest, QueueIsBoundedInBytes) {
-  DecisionLog::Options options;
-  options.path = (dir_ / "decisions.sqlite").string();
+  DecisionLog::Options options = OptionsHere();
   options.flush_interval = absl::Hours(1);  // only Flush writes
   options.max_queued_bytes = 64 << 10;
-  absl::StatusOr<std::unique_ptr<DecisionLog>> log = DecisionLog::Open(options);
-  ASSERT_TRUE(log.ok()) << log.status();
+  std::unique_ptr<DecisionLog> log = Open(options);
+  ASSERT_NE(log, nullptr);
   // A Sample listing 10,000 candidates: about 300 KB queued, over the bound.
-  DecisionRecord big = Decision(1, kT0);
-  for (int i = 0; i < 10000; ++i) {
-    big.candidate_arm_ids.push_back(absl::StrCat("candidate-", i));
-  }
-  (*log)->AddDecision(std::move(big));
-  (*log)->AddDecision(Decision(2, kT0));
-  EXPECT_EQ((*log)->stats().dropped, 1);
-  ASSERT_TRUE((*log)->Flush().ok());
-  EXPECT_EQ(Ids(**log), std::vector<std::string>{"d2"});
+  log->AddDecision(WithCandidates(1, kT0, 10000));
+  log->AddDecision(Decision(2, kT0));
+  EXPECT_EQ(log->stats().dropped, 1);
+  ASSERT_TRUE(log->Flush().ok());
+  EXPECT_EQ(Ids(*log), std::vector<std::string>{"d2"});
   // Flushing empties the queue's byte count: small records fit again.
-  (*log)->AddDecision(Decision(3, kT0));
-  ASSERT_TRUE((*log)->Flush().ok());
-  EXPECT_EQ((*log)->stats().dropped, 1);
+  log->AddDecision(Decision(3, kT0));
+  ASSERT_TRUE(log->Flush().ok());
+  EXPECT_EQ(log->stats().dropped, 1);
 }
 
 TEST_F(DecisionLogTest, RetentionByRowsKeepsTheNewest) {
@@ -172,31 +186,26 @@ TEST_F(DecisionLogTest, RetentionByRowsKeepsTheNewest) {
 }
 
 TEST_F(DecisionLogTest, RetentionByBytesKeepsTheFileWithinItsBoundNewestFirst) {
-  DecisionLog::Options options;
-  options.path = (dir_ / "decisions.sqlite").string();
+  DecisionLog::Options options = OptionsHere();
   options.flush_interval = absl::Hours(1);  // only Flush writes
   options.max_bytes = 2 << 20;
-  absl::StatusOr<std::unique_ptr<DecisionLog>> log = DecisionLog::Open(options);
-  ASSERT_TRUE(log.ok()) << log.status();
+  std::unique_ptr<DecisionLog> log = Open(options);
+  ASSERT_NE(log, nullptr);
   // 200 decisions of a big room, each listing 1,000 candidates (~16 KB):
   // about 3 MB of rows, written 20 at a time.
   for (int i = 0; i < 200; ++i) {
-    DecisionRecord big = Decision(i, kT0);
-    for (int c = 0; c < 1000; ++c) {
-      big.candidate_arm_ids.push_back(absl::StrCat("candidate-", c));
-    }
-    (*log)->AddDecision(std::move(big));
+    log->AddDecision(WithCandidates(i, kT0, 1000));
     if (i % 20 == 19) {
-      ASSERT_TRUE((*log)->Flush().ok());
+      ASSERT_TRUE(log->Flush().ok());
     }
   }
-  const std::vector<std::string> kept = Ids(**log);
+  const std::vector<std::string> kept = Ids(*log);
   ASSERT_FALSE(kept.empty());
   EXPECT_LT(kept.size(), 200u);
   EXPECT_EQ(kept.back(), "d199");  // the newest stay, in order
   EXPECT_EQ(kept.front(),
             absl::StrCat("d", 200 - static_cast<int>(kept.size())));
-  EXPECT_EQ((*log)->stats().deleted_for_bytes,
+  EXPECT_EQ(log->stats().deleted_for_bytes,
             200 - static_cast<int64_t>(kept.size()));
   // Pages in use stay within the bound: deleted pages are reused.
   const int64_t file_bytes = static_cast<int64_t>(
