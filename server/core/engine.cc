@@ -1,10 +1,12 @@
-// Engine: rooms, admission (Validate: limits and the memory budget), the
-// state rules every logged mutation is applied under (CheckState, Apply),
-// and the reads (GetRoom, ListRooms, GetStats). Over 500 lines because
-// admission and apply share one Check pass and its file-local helpers, so
-// that a rule cannot be enforced on admission but forgotten on replay.
+// Engine: rooms, admission (Validate: limits and the memory budget) and the
+// state rules every logged mutation is applied under (CheckState, Apply).
+// Over 500 lines because admission and apply share one Check pass and its
+// file-local helpers, so that a rule cannot be enforced on admission but
+// forgotten on replay.
 // Its other parts live beside it: engine_edit.cc (UpdateRoom, ResetArm),
-// engine_event_ids.cc (the event-id window), engine_winner.cc, sample*.cc.
+// engine_event_ids.cc (the event-id window), engine_queue.cc (writes queued
+// behind a big room's read), engine_read.cc (GetRoom, ListRooms, GetStats),
+// engine_winner.cc, sample*.cc.
 
 #include "server/core/engine.h"
 
@@ -815,180 +817,6 @@ void Engine::ForEachRoom(const std::function<void(const Room&)>& visit) const {
     absl::ReaderMutexLock lock(&room->mu);
     visit(*room);
   }
-}
-
-namespace {
-
-// The room indexes `selection` names, and whether arms follow them.
-absl::StatusOr<std::vector<uint32_t>> SelectArms(const Room& room,
-                                                 const ArmSelection& selection,
-                                                 size_t* first_index,
-                                                 bool* more)
-    ABSL_SHARED_LOCKS_REQUIRED(room.mu) {
-  std::vector<uint32_t> out;
-  *first_index = 0;
-  *more = false;
-  if (!selection.arm_ids.empty()) {
-    out.reserve(selection.arm_ids.size());
-    for (size_t i = 0; i < selection.arm_ids.size(); ++i) {
-      const int64_t index = room.FindArm(selection.arm_ids[i]);
-      if (index < 0) {
-        return absl::NotFoundError(
-            absl::StrCat("arm_ids[", i, "]: arm \"", selection.arm_ids[i],
-                         "\" not found in room \"", room.id, "\""));
-      }
-      out.push_back(static_cast<uint32_t>(index));
-    }
-    return out;
-  }
-  const size_t n = room.arm_ids.size();
-  size_t start = selection.start_index;
-  if (!selection.after_arm_id.empty()) {
-    const int64_t after = room.FindArm(selection.after_arm_id);
-    if (after >= 0) start = static_cast<size_t>(after) + 1;
-  }
-  start = std::min(start, n);
-  const size_t end = start + std::min(selection.limit, n - start);
-  out.reserve(end - start);
-  for (size_t i = start; i < end; ++i) out.push_back(static_cast<uint32_t>(i));
-  *first_index = start;
-  *more = end < n;
-  return out;
-}
-
-absl::StatusOr<RoomInfo> DescribeRoom(const Room& room,
-                                      const ArmSelection& selection)
-    ABSL_SHARED_LOCKS_REQUIRED(room.mu) {
-  RoomInfo info;
-  info.room_id = room.id;
-  info.policy = room.policy;
-  info.decay = room.decay;
-  info.linucb = room.linucb;
-  info.arm_count = static_cast<int64_t>(room.arm_ids.size());
-  absl::StatusOr<std::vector<uint32_t>> arms =
-      SelectArms(room, selection, &info.first_index, &info.more_arms);
-  if (!arms.ok()) return arms.status();
-  info.arms.reserve(arms->size());
-  for (uint32_t i : *arms) {
-    info.arms.push_back({std::string(room.arm_ids[i]), room.enabled[i] != 0});
-  }
-  return info;
-}
-
-Scores ScoresOf(const Counts& counts, double reward_sq, double log_total_views,
-                const PolicyParams& policy) {
-  return {
-      Ctr(counts.views, counts.clicks),
-      Ucb1Score(counts.views, counts.clicks, log_total_views, policy.ucb_alpha),
-      BucbScore(counts.views, counts.clicks, policy.bucb_z, policy.beta_prior_a,
-                policy.beta_prior_b),
-      RewardMean(counts.views, counts.reward_sum),
-      RewardVariance(counts.views, counts.reward_sum, reward_sq)};
-}
-
-Counts Scaled(const Counts& stored, double scale) {
-  return {stored.views * scale, stored.clicks * scale,
-          stored.reward_sum * scale};
-}
-
-}  // namespace
-
-absl::StatusOr<RoomInfo> Engine::GetRoom(const std::string& room_id,
-                                         const ArmSelection& arms) const {
-  absl::StatusOr<std::shared_ptr<Room>> room = FindRoomOr(room_id, "room_id");
-  if (!room.ok()) return room.status();
-  absl::ReaderMutexLock lock(&(*room)->mu);
-  return DescribeRoom(**room, arms);
-}
-
-RoomPage Engine::ListRooms(int page_size, const std::string& after,
-                           size_t arms_per_room) const {
-  if (page_size <= 0) page_size = 100;
-  page_size = std::min(page_size, 1000);
-  std::vector<std::shared_ptr<Room>> rooms;
-  bool more = false;
-  {
-    absl::ReaderMutexLock lock(&rooms_mu_);
-    auto it = after.empty() ? rooms_.begin() : rooms_.upper_bound(after);
-    for (; it != rooms_.end(); ++it) {
-      if (rooms.size() == static_cast<size_t>(page_size)) {
-        more = true;
-        break;
-      }
-      rooms.push_back(it->second);
-    }
-  }
-  RoomPage page;
-  ArmSelection selection;
-  selection.limit = arms_per_room;
-  for (const std::shared_ptr<Room>& room : rooms) {
-    absl::ReaderMutexLock lock(&room->mu);
-    // A window of the room's order never fails.
-    page.rooms.push_back(*DescribeRoom(*room, selection));
-  }
-  if (more) page.next_after = page.rooms.back().room_id;
-  return page;
-}
-
-absl::StatusOr<Stats> Engine::GetStats(const std::string& room_id,
-                                       const std::string& segment_name,
-                                       bool include_context,
-                                       const ArmSelection& selection) const {
-  if (absl::Status s = ValidateSegment(segment_name, "segment"); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<std::shared_ptr<Room>> found = FindRoomOr(room_id, "room_id");
-  if (!found.ok()) return found.status();
-  const Room& room = **found;
-  AwaitQueuedWrites(room);
-  absl::ReaderMutexLock lock(&room.mu);
-  const Segment* segment = room.FindSegment(segment_name);
-
-  Stats stats;
-  stats.room_id = room.id;
-  stats.segment = segment_name;
-  stats.arm_count = static_cast<int64_t>(room.arm_ids.size());
-  absl::StatusOr<std::vector<uint32_t>> selected =
-      SelectArms(room, selection, &stats.first_index, &stats.more_arms);
-  if (!selected.ok()) return selected.status();
-  const double scale = room.counter_scale;
-  stats.total_views =
-      segment == nullptr ? 0 : segment->arms.enabled_views() * scale;
-  const double log_total = SafeLog(stats.total_views);
-
-  std::vector<std::pair<const std::string*, const CounterTable*>> items;
-  if (include_context && segment != nullptr) {
-    for (const auto& [item, table] : segment->context) {
-      items.emplace_back(&item, &table);
-    }
-    std::sort(items.begin(), items.end(),
-              [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  }
-
-  stats.arms.reserve(selected->size());
-  for (uint32_t i : *selected) {
-    ArmStat arm;
-    arm.arm_id = std::string(room.arm_ids[i]);
-    arm.enabled = room.enabled[i] != 0;
-    double reward_sq = 0;
-    if (segment != nullptr) {
-      arm.counts = Scaled(segment->arms.Get(i), scale);
-      reward_sq = segment->arms.RewardSq(i) * scale;
-    }
-    arm.scores = ScoresOf(arm.counts, reward_sq, log_total, room.policy);
-    for (const auto& [item, table] : items) {
-      if (table->Empty(i)) continue;
-      ContextStat stat;
-      stat.context_item = *item;
-      stat.counts = Scaled(table->Get(i), scale);
-      stat.scores =
-          ScoresOf(stat.counts, table->RewardSq(i) * scale,
-                   SafeLog(table->enabled_views() * scale), room.policy);
-      arm.context.push_back(std::move(stat));
-    }
-    stats.arms.push_back(std::move(arm));
-  }
-  return stats;
 }
 
 }  // namespace banditd::core
