@@ -79,8 +79,10 @@ def test_concurrent_huge_requests_are_bounded_by_transport_memory(tmp_path: Path
         sampler.join()
         counts = Counter(codes)
         assert len(codes) == CALLS, counts
-        assert set(counts) <= {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}, counts
-        assert counts["RESOURCE_EXHAUSTED"] > 0, counts
+        # Refused calls get RESOURCE_EXHAUSTED (the stream is reset), or
+        # UNAVAILABLE when gRPC closes the whole connection ("Buffers full").
+        assert set(counts) <= {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "UNAVAILABLE"}, counts
+        assert counts["RESOURCE_EXHAUSTED"] + counts["UNAVAILABLE"] > 0, counts
         assert counts["INVALID_ARGUMENT"] > 0, counts
         # Unbounded, 40 x 32 MiB arrive at once (1.3 GB and more); the quota
         # holds the received bytes to 128 MiB, plus each admitted call's
