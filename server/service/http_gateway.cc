@@ -5,7 +5,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -40,6 +43,48 @@ std::unique_ptr<google::protobuf::Message> NewMessage(
       google::protobuf::MessageFactory::generated_factory()
           ->GetPrototype(type)
           ->New());
+}
+
+// The call's deadline from a Grpc-Timeout header (gRPC's own format, which
+// grpc-gateway also reads: up to 8 digits and a unit H, M, S, m, u or n);
+// none without the header.
+absl::StatusOr<absl::Time> DeadlineFrom(const std::string& header,
+                                        absl::Time start) {
+  if (header.empty()) return absl::InfiniteFuture();
+  const std::string digits = header.substr(0, header.size() - 1);
+  int64_t value = 0;
+  const bool number = !digits.empty() && digits.size() <= 8 &&
+                      absl::c_all_of(digits, absl::ascii_isdigit) &&
+                      absl::SimpleAtoi(digits, &value);
+  absl::Duration unit;
+  switch (header.back()) {
+    case 'H':
+      unit = absl::Hours(1);
+      break;
+    case 'M':
+      unit = absl::Minutes(1);
+      break;
+    case 'S':
+      unit = absl::Seconds(1);
+      break;
+    case 'm':
+      unit = absl::Milliseconds(1);
+      break;
+    case 'u':
+      unit = absl::Microseconds(1);
+      break;
+    case 'n':
+      unit = absl::Nanoseconds(1);
+      break;
+    default:
+      unit = absl::ZeroDuration();
+  }
+  if (!number || unit == absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Grpc-Timeout: \"", header,
+                     "\" is not 1-8 digits and a unit (H, M, S, m, u, n)"));
+  }
+  return start + value * unit;
 }
 
 }  // namespace
@@ -85,11 +130,18 @@ class HttpGateway::Call final : public ServiceCall {
     absl::MutexLock lock(&mu_);
     return done_;
   }
-  absl::Status Wait() const {
-    mu_.LockWhen(absl::Condition(&done_));
-    absl::Status status = status_;
-    mu_.Unlock();
-    return status;
+  // The reply, or DEADLINE_EXCEEDED once `deadline` passes without one (the
+  // service's later Reply is then ignored, as gRPC ignores a late reply).
+  absl::Status Wait(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithDeadline(absl::Condition(&done_), deadline)) {
+      status_ = absl::DeadlineExceededError(
+          "the call did not finish before the client's Grpc-Timeout; a "
+          "write may still be applied (a retry with the same event_ids "
+          "counts once)");
+      done_ = true;
+    }
+    return status_;
   }
 
   const std::unique_ptr<google::protobuf::Message> request;
@@ -186,7 +238,10 @@ class HttpGateway::Handler {
     if (!IsValidRequestId(request_id)) request_id = NewRequestId();
     res.set_header("X-Request-Id", request_id);
 
-    absl::Status status = Run(unary, call);
+    absl::StatusOr<absl::Time> deadline =
+        DeadlineFrom(req.get_header_value("Grpc-Timeout"), start);
+    absl::Status status =
+        deadline.ok() ? Run(unary, call, *deadline) : deadline.status();
     // Printed from the reply's bytes, which also measure it against the
     // send limit as gRPC would.
     std::string bytes;
@@ -226,12 +281,13 @@ class HttpGateway::Handler {
  private:
   // Runs the call on the service and waits for its reply: at once for
   // most reads, which reply on this thread.
-  absl::Status Run(const Method& unary, const std::shared_ptr<Call>& call) {
+  absl::Status Run(const Method& unary, const std::shared_ptr<Call>& call,
+                   absl::Time deadline) {
     call->Start(call);
     unary.run(*service_, call.get(), *call->request, call->response.get());
-    if (call->done()) return call->Wait();
+    if (call->done()) return call->Wait(deadline);
     gateway_->AddWaiting(call.get());
-    absl::Status status = call->Wait();
+    absl::Status status = call->Wait(deadline);
     gateway_->RemoveWaiting(call.get());
     return status;
   }

@@ -273,6 +273,35 @@ TEST_F(HttpGatewayTest, StopRefusesNewCallsAndCancelsWaitingOnes) {
   EXPECT_EQ(stats->total_views, 1);
 }
 
+// A client's Grpc-Timeout bounds its wait, as gRPC's deadline does: 504 at
+// the deadline (the write still lands), nothing for calls that finish in
+// time, 400 for a header that is not gRPC's format.
+TEST_F(HttpGatewayTest, GrpcTimeoutAnswersDeadlineExceededAtTheDeadline) {
+  Start();
+  Call("POST", "/v1/rooms", R"({"roomId": "r", "armIds": ["a"]})");
+  committer_->Hold();
+  const absl::Time start = absl::Now();
+  Reply late =
+      Call("POST", "/v1/feedback",
+           R"({"events": [{"roomId": "r", "armId": "a", "views": 1}]})",
+           {{"Grpc-Timeout", "200m"}});
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_EQ(late.status, 504);
+  EXPECT_EQ(late.body["code"], 4);
+  committer_->Release();
+  absl::StatusOr<core::Stats> stats = engine_->GetStats("r", "", false);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->total_views, 1);
+
+  EXPECT_EQ(Call("GET", "/v1/rooms/r", "", {{"Grpc-Timeout", "5S"}}).status,
+            200);
+  Reply bad = Call("GET", "/v1/rooms/r", "", {{"Grpc-Timeout", "soon"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["code"], 3);
+  EXPECT_NE(bad.body["message"].get<std::string>().find("Grpc-Timeout"),
+            std::string::npos);
+}
+
 TEST_F(HttpGatewayTest, StopWaitsForCallsThatFinishBeforeTheDeadline) {
   Start();
   Call("POST", "/v1/rooms", R"({"roomId": "r", "armIds": ["a"]})");
