@@ -25,4 +25,8 @@ std::string NewRequestId() {
                          absl::Uniform<uint64_t>(gen));
 }
 
+std::string RequestIdFrom(absl::string_view sent) {
+  return IsValidRequestId(sent) ? std::string(sent) : NewRequestId();
+}
+
 }  // namespace banditd::logging

@@ -20,6 +20,10 @@ bool IsValidRequestId(absl::string_view id);
 // A new random request id (32 hex digits).
 std::string NewRequestId();
 
+// The call's request id: the client's `sent` when valid (IsValidRequestId),
+// else a new one.
+std::string RequestIdFrom(absl::string_view sent);
+
 }  // namespace banditd::logging
 
 #endif  // BANDITD_SERVER_LOG_REQUEST_ID_H_

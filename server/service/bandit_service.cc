@@ -107,11 +107,11 @@ UnaryCall::UnaryCall(grpc::CallbackServerContext* context,
   if (reporting_ == nullptr) return;
   start_ = absl::Now();
   const auto& metadata = context->client_metadata();
-  if (auto it = metadata.find(logging::kRequestIdKey); it != metadata.end()) {
-    const absl::string_view id(it->second.data(), it->second.size());
-    if (logging::IsValidRequestId(id)) request_id_ = std::string(id);
-  }
-  if (request_id_.empty()) request_id_ = logging::NewRequestId();
+  auto it = metadata.find(logging::kRequestIdKey);
+  request_id_ = logging::RequestIdFrom(
+      it == metadata.end()
+          ? absl::string_view()
+          : absl::string_view(it->second.data(), it->second.size()));
   context->AddInitialMetadata(logging::kRequestIdKey, request_id_);
 }
 
@@ -182,20 +182,7 @@ grpc::ServerUnaryReactor* BanditService::Dispatch(
         context, request, response, kFullName->c_str(),                       \
         &BanditService::Method);                                              \
   }
-BANDITD_RAW_UNARY(CreateRoom)
-BANDITD_RAW_UNARY(GetRoom)
-BANDITD_RAW_UNARY(ListRooms)
-BANDITD_RAW_UNARY(ListArms)
-BANDITD_RAW_UNARY(DeleteRoom)
-BANDITD_RAW_UNARY(ResetRoom)
-BANDITD_RAW_UNARY(UpdateRoom)
-BANDITD_RAW_UNARY(ResetArm)
-BANDITD_RAW_UNARY(AddArms)
-BANDITD_RAW_UNARY(RemoveArm)
-BANDITD_RAW_UNARY(SetArmEnabled)
-BANDITD_RAW_UNARY(Sample)
-BANDITD_RAW_UNARY(Feedback)
-BANDITD_RAW_UNARY(GetStats)
+BANDITD_UNARY_METHODS(BANDITD_RAW_UNARY)
 #undef BANDITD_RAW_UNARY
 
 BanditService::UnaryHandler BanditService::FindUnary(
@@ -207,20 +194,7 @@ BanditService::UnaryHandler BanditService::FindUnary(
                        ServiceCall*, const v1::Method##Request*,              \
                        v1::Method##Response*)>(&BanditService::Method)>::Run; \
   }
-  BANDITD_DIRECT(CreateRoom)
-  BANDITD_DIRECT(GetRoom)
-  BANDITD_DIRECT(ListRooms)
-  BANDITD_DIRECT(ListArms)
-  BANDITD_DIRECT(DeleteRoom)
-  BANDITD_DIRECT(ResetRoom)
-  BANDITD_DIRECT(UpdateRoom)
-  BANDITD_DIRECT(ResetArm)
-  BANDITD_DIRECT(AddArms)
-  BANDITD_DIRECT(RemoveArm)
-  BANDITD_DIRECT(SetArmEnabled)
-  BANDITD_DIRECT(Sample)
-  BANDITD_DIRECT(Feedback)
-  BANDITD_DIRECT(GetStats)
+  BANDITD_UNARY_METHODS(BANDITD_DIRECT)
 #undef BANDITD_DIRECT
   return nullptr;
 }

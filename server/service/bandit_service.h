@@ -27,6 +27,24 @@
 
 namespace banditd::service {
 
+// The unary methods of BanditService, for lists kept in step (the raw
+// gRPC methods and their definitions, FindUnary).
+#define BANDITD_UNARY_METHODS(X) \
+  X(CreateRoom)                  \
+  X(GetRoom)                     \
+  X(ListRooms)                   \
+  X(ListArms)                    \
+  X(DeleteRoom)                  \
+  X(ResetRoom)                   \
+  X(UpdateRoom)                  \
+  X(ResetArm)                    \
+  X(AddArms)                     \
+  X(RemoveArm)                   \
+  X(SetArmEnabled)               \
+  X(Sample)                      \
+  X(Feedback)                    \
+  X(GetStats)
+
 // Every method is raw (its request arrives as bytes), so that
 // bytes that do not parse get INVALID_ARGUMENT with a message: gRPC 1.51's
 // generated handlers answer UNIMPLEMENTED with an empty one.
@@ -142,20 +160,7 @@ class BanditService final : public BanditServiceBase {
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context, \
                                    const grpc::ByteBuffer* request,      \
                                    grpc::ByteBuffer* response) override;
-  BANDITD_RAW_UNARY(CreateRoom)
-  BANDITD_RAW_UNARY(GetRoom)
-  BANDITD_RAW_UNARY(ListRooms)
-  BANDITD_RAW_UNARY(ListArms)
-  BANDITD_RAW_UNARY(DeleteRoom)
-  BANDITD_RAW_UNARY(ResetRoom)
-  BANDITD_RAW_UNARY(UpdateRoom)
-  BANDITD_RAW_UNARY(ResetArm)
-  BANDITD_RAW_UNARY(AddArms)
-  BANDITD_RAW_UNARY(RemoveArm)
-  BANDITD_RAW_UNARY(SetArmEnabled)
-  BANDITD_RAW_UNARY(Sample)
-  BANDITD_RAW_UNARY(Feedback)
-  BANDITD_RAW_UNARY(GetStats)
+  BANDITD_UNARY_METHODS(BANDITD_RAW_UNARY)
 #undef BANDITD_RAW_UNARY
   // The full names of the unary methods: their calls report themselves
   // (UnaryCall), the interceptors skip them.

@@ -24,9 +24,6 @@
 namespace banditd::service {
 namespace {
 
-using logging::IsValidRequestId;
-using logging::NewRequestId;
-
 constexpr char kJson[] = "application/json";
 
 void SendError(httplib::Response& res, int code, absl::string_view message,
@@ -234,8 +231,8 @@ class HttpGateway::Handler {
     }
     // The call's request id: the client's X-Request-Id when it is one the
     // server keeps, else a new one; either way it comes back as a header.
-    std::string request_id = req.get_header_value("X-Request-Id");
-    if (!IsValidRequestId(request_id)) request_id = NewRequestId();
+    const std::string request_id =
+        logging::RequestIdFrom(req.get_header_value("X-Request-Id"));
     res.set_header("X-Request-Id", request_id);
 
     absl::StatusOr<absl::Time> deadline =

@@ -138,6 +138,9 @@ TEST(RequestIdTest, ValidIdsAndGeneratedOnes) {
   const std::string a = NewRequestId();
   EXPECT_THAT(a, MatchesRegex("[0-9a-f]{32}"));
   EXPECT_NE(a, NewRequestId());
+  EXPECT_EQ(RequestIdFrom("trace-42"), "trace-42");
+  EXPECT_THAT(RequestIdFrom("has space"), MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_THAT(RequestIdFrom(""), MatchesRegex("[0-9a-f]{32}"));
 }
 
 }  // namespace
