@@ -215,6 +215,13 @@ ABSL_FLAG(int64_t, cluster_max_bytes, int64_t{8} << 30,
 ABSL_FLAG(absl::Duration, cluster_publish_timeout, absl::Seconds(2),
           "Cluster mode: how long a write waits for JetStream's ack before "
           "failing with UNAVAILABLE.");
+ABSL_FLAG(absl::Duration, cluster_republish_interval, absl::Milliseconds(250),
+          "Cluster mode: a write JetStream has not acknowledged is published "
+          "again this often with the same message id (stored once), until "
+          "acknowledged or --cluster_publish_timeout passes, when the stream "
+          "seems stalled or the publish lost (a failed NATS node); a slow "
+          "but healthy cluster gets no re-sends. 0: off; else at least 10ms "
+          "and less than --cluster_publish_timeout.");
 ABSL_FLAG(absl::Duration, cluster_apply_timeout, absl::Seconds(2),
           "Cluster mode: how long a write acknowledged by JetStream waits to "
           "be applied on this replica before failing with DEADLINE_EXCEEDED "
@@ -534,6 +541,8 @@ int main(int argc, char** argv) {
     cluster_options.publish_timeout =
         absl::GetFlag(FLAGS_cluster_publish_timeout);
     cluster_options.apply_timeout = absl::GetFlag(FLAGS_cluster_apply_timeout);
+    cluster_options.republish_interval =
+        absl::GetFlag(FLAGS_cluster_republish_interval);
     cluster_options.fetch_after = absl::GetFlag(FLAGS_cluster_fetch_after);
     cluster_options.read_wait_timeout =
         absl::GetFlag(FLAGS_cluster_read_wait_timeout);

@@ -77,6 +77,12 @@ std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
                          "must restart from the published snapshot.",
                          prometheus::MetricType::Counter,
                          static_cast<double>(stats.skipped_records)));
+  families.push_back(One("banditd_cluster_republished_records_total",
+                         "Copies of unacknowledged records this replica "
+                         "published again (--cluster_republish_interval); "
+                         "JetStream stores each record once.",
+                         prometheus::MetricType::Counter,
+                         static_cast<double>(stats.republished_records)));
   families.push_back(One("banditd_cluster_published_snapshots_total",
                          "Snapshots this replica published to the object "
                          "store (--cluster_snapshot_bucket).",

@@ -55,8 +55,9 @@ std::shared_ptr<InFlightTable::Call> InFlightTable::NewCall(
   return std::make_shared<Call>(std::move(done), records);
 }
 
-std::optional<uint64_t> InFlightTable::Add(const std::shared_ptr<Call>& call,
-                                           int64_t events, absl::Time now) {
+std::optional<uint64_t> InFlightTable::Add(
+    const std::shared_ptr<Call>& call, int64_t events, absl::Time now,
+    std::shared_ptr<const Record> record) {
   {
     absl::MutexLock lock(&mu_);
     if (!closed_) {
@@ -65,11 +66,22 @@ std::optional<uint64_t> InFlightTable::Add(const std::shared_ptr<Call>& call,
       write.call = call;
       write.events = events;
       write.published = now;
+      if (record != nullptr &&
+          options_.republish_interval > absl::ZeroDuration()) {
+        write.record = std::move(record);
+        write.unacked = unacked_.emplace(now, id);
+      }
       return id;
     }
   }
   call->Finish(absl::UnavailableError("server is shutting down"));
   return std::nullopt;
+}
+
+void InFlightTable::StopResending(Write& write) {
+  if (write.record == nullptr) return;
+  unacked_.erase(write.unacked);
+  write.record.reset();
 }
 
 void InFlightTable::Fail(uint64_t id, absl::Status error) {
@@ -78,10 +90,41 @@ void InFlightTable::Fail(uint64_t id, absl::Status error) {
     absl::MutexLock lock(&mu_);
     auto it = writes_.find(id);
     if (it == writes_.end()) return;
+    StopResending(it->second);
     call = std::move(it->second.call);
     writes_.erase(it);
   }
   call->Finish(std::move(error));
+}
+
+void InFlightTable::CopyFailed(uint64_t id, absl::Status error) {
+  std::shared_ptr<Call> call;
+  Result result;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = writes_.find(id);
+    if (it == writes_.end()) return;
+    Write& write = it->second;
+    // Another copy was stored: the call waits for its apply.
+    if (write.acked) return;
+    if (--write.pending > 0) return;
+    if (write.applied) {
+      // Every ack was lost, but this replica applied the record as its own:
+      // it is in the stream.
+      result = std::move(write.result);
+    } else if (write.sent > 1) {
+      result =
+          absl::Status(error.code(),
+                       absl::StrCat(error.message(), " (published ", write.sent,
+                                    " times with the same message id)"));
+    } else {
+      result = std::move(error);
+    }
+    StopResending(write);
+    call = std::move(write.call);
+    writes_.erase(it);
+  }
+  call->Finish(std::move(result));
 }
 
 std::optional<absl::Time> InFlightTable::Acked(uint64_t id, uint64_t seq,
@@ -90,14 +133,26 @@ std::optional<absl::Time> InFlightTable::Acked(uint64_t id, uint64_t seq,
   absl::Time published;
   {
     absl::MutexLock lock(&mu_);
+    last_ack_ = std::max(last_ack_, now);
     auto it = writes_.find(id);
     if (it == writes_.end()) return std::nullopt;
     Write& write = it->second;
+    // Copies share one stored record: the first ack tells it.
+    if (write.acked) return std::nullopt;
     published = write.published;
+    newest_acked_ = std::max(newest_acked_, published);
+    StopResending(write);
     write.acked = true;
     write.acked_at = now;
     write.seq = seq;
-    if (duplicate) {
+    if (write.applied) {
+      // Applied here as this call's own record: a later copy is reported a
+      // duplicate of it, but the events were applied by this call.
+      out.writes.emplace_back(std::move(write.call), std::move(write.result));
+      writes_.erase(it);
+    } else if (duplicate) {
+      // Unless the record at `seq` turns out to be this call's own (Applied
+      // with this id answers first), the events were someone else's.
       write.duplicate = true;
       core::ApplyResult result;
       result.duplicate_events = write.events;
@@ -105,13 +160,51 @@ std::optional<absl::Time> InFlightTable::Acked(uint64_t id, uint64_t seq,
       write.result = result;
       duplicates_.emplace(seq, id);
       CollectApplied(&out);
-    } else if (write.applied) {
-      out.writes.emplace_back(std::move(write.call), std::move(write.result));
-      writes_.erase(it);
     }
   }
   std::move(out).Run();
   return published;
+}
+
+std::vector<InFlightTable::Resend> InFlightTable::TakeResends(absl::Time now,
+                                                              size_t max) {
+  std::vector<Resend> resends;
+  absl::MutexLock lock(&mu_);
+  const absl::Duration interval = options_.republish_interval;
+  if (interval <= absl::ZeroDuration()) return resends;
+  const absl::Time cutoff = now - interval;
+  // Entries are ordered by their last send: those sent before the newest
+  // acknowledged publish were overtaken (lost), those sent after the last
+  // ack have seen the stream stall; the rest are only slow.
+  auto take = [&](auto it) {
+    const uint64_t id = it->second;
+    auto next = unacked_.erase(it);
+    auto found = writes_.find(id);
+    if (found == writes_.end()) return next;  // Never: erased together.
+    Write& write = found->second;
+    const absl::Duration left =
+        write.published + options_.publish_timeout - now;
+    if (left < interval / 2) {
+      write.record.reset();  // Out of time: the pending copies decide.
+      return next;
+    }
+    write.unacked = unacked_.emplace(now, id);
+    ++write.pending;
+    ++write.sent;
+    ++resent_;
+    resends.push_back(Resend{id, write.record, left});
+    return next;
+  };
+  for (auto it = unacked_.begin();
+       it != unacked_.end() && it->first <= cutoff &&
+       it->first < newest_acked_ && resends.size() < max;) {
+    it = take(it);
+  }
+  for (auto it = unacked_.upper_bound(last_ack_);
+       it != unacked_.end() && it->first <= cutoff && resends.size() < max;) {
+    it = take(it);
+  }
+  return resends;
 }
 
 void InFlightTable::Applied(uint64_t seq, std::optional<uint64_t> id,
@@ -124,6 +217,8 @@ void InFlightTable::Applied(uint64_t seq, std::optional<uint64_t> id,
       auto it = writes_.find(*id);
       if (it != writes_.end()) {
         Write& write = it->second;
+        // Stored: no more copies needed.
+        StopResending(write);
         write.applied = true;
         write.result = std::move(result);
         if (write.result.ok()) write.result->sequence = seq;
@@ -186,7 +281,7 @@ void InFlightTable::Expire(absl::Time now) {
     for (auto it = writes_.begin(); it != writes_.end();) {
       Write& write = it->second;
       if (write.acked && !write.applied &&
-          now - write.published > options_.apply_timeout) {
+          now - write.acked_at > options_.apply_timeout) {
         out.writes.emplace_back(
             std::move(write.call),
             absl::DeadlineExceededError(absl::StrCat(
@@ -194,6 +289,20 @@ void InFlightTable::Expire(absl::Time now) {
                 " but not applied on this replica within ",
                 absl::FormatDuration(options_.apply_timeout),
                 "; it will be: retry with the same event_ids to be sure")));
+        writes_.erase(it++);
+      } else if (!write.acked &&
+                 now - write.published >
+                     options_.publish_timeout + absl::Seconds(1)) {
+        // The client library times every copy out by the publish timeout;
+        // this only guards against a lost callback.
+        StopResending(write);
+        out.writes.emplace_back(
+            std::move(write.call),
+            absl::UnavailableError(absl::StrCat(
+                "JetStream did not acknowledge the publish within ",
+                absl::FormatDuration(options_.publish_timeout),
+                " (--cluster_publish_timeout); it may still be applied: "
+                "retry with the same event_ids")));
         writes_.erase(it++);
       } else {
         ++it;
@@ -270,6 +379,7 @@ void InFlightTable::Close() {
     }
     writes_.clear();
     duplicates_.clear();
+    unacked_.clear();
   }
   std::move(out).Run();
 }
@@ -277,6 +387,11 @@ void InFlightTable::Close() {
 size_t InFlightTable::writes() const {
   absl::MutexLock lock(&mu_);
   return writes_.size();
+}
+
+int64_t InFlightTable::resent() const {
+  absl::MutexLock lock(&mu_);
+  return resent_;
 }
 
 size_t InFlightTable::reads() const {

@@ -5,6 +5,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -25,7 +27,12 @@ namespace banditd::cluster {
 //    sequence is applied here. A Submit that published several records (one
 //    per room) is answered once all of them have an outcome, with the sum of
 //    their results or the first error;
-//  - reads waiting for a minimum applied sequence (read-your-writes).
+//  - reads waiting for a minimum applied sequence (read-your-writes);
+//  - which unacknowledged records to publish again (TakeResends): a record
+//    whose publish went to a failed NATS node is re-sent every
+//    republish_interval with the same message id (JetStream stores it once)
+//    until a copy is acknowledged or the publish timeout passes, so a call
+//    waits for the cluster's recovery rather than the whole timeout.
 // Nothing here talks to NATS: the transport reports publishes and acks, the
 // apply loop reports applied sequences, the maintenance thread expires what
 // waited too long. Callbacks run outside the table's lock.
@@ -44,6 +51,25 @@ class InFlightTable {
     absl::Duration read_wait_timeout = absl::Seconds(2);
     // FetchTarget reports what waited this long.
     absl::Duration fetch_after = absl::Milliseconds(100);
+    // Every copy of a record times out this long after its first publish;
+    // a record still unacknowledged a second later fails (a safety net).
+    absl::Duration publish_timeout = absl::Seconds(2);
+    // Re-send an unacknowledged record this often (0: never), while half
+    // an interval of the publish timeout remains.
+    absl::Duration republish_interval = absl::ZeroDuration();
+  };
+
+  // A record as published, kept until acknowledged to publish it again.
+  struct Record {
+    std::string subject;
+    std::string data;
+    std::string msg_id;  // Never empty: JetStream drops the copies.
+  };
+  // A copy to publish now: wait at most `max_wait` for its ack.
+  struct Resend {
+    uint64_t id = 0;
+    std::shared_ptr<const Record> record;
+    absl::Duration max_wait;
   };
 
   // One Submit.
@@ -61,16 +87,31 @@ class InFlightTable {
   // Registers a record of `call` with `events` Feedback events about to be
   // published and returns its id (for the origin header), or nullopt when
   // the table is closed: then the record has failed with UNAVAILABLE.
+  // With `record` (and a republish_interval) it may be re-sent.
   std::optional<uint64_t> Add(const std::shared_ptr<Call>& call, int64_t events,
-                              absl::Time now);
+                              absl::Time now,
+                              std::shared_ptr<const Record> record = nullptr);
   // The record's publish failed: its call fails with `error`.
   void Fail(uint64_t id, absl::Status error);
+  // One copy of record `id` failed (no acknowledgement): its call fails
+  // with `error` once no other copy is pending; ignored once acknowledged.
+  void CopyFailed(uint64_t id, absl::Status error);
   // JetStream stored record `id` at `seq`; `duplicate`: it already held
-  // these events at `seq` (a retry), so all its events count as duplicates.
-  // Returns when the record was published, or nullopt for an unknown id
-  // (expired, or not this process's).
+  // these events at `seq` (a retry), so all its events count as duplicates,
+  // unless this replica applied the record at `seq` as its own (a re-sent
+  // copy whose first copy was stored). Returns when the record was first
+  // published, or nullopt for an unknown id (expired, not this process's,
+  // or a later copy's ack).
   std::optional<absl::Time> Acked(uint64_t id, uint64_t seq, bool duplicate,
                                   absl::Time now);
+  // The unacknowledged records to publish again now (at most `max`), and
+  // counts them as sent: those sent republish_interval ago or more, when
+  // either no acknowledgement at all arrived since (the stream or the
+  // connection stalled) or a record published after them was acknowledged
+  // (theirs was lost). A record merely slower than the interval, behind
+  // others still being acknowledged, is not re-sent: a busy healthy
+  // cluster gets no extra load.
+  std::vector<Resend> TakeResends(absl::Time now, size_t max);
   // This replica applied the stream record at `seq` with `result`; `id`
   // when this process published it. Sequences arrive in increasing order.
   void Applied(uint64_t seq, std::optional<uint64_t> id, Result result);
@@ -83,7 +124,8 @@ class InFlightTable {
   void WhenApplied(uint64_t seq, ReadDone done, absl::Time now);
 
   // Fails writes acknowledged but not applied within apply_timeout of their
-  // publish, and reads that waited read_wait_timeout.
+  // acknowledgement, writes never acknowledged a second past the publish
+  // timeout, and reads that waited read_wait_timeout.
   void Expire(absl::Time now);
   // The highest sequence that a write (acknowledged) or a read has waited
   // for at least fetch_after; 0 when none.
@@ -97,6 +139,8 @@ class InFlightTable {
 
   size_t writes() const;
   size_t reads() const;
+  // Copies re-sent so far (TakeResends).
+  int64_t resent() const;
 
  private:
   struct Write {
@@ -111,6 +155,13 @@ class InFlightTable {
     Result result;
     absl::Time published;
     absl::Time acked_at;
+    // Kept until acknowledged when it may be re-sent; its entry in
+    // `unacked_` (keyed by the last send) is valid while `record` is set.
+    std::shared_ptr<const Record> record;
+    std::multimap<absl::Time, uint64_t>::iterator unacked;
+    // Copies published and not yet failed; copies sent in all.
+    int pending = 1;
+    int sent = 1;
   };
   struct Read {
     absl::Time since;
@@ -125,6 +176,8 @@ class InFlightTable {
 
   // Moves what `applied_` now completes into `out`.
   void CollectApplied(Outcomes* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // No more re-sends of `write`.
+  void StopResending(Write& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;
@@ -135,6 +188,13 @@ class InFlightTable {
   // Duplicate writes waiting for their original's apply: seq -> id.
   std::multimap<uint64_t, uint64_t> duplicates_ ABSL_GUARDED_BY(mu_);
   std::multimap<uint64_t, Read> reads_ ABSL_GUARDED_BY(mu_);
+  // Re-sendable unacknowledged writes by their last send: time -> id.
+  std::multimap<absl::Time, uint64_t> unacked_ ABSL_GUARDED_BY(mu_);
+  // When the last acknowledgement arrived, and the latest first publish
+  // of an acknowledged record (TakeResends).
+  absl::Time last_ack_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time newest_acked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t resent_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace banditd::cluster

@@ -28,6 +28,8 @@ InFlightTable::Options InFlightOptions(const NatsCommitter::Options& o) {
   options.apply_timeout = o.apply_timeout;
   options.read_wait_timeout = o.read_wait_timeout;
   options.fetch_after = o.fetch_after;
+  options.publish_timeout = o.publish_timeout;
+  options.republish_interval = o.republish_interval;
   return options;
 }
 
@@ -123,6 +125,16 @@ NatsCommitter::~NatsCommitter() { Shutdown(); }
 
 absl::Status NatsCommitter::Start() {
   const absl::Time start = absl::Now();
+  if (const absl::Duration r = options_.republish_interval;
+      r != absl::ZeroDuration() &&
+      (r < absl::Milliseconds(10) || r >= options_.publish_timeout)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cluster_republish_interval=", absl::FormatDuration(r),
+                     " must be 0 (off) or at least 10ms and less than "
+                     "--cluster_publish_timeout=",
+                     absl::FormatDuration(options_.publish_timeout),
+                     ": a record is re-sent within its publish timeout"));
+  }
   std::error_code error;
   std::filesystem::create_directories(options_.data_dir, error);
   if (error) {
@@ -207,6 +219,9 @@ absl::Status NatsCommitter::Start() {
   // Snapshots while catching up, so that a long catch-up is not lost.
   snapshotter_.Start();
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  if (options_.republish_interval > absl::ZeroDuration()) {
+    republisher_ = std::thread([this] { RepublishLoop(); });
+  }
   for (const auto& stream : streams_) {
     Stream* s = stream.get();
     s->fetcher = std::thread([this, s] { FetchLoop(*s); });
@@ -284,6 +299,11 @@ void NatsCommitter::Shutdown() {
     stream->in_flight.WaitDrained(
         std::max(absl::ZeroDuration(), drained - absl::Now()));
   }
+  {
+    absl::MutexLock lock(&mu_);
+    republishing_ = false;
+  }
+  if (republisher_.joinable()) republisher_.join();
   if (js_ != nullptr) {
     jsPubOptions po;
     jsPubOptions_Init(&po);
@@ -330,8 +350,11 @@ void NatsCommitter::Shutdown() {
 }
 
 NatsCommitter::Stats NatsCommitter::stats() const {
+  int64_t republished = 0;
+  for (const auto& stream : streams_) republished += stream->in_flight.resent();
   absl::MutexLock lock(&mu_);
   Stats stats = stats_;
+  stats.republished_records = republished;
   stats.applied_sequence = stats.streams.front().applied_sequence;
   stats.pending_records = 0;
   stats.apply_lag = absl::ZeroDuration();

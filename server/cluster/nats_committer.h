@@ -132,6 +132,13 @@ class NatsCommitter final : public store::Committer {
     // then for this replica to apply it.
     absl::Duration publish_timeout = absl::Seconds(2);
     absl::Duration apply_timeout = absl::Seconds(2);
+    // An unacknowledged record is published again this often, with the same
+    // message id (JetStream stores it once), until a copy is acknowledged or
+    // publish_timeout passes: a publish lost with a failed NATS node is
+    // retried once the cluster has recovered, not after the whole timeout.
+    // Only when the stream seems stalled or the record lost (see
+    // InFlightTable::TakeResends). 0: never; else 10ms .. publish_timeout.
+    absl::Duration republish_interval = absl::Milliseconds(250);
     // An acknowledged record that the consumer has not delivered within this
     // time is read directly from any of the stream's peers (Direct Get), so
     // writes do not wait for the consumer to be re-created after a failure.
@@ -194,6 +201,8 @@ class NatsCommitter final : public store::Committer {
     // them in time, and publishes JetStream dropped as duplicates.
     int64_t fetched_records = 0;
     int64_t duplicate_publishes = 0;
+    // Copies of unacknowledged records published again.
+    int64_t republished_records = 0;
     // Snapshots this replica published to the object store, the last one's
     // sequence, and the sequence of the published snapshot it started from
     // (0: none).
@@ -289,9 +298,20 @@ class NatsCommitter final : public store::Committer {
                                    const std::string& description);
   absl::Status Subscribe(Stream& stream, uint64_t start_seq);
   absl::Status WaitCaughtUp(Stream& stream);
+  // Publishes a record of `call`; `resendable`: it may be re-sent (every
+  // record but a Kafka batch, whose offsets fence a late copy instead).
   void Publish(Stream& stream, std::string subject, std::string record,
                std::string msg_id, int64_t events,
-               const std::shared_ptr<InFlightTable::Call>& call);
+               const std::shared_ptr<InFlightTable::Call>& call,
+               bool resendable);
+  // One copy of record `id` (js_PublishMsgAsync); `resend` marks a re-sent
+  // copy (a header, so that its ack releases its slot). UNAVAILABLE naming
+  // `what` when the library refuses it.
+  absl::Status PublishCopy(const char* what, const std::string& subject,
+                           const std::string& data, const std::string& msg_id,
+                           uint64_t id, absl::Duration max_wait, bool resend);
+  // Re-sends what the streams' InFlightTables say is due (nats_publish.cc).
+  void RepublishLoop();
   // The stream whose subjects `subject` is on (an acknowledged publish).
   Stream* StreamOfSubject(absl::string_view subject);
   // A batch consumed from Kafka (FeedbackBatch::source): one record,
@@ -378,6 +398,14 @@ class NatsCommitter final : public store::Committer {
   uint64_t last_snapshot_total_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread maintenance_;
+  // Re-sent copies awaiting their ack or timeout; re-sends stop at a quarter
+  // of the client library's limit of pending publishes, so that they never
+  // stall new ones.
+  std::thread republisher_;
+  bool republishing_ ABSL_GUARDED_BY(mu_) = true;
+  std::atomic<int64_t> resends_pending_{0};
+  // Message ids of records without event ids (<origin>-m<n>).
+  std::atomic<uint64_t> next_msg_id_{0};
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

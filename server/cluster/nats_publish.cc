@@ -2,7 +2,15 @@
 // per room, publishes each to its room's subject with a JetStream message id
 // (retries of the same events are dropped by JetStream) and an origin
 // header (so that this replica's apply loop finds the call), and hands the
-// acknowledgements to the InFlightTable.
+// acknowledgements to the InFlightTable. A record not acknowledged in time
+// is published again with the same message id (RepublishLoop): JetStream
+// stores one copy, so a call in flight to a failed node is answered once
+// the cluster has recovered, within the publish timeout.
+//
+// Threads: Submit runs on gRPC threads, the acks on the client library's
+// ack thread (which must never publish: with its pending publishes at the
+// limit, a publish there would wait for acks only it delivers), re-sends on
+// the republisher thread.
 
 #include <nats/nats.h>
 
@@ -19,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "server/cluster/nats_committer.h"
 #include "server/cluster/nats_status.h"
+#include "server/log/log.h"
 #include "server/store/log_codec.h"
 
 namespace banditd::cluster {
@@ -28,6 +37,12 @@ namespace {
 // The header that names the replica and call that published a record, so
 // that the replica's consumer can hand the Apply result to the call.
 constexpr char kOriginHeader[] = "Banditd-Origin";
+// Marks a re-sent copy (any value), whose ack frees a re-send slot.
+constexpr char kResendHeader[] = "Banditd-Resend";
+// The client library's limit of pending asynchronous publishes
+// (jsOptions.PublishAsync.MaxPending, nats_setup.cc); re-sends use at most
+// a quarter of it.
+constexpr int64_t kMaxResendsPending = 16384 / 4;
 
 const std::string& RoomOf(const core::Mutation& mutation) {
   return std::visit(
@@ -172,7 +187,7 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
     auto& [room, part] = parts[i];
     Publish(*streams[i], *RoomSubject(streams[i]->prefix, room),
             store::EncodeMutation(part), MessageId(room, part),
-            EventCount(part), call);
+            EventCount(part), call, /*resendable=*/true);
   }
 }
 
@@ -219,31 +234,102 @@ void NatsCommitter::SubmitSourced(core::FeedbackBatch batch, Done done) {
   // No message id: the engine's fencing drops a range that already landed.
   Publish(*streams_.front(),
           absl::StrCat(options_.subject_prefix, ".", kSourcedSubject),
-          store::EncodeMutation(batch), "", EventCount(batch), call);
+          store::EncodeMutation(batch), "", EventCount(batch), call,
+          /*resendable=*/false);
 }
 
 void NatsCommitter::Publish(Stream& stream, std::string subject,
                             std::string record, std::string msg_id,
                             int64_t events,
-                            const std::shared_ptr<InFlightTable::Call>& call) {
+                            const std::shared_ptr<InFlightTable::Call>& call,
+                            bool resendable) {
+  // A re-sendable record keeps its bytes until acknowledged, and needs a
+  // message id even without event ids, so that JetStream stores it once.
+  std::shared_ptr<const InFlightTable::Record> copy;
+  if (resendable && options_.republish_interval > absl::ZeroDuration()) {
+    if (msg_id.empty()) {
+      msg_id = absl::StrCat(origin_, "-m", next_msg_id_.fetch_add(1));
+    }
+    copy = std::make_shared<const InFlightTable::Record>(InFlightTable::Record{
+        std::move(subject), std::move(record), std::move(msg_id)});
+  }
   const std::optional<uint64_t> id =
-      stream.in_flight.Add(call, events, absl::Now());
+      stream.in_flight.Add(call, events, absl::Now(), copy);
   if (!id.has_value()) return;  // Shutting down: the call failed.
-  const std::string origin = absl::StrCat(origin_, "-", *id);
+  absl::Status status =
+      PublishCopy("publish to JetStream failed", copy ? copy->subject : subject,
+                  copy ? copy->data : record, copy ? copy->msg_id : msg_id, *id,
+                  options_.publish_timeout, /*resend=*/false);
+  if (!status.ok()) stream.in_flight.Fail(*id, std::move(status));
+}
+
+absl::Status NatsCommitter::PublishCopy(const char* what,
+                                        const std::string& subject,
+                                        const std::string& data,
+                                        const std::string& msg_id, uint64_t id,
+                                        absl::Duration max_wait, bool resend) {
+  const std::string origin = absl::StrCat(origin_, "-", id);
   natsMsg* msg = nullptr;
-  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, record.data(),
-                                static_cast<int>(record.size()));
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(),
+                                static_cast<int>(data.size()));
   if (s == NATS_OK) s = natsMsgHeader_Set(msg, kOriginHeader, origin.c_str());
+  if (s == NATS_OK && resend) s = natsMsgHeader_Set(msg, kResendHeader, "1");
   if (s == NATS_OK) {
     jsPubOptions po;
     jsPubOptions_Init(&po);
-    po.MaxWait = absl::ToInt64Milliseconds(options_.publish_timeout);
+    po.MaxWait = std::max<int64_t>(1, absl::ToInt64Milliseconds(max_wait));
     if (!msg_id.empty()) po.MsgId = msg_id.c_str();
     s = js_PublishMsgAsync(js_, &msg, &po);
   }
-  if (s == NATS_OK) return;  // The library owns msg now.
+  if (s == NATS_OK) return absl::OkStatus();  // The library owns msg now.
   natsMsg_Destroy(msg);
-  stream.in_flight.Fail(*id, NatsError("publish to JetStream failed", s));
+  return NatsError(what, s);
+}
+
+void NatsCommitter::RepublishLoop() {
+  // A quarter interval late at most; idle, this wakes 10 times a second.
+  const absl::Duration tick =
+      std::clamp(options_.republish_interval / 4, absl::Milliseconds(10),
+                 absl::Milliseconds(100));
+  // Re-sends are logged at most once a second.
+  int64_t unlogged = 0;
+  absl::Time logged = absl::InfinitePast();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !republishing_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stop), tick);
+      if (!republishing_) return;
+    }
+    for (const auto& stream : streams_) {
+      const int64_t room =
+          kMaxResendsPending - resends_pending_.load(std::memory_order_relaxed);
+      if (room <= 0) break;
+      for (const InFlightTable::Resend& resend : stream->in_flight.TakeResends(
+               absl::Now(), static_cast<size_t>(room))) {
+        ++unlogged;
+        resends_pending_.fetch_add(1, std::memory_order_relaxed);
+        absl::Status status = PublishCopy(
+            "re-publish to JetStream failed", resend.record->subject,
+            resend.record->data, resend.record->msg_id, resend.id,
+            resend.max_wait, /*resend=*/true);
+        if (status.ok()) continue;
+        resends_pending_.fetch_sub(1, std::memory_order_relaxed);
+        stream->in_flight.CopyFailed(resend.id, std::move(status));
+      }
+    }
+    if (unlogged > 0 && absl::Now() - logged >= absl::Seconds(1)) {
+      SPDLOG_WARN(
+          "re-published {} unacknowledged record copies (--cluster_"
+          "republish_interval={}): the NATS node or the stream leader "
+          "stopped answering; JetStream stores each record once",
+          unlogged, absl::FormatDuration(options_.republish_interval));
+      unlogged = 0;
+      logged = absl::Now();
+    }
+  }
 }
 
 NatsCommitter::Stream* NatsCommitter::StreamOfSubject(
@@ -284,6 +370,10 @@ void NatsCommitter::OnAck(jsCtx* js, natsMsg* msg, jsPubAck* pa,
 }
 
 void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
+  const char* resend_mark = nullptr;
+  const bool resend =
+      natsMsgHeader_Get(msg, kResendHeader, &resend_mark) == NATS_OK;
+  if (resend) resends_pending_.fetch_sub(1, std::memory_order_relaxed);
   const std::optional<uint64_t> id = OwnId(msg);
   if (!id.has_value()) return;
   const char* subject = natsMsg_GetSubject(msg);
@@ -300,13 +390,15 @@ void NatsCommitter::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
     absl::StrAppend(&text,
                     "; it may still be applied: retry with the same "
                     "event_ids");
-    in_flight.Fail(*id, absl::UnavailableError(std::move(text)));
+    // Fails the call unless another copy is still pending.
+    in_flight.CopyFailed(*id, absl::UnavailableError(std::move(text)));
     return;
   }
   // A duplicate: JetStream already holds these events at pa->Sequence (a
-  // retry); the call is answered once that record is applied here. Counted
-  // before: Acked may answer the call at once.
-  if (pa->Duplicate) {
+  // retry, or an earlier copy of a re-sent record); the call is answered
+  // once that record is applied here. Counted before: Acked may answer the
+  // call at once. Re-sent copies are counted as republished records.
+  if (pa->Duplicate && !resend) {
     absl::MutexLock lock(&mu_);
     ++stats_.duplicate_publishes;
   }

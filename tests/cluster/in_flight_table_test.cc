@@ -1,6 +1,8 @@
 #include "server/cluster/in_flight_table.h"
 
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -171,6 +173,29 @@ TEST(InFlightTableTest, ExpiresAcknowledgedButUnappliedWrites) {
   EXPECT_EQ(table.writes(), 1u);
 }
 
+// Catches: timing the apply wait from the first publish rather than from
+// the ack (a re-sent record acknowledged late would then fail at once), and
+// an unacknowledged write that waits forever when no timeout callback comes.
+TEST(InFlightTableTest, ApplyTimeoutRunsFromTheAckAndUnackedWritesExpire) {
+  InFlightTable table(Opts());
+  Answer late, never;
+  uint64_t a = *table.Add(InFlightTable::NewCall(late.Done(), 1), 1, kT0);
+  table.Add(InFlightTable::NewCall(never.Done(), 1), 1, kT0);
+  table.Acked(a, 5, false, kT0 + absl::Milliseconds(1500));
+  table.Expire(kT0 + absl::Milliseconds(2900));
+  EXPECT_EQ(late.calls, 0);
+  EXPECT_EQ(never.calls, 0);  // Publish timeout 2 s, then a 1 s grace.
+  table.Expire(kT0 + absl::Milliseconds(3501));
+  ASSERT_EQ(late.calls, 1);
+  EXPECT_EQ(late.result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_EQ(never.calls, 1);
+  EXPECT_EQ(never.result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(never.result.status().message().find("--cluster_publish_timeout"),
+            std::string::npos)
+      << never.result.status();
+  EXPECT_EQ(table.writes(), 0u);
+}
+
 // Catches: the direct fetcher not told about a late write or read, or
 // told at once (it would race the consumer for every record).
 TEST(InFlightTableTest, FetchTargetIsTheHighestLateSequence) {
@@ -214,6 +239,158 @@ TEST(InFlightTableTest, CloseAnswersEverythingAndRefusesMore) {
   EXPECT_EQ(later.result.status().code(), absl::StatusCode::kUnavailable);
   table.WhenApplied(1, late_read.Done(), kT0);
   EXPECT_EQ(late_read.status.code(), absl::StatusCode::kUnavailable);
+}
+
+// Re-sends (TakeResends): interval 250 ms, publish timeout 2 s.
+InFlightTable::Options ResendOpts() {
+  InFlightTable::Options o = Opts();
+  o.publish_timeout = absl::Seconds(2);
+  o.republish_interval = absl::Milliseconds(250);
+  return o;
+}
+
+std::shared_ptr<const InFlightTable::Record> Rec(const std::string& msg_id) {
+  return std::make_shared<const InFlightTable::Record>(
+      InFlightTable::Record{"banditd.events.r", "data", msg_id});
+}
+
+std::vector<uint64_t> Ids(const std::vector<InFlightTable::Resend>& resends) {
+  std::vector<uint64_t> ids;
+  for (const auto& r : resends) ids.push_back(r.id);
+  return ids;
+}
+
+absl::Time Ms(int ms) { return kT0 + absl::Milliseconds(ms); }
+
+// Catches: re-sending before the interval, twice within one interval, past
+// the publish timeout, with a wait beyond it, or records never re-sendable
+// (no record kept, or republish off).
+TEST(InFlightTableTest, StalledRecordIsResentEveryIntervalUntilTheTimeout) {
+  InFlightTable table(ResendOpts());
+  Answer answer, plain;
+  uint64_t a =
+      *table.Add(InFlightTable::NewCall(answer.Done(), 1), 1, kT0, Rec("m1"));
+  table.Add(InFlightTable::NewCall(plain.Done(), 1), 1, kT0);  // No record.
+  EXPECT_TRUE(table.TakeResends(Ms(249), 100).empty());
+  std::vector<InFlightTable::Resend> first = table.TakeResends(Ms(250), 100);
+  ASSERT_EQ(Ids(first), std::vector<uint64_t>{a});
+  EXPECT_EQ(first[0].record->msg_id, "m1");
+  EXPECT_EQ(first[0].max_wait, absl::Milliseconds(1750));
+  EXPECT_TRUE(table.TakeResends(Ms(499), 100).empty());
+  int copies = 2;  // The first publish and the re-send at 250 ms.
+  for (int ms = 500; ms <= 2500; ms += 250) {
+    copies += static_cast<int>(table.TakeResends(Ms(ms), 100).size());
+  }
+  // Sent at 0, 250, ..., 1750; not at 2000 (under half an interval left).
+  EXPECT_EQ(copies, 8);
+  EXPECT_EQ(table.resent(), 7);
+
+  InFlightTable off(Opts());  // republish_interval 0.
+  Answer unused;
+  off.Add(InFlightTable::NewCall(unused.Done(), 1), 1, kT0, Rec("m2"));
+  EXPECT_TRUE(off.TakeResends(Ms(1000), 100).empty());
+}
+
+// Catches: re-sending records that are merely slow behind others still
+// being acknowledged (extra load on a busy healthy cluster), or not
+// re-sending one that a later record overtook (lost), or ignoring `max`.
+TEST(InFlightTableTest, ResendsOnlyRecordsStalledOrOvertaken) {
+  InFlightTable table(ResendOpts());
+  Answer w, x, y, z;
+  uint64_t earlier =
+      *table.Add(InFlightTable::NewCall(w.Done(), 1), 1, Ms(-50), Rec("w"));
+  uint64_t slow =
+      *table.Add(InFlightTable::NewCall(x.Done(), 1), 1, kT0, Rec("x"));
+  uint64_t later =
+      *table.Add(InFlightTable::NewCall(y.Done(), 1), 1, Ms(100), Rec("y"));
+  // Acks of older records keep arriving: the stream is busy, not stalled.
+  table.Acked(earlier, 1, false, Ms(300));
+  EXPECT_TRUE(table.TakeResends(Ms(400), 100).empty());
+  // A record published after `slow` is acknowledged first: `slow` was lost.
+  table.Acked(later, 2, false, Ms(420));
+  EXPECT_EQ(Ids(table.TakeResends(Ms(450), 100)), std::vector<uint64_t>{slow});
+  // Two stalled records, room for one re-send.
+  uint64_t c =
+      *table.Add(InFlightTable::NewCall(z.Done(), 1), 1, Ms(500), Rec("z"));
+  EXPECT_EQ(Ids(table.TakeResends(Ms(750), 1)).size(), 1u);
+  EXPECT_EQ(Ids(table.TakeResends(Ms(751), 1)).size(), 1u);
+  EXPECT_TRUE(table.TakeResends(Ms(752), 1).empty());
+  // Acknowledged: never re-sent again.
+  table.Acked(slow, 3, false, Ms(800));
+  table.Acked(c, 4, false, Ms(800));
+  EXPECT_TRUE(table.TakeResends(Ms(1900), 100).empty());
+}
+
+// Catches: a call failed by one copy's error or timeout while another copy
+// is pending or was already stored, and an error that hides the re-sends.
+TEST(InFlightTableTest, CallFailsOnlyWhenItsLastCopyFails) {
+  InFlightTable table(ResendOpts());
+  Answer failed, stored;
+  uint64_t a =
+      *table.Add(InFlightTable::NewCall(failed.Done(), 1), 1, kT0, Rec("a"));
+  uint64_t b =
+      *table.Add(InFlightTable::NewCall(stored.Done(), 1), 1, kT0, Rec("b"));
+  ASSERT_EQ(table.TakeResends(Ms(250), 100).size(), 2u);
+  table.CopyFailed(a, absl::UnavailableError("no responders"));
+  EXPECT_EQ(failed.calls, 0);
+  table.CopyFailed(a, absl::UnavailableError("timeout"));
+  ASSERT_EQ(failed.calls, 1);
+  EXPECT_EQ(failed.result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(failed.result.status().message().find("published 2 times"),
+            std::string::npos)
+      << failed.result.status();
+  // b's re-sent copy is stored; the first copy then times out.
+  table.Acked(b, 9, false, Ms(300));
+  table.CopyFailed(b, absl::UnavailableError("timeout"));
+  EXPECT_EQ(stored.calls, 0);
+  table.Applied(9, b, Applied(1));
+  ASSERT_EQ(stored.calls, 1);
+  ASSERT_TRUE(stored.result.ok()) << stored.result.status();
+  EXPECT_EQ(stored.result->applied_events, 1);
+}
+
+// Catches: reporting a call's own events as duplicates when its first copy
+// was stored and applied and a re-sent copy's ack says "duplicate", in
+// either order of ack and apply; every ack lost although the record was
+// applied here; and a second ack answering twice.
+TEST(InFlightTableTest, DuplicateAckOfOwnResentRecordCountsItsEvents) {
+  for (bool apply_first : {true, false}) {
+    InFlightTable table(ResendOpts());
+    Answer answer;
+    uint64_t a =
+        *table.Add(InFlightTable::NewCall(answer.Done(), 1), 3, kT0, Rec("a"));
+    ASSERT_EQ(table.TakeResends(Ms(250), 100).size(), 1u);
+    if (apply_first) table.Applied(7, a, Applied(3));
+    EXPECT_TRUE(table.Acked(a, 7, /*duplicate=*/true, Ms(260)).has_value());
+    if (!apply_first) table.Applied(7, a, Applied(3));
+    EXPECT_FALSE(table.Acked(a, 7, false, Ms(270)).has_value());
+    ASSERT_EQ(answer.calls, 1) << apply_first;
+    ASSERT_TRUE(answer.result.ok()) << answer.result.status();
+    EXPECT_EQ(answer.result->applied_events, 3) << apply_first;
+    EXPECT_EQ(answer.result->duplicate_events, 0) << apply_first;
+    EXPECT_EQ(answer.result->sequence, 7u);
+  }
+  // Another call's record at 8 (a client retry): these are duplicates.
+  InFlightTable table(ResendOpts());
+  Answer retry, lost_acks;
+  uint64_t r =
+      *table.Add(InFlightTable::NewCall(retry.Done(), 1), 2, kT0, Rec("r"));
+  table.Acked(r, 8, /*duplicate=*/true, Ms(10));
+  table.Applied(8, std::nullopt, Applied(2));
+  ASSERT_EQ(retry.calls, 1);
+  EXPECT_EQ(retry.result->duplicate_events, 2);
+  EXPECT_EQ(retry.result->applied_events, 0);
+  // Both copies' acks lost, but the record was applied here as its own.
+  uint64_t l = *table.Add(InFlightTable::NewCall(lost_acks.Done(), 1), 1,
+                          Ms(20), Rec("l"));
+  ASSERT_EQ(table.TakeResends(Ms(300), 100).size(), 1u);
+  table.Applied(9, l, Applied(1));
+  EXPECT_TRUE(table.TakeResends(Ms(600), 100).empty());
+  table.CopyFailed(l, absl::UnavailableError("timeout"));
+  table.CopyFailed(l, absl::UnavailableError("timeout"));
+  ASSERT_EQ(lost_acks.calls, 1);
+  ASSERT_TRUE(lost_acks.result.ok()) << lost_acks.result.status();
+  EXPECT_EQ(lost_acks.result->applied_events, 1);
 }
 
 }  // namespace

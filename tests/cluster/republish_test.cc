@@ -1,0 +1,146 @@
+// Re-publishing unacknowledged records (--cluster_republish_interval): a
+// call in flight to a NATS node that stops answering is published again,
+// with the same message id, through the node the replica fails over to, and
+// answered within the publish timeout; JetStream stores each record once.
+// (The re-send scheduling itself: in_flight_table_test.cc.)
+
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "server/cluster/nats_committer.h"
+#include "server/core/engine.h"
+#include "tests/cluster/cluster_harness.h"
+
+namespace banditd {
+namespace {
+
+namespace pb = ::banditd::v1;
+using ::banditd::cluster::NatsCommitter;
+using ::banditd::cluster_testing::Batch;
+using ::banditd::cluster_testing::ClusterTest;
+using ::banditd::cluster_testing::Context;
+using ::banditd::cluster_testing::CreateRoom;
+using ::banditd::cluster_testing::MakeBatch;
+using ::banditd::cluster_testing::NatsClient;
+using ::banditd::cluster_testing::Replica;
+using ::banditd::cluster_testing::Totals;
+using ::banditd::cluster_testing::WaitConverged;
+
+bool LogHas(const std::string& path, const std::string& text) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A closed-loop writer (one call at a time, as most clients) on replica 0
+// while replica 0's NATS node is paused: the call in flight is lost in the
+// paused node's socket. It is re-sent once the replica has moved to another
+// node and answered, never failed by the publish timeout (4 s here); when
+// the node resumes, its stale copy is dropped by JetStream. Catches: no
+// re-send (the call waits the whole timeout), a re-send without the
+// message id (stored twice), and a re-sent record reported as duplicates.
+TEST_F(ClusterTest, CallInFlightToAPausedNodeIsRepublished) {
+  Replica& writer = AddReplica({"--cluster_republish_interval=250ms"});
+  ASSERT_TRUE(writer.Start()) << "see " << writer.log_path();
+  Replica& other = AddReplica();
+  ASSERT_TRUE(other.Start()) << "see " << other.log_path();
+  const std::string room = "resend";
+  ASSERT_TRUE(CreateRoom(writer.stub(), room).ok());
+  ASSERT_GT(WaitConverged({&writer, &other}, room, Totals(), absl::Seconds(30)),
+            0u);
+
+  std::atomic<bool> stop{false};
+  absl::Mutex mu;
+  std::vector<Batch> done, failed;
+  std::vector<std::string> errors;
+  std::thread client([&] {
+    std::mt19937 rng(7);
+    for (int64_t b = 0; !stop.load(); ++b) {
+      Batch batch = MakeBatch(room, b, rng, 1 + static_cast<int>(b % 3));
+      pb::FeedbackResponse response;
+      grpc::Status s = writer.stub().Feedback(Context(absl::Seconds(10)).get(),
+                                              batch.request, &response);
+      absl::MutexLock lock(&mu);
+      if (s.ok()) {
+        // The call's own events, even when a re-sent copy was the
+        // duplicate of its first.
+        EXPECT_EQ(response.applied_events(), batch.request.events_size())
+            << "batch " << b;
+        EXPECT_EQ(response.duplicate_events(), 0) << "batch " << b;
+        done.push_back(std::move(batch));
+      } else {
+        errors.push_back(s.error_message());
+        failed.push_back(std::move(batch));
+      }
+    }
+  });
+  absl::SleepFor(absl::Seconds(1));
+  // Replica 0 lists node 0 first: its connection.
+  kill(nats_->node(0).pid(), SIGSTOP);
+  absl::SleepFor(absl::Seconds(3));
+  kill(nats_->node(0).pid(), SIGCONT);
+  absl::SleepFor(absl::Seconds(2));
+  stop = true;
+  client.join();
+
+  // Fast failures (no responders while the stream elects a leader) are a
+  // client's to retry; a call failed by the publish timeout is the bug.
+  for (const std::string& e : errors) {
+    EXPECT_EQ(e.find("imeout"), std::string::npos) << e;
+  }
+  EXPECT_TRUE(LogHas(writer.log_path(), "re-published"))
+      << "nothing was re-sent; see " << writer.log_path();
+  Totals expected;
+  for (const Batch& b : failed) {
+    pb::FeedbackResponse response;
+    grpc::Status s = other.stub().Feedback(Context(absl::Seconds(10)).get(),
+                                           b.request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    expected.Add(b.totals);
+  }
+  for (const Batch& b : done) expected.Add(b.totals);
+  ASSERT_GT(WaitConverged({&writer, &other}, room, expected, absl::Seconds(30)),
+            0u);
+  // One record per batch and the room's creation: no copy stored twice.
+  NatsClient nats(nats_->Urls(1));
+  EXPECT_EQ(nats.State("BANDITD_EVENTS").second,
+            1 + done.size() + failed.size());
+  std::printf("%zu calls answered, %zu failed fast and retried\n", done.size(),
+              failed.size());
+}
+
+// Catches: an interval that can never re-send within the publish timeout,
+// or one so short that it floods NATS, accepted silently.
+TEST(RepublishFlagTest, IntervalMustFitThePublishTimeout) {
+  for (absl::Duration interval :
+       {absl::Milliseconds(5), absl::Seconds(2), absl::Seconds(3)}) {
+    core::Engine engine;
+    NatsCommitter::Options options;
+    options.nats_urls = "nats://127.0.0.1:1";
+    options.publish_timeout = absl::Seconds(2);
+    options.republish_interval = interval;
+    options.data_dir = ::testing::TempDir();
+    options.log = false;
+    auto committer = NatsCommitter::Open(options, &engine);
+    ASSERT_FALSE(committer.ok()) << interval;
+    EXPECT_EQ(committer.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(committer.status().message().find("--cluster_republish_interval"),
+              std::string::npos)
+        << committer.status();
+  }
+}
+
+}  // namespace
+}  // namespace banditd
