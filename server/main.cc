@@ -251,8 +251,27 @@ ABSL_FLAG(std::string, cluster_snapshot_bucket, "banditd_snapshots",
 ABSL_FLAG(absl::Duration, cluster_snapshot_publish_every, absl::Minutes(10),
           "Cluster mode: after a snapshot, publish it to "
           "--cluster_snapshot_bucket when the published one is older than "
-          "this (whichever replica is due first). 0: this replica never "
-          "publishes. The stream's retention must keep records longer.");
+          "this (whichever replica is due first), or earlier when "
+          "retention nears it (--cluster_snapshot_publish_at). 0: this "
+          "replica never publishes.");
+ABSL_FLAG(double, cluster_snapshot_publish_at, 0.5,
+          "Cluster mode: take and publish a snapshot at once when the "
+          "records after the published one use this share of the stream's "
+          "tightest retention limit (max bytes, messages or age), so that "
+          "retention never trims a record a new replica needs. In (0, 1).");
+ABSL_FLAG(double, cluster_retention_warn_at, 0.8,
+          "Cluster mode: log a warning when the records after the published "
+          "snapshot use this share of the tightest retention limit (above "
+          "--cluster_snapshot_publish_at, below 1).");
+ABSL_FLAG(absl::Duration, cluster_retention_check_every, absl::Seconds(10),
+          "Cluster mode: how often each replica compares the stream's "
+          "retention limits with the published snapshot (and deletes "
+          "unreferenced snapshot chunks).");
+ABSL_FLAG(absl::Duration, cluster_snapshot_gc_grace, absl::Minutes(5),
+          "Cluster mode: chunks of a replaced (or concurrently orphaned) "
+          "published snapshot are deleted after this long, so a replica "
+          "reading it meanwhile still can; at least 4x "
+          "--cluster_publish_timeout.");
 
 // Kafka ingest (server/ingest): Feedback records consumed exactly once.
 ABSL_FLAG(std::string, kafka_brokers, "",
@@ -561,6 +580,14 @@ int main(int argc, char** argv) {
         absl::GetFlag(FLAGS_cluster_snapshot_bucket);
     cluster_options.snapshot_publish_every =
         absl::GetFlag(FLAGS_cluster_snapshot_publish_every);
+    cluster_options.retention.publish_at =
+        absl::GetFlag(FLAGS_cluster_snapshot_publish_at);
+    cluster_options.retention.warn_at =
+        absl::GetFlag(FLAGS_cluster_retention_warn_at);
+    cluster_options.retention.check_every =
+        absl::GetFlag(FLAGS_cluster_retention_check_every);
+    cluster_options.snapshot_gc_grace =
+        absl::GetFlag(FLAGS_cluster_snapshot_gc_grace);
     cluster_options.metrics = &metrics;
     absl::StatusOr<std::unique_ptr<banditd::cluster::NatsCommitter>> nats =
         banditd::cluster::NatsCommitter::Open(cluster_options, &engine);

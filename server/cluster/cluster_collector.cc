@@ -94,6 +94,54 @@ std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
           "published (0: none); retention must not trim past it.",
           prometheus::MetricType::Gauge,
           static_cast<double>(stats.last_published_sequence)));
+  families.push_back(One("banditd_cluster_snapshot_publish_failures_total",
+                         "Snapshot publishes of this replica that failed "
+                         "(logged; retried at the next snapshot).",
+                         prometheus::MetricType::Counter,
+                         static_cast<double>(stats.publish_failures)));
+  families.push_back(One("banditd_cluster_early_publishes_total",
+                         "Snapshots this replica published before "
+                         "--cluster_snapshot_publish_every because retention "
+                         "neared the published one.",
+                         prometheus::MetricType::Counter,
+                         static_cast<double>(stats.early_publishes)));
+  families.push_back(One("banditd_cluster_collected_snapshot_chunks_total",
+                         "Object-store chunks of replaced or orphaned "
+                         "snapshots this replica deleted.",
+                         prometheus::MetricType::Counter,
+                         static_cast<double>(stats.collected_chunks)));
+  // The retention watch's last look, per stream.
+  families.push_back(PerStream(
+      "banditd_cluster_published_snapshot_sequence",
+      "Stream sequence covered by the published snapshot (any replica's), "
+      "per stream; 0: none.",
+      stats.streams, [](const NatsCommitter::StreamStats& s) {
+        return static_cast<double>(s.published_sequence);
+      }));
+  families.push_back(PerStream(
+      "banditd_cluster_records_since_published_snapshot",
+      "Stream records after the published snapshot: what a new replica "
+      "replays, per stream.",
+      stats.streams, [](const NatsCommitter::StreamStats& s) {
+        return static_cast<double>(s.records_since_published);
+      }));
+  families.push_back(PerStream(
+      "banditd_cluster_trim_headroom_records",
+      "Records retention may still trim from the stream's head before it "
+      "trims one after the published snapshot; negative: it did, and no new "
+      "replica can join until a newer snapshot is published.",
+      stats.streams, [](const NatsCommitter::StreamStats& s) {
+        return static_cast<double>(s.trim_headroom);
+      }));
+  families.push_back(PerStream(
+      "banditd_cluster_retention_pressure",
+      "Share of the stream's tightest retention limit used by the records "
+      "after the published snapshot; publish early at "
+      "--cluster_snapshot_publish_at, warn at --cluster_retention_warn_at, "
+      "trimmed past it at 1.",
+      stats.streams, [](const NatsCommitter::StreamStats& s) {
+        return s.retention_pressure;
+      }));
   return families;
 }
 

@@ -61,8 +61,11 @@ absl::StatusOr<SnapshotFile::Snapshot> NatsCommitter::FetchPublished() {
   const std::string name =
       snapshot_object::ObjectName(options_.stream, filter_subject_);
   absl::StatusOr<ObjectStore::Object> object = objects_->Get(name);
-  // Replaced while being read (a peer published meanwhile): read the new one.
-  if (absl::IsDataLoss(object.status())) object = objects_->Get(name);
+  // Replaced and collected while being read (slower than
+  // --cluster_snapshot_gc_grace): read the new one.
+  for (int retry = 0; retry < 3 && absl::IsDataLoss(object.status()); ++retry) {
+    object = objects_->Get(name);
+  }
   if (!object.ok()) return object.status();
   absl::StatusOr<SnapshotFile::Snapshot> snapshot =
       snapshot_object::Decode(object->info, object->data);
@@ -176,6 +179,9 @@ void NatsCommitter::MaybePublish(const SnapshotFile::Snapshot& snapshot) {
   if (!bucket_ready_) {
     if (absl::Status s = objects_->EnsureBucket(); !s.ok()) {
       SPDLOG_WARN("snapshot not published: {}", s.ToString());
+      absl::MutexLock lock(&mu_);
+      ++stats_.publish_failures;
+      last_publish_error_ = s.ToString();
       return;
     }
     bucket_ready_ = true;
@@ -185,13 +191,21 @@ void NatsCommitter::MaybePublish(const SnapshotFile::Snapshot& snapshot) {
   absl::StatusOr<object_layout::ObjectInfo> current = objects_->GetInfo(name);
   if (!current.ok() && !absl::IsNotFound(current.status())) {
     SPDLOG_WARN("snapshot not published: {}", current.status().ToString());
+    absl::MutexLock lock(&mu_);
+    ++stats_.publish_failures;
+    last_publish_error_ = current.status().ToString();
     return;
   }
   // A peer's newer or recent snapshot serves as well: one replica's
-  // snapshot per period, whichever is due first.
-  if (current.ok() &&
-      (PublishedTotal(*current) >= Total(snapshot) ||
-       absl::Now() - current->mtime < options_.snapshot_publish_every)) {
+  // snapshot per period, whichever is due first; early when the retention
+  // watch finds the stream's head nearing the published one.
+  const bool early = publish_due_.load(std::memory_order_acquire);
+  if (current.ok() && PublishedTotal(*current) >= Total(snapshot)) {
+    // Only a newer snapshot can relieve the retention pressure.
+    return;
+  }
+  if (current.ok() && !early &&
+      absl::Now() - current->mtime < options_.snapshot_publish_every) {
     return;
   }
   snapshot_object::Encoded encoded =
@@ -201,12 +215,18 @@ void NatsCommitter::MaybePublish(const SnapshotFile::Snapshot& snapshot) {
   if (!put.ok()) {
     SPDLOG_WARN("snapshot at seq {} not published: {}", snapshot.seq,
                 put.status().ToString());
+    absl::MutexLock lock(&mu_);
+    ++stats_.publish_failures;
+    last_publish_error_ = put.status().ToString();
     return;
   }
+  publish_due_.store(false, std::memory_order_release);
   {
     absl::MutexLock lock(&mu_);
     ++stats_.published_snapshots;
+    if (early) ++stats_.early_publishes;
     stats_.last_published_sequence = snapshot.seq;
+    last_publish_error_.clear();
   }
   if (options_.log) {
     SPDLOG_INFO(

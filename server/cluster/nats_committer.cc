@@ -135,6 +135,17 @@ absl::Status NatsCommitter::Start() {
                      absl::FormatDuration(options_.publish_timeout),
                      ": a record is re-sent within its publish timeout"));
   }
+  if (absl::Status s = retention::Validate(options_.retention); !s.ok()) {
+    return s;
+  }
+  if (options_.snapshot_gc_grace < 4 * options_.publish_timeout) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cluster_snapshot_gc_grace (",
+        absl::FormatDuration(options_.snapshot_gc_grace),
+        ") must be at least 4x --cluster_publish_timeout (",
+        absl::FormatDuration(options_.publish_timeout),
+        "): a publish must store its meta within a quarter of it"));
+  }
   std::error_code error;
   std::filesystem::create_directories(options_.data_dir, error);
   if (error) {
@@ -168,10 +179,14 @@ absl::Status NatsCommitter::Start() {
     object_options.bucket = options_.snapshot_bucket;
     object_options.replicas = options_.replicas;
     object_options.request_timeout = options_.publish_timeout;
+    object_options.gc_grace = options_.snapshot_gc_grace;
     absl::StatusOr<std::unique_ptr<ObjectStore>> objects =
         ObjectStore::Create(nc_, object_options);
     if (!objects.ok()) return objects.status();
     objects_ = *std::move(objects);
+    objects = ObjectStore::Create(nc_, object_options);
+    if (!objects.ok()) return objects.status();
+    watch_objects_ = *std::move(objects);
   }
   absl::StatusOr<std::optional<SnapshotFile::Snapshot>> chosen =
       ChooseSnapshot(*std::move(snapshot));
@@ -222,6 +237,7 @@ absl::Status NatsCommitter::Start() {
   if (options_.republish_interval > absl::ZeroDuration()) {
     republisher_ = std::thread([this] { RepublishLoop(); });
   }
+  retention_ = std::thread([this] { RetentionLoop(); });
   for (const auto& stream : streams_) {
     Stream* s = stream.get();
     s->fetcher = std::thread([this, s] { FetchLoop(*s); });
@@ -319,12 +335,15 @@ void NatsCommitter::Shutdown() {
     }
   }
   for (const auto& stream : streams_) stream->in_flight.Close();
-  snapshotter_.Stop();
-  const bool started = maintenance_.joinable();
   {
     absl::MutexLock lock(&mu_);
     consuming_ = false;
   }
+  // The retention watch may wait for a snapshot: stop it first.
+  snapshotter_.BeginStop();
+  if (retention_.joinable()) retention_.join();
+  snapshotter_.Stop();
+  const bool started = maintenance_.joinable();
   if (maintenance_.joinable()) maintenance_.join();
   for (const auto& stream : streams_) {
     if (stream->fetcher.joinable()) stream->fetcher.join();
@@ -336,6 +355,7 @@ void NatsCommitter::Shutdown() {
     }
   }
   objects_.reset();
+  watch_objects_.reset();
   for (const auto& stream : streams_) {
     if (stream->sub != nullptr) natsSubscription_Destroy(stream->sub);
     stream->sub = nullptr;

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "server/cluster/in_flight_table.h"
 #include "server/cluster/object_store.h"
+#include "server/cluster/retention.h"
 #include "server/cluster/snapshot_file.h"
 #include "server/core/engine.h"
 #include "server/core/mutation.h"
@@ -164,6 +165,15 @@ class NatsCommitter final : public store::Committer {
     // After a snapshot, publish it when the published one is older than
     // this and covers less (0: this replica never publishes, only fetches).
     absl::Duration snapshot_publish_every = absl::Minutes(10);
+    // Retention watch (nats_retention.cc): every `check_every`, compare the
+    // records after the published snapshot with each stream's retention
+    // limits; publish early at `publish_at` of the tightest, warn at
+    // `warn_at`. Checked at Open (retention::Validate).
+    retention::Thresholds retention;
+    // Unreferenced object-store chunks (a replaced snapshot, the loser of
+    // two simultaneous publishes) are deleted after this grace (see
+    // ObjectStore::CollectGarbage); it bounds how long a fetch may take.
+    absl::Duration snapshot_gc_grace = absl::Minutes(5);
     // Log startup and snapshot summaries (info).
     bool log = true;
     // Commits (publish to acknowledgement), snapshots and the catch-up at
@@ -181,6 +191,16 @@ class NatsCommitter final : public store::Committer {
     // Time from the last applied record's store in JetStream to its apply
     // here; 0 once nothing is pending.
     absl::Duration apply_lag;
+    // The retention watch's last look (retention::Assess): the published
+    // snapshot's sequence in this stream, the records after it, how many
+    // more retention may trim before it trims one of those (negative: it
+    // did, no new replica can join), and the share of the tightest limit
+    // they use (`retention_limit`).
+    uint64_t published_sequence = 0;
+    uint64_t records_since_published = 0;
+    int64_t trim_headroom = 0;
+    double retention_pressure = 0;
+    std::string retention_limit;
   };
 
   struct Stats {
@@ -209,6 +229,12 @@ class NatsCommitter final : public store::Committer {
     int64_t published_snapshots = 0;
     uint64_t last_published_sequence = 0;
     uint64_t bootstrapped_from_sequence = 0;
+    // Publishes that failed, publishes made early because retention neared
+    // the published snapshot, and object-store chunks of replaced or
+    // orphaned snapshots this replica deleted.
+    int64_t publish_failures = 0;
+    int64_t early_publishes = 0;
+    int64_t collected_chunks = 0;
   };
 
   static constexpr char kSnapshotFile[] = "cluster.db";
@@ -357,8 +383,16 @@ class NatsCommitter final : public store::Committer {
                                     absl::string_view what) const;
   // `snapshot`'s sequence in stream i.
   static uint64_t SnapshotSeq(const SnapshotFile::Snapshot& snapshot, int i);
-  // Publishes `snapshot` unless the published one is newer or recent.
+  // Publishes `snapshot` unless the published one is newer or recent
+  // (recent does not count when the retention watch asked for a publish).
   void MaybePublish(const SnapshotFile::Snapshot& snapshot);
+  // The retention watch's thread (nats_retention.cc): every
+  // options_.retention.check_every, CheckRetention, then the object
+  // store's garbage collection when this replica publishes.
+  void RetentionLoop();
+  void CheckRetention();
+  // How the published snapshot's positions are read: NOT_FOUND when none.
+  absl::StatusOr<std::vector<uint64_t>> PublishedPositions();
 
   const Options options_;
   core::Engine* const engine_;
@@ -369,6 +403,14 @@ class NatsCommitter final : public store::Committer {
   // Null without a bucket; Open's thread, then the snapshotter's.
   std::unique_ptr<ObjectStore> objects_;
   bool bucket_ready_ = false;  // Snapshotter thread.
+  // The retention watch's own store (a store serves one call at a time).
+  std::unique_ptr<ObjectStore> watch_objects_;
+  // Set by the retention watch: publish at the next snapshot even if the
+  // published one is recent.
+  std::atomic<bool> publish_due_{false};
+  std::thread retention_;
+  // The retention watch's last warning (rate-limited).
+  absl::Time last_retention_warning_ = absl::InfinitePast();
 
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;
@@ -396,6 +438,9 @@ class NatsCommitter final : public store::Committer {
   std::vector<absl::Time> last_delivery_ ABSL_GUARDED_BY(mu_);
   // The sum of the last snapshot's positions (they only grow).
   uint64_t last_snapshot_total_ ABSL_GUARDED_BY(mu_) = 0;
+  // Why the last publish failed ("" after a success), for the watch's
+  // warnings.
+  std::string last_publish_error_ ABSL_GUARDED_BY(mu_);
 
   std::thread maintenance_;
   // Re-sent copies awaiting their ack or timeout; re-sends stop at a quarter

@@ -4,6 +4,7 @@
 
 #include <nats/nats.h>
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -46,10 +47,24 @@ absl::Status NatsCommitter::TakeSnapshot(bool publish) {
   const absl::Duration pause = copy.pause;
   uint64_t total = 0;
   for (uint64_t s : seqs) total += s;
+  bool unchanged = false;
   {
     absl::MutexLock lock(&mu_);
     // Each position only grows: an equal total is the same snapshot.
-    if (total <= last_snapshot_total_) return absl::OkStatus();
+    if (total <= last_snapshot_total_) {
+      unchanged = true;
+    }
+  }
+  // Nothing new, but the retention watch wants the saved one published.
+  if (unchanged) {
+    if (!publish || !publish_due_.load(std::memory_order_acquire)) {
+      return absl::OkStatus();
+    }
+    absl::StatusOr<std::optional<SnapshotFile::Snapshot>> saved =
+        snapshot_file_->Load();
+    if (!saved.ok()) return saved.status();
+    if (saved->has_value()) MaybePublish(**saved);
+    return absl::OkStatus();
   }
   SnapshotFile::Snapshot snapshot;
   for (size_t i = 0; i < streams_.size(); ++i) {

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -24,6 +27,10 @@ std::string Header(natsMsg* msg, const char* name) {
   }
   return value;
 }
+
+// On each chunk: the meta subject of the object it belongs to, so that the
+// collector knows when the object was replaced. Readers ignore it.
+constexpr char kMetaHeader[] = "Banditd-Meta";
 
 // Destroys a message when it goes out of scope.
 struct Msg {
@@ -130,12 +137,16 @@ absl::StatusOr<ol::ObjectInfo> ObjectStore::GetInfo(const std::string& name) {
 }
 
 absl::Status ObjectStore::Publish(const std::string& subject,
-                                  absl::string_view data, bool rollup) {
+                                  absl::string_view data,
+                                  const std::string& chunk_of) {
   Msg msg;
   natsStatus s = natsMsg_Create(&msg.msg, subject.c_str(), nullptr, data.data(),
                                 static_cast<int>(data.size()));
-  if (s == NATS_OK && rollup) {
-    s = natsMsgHeader_Set(msg.msg, "Nats-Rollup", "sub");
+  // A meta rolls up its subject's previous meta; a chunk names its meta.
+  if (s == NATS_OK) {
+    s = chunk_of.empty()
+            ? natsMsgHeader_Set(msg.msg, "Nats-Rollup", "sub")
+            : natsMsgHeader_Set(msg.msg, kMetaHeader, chunk_of.c_str());
   }
   jsPubAck* ack = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
@@ -163,41 +174,164 @@ absl::Status ObjectStore::PurgeSubject(const std::string& subject) {
 
 absl::StatusOr<ol::ObjectInfo> ObjectStore::Put(ol::ObjectInfo info,
                                                 absl::string_view data) {
-  // The previous object's chunks are purged once the new meta is stored.
-  absl::StatusOr<ol::ObjectInfo> previous = GetInfo(info.name);
-  if (!previous.ok() && !absl::IsNotFound(previous.status())) {
-    return previous.status();
-  }
   info.bucket = options_.bucket;
   info.nuid = ol::NewNuid();
   info.max_chunk_size = static_cast<uint32_t>(options_.chunk_bytes);
   info.deleted = false;
+  const std::string meta_subject = ol::MetaSubject(options_.bucket, info.name);
   const std::string chunk_subject =
       ol::ChunkSubject(options_.bucket, info.nuid);
   const std::vector<absl::string_view> chunks =
       ol::SplitChunks(data, options_.chunk_bytes);
+  absl::Time last_chunk = absl::Now();
   for (absl::string_view chunk : chunks) {
-    if (absl::Status s = Publish(chunk_subject, chunk, false); !s.ok()) {
+    if (absl::Status s = Publish(chunk_subject, chunk, meta_subject); !s.ok()) {
       PurgeSubject(chunk_subject).IgnoreError();
       return s;
     }
+    last_chunk = absl::Now();
+  }
+  // A collector deletes unreferenced chunks older than the grace: a meta
+  // stored that late could reference deleted chunks.
+  if (absl::Now() - last_chunk > options_.gc_grace / 4) {
+    PurgeSubject(chunk_subject).IgnoreError();
+    return absl::UnavailableError(absl::StrCat(
+        "object \"", info.name,
+        "\" not stored: its meta would follow its "
+        "last chunk by more than a quarter of the collector's grace (",
+        absl::FormatDuration(options_.gc_grace), ")"));
   }
   info.size = data.size();
   info.chunks = static_cast<uint32_t>(chunks.size());
   info.digest = ol::Digest(data);
   info.mtime = absl::Now();
-  if (absl::Status s = Publish(ol::MetaSubject(options_.bucket, info.name),
-                               ol::MetaJson(info), true);
-      !s.ok()) {
+  if (absl::Status s = Publish(meta_subject, ol::MetaJson(info), ""); !s.ok()) {
     PurgeSubject(chunk_subject).IgnoreError();
     return s;
   }
-  if (previous.ok() && !previous->nuid.empty() && previous->nuid != info.nuid) {
-    // A failure leaves unreferenced chunks, not a broken object.
-    PurgeSubject(ol::ChunkSubject(options_.bucket, previous->nuid))
-        .IgnoreError();
+  // Cheap insurance against a collector with a skewed clock.
+  if (!chunks.empty()) {
+    absl::StatusOr<std::map<std::string, uint64_t>> counts =
+        SubjectCounts(chunk_subject);
+    if (counts.ok()) {
+      auto it = counts->find(chunk_subject);
+      const uint64_t stored = it == counts->end() ? 0 : it->second;
+      if (stored != chunks.size()) {
+        return absl::DataLossError(absl::StrCat(
+            "object \"", info.name, "\" in bucket ", options_.bucket, " has ",
+            stored, " of its ", chunks.size(),
+            " chunks right after its meta was stored (deleted by a collector "
+            "whose clock is ahead?)"));
+      }
+    }
   }
   return info;
+}
+
+absl::StatusOr<std::map<std::string, uint64_t>> ObjectStore::SubjectCounts(
+    const std::string& filter) {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Stream.Info.SubjectsFilter = filter.c_str();
+  jsStreamInfo* si = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_GetStreamInfo(
+      &si, js_, ol::StreamName(options_.bucket).c_str(), &jo, &code);
+  if (s != NATS_OK) {
+    return NatsError(
+        absl::StrCat("cannot list the subjects of bucket ", options_.bucket)
+            .c_str(),
+        s, code);
+  }
+  std::map<std::string, uint64_t> counts;
+  if (si->State.Subjects != nullptr) {
+    for (int i = 0; i < si->State.Subjects->Count; ++i) {
+      const jsStreamStateSubject& subject = si->State.Subjects->List[i];
+      counts[subject.Subject] = subject.Msgs;
+    }
+  }
+  jsStreamInfo_Destroy(si);
+  return counts;
+}
+
+absl::StatusOr<ObjectStore::Last> ObjectStore::LastMsg(
+    const std::string& subject, bool with_data) {
+  jsDirectGetMsgOptions dg;
+  jsDirectGetMsgOptions_Init(&dg);
+  dg.LastBySubject = subject.c_str();
+  Msg msg;
+  const natsStatus s = js_DirectGetMsg(
+      &msg.msg, js_, ol::StreamName(options_.bucket).c_str(), nullptr, &dg);
+  if (s == NATS_NOT_FOUND) {
+    nats_GetLastError(nullptr);
+    return absl::NotFoundError(absl::StrCat("no message on ", subject));
+  }
+  if (s != NATS_OK) {
+    return NatsError(absl::StrCat("cannot read ", subject).c_str(), s);
+  }
+  Last last;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, Header(msg.msg, "Nats-Time-Stamp"),
+                       &last.stored, &error)) {
+    return absl::DataLossError(
+        absl::StrCat("the last message on ", subject, " has no store time"));
+  }
+  last.meta_subject = Header(msg.msg, kMetaHeader);
+  if (with_data) {
+    last.data.assign(natsMsg_GetData(msg.msg),
+                     static_cast<size_t>(natsMsg_GetDataLength(msg.msg)));
+  }
+  return last;
+}
+
+absl::StatusOr<ObjectStore::Collected> ObjectStore::CollectGarbage() {
+  absl::StatusOr<std::map<std::string, uint64_t>> subjects =
+      SubjectCounts(absl::StrCat("$O.", options_.bucket, ".>"));
+  if (!subjects.ok()) return subjects.status();
+  const std::string meta_prefix = absl::StrCat("$O.", options_.bucket, ".M.");
+  const std::string chunk_prefix = absl::StrCat("$O.", options_.bucket, ".C.");
+  // Every meta's nuid, and each meta subject's store time.
+  absl::flat_hash_set<std::string> referenced;
+  absl::flat_hash_map<std::string, absl::Time> meta_time;
+  absl::Time newest_meta = absl::InfinitePast();
+  for (const auto& [subject, count] : *subjects) {
+    if (!absl::StartsWith(subject, meta_prefix)) continue;
+    absl::StatusOr<Last> meta = LastMsg(subject, /*with_data=*/true);
+    if (absl::IsNotFound(meta.status())) continue;
+    if (!meta.ok()) return meta.status();
+    absl::StatusOr<ol::ObjectInfo> info = ol::ParseMetaJson(meta->data);
+    // An unreadable meta may reference anything: collect nothing.
+    if (!info.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("meta ", subject, ": ", info.status().message()));
+    }
+    if (!info->deleted) referenced.insert(info->nuid);
+    meta_time[subject] = meta->stored;
+    newest_meta = std::max(newest_meta, meta->stored);
+  }
+  const absl::Time now = absl::Now();
+  Collected collected;
+  for (const auto& [subject, count] : *subjects) {
+    if (!absl::StartsWith(subject, chunk_prefix) ||
+        referenced.contains(subject.substr(chunk_prefix.size()))) {
+      continue;
+    }
+    absl::StatusOr<Last> chunk = LastMsg(subject, /*with_data=*/false);
+    if (absl::IsNotFound(chunk.status())) continue;
+    if (!chunk.ok()) return chunk.status();
+    auto owner = meta_time.find(chunk->meta_subject);
+    const absl::Time replaced =
+        owner != meta_time.end() ? owner->second : newest_meta;
+    if (now - chunk->stored < options_.gc_grace ||
+        now - replaced < options_.gc_grace) {
+      ++collected.kept;
+      continue;
+    }
+    if (absl::Status s = PurgeSubject(subject); !s.ok()) return s;
+    ++collected.objects;
+    collected.chunks += count;
+  }
+  return collected;
 }
 
 absl::StatusOr<ObjectStore::Object> ObjectStore::Get(const std::string& name) {

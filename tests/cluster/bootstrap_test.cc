@@ -2,7 +2,8 @@
 //
 //  * ObjectStore writes objects in NATS's object-store layout, reads them
 //    back (several chunks), and a replacement leaves only the new object's
-//    chunks and meta in the bucket's stream.
+//    chunks and meta in the bucket's stream once the collector's grace
+//    has passed.
 //  * Replicas write, one publishes its snapshot, the stream's head is
 //    purged up to the published sequence, and a fresh replica with an empty
 //    data dir starts from the published snapshot and reaches exactly the
@@ -68,7 +69,7 @@ std::string Bytes(size_t n, uint32_t seed) {
 
 // Catches: a wrong subject or encoding (reads find nothing), a chunk lost or
 // reordered (digest), old chunks or metas left behind on replacement (the
-// stream grows with every publish).
+// stream grows with every publish) or deleted before the grace.
 TEST_F(ClusterTest, ObjectStoreWritesReadsAndReplaces) {
   NatsClient client(nats_->Urls(0));
   ASSERT_NE(client.js(), nullptr);
@@ -78,6 +79,7 @@ TEST_F(ClusterTest, ObjectStoreWritesReadsAndReplaces) {
   // Long, so that waiting it out (instead of answering NOT_FOUND at once)
   // shows without a tight timing bound on a loaded machine.
   options.request_timeout = absl::Seconds(30);
+  options.gc_grace = absl::Seconds(2);
   absl::StatusOr<std::unique_ptr<ObjectStore>> store =
       ObjectStore::Create(client.nc(), options);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -123,7 +125,19 @@ TEST_F(ClusterTest, ObjectStoreWritesReadsAndReplaces) {
   got = (*store)->Get("x");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->data, second);
-  // The old meta rolled up, the old chunks purged: 2 chunks + meta.
+  // The old meta rolled up; the old chunks stay for the grace (a reader
+  // may be reading them): 3 old + 2 new chunks + meta.
+  EXPECT_EQ(client.State("OBJ_objtest").second, 6u);
+  absl::StatusOr<ObjectStore::Collected> collected = (*store)->CollectGarbage();
+  ASSERT_TRUE(collected.ok()) << collected.status();
+  EXPECT_EQ(collected->objects, 0);
+  EXPECT_EQ(collected->kept, 1);
+  absl::SleepFor(options.gc_grace + absl::Milliseconds(200));
+  collected = (*store)->CollectGarbage();
+  ASSERT_TRUE(collected.ok()) << collected.status();
+  EXPECT_EQ(collected->objects, 1);
+  EXPECT_EQ(collected->chunks, 3u);
+  // Then purged: 2 chunks + meta.
   EXPECT_EQ(client.State("OBJ_objtest").second, 3u);
 
   // An empty object has no chunks and reads back empty.
