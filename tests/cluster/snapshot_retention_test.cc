@@ -9,6 +9,9 @@
 //    arrive; the replicas publish snapshots early enough that the head
 //    never passes the published one, and a fresh replica joins with exact
 //    counts.
+//  * In process: the retention watch's figures in stats() and on
+//    /metrics (ClusterCollector), early publishes, and a negative headroom
+//    once the head passes the published snapshot.
 
 #include <nats/nats.h>
 
@@ -16,6 +19,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -28,16 +32,21 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/cluster/cluster_collector.h"
+#include "server/cluster/nats_committer.h"
 #include "server/cluster/object_layout.h"
 #include "server/cluster/object_store.h"
 #include "server/cluster/snapshot_object.h"
+#include "server/core/engine.h"
 #include "tests/cluster/cluster_harness.h"
+#include "tests/testing/random_mutations.h"
 
 namespace banditd {
 namespace {
 
 namespace pb = ::banditd::v1;
 namespace ol = ::banditd::cluster::object_layout;
+using ::banditd::cluster::NatsCommitter;
 using ::banditd::cluster::ObjectStore;
 using ::banditd::cluster_testing::Batch;
 using ::banditd::cluster_testing::ClusterTest;
@@ -278,6 +287,103 @@ TEST_F(ClusterTest, FreshReplicaJoinsWhileRetentionTrimsTheStream) {
             last);
   EXPECT_NE(Slurp(fresh.log_path()).find("fetched the published snapshot"),
             std::string::npos);
+}
+
+// The value of the series of `name` (labelled stream="BANDITD_EVENTS").
+std::optional<double> Gauge(const cluster::ClusterCollector& collector,
+                            const std::string& name) {
+  for (const prometheus::MetricFamily& family : collector.Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        if (label.name == "stream" && label.value == "BANDITD_EVENTS") {
+          return metric.gauge.value;
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+core::FeedbackBatch Event(int i) {
+  core::FeedbackBatch batch;
+  batch.events.push_back(core::FeedbackEvent{});
+  batch.events.back().room_id = "r";
+  batch.events.back().arm_id = "a";
+  batch.events.back().views = 1;
+  batch.events.back().event_id = absl::StrCat("e", i);
+  return batch;
+}
+
+// Catches: figures not reported (or reported from the wrong stream
+// sequence), no early publish below the period, and a head that passed the
+// published snapshot not shown as negative headroom.
+TEST_F(ClusterTest, RetentionWatchReportsHeadroomAndPublishesEarly) {
+  auto options = [&](const std::string& name) {
+    NatsCommitter::Options o;
+    o.nats_urls = nats_->Urls(0);
+    o.data_dir = (dir_ / name).string();
+    o.log = false;
+    o.max_bytes = 32 << 10;
+    o.snapshot_every_records = 1'000'000;  // Never by count.
+    o.snapshot_publish_every = absl::Hours(1);
+    o.retention.check_every = absl::Milliseconds(50);
+    o.snapshot_gc_grace = absl::Seconds(20);
+    return o;
+  };
+  core::Engine engine;
+  auto publisher = NatsCommitter::Open(options("publisher"), &engine);
+  ASSERT_TRUE(publisher.ok()) << publisher.status();
+  cluster::ClusterCollector collector(publisher->get());
+  core::CreateRoom create;
+  create.room_id = "r";
+  create.arm_ids = {"a"};
+  ASSERT_TRUE(testing::SubmitAndWait(**publisher, create).ok());
+  for (int i = 0; i < 400; ++i) {
+    ASSERT_TRUE(testing::SubmitAndWait(**publisher, Event(i)).ok());
+  }
+  // The watch's next look: after the last write, at most one period.
+  absl::SleepFor(absl::Milliseconds(300));
+  NatsCommitter::Stats stats = (*publisher)->stats();
+  const NatsCommitter::StreamStats& stream = stats.streams[0];
+  EXPECT_GE(stats.early_publishes, 2);
+  EXPECT_EQ(stats.early_publishes, stats.published_snapshots);
+  EXPECT_GT(stream.published_sequence, 0u);
+  EXPECT_EQ(stream.published_sequence + stream.records_since_published, 401u);
+  EXPECT_GE(stream.trim_headroom, 0);
+  EXPECT_LT(stream.retention_pressure, 0.5 + 0.1);  // published in time
+  EXPECT_EQ(stream.retention_limit, "max_bytes");
+  NatsClient client(nats_->Urls(1));
+  // Retention did trim the stream, never past the published snapshot.
+  const uint64_t first = client.State("BANDITD_EVENTS").first;
+  EXPECT_GT(first, 1u);
+  EXPECT_EQ(Gauge(collector, "banditd_cluster_trim_headroom_records"),
+            static_cast<double>(stream.trim_headroom));
+  EXPECT_EQ(Gauge(collector, "banditd_cluster_published_snapshot_sequence"),
+            static_cast<double>(stream.published_sequence));
+  EXPECT_EQ(Gauge(collector, "banditd_cluster_retention_pressure"),
+            stream.retention_pressure);
+  (*publisher)->Shutdown();
+
+  // A replica that does not publish sees the head pass the published
+  // snapshot (purged past it) as negative headroom.
+  const uint64_t published = stream.published_sequence;
+  jsOptions purge;
+  jsOptions_Init(&purge);
+  purge.Stream.Purge.Sequence = published + 4;  // removes up to S + 3
+  ASSERT_EQ(js_PurgeStream(client.js(), "BANDITD_EVENTS", &purge, nullptr),
+            NATS_OK);
+  NatsCommitter::Options o = options("publisher");  // its own snapshot
+  o.snapshot_publish_every = absl::ZeroDuration();
+  core::Engine watcher_engine;
+  auto watcher = NatsCommitter::Open(o, &watcher_engine);
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  absl::SleepFor(absl::Milliseconds(300));
+  stats = (*watcher)->stats();
+  EXPECT_EQ(stats.streams[0].published_sequence, published);
+  EXPECT_EQ(stats.streams[0].trim_headroom, -3);
+  EXPECT_EQ(stats.streams[0].retention_pressure, 1.0);
+  EXPECT_EQ(stats.published_snapshots, 0);
 }
 
 }  // namespace
