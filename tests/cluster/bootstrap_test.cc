@@ -445,17 +445,17 @@ TEST_F(SnapshotObjectBench, PutAndGetAgainstPlainStream) {
   absl::SleepFor(options.gc_grace - (absl::Now() - last_put) +
                  absl::Milliseconds(500));
   start = absl::Now();
-  absl::StatusOr<ObjectStore::Collected> collected =
-      (*store)->CollectGarbage();
+  absl::StatusOr<ObjectStore::Collected> collected = (*store)->CollectGarbage();
   const absl::Duration collect_round = absl::Now() - start;
   ASSERT_TRUE(collected.ok()) << collected.status();
   EXPECT_EQ(collected->objects, 2);
   // A read with the replaced chunks gone, against the last one above.
   start = absl::Now();
   ASSERT_TRUE((*store)->Get("snapshot").ok());
-  std::printf("BENCH get alone in the bucket %.0f ms (with 2 replaced: %.0f "
-              "ms)\n",
-              absl::ToDoubleMilliseconds(absl::Now() - start), get.back());
+  std::printf(
+      "BENCH get alone in the bucket %.0f ms (with 2 replaced: %.0f "
+      "ms)\n",
+      absl::ToDoubleMilliseconds(absl::Now() - start), get.back());
   std::printf(
       "BENCH snapshot collector: round keeping 2 replaced objects %.1f ms, "
       "round deleting them (%llu chunks) %.1f ms; bucket %.1f MiB per node "

@@ -386,5 +386,57 @@ TEST_F(ClusterTest, RetentionWatchReportsHeadroomAndPublishesEarly) {
   EXPECT_EQ(stats.published_snapshots, 0);
 }
 
+// Catches: the published positions of streams 1.. read from the wrong
+// metadata entry (their headroom would be that of no snapshot, and early
+// publishes would not stop), and pressure in one stream not triggering a
+// publish that covers it.
+TEST_F(ClusterTest, RetentionWatchFollowsEveryStream) {
+  NatsCommitter::Options o;
+  o.nats_urls = nats_->Urls(0);
+  o.data_dir = (dir_ / "r").string();
+  o.log = false;
+  o.streams = 2;
+  o.max_bytes = 32 << 10;
+  o.snapshot_every_records = 1'000'000;
+  o.snapshot_publish_every = absl::Hours(1);
+  o.retention.check_every = absl::Milliseconds(50);
+  o.snapshot_gc_grace = absl::Seconds(20);
+  core::Engine engine;
+  auto committer = NatsCommitter::Open(o, &engine);
+  ASSERT_TRUE(committer.ok()) << committer.status();
+  // One room in each stream; all writes go to stream 1's room.
+  std::string rooms[2];
+  for (int i = 0; rooms[0].empty() || rooms[1].empty(); ++i) {
+    const std::string room = absl::StrCat("room", i);
+    std::string& slot = rooms[NatsCommitter::StreamOf(room, 2)];
+    if (slot.empty()) slot = room;
+  }
+  for (const std::string& room : rooms) {
+    core::CreateRoom create;
+    create.room_id = room;
+    create.arm_ids = {"a"};
+    ASSERT_TRUE(testing::SubmitAndWait(**committer, create).ok());
+  }
+  for (int i = 0; i < 400; ++i) {
+    core::FeedbackBatch batch = Event(i);
+    batch.events.back().room_id = rooms[1];
+    ASSERT_TRUE(testing::SubmitAndWait(**committer, batch).ok());
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  const NatsCommitter::Stats stats = (*committer)->stats();
+  ASSERT_EQ(stats.streams.size(), 2u);
+  EXPECT_GE(stats.early_publishes, 2);
+  EXPECT_EQ(stats.streams[0].published_sequence, 1u);  // its CreateRoom
+  EXPECT_EQ(stats.streams[0].records_since_published, 0u);
+  EXPECT_GT(stats.streams[1].published_sequence, 1u);
+  EXPECT_EQ(stats.streams[1].published_sequence +
+                stats.streams[1].records_since_published,
+            401u);
+  NatsClient client(nats_->Urls(1));
+  EXPECT_GT(client.State("BANDITD_EVENTS_1").first, 1u);  // trimmed
+  EXPECT_GE(stats.streams[1].trim_headroom, 0);
+  EXPECT_LT(stats.streams[1].retention_pressure, 0.6);
+}
+
 }  // namespace
 }  // namespace banditd
