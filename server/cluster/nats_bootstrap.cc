@@ -201,7 +201,8 @@ void NatsCommitter::MaybePublish(const SnapshotFile::Snapshot& snapshot) {
   // watch finds the stream's head nearing the published one.
   const bool early = publish_due_.load(std::memory_order_acquire);
   if (current.ok() && PublishedTotal(*current) >= Total(snapshot)) {
-    // Only a newer snapshot can relieve the retention pressure.
+    // A peer's is as new: the retention watch asks again if need be.
+    publish_due_.store(false, std::memory_order_release);
     return;
   }
   if (current.ok() && !early &&

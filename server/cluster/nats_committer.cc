@@ -138,6 +138,12 @@ absl::Status NatsCommitter::Start() {
   if (absl::Status s = retention::Validate(options_.retention); !s.ok()) {
     return s;
   }
+  if (options_.snapshot_publish_every < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cluster_snapshot_publish_every must be 0 (never publish) or "
+        "positive, not ",
+        absl::FormatDuration(options_.snapshot_publish_every)));
+  }
   if (options_.snapshot_gc_grace < 4 * options_.publish_timeout) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--cluster_snapshot_gc_grace (",

@@ -409,8 +409,10 @@ class NatsCommitter final : public store::Committer {
   // published one is recent.
   std::atomic<bool> publish_due_{false};
   std::thread retention_;
-  // The retention watch's last warning (rate-limited).
+  // The retention watch's last warning and early publish request (both
+  // rate-limited).
   absl::Time last_retention_warning_ = absl::InfinitePast();
+  absl::Time last_early_request_ = absl::InfinitePast();
 
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;

@@ -216,7 +216,12 @@ void NatsCommitter::CheckRetention() {
           worst_line, 100 * options_.retention.warn_at, why);
     }
   }
-  if (publishes && worst >= options_.retention.publish_at) {
+  // While publishing fails, ask at most once a minute (each ask copies
+  // and saves the whole state).
+  if (publishes && worst >= options_.retention.publish_at &&
+      (publish_error.empty() ||
+       now - last_early_request_ >= absl::Minutes(1))) {
+    last_early_request_ = now;
     publish_due_.store(true, std::memory_order_release);
     if (options_.log) {
       SPDLOG_INFO("publishing a snapshot early: {}", worst_line);

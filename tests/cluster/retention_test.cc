@@ -3,6 +3,8 @@
 #include "server/cluster/retention.h"
 
 #include "gtest/gtest.h"
+#include "server/cluster/nats_committer.h"
+#include "server/core/engine.h"
 
 namespace banditd::cluster::retention {
 namespace {
@@ -103,6 +105,39 @@ TEST(RetentionTest, ValidateNamesTheFlag) {
   EXPECT_NE(s.message().find("--cluster_retention_check_every"),
             std::string::npos)
       << s;
+}
+
+// Catches: a threshold flag accepted at startup that the watch or the
+// collector cannot honour (checked before connecting: no NATS here).
+TEST(RetentionTest, CommitterRefusesBadThresholdsAtStart) {
+  auto open = [](NatsCommitter::Options o) {
+    o.nats_urls = "nats://127.0.0.1:1";
+    o.data_dir = ::testing::TempDir() + "/retention_test";
+    o.log = false;
+    core::Engine engine;
+    return NatsCommitter::Open(o, &engine).status();
+  };
+  NatsCommitter::Options o;
+  o.retention.warn_at = 1.5;
+  absl::Status s = open(o);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("--cluster_retention_warn_at"), std::string::npos)
+      << s;
+  o = NatsCommitter::Options();
+  o.snapshot_gc_grace = absl::Seconds(7);  // < 4 x the 2 s publish timeout
+  s = open(o);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("--cluster_snapshot_gc_grace"), std::string::npos)
+      << s;
+  o = NatsCommitter::Options();
+  o.snapshot_publish_every = absl::Seconds(-1);
+  s = open(o);
+  EXPECT_NE(s.message().find("--cluster_snapshot_publish_every"),
+            std::string::npos)
+      << s;
+  // Valid thresholds get as far as connecting (nothing listens on port 1).
+  s = open(NatsCommitter::Options());
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
 }
 
 }  // namespace
