@@ -442,7 +442,19 @@ TEST_F(ClusterTest, RetentionWatchFollowsEveryStream) {
     core::CreateRoom create;
     create.room_id = room;
     create.arm_ids = {"a"};
-    ASSERT_TRUE(testing::SubmitAndWait(**committer, create).ok());
+    // A stream leader moved by SpreadLeaders at Open may still be taking
+    // over: UNAVAILABLE is a client's to retry.
+    absl::StatusOr<core::ApplyResult> created =
+        testing::SubmitAndWait(**committer, create);
+    for (int i = 0; i < 20 && (absl::IsUnavailable(created.status()) ||
+                               absl::IsDeadlineExceeded(created.status()));
+         ++i) {
+      absl::SleepFor(absl::Milliseconds(250));
+      created = testing::SubmitAndWait(**committer, create);
+    }
+    // A timed-out first try may have been stored after all.
+    ASSERT_TRUE(created.ok() || absl::IsAlreadyExists(created.status()))
+        << created.status();
   }
   for (int i = 0; i < 400; ++i) {
     core::FeedbackBatch batch = Event(i);
