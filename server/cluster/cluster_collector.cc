@@ -91,7 +91,8 @@ std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
   families.push_back(
       One("banditd_cluster_last_published_sequence",
           "Stream sequence covered by the last snapshot this replica "
-          "published (0: none); retention must not trim past it.",
+          "published (0: none); see also "
+          "banditd_cluster_published_snapshot_sequence (any replica's).",
           prometheus::MetricType::Gauge,
           static_cast<double>(stats.last_published_sequence)));
   families.push_back(One("banditd_cluster_snapshot_publish_failures_total",

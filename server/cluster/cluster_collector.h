@@ -19,6 +19,9 @@ namespace banditd::cluster {
 //                                            on every replica)
 //   banditd_cluster_skipped_records_total    records trimmed by retention
 //                                            before this replica applied them
+// and the published snapshot's: publishes, failures, early publishes,
+// collected chunks, and per stream the retention watch's sequence, records
+// since, trim headroom and pressure (nats_retention.cc).
 class ClusterCollector final : public prometheus::Collectable {
  public:
   // `committer` must outlive the collector.

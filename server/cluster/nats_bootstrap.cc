@@ -3,9 +3,9 @@
 // they cover, and the choice, at Open, of the snapshot to start from.
 //
 // Retention may trim the stream's head only up to the published snapshot:
-// a replica starting from it needs every record after its sequence (see
-// docs/SCALING.md, "Self-bootstrap", for the rule on max age / max bytes
-// against --cluster_snapshot_publish_every).
+// a replica starting from it needs every record after its sequence. The
+// retention watch (nats_retention.cc) publishes early when the head nears
+// it (docs/SCALING.md, "Retention").
 
 #include <nats/nats.h>
 
