@@ -54,6 +54,51 @@ std::optional<absl::Time> StoredAt(jsCtx* js, const std::string& stream,
   return stored;
 }
 
+// What the retention warnings add: why the published snapshot is behind.
+std::string WhyBehind(const absl::Status& published,
+                      const std::string& publish_error, bool publishes) {
+  return absl::StrCat(
+      !published.ok()
+          ? absl::StrCat("no snapshot is published (", published.message(), ")")
+      : publish_error.empty()
+          ? std::string("")
+          : absl::StrCat("the last publish failed: ", publish_error),
+      publishes ? ""
+                : "; this replica does not publish "
+                  "(--cluster_snapshot_publish_every=0 or no bucket)");
+}
+
+// A stream's state and limits (stream info) with the published snapshot's
+// position `published_seq` in it; nullopt when NATS does not answer.
+std::optional<retention::StreamState> ReadState(jsCtx* js,
+                                                const std::string& stream,
+                                                uint64_t published_seq) {
+  jsStreamInfo* si = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  if (js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &code) != NATS_OK) {
+    nats_GetLastError(nullptr);
+    return std::nullopt;
+  }
+  retention::StreamState state;
+  state.first_seq = si->State.FirstSeq;
+  state.last_seq = si->State.LastSeq;
+  state.msgs = si->State.Msgs;
+  state.bytes = si->State.Bytes;
+  state.max_bytes = si->Config->MaxBytes;
+  state.max_msgs = si->Config->MaxMsgs;
+  state.max_age = absl::Nanoseconds(si->Config->MaxAge);
+  jsStreamInfo_Destroy(si);
+  state.published_seq = published_seq;
+  if (state.max_age > absl::ZeroDuration() &&
+      state.last_seq > state.published_seq) {
+    if (std::optional<absl::Time> stored =
+            StoredAt(js, stream, state.published_seq + 1)) {
+      state.first_needed_age = absl::Now() - *stored;
+    }
+  }
+  return state;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<uint64_t>> NatsCommitter::PublishedPositions() {
@@ -138,30 +183,10 @@ void NatsCommitter::CheckRetention() {
   bool passed = false;
   for (size_t i = 0; i < streams_.size(); ++i) {
     const Stream& stream = *streams_[i];
-    jsStreamInfo* si = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    if (js_GetStreamInfo(&si, js_, stream.name.c_str(), nullptr, &code) !=
-        NATS_OK) {
-      nats_GetLastError(nullptr);
-      return;
-    }
-    retention::StreamState state;
-    state.first_seq = si->State.FirstSeq;
-    state.last_seq = si->State.LastSeq;
-    state.msgs = si->State.Msgs;
-    state.bytes = si->State.Bytes;
-    state.max_bytes = si->Config->MaxBytes;
-    state.max_msgs = si->Config->MaxMsgs;
-    state.max_age = absl::Nanoseconds(si->Config->MaxAge);
-    jsStreamInfo_Destroy(si);
-    state.published_seq = seqs[i];
-    if (state.max_age > absl::ZeroDuration() &&
-        state.last_seq > state.published_seq) {
-      if (std::optional<absl::Time> stored =
-              StoredAt(js_, stream.name, state.published_seq + 1)) {
-        state.first_needed_age = absl::Now() - *stored;
-      }
-    }
+    std::optional<retention::StreamState> read =
+        ReadState(js_, stream.name, seqs[i]);
+    if (!read.has_value()) return;  // NATS unreachable: the next look
+    const retention::StreamState& state = *read;
     const retention::Assessment a = retention::Assess(state);
     if (a.headroom < 0) passed = true;
     if (a.pressure >= worst) {
@@ -195,15 +220,8 @@ void NatsCommitter::CheckRetention() {
       (passed || worst >= options_.retention.warn_at) &&
       now - last_retention_warning_ >= absl::Minutes(1)) {
     last_retention_warning_ = now;
-    const std::string why = absl::StrCat(
-        !published.ok() ? absl::StrCat("no snapshot is published (",
-                                       published.status().message(), ")")
-        : publish_error.empty()
-            ? std::string("")
-            : absl::StrCat("the last publish failed: ", publish_error),
-        publishes ? ""
-                  : "; this replica does not publish "
-                    "(--cluster_snapshot_publish_every=0 or no bucket)");
+    const std::string why =
+        WhyBehind(published.status(), publish_error, publishes);
     if (passed) {
       SPDLOG_ERROR(
           "retention trimmed records after the published snapshot: {}; no new "
