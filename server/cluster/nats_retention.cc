@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "server/cluster/nats_committer.h"
@@ -57,15 +58,18 @@ std::optional<absl::Time> StoredAt(jsCtx* js, const std::string& stream,
 // What the retention warnings add: why the published snapshot is behind.
 std::string WhyBehind(const absl::Status& published,
                       const std::string& publish_error, bool publishes) {
-  return absl::StrCat(
-      !published.ok()
-          ? absl::StrCat("no snapshot is published (", published.message(), ")")
-      : publish_error.empty()
-          ? std::string("")
-          : absl::StrCat("the last publish failed: ", publish_error),
-      publishes ? ""
-                : "; this replica does not publish "
-                  "(--cluster_snapshot_publish_every=0 or no bucket)");
+  std::vector<std::string> why;
+  if (!published.ok()) {
+    why.push_back(
+        absl::StrCat("no snapshot is published (", published.message(), ")"));
+  } else if (!publish_error.empty()) {
+    why.push_back(absl::StrCat("the last publish failed: ", publish_error));
+  }
+  if (!publishes) {
+    why.push_back(
+        "this replica does not publish (--cluster_snapshot_publish_every=0)");
+  }
+  return absl::StrJoin(why, "; ");
 }
 
 // A stream's state and limits (stream info) with the published snapshot's
