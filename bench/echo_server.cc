@@ -46,6 +46,9 @@ ABSL_FLAG(std::string, channel_args, "",
 ABSL_FLAG(int, async_threads, 1,
           "--api=async: completion queues, each polled by its own thread.");
 ABSL_FLAG(int, max_message_mb, 64, "As banditd's flag of the same name.");
+ABSL_FLAG(bool, health, true,
+          "Serve gRPC's default health service (on the callback API: its "
+          "threads poll too).");
 
 namespace {
 
@@ -125,7 +128,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  grpc::EnableDefaultHealthCheckService(true);
+  grpc::EnableDefaultHealthCheckService(absl::GetFlag(FLAGS_health));
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;

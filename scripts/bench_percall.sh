@@ -4,11 +4,17 @@
 # same packaged gRPC and server options (bench/echo_server.cc), both driven by
 # banditd_grpc_load. Each round runs echo then Sample at every concurrency,
 # alternating, so the floor comes from the same run; medians over ROUNDS.
-# Prints calls/s and server CPU per call, and the ratios Sample / echo.
+# Two echo servers run side by side: the callback API (echo_cb) and the
+# asynchronous API answering inline on its polling threads (echo_async,
+# --async_threads=2), the floor banditd's unary calls are built like.
+# With BEFORE=<another banditd binary> (e.g. main's), its Sample runs too
+# (sample_before), in the same rounds.
+# Prints calls/s and server CPU per call, and the ratios against each echo.
 #   nice -n 10 scripts/bench_percall.sh
 # Environment: BUILD (build), ROUNDS (3), DURATION (3s per run), CONCURRENCY
-# ("1 32 128"), PORT (50171; echo on PORT+1), ECHO_FLAGS (e.g. --api=async,
-# --channel_args=grpc.http2.bdp_probe=0), SERVER_FLAGS (extra banditd flags).
+# ("1 32 128"), PORT (50171; echoes on PORT+1 and PORT+2, BEFORE on PORT+3),
+# ECHO_FLAGS (both echoes, e.g. --channel_args=grpc.http2.bdp_probe=0),
+# ASYNC_THREADS (2), SERVER_FLAGS (extra banditd flags, both binaries), BEFORE.
 # GRPC_POLL_STRATEGY and other gRPC environment variables reach both servers.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,8 +24,12 @@ DURATION=${DURATION:-3s}
 CONCURRENCY=${CONCURRENCY:-"1 32 128"}
 PORT=${PORT:-50171}
 ECHO_PORT=$((PORT + 1))
+ASYNC_PORT=$((PORT + 2))
+BEFORE_PORT=$((PORT + 3))
 ECHO_FLAGS=${ECHO_FLAGS:-}
+ASYNC_THREADS=${ASYNC_THREADS:-2}
 SERVER_FLAGS=${SERVER_FLAGS:-}
+BEFORE=${BEFORE:-}
 BANDITD=$BUILD/server/banditd
 [[ -x $BANDITD ]] || BANDITD=$BUILD/banditd
 LOAD=$BUILD/bench/banditd_grpc_load
@@ -30,32 +40,58 @@ done
 
 DATA=$(mktemp -d)
 OUT=$(mktemp -d)
+mkdir "$DATA/after" "$DATA/before"
 # shellcheck disable=SC2086  # flag lists
-"$BANDITD" --host=127.0.0.1 --port="$PORT" --data_dir="$DATA" $SERVER_FLAGS \
-  >"$OUT/banditd.log" 2>&1 &
+"$BANDITD" --host=127.0.0.1 --port="$PORT" --data_dir="$DATA/after" \
+  $SERVER_FLAGS >"$OUT/banditd.log" 2>&1 &
 SERVER=$!
+PIDS=("$SERVER")
 # shellcheck disable=SC2086
-"$ECHO" --port="$ECHO_PORT" $ECHO_FLAGS >"$OUT/echo.log" 2>&1 &
+"$ECHO" --port="$ECHO_PORT" --api=callback $ECHO_FLAGS >"$OUT/echo.log" 2>&1 &
 ECHO_PID=$!
+# shellcheck disable=SC2086
+"$ECHO" --port="$ASYNC_PORT" --api=async --async_threads="$ASYNC_THREADS" \
+  $ECHO_FLAGS >"$OUT/echo_async.log" 2>&1 &
+ASYNC_PID=$!
+PIDS+=("$ECHO_PID" "$ASYNC_PID")
+if [[ -n $BEFORE ]]; then
+  # shellcheck disable=SC2086
+  "$BEFORE" --host=127.0.0.1 --port="$BEFORE_PORT" --data_dir="$DATA/before" \
+    $SERVER_FLAGS >"$OUT/before.log" 2>&1 &
+  BEFORE_PID=$!
+  PIDS+=("$BEFORE_PID")
+fi
 cleanup() {
-  kill "$SERVER" "$ECHO_PID" 2>/dev/null || true
-  wait "$SERVER" "$ECHO_PID" 2>/dev/null || true
+  kill "${PIDS[@]}" 2>/dev/null || true
+  wait "${PIDS[@]}" 2>/dev/null || true
   rm -rf "$DATA"
 }
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "== banditd $SERVER_FLAGS; echo $ECHO_FLAGS; GRPC_POLL_STRATEGY=${GRPC_POLL_STRATEGY:-default}; $DURATION per run, $ROUNDS rounds"
+echo "== banditd $SERVER_FLAGS; before: ${BEFORE:-none}; echo $ECHO_FLAGS, async $ASYNC_THREADS threads; GRPC_POLL_STRATEGY=${GRPC_POLL_STRATEGY:-default}; $DURATION per run, $ROUNDS rounds"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Creates and feeds the room (waits for banditd to listen).
 "$LOAD" --target="127.0.0.1:$PORT" --mode=sample --concurrency=1 \
   --duration=200ms --warmup=0s >/dev/null
+if [[ -n $BEFORE ]]; then
+  "$LOAD" --target="127.0.0.1:$BEFORE_PORT" --mode=sample --concurrency=1 \
+    --duration=200ms --warmup=0s >/dev/null
+fi
 
 for round in $(seq "$ROUNDS"); do
   for c in $CONCURRENCY; do
     "$LOAD" --target="127.0.0.1:$ECHO_PORT" --mode=echo --concurrency="$c" \
-      --duration="$DURATION" --server_pid="$ECHO_PID" --label="echo_c$c" \
+      --duration="$DURATION" --server_pid="$ECHO_PID" --label="echo_cb_c$c" \
       | tee -a "$OUT/results.txt"
+    "$LOAD" --target="127.0.0.1:$ASYNC_PORT" --mode=echo --concurrency="$c" \
+      --duration="$DURATION" --server_pid="$ASYNC_PID" \
+      --label="echo_async_c$c" | tee -a "$OUT/results.txt"
+    if [[ -n $BEFORE ]]; then
+      "$LOAD" --target="127.0.0.1:$BEFORE_PORT" --mode=sample --setup=false \
+        --concurrency="$c" --duration="$DURATION" --server_pid="$BEFORE_PID" \
+        --label="sample_before_c$c" | tee -a "$OUT/results.txt"
+    fi
     "$LOAD" --target="127.0.0.1:$PORT" --mode=sample --setup=false \
       --concurrency="$c" --duration="$DURATION" --server_pid="$SERVER" \
       --label="sample_c$c" | tee -a "$OUT/results.txt"
@@ -67,19 +103,26 @@ python3 - "$OUT/results.txt" <<'PY'
 import re, statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    m = re.match(r"(\S+)\s+(\d+)/s.*p50\s+([\d.]+).*server CPU\s+([\d.]+) us", line)
+    m = re.match(r"(\S+)_c(\d+)\s+(\d+)/s.*p50\s+([\d.]+).*server CPU\s+([\d.]+) us", line)
     if m:
-        runs.setdefault(m[1], []).append((float(m[2]), float(m[3]), float(m[4])))
+        runs.setdefault((m[1], int(m[2])), []).append(
+            (float(m[3]), float(m[4]), float(m[5])))
 med = {k: [statistics.median(x[i] for x in v) for i in range(3)]
        for k, v in runs.items()}
-print("\nmedians of %d rounds:" % max(len(v) for v in runs.values()))
-print("%-5s %12s %12s %8s  %12s %12s %8s" % (
-    "c", "echo calls/s", "sample", "ratio", "echo us/call", "sample", "ratio"))
-for k in sorted({int(k.split("_c")[1]) for k in med}):
-    e, s = med.get("echo_c%d" % k), med.get("sample_c%d" % k)
-    if not e or not s:
-        continue
-    print("%-5d %12.0f %12.0f %7.2fx  %12.1f %12.1f %7.2fx" % (
-        k, e[0], s[0], s[0] / e[0], e[2], s[2], s[2] / e[2]))
+names = [n for n in ("echo_cb", "echo_async", "sample_before", "sample")
+         if any(k[0] == n for k in med)]
+print("\nmedians of %d rounds: calls/s, server CPU us/call, and CPU/call "
+      "against echo_cb and echo_async" % max(len(v) for v in runs.values()))
+print("%-4s %-14s %10s %10s %9s %9s" % ("c", "server", "calls/s", "us/call",
+                                         "/echo_cb", "/echo_async"))
+for c in sorted({k[1] for k in med}):
+    cb, asy = med.get(("echo_cb", c)), med.get(("echo_async", c))
+    for n in names:
+        r = med.get((n, c))
+        if not r:
+            continue
+        print("%-4d %-14s %10.0f %10.1f %8.2fx %8.2fx" % (
+            c, n, r[0], r[2], r[2] / cb[2] if cb else 0,
+            r[2] / asy[2] if asy else 0))
 PY
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -12,6 +12,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -158,6 +159,19 @@ ABSL_FLAG(int, max_concurrent_streams, 1000,
           "Calls one gRPC connection may have open at once (HTTP/2 "
           "SETTINGS_MAX_CONCURRENT_STREAMS); more wait in the client. 0: "
           "gRPC's default (no limit).");
+ABSL_FLAG(int, grpc_cq_threads, 1,
+          "Threads that poll gRPC's completion queues and run the calls' "
+          "handlers inline (writes wait for the log without holding one; big "
+          "rooms' reads run on --big_room_read_threads); 0: one per core. "
+          "One costs the least CPU per call (each more wakes another thread "
+          "per event at low load); more serve more calls at once on many "
+          "cores.");
+ABSL_FLAG(int, grpc_completion_queues, 0,
+          "Completion queues the --grpc_cq_threads threads share (each "
+          "thread polls one); 0: one per thread.");
+ABSL_FLAG(int, grpc_calls_per_method, 1,
+          "Calls of each unary method requested ahead on each completion "
+          "queue.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::ZeroDuration(),
           "On SIGTERM, how long to keep serving while health checks (gRPC "
           "and /healthz) report NOT_SERVING, before refusing new calls: give "
@@ -695,6 +709,27 @@ int main(int argc, char** argv) {
   server_options.max_concurrent_streams =
       std::max(0, absl::GetFlag(FLAGS_max_concurrent_streams));
   server_options.metrics = &metrics;
+  {
+    const int cores =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    const int threads = absl::GetFlag(FLAGS_grpc_cq_threads);
+    const int queues = absl::GetFlag(FLAGS_grpc_completion_queues);
+    const int calls = absl::GetFlag(FLAGS_grpc_calls_per_method);
+    if (threads < 0 || threads > 1024 || queues < 0 || calls < 1 ||
+        calls > 1000) {
+      SPDLOG_ERROR(
+          "{}", absl::StrCat("--grpc_cq_threads (", threads,
+                             ") must be 0-1024, --grpc_completion_queues (",
+                             queues, ") at least 0, --grpc_calls_per_method (",
+                             calls, ") 1-1000"));
+      return 1;
+    }
+    server_options.cq_threads = threads == 0 ? cores : threads;
+    server_options.completion_queues =
+        queues == 0 ? server_options.cq_threads
+                    : std::min(queues, server_options.cq_threads);
+    server_options.calls_per_method = calls;
+  }
   // One log of failed calls, gRPC's and HTTP's: one rate limit.
   server_options.rpc_log.failed_per_second =
       absl::GetFlag(FLAGS_log_failed_rpcs_per_second);
@@ -719,13 +754,13 @@ int main(int argc, char** argv) {
                            ": pass --tls_cert/--tls_key, or --allow_insecure"));
     return 1;
   }
-  absl::StatusOr<banditd::service::RunningServer> running =
+  absl::StatusOr<std::unique_ptr<banditd::service::RunningServer>> running =
       banditd::service::StartServer(server_options, &service);
   if (!running.ok()) {
     SPDLOG_ERROR("{}", std::string(running.status().message()));
     return 1;
   }
-  grpc::Server& server = *running->server;
+  banditd::service::RunningServer& server = **running;
   // The HTTP/JSON API runs the service's own handlers, so it shares its
   // tokens, validation and durability.
   std::unique_ptr<banditd::service::HttpGateway> gateway;
@@ -792,14 +827,15 @@ int main(int argc, char** argv) {
                 absl::GetFlag(FLAGS_kafka_topics),
                 absl::GetFlag(FLAGS_kafka_group));
   }
-  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+  grpc::HealthCheckServiceInterface* health =
+      server.grpc().GetHealthCheckService();
   health->SetServingStatus(true);
   if (http != nullptr) {
     http->SetState(banditd::ops::HttpServer::State::kServing);
   }
   SPDLOG_INFO(
       "{}", absl::StrCat(
-                "serving on ", absl::GetFlag(FLAGS_host), ":", running->port,
+                "serving on ", absl::GetFlag(FLAGS_host), ":", server.port(),
                 server_options.tls_cert_pem.empty() ? " (plaintext)" : " (TLS)",
                 auth != nullptr ? " with token auth" : ""));
 
@@ -827,7 +863,7 @@ int main(int argc, char** argv) {
   const absl::Time drain_deadline =
       absl::Now() + absl::GetFlag(FLAGS_drain_timeout);
   if (gateway != nullptr) gateway->Drain();
-  server.Shutdown(absl::ToChronoTime(drain_deadline));
+  server.Shutdown(drain_deadline);
   if (gateway != nullptr) gateway->Stop(drain_deadline);
   // Its last batches are logged before the committer stops.
   if (kafka != nullptr) kafka->Stop();

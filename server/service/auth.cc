@@ -101,13 +101,4 @@ absl::Status Authenticator::Check(absl::string_view authorization,
   return absl::OkStatus();
 }
 
-absl::Status Authenticator::Check(const grpc::CallbackServerContext& context,
-                                  Role required) const {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return Check(absl::string_view(), required);
-  return Check(absl::string_view(it->second.data(), it->second.size()),
-               required);
-}
-
 }  // namespace banditd::service

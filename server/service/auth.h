@@ -8,7 +8,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "grpcpp/server_context.h"
 
 namespace banditd::service {
 
@@ -35,9 +34,6 @@ class Authenticator {
   // allows `required`. UNAUTHENTICATED when it is missing, malformed or
   // unknown; PERMISSION_DENIED for a client token on an admin RPC.
   absl::Status Check(absl::string_view authorization, Role required) const;
-  // The same for the call's metadata.
-  absl::Status Check(const grpc::CallbackServerContext& context,
-                     Role required) const;
 
  private:
   struct Entry {

@@ -7,7 +7,6 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/support/proto_buffer_writer.h"
-#include "server/log/request_id.h"
 #include "server/service/convert.h"
 #include "server/service/decision_export.h"
 #include "server/service/paging.h"
@@ -20,14 +19,6 @@ namespace {
 
 void FinishWith(ServiceCall* call, const absl::Status& status) {
   call->Reply(status);
-}
-
-// The call's "authorization" metadata; empty when absent.
-absl::string_view AuthorizationOf(const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return {};
-  return absl::string_view(it->second.data(), it->second.size());
 }
 
 // Runs `Handler` on the messages of an HTTP/JSON call (FindUnary).
@@ -51,18 +42,39 @@ struct Direct {
   }
 };
 
-// The call's request and response live on an arena whose first block is
-// part of the call: a small call's messages (and their strings) cost no
-// allocation of their own, and are freed with the call in one go.
+// A call of the unary method with these types. Its request and response
+// live on an arena whose first block is part of the call: a small call's
+// messages (and their strings) cost no allocation of their own, and are
+// freed with the call in one go.
 template <typename Request, typename Response>
 class TypedCall final : public UnaryCall {
  public:
-  TypedCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out,
-            const CallReporting* reporting, const char* method)
-      : UnaryCall(context, out, reporting, method),
+  using Handler = void (BanditService::*)(ServiceCall*, const Request*,
+                                          Response*);
+  using Requester = void (BanditService::*)(
+      grpc::ServerContext*, grpc::ByteBuffer*,
+      grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>*,
+      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+  // One unary method; static.
+  struct Rpc {
+    const char* full_name;
+    Requester request;
+    Handler handler;
+  };
+
+  // Requests a call of `method` on `cq`.
+  TypedCall(BanditService* service, const Rpc* method,
+            grpc::ServerCompletionQueue* cq, LiveCount* live)
+      : UnaryCall(live),
+        service_(service),
+        method_(method),
+        cq_(cq),
         arena_(ArenaOn(first_block_, sizeof(first_block_))),
-        request(*google::protobuf::Arena::CreateMessage<Request>(&arena_)),
-        response(*google::protobuf::Arena::CreateMessage<Response>(&arena_)) {}
+        request_(*google::protobuf::Arena::CreateMessage<Request>(&arena_)),
+        response_(*google::protobuf::Arena::CreateMessage<Response>(&arena_)) {
+    (service_->*method_->request)(&context_, &request_bytes_, &responder_, cq_,
+                                  cq_, tag());
+  }
 
  private:
   static google::protobuf::ArenaOptions ArenaOn(char* block, size_t size) {
@@ -72,20 +84,31 @@ class TypedCall final : public UnaryCall {
     return options;
   }
 
+  void Run() override {
+    new TypedCall(service_, method_, cq_, live());
+    StartReporting(service_->reporting(), method_->full_name);
+    if (absl::Status parsed = ParseRequest(request_bytes_, &request_);
+        !parsed.ok()) {
+      return Reply(parsed);
+    }
+    (service_->*method_->handler)(this, &request_, &response_);
+  }
+
   grpc::Status SerializeResponse(grpc::ByteBuffer* out) override {
     bool own_buffer = false;
-    return grpc::SerializationTraits<Response>::Serialize(response, out,
+    return grpc::SerializationTraits<Response>::Serialize(response_, out,
                                                           &own_buffer);
   }
 
+  BanditService* const service_;
+  const Rpc* const method_;
+  grpc::ServerCompletionQueue* const cq_;
   // Room for a Sample's request and response (about 600 bytes with five
   // context items); larger calls spill into blocks the arena allocates.
   alignas(8) char first_block_[768];
   google::protobuf::Arena arena_;
-
- public:
-  Request& request;
-  Response& response;
+  Request& request_;
+  Response& response_;
 };
 
 }  // namespace
@@ -94,42 +117,6 @@ absl::Status BanditService::Authorize(absl::string_view authorization,
                                       Role required) const {
   if (auth_ == nullptr) return absl::OkStatus();
   return auth_->Check(authorization, required);
-}
-
-absl::string_view UnaryCall::authorization() const {
-  return AuthorizationOf(*context_);
-}
-
-UnaryCall::UnaryCall(grpc::CallbackServerContext* context,
-                     grpc::ByteBuffer* out, const CallReporting* reporting,
-                     const char* method)
-    : context_(context), out_(out), reporting_(reporting), method_(method) {
-  if (reporting_ == nullptr) return;
-  start_ = absl::Now();
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find(logging::kRequestIdKey);
-  request_id_ = logging::RequestIdFrom(
-      it == metadata.end()
-          ? absl::string_view()
-          : absl::string_view(it->second.data(), it->second.size()));
-  context->AddInitialMetadata(logging::kRequestIdKey, request_id_);
-}
-
-void UnaryCall::Reply(const absl::Status& status) {
-  grpc::Status sent = ToGrpcStatus(status);
-  if (sent.ok()) sent = SerializeResponse(out_);
-  if (reporting_ != nullptr) {
-    const absl::Duration duration = absl::Now() - start_;
-    if (reporting_->metrics != nullptr) {
-      reporting_->metrics->RecordRpc(method_, sent.error_code(),
-                                     absl::ToDoubleSeconds(duration));
-    }
-    if (!sent.ok()) {
-      reporting_->log->LogIfFailed(method_, sent, duration, request_id_,
-                                   context_->peer());
-    }
-  }
-  Finish(std::move(sent));
 }
 
 absl::flat_hash_set<std::string> BanditService::SelfReportingMethods() {
@@ -156,34 +143,23 @@ const CallReporting* BanditService::ReportCallsTo(std::shared_ptr<RpcLog> log,
   return before;
 }
 
-template <typename Request, typename Response>
-grpc::ServerUnaryReactor* BanditService::Dispatch(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response, const char* method,
-    void (BanditService::*handler)(ServiceCall*, const Request*, Response*)) {
-  auto* call = new TypedCall<Request, Response>(
-      context, response, reporting_.load(std::memory_order_acquire), method);
-  if (absl::Status parsed = ParseRequest(*request, &call->request);
-      !parsed.ok()) {
-    call->Reply(parsed);
-  } else {
-    (this->*handler)(call, &call->request, &call->response);
+void BanditService::RequestCalls(grpc::ServerCompletionQueue* cq,
+                                 QueueTag::LiveCount* live, int per_method) {
+#define BANDITD_REQUEST_CALLS(Method)                                       \
+  {                                                                         \
+    using Call = TypedCall<v1::Method##Request, v1::Method##Response>;      \
+    static const Call::Rpc* const kMethod = new Call::Rpc{                  \
+        (new std::string(absl::StrCat(                                      \
+             "/", GeneratedService::service_full_name(), "/", #Method)))    \
+            ->c_str(),                                                      \
+        &BanditService::Request##Method,                                    \
+        static_cast<Call::Handler>(&BanditService::Method)};                \
+    for (int i = 0; i < per_method; ++i) new Call(this, kMethod, cq, live); \
   }
-  return call;
+  BANDITD_UNARY_METHODS(BANDITD_REQUEST_CALLS)
+#undef BANDITD_REQUEST_CALLS
+  RequestDecisionExport(this, cq, live);
 }
-
-#define BANDITD_RAW_UNARY(Method)                                             \
-  grpc::ServerUnaryReactor* BanditService::Method(                            \
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,  \
-      grpc::ByteBuffer* response) {                                           \
-    static const std::string* const kFullName = new std::string(absl::StrCat( \
-        "/", GeneratedService::service_full_name(), "/", #Method));           \
-    return Dispatch<v1::Method##Request, v1::Method##Response>(               \
-        context, request, response, kFullName->c_str(),                       \
-        &BanditService::Method);                                              \
-  }
-BANDITD_UNARY_METHODS(BANDITD_RAW_UNARY)
-#undef BANDITD_RAW_UNARY
 
 BanditService::UnaryHandler BanditService::FindUnary(
     absl::string_view method_name) {
@@ -518,32 +494,24 @@ void BanditService::RunRead(ServiceCall* call, const std::string& room_id,
   }
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* BanditService::ExportDecisions(
-    grpc::CallbackServerContext* context,
-    const grpc::ByteBuffer* request_bytes) {
-  v1::ExportDecisionsRequest request;
-  absl::Status status = ParseRequest(*request_bytes, &request);
-  if (status.ok()) status = Authorize(AuthorizationOf(*context), Role::kAdmin);
-  if (status.ok() && decision_log_ == nullptr) {
-    status = absl::FailedPreconditionError(
+absl::StatusOr<store::DecisionLog*> BanditService::AdmitExport(
+    absl::string_view authorization,
+    const v1::ExportDecisionsRequest& request) const {
+  if (absl::Status status = Authorize(authorization, Role::kAdmin);
+      !status.ok()) {
+    return status;
+  }
+  if (decision_log_ == nullptr) {
+    return absl::FailedPreconditionError(
         "the decision log is off: run the server with --decision_log");
   }
-  if (status.ok() &&
-      (request.after_sequence() < 0 || request.max_decisions() < 0)) {
-    status = absl::InvalidArgumentError(request.after_sequence() < 0
-                                            ? "after_sequence: must be >= 0"
-                                            : "max_decisions: must be >= 0");
+  if (request.after_sequence() < 0) {
+    return absl::InvalidArgumentError("after_sequence: must be >= 0");
   }
-  if (!status.ok()) {
-    // A stream that ends at once with the error.
-    class Failed : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
-     public:
-      explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
-      void OnDone() override { delete this; }
-    };
-    return new Failed(status);
+  if (request.max_decisions() < 0) {
+    return absl::InvalidArgumentError("max_decisions: must be >= 0");
   }
-  return StartDecisionExport(decision_log_, request);
+  return decision_log_;
 }
 
 }  // namespace banditd::service

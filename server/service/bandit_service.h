@@ -22,6 +22,7 @@
 #include "server/service/decision_cache.h"
 #include "server/service/read_pool.h"
 #include "server/service/rpc_log.h"
+#include "server/service/unary_call.h"
 #include "server/store/committer.h"
 #include "server/store/decision_log.h"
 
@@ -47,81 +48,31 @@ namespace banditd::service {
 
 // Every method is raw (its request arrives as bytes), so that
 // bytes that do not parse get INVALID_ARGUMENT with a message: gRPC 1.51's
-// generated handlers answer UNIMPLEMENTED with an empty one.
+// generated handlers answer UNIMPLEMENTED with an empty one. Every method
+// is on the asynchronous API (UnaryCall, RequestDecisionExport), run by
+// the threads that poll the server's completion queues: no callback
+// method, so gRPC starts no callback threads, which would poll the
+// connections too and hand each call over (a thread switch per call).
 using GeneratedService = v1::BanditService;
 // clang-format off
 using BanditServiceBase =
-    GeneratedService::WithRawCallbackMethod_CreateRoom<
-    GeneratedService::WithRawCallbackMethod_GetRoom<
-    GeneratedService::WithRawCallbackMethod_ListRooms<
-    GeneratedService::WithRawCallbackMethod_ListArms<
-    GeneratedService::WithRawCallbackMethod_DeleteRoom<
-    GeneratedService::WithRawCallbackMethod_ResetRoom<
-    GeneratedService::WithRawCallbackMethod_UpdateRoom<
-    GeneratedService::WithRawCallbackMethod_ResetArm<
-    GeneratedService::WithRawCallbackMethod_AddArms<
-    GeneratedService::WithRawCallbackMethod_RemoveArm<
-    GeneratedService::WithRawCallbackMethod_SetArmEnabled<
-    GeneratedService::WithRawCallbackMethod_Sample<
-    GeneratedService::WithRawCallbackMethod_Feedback<
-    GeneratedService::WithRawCallbackMethod_GetStats<
-    GeneratedService::WithRawCallbackMethod_ExportDecisions<
+    GeneratedService::WithRawMethod_CreateRoom<
+    GeneratedService::WithRawMethod_GetRoom<
+    GeneratedService::WithRawMethod_ListRooms<
+    GeneratedService::WithRawMethod_ListArms<
+    GeneratedService::WithRawMethod_DeleteRoom<
+    GeneratedService::WithRawMethod_ResetRoom<
+    GeneratedService::WithRawMethod_UpdateRoom<
+    GeneratedService::WithRawMethod_ResetArm<
+    GeneratedService::WithRawMethod_AddArms<
+    GeneratedService::WithRawMethod_RemoveArm<
+    GeneratedService::WithRawMethod_SetArmEnabled<
+    GeneratedService::WithRawMethod_Sample<
+    GeneratedService::WithRawMethod_Feedback<
+    GeneratedService::WithRawMethod_GetStats<
+    GeneratedService::WithRawMethod_ExportDecisions<
     GeneratedService::Service>>>>>>>>>>>>>>>;
 // clang-format on
-
-// One unary call of either transport: a gRPC call, or an HTTP/JSON request
-// that the gateway runs on the service directly (CallUnary). Handlers read
-// the caller's token from it and finish it with Reply.
-class ServiceCall {
- public:
-  // The caller's "authorization" metadata or header ("Bearer <token>");
-  // empty when there is none.
-  virtual absl::string_view authorization() const = 0;
-  // Finishes the call, once, on any thread; an OK status sends the response.
-  virtual void Reply(const absl::Status& status) = 0;
-
- protected:
-  ~ServiceCall() = default;
-};
-
-// Where BanditService's gRPC unary calls report (StartServer's): the
-// failed-call log and the metrics (null: none).
-struct CallReporting {
-  std::shared_ptr<RpcLog> log;
-  ops::Metrics* metrics = nullptr;
-};
-
-// One gRPC unary call: its reactor, and the typed response it sends. With
-// a CallReporting it does what the server's interceptors do for other
-// calls, cheaper: a request id (the client's x-request-id when valid, else
-// a new one) returned in the initial metadata, the metrics, and the log
-// line of a failed call.
-class UnaryCall : public grpc::ServerUnaryReactor, public ServiceCall {
- public:
-  absl::string_view authorization() const override;
-  void Reply(const absl::Status& status) override;
-
- protected:
-  // `reporting` may be null; `method` is the full method name, static.
-  UnaryCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* out,
-            const CallReporting* reporting, const char* method);
-  // Serializes the response into `out`.
-  virtual grpc::Status SerializeResponse(grpc::ByteBuffer* out) = 0;
-
- private:
-  void OnDone() override { delete this; }
-  // OnDone (a delete) and OnCancel (nothing) are trivial: gRPC may run
-  // them on the thread that completes the call instead of handing each
-  // call's OnDone to its executor thread, a thread switch per call.
-  bool InternalInlineable() override { return true; }
-
-  grpc::CallbackServerContext* const context_;
-  grpc::ByteBuffer* const out_;
-  const CallReporting* const reporting_;
-  const char* const method_;
-  absl::Time start_;
-  std::string request_id_;
-};
 
 // BanditService handlers: validate and translate the request, then either
 // read from the engine (Sample, GetStats, GetRoom, ListRooms) or submit a
@@ -154,14 +105,14 @@ class BanditService final : public BanditServiceBase {
     read_pool_min_arms_ = min_arms;
   }
 
-  // The unary methods, raw: each parses its request (ParseRequest) and runs
-  // its handler below.
-#define BANDITD_RAW_UNARY(Method)                                        \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context, \
-                                   const grpc::ByteBuffer* request,      \
-                                   grpc::ByteBuffer* response) override;
-  BANDITD_UNARY_METHODS(BANDITD_RAW_UNARY)
-#undef BANDITD_RAW_UNARY
+  // Requests `per_method` calls of each unary method, and one
+  // ExportDecisions call, on `cq` (after the server started); each call,
+  // when it arrives, requests the next one, parses its request
+  // (ParseRequest) and runs its handler below on the thread that polls
+  // `cq`, which passes every event to QueueTag::OnEvent. `live` counts the
+  // calls until they end.
+  void RequestCalls(grpc::ServerCompletionQueue* cq, QueueTag::LiveCount* live,
+                    int per_method);
   // The full names of the unary methods: their calls report themselves
   // (UnaryCall), the interceptors skip them.
   static absl::flat_hash_set<std::string> SelfReportingMethods();
@@ -175,12 +126,16 @@ class BanditService final : public BanditServiceBase {
   void RestoreReporting(const CallReporting* reporting) {
     reporting_.store(reporting, std::memory_order_release);
   }
+  // Where the calls arriving now report (null: nowhere).
+  const CallReporting* reporting() const {
+    return reporting_.load(std::memory_order_acquire);
+  }
 
-  // Server streaming, raw too: unparsable bytes end the stream at once
-  // with INVALID_ARGUMENT.
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* ExportDecisions(
-      grpc::CallbackServerContext* context,
-      const grpc::ByteBuffer* request_bytes) override;
+  // ExportDecisions' admission (RequestDecisionExport's calls): the log to
+  // stream, or why the call may not.
+  absl::StatusOr<store::DecisionLog*> AdmitExport(
+      absl::string_view authorization,
+      const v1::ExportDecisionsRequest& request) const;
 
   // Runs a unary RPC without gRPC (the HTTP gateway): the same handler, so
   // the same tokens, validation, admission and durability. `request` and
@@ -223,14 +178,6 @@ class BanditService final : public BanditServiceBase {
                 v1::FeedbackResponse* response);
   void GetStats(ServiceCall* call, const v1::GetStatsRequest* request,
                 v1::GetStatsResponse* response);
-
-  // Parses the request bytes into a call of its own and runs `handler`; bytes
-  // that do not parse finish the call with INVALID_ARGUMENT.
-  template <typename Request, typename Response>
-  grpc::ServerUnaryReactor* Dispatch(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response, const char* method,
-      void (BanditService::*handler)(ServiceCall*, const Request*, Response*));
 
   using OnApplied = absl::AnyInvocable<void(const core::ApplyResult&) &&>;
 

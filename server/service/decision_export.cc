@@ -4,7 +4,9 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "server/service/bandit_service.h"
 #include "server/service/convert.h"
+#include "server/service/request_parse.h"
 #include "server/store/decision_body.h"
 
 namespace banditd::service {
@@ -12,49 +14,66 @@ namespace {
 
 constexpr int kPage = 256;
 
-// Raw (bytes out): ExportDecisions parses its own request, as the unary
-// methods do, so each message is serialized here.
-class ExportReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+// One ExportDecisions call on the asynchronous API. Raw (bytes out):
+// ExportDecisions parses its own request, as the unary methods do, so each
+// message is serialized here. One operation at a time: its arrival, then
+// each write, then the finish, after which it deletes itself.
+class ExportCall final : public QueueTag {
  public:
-  ExportReactor(store::DecisionLog* log, const v1::ExportDecisionsRequest& r)
-      : log_(log),
-        room_id_(r.room_id()),
-        after_(r.after_sequence()),
-        left_(r.max_decisions() > 0 ? r.max_decisions() : -1) {
-    // Include what was decided up to now.
-    if (absl::Status s = log_->Flush(); !s.ok()) {
-      Finish(ToGrpcStatus(s));
-      return;
-    }
-    Next();
+  ExportCall(BanditService* service, grpc::ServerCompletionQueue* cq,
+             LiveCount* live)
+      : QueueTag(live), service_(service), cq_(cq), writer_(&context_) {
+    service_->RequestExportDecisions(&context_, &request_bytes_, &writer_, cq_,
+                                     cq_, tag());
   }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
-      return;
-    }
-    Next();
-  }
-  void OnDone() override { delete this; }
 
  private:
-  void Next() {
-    if (left_ == 0) {
-      Finish(grpc::Status::OK);
+  void Proceed(bool ok) override {
+    // Not ok: the server failed the requested call (shutdown), or a write
+    // failed (the client went away): no operation is pending.
+    if (!ok || finishing_) {
+      delete this;
       return;
     }
+    if (!arrived_) {
+      arrived_ = true;
+      new ExportCall(service_, cq_, live());
+      return Start();
+    }
+    Next();
+  }
+
+  void Start() {
+    v1::ExportDecisionsRequest request;
+    absl::Status status = ParseRequest(request_bytes_, &request);
+    if (status.ok()) {
+      absl::StatusOr<store::DecisionLog*> log =
+          service_->AdmitExport(AuthorizationOf(context_), request);
+      status = log.status();
+      if (log.ok()) {
+        log_ = *log;
+        status = log_->Flush();  // include what was decided up to now
+      }
+    }
+    if (!status.ok()) return Finish(ToGrpcStatus(status));
+    room_id_ = request.room_id();
+    after_ = request.after_sequence();
+    left_ = request.max_decisions() > 0 ? request.max_decisions() : -1;
+    Next();
+  }
+
+  void Finish(const grpc::Status& status) {
+    finishing_ = true;
+    writer_.Finish(status, tag());
+  }
+
+  void Next() {
+    if (left_ == 0) return Finish(grpc::Status::OK);
     if (page_.empty()) {
       absl::StatusOr<std::vector<store::JoinedDecision>> page =
           log_->Read(room_id_, after_, kPage);
-      if (!page.ok()) {
-        Finish(ToGrpcStatus(page.status()));
-        return;
-      }
-      if (page->empty()) {
-        Finish(grpc::Status::OK);
-        return;
-      }
+      if (!page.ok()) return Finish(ToGrpcStatus(page.status()));
+      if (page->empty()) return Finish(grpc::Status::OK);
       page_.assign(std::make_move_iterator(page->begin()),
                    std::make_move_iterator(page->end()));
     }
@@ -72,10 +91,9 @@ class ExportReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
             grpc::SerializationTraits<v1::LoggedDecision>::Serialize(
                 message_, &buffer_, &own_buffer);
         !s.ok()) {
-      Finish(s);
-      return;
+      return Finish(s);
     }
-    StartWrite(&buffer_);
+    writer_.Write(buffer_, tag());
   }
 
   static void ToProto(const store::JoinedDecision& j, v1::LoggedDecision* out) {
@@ -110,10 +128,17 @@ class ExportReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     out->set_propensity_draws(d.propensity_draws);
   }
 
-  store::DecisionLog* const log_;
-  const std::string room_id_;
-  int64_t after_;
-  int64_t left_;  // -1: no limit
+  BanditService* const service_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::ServerContext context_;
+  grpc::ByteBuffer request_bytes_;
+  grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_;
+  bool arrived_ = false;
+  bool finishing_ = false;
+  store::DecisionLog* log_ = nullptr;
+  std::string room_id_;
+  int64_t after_ = 0;
+  int64_t left_ = -1;  // -1: no limit
   std::deque<store::JoinedDecision> page_;
   v1::LoggedDecision message_;
   grpc::ByteBuffer buffer_;
@@ -139,9 +164,10 @@ std::string DecisionBodyOf(const core::SampleQuery& query,
   return std::move(w).Finish();
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* StartDecisionExport(
-    store::DecisionLog* log, const v1::ExportDecisionsRequest& request) {
-  return new ExportReactor(log, request);
+void RequestDecisionExport(BanditService* service,
+                           grpc::ServerCompletionQueue* cq,
+                           QueueTag::LiveCount* live) {
+  new ExportCall(service, cq, live);
 }
 
 }  // namespace banditd::service

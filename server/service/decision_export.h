@@ -6,6 +6,7 @@
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "server/core/engine.h"
+#include "server/service/unary_call.h"
 #include "server/store/decision_log.h"
 
 namespace banditd::service {
@@ -15,11 +16,17 @@ namespace banditd::service {
 std::string DecisionBodyOf(const core::SampleQuery& query,
                            const core::SampleResult& result);
 
-// Streams `log` for ExportDecisions; deletes itself when done. Reads the
-// log a page at a time on the reactor's thread (an admin export, not a
-// request path). Writes serialized LoggedDecision messages (a raw method).
-grpc::ServerWriteReactor<grpc::ByteBuffer>* StartDecisionExport(
-    store::DecisionLog* log, const v1::ExportDecisionsRequest& request);
+class BanditService;
+
+// Requests an ExportDecisions call on `cq` (its events go to
+// QueueTag::OnEvent; `live` counts it). When it arrives it requests the
+// next one, parses its request (raw: unparsable bytes end the stream at
+// once with INVALID_ARGUMENT), asks `service` (AdmitExport) for the log and
+// streams it as serialized LoggedDecision messages, reading it a page at a
+// time on the polling thread (an admin export, not a request path).
+void RequestDecisionExport(BanditService* service,
+                           grpc::ServerCompletionQueue* cq,
+                           QueueTag::LiveCount* live);
 
 }  // namespace banditd::service
 

@@ -5,7 +5,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -21,14 +20,21 @@ namespace banditd::service {
 // It is both the server's HealthCheckServiceInterface (what
 // grpc::Server::GetHealthCheckService() returns) and the registered service.
 // Thread-safe.
+//
+// On gRPC's synchronous API: a server with a callback method runs gRPC's
+// callback threads, which poll every connection and hand BanditService's
+// calls over to the threads of its completion queues (a thread switch per
+// call); synchronous methods beside asynchronous ones run on threads that
+// do not poll. Each Watch stream holds one of those threads, so there are
+// at most `max_watchers` (RESOURCE_EXHAUSTED beyond).
 class HealthService final : public grpc::HealthCheckServiceInterface,
-                            public grpc::health::v1::Health::CallbackService {
+                            public grpc::health::v1::Health::Service {
  public:
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
 
   // The whole server ("") starts SERVING, as in gRPC's default service;
   // StartServer marks it NOT_SERVING until recovery is done.
-  HealthService();
+  explicit HealthService(int max_watchers = 100);
   ~HealthService() override;
 
   // Sets (and registers) one service's status. After Shutdown: NOT_SERVING.
@@ -40,33 +46,33 @@ class HealthService final : public grpc::HealthCheckServiceInterface,
   // finished the same way at once. Check keeps answering. Idempotent.
   void Shutdown() override;
 
-  grpc::ServerUnaryReactor* Check(
-      grpc::CallbackServerContext* context,
-      const grpc::health::v1::HealthCheckRequest* request,
-      grpc::health::v1::HealthCheckResponse* response) override;
-  grpc::ServerWriteReactor<grpc::health::v1::HealthCheckResponse>* Watch(
-      grpc::CallbackServerContext* context,
-      const grpc::health::v1::HealthCheckRequest* request) override;
+  grpc::Status Check(grpc::ServerContext* context,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override;
+  // Sends the status, then every change (a change made during a write
+  // replaces any earlier one not yet sent), until the client goes away
+  // or Shutdown.
+  grpc::Status Watch(grpc::ServerContext* context,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>*
+                         writer) override;
 
   // Open Watch streams (tests).
   size_t watchers() const;
 
  private:
-  class Watcher;
-
   // The status Watch reports for `service_name`.
   ServingStatus StatusLocked(const std::string& service_name) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void NotifyLocked(const std::string& service_name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Unregister(Watcher* watcher);
 
+  const int max_watchers_;
   mutable absl::Mutex mu_;
-  absl::CondVar no_watchers_;
+  // Signalled on every change of a status, on Shutdown, and when the last
+  // Watch stream ends.
+  absl::CondVar changed_;
   absl::flat_hash_map<std::string, ServingStatus> statuses_
       ABSL_GUARDED_BY(mu_);
-  // Lock order: mu_, then a watcher's own mutex.
-  absl::flat_hash_set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);
+  int watchers_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 

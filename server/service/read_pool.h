@@ -14,9 +14,10 @@ namespace banditd::service {
 
 // A few dedicated threads, at a lower CPU priority, for the reads of big
 // rooms (a Sample scan or a GetStats page of a 1M-arm room takes
-// milliseconds). gRPC runs every callback handler on a couple of shared
-// threads (two on a 2-core machine), and the writer thread completes every
-// write: a scan run there makes a small room's Feedback wait for it. Run
+// milliseconds). gRPC runs every handler on the few threads that poll its
+// completion queues (--grpc_cq_threads, one by default), and the writer
+// thread completes every write: a scan run there makes every other call,
+// and a small room's Feedback, wait for it. Run
 // here instead, a big room's reads use at most `threads` cores, and the
 // kernel prefers the handler threads and the writer whenever they have work.
 class ReadPool {

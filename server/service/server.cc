@@ -1,6 +1,10 @@
 #include "server/service/server.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/health_check_service_server_builder_option.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -14,11 +18,38 @@
 
 namespace banditd::service {
 
-absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
-                                          BanditService* service) {
+RunningServer::~RunningServer() { Shutdown(); }
+
+void RunningServer::Shutdown(absl::Time deadline) {
+  if (shut_down_ || server_ == nullptr) return;  // (null: it never started)
+  shut_down_ = true;
+  // Health Watch streams end now (the drain would wait for them).
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(absl::ToChronoTime(deadline));
+  // The pollers still run: they end the requested calls the server fails
+  // now, and the replies of the calls still running (a write waiting for
+  // the committer replies when it is logged, or when it fails). No call may
+  // start its reply once its queue is shut down.
+  while (live_calls_.load(std::memory_order_acquire) > 0) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  for (auto& queue : queues_) queue->Shutdown();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
+    const ServerOptions& options, BanditService* service) {
+  if (options.cq_threads < 1 || options.completion_queues < 1 ||
+      options.calls_per_method < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gRPC queues: cq_threads (", options.cq_threads,
+                     "), completion_queues (", options.completion_queues,
+                     ") and calls_per_method (", options.calls_per_method,
+                     ") must be at least 1"));
+  }
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  RunningServer running;
+  std::unique_ptr<RunningServer> running(new RunningServer());
   if (options.tls_cert_pem.empty() != options.tls_key_pem.empty()) {
     return absl::InvalidArgumentError(
         "TLS needs both a certificate and a private key");
@@ -34,7 +65,7 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
   // One server per port: without this gRPC sets SO_REUSEPORT and a second
   // banditd on a port in use would start and split the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.address, credentials, &running.port);
+  builder.AddListeningPort(options.address, credentials, &running->port_);
   // Our health service instead of gRPC's (see HealthService); the server
   // owns it and serves it.
   auto health_service = std::make_unique<HealthService>();
@@ -42,8 +73,8 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
   builder.SetOption(
       std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(
           std::move(health_service)));
-  // BanditService's unary calls do the interceptors' work in their
-  // reactor (UnaryCall): the interceptors serve every other call (health,
+  // BanditService's unary calls do the interceptors' work themselves
+  // (UnaryCall): the interceptors serve every other call (health,
   // reflection, ExportDecisions, unknown methods). The service keeps the
   // log alive (it outlives the server).
   std::shared_ptr<RpcLog> log =
@@ -76,21 +107,39 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(service);
+  const int queues = std::min(options.completion_queues, options.cq_threads);
+  for (int i = 0; i < queues; ++i) {
+    running->queues_.push_back(builder.AddCompletionQueue());
+  }
   const CallReporting* before =
       service->ReportCallsTo(std::move(log), options.metrics);
-  running.server = builder.BuildAndStart();
-  if (running.server == nullptr || running.port == 0) {
+  running->server_ = builder.BuildAndStart();
+  if (running->server_ == nullptr || running->port_ == 0) {
     service->RestoreReporting(before);  // it may serve another server
+    if (running->server_ != nullptr) running->Shutdown();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.address,
                      ": the port is in use or the address is not local"));
+  }
+  for (auto& queue : running->queues_) {
+    service->RequestCalls(queue.get(), &running->live_calls_,
+                          options.calls_per_method);
+  }
+  for (int i = 0; i < options.cq_threads; ++i) {
+    grpc::ServerCompletionQueue* queue =
+        running->queues_[i % running->queues_.size()].get();
+    running->threads_.emplace_back([queue] {
+      void* tag = nullptr;
+      bool ok = false;
+      while (queue->Next(&tag, &ok)) QueueTag::OnEvent(tag, ok);
+    });
   }
   // Registers the health messages in the descriptor pool that reflection
   // reads (and keeps the linker from dropping them).
   grpc::health::v1::HealthCheckRequest::descriptor();
   // Health answers for the whole server ("") and for the service by name.
   grpc::HealthCheckServiceInterface* health =
-      running.server->GetHealthCheckService();
+      running->server_->GetHealthCheckService();
   health->SetServingStatus(v1::BanditService::service_full_name(), false);
   health->SetServingStatus(false);
   return running;

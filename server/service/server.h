@@ -3,8 +3,11 @@
 
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/ops/metrics.h"
 #include "server/service/bandit_service.h"
@@ -34,11 +37,53 @@ struct ServerOptions {
   // that the HTTP gateway's calls share the rate limit; must outlive the
   // server.
   RpcLog* shared_rpc_log = nullptr;
+  // BanditService's calls run on the threads that poll the server's
+  // completion queues: `cq_threads` threads over `completion_queues`
+  // queues (at least 1 each, at most one queue per thread; threads are
+  // spread evenly over the queues), each queue holding `calls_per_method`
+  // requested calls of each unary method. With gRPC 1.51's epoll1 poller,
+  // every polling thread beyond the first costs thread wake-ups at low load
+  // (the thread that found an event wakes another to poll).
+  int cq_threads = 1;
+  int completion_queues = 1;
+  int calls_per_method = 1;
 };
 
-struct RunningServer {
-  std::unique_ptr<grpc::Server> server;
-  int port = 0;
+// A started gRPC server and the threads that run BanditService's unary
+// calls.
+class RunningServer {
+ public:
+  RunningServer(const RunningServer&) = delete;
+  RunningServer& operator=(const RunningServer&) = delete;
+  // Shutdown(), if not done.
+  ~RunningServer();
+
+  grpc::Server& grpc() { return *server_; }
+  int port() const { return port_; }
+  // The calls the server holds on its queues: requested, running or
+  // replying (tests).
+  int64_t calls_alive() const {
+    return live_calls_.load(std::memory_order_acquire);
+  }
+
+  // Refuses new calls, lets the calls in flight finish until `deadline`
+  // (then cancels them), waits until every unary call's handler has
+  // replied, then stops the queues and joins their threads. At most once;
+  // later calls do nothing.
+  void Shutdown(absl::Time deadline = absl::InfiniteFuture());
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
+      const ServerOptions& options, BanditService* service);
+  RunningServer() = default;
+
+  // Declared first: destroyed after the server.
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::thread> threads_;
+  QueueTag::LiveCount live_calls_{0};
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
 };
 
 // Starts a gRPC server with `service`, server reflection and the standard
@@ -46,9 +91,9 @@ struct RunningServer {
 // marks it serving, e.g. after recovery; GetHealthCheckService() returns it).
 // The port is the server's alone: UNAVAILABLE naming the address when
 // another process listens on it (no SO_REUSEPORT). `service` must outlive
-// the server.
-absl::StatusOr<RunningServer> StartServer(const ServerOptions& options,
-                                          BanditService* service);
+// the server and serves no other (gRPC's asynchronous API).
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
+    const ServerOptions& options, BanditService* service);
 
 }  // namespace banditd::service
 

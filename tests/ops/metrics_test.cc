@@ -169,11 +169,11 @@ TEST_F(MetricsTest, InterceptorCountsRpcsByMethodAndCode) {
   service::BanditService service(&engine_, &committer);
   service::ServerOptions options;
   options.metrics = &metrics_;
-  absl::StatusOr<service::RunningServer> running =
+  absl::StatusOr<std::unique_ptr<service::RunningServer>> running =
       service::StartServer(options, &service);
   ASSERT_TRUE(running.ok()) << running.status();
   auto stub = v1::BanditService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*running)->port()),
                           grpc::InsecureChannelCredentials()));
   for (int i = 0; i < 3; ++i) {
     v1::GetStatsRequest request;
@@ -193,7 +193,7 @@ TEST_F(MetricsTest, InterceptorCountsRpcsByMethodAndCode) {
   }
   {  // another service's call: counted by the interceptor
     auto health = grpc::health::v1::Health::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*running)->port()),
                             grpc::InsecureChannelCredentials()));
     grpc::health::v1::HealthCheckRequest request;
     request.set_service("no.such.Service");
@@ -202,7 +202,7 @@ TEST_F(MetricsTest, InterceptorCountsRpcsByMethodAndCode) {
     EXPECT_EQ(health->Check(&context, request, &response).error_code(),
               grpc::NOT_FOUND);
   }
-  running->server->Shutdown();
+  (*running)->Shutdown();
   committer.Shutdown();
   const std::string text = metrics_.Render();
   EXPECT_THAT(text, HasSubstr("banditd_rpc_requests_total{code=\"NOT_FOUND\","

@@ -99,11 +99,11 @@ class AuthServerTest : public ::testing::TestWithParam<bool> {
       options.tls_key_pem = ReadTestdata("localhost.key");
       ASSERT_FALSE(options.tls_cert_pem.empty());
     }
-    absl::StatusOr<RunningServer> running =
+    absl::StatusOr<std::unique_ptr<RunningServer>> running =
         StartServer(options, service_.get());
     ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::move(running->server);
-    server_->GetHealthCheckService()->SetServingStatus(true);
+    server_ = *std::move(running);
+    server_->grpc().GetHealthCheckService()->SetServingStatus(true);
     std::shared_ptr<grpc::ChannelCredentials> credentials =
         grpc::InsecureChannelCredentials();
     if (tls()) {
@@ -111,7 +111,7 @@ class AuthServerTest : public ::testing::TestWithParam<bool> {
       ssl.pem_root_certs = ReadTestdata("localhost.crt");
       credentials = grpc::SslCredentials(ssl);
     }
-    channel_ = grpc::CreateChannel(absl::StrCat("localhost:", running->port),
+    channel_ = grpc::CreateChannel(absl::StrCat("localhost:", server_->port()),
                                    credentials);
     stub_ = v1::BanditService::NewStub(channel_);
   }
@@ -180,7 +180,7 @@ class AuthServerTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<store::MemoryCommitter> committer_;
   std::unique_ptr<BanditService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<RunningServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::BanditService::Stub> stub_;
 };
@@ -298,10 +298,11 @@ TEST(TlsServerTest, PlaintextClientCannotTalkToTlsServer) {
   ServerOptions options;
   options.tls_cert_pem = ReadTestdata("localhost.crt");
   options.tls_key_pem = ReadTestdata("localhost.key");
-  absl::StatusOr<RunningServer> running = StartServer(options, &service);
+  absl::StatusOr<std::unique_ptr<RunningServer>> running =
+      StartServer(options, &service);
   ASSERT_TRUE(running.ok()) << running.status();
   auto stub = v1::BanditService::NewStub(
-      grpc::CreateChannel(absl::StrCat("localhost:", running->port),
+      grpc::CreateChannel(absl::StrCat("localhost:", (*running)->port()),
                           grpc::InsecureChannelCredentials()));
   v1::GetStatsRequest request;
   v1::GetStatsResponse response;
@@ -309,7 +310,7 @@ TEST(TlsServerTest, PlaintextClientCannotTalkToTlsServer) {
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(2));
   EXPECT_FALSE(stub->GetStats(&context, request, &response).ok());
-  running->server->Shutdown();
+  (*running)->Shutdown();
   committer.Shutdown();
 }
 

@@ -38,12 +38,13 @@ class BanditServiceTest : public ::testing::Test {
     decisions_ = std::make_unique<DecisionCache>(3);
     service_ = std::make_unique<BanditService>(engine_.get(), committer_.get(),
                                                nullptr, decisions_.get());
-    absl::StatusOr<RunningServer> running = StartServer({}, service_.get());
+    absl::StatusOr<std::unique_ptr<RunningServer>> running =
+        StartServer({}, service_.get());
     ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::move(running->server);
-    port_ = running->port;
-    server_->GetHealthCheckService()->SetServingStatus(true);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
+    server_ = *std::move(running);
+    port_ = server_->port();
+    server_->grpc().GetHealthCheckService()->SetServingStatus(true);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                    grpc::InsecureChannelCredentials());
     stub_ = v1::BanditService::NewStub(channel_);
   }
@@ -106,7 +107,7 @@ class BanditServiceTest : public ::testing::Test {
   std::unique_ptr<store::MemoryCommitter> committer_;
   std::unique_ptr<DecisionCache> decisions_;
   std::unique_ptr<BanditService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<RunningServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::BanditService::Stub> stub_;
 };
@@ -431,7 +432,10 @@ TEST_F(BanditServiceTest, HealthServiceReportsServing) {
 TEST_F(BanditServiceTest, ASecondServerOnTheSamePortFails) {
   ServerOptions options;
   options.address = absl::StrCat("127.0.0.1:", port_);
-  absl::StatusOr<RunningServer> second = StartServer(options, service_.get());
+  // A service serves one server (gRPC's asynchronous API).
+  BanditService second_service(engine_.get(), committer_.get());
+  absl::StatusOr<std::unique_ptr<RunningServer>> second =
+      StartServer(options, &second_service);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(second.status().message(),
@@ -449,12 +453,12 @@ TEST_F(BanditServiceTest, HealthWatchEndsAtShutdown) {
       watch = health->Watch(&watch_context, request);
   ASSERT_TRUE(watch->Read(&response));
   EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->grpc().GetHealthCheckService()->SetServingStatus(false);
   ASSERT_TRUE(watch->Read(&response));
   EXPECT_EQ(response.status(),
             grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 
-  server_->GetHealthCheckService()->Shutdown();
+  server_->grpc().GetHealthCheckService()->Shutdown();
   EXPECT_FALSE(watch->Read(&response));
   grpc::Status ended = watch->Finish();
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -462,7 +466,7 @@ TEST_F(BanditServiceTest, HealthWatchEndsAtShutdown) {
 
   // A Watch opened after Shutdown gets NOT_SERVING and ends; SERVING cannot
   // come back; Check still answers, and NOT_FOUND for an unknown service.
-  server_->GetHealthCheckService()->SetServingStatus(true);
+  server_->grpc().GetHealthCheckService()->SetServingStatus(true);
   grpc::ClientContext late_context;
   auto late = health->Watch(&late_context, request);
   ASSERT_TRUE(late->Read(&response));
@@ -473,9 +477,9 @@ TEST_F(BanditServiceTest, HealthWatchEndsAtShutdown) {
   grpc::health::v1::HealthCheckResponse::ServingStatus status;
   EXPECT_TRUE(testing::CheckHealth(channel_, "", &status).ok());
   EXPECT_EQ(status, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(testing::CheckHealth(channel_, "no.such.Service", &status)
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      testing::CheckHealth(channel_, "no.such.Service", &status).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(BanditServiceTest, FeedbackCitingADecisionIsCreditedToIt) {

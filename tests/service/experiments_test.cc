@@ -115,11 +115,12 @@ class RoomEditServiceTest : public ::testing::Test {
   void SetUp() override {
     committer_ = std::make_unique<store::MemoryCommitter>(&engine_);
     service_ = std::make_unique<BanditService>(&engine_, committer_.get());
-    absl::StatusOr<RunningServer> running = StartServer({}, service_.get());
+    absl::StatusOr<std::unique_ptr<RunningServer>> running =
+        StartServer({}, service_.get());
     ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::move(running->server);
+    server_ = *std::move(running);
     stub_ = v1::BanditService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                             grpc::InsecureChannelCredentials()));
     v1::CreateRoomRequest create;
     create.set_room_id("r");
@@ -162,7 +163,7 @@ class RoomEditServiceTest : public ::testing::Test {
   core::Engine engine_;
   std::unique_ptr<store::MemoryCommitter> committer_;
   std::unique_ptr<BanditService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<RunningServer> server_;
   std::unique_ptr<v1::BanditService::Stub> stub_;
 };
 

@@ -26,56 +26,17 @@
 #include "server/service/bandit_service.h"
 #include "server/service/rpc_log.h"
 #include "server/store/memory_committer.h"
+#include "tests/testing/holding_committer.h"
 
 namespace banditd::service {
 namespace {
 
+using ::banditd::testing::HoldingCommitter;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
 constexpr char kAdmin[] = "admin-token-0123456789";
 constexpr char kClient[] = "client-token-0123456789";
-
-// A MemoryCommitter that holds mutations while `hold` is set: a write whose
-// reply waits, as one being logged does.
-class HoldingCommitter final : public store::Committer {
- public:
-  explicit HoldingCommitter(core::Engine* engine) : inner_(engine) {}
-
-  void Submit(core::Mutation mutation, Done done) override {
-    absl::MutexLock lock(&mu_);
-    if (!hold_) return inner_.Submit(std::move(mutation), std::move(done));
-    held_.emplace_back(std::move(mutation), std::move(done));
-  }
-  void Shutdown() override { inner_.Shutdown(); }
-
-  void Hold() {
-    absl::MutexLock lock(&mu_);
-    hold_ = true;
-  }
-  int held() {
-    absl::MutexLock lock(&mu_);
-    return static_cast<int>(held_.size());
-  }
-  // Applies the held mutations and replies to them.
-  void Release() {
-    std::vector<std::pair<core::Mutation, Done>> held;
-    {
-      absl::MutexLock lock(&mu_);
-      hold_ = false;
-      held.swap(held_);
-    }
-    for (auto& [mutation, done] : held) {
-      inner_.Submit(std::move(mutation), std::move(done));
-    }
-  }
-
- private:
-  store::MemoryCommitter inner_;
-  absl::Mutex mu_;
-  bool hold_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::pair<core::Mutation, Done>> held_ ABSL_GUARDED_BY(mu_);
-};
 
 class HttpGatewayTest : public ::testing::Test {
  protected:

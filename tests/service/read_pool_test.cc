@@ -89,11 +89,12 @@ class BigRoomReadsTest : public ::testing::Test {
         ReadPool::Options{.threads = 1, .nice = 0, .max_queued = 1});
     service_ = std::make_unique<BanditService>(engine_.get(), committer_.get());
     service_->SetReadPool(pool_.get(), 5);
-    absl::StatusOr<RunningServer> running = StartServer({}, service_.get());
+    absl::StatusOr<std::unique_ptr<RunningServer>> running =
+        StartServer({}, service_.get());
     ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::move(running->server);
+    server_ = *std::move(running);
     stub_ = v1::BanditService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                             grpc::InsecureChannelCredentials()));
     CreateRoom("big", 5);
     CreateRoom("small", 4);
@@ -145,7 +146,7 @@ class BigRoomReadsTest : public ::testing::Test {
   std::unique_ptr<store::MemoryCommitter> committer_;
   std::unique_ptr<ReadPool> pool_;
   std::unique_ptr<BanditService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<RunningServer> server_;
   std::unique_ptr<v1::BanditService::Stub> stub_;
 };
 

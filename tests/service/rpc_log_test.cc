@@ -53,13 +53,13 @@ class RpcLogTest : public ::testing::Test {
                                                auth_.get());
     ServerOptions options;
     options.rpc_log.failed_per_second = 1000;
-    absl::StatusOr<RunningServer> running =
+    absl::StatusOr<std::unique_ptr<RunningServer>> running =
         StartServer(options, service_.get());
     ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::move(running->server);
-    port_ = running->port;
+    server_ = *std::move(running);
+    port_ = server_->port();
     stub_ = v1::BanditService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                             grpc::InsecureChannelCredentials()));
   }
 
@@ -106,7 +106,7 @@ class RpcLogTest : public ::testing::Test {
   std::unique_ptr<store::MemoryCommitter> committer_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<BanditService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<RunningServer> server_;
   std::unique_ptr<v1::BanditService::Stub> stub_;
 };
 
