@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -75,17 +76,80 @@ inline std::string NatsServerPath() {
   return "";
 }
 
-inline int FreePort() {
+// Whether `port` on 127.0.0.1 can be bound now.
+inline bool CanBind(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool bound =
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return bound;
+}
+
+// Claims `path` for this process (a file holding its pid); a claim whose
+// process is gone is taken over.
+inline bool ClaimPortFile(const std::string& path) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+    if (fd >= 0) {
+      const std::string pid = std::to_string(getpid());
+      const bool written =
+          write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
+      close(fd);
+      return written;
+    }
+    std::ifstream in(path);
+    long owner = 0;
+    if (in >> owner && owner > 0 &&
+        (kill(static_cast<pid_t>(owner), 0) == 0 || errno != ESRCH)) {
+      return false;  // Its owner still runs.
+    }
+    unlink(path.c_str());
+  }
+  return false;
+}
+
+// The port files this process claimed: removed when it exits.
+inline std::vector<std::string>* FreePortClaims() {
+  static std::vector<std::string>* files = [] {
+    auto* claims = new std::vector<std::string>();
+    std::atexit([] {
+      for (const std::string& file : *FreePortClaims()) unlink(file.c_str());
+    });
+    return claims;
+  }();
+  return files;
+}
+
+// A port for a NATS node, free and kept for this test process until it
+// exits. A port the kernel picks (bind to port 0) is in its ephemeral range:
+// while a node is down (the restart tests), any outgoing connection may take
+// its port, and test processes running in parallel (ctest -j) may pick the
+// same one. These come from below that range, claimed by a file per port.
+inline int FreePort() {
+  static absl::Mutex mu(absl::kConstInit);
+  static std::mt19937* rng = new std::mt19937(std::random_device{}() ^
+                                              static_cast<unsigned>(getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / "banditd-test-ports";
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  absl::MutexLock lock(&mu);
+  for (int attempt = 0; attempt < 2000; ++attempt) {
+    const int port = 20000 + static_cast<int>((*rng)() % 12000);
+    const std::string file = (dir / std::to_string(port)).string();
+    if (!ClaimPortFile(file)) continue;
+    FreePortClaims()->push_back(file);
+    if (CanBind(port)) return port;
+  }
+  ADD_FAILURE() << "no free port claimed in 20000-31999 (" << dir << ")";
+  return 0;
 }
 
 // A child process whose output goes to a log file.
