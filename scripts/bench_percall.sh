@@ -5,16 +5,19 @@
 # banditd_grpc_load. Each round runs echo then Sample at every concurrency,
 # alternating, so the floor comes from the same run; medians over ROUNDS.
 # Two echo servers run side by side: the callback API (echo_cb) and the
-# asynchronous API answering inline on its polling threads (echo_async,
-# --async_threads=2), the floor banditd's unary calls are built like.
-# With BEFORE=<another banditd binary> (e.g. main's), its Sample runs too
-# (sample_before), in the same rounds.
+# asynchronous API answering inline on its polling thread, without gRPC's
+# callback health service (echo_async: --async_threads=1 --health=false),
+# built as banditd serves. With BEFORE=<another banditd binary> (e.g.
+# main's), its Sample runs too (sample_before), and with EXTRA_FLAGS a
+# second banditd of this build with those flags (sample_extra), in the same
+# rounds.
 # Prints calls/s and server CPU per call, and the ratios against each echo.
 #   nice -n 10 scripts/bench_percall.sh
 # Environment: BUILD (build), ROUNDS (3), DURATION (3s per run), CONCURRENCY
 # ("1 32 128"), PORT (50171; echoes on PORT+1 and PORT+2, BEFORE on PORT+3),
 # ECHO_FLAGS (both echoes, e.g. --channel_args=grpc.http2.bdp_probe=0),
-# ASYNC_THREADS (2), SERVER_FLAGS (extra banditd flags, both binaries), BEFORE.
+# ASYNC_THREADS (1), SERVER_FLAGS (extra banditd flags, every binary), BEFORE,
+# EXTRA_FLAGS (on PORT+4).
 # GRPC_POLL_STRATEGY and other gRPC environment variables reach both servers.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,9 +30,11 @@ ECHO_PORT=$((PORT + 1))
 ASYNC_PORT=$((PORT + 2))
 BEFORE_PORT=$((PORT + 3))
 ECHO_FLAGS=${ECHO_FLAGS:-}
-ASYNC_THREADS=${ASYNC_THREADS:-2}
+ASYNC_THREADS=${ASYNC_THREADS:-1}
 SERVER_FLAGS=${SERVER_FLAGS:-}
 BEFORE=${BEFORE:-}
+EXTRA_PORT=$((PORT + 4))
+EXTRA_FLAGS=${EXTRA_FLAGS:-}
 BANDITD=$BUILD/server/banditd
 [[ -x $BANDITD ]] || BANDITD=$BUILD/banditd
 LOAD=$BUILD/bench/banditd_grpc_load
@@ -40,7 +45,7 @@ done
 
 DATA=$(mktemp -d)
 OUT=$(mktemp -d)
-mkdir "$DATA/after" "$DATA/before"
+mkdir "$DATA/after" "$DATA/before" "$DATA/extra"
 # shellcheck disable=SC2086  # flag lists
 "$BANDITD" --host=127.0.0.1 --port="$PORT" --data_dir="$DATA/after" \
   $SERVER_FLAGS >"$OUT/banditd.log" 2>&1 &
@@ -51,7 +56,7 @@ PIDS=("$SERVER")
 ECHO_PID=$!
 # shellcheck disable=SC2086
 "$ECHO" --port="$ASYNC_PORT" --api=async --async_threads="$ASYNC_THREADS" \
-  $ECHO_FLAGS >"$OUT/echo_async.log" 2>&1 &
+  --health=false $ECHO_FLAGS >"$OUT/echo_async.log" 2>&1 &
 ASYNC_PID=$!
 PIDS+=("$ECHO_PID" "$ASYNC_PID")
 if [[ -n $BEFORE ]]; then
@@ -61,6 +66,13 @@ if [[ -n $BEFORE ]]; then
   BEFORE_PID=$!
   PIDS+=("$BEFORE_PID")
 fi
+if [[ -n $EXTRA_FLAGS ]]; then
+  # shellcheck disable=SC2086
+  "$BANDITD" --host=127.0.0.1 --port="$EXTRA_PORT" --data_dir="$DATA/extra" \
+    $SERVER_FLAGS $EXTRA_FLAGS >"$OUT/extra.log" 2>&1 &
+  EXTRA_PID=$!
+  PIDS+=("$EXTRA_PID")
+fi
 cleanup() {
   kill "${PIDS[@]}" 2>/dev/null || true
   wait "${PIDS[@]}" 2>/dev/null || true
@@ -69,15 +81,15 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "== banditd $SERVER_FLAGS; before: ${BEFORE:-none}; echo $ECHO_FLAGS, async $ASYNC_THREADS threads; GRPC_POLL_STRATEGY=${GRPC_POLL_STRATEGY:-default}; $DURATION per run, $ROUNDS rounds"
+echo "== banditd $SERVER_FLAGS; before: ${BEFORE:-none}; extra: ${EXTRA_FLAGS:-none}; echo $ECHO_FLAGS, async $ASYNC_THREADS threads; GRPC_POLL_STRATEGY=${GRPC_POLL_STRATEGY:-default}; $DURATION per run, $ROUNDS rounds"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Creates and feeds the room (waits for banditd to listen).
 "$LOAD" --target="127.0.0.1:$PORT" --mode=sample --concurrency=1 \
   --duration=200ms --warmup=0s >/dev/null
-if [[ -n $BEFORE ]]; then
-  "$LOAD" --target="127.0.0.1:$BEFORE_PORT" --mode=sample --concurrency=1 \
+for port in ${BEFORE:+$BEFORE_PORT} ${EXTRA_FLAGS:+$EXTRA_PORT}; do
+  "$LOAD" --target="127.0.0.1:$port" --mode=sample --concurrency=1 \
     --duration=200ms --warmup=0s >/dev/null
-fi
+done
 
 for round in $(seq "$ROUNDS"); do
   for c in $CONCURRENCY; do
@@ -95,6 +107,11 @@ for round in $(seq "$ROUNDS"); do
     "$LOAD" --target="127.0.0.1:$PORT" --mode=sample --setup=false \
       --concurrency="$c" --duration="$DURATION" --server_pid="$SERVER" \
       --label="sample_c$c" | tee -a "$OUT/results.txt"
+    if [[ -n $EXTRA_FLAGS ]]; then
+      "$LOAD" --target="127.0.0.1:$EXTRA_PORT" --mode=sample --setup=false \
+        --concurrency="$c" --duration="$DURATION" --server_pid="$EXTRA_PID" \
+        --label="sample_extra_c$c" | tee -a "$OUT/results.txt"
+    fi
   done
   echo "-- round $round done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 done
@@ -109,7 +126,8 @@ for line in open(sys.argv[1]):
             (float(m[3]), float(m[4]), float(m[5])))
 med = {k: [statistics.median(x[i] for x in v) for i in range(3)]
        for k, v in runs.items()}
-names = [n for n in ("echo_cb", "echo_async", "sample_before", "sample")
+names = [n for n in ("echo_cb", "echo_async", "sample_before", "sample",
+                     "sample_extra")
          if any(k[0] == n for k in med)]
 print("\nmedians of %d rounds: calls/s, server CPU us/call, and CPU/call "
       "against echo_cb and echo_async" % max(len(v) for v in runs.values()))
