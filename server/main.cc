@@ -62,7 +62,8 @@ ABSL_FLAG(std::string, data_dir, "./data", "Directory of the SQLite database.");
 ABSL_FLAG(int, max_batch_events, 10000, "Most events in one Feedback call.");
 ABSL_FLAG(int64_t, event_id_window, 1'000'000,
           "How many recent Feedback event_ids are remembered for de-dup, "
-          "at least (0: no de-duplication).");
+          "at least (0: no de-duplication); per stream with "
+          "--cluster_streams above 1 (each stream has its own window).");
 ABSL_FLAG(absl::Duration, event_id_window_age, absl::Minutes(10),
           "How long (in log time) a Feedback event_id is remembered at "
           "least, whatever --event_id_window: covers retries after outages. "
@@ -213,8 +214,10 @@ ABSL_FLAG(int, cluster_streams, 1,
           "banditd.events_1.> ...), so that their leaders, which order every "
           "write, sit on different NATS nodes. A cluster-wide setting: "
           "recorded in the first stream by the replica that creates it; a "
-          "replica started with another value refuses to start. Above 1 it "
-          "needs --event_id_window=0 and no Kafka ingest.");
+          "replica started with another value refuses to start. Each stream "
+          "has its own event-id window (--event_id_window ids and "
+          "--event_id_window_age of that stream's records). Above 1 it "
+          "needs no Kafka ingest.");
 ABSL_FLAG(int, cluster_replicas, 3,
           "Cluster mode: replication factor of the stream when this replica "
           "creates it.");
@@ -498,6 +501,12 @@ int main(int argc, char** argv) {
   engine_options.max_batch_events = absl::GetFlag(FLAGS_max_batch_events);
   engine_options.event_id_window = absl::GetFlag(FLAGS_event_id_window);
   engine_options.event_id_window_age = absl::GetFlag(FLAGS_event_id_window_age);
+  // One event-id window per stream the log is read from: in cluster mode,
+  // each of --cluster_streams (NatsCommitter numbers them), else one.
+  engine_options.event_id_streams =
+      absl::GetFlag(FLAGS_cluster_nats).empty()
+          ? 1
+          : std::max(1, absl::GetFlag(FLAGS_cluster_streams));
   engine_options.max_linucb_dimension =
       absl::GetFlag(FLAGS_linucb_max_dimension);
   engine_options.max_context_items = absl::GetFlag(FLAGS_max_context_items);

@@ -69,6 +69,10 @@ void NatsCommitter::ApplyRecord(Stream& stream, uint64_t seq,
                    mutation.status().ToString());
       result = mutation.status();
     } else {
+      // Its ids go to this stream's event-id window (FeedbackBatch::stream).
+      if (auto* batch = std::get_if<core::FeedbackBatch>(&*mutation)) {
+        batch->stream = stream.index;
+      }
       result = engine_->Apply(*mutation);
       if (!std::holds_alternative<core::FeedbackBatch>(*mutation)) {
         structure_epoch_.fetch_add(1, std::memory_order_acq_rel);

@@ -95,11 +95,12 @@ namespace banditd::cluster {
 // subjects `<subject_prefix>.>`, stream i is `<stream>_<i>` with
 // `<subject_prefix>_<i>.>`. Every replica consumes every stream; a room's
 // records are applied in its stream's order (no record spans rooms, and
-// Apply of one room's record depends on no other room's state, except the
-// engine's event-id window, which is one window over all rooms: so N > 1
-// needs event_id_window = 0 and de-duplicates with JetStream's message ids
-// only). Sequences (FeedbackResponse, min_applied_sequence) are the room's
-// stream's. N is a cluster-wide setting recorded in stream 0's description.
+// Apply of one room's record depends on no other room's state; the engine
+// keeps one event-id window per stream, FeedbackBatch::stream, so that its
+// evictions depend on that stream's records alone, whatever the
+// interleaving of streams on this replica). Sequences (FeedbackResponse,
+// min_applied_sequence) are the room's stream's. N is a cluster-wide setting
+// recorded in stream 0's description.
 class NatsCommitter final : public store::Committer {
  public:
   struct Options {

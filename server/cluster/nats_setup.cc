@@ -159,14 +159,16 @@ absl::Status NatsCommitter::EnsureStreams() {
     return absl::InvalidArgumentError(absl::StrCat(
         "--cluster_streams must be at least 1, not ", options_.streams));
   }
-  if (options_.streams > 1 && options_.event_id_window > 0) {
+  // Each stream has its own event-id window in the engine (its evictions
+  // depend only on that stream's records): the engine must have one per
+  // stream, or rooms of several streams would share one, whose evictions
+  // depend on how this replica interleaved the streams.
+  if (engine_->options().event_id_window > 0 &&
+      engine_->event_id_streams() != options_.streams) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--cluster_streams=", options_.streams,
-        " needs --event_id_window=0: the engine's event-id window is one "
-        "window over all rooms, and with rooms spread over several streams "
-        "replicas would apply them in different interleavings and forget "
-        "different ids; JetStream's per-stream message-id de-duplication "
-        "(--cluster_duplicate_window) still drops retried records"));
+        "--cluster_streams=", options_.streams, " but the engine keeps ",
+        engine_->event_id_streams(),
+        " event-id windows (EngineOptions::event_id_streams must equal it)"));
   }
   // Stream 0 first: it holds the stream-wide settings (incl. the count).
   for (const auto& stream : streams_) {

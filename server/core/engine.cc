@@ -222,9 +222,15 @@ absl::Status AddGrowth(const Room& room, const FeedbackEvent& e, uint32_t arm,
 
 }  // namespace
 
-Engine::Engine(EngineOptions options)
-    : options_(std::move(options)),
-      event_ids_(options_.event_id_window, options_.event_id_window_age) {}
+Engine::Engine(EngineOptions options) : options_(std::move(options)) {
+  const int windows = std::max(1, options_.event_id_streams);
+  absl::MutexLock lock(&dedup_mu_);
+  event_ids_.reserve(static_cast<size_t>(windows));
+  for (int i = 0; i < windows; ++i) {
+    event_ids_.emplace_back(options_.event_id_window,
+                            options_.event_id_window_age);
+  }
+}
 
 const char* LimitName(Limit limit) {
   switch (limit) {
@@ -697,7 +703,8 @@ ApplyResult Engine::ApplyFeedback(
   for (const FeedbackEvent& e : batch.events) {
     if (!e.event_id.empty()) {
       absl::MutexLock lock(&dedup_mu_);
-      if (SeenEvent(e.room_id, e.event_id, batch.logged_at_micros)) {
+      if (SeenEvent(WindowOf(batch.stream), e.room_id, e.event_id,
+                    batch.logged_at_micros)) {
         ++result.duplicate_events;
         continue;
       }
@@ -776,8 +783,7 @@ void Engine::AddEvent(Room& room, const FeedbackEvent& e,
 }
 
 void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
-                          std::vector<std::string> recent_event_ids,
-                          std::vector<int64_t> micros) {
+                          std::vector<EventIdsCopy> event_ids) {
   int64_t bytes = 0;
   for (std::unique_ptr<Room>& room : rooms) {
     absl::MutexLock lock(&room->mu);
@@ -796,14 +802,18 @@ void Engine::ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
     }
   }
   absl::MutexLock lock(&dedup_mu_);
-  event_ids_.Clear();
-  event_id_bytes_.store(0, std::memory_order_relaxed);
-  if (!event_ids_.enabled()) return;
-  for (size_t i = 0; i < recent_event_ids.size(); ++i) {
-    event_ids_.Restore(std::move(recent_event_ids[i]),
-                       i < micros.size() ? micros[i] : 0);
+  for (EventIdWindow& window : event_ids_) window.Clear();
+  if (event_ids_.front().enabled()) {
+    for (size_t s = 0; s < event_ids.size(); ++s) {
+      EventIdsCopy& copy = event_ids[s];
+      EventIdWindow& window = WindowOf(static_cast<int>(s));
+      for (size_t i = 0; i < copy.keys.size(); ++i) {
+        window.Restore(std::move(copy.keys[i]),
+                       i < copy.micros.size() ? copy.micros[i] : 0);
+      }
+    }
   }
-  event_id_bytes_.store(event_ids_.bytes(), std::memory_order_relaxed);
+  CountEventIdBytes();
 }
 
 void Engine::ForEachRoom(const std::function<void(const Room&)>& visit) const {

@@ -52,6 +52,10 @@ struct EngineOptions {
   // (EventIdWindow). Both change what Apply computes: in cluster mode they
   // are stream-wide settings.
   absl::Duration event_id_window_age = absl::Minutes(10);
+  // One window of that count and age per log stream (FeedbackBatch::stream):
+  // a window's evictions then depend only on its own stream's records, so
+  // replicas that interleave several streams differently agree.
+  int event_id_streams = 1;
   // Largest LinUCB feature vector a room may declare.
   int max_linucb_dimension = 64;
   // Thompson propensities: at most this many arm scorings (draws x eligible
@@ -65,6 +69,19 @@ struct EngineOptions {
   // rather than waited for (0: never; every write waits for the lock).
   // Changes when an event is applied, never what is applied.
   int64_t queue_writes_min_arms = 50'000;
+};
+
+// A copy of one stream's event-id window (snapshots): keys oldest first, as
+// EventKey(room_id, event_id) (an empty key is a slot DeleteRoom freed, kept
+// so that the window evicts in the same order after a restart; a key with an
+// empty room, from a snapshot of before ids were scoped to rooms, matches the
+// event id in any room of the stream), and the log time of each.
+struct EventIdsCopy {
+  std::vector<std::string> keys;
+  std::vector<int64_t> micros;
+  // How many ids the window had ever remembered when copied (not stored):
+  // lets CopyEventIdsAddedSince bring the copy up to date.
+  uint64_t added = 0;
 };
 
 struct WinnerQuery {
@@ -354,27 +371,21 @@ class Engine {
   // Visits every room under its reader lock, in id order (snapshots).
   void ForEachRoom(const std::function<void(const Room&)>& visit) const;
   // Replaces all state with `rooms` (snapshot load). Single writer only.
-  // `recent_event_ids` are keys as RecentEventIds returns them, with the log
-  // times they were remembered at in `micros` (empty: all unknown, 0).
+  // `event_ids[s]` is stream s's window as CopyEventIds returned it (missing
+  // micros: unknown, 0); a copy of a stream beyond event_id_streams goes to
+  // window s mod event_id_streams.
   void ReplaceRooms(std::vector<std::unique_ptr<Room>> rooms,
-                    std::vector<std::string> recent_event_ids,
-                    std::vector<int64_t> micros = {});
-  // The remembered event ids, oldest first (snapshots), as keys: EventKey
-  // (room_id, event_id); an empty key is a slot freed by DeleteRoom, kept so
-  // that the window evicts in the same order after a restart. A key with an
-  // empty room (from a snapshot of before ids were scoped to rooms) matches
-  // the event id in any room. With `added`, also how many keys were ever
-  // remembered, for EventIdsAddedSince; with `micros`, their log times.
-  std::vector<std::string> RecentEventIds(
-      uint64_t* added = nullptr, std::vector<int64_t>* micros = nullptr) const;
-  // The ids remembered after the first `since` ever remembered that the
-  // window still holds, oldest first, and in `added_now` how many were ever
-  // remembered, in `first_now` the number of the oldest id held (ids before
-  // it have left the window). Lets a snapshot copy the window before its
-  // pause and only the ids added since during it.
-  std::vector<std::string> EventIdsAddedSince(
-      uint64_t since, uint64_t* added_now, uint64_t* first_now = nullptr,
-      std::vector<int64_t>* micros = nullptr) const;
+                    std::vector<EventIdsCopy> event_ids);
+  // The number of event-id windows (EngineOptions::event_id_streams, >= 1).
+  int event_id_streams() const { return static_cast<int>(event_ids_.size()); }
+  // A copy of stream `stream`'s window (snapshots), taken in chunks so that
+  // Feedback with ids never waits for a whole million-id copy.
+  EventIdsCopy CopyEventIds(int stream) const;
+  // Brings `copy` (of the same stream's window) up to date: drops the ids
+  // the window has forgotten since and appends those it remembered since.
+  // Lets a snapshot copy the window before its pause and only the ids added
+  // since during it.
+  void CopyEventIdsAddedSince(int stream, EventIdsCopy* copy) const;
 
  private:
   // The policy's ranking alone (sample.cc), for k up to `max_k`.
@@ -450,8 +461,15 @@ class Engine {
   void ApplyResetArm(const ResetArm& reset);
   // True when `event_id` was seen in the room; otherwise remembers it as
   // logged at `micros`.
-  bool SeenEvent(const std::string& room_id, const std::string& event_id,
-                 int64_t micros) ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
+  bool SeenEvent(EventIdWindow& window, const std::string& room_id,
+                 const std::string& event_id, int64_t micros)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
+  // The window of `stream` (FeedbackBatch::stream).
+  EventIdWindow& WindowOf(int stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
+  const EventIdWindow& WindowOf(int stream) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
+  // Sets event_id_bytes_ to the windows' total.
+  void CountEventIdBytes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(dedup_mu_);
   // DeleteRoom: the room's ids leave the window; their slots become holes.
   void ForgetEventIds(const std::string& room_id);
 
@@ -472,7 +490,8 @@ class Engine {
   std::atomic<int64_t> queued_total_{0};
 
   mutable absl::Mutex dedup_mu_;
-  EventIdWindow event_ids_ ABSL_GUARDED_BY(dedup_mu_);
+  // One per stream (EngineOptions::event_id_streams).
+  std::vector<EventIdWindow> event_ids_ ABSL_GUARDED_BY(dedup_mu_);
 };
 
 }  // namespace banditd::core

@@ -1,6 +1,6 @@
-// The engine's de-duplication of Feedback event ids: the window itself is
-// an EventIdWindow (event_window.h); here, how the engine consults it under
-// its dedup mutex and copies it for snapshots.
+// The engine's de-duplication of Feedback event ids: one EventIdWindow
+// (event_window.h) per log stream (FeedbackBatch::stream); here, how the
+// engine consults them under its dedup mutex and copies them for snapshots.
 
 #include <algorithm>
 #include <string>
@@ -15,13 +15,34 @@ std::string EventKey(absl::string_view room_id, absl::string_view event_id) {
   return absl::StrCat(room_id, absl::string_view("\0", 1), event_id);
 }
 
-bool Engine::SeenEvent(const std::string& room_id, const std::string& event_id,
-                       int64_t micros) {
-  if (!event_ids_.enabled()) return false;
+EventIdWindow& Engine::WindowOf(int stream) {
+  // A stream beyond the count cannot come from a committer of this
+  // configuration; folding it keeps Apply total and deterministic.
+  return event_ids_[stream <= 0
+                        ? 0
+                        : static_cast<size_t>(stream) % event_ids_.size()];
+}
+
+const EventIdWindow& Engine::WindowOf(int stream) const {
+  return event_ids_[stream <= 0
+                        ? 0
+                        : static_cast<size_t>(stream) % event_ids_.size()];
+}
+
+void Engine::CountEventIdBytes() {
+  int64_t bytes = 0;
+  for (const EventIdWindow& window : event_ids_) bytes += window.bytes();
+  event_id_bytes_.store(bytes, std::memory_order_relaxed);
+}
+
+bool Engine::SeenEvent(EventIdWindow& window, const std::string& room_id,
+                       const std::string& event_id, int64_t micros) {
+  if (!window.enabled()) return false;
   std::string key = EventKey(room_id, event_id);
-  if (event_ids_.Contains(key, event_id)) return true;
-  event_ids_.Remember(std::move(key), micros);
-  event_id_bytes_.store(event_ids_.bytes(), std::memory_order_relaxed);
+  if (window.Contains(key, event_id)) return true;
+  const int64_t before = window.bytes();
+  window.Remember(std::move(key), micros);
+  event_id_bytes_.fetch_add(window.bytes() - before, std::memory_order_relaxed);
   return false;
 }
 
@@ -29,66 +50,69 @@ void Engine::ForgetEventIds(const std::string& room_id) {
   // DeleteRoom is structural: a snapshot draft taken before it is not used.
   absl::MutexLock lock(&dedup_mu_);
   // A hole keeps the window's order and count: snapshots copy it as it is
-  // (an empty key), so a restart evicts in the same order as this run.
-  event_ids_.ForgetPrefix(EventKey(room_id, ""));
-  event_id_bytes_.store(event_ids_.bytes(), std::memory_order_relaxed);
+  // (an empty key), so a restart evicts in the same order as this run. Only
+  // the room's stream's window holds its ids; the others find none.
+  const std::string prefix = EventKey(room_id, "");
+  for (EventIdWindow& window : event_ids_) window.ForgetPrefix(prefix);
+  CountEventIdBytes();
 }
 
-std::vector<std::string> Engine::RecentEventIds(
-    uint64_t* added, std::vector<int64_t>* micros) const {
+EventIdsCopy Engine::CopyEventIds(int stream) const {
   // Copied in chunks, releasing the mutex in between, so that Feedback with
   // event ids never waits for a whole million-id copy. Ids are numbered in
   // the order they were remembered (EventIdWindow).
   constexpr uint64_t kChunk = 1 << 16;
-  std::vector<std::string> out;
-  std::vector<int64_t> times;
-  uint64_t first = 0;  // number of out[0]
+  EventIdsCopy out;
+  uint64_t first = 0;  // number of out.keys[0]
   uint64_t next = 0;   // number of the next id to copy
   bool started = false;
   while (true) {
     absl::MutexLock lock(&dedup_mu_);
-    const uint64_t oldest = event_ids_.first();
+    const EventIdWindow& window = WindowOf(stream);
+    const uint64_t oldest = window.first();
     if (!started) {
       first = next = oldest;
       started = true;
     }
     if (oldest > first) {  // ids evicted since the last chunk: drop them
-      const uint64_t drop = std::min<uint64_t>(oldest - first, out.size());
-      out.erase(out.begin(), out.begin() + drop);
-      times.erase(times.begin(), times.begin() + drop);
+      const uint64_t drop = std::min<uint64_t>(oldest - first, out.keys.size());
+      out.keys.erase(out.keys.begin(), out.keys.begin() + drop);
+      out.micros.erase(out.micros.begin(), out.micros.begin() + drop);
       first += drop;
       next = std::max(next, oldest);
       first = std::max(first, oldest);
     }
-    const uint64_t end = std::min(event_ids_.added(), next + kChunk);
+    const uint64_t end = std::min(window.added(), next + kChunk);
     for (; next < end; ++next) {
-      out.push_back(event_ids_.key(next));
-      times.push_back(event_ids_.micros(next));
+      out.keys.push_back(window.key(next));
+      out.micros.push_back(window.micros(next));
     }
-    if (next == event_ids_.added()) {
-      if (added != nullptr) *added = event_ids_.added();
-      if (micros != nullptr) *micros = std::move(times);
+    if (next == window.added()) {
+      out.added = window.added();
       return out;
     }
   }
 }
 
-std::vector<std::string> Engine::EventIdsAddedSince(
-    uint64_t since, uint64_t* added_now, uint64_t* first_now,
-    std::vector<int64_t>* micros) const {
+void Engine::CopyEventIdsAddedSince(int stream, EventIdsCopy* copy) const {
   absl::MutexLock lock(&dedup_mu_);
-  *added_now = event_ids_.added();
-  if (first_now != nullptr) *first_now = event_ids_.first();
-  std::vector<std::string> out;
-  if (micros != nullptr) micros->clear();
-  const uint64_t from = std::max(since, event_ids_.first());
-  if (from >= event_ids_.added()) return out;
-  out.reserve(event_ids_.added() - from);
-  for (uint64_t g = from; g < event_ids_.added(); ++g) {
-    out.push_back(event_ids_.key(g));
-    if (micros != nullptr) micros->push_back(event_ids_.micros(g));
+  const EventIdWindow& window = WindowOf(stream);
+  // The copy holds ids [added_then - size, added_then); the window now
+  // holds [first(), added()): keep the copy's still held, then append the
+  // newer ones.
+  const uint64_t copy_first =
+      copy->added - static_cast<uint64_t>(copy->keys.size());
+  const size_t drop = static_cast<size_t>(std::min<uint64_t>(
+      window.first() > copy_first ? window.first() - copy_first : 0,
+      copy->keys.size()));
+  copy->keys.erase(copy->keys.begin(), copy->keys.begin() + drop);
+  copy->micros.erase(copy->micros.begin(), copy->micros.begin() + drop);
+  for (uint64_t g = std::max(copy->added, window.first()); g < window.added();
+       ++g) {
+    copy->keys.push_back(window.key(g));
+    copy->micros.push_back(window.micros(g));
   }
-  return out;
+  copy->added = window.added();
 }
 
 }  // namespace banditd::core

@@ -104,6 +104,12 @@ struct FeedbackBatch {
   // record of the range was dead-lettered) and Apply changes nothing unless
   // from_offset is the partition's position (Engine::Apply).
   std::optional<SourceRange> source = std::nullopt;
+  // The log stream the batch was read from, as the committer numbers them
+  // (cluster mode: its index among --cluster_streams; otherwise 0). Selects
+  // the event-id window the batch's ids are checked against and remembered
+  // in, so that each stream's window forgets by its own records alone,
+  // whatever the interleaving of streams. Not logged: the reader sets it.
+  int stream = 0;
 };
 
 using Mutation =

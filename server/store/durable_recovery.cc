@@ -46,7 +46,7 @@ absl::Status DurableCommitter::Recover() {
     recovery_.snapshot_seq = seq;
     recovery_.snapshot_rooms = static_cast<int64_t>(state->rooms.size());
     recovery_.snapshot_event_ids =
-        static_cast<int64_t>(state->event_ids.size());
+        static_cast<int64_t>(state->event_id_count());
     snapshot->reset();  // Frees the chunks before the state is built.
     RestoreState(*std::move(state), engine_);
   }

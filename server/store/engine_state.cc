@@ -130,6 +130,18 @@ struct TableKey {
   friend bool operator==(const TableKey&, const TableKey&) = default;
 };
 
+// A bound on the stream index a snapshot may name (--cluster_streams is far
+// below it): a corrupt index must not allocate without limit.
+constexpr uint32_t kMaxEventStreams = 1 << 16;
+
+// The window of `stream` in `state`, added (with those before it) if new.
+core::EventIdsCopy& WindowIn(EngineState& state, uint32_t stream) {
+  if (state.event_windows.size() <= stream) {
+    state.event_windows.resize(stream + 1);
+  }
+  return state.event_windows[stream];
+}
+
 absl::Status Corrupt(absl::string_view what) {
   return absl::DataLossError(absl::StrCat("snapshot is corrupt: ", what));
 }
@@ -152,8 +164,9 @@ EngineState CaptureState(const core::Engine& engine) {
     out.linucb = room.linucb;
     out.linucb_arms = room.linucb_arms;
   });
-  state.event_ids =
-      engine.RecentEventIds(&state.event_ids_added, &state.event_micros);
+  for (int stream = 0; stream < engine.event_id_streams(); ++stream) {
+    state.event_windows.push_back(engine.CopyEventIds(stream));
+  }
   state.source_offsets = engine.source_offsets().All();
   return state;
 }
@@ -199,28 +212,10 @@ bool FinishDraft(const core::Engine& engine, EngineState* state) {
     }
   });
   if (!match || next != state->rooms.size()) return false;
-  // The draft holds ids [added_then - size, added_then); the window now
-  // holds [first_now, added_now): keep the draft's still held, then append
-  // the newer ones.
-  const uint64_t draft_first =
-      state->event_ids_added - static_cast<uint64_t>(state->event_ids.size());
-  uint64_t first_now = 0;
-  std::vector<int64_t> newer_micros;
-  std::vector<std::string> newer =
-      engine.EventIdsAddedSince(state->event_ids_added, &state->event_ids_added,
-                                &first_now, &newer_micros);
-  const size_t drop = static_cast<size_t>(
-      std::min<uint64_t>(first_now > draft_first ? first_now - draft_first : 0,
-                         state->event_ids.size()));
-  state->event_ids.erase(state->event_ids.begin(),
-                         state->event_ids.begin() + drop);
-  state->event_micros.erase(state->event_micros.begin(),
-                            state->event_micros.begin() + drop);
-  state->event_ids.insert(state->event_ids.end(),
-                          std::make_move_iterator(newer.begin()),
-                          std::make_move_iterator(newer.end()));
-  state->event_micros.insert(state->event_micros.end(), newer_micros.begin(),
-                             newer_micros.end());
+  for (size_t stream = 0; stream < state->event_windows.size(); ++stream) {
+    engine.CopyEventIdsAddedSince(static_cast<int>(stream),
+                                  &state->event_windows[stream]);
+  }
   // Feedback moves them, so they are copied in the pause too.
   state->source_offsets = engine.source_offsets().All();
   return true;
@@ -244,8 +239,7 @@ void RestoreState(EngineState state, core::Engine* engine) {
     room->MutableSegment("");  // Always present.
     rooms.push_back(std::move(room));
   }
-  engine->ReplaceRooms(std::move(rooms), std::move(state.event_ids),
-                       std::move(state.event_micros));
+  engine->ReplaceRooms(std::move(rooms), std::move(state.event_windows));
   engine->ReplaceSourceOffsets(state.source_offsets);
 }
 
@@ -308,11 +302,21 @@ std::vector<std::string> EncodeSnapshot(const EngineState& state,
       writer.Added(bytes);
     }
   }
-  for (size_t i = 0; i < state.event_ids.size(); ++i) {
-    writer.chunk()->add_event_keys(state.event_ids[i]);
-    writer.chunk()->add_event_micros(
-        i < state.event_micros.size() ? state.event_micros[i] : 0);
-    writer.Added(state.event_ids[i].size() + 10);
+  // Streams are named only when one beyond stream 0 holds ids, so that a
+  // single-stream snapshot reads as it always did.
+  bool several = false;
+  for (size_t s = 1; s < state.event_windows.size(); ++s) {
+    several = several || !state.event_windows[s].keys.empty();
+  }
+  for (size_t s = 0; s < state.event_windows.size(); ++s) {
+    const core::EventIdsCopy& window = state.event_windows[s];
+    for (size_t i = 0; i < window.keys.size(); ++i) {
+      pb::SnapshotChunk* chunk = writer.chunk();
+      chunk->add_event_keys(window.keys[i]);
+      chunk->add_event_micros(i < window.micros.size() ? window.micros[i] : 0);
+      if (several) chunk->add_event_streams(static_cast<uint32_t>(s));
+      writer.Added(window.keys[i].size() + 12);
+    }
   }
   for (const core::SourceOffset& offset : state.source_offsets) {
     pb::SourceOffset* out = writer.chunk()->add_source_offsets();
@@ -440,14 +444,26 @@ absl::StatusOr<EngineState> DecodeSnapshot(
       }
     }
     // Global ids of an old snapshot keep matching in every room.
-    for (const std::string& id : chunk.event_ids()) {
-      state.event_ids.push_back(core::EventKey("", id));
-      state.event_micros.push_back(0);
+    if (chunk.event_ids_size() > 0) {
+      core::EventIdsCopy& window = WindowIn(state, 0);
+      for (const std::string& id : chunk.event_ids()) {
+        window.keys.push_back(core::EventKey("", id));
+        window.micros.push_back(0);
+      }
     }
     const bool timed = chunk.event_micros_size() == chunk.event_keys_size();
+    const bool named = chunk.event_streams_size() == chunk.event_keys_size();
+    if (!named && chunk.event_streams_size() > 0) {
+      return Corrupt(absl::StrCat("chunk ", c, " event id streams"));
+    }
     for (int i = 0; i < chunk.event_keys_size(); ++i) {
-      state.event_ids.push_back(std::move(*chunk.mutable_event_keys(i)));
-      state.event_micros.push_back(timed ? chunk.event_micros(i) : 0);
+      const uint32_t stream = named ? chunk.event_streams(i) : 0;
+      if (stream >= kMaxEventStreams) {
+        return Corrupt(absl::StrCat("event id stream ", stream));
+      }
+      core::EventIdsCopy& window = WindowIn(state, stream);
+      window.keys.push_back(std::move(*chunk.mutable_event_keys(i)));
+      window.micros.push_back(timed ? chunk.event_micros(i) : 0);
     }
     for (const pb::SourceOffset& offset : chunk.source_offsets()) {
       state.source_offsets.push_back(

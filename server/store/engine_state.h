@@ -1,6 +1,7 @@
 #ifndef BANDITD_SERVER_STORE_ENGINE_STATE_H_
 #define BANDITD_SERVER_STORE_ENGINE_STATE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -33,23 +34,37 @@ struct RoomState {
 };
 
 // EngineState is everything a snapshot holds: the rooms in room_id order and
-// the de-duplication window, oldest first.
+// the de-duplication windows, one per log stream.
 struct EngineState {
   std::vector<RoomState> rooms;
-  // Keys of the de-duplication window (core::Engine::RecentEventIds), and
-  // the log time each was remembered at (index-aligned).
-  std::vector<std::string> event_ids;
-  std::vector<int64_t> event_micros;
-  // How many ids the engine had ever remembered when event_ids was copied
-  // (core::Engine::EventIdsAddedSince); not part of the stored snapshot.
-  uint64_t event_ids_added = 0;
+  // event_windows[s]: stream s's window (core::Engine::CopyEventIds), keys
+  // oldest first with the log time each was remembered at. Single-node
+  // mode has one stream.
+  std::vector<core::EventIdsCopy> event_windows;
   // Consumed positions of source partitions (core::SourceOffsets).
   std::vector<core::SourceOffset> source_offsets;
 
+  // Ids held over every window.
+  size_t event_id_count() const {
+    size_t n = 0;
+    for (const core::EventIdsCopy& w : event_windows) n += w.keys.size();
+    return n;
+  }
+
+  // Equal rooms, offsets and windows' keys and times (a window missing on
+  // one side equals an empty one: a decoded snapshot has none beyond the
+  // last stream holding ids).
   friend bool operator==(const EngineState& a, const EngineState& b) {
-    return a.rooms == b.rooms && a.event_ids == b.event_ids &&
-           a.event_micros == b.event_micros &&
-           a.source_offsets == b.source_offsets;
+    const core::EventIdsCopy none;
+    for (size_t s = 0;
+         s < std::max(a.event_windows.size(), b.event_windows.size()); ++s) {
+      const core::EventIdsCopy& x =
+          s < a.event_windows.size() ? a.event_windows[s] : none;
+      const core::EventIdsCopy& y =
+          s < b.event_windows.size() ? b.event_windows[s] : none;
+      if (x.keys != y.keys || x.micros != y.micros) return false;
+    }
+    return a.rooms == b.rooms && a.source_offsets == b.source_offsets;
   }
 };
 

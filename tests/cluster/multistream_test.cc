@@ -59,9 +59,10 @@ using ::banditd::cluster_testing::WaitConverged;
 
 constexpr int kStreams = 3;
 
+// With the harness's event-id window (one window per stream).
 std::vector<std::string> MultiStreamFlags(std::vector<std::string> more = {}) {
   std::vector<std::string> flags = {
-      absl::StrCat("--cluster_streams=", kStreams), "--event_id_window=0"};
+      absl::StrCat("--cluster_streams=", kStreams)};
   flags.insert(flags.end(), more.begin(), more.end());
   return flags;
 }
@@ -297,19 +298,136 @@ TEST_F(ClusterTest, RoomsSpreadOverStreamsCountExactlyEverywhere) {
             std::string::npos);
 }
 
+// The same events again, in reverse order: a retry that JetStream's
+// message id (a hash of the ids in order) does not recognise, so the
+// engine's event-id window must.
+pb::FeedbackRequest Reversed(const pb::FeedbackRequest& request) {
+  pb::FeedbackRequest out;
+  for (int i = request.events_size() - 1; i >= 0; --i) {
+    *out.add_events() = request.events(i);
+  }
+  return out;
+}
+
+// One event-id window per stream, count only (6 ids, no age) so that it
+// forgets within the test: each window keeps the last 6 ids of its stream,
+// on every replica, whatever order it applied the 3 streams in, through a
+// SIGKILL and a restart from its own snapshot (a window per stream in it).
+// Catches: one window over all streams (it would hold the last 6 ids of
+// all rooms together, in each replica's own interleaving: retries of the
+// last two batches of a room would count again, on some replicas), windows
+// lost or merged by the snapshot, and replicas disagreeing on a retry.
+TEST_F(ClusterTest, EventIdWindowPerStreamCountsRetriesOnceEverywhere) {
+  const std::vector<std::string> flags = MultiStreamFlags(
+      {"--event_id_window=6", "--event_id_window_age=0s",
+       "--snapshot_every_records=10", "--cluster_snapshot_publish_every=0"});
+  Replica& a = AddReplica(flags);
+  ASSERT_TRUE(a.Start()) << "see " << a.log_path();
+  Replica& b = AddReplica(flags);
+  ASSERT_TRUE(b.Start()) << "see " << b.log_path();
+  Replica& c = AddReplica(flags);
+  ASSERT_TRUE(c.Start()) << "see " << c.log_path();
+  const std::vector<std::string> rooms = RoomsOnEveryStream(1);
+  std::map<std::string, Totals> expected;
+  for (const std::string& room : rooms) {
+    ASSERT_TRUE(CreateRoom(a.stub(), room).ok());
+    expected[room] = Totals();
+  }
+  std::vector<Replica*> all = {&a, &b, &c};
+  std::mt19937 rng(21);
+  // batches[room][k]: the k-th batch of 3 events to that room.
+  std::map<std::string, std::vector<Batch>> batches;
+  auto feed = [&](const std::vector<Replica*>& through, int rounds) {
+    for (int round = 0; round < rounds; ++round) {
+      for (size_t r = 0; r < rooms.size(); ++r) {
+        std::vector<Batch>& list = batches[rooms[r]];
+        list.push_back(
+            MakeBatch(rooms[r], static_cast<int64_t>(list.size()), rng, 3));
+        pb::FeedbackResponse response;
+        ASSERT_TRUE(through[(round + r) % through.size()]
+                        ->stub()
+                        .Feedback(Context(absl::Seconds(10)).get(),
+                                  list.back().request, &response)
+                        .ok());
+        ASSERT_EQ(response.applied_events(), 3);
+        expected[rooms[r]].Add(list.back().totals);
+      }
+    }
+  };
+  feed(all, 6);
+  ExpectConverged(all, expected);
+  // c dies and restarts from its snapshot while the others take writes.
+  c.Kill();
+  feed({&a, &b}, 4);
+  ASSERT_TRUE(c.Start()) << "see " << c.log_path();
+  ExpectConverged(all, expected);
+
+  // Each stream's window holds its room's last two batches (6 ids): their
+  // retries count nothing, through any replica (a client failing over).
+  int turn = 0;
+  for (const std::string& room : rooms) {
+    const std::vector<Batch>& list = batches[room];
+    for (size_t k = list.size() - 2; k < list.size(); ++k) {
+      pb::FeedbackResponse response;
+      ASSERT_TRUE(all[turn++ % 3]
+                      ->stub()
+                      .Feedback(Context(absl::Seconds(10)).get(),
+                                Reversed(list[k].request), &response)
+                      .ok());
+      EXPECT_EQ(response.duplicate_events(), 3) << room << " batch " << k;
+      EXPECT_EQ(response.applied_events(), 0) << room << " batch " << k;
+    }
+  }
+  // An older batch left its stream's window: it counts again, alike on
+  // every replica.
+  for (const std::string& room : rooms) {
+    pb::FeedbackResponse response;
+    ASSERT_TRUE(c.stub()
+                    .Feedback(Context(absl::Seconds(10)).get(),
+                              Reversed(batches[room][0].request), &response)
+                    .ok());
+    EXPECT_EQ(response.applied_events(), 3) << room;
+    expected[room].Add(batches[room][0].totals);
+  }
+  ExpectConverged(all, expected);
+  // And a replica restarted now (after the windows moved) agrees too: the
+  // first event moved last, another message id again.
+  b.Kill();
+  ASSERT_TRUE(b.Start()) << "see " << b.log_path();
+  for (const std::string& room : rooms) {
+    pb::FeedbackRequest rotated = batches[room][0].request;
+    std::rotate(rotated.mutable_events()->begin(),
+                rotated.mutable_events()->begin() + 1,
+                rotated.mutable_events()->end());
+    pb::FeedbackResponse response;
+    ASSERT_TRUE(
+        b.stub()
+            .Feedback(Context(absl::Seconds(10)).get(), rotated, &response)
+            .ok());
+    EXPECT_EQ(response.duplicate_events(), 3) << room;
+    EXPECT_EQ(response.applied_events(), 0) << room;
+  }
+  ExpectConverged(all, expected);
+}
+
 // Catches: a replica that spreads rooms over another number of streams
 // than the cluster does starting anyway (its rooms' records would go to
-// other streams than its peers' and be applied in another order), and a
-// multi-stream replica keeping the engine's one global id window.
+// other streams than its peers' and be applied in another order), one with
+// another event-id window than the cluster's, and an engine keeping one id
+// window for several streams.
 TEST_F(ClusterTest, StreamCountIsClusterWide) {
-  auto open = [&](const std::string& name, int streams, int64_t window = 0) {
+  auto open = [&](const std::string& name, int streams, int64_t window = 1000,
+                  int windows = 0) {
     NatsCommitter::Options o;
     o.nats_urls = nats_->Urls(0);
     o.data_dir = (dir_ / name).string();
     o.streams = streams;
     o.event_id_window = window;
+    o.event_id_window_age = absl::Minutes(10);
     o.log = false;
-    core::Engine engine;
+    core::Engine engine({.event_id_window = window,
+                         .event_id_window_age = absl::Minutes(10),
+                         .event_id_streams = windows > 0 ? windows : streams});
     return NatsCommitter::Open(o, &engine).status();
   };
   ASSERT_TRUE(open("a", 3).ok());  // Creates the streams, records 3.
@@ -325,11 +443,18 @@ TEST_F(ClusterTest, StreamCountIsClusterWide) {
         << refused;
   }
   EXPECT_TRUE(open("c", 3).ok());
-  const absl::Status window = open("d", 3, 1000);
-  EXPECT_EQ(window.code(), absl::StatusCode::kInvalidArgument) << window;
-  EXPECT_NE(window.message().find("needs --event_id_window=0"),
+  // The window is stream-wide with several streams too.
+  const absl::Status window = open("d", 3, 2000);
+  EXPECT_EQ(window.code(), absl::StatusCode::kFailedPrecondition) << window;
+  EXPECT_NE(window.message().find("--event_id_window=2000"), std::string::npos)
+      << window;
+  EXPECT_NE(window.message().find("restart with --event_id_window=1000"),
             std::string::npos)
       << window;
+  const absl::Status shared = open("e", 3, 1000, /*windows=*/1);
+  EXPECT_EQ(shared.code(), absl::StatusCode::kInvalidArgument) << shared;
+  EXPECT_NE(shared.message().find("event-id windows"), std::string::npos)
+      << shared;
   NatsClient client(nats_->Urls(1));
   ASSERT_NE(client.js(), nullptr);
   jsStreamInfo* si = nullptr;
@@ -356,7 +481,8 @@ TEST_F(ClusterTest, ShardedReplicaHoldsItsRoomsOnEveryStream) {
     o.log = false;
     return o;
   };
-  core::Engine all_engine, eu_engine;
+  core::Engine all_engine({.event_id_streams = kStreams});
+  core::Engine eu_engine({.event_id_streams = kStreams});
   absl::StatusOr<std::unique_ptr<NatsCommitter>> all =
       NatsCommitter::Open(options("all", ""), &all_engine);
   ASSERT_TRUE(all.ok()) << all.status();

@@ -272,7 +272,7 @@ TEST_F(EngineTest, EventIdsDeduplicateWithinWindow) {
   EXPECT_EQ(r.applied_events, 1);
   r = apply({"e1"});
   EXPECT_EQ(r.applied_events, 1);
-  EXPECT_THAT(engine.RecentEventIds(),
+  EXPECT_THAT(engine.CopyEventIds(0).keys,
               ElementsAre(EventKey("r", "e3"), EventKey("r", "e1")));
   EXPECT_DOUBLE_EQ(engine.GetStats("r", "", false)->arms[0].counts.views, 4);
 }
@@ -318,7 +318,7 @@ TEST_F(EngineTest, DeleteRoomForgetsItsEventIdsAndResetKeepsThem) {
   EXPECT_EQ(recreated.duplicate_events, 0);
   // The deleted ids left holes that age out like ids: the window holds
   // four slots, oldest first; the other room's id is still known.
-  EXPECT_THAT(engine.RecentEventIds(),
+  EXPECT_THAT(engine.CopyEventIds(0).keys,
               ElementsAre(EventKey("other", "x"), "", EventKey("r", "e1"),
                           EventKey("r", "e2")));
   EXPECT_EQ(engine.Apply(Batch({event("other", "x")}))->duplicate_events, 1);
@@ -335,7 +335,9 @@ TEST_F(EngineTest, GlobalIdsOfAnOldSnapshotMatchInEveryRoom) {
     room->AddArms({"a"});
     rooms.push_back(std::move(room));
   }
-  engine.ReplaceRooms(std::move(rooms), {EventKey("", "old")});
+  EventIdsCopy old;
+  old.keys = {EventKey("", "old")};
+  engine.ReplaceRooms(std::move(rooms), {old});
   auto event = [](const std::string& room, const std::string& id) {
     return Event(room, "a", 1, 0, "", {}, std::nullopt, id);
   };
@@ -349,7 +351,7 @@ TEST_F(EngineTest, GlobalIdsOfAnOldSnapshotMatchInEveryRoom) {
   EXPECT_EQ(engine.Apply(Batch({event("r2", "old")}))->applied_events, 1);
 }
 
-TEST_F(EngineTest, RecentEventIdsAcrossChunksAndWrapAround) {
+TEST_F(EngineTest, CopyEventIdsAcrossChunksAndWrapAround) {
   // More ids than one copy chunk (65,536) and than the window: the copy is
   // the last `window` ids, oldest first, and the counts line up.
   constexpr int kWindow = 100'000;
@@ -367,22 +369,24 @@ TEST_F(EngineTest, RecentEventIdsAcrossChunksAndWrapAround) {
     }
   };
   feed(70'000);
-  uint64_t added = 0;
-  std::vector<std::string> ids = engine.RecentEventIds(&added);
-  EXPECT_EQ(added, 70'000u);
-  ASSERT_EQ(ids.size(), 70'000u);
-  EXPECT_EQ(ids.front(), EventKey("r", "e0"));
-  EXPECT_EQ(ids.back(), EventKey("r", "e69999"));
+  EventIdsCopy copy = engine.CopyEventIds(0);
+  EXPECT_EQ(copy.added, 70'000u);
+  ASSERT_EQ(copy.keys.size(), 70'000u);
+  ASSERT_EQ(copy.micros.size(), 70'000u);
+  EXPECT_EQ(copy.keys.front(), EventKey("r", "e0"));
+  EXPECT_EQ(copy.keys.back(), EventKey("r", "e69999"));
   feed(60'000);
-  uint64_t now = 0;
-  std::vector<std::string> newer = engine.EventIdsAddedSince(added, &now);
-  EXPECT_EQ(now, 130'000u);
-  ASSERT_EQ(newer.size(), 60'000u);
-  EXPECT_EQ(newer.front(), EventKey("r", "e70000"));
-  ids = engine.RecentEventIds(&added);
-  ASSERT_EQ(ids.size(), static_cast<size_t>(kWindow));
-  EXPECT_EQ(ids.front(), EventKey("r", "e30000"));
-  EXPECT_EQ(ids.back(), EventKey("r", "e129999"));
+  // Brought up to date: the 30,000 oldest dropped, 60,000 newer appended.
+  EventIdsCopy updated = copy;
+  engine.CopyEventIdsAddedSince(0, &updated);
+  EXPECT_EQ(updated.added, 130'000u);
+  ASSERT_EQ(updated.keys.size(), static_cast<size_t>(kWindow));
+  EXPECT_EQ(updated.keys.front(), EventKey("r", "e30000"));
+  EXPECT_EQ(updated.keys[40'000], EventKey("r", "e70000"));
+  EXPECT_EQ(updated.keys.back(), EventKey("r", "e129999"));
+  copy = engine.CopyEventIds(0);
+  EXPECT_EQ(copy.keys, updated.keys);
+  EXPECT_EQ(copy.added, 130'000u);
 }
 
 TEST_F(EngineTest, DisabledArmKeepsCountersAndLeavesUcbTotal) {

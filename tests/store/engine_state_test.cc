@@ -23,7 +23,7 @@ TEST(EngineStateTest, CaptureRestoreRoundTrip) {
   ApplyAll(engine, testing::RandomMutations(3000, 10));
   EngineState state = CaptureState(engine);
   ASSERT_FALSE(state.rooms.empty());
-  ASSERT_FALSE(state.event_ids.empty());
+  ASSERT_GT(state.event_id_count(), 0u);
   // The workload covers LinUCB models and decayed counters.
   bool linucb = false, decayed = false;
   for (const RoomState& room : state.rooms) {
@@ -86,7 +86,7 @@ TEST(EngineStateTest, TwoStepCaptureEqualsCaptureState) {
   }
   ASSERT_TRUE(FinishDraft(engine, &draft));
   EXPECT_EQ(draft, CaptureState(engine));
-  EXPECT_FALSE(draft.event_ids.empty());
+  EXPECT_GT(draft.event_id_count(), 0u);
 
   // A room created in between is noticed.
   EngineState stale = CaptureDraft(engine);
@@ -125,9 +125,11 @@ TEST(EngineStateTest, TwoStepCaptureOfTheEventIdWindow) {
     if (between > 0) feed(between);
     ASSERT_TRUE(FinishDraft(engine, &draft));
     EXPECT_EQ(draft, CaptureState(engine)) << between;
-    EXPECT_EQ(draft.event_ids.back(),
+    ASSERT_EQ(draft.event_windows.size(), 1u);
+    EXPECT_EQ(draft.event_windows[0].keys.back(),
               core::EventKey("r", absl::StrCat("id", next_id - 1)));
-    EXPECT_EQ(draft.event_ids.size(), std::min(next_id, 10)) << between;
+    EXPECT_EQ(draft.event_windows[0].keys.size(), std::min(next_id, 10))
+        << between;
   }
 }
 
@@ -165,12 +167,13 @@ TEST(EngineStateTest, AgedWindowSurvivesTwoStepCopyAndSnapshot) {
     };
     for (int s = 0; s < 40; ++s) feed(5, t0 + s * kSecond);  // 200 ids.
     EngineState draft = CaptureDraft(engine);
-    EXPECT_GT(draft.event_ids.size(), 10u);  // The age keeps more.
+    EXPECT_GT(draft.event_id_count(), 10u);  // The age keeps more.
     feed(5, t0 + (40 + between_seconds) * kSecond);
     ASSERT_TRUE(FinishDraft(engine, &draft));
     const EngineState full = CaptureState(engine);
     EXPECT_EQ(draft, full) << between_seconds;
-    ASSERT_EQ(full.event_micros.size(), full.event_ids.size());
+    ASSERT_EQ(full.event_windows[0].micros.size(),
+              full.event_windows[0].keys.size());
 
     absl::StatusOr<EngineState> decoded =
         DecodeSnapshot(EncodeSnapshot(full, 100));
@@ -210,7 +213,8 @@ TEST(EngineStateTest, EventIdsOfOldAndNewSnapshots) {
   absl::StatusOr<EngineState> old_state =
       DecodeSnapshot({old_chunk.SerializeAsString()});
   ASSERT_TRUE(old_state.ok()) << old_state.status();
-  EXPECT_EQ(old_state->event_ids,
+  ASSERT_EQ(old_state->event_windows.size(), 1u);
+  EXPECT_EQ(old_state->event_windows[0].keys,
             (std::vector<std::string>{core::EventKey("", "e1"),
                                       core::EventKey("", "e2")}));
 
@@ -232,12 +236,129 @@ TEST(EngineStateTest, EventIdsOfOldAndNewSnapshots) {
   }
   ApplyAll(engine, {batch, core::DeleteRoom{"a"}});
   const EngineState state = CaptureState(engine);
-  EXPECT_EQ(state.event_ids,
+  EXPECT_EQ(state.event_windows[0].keys,
             (std::vector<std::string>{"", core::EventKey("b", "id1"), ""}));
   absl::StatusOr<EngineState> decoded =
       DecodeSnapshot(EncodeSnapshot(state, 1 << 20));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(*decoded, state);
+}
+
+// Several streams (cluster mode, --cluster_streams > 1): one window per
+// stream. The two-step copy, the snapshot and the restore keep each window
+// apart, with its order and log times; single-stream snapshots are written
+// as before (no event_streams), so older binaries read them.
+// Catches: windows merged or dropped by the copy, the encoding or the load;
+// a stream index lost across chunk boundaries.
+TEST(EngineStateTest, PerStreamWindowsRoundTrip) {
+  core::EngineOptions options;
+  options.event_id_window = 5;
+  options.event_id_window_age = absl::Seconds(30);
+  options.event_id_streams = 3;
+  constexpr int64_t kSecond = 1'000'000;
+  const int64_t t0 = 1'700'000'000 * kSecond;
+  core::Engine engine(options);
+  for (int r = 0; r < 3; ++r) {
+    core::CreateRoom create;
+    create.room_id = absl::StrCat("r", r);  // Room r<s> is in stream s.
+    create.arm_ids = {"a"};
+    ASSERT_TRUE(engine.Apply(create).ok());
+  }
+  int next_id = 0;
+  auto feed = [&](int stream, int events, int64_t micros) {
+    core::FeedbackBatch batch;
+    for (int i = 0; i < events; ++i) {
+      core::FeedbackEvent e;
+      e.room_id = absl::StrCat("r", stream);
+      e.arm_id = "a";
+      e.views = 1;
+      e.event_id = absl::StrCat("id", next_id++);
+      batch.events.push_back(e);
+    }
+    batch.logged_at_micros = micros;
+    batch.stream = stream;
+    return *engine.Apply(batch);
+  };
+  // Stream 0 busy over a minute, stream 1 a few ids, stream 2 none.
+  for (int s = 0; s < 60; ++s) feed(0, 3, t0 + s * kSecond);
+  feed(1, 4, t0);
+  EngineState draft = CaptureDraft(engine);
+  ASSERT_EQ(draft.event_windows.size(), 3u);
+  feed(0, 20, t0 + 100 * kSecond);  // Ages stream 0's draft ids out.
+  feed(1, 3, t0 + 5 * kSecond);
+  ASSERT_TRUE(FinishDraft(engine, &draft));
+  const EngineState full = CaptureState(engine);
+  EXPECT_EQ(draft, full);
+  EXPECT_EQ(full.event_windows[0].keys.size(), 20u);
+  EXPECT_EQ(full.event_windows[1].keys.size(), 7u);
+  EXPECT_TRUE(full.event_windows[2].keys.empty());
+
+  for (size_t chunk_bytes : {size_t{50}, size_t{1} << 20}) {
+    const std::vector<std::string> chunks = EncodeSnapshot(full, chunk_bytes);
+    int named = 0;
+    for (const std::string& bytes : chunks) {
+      internal::v1::SnapshotChunk chunk;
+      ASSERT_TRUE(chunk.ParseFromString(bytes));
+      EXPECT_EQ(chunk.event_streams_size(), chunk.event_keys_size());
+      named += chunk.event_streams_size();
+    }
+    EXPECT_EQ(named, 27);
+    absl::StatusOr<EngineState> decoded = DecodeSnapshot(chunks);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(*decoded, full) << chunk_bytes;
+    core::Engine restored(options);
+    RestoreState(*std::move(decoded), &restored);
+    EXPECT_EQ(CaptureState(restored), full);
+    // Retries of every id in its own stream: the same ids found again.
+    for (int stream : {0, 1}) {
+      core::FeedbackBatch retry;
+      for (int i = 0; i < next_id; ++i) {
+        core::FeedbackEvent e;
+        e.room_id = absl::StrCat("r", stream);
+        e.arm_id = "a";
+        e.views = 1;
+        e.event_id = absl::StrCat("id", i);
+        retry.events.push_back(e);
+      }
+      // Each just after its stream's last record: its own ids stay held.
+      retry.logged_at_micros = t0 + (stream == 0 ? 101 : 6) * kSecond;
+      retry.stream = stream;
+      const int64_t expected = stream == 0 ? 20 : 7;
+      EXPECT_EQ(restored.Apply(retry)->duplicate_events, expected) << stream;
+    }
+  }
+
+  // One stream: no stream index is written.
+  core::Engine single({.event_id_window = 5});
+  core::CreateRoom create;
+  create.room_id = "r0";
+  create.arm_ids = {"a"};
+  ASSERT_TRUE(single.Apply(create).ok());
+  core::FeedbackBatch batch;
+  core::FeedbackEvent e;
+  e.room_id = "r0";
+  e.arm_id = "a";
+  e.views = 1;
+  e.event_id = "x";
+  batch.events.push_back(e);
+  ASSERT_TRUE(single.Apply(batch).ok());
+  for (const std::string& bytes : EncodeSnapshot(CaptureState(single))) {
+    internal::v1::SnapshotChunk chunk;
+    ASSERT_TRUE(chunk.ParseFromString(bytes));
+    EXPECT_EQ(chunk.event_streams_size(), 0);
+  }
+}
+
+// Catches: a stream list that does not match the keys read as something.
+TEST(EngineStateTest, MismatchedEventStreamsAreCorrupt) {
+  internal::v1::SnapshotChunk chunk;
+  chunk.add_event_keys(core::EventKey("r", "a"));
+  chunk.add_event_keys(core::EventKey("r", "b"));
+  chunk.add_event_streams(1);
+  absl::StatusOr<EngineState> decoded =
+      DecodeSnapshot({chunk.SerializeAsString()});
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss)
+      << decoded.status();
 }
 
 // Tables that few arms have counters in are stored sparse; a snapshot keeps
