@@ -163,7 +163,7 @@ absl::Status NatsCommitter::EnsureStreams() {
   // depend only on that stream's records): the engine must have one per
   // stream, or rooms of several streams would share one, whose evictions
   // depend on how this replica interleaved the streams.
-  if (engine_->options().event_id_window > 0 &&
+  if (options_.event_id_window > 0 &&
       engine_->event_id_streams() != options_.streams) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--cluster_streams=", options_.streams, " but the engine keeps ",
