@@ -57,7 +57,7 @@ class TypedCall final : public UnaryCall {
       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
   // One unary method; static.
   struct Rpc {
-    const char* full_name;
+    std::string full_name;
     Requester request;
     Handler handler;
   };
@@ -86,7 +86,7 @@ class TypedCall final : public UnaryCall {
 
   void Run() override {
     new TypedCall(service_, method_, cq_, live());
-    StartReporting(service_->reporting(), method_->full_name);
+    StartReporting(service_->reporting(), method_->full_name.c_str());
     if (absl::Status parsed = ParseRequest(request_bytes_, &request_);
         !parsed.ok()) {
       return Reply(parsed);
@@ -145,16 +145,15 @@ const CallReporting* BanditService::ReportCallsTo(std::shared_ptr<RpcLog> log,
 
 void BanditService::RequestCalls(grpc::ServerCompletionQueue* cq,
                                  QueueTag::LiveCount* live, int per_method) {
-#define BANDITD_REQUEST_CALLS(Method)                                       \
-  {                                                                         \
-    using Call = TypedCall<v1::Method##Request, v1::Method##Response>;      \
-    static const Call::Rpc* const kMethod = new Call::Rpc{                  \
-        (new std::string(absl::StrCat(                                      \
-             "/", GeneratedService::service_full_name(), "/", #Method)))    \
-            ->c_str(),                                                      \
-        &BanditService::Request##Method,                                    \
-        static_cast<Call::Handler>(&BanditService::Method)};                \
-    for (int i = 0; i < per_method; ++i) new Call(this, kMethod, cq, live); \
+#define BANDITD_REQUEST_CALLS(Method)                                          \
+  {                                                                            \
+    using Call = TypedCall<v1::Method##Request, v1::Method##Response>;         \
+    static const Call::Rpc* const kMethod =                                    \
+        new Call::Rpc{absl::StrCat("/", GeneratedService::service_full_name(), \
+                                   "/", #Method),                              \
+                      &BanditService::Request##Method,                         \
+                      static_cast<Call::Handler>(&BanditService::Method)};     \
+    for (int i = 0; i < per_method; ++i) new Call(this, kMethod, cq, live);    \
   }
   BANDITD_UNARY_METHODS(BANDITD_REQUEST_CALLS)
 #undef BANDITD_REQUEST_CALLS
