@@ -2,9 +2,11 @@
 // batches with a fresh event_id each (the window remembers it and evicts the
 // oldest), beside the floor of the same batches without an id. The window
 // is one per stream (FeedbackBatch::stream); `streams` spreads 12 rooms over
-// that many windows as a cluster with --cluster_streams does.
+// that many windows as a cluster with --cluster_streams does; `split`
+// divides the count between the windows (the same ids held in all), where
+// otherwise each window holds the count (N times the ids).
 //
-//   ./build/bench/event_window_bench --benchmark_min_time=1s
+//   ./build/bench/event_window_bench --benchmark_min_time=1
 
 #include <cstdint>
 #include <string>
@@ -25,8 +27,8 @@ constexpr int64_t kWindow = 100'000;
 // Rooms r0..r11 of 10 arms; with `window`, a full window of `kWindow` ids
 // (count only, or every id of the last minute at 1 ms per event).
 struct Fixture {
-  Fixture(bool aged, int streams)
-      : engine({.event_id_window = kWindow,
+  Fixture(bool aged, int streams, int64_t window)
+      : engine({.event_id_window = window,
                 .event_id_window_age =
                     aged ? absl::Minutes(1) : absl::ZeroDuration(),
                 .event_id_streams = streams}),
@@ -57,10 +59,12 @@ struct Fixture {
   int64_t next = 0;
 };
 
-// Args: with an id (0/1), aged window (0/1), streams.
+// Args: with an id (0/1), aged window (0/1), streams, split (0/1).
 void BM_FeedbackEvent(benchmark::State& state) {
   const bool with_id = state.range(0) != 0;
-  Fixture f(state.range(1) != 0, static_cast<int>(state.range(2)));
+  const int streams = static_cast<int>(state.range(2));
+  Fixture f(state.range(1) != 0, streams,
+            state.range(3) != 0 ? kWindow / streams : kWindow);
   // Fill the window first: the steady state evicts one id per event.
   for (int64_t i = 0; with_id && i < 2 * kWindow; ++i) (void)f.Feed(true);
   for (auto _ : state) {
@@ -74,12 +78,14 @@ void BM_FeedbackEvent(benchmark::State& state) {
 }
 
 BENCHMARK(BM_FeedbackEvent)
-    ->ArgNames({"id", "aged", "streams"})
-    ->Args({0, 0, 1})
-    ->Args({1, 0, 1})
-    ->Args({1, 1, 1})
-    ->Args({1, 0, 3})
-    ->Args({1, 1, 3})
+    ->ArgNames({"id", "aged", "streams", "split"})
+    ->Args({0, 0, 1, 0})
+    ->Args({1, 0, 1, 0})
+    ->Args({1, 1, 1, 0})
+    ->Args({1, 0, 3, 0})
+    ->Args({1, 1, 3, 0})
+    ->Args({1, 0, 3, 1})
+    ->Args({1, 1, 3, 1})
     ->Unit(benchmark::kNanosecond);
 
 }  // namespace
