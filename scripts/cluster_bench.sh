@@ -14,4 +14,4 @@ fi
 cmake --build "$BUILD_DIR" -j2 --target cluster_test banditd
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 CLUSTER_BENCH=1 "$BUILD_DIR/tests/cluster/cluster_test" \
-  --gtest_filter='ClusterBench.*:SnapshotObjectBench.*:StreamsBench.*' | grep -E '^BENCH|FAILED|OK \]'
+  --gtest_filter='ClusterBench.*:SnapshotObjectBench.*:StreamsBench.*:RepublishBench.*' | grep -E '^BENCH|FAILED|OK \]'

@@ -29,6 +29,7 @@ import collections
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -180,6 +181,17 @@ class Cluster:
                             b"Self is new JetStream cluster metadata leader"
                             in line):
                         n += 1
+        return n
+
+    def republished(self):
+        """Record copies the replicas re-sent (their log lines)."""
+        n = 0
+        for i in range(3):
+            with open(f"{self.dir}/banditd{i}.log", "rb") as f:
+                for line in f:
+                    m = re.search(rb"re-published (\d+) unacknowledged", line)
+                    if m:
+                        n += int(m.group(1))
         return n
 
     def down(self):
@@ -411,7 +423,8 @@ def main():
             latency_max_ms=round(1000 * lat[-1], 1) if lat else None,
             error_latency_max_ms=(round(1000 * max(err_lat), 1)
                                   if err_lat else None),
-            leader_changes=cluster.leader_changes(log_offsets))
+            leader_changes=cluster.leader_changes(log_offsets),
+            republished=cluster.republished())
 
         # Exactly once: retry every failed event with its id until it
         # succeeds (bounded), then every replica must count each event once.
@@ -476,7 +489,8 @@ def main():
           f"{result.get('gap_start_after_fault_s')} s after the fault), "
           f"errors {result.get('errors')} (slowest "
           f"{result.get('error_latency_max_ms')} ms), leader changes "
-          f"{result.get('leader_changes')}, exactly once "
+          f"{result.get('leader_changes')}, re-sent copies "
+          f"{result.get('republished')}, exactly once "
           f"{result.get('exactly_once')} (views {result.get('views')}, "
           f"expected {result.get('expected_views')})")
     return 0 if result.get("exactly_once") else 1

@@ -5,14 +5,21 @@
 // (The re-send scheduling itself: in_flight_table_test.cc.)
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -30,9 +37,13 @@ using ::banditd::cluster_testing::Batch;
 using ::banditd::cluster_testing::ClusterTest;
 using ::banditd::cluster_testing::Context;
 using ::banditd::cluster_testing::CreateRoom;
+using ::banditd::cluster_testing::EnvInt;
+using ::banditd::cluster_testing::LoadResult;
 using ::banditd::cluster_testing::MakeBatch;
 using ::banditd::cluster_testing::NatsClient;
+using ::banditd::cluster_testing::Percentile;
 using ::banditd::cluster_testing::Replica;
+using ::banditd::cluster_testing::RunLoad;
 using ::banditd::cluster_testing::Totals;
 using ::banditd::cluster_testing::WaitConverged;
 
@@ -139,6 +150,111 @@ TEST(RepublishFlagTest, IntervalMustFitThePublishTimeout) {
     EXPECT_NE(committer.status().message().find("--cluster_republish_interval"),
               std::string::npos)
         << committer.status();
+  }
+}
+
+// Healthy-path cost (CLUSTER_BENCH=1, scripts/cluster_bench.sh): Feedback
+// throughput, latency and replica CPU per call with re-publishing on (the
+// default) and off, alternating rounds on one NATS cluster, and the copies
+// re-sent without any fault (expected 0: a busy cluster acknowledges in
+// order, which never triggers a re-send).
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
+  if (fields.size() < 13) return 0;
+  // utime and stime: fields 14 and 15 of the whole line.
+  double ticks = 0;
+  for (int i : {11, 12}) {
+    int64_t v = 0;
+    if (absl::SimpleAtoi(fields[i], &v)) ticks += static_cast<double>(v);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int64_t Resent(const std::string& log_path) {
+  std::ifstream in(log_path);
+  int64_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find("re-published ");
+    int64_t v = 0;
+    if (at != std::string::npos &&
+        absl::SimpleAtoi(
+            line.substr(at + 13, line.find(' ', at + 13) - at - 13), &v)) {
+      n += v;
+    }
+  }
+  return n;
+}
+
+class RepublishBench : public ClusterTest {
+ protected:
+  void SetUp() override {
+    if (std::getenv("CLUSTER_BENCH") == nullptr) {
+      GTEST_SKIP() << "set CLUSTER_BENCH=1 (scripts/cluster_bench.sh)";
+    }
+    ClusterTest::SetUp();
+  }
+};
+
+TEST_F(RepublishBench, HealthyPathWithAndWithout) {
+  const int threads = EnvInt("BENCH_THREADS", 16);
+  const int batch = EnvInt("BENCH_BATCH", 10);
+  const int rounds = EnvInt("BENCH_ROUNDS", 3);
+  const absl::Duration duration = absl::Seconds(EnvInt("BENCH_SECONDS", 5));
+  for (int round = 0; round < rounds; ++round) {
+    for (const char* interval : {"250ms", "0"}) {
+      std::vector<Replica*> replicas;
+      const size_t first = replicas_.size();
+      for (int i = 0; i < 3; ++i) {
+        Replica& r =
+            AddReplica({absl::StrCat("--cluster_republish_interval=", interval),
+                        "--cluster_publish_timeout=2s"});
+        ASSERT_TRUE(r.Start()) << "see " << r.log_path();
+        replicas.push_back(&r);
+      }
+      const std::string room = absl::StrCat("bench-", round, "-", interval);
+      ASSERT_TRUE(CreateRoom(replicas[0]->stub(), room).ok());
+      WaitConverged(replicas, room, Totals(), absl::Seconds(10));
+      std::vector<double> cpu0;
+      for (Replica* r : replicas) cpu0.push_back(CpuSeconds(r->pid()));
+      LoadResult feedback = RunLoad(
+          replicas, threads, duration,
+          [&](pb::BanditService::Stub& stub, std::mt19937& rng, int64_t id) {
+            Batch b = MakeBatch(room, id, rng, batch);
+            pb::FeedbackResponse response;
+            return stub
+                .Feedback(Context(absl::Seconds(10)).get(), b.request,
+                          &response)
+                .ok();
+          });
+      double cpu = 0;
+      for (size_t i = 0; i < replicas.size(); ++i) {
+        cpu += CpuSeconds(replicas[i]->pid()) - cpu0[i];
+      }
+      absl::SleepFor(absl::Milliseconds(1500));  // Re-sends get logged.
+      int64_t resent = 0;
+      for (Replica* r : replicas) resent += Resent(r->log_path());
+      const double rate = feedback.calls / feedback.seconds;
+      std::printf(
+          "BENCH republish=%s round %d: Feedback %.0f calls/s (batch %d, %d "
+          "clients, %lld errors), p50 %.2f ms, p99 %.2f ms, max %.1f ms, "
+          "replica CPU %.0f us/call, re-sent copies %lld\n",
+          interval, round, rate, batch, threads,
+          static_cast<long long>(feedback.errors),
+          Percentile(feedback.latency_ms, 0.5),
+          Percentile(feedback.latency_ms, 0.99),
+          Percentile(feedback.latency_ms, 1.0),
+          1e6 * cpu / std::max<int64_t>(1, feedback.calls),
+          static_cast<long long>(resent));
+      fflush(stdout);
+      EXPECT_EQ(feedback.errors, 0);
+      for (size_t i = first; i < replicas_.size(); ++i) replicas_[i]->Kill();
+    }
   }
 }
 
