@@ -69,7 +69,7 @@ std::optional<uint64_t> InFlightTable::Add(
       if (record != nullptr &&
           options_.republish_interval > absl::ZeroDuration()) {
         write.record = std::move(record);
-        write.unacked = unacked_.emplace(now, id);
+        write.unacked = unacked_.emplace(std::max(now, replaced_), id);
       }
       return id;
     }
@@ -188,16 +188,23 @@ std::vector<InFlightTable::Resend> InFlightTable::TakeResends(absl::Time now,
       write.record.reset();  // Out of time: the pending copies decide.
       return next;
     }
-    write.unacked = unacked_.emplace(now, id);
+    write.unacked = unacked_.emplace(std::max(now, replaced_), id);
     ++write.pending;
     ++write.sent;
     ++resent_;
     resends.push_back(Resend{id, write.record, left});
     return next;
   };
+  // Sent before a later record was acknowledged or before the connection
+  // was replaced: the latter at once.
+  // (Bounded by `now`, and a record taken is re-keyed at `now` or at the
+  // replacement if another thread's clock put that later: it must not come
+  // round again in this call nor count as sent before the replacement.)
+  const absl::Time replaced = std::min(replaced_, now);
+  const absl::Time lost = std::min(std::max(newest_acked_, replaced), now);
   for (auto it = unacked_.begin();
-       it != unacked_.end() && it->first <= cutoff &&
-       it->first < newest_acked_ && resends.size() < max;) {
+       it != unacked_.end() && it->first < lost && resends.size() < max;) {
+    if (it->first > cutoff && it->first >= replaced) break;
     it = take(it);
   }
   for (auto it = unacked_.upper_bound(last_ack_);
@@ -387,6 +394,11 @@ void InFlightTable::Close() {
 size_t InFlightTable::writes() const {
   absl::MutexLock lock(&mu_);
   return writes_.size();
+}
+
+void InFlightTable::ConnectionReplaced(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  replaced_ = std::max(replaced_, now);
 }
 
 int64_t InFlightTable::resent() const {

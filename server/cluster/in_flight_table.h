@@ -112,6 +112,10 @@ class InFlightTable {
   // others still being acknowledged, is not re-sent: a busy healthy
   // cluster gets no extra load.
   std::vector<Resend> TakeResends(absl::Time now, size_t max);
+  // The connection to NATS failed and was replaced at `now`: every copy
+  // sent before went through it and may be lost, so TakeResends returns
+  // those records at once, whatever the interval.
+  void ConnectionReplaced(absl::Time now);
   // This replica applied the stream record at `seq` with `result`; `id`
   // when this process published it. Sequences arrive in increasing order.
   void Applied(uint64_t seq, std::optional<uint64_t> id, Result result);
@@ -194,6 +198,7 @@ class InFlightTable {
   // of an acknowledged record (TakeResends).
   absl::Time last_ack_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time newest_acked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time replaced_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t resent_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -349,6 +349,8 @@ class NatsCommitter final : public store::Committer {
   // published it.
   std::optional<uint64_t> OwnId(__natsMsg* msg) const;
 
+  // The client library replaced a failed connection (nats_setup.cc).
+  static void OnReconnected(__natsConnection* nc, void* closure);
   static void OnMessage(__natsConnection* nc, __natsSubscription* sub,
                         __natsMsg* msg, void* closure);
   static void OnAck(__jsCtx* js, __natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,

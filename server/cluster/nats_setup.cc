@@ -132,6 +132,10 @@ absl::Status NatsCommitter::Connect() {
         opts, std::max<int64_t>(
                   200, 2 * absl::ToInt64Milliseconds(options_.ping_interval)));
   }
+  // Copies sent through a connection that failed are re-sent at once.
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectedCB(opts, &NatsCommitter::OnReconnected, this);
+  }
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, 64 << 20);
   if (s == NATS_OK) s = natsOptions_SetMaxPendingMsgs(opts, 1 << 20);
   if (s == NATS_OK) s = natsConnection_Connect(&nc_, opts);
@@ -152,6 +156,18 @@ absl::Status NatsCommitter::Connect() {
   s = natsConnection_JetStream(&js_, nc_, &jo);
   if (s != NATS_OK) return NatsError("cannot open a JetStream context", s);
   return absl::OkStatus();
+}
+
+void NatsCommitter::OnReconnected(natsConnection* nc, void* closure) {
+  auto* self = static_cast<NatsCommitter*>(closure);
+  char url[256] = "";
+  natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+  SPDLOG_WARN("reconnected to NATS at {}; re-sending unacknowledged records",
+              url);
+  const absl::Time now = absl::Now();
+  for (const auto& stream : self->streams_) {
+    stream->in_flight.ConnectionReplaced(now);
+  }
 }
 
 absl::Status NatsCommitter::EnsureStreams() {

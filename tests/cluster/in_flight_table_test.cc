@@ -393,5 +393,26 @@ TEST(InFlightTableTest, DuplicateAckOfOwnResentRecordCountsItsEvents) {
   EXPECT_EQ(lost_acks.result->applied_events, 1);
 }
 
+// Catches: waiting out the interval for copies sent through a connection
+// that failed (up to an interval of extra gap), re-sending records sent
+// after the new connection, or re-sending the same record twice at once.
+TEST(InFlightTableTest, ConnectionReplacedResendsEarlierCopiesAtOnce) {
+  InFlightTable table(ResendOpts());
+  Answer a, b, c;
+  uint64_t x =
+      *table.Add(InFlightTable::NewCall(a.Done(), 1), 1, kT0, Rec("x"));
+  uint64_t y =
+      *table.Add(InFlightTable::NewCall(b.Done(), 1), 1, Ms(100), Rec("y"));
+  table.ConnectionReplaced(Ms(150));
+  table.Add(InFlightTable::NewCall(c.Done(), 1), 1, Ms(155), Rec("z"));
+  EXPECT_EQ(Ids(table.TakeResends(Ms(160), 100)),
+            (std::vector<uint64_t>{x, y}));
+  EXPECT_TRUE(table.TakeResends(Ms(170), 100).empty());
+  // A later replacement stamped ahead of this thread's clock.
+  table.ConnectionReplaced(Ms(300));
+  EXPECT_EQ(table.TakeResends(Ms(200), 100).size(), 3u);
+  EXPECT_TRUE(table.TakeResends(Ms(210), 100).empty());
+}
+
 }  // namespace
 }  // namespace banditd::cluster
