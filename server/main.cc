@@ -218,6 +218,12 @@ ABSL_FLAG(int, cluster_streams, 1,
           "has its own event-id window (--event_id_window ids and "
           "--event_id_window_age of that stream's records). Above 1 it "
           "needs no Kafka ingest.");
+ABSL_FLAG(absl::Duration, cluster_rebalance_interval, absl::Minutes(1),
+          "Cluster mode, --cluster_streams above 1: every this long (give or "
+          "take a fifth), move a stream's leader off a NATS node that leads "
+          "two more streams than another (a node back from a failure leads "
+          "none); each move pauses that stream's writes for a leader "
+          "transfer. 0: spread leaders only when a replica starts.");
 ABSL_FLAG(int, cluster_replicas, 3,
           "Cluster mode: replication factor of the stream when this replica "
           "creates it.");
@@ -577,6 +583,8 @@ int main(int argc, char** argv) {
     cluster_options.stream = absl::GetFlag(FLAGS_cluster_stream);
     cluster_options.rooms_filter = absl::GetFlag(FLAGS_cluster_rooms);
     cluster_options.streams = absl::GetFlag(FLAGS_cluster_streams);
+    cluster_options.rebalance_interval =
+        absl::GetFlag(FLAGS_cluster_rebalance_interval);
     cluster_options.replicas = absl::GetFlag(FLAGS_cluster_replicas);
     cluster_options.max_age = absl::GetFlag(FLAGS_cluster_max_age);
     cluster_options.max_bytes = absl::GetFlag(FLAGS_cluster_max_bytes);

@@ -244,6 +244,10 @@ absl::Status NatsCommitter::Start() {
     republisher_ = std::thread([this] { RepublishLoop(); });
   }
   retention_ = std::thread([this] { RetentionLoop(); });
+  if (streams_.size() > 1 &&
+      options_.rebalance_interval > absl::ZeroDuration()) {
+    rebalancer_ = std::thread([this] { RebalanceLoop(); });
+  }
   for (const auto& stream : streams_) {
     Stream* s = stream.get();
     s->fetcher = std::thread([this, s] { FetchLoop(*s); });
@@ -313,7 +317,9 @@ void NatsCommitter::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    rebalancing_ = false;
   }
+  if (rebalancer_.joinable()) rebalancer_.join();
   // In-flight calls get until their timeouts to finish.
   const absl::Time drained =
       absl::Now() + options_.publish_timeout + absl::Seconds(1);

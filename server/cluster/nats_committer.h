@@ -145,6 +145,12 @@ class NatsCommitter final : public store::Committer {
     // time is read directly from any of the stream's peers (Direct Get), so
     // writes do not wait for the consumer to be re-created after a failure.
     absl::Duration fetch_after = absl::Milliseconds(100);
+    // With several streams: every this long (give or take a fifth, at
+    // random), move a stream's leader off a NATS node that leads two more
+    // streams than another current peer (a node back from a failure leads
+    // none). Each move pauses that stream's writes for a leader transfer.
+    // 0: only at start.
+    absl::Duration rebalance_interval = absl::Minutes(1);
     // Client pings to the NATS node; two unanswered mark the connection
     // dead (a paused node) and the client moves to another node.
     absl::Duration ping_interval = absl::Milliseconds(500);
@@ -317,8 +323,12 @@ class NatsCommitter final : public store::Committer {
   absl::Status EnsureStream(Stream& stream);
   // With several streams: asks JetStream (leader stepdown with a preferred
   // peer) to move leaders so that no NATS node leads two more streams than
-  // another; JetStream places them at random. Best effort, logged.
-  void SpreadLeaders();
+  // another; JetStream places them at random, and a node that failed leads
+  // none when it returns. Best effort, logged; returns the leaders moved.
+  int SpreadLeaders();
+  // Runs SpreadLeaders every rebalance_interval (+-20 %, so that replicas
+  // do not move the same leader at once) until Shutdown.
+  void RebalanceLoop();
   // Records the stream-wide settings in a stream that lacks them (an older
   // replica created it) and checks this replica's against them.
   absl::Status CheckStreamSettings(const Stream& stream,
@@ -453,6 +463,8 @@ class NatsCommitter final : public store::Committer {
   // stall new ones.
   std::thread republisher_;
   bool republishing_ ABSL_GUARDED_BY(mu_) = true;
+  std::thread rebalancer_;
+  bool rebalancing_ ABSL_GUARDED_BY(mu_) = true;
   std::atomic<int64_t> resends_pending_{0};
   // Message ids of records without event ids (<origin>-m<n>).
   std::atomic<uint64_t> next_msg_id_{0};

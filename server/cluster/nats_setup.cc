@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -279,7 +280,7 @@ absl::Status NatsCommitter::EnsureStream(Stream& stream) {
   return settings;
 }
 
-void NatsCommitter::SpreadLeaders() {
+int NatsCommitter::SpreadLeaders() {
   // Where JetStream placed each stream's leader, and its current peers.
   struct Placed {
     std::string leader;
@@ -294,7 +295,7 @@ void NatsCommitter::SpreadLeaders() {
         si->Cluster == nullptr || si->Cluster->Leader == nullptr) {
       if (si != nullptr) jsStreamInfo_Destroy(si);
       nats_GetLastError(nullptr);
-      return;  // No leader yet: JetStream elects one; nothing to balance.
+      return 0;  // No leader yet: JetStream elects one; nothing to balance.
     }
     Placed p;
     p.leader = si->Cluster->Leader;
@@ -313,6 +314,7 @@ void NatsCommitter::SpreadLeaders() {
   // Move a leader to a current peer that leads at least two fewer streams,
   // until no such move is left: each node then leads N/nodes streams, give
   // or take one.
+  int moved = 0;
   for (size_t i = 0; i < placed.size(); ++i) {
     std::string* best = nullptr;
     for (std::string& peer : placed[i].peers) {
@@ -352,6 +354,25 @@ void NatsCommitter::SpreadLeaders() {
     led[placed[i].leader] -= 1;
     led[*best] += 1;
     placed[i].leader = *best;
+    ++moved;
+  }
+  return moved;
+}
+
+void NatsCommitter::RebalanceLoop() {
+  std::mt19937_64 random(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !rebalancing_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stop),
+                           options_.rebalance_interval * jitter(random));
+      if (!rebalancing_) return;
+    }
+    SpreadLeaders();
   }
 }
 
