@@ -105,14 +105,10 @@ void InFlightTable::CopyFailed(uint64_t id, absl::Status error) {
     auto it = writes_.find(id);
     if (it == writes_.end()) return;
     Write& write = it->second;
-    // Another copy was stored: the call waits for its apply.
+    // A copy was stored: the call waits for its apply.
     if (write.acked) return;
     if (--write.pending > 0) return;
-    if (write.applied) {
-      // Every ack was lost, but this replica applied the record as its own:
-      // it is in the stream.
-      result = std::move(write.result);
-    } else if (write.sent > 1) {
+    if (write.sent > 1) {
       result =
           absl::Status(error.code(),
                        absl::StrCat(error.message(), " (published ", write.sent,
@@ -145,14 +141,10 @@ std::optional<absl::Time> InFlightTable::Acked(uint64_t id, uint64_t seq,
     write.acked = true;
     write.acked_at = now;
     write.seq = seq;
-    if (write.applied) {
-      // Applied here as this call's own record: a later copy is reported a
-      // duplicate of it, but the events were applied by this call.
-      out.writes.emplace_back(std::move(write.call), std::move(write.result));
-      writes_.erase(it);
-    } else if (duplicate) {
+    if (duplicate) {
       // Unless the record at `seq` turns out to be this call's own (Applied
-      // with this id answers first), the events were someone else's.
+      // with this id answers first: a copy of a re-sent record), the events
+      // were someone else's (a client's retry).
       write.duplicate = true;
       core::ApplyResult result;
       result.duplicate_events = write.events;
@@ -223,17 +215,17 @@ void InFlightTable::Applied(uint64_t seq, std::optional<uint64_t> id,
     if (id.has_value()) {
       auto it = writes_.find(*id);
       if (it != writes_.end()) {
+        // This call's own record, delivered back by the consumer or the
+        // fetcher, which see only records stored on a quorum: durable,
+        // acknowledged or not (a stream leader that failed after storing
+        // it never sends the ack; a later copy would be dropped unseen as
+        // a duplicate). Answered with its own result, even if a copy's ack
+        // said "duplicate" of it.
         Write& write = it->second;
-        // Stored: no more copies needed.
         StopResending(write);
-        write.applied = true;
-        write.result = std::move(result);
-        if (write.result.ok()) write.result->sequence = seq;
-        if (write.acked) {
-          out.writes.emplace_back(std::move(write.call),
-                                  std::move(write.result));
-          writes_.erase(it);
-        }
+        if (result.ok()) result->sequence = seq;
+        out.writes.emplace_back(std::move(write.call), std::move(result));
+        writes_.erase(it);
       }
     }
     CollectApplied(&out);
@@ -287,8 +279,7 @@ void InFlightTable::Expire(absl::Time now) {
     // in the stream, but this replica cannot report its outcome.
     for (auto it = writes_.begin(); it != writes_.end();) {
       Write& write = it->second;
-      if (write.acked && !write.applied &&
-          now - write.acked_at > options_.apply_timeout) {
+      if (write.acked && now - write.acked_at > options_.apply_timeout) {
         out.writes.emplace_back(
             std::move(write.call),
             absl::DeadlineExceededError(absl::StrCat(
@@ -345,8 +336,7 @@ uint64_t InFlightTable::FetchTarget(absl::Time now) const {
     }
   }
   for (const auto& [id, write] : writes_) {
-    if (write.acked && !write.applied &&
-        now - write.acked_at >= options_.fetch_after) {
+    if (write.acked && now - write.acked_at >= options_.fetch_after) {
       target = std::max(target, write.seq);
     }
   }

@@ -21,12 +21,13 @@
 namespace banditd::cluster {
 
 // InFlightTable tracks what the callers of one cluster replica wait for:
-//  - writes: each record a Submit published, until JetStream acknowledged it
-//    (stored on a quorum) and this replica applied it; or, when JetStream
-//    reports it a duplicate of the record at some sequence, until that
-//    sequence is applied here. A Submit that published several records (one
-//    per room) is answered once all of them have an outcome, with the sum of
-//    their results or the first error;
+//  - writes: each record a Submit published, until this replica applied it
+//    (the consumer delivers only records stored on a quorum, so this needs
+//    no ack: a stream leader that fails after storing a record never sends
+//    one); or, when JetStream reports it a duplicate of the record at some
+//    sequence, until that sequence is applied here. A Submit that published
+//    several records (one per room) is answered once all of them have an
+//    outcome, with the sum of their results or the first error;
 //  - reads waiting for a minimum applied sequence (read-your-writes);
 //  - which unacknowledged records to publish again (TakeResends): a record
 //    whose publish went to a failed NATS node is re-sent every
@@ -117,7 +118,8 @@ class InFlightTable {
   // those records at once, whatever the interval.
   void ConnectionReplaced(absl::Time now);
   // This replica applied the stream record at `seq` with `result`; `id`
-  // when this process published it. Sequences arrive in increasing order.
+  // when this process published it: its call gets `result`, acknowledged
+  // or not. Sequences arrive in increasing order.
   void Applied(uint64_t seq, std::optional<uint64_t> id, Result result);
   // The sequence this replica starts from (its snapshot's), before anything
   // is applied.
@@ -150,7 +152,6 @@ class InFlightTable {
   struct Write {
     std::shared_ptr<Call> call;
     bool acked = false;
-    bool applied = false;
     // JetStream dropped the publish as a duplicate of the record at `seq`:
     // done once that is applied.
     bool duplicate = false;

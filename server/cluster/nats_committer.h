@@ -41,11 +41,11 @@ namespace banditd::cluster {
 //
 // Write path (Submit): validate against the local engine, stamp
 // logged_at_micros, encode with the store's log codec and publish to the
-// room's subject. The caller is answered only after (1) JetStream has
-// acknowledged the publish (the record is stored on a quorum of the stream's
-// replicas) and (2) this replica's consumer has applied that record, so a
-// client reads its own writes on the replica that took them. The answer is
-// Engine::Apply's result for the record as applied in stream order.
+// room's subject. The caller is answered only once this replica's consumer
+// has applied that record: it delivers only records stored on a quorum of
+// the stream's replicas (durable, whether or not JetStream's ack arrives),
+// and a client reads its own writes on the replica that took them. The answer
+// is Engine::Apply's result for the record as applied in stream order.
 //
 // A Feedback batch whose events name several rooms is split into one record
 // per room (events keep their order). Each record applies all-or-nothing;

@@ -55,9 +55,9 @@ bool LogHas(const std::string& path, const std::string& text) {
   return false;
 }
 
-// A closed-loop writer (one call at a time, as most clients) on replica 0
-// while replica 0's NATS node is paused: the call in flight is lost in the
-// paused node's socket. It is re-sent once the replica has moved to another
+// Closed-loop writers (one call at a time each, as most clients) on replica
+// 0 while replica 0's NATS node is paused: the calls in flight are lost in
+// the paused node's socket. It is re-sent once the replica has moved to another
 // node and answered, never failed by the publish timeout (4 s here); when
 // the node resumes, its stale copy is dropped by JetStream. Catches: no
 // re-send (the call waits the whole timeout), a re-send without the
@@ -76,27 +76,33 @@ TEST_F(ClusterTest, CallInFlightToAPausedNodeIsRepublished) {
   absl::Mutex mu;
   std::vector<Batch> done, failed;
   std::vector<std::string> errors;
-  std::thread client([&] {
-    std::mt19937 rng(7);
-    for (int64_t b = 0; !stop.load(); ++b) {
-      Batch batch = MakeBatch(room, b, rng, 1 + static_cast<int>(b % 3));
-      pb::FeedbackResponse response;
-      grpc::Status s = writer.stub().Feedback(Context(absl::Seconds(10)).get(),
-                                              batch.request, &response);
-      absl::MutexLock lock(&mu);
-      if (s.ok()) {
-        // The call's own events, even when a re-sent copy was the
-        // duplicate of its first.
-        EXPECT_EQ(response.applied_events(), batch.request.events_size())
-            << "batch " << b;
-        EXPECT_EQ(response.duplicate_events(), 0) << "batch " << b;
-        done.push_back(std::move(batch));
-      } else {
-        errors.push_back(s.error_message());
-        failed.push_back(std::move(batch));
+  // Several closed-loop clients: at the pause some call is surely still
+  // unacknowledged (a lone one may be past its ack, waiting to be applied).
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      std::mt19937 rng(7 + c);
+      for (int64_t b = 0; !stop.load(); ++b) {
+        Batch batch =
+            MakeBatch(room, c * 1000000 + b, rng, 1 + static_cast<int>(b % 3));
+        pb::FeedbackResponse response;
+        grpc::Status s = writer.stub().Feedback(
+            Context(absl::Seconds(10)).get(), batch.request, &response);
+        absl::MutexLock lock(&mu);
+        if (s.ok()) {
+          // The call's own events, even when a re-sent copy was the
+          // duplicate of its first.
+          EXPECT_EQ(response.applied_events(), batch.request.events_size())
+              << "batch " << b;
+          EXPECT_EQ(response.duplicate_events(), 0) << "batch " << b;
+          done.push_back(std::move(batch));
+        } else {
+          errors.push_back(s.error_message());
+          failed.push_back(std::move(batch));
+        }
       }
-    }
-  });
+    });
+  }
   absl::SleepFor(absl::Seconds(1));
   // Replica 0 lists node 0 first: its connection.
   kill(nats_->node(0).pid(), SIGSTOP);
@@ -104,7 +110,7 @@ TEST_F(ClusterTest, CallInFlightToAPausedNodeIsRepublished) {
   kill(nats_->node(0).pid(), SIGCONT);
   absl::SleepFor(absl::Seconds(2));
   stop = true;
-  client.join();
+  for (std::thread& t : clients) t.join();
 
   // Fast failures (no responders while the stream elects a leader) are a
   // client's to retry; a call failed by the publish timeout is the bug.
