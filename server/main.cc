@@ -100,9 +100,10 @@ ABSL_FLAG(int, http_threads, 64,
 // queued while a read holds the room (Engine::ApplyOrQueue), so that the
 // one writer does not wait for a scan.
 ABSL_FLAG(int64_t, big_room_arms, 50000,
-          "Sample and GetStats of rooms with at least this many arms run on "
-          "--big_room_read_threads dedicated threads at a lower CPU priority "
-          "instead of gRPC's shared handler threads, and (durable mode) "
+          "Sample and GetStats of rooms with at least this many arms (and "
+          "analyses: winner analysis, more propensity draws than the default "
+          "1,000) run on --big_room_read_threads dedicated threads at a lower "
+          "CPU priority instead of gRPC's polling threads, and (durable mode) "
           "Feedback to such a room while a read holds it is queued to the "
           "room instead of stalling every room's writes; 0: neither.");
 ABSL_FLAG(int, big_room_read_threads, 1,
@@ -160,13 +161,13 @@ ABSL_FLAG(int, max_concurrent_streams, 1000,
           "Calls one gRPC connection may have open at once (HTTP/2 "
           "SETTINGS_MAX_CONCURRENT_STREAMS); more wait in the client. 0: "
           "gRPC's default (no limit).");
-ABSL_FLAG(int, grpc_cq_threads, 1,
+ABSL_FLAG(int, grpc_cq_threads, 0,
           "Threads that poll gRPC's completion queues and run the calls' "
           "handlers inline (writes wait for the log without holding one; big "
-          "rooms' reads run on --big_room_read_threads); 0: one per core. "
-          "One costs the least CPU per call (each more wakes another thread "
-          "per event at low load); more serve more calls at once on many "
-          "cores.");
+          "rooms' reads and analyses run on --big_room_read_threads); 0: one "
+          "per core, at least 2, so that one slow call does not hold up every "
+          "other. 1 costs the least CPU per call at low load (each more "
+          "thread wakes another per event) but serves one call at a time.");
 ABSL_FLAG(int, grpc_completion_queues, 0,
           "Completion queues the --grpc_cq_threads threads share (each "
           "thread polls one); 0: one per thread.");
@@ -741,7 +742,7 @@ int main(int argc, char** argv) {
                              calls, ") 1-1000"));
       return 1;
     }
-    server_options.cq_threads = threads == 0 ? cores : threads;
+    server_options.cq_threads = threads == 0 ? std::max(2, cores) : threads;
     server_options.completion_queues =
         queues == 0 ? server_options.cq_threads
                     : std::min(queues, server_options.cq_threads);

@@ -333,8 +333,12 @@ void BanditService::Sample(ServiceCall* call, const v1::SampleRequest* request,
       !held.ok()) {
     return FinishWith(call, held);
   }
+  // Monte Carlo propensities beyond the default 1,000 draws (up to 100,000)
+  // cost up to hundreds of milliseconds.
+  const bool analysis =
+      request->include_propensities() && request->propensity_draws() > 1000;
   return ReadAfter(
-      call, request->min_applied_sequence(), request->room_id(),
+      call, request->min_applied_sequence(), request->room_id(), analysis,
       [this, request, response] { return SampleNow(*request, response); });
 }
 
@@ -436,9 +440,11 @@ void BanditService::GetStats(ServiceCall* call,
       !held.ok()) {
     return FinishWith(call, held);
   }
-  return ReadAfter(
-      call, request->min_applied_sequence(), request->room_id(),
-      [this, request, response] { return GetStatsNow(*request, response); });
+  // Winner analysis draws thousands of samples per arm: 50 ms for 100 arms.
+  return ReadAfter(call, request->min_applied_sequence(), request->room_id(),
+                   request->has_winner_analysis(), [this, request, response] {
+                     return GetStatsNow(*request, response);
+                   });
 }
 
 absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
@@ -460,25 +466,28 @@ absl::Status BanditService::GetStatsNow(const v1::GetStatsRequest& request,
 }
 
 void BanditService::ReadAfter(ServiceCall* call, uint64_t min_applied_sequence,
-                              const std::string& room_id,
+                              const std::string& room_id, bool analysis,
                               absl::AnyInvocable<absl::Status() &&> read) {
   if (min_applied_sequence == 0) {
-    return RunRead(call, room_id, std::move(read));
+    return RunRead(call, room_id, analysis, std::move(read));
   }
   // The callback may run on the writer thread: a big room's read must not
   // run there either.
-  committer_->WhenApplied(room_id, min_applied_sequence,
-                          [this, call, room_id, read = std::move(read)](
-                              absl::Status status) mutable {
-                            if (!status.ok()) return call->Reply(status);
-                            RunRead(call, room_id, std::move(read));
-                          });
+  committer_->WhenApplied(
+      room_id, min_applied_sequence,
+      [this, call, room_id, analysis,
+       read = std::move(read)](absl::Status status) mutable {
+        if (!status.ok()) return call->Reply(status);
+        RunRead(call, room_id, analysis, std::move(read));
+      });
 }
 
 void BanditService::RunRead(ServiceCall* call, const std::string& room_id,
+                            bool analysis,
                             absl::AnyInvocable<absl::Status() &&> read) {
-  if (read_pool_ == nullptr || read_pool_min_arms_ <= 0 ||
-      engine_->ArmCount(room_id) < read_pool_min_arms_) {
+  if (read_pool_ == nullptr ||
+      (!analysis && (read_pool_min_arms_ <= 0 ||
+                     engine_->ArmCount(room_id) < read_pool_min_arms_))) {
     return FinishWith(call, std::move(read)());
   }
   // The reply (serializing a page of stats) is made on the pool too.
@@ -487,7 +496,7 @@ void BanditService::RunRead(ServiceCall* call, const std::string& room_id,
       })) {
     FinishWith(call,
                absl::ResourceExhaustedError(absl::StrCat(
-                   "reads of rooms of ", read_pool_min_arms_,
+                   "analyses and reads of rooms of ", read_pool_min_arms_,
                    " arms or more waiting: ", read_pool_->options().max_queued,
                    " (--big_room_max_queued_reads); retry later")));
   }

@@ -97,9 +97,12 @@ class BanditService final : public BanditServiceBase {
         decisions_(decisions),
         decision_log_(decisions == nullptr ? nullptr : decision_log) {}
 
-  // Sample and GetStats of rooms of at least `min_arms` arms run on `pool`
-  // (which must outlive the service), not on gRPC's handler threads; a full
-  // queue refuses them with RESOURCE_EXHAUSTED. Call before serving.
+  // Sample and GetStats of rooms of at least `min_arms` arms, and analyses
+  // (GetStats with winner analysis, Sample with more propensity draws than
+  // the default) of any room, run on `pool` (which must outlive the
+  // service), not on the threads that poll gRPC's queues, where they would
+  // hold up every other call; a full queue refuses them with
+  // RESOURCE_EXHAUSTED. Call before serving.
   void SetReadPool(ReadPool* pool, int64_t min_arms) {
     read_pool_ = pool;
     read_pool_min_arms_ = min_arms;
@@ -192,11 +195,11 @@ class BanditService final : public BanditServiceBase {
   // write's FeedbackResponse.applied_sequence, read-your-writes on any
   // replica) and finishes the call with its status; at once when 0.
   void ReadAfter(ServiceCall* call, uint64_t min_applied_sequence,
-                 const std::string& room_id,
+                 const std::string& room_id, bool analysis,
                  absl::AnyInvocable<absl::Status() &&> read);
-  // Runs `read` and finishes the call: on the read pool when the room is
-  // big (SetReadPool), else here.
-  void RunRead(ServiceCall* call, const std::string& room_id,
+  // Runs `read` and finishes the call: on the read pool when it is an
+  // `analysis` or the room is big (SetReadPool), else here.
+  void RunRead(ServiceCall* call, const std::string& room_id, bool analysis,
                absl::AnyInvocable<absl::Status() &&> read);
   absl::Status SampleNow(const v1::SampleRequest& request,
                          v1::SampleResponse* response);

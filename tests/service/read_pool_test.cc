@@ -173,6 +173,32 @@ TEST_F(BigRoomReadsTest, OnlyTheBigRoomsReadsRunOnThePool) {
   EXPECT_EQ(pool_->started(), 3);
 }
 
+TEST_F(BigRoomReadsTest, AnalysesOfSmallRoomsRunOnThePoolToo) {
+  // Winner analysis (thousands of draws per arm) of a small room.
+  v1::GetStatsRequest stats;
+  stats.set_room_id("small");
+  stats.mutable_winner_analysis()->set_draws(2000);
+  v1::GetStatsResponse stats_response;
+  grpc::ClientContext stats_context;
+  ASSERT_TRUE(stub_->GetStats(&stats_context, stats, &stats_response).ok());
+  EXPECT_EQ(stats_response.arms_size(), 4);
+  EXPECT_EQ(pool_->started(), 1);
+  // Propensities with the default draws stay on the polling thread; more
+  // draws than the default go to the pool.
+  v1::SampleRequest sample;
+  sample.set_room_id("small");
+  sample.set_k(1);
+  sample.set_include_propensities(true);
+  for (int draws : {0, 1000, 5000}) {
+    sample.set_propensity_draws(draws);
+    v1::SampleResponse response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Sample(&context, sample, &response).ok()) << draws;
+    EXPECT_EQ(response.arms_size(), 1);
+  }
+  EXPECT_EQ(pool_->started(), 2);
+}
+
 TEST_F(BigRoomReadsTest, AFullQueueRefusesBigRoomReadsOnly) {
   absl::Notification& started = started_;
   absl::Notification& release = release_;
