@@ -50,22 +50,11 @@ using ::banditd::cluster_testing::Context;
 using ::banditd::cluster_testing::CreateRoom;
 using ::banditd::cluster_testing::MakeBatch;
 using ::banditd::cluster_testing::NatsClient;
+using ::banditd::cluster_testing::RandomBytes;
+using ::banditd::cluster_testing::ReadWholeFile;
 using ::banditd::cluster_testing::Replica;
 using ::banditd::cluster_testing::Totals;
 using ::banditd::cluster_testing::WaitConverged;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-}
-
-std::string Bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string data(n, '\0');
-  for (char& c : data) c = static_cast<char>(rng());
-  return data;
-}
 
 // Catches: a wrong subject or encoding (reads find nothing), a chunk lost or
 // reordered (digest), old chunks or metas left behind on replacement (the
@@ -105,7 +94,7 @@ TEST_F(ClusterTest, ObjectStoreWritesReadsAndReplaces) {
   cluster::object_layout::ObjectInfo info;
   info.name = "x";
   info.metadata = {{"k", "v"}};
-  const std::string first = Bytes(2500, 1);
+  const std::string first = RandomBytes(2500, 1);
   absl::StatusOr<cluster::object_layout::ObjectInfo> put =
       (*store)->Put(info, first);
   ASSERT_TRUE(put.ok()) << put.status();
@@ -119,7 +108,7 @@ TEST_F(ClusterTest, ObjectStoreWritesReadsAndReplaces) {
   EXPECT_EQ(got->info.nuid, put->nuid);
   EXPECT_EQ(client.State("OBJ_objtest").second, 4u);  // 3 chunks + meta.
 
-  const std::string second = Bytes(1500, 2);
+  const std::string second = RandomBytes(1500, 2);
   put = (*store)->Put(info, second);
   ASSERT_TRUE(put.ok()) << put.status();
   got = (*store)->Get("x");
@@ -235,7 +224,7 @@ TEST_F(ClusterTest, FreshReplicaStartsFromPublishedSnapshotAfterTrim) {
   EXPECT_EQ(WaitConverged({&publisher, &other, &fresh}, "boot", expected,
                           absl::Seconds(30)),
             last);
-  const std::string log = ReadFile(fresh.log_path());
+  const std::string log = ReadWholeFile(fresh.log_path());
   EXPECT_NE(log.find(absl::StrCat("fetched the published snapshot")),
             std::string::npos)
       << log;
@@ -253,7 +242,7 @@ TEST_F(ClusterTest, FreshReplicaStartsFromPublishedSnapshotAfterTrim) {
     Replica& refused =
         AddReplica({absl::StrCat("--cluster_snapshot_bucket=", bucket)});
     EXPECT_FALSE(refused.Start());
-    const std::string refusal = ReadFile(refused.log_path());
+    const std::string refusal = ReadWholeFile(refused.log_path());
     EXPECT_NE(refusal.find(
                   absl::StrCat("retains records only from seq ", covered + 1)),
               std::string::npos)
@@ -400,7 +389,7 @@ TEST_F(SnapshotObjectBench, PutAndGetAgainstPlainStream) {
     created = (*store)->EnsureBucket();
   }
   ASSERT_TRUE(created.ok()) << created;
-  const std::string data = Bytes(44 << 20, 3);
+  const std::string data = RandomBytes(44 << 20, 3);
   const std::vector<absl::string_view> chunks =
       cluster::object_layout::SplitChunks(data, options.chunk_bytes);
   cluster::object_layout::ObjectInfo info;

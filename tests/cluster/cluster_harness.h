@@ -76,6 +76,21 @@ inline std::string NatsServerPath() {
   return "";
 }
 
+// The whole file at `path` (empty when it cannot be read).
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+// `n` pseudo-random bytes, the same for the same `seed`.
+inline std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string data(n, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  return data;
+}
+
 // Whether `port` on 127.0.0.1 can be bound now.
 inline bool CanBind(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

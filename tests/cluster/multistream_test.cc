@@ -52,6 +52,7 @@ using ::banditd::cluster_testing::NatsClient;
 using ::banditd::cluster_testing::NatsCluster;
 using ::banditd::cluster_testing::Percentile;
 using ::banditd::cluster_testing::ReadStats;
+using ::banditd::cluster_testing::ReadWholeFile;
 using ::banditd::cluster_testing::Replica;
 using ::banditd::cluster_testing::RunLoad;
 using ::banditd::cluster_testing::Totals;
@@ -85,12 +86,6 @@ std::vector<std::string> RoomsOnEveryStream(int per_stream) {
                             NatsCommitter::StreamOf(y, kStreams);
                    });
   return rooms;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
 }
 
 std::string StreamName(int i) {
@@ -255,7 +250,7 @@ TEST_F(ClusterTest, RoomsSpreadOverStreamsCountExactlyEverywhere) {
   Write({&a, &b}, rooms, 1000, 2, rng, &expected, &records);
   ASSERT_TRUE(c.Start()) << "see " << c.log_path();
   ExpectConverged({&a, &b, &c}, expected);
-  const std::string log = ReadFile(c.log_path());
+  const std::string log = ReadWholeFile(c.log_path());
   const std::string started = "rooms spread over 3 streams): snapshot at seq";
   const size_t restart = log.rfind(started);
   ASSERT_NE(restart, std::string::npos) << log;
@@ -294,8 +289,9 @@ TEST_F(ClusterTest, RoomsSpreadOverStreamsCountExactlyEverywhere) {
       AddReplica(MultiStreamFlags({"--cluster_snapshot_publish_every=0"}));
   ASSERT_TRUE(fresh.Start()) << "see " << fresh.log_path();
   ExpectConverged({&a, &b, &c, &fresh}, expected);
-  EXPECT_NE(ReadFile(fresh.log_path()).find("fetched the published snapshot"),
-            std::string::npos);
+  EXPECT_NE(
+      ReadWholeFile(fresh.log_path()).find("fetched the published snapshot"),
+      std::string::npos);
 }
 
 // The same events again, in reverse order: a retry that JetStream's

@@ -54,22 +54,11 @@ using ::banditd::cluster_testing::Context;
 using ::banditd::cluster_testing::CreateRoom;
 using ::banditd::cluster_testing::MakeBatch;
 using ::banditd::cluster_testing::NatsClient;
+using ::banditd::cluster_testing::RandomBytes;
+using ::banditd::cluster_testing::ReadWholeFile;
 using ::banditd::cluster_testing::Replica;
 using ::banditd::cluster_testing::Totals;
 using ::banditd::cluster_testing::WaitConverged;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-}
-
-std::string Payload(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string data(n, '\0');
-  for (char& c : data) c = static_cast<char>(rng());
-  return data;
-}
 
 std::unique_ptr<ObjectStore> Store(NatsClient& client,
                                    absl::Duration gc_grace) {
@@ -108,7 +97,7 @@ TEST_F(ClusterTest, ConcurrentPublishesLeaveNoOrphansAndReadsStayWhole) {
   std::vector<std::vector<std::string>> payloads(2);
   for (int w = 0; w < 2; ++w) {
     for (int k = 0; k < kPuts; ++k) {
-      payloads[w].push_back(Payload(20'000 + 37 * k + w, 100 * w + k));
+      payloads[w].push_back(RandomBytes(20'000 + 37 * k + w, 100 * w + k));
       digests.insert(ol::Digest(payloads[w].back()));
     }
   }
@@ -260,7 +249,7 @@ TEST_F(ClusterTest, FreshReplicaJoinsWhileRetentionTrimsTheStream) {
   EXPECT_GT(end.first, 200u);
   EXPECT_GT(end.published, 0u);
   EXPECT_LE(end.first, end.published + 1);
-  const std::string log = Slurp(publisher.log_path());
+  const std::string log = ReadWholeFile(publisher.log_path());
   int early = 0;
   for (size_t at = log.find("published snapshot at seq");
        at != std::string::npos;
@@ -285,8 +274,9 @@ TEST_F(ClusterTest, FreshReplicaJoinsWhileRetentionTrimsTheStream) {
   EXPECT_EQ(WaitConverged({&publisher, &other, &fresh}, "ret", expected,
                           absl::Seconds(30)),
             last);
-  EXPECT_NE(Slurp(fresh.log_path()).find("fetched the published snapshot"),
-            std::string::npos);
+  EXPECT_NE(
+      ReadWholeFile(fresh.log_path()).find("fetched the published snapshot"),
+      std::string::npos);
 }
 
 // The value of the series of `name` (labelled stream="BANDITD_EVENTS").
