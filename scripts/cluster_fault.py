@@ -298,6 +298,28 @@ def longest_gap(times, t_from, t_to):
     return max((b - a, a) for a, b in zip(times, times[1:]))
 
 
+def create_room(stub) -> None:
+    """Creates the room, retrying UNAVAILABLE (no stream leader yet) for 10 s.
+
+    ALREADY_EXISTS after a retry: an earlier attempt was stored after all.
+    """
+    deadline = time.monotonic() + 10
+    retried = False
+    while True:
+        try:
+            stub.CreateRoom(pb.CreateRoomRequest(
+                room_id="fault", arm_ids=["a0", "a1", "a2", "a3"]), timeout=10)
+            return
+        except grpc.RpcError as e:
+            if retried and e.code() == grpc.StatusCode.ALREADY_EXISTS:
+                return
+            if (e.code() != grpc.StatusCode.UNAVAILABLE
+                    or time.monotonic() > deadline):
+                raise
+            retried = True
+            time.sleep(0.2)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nats-server", required=True)
@@ -337,9 +359,7 @@ def main():
         with grpc.insecure_channel(
                 f"127.0.0.1:{cluster.grpc_ports[0]}") as ch:
             stub = pb_grpc.BanditServiceStub(ch)
-            stub.CreateRoom(pb.CreateRoomRequest(
-                room_id="fault", arm_ids=["a0", "a1", "a2", "a3"]),
-                timeout=10)
+            create_room(stub)
         time.sleep(1)
         meta, leader = cluster.leaders()
         if args.fault.endswith("meta-leader") and meta == leader:

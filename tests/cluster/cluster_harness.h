@@ -400,13 +400,31 @@ inline Batch MakeBatch(const std::string& room, int64_t id, std::mt19937& rng,
   return batch;
 }
 
+// Creates `room` as a client should: UNAVAILABLE (no stream leader for a
+// moment, as at a cluster's start or a leader move) is retried for up to
+// 10 s, and ALREADY_EXISTS after such a retry means an earlier attempt was
+// stored after all.
 inline grpc::Status CreateRoom(pb::BanditService::Stub& stub,
                                const std::string& room) {
   pb::CreateRoomRequest create;
   create.set_room_id(room);
   for (int i = 0; i < kArms; ++i) create.add_arm_ids(absl::StrCat("a", i));
-  pb::CreateRoomResponse created;
-  return stub.CreateRoom(Context(absl::Seconds(10)).get(), create, &created);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool retried = false;
+  while (true) {
+    pb::CreateRoomResponse created;
+    grpc::Status status =
+        stub.CreateRoom(Context(absl::Seconds(10)).get(), create, &created);
+    if (retried && status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+      return grpc::Status::OK;
+    }
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+        absl::Now() > deadline) {
+      return status;
+    }
+    retried = true;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
 }
 
 struct Read {
