@@ -174,6 +174,15 @@ ABSL_FLAG(int, grpc_completion_queues, 0,
 ABSL_FLAG(int, grpc_calls_per_method, 1,
           "Calls of each unary method requested ahead on each completion "
           "queue.");
+ABSL_FLAG(int, grpc_sync_max_threads, 128,
+          "Threads of the synchronous gRPC services (health, reflection), "
+          "each open stream of which holds one; beyond, their new calls get "
+          "RESOURCE_EXHAUSTED (BanditService's calls do not use them). At "
+          "least 8.");
+ABSL_FLAG(int, health_max_watchers, 100,
+          "Health Watch streams open at once, at most (RESOURCE_EXHAUSTED "
+          "beyond); below --grpc_sync_max_threads, so that Check and "
+          "reflection keep threads.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::ZeroDuration(),
           "On SIGTERM, how long to keep serving while health checks (gRPC "
           "and /healthz) report NOT_SERVING, before refusing new calls: give "
@@ -747,6 +756,20 @@ int main(int argc, char** argv) {
         queues == 0 ? server_options.cq_threads
                     : std::min(queues, server_options.cq_threads);
     server_options.calls_per_method = calls;
+    const int sync_threads = absl::GetFlag(FLAGS_grpc_sync_max_threads);
+    const int watchers = absl::GetFlag(FLAGS_health_max_watchers);
+    if (sync_threads < 8 || watchers < 1 || watchers > sync_threads - 4) {
+      SPDLOG_ERROR("{}", absl::StrCat("--grpc_sync_max_threads (", sync_threads,
+                                      ") must be at least 8, and "
+                                      "--health_max_watchers (",
+                                      watchers, ") from 1 to ",
+                                      std::max(8, sync_threads) - 4,
+                                      " (4 threads left for Check and "
+                                      "reflection)"));
+      return 1;
+    }
+    server_options.sync_max_threads = sync_threads;
+    server_options.health_max_watchers = watchers;
   }
   // One log of failed calls, gRPC's and HTTP's: one rate limit.
   server_options.rpc_log.failed_per_second =

@@ -68,7 +68,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   builder.AddListeningPort(options.address, credentials, &running->port_);
   // Our health service instead of gRPC's (see HealthService); the server
   // owns it and serves it.
-  auto health_service = std::make_unique<HealthService>();
+  auto health_service =
+      std::make_unique<HealthService>(options.health_max_watchers);
   builder.RegisterService(health_service.get());
   builder.SetOption(
       std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(
@@ -95,9 +96,16 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   // Without a quota a client (even one without a token: the body arrives
   // before the handler checks it) could open many calls of
   // max_message_bytes each and hold gigabytes of request buffers.
-  if (options.transport_memory_bytes > 0) {
+  // Likewise each open reflection stream holds a thread of the synchronous
+  // services: without a thread limit, many would start as many threads.
+  if (options.transport_memory_bytes > 0 || options.sync_max_threads > 0) {
     grpc::ResourceQuota quota("banditd-transport");
-    quota.Resize(options.transport_memory_bytes);
+    if (options.transport_memory_bytes > 0) {
+      quota.Resize(options.transport_memory_bytes);
+    }
+    if (options.sync_max_threads > 0) {
+      quota.SetMaxThreads(options.sync_max_threads);
+    }
     builder.SetResourceQuota(quota);
   }
   if (options.max_concurrent_streams > 0) {

@@ -47,6 +47,12 @@ struct ServerOptions {
   int cq_threads = 1;
   int completion_queues = 1;
   int calls_per_method = 1;
+  // Threads for the synchronous services (health, reflection), whose
+  // streams each hold one while open: beyond, new calls of those services
+  // get RESOURCE_EXHAUSTED. 0: no limit.
+  int sync_max_threads = 0;
+  // Health Watch streams open at once (RESOURCE_EXHAUSTED beyond).
+  int health_max_watchers = 100;
 };
 
 // A started gRPC server and the threads that run BanditService's unary

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "banditd/v1/banditd.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/core/engine.h"
@@ -197,6 +198,50 @@ TEST_F(ServerTest, ManyCallsOverSeveralQueuesAndThreads) {
   EXPECT_EQ(Views("a"), kCalls * kConnections / 2);
   EXPECT_EQ(Views("b"), kCalls * kConnections / 2);
   WaitForCalls(IdleCalls(options));
+}
+
+// Catches: a client holding a thread per open health (or reflection)
+// stream without bound, or a full pool of those threads stopping the
+// service's own calls.
+TEST_F(ServerTest, SyncStreamsAreBoundedByTheirThreads) {
+  ServerOptions options;
+  options.sync_max_threads = 6;
+  options.health_max_watchers = 1000;  // the threads are the limit here
+  Start(options);
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                          grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  constexpr int kWatches = 20;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<
+      grpc::ClientReader<grpc::health::v1::HealthCheckResponse>>>
+      watches;
+  int open = 0;
+  int refused = 0;
+  for (int i = 0; i < kWatches; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() +
+                                  std::chrono::seconds(30));
+    grpc::health::v1::HealthCheckRequest request;
+    watches.push_back(health->Watch(contexts.back().get(), request));
+    grpc::health::v1::HealthCheckResponse first;
+    if (watches.back()->Read(&first)) {
+      ++open;  // holds a thread until cancelled
+    } else {
+      grpc::Status status = watches.back()->Finish();
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << status.error_message();
+      ++refused;
+    }
+  }
+  EXPECT_GT(open, 0);
+  EXPECT_LT(open, options.sync_max_threads);
+  EXPECT_EQ(open + refused, kWatches);
+  // The service's calls do not need those threads.
+  EXPECT_EQ(Views("a"), 0);
+  for (int i = 0; i < kWatches; ++i) contexts[i]->TryCancel();
+  watches.clear();
 }
 
 TEST(ServerOptionsTest, QueuesNeedAThreadEach) {
