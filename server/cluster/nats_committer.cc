@@ -397,12 +397,14 @@ NatsCommitter::Stats NatsCommitter::stats() const {
   return stats;
 }
 
-uint64_t NatsCommitter::SnapshotSeq(const SnapshotFile::Snapshot& snapshot,
-                                    int i) {
-  if (i == 0) return snapshot.seq;
+SnapshotFile::Position NatsCommitter::SnapshotPosition(
+    const SnapshotFile::Snapshot& snapshot, int i) {
+  if (i == 0) {
+    return {snapshot.stream, snapshot.stream_created, snapshot.seq};
+  }
   return static_cast<size_t>(i) <= snapshot.more.size()
-             ? snapshot.more[i - 1].seq
-             : 0;
+             ? snapshot.more[i - 1]
+             : SnapshotFile::Position();
 }
 
 absl::Status NatsCommitter::CheckSnapshotStreams(
@@ -414,15 +416,13 @@ absl::Status NatsCommitter::CheckSnapshotStreams(
                      streams_.size(), " (cluster_streams)"));
   }
   for (size_t i = 0; i < streams_.size(); ++i) {
-    const std::string& name =
-        i == 0 ? snapshot.stream : snapshot.more[i - 1].stream;
-    const int64_t created =
-        i == 0 ? snapshot.stream_created : snapshot.more[i - 1].created;
-    if (name != streams_[i]->name || created != streams_[i]->created) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, " is of stream ", name, " created at ", created,
-                       ", not of the current stream ", streams_[i]->name,
-                       " created at ", streams_[i]->created));
+    const SnapshotFile::Position at =
+        SnapshotPosition(snapshot, static_cast<int>(i));
+    if (at.stream != streams_[i]->name || at.created != streams_[i]->created) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " is of stream ", at.stream, " created at ", at.created,
+          ", not of the current stream ", streams_[i]->name, " created at ",
+          streams_[i]->created));
     }
   }
   return absl::OkStatus();

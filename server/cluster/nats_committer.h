@@ -394,8 +394,13 @@ class NatsCommitter final : public store::Committer {
   // creation times; not the sequences); else why not.
   absl::Status CheckSnapshotStreams(const SnapshotFile::Snapshot& snapshot,
                                     absl::string_view what) const;
+  // `snapshot`'s position in stream i (empty when it covers fewer streams).
+  static SnapshotFile::Position SnapshotPosition(
+      const SnapshotFile::Snapshot& snapshot, int i);
   // `snapshot`'s sequence in stream i.
-  static uint64_t SnapshotSeq(const SnapshotFile::Snapshot& snapshot, int i);
+  static uint64_t SnapshotSeq(const SnapshotFile::Snapshot& snapshot, int i) {
+    return SnapshotPosition(snapshot, i).seq;
+  }
   // Publishes `snapshot` unless the published one is newer or recent
   // (recent does not count when the retention watch asked for a publish).
   void MaybePublish(const SnapshotFile::Snapshot& snapshot);

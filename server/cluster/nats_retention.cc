@@ -120,16 +120,10 @@ absl::StatusOr<std::vector<uint64_t>> NatsCommitter::PublishedPositions() {
   // again) is no position in this one.
   std::vector<uint64_t> seqs(streams_.size(), 0);
   for (size_t i = 0; i < streams_.size(); ++i) {
-    const std::string& name =
-        i == 0 ? positions->stream
-               : (i <= positions->more.size() ? positions->more[i - 1].stream
-                                              : std::string());
-    const int64_t created =
-        i == 0 ? positions->stream_created
-               : (i <= positions->more.size() ? positions->more[i - 1].created
-                                              : 0);
-    if (name == streams_[i]->name && created == streams_[i]->created) {
-      seqs[i] = SnapshotSeq(*positions, static_cast<int>(i));
+    const SnapshotFile::Position at =
+        SnapshotPosition(*positions, static_cast<int>(i));
+    if (at.stream == streams_[i]->name && at.created == streams_[i]->created) {
+      seqs[i] = at.seq;
     }
   }
   return seqs;

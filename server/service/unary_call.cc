@@ -24,11 +24,21 @@ void UnaryCall::Proceed(bool ok) {
   Run();
 }
 
-absl::string_view AuthorizationOf(const grpc::ServerContext& context) {
+namespace {
+
+// The client's metadata `key`; empty when absent.
+absl::string_view MetadataOf(const grpc::ServerContext& context,
+                             absl::string_view key) {
   const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
   if (it == metadata.end()) return {};
   return absl::string_view(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+absl::string_view AuthorizationOf(const grpc::ServerContext& context) {
+  return MetadataOf(context, "authorization");
 }
 
 absl::string_view UnaryCall::authorization() const {
@@ -41,12 +51,8 @@ void UnaryCall::StartReporting(const CallReporting* reporting,
   method_ = method;
   if (reporting_ == nullptr) return;
   start_ = absl::Now();
-  const auto& metadata = context_.client_metadata();
-  auto it = metadata.find(logging::kRequestIdKey);
-  request_id_ = logging::RequestIdFrom(
-      it == metadata.end()
-          ? absl::string_view()
-          : absl::string_view(it->second.data(), it->second.size()));
+  request_id_ =
+      logging::RequestIdFrom(MetadataOf(context_, logging::kRequestIdKey));
   context_.AddInitialMetadata(logging::kRequestIdKey, request_id_);
 }
 
