@@ -93,9 +93,10 @@ grpc::Status HealthService::Watch(
     grpc::ServerWriter<HealthCheckResponse>* writer) {
   absl::MutexLock lock(&mu_);
   if (watchers_ >= max_watchers_) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("health Watch streams open: ",
-                                     max_watchers_, "; retry later"));
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("health Watch streams open: ", max_watchers_,
+                     " (--health_max_watchers); retry later"));
   }
   ++watchers_;
   std::optional<ServingStatus> sent;
