@@ -244,6 +244,33 @@ TEST_F(ServerTest, SyncStreamsAreBoundedByTheirThreads) {
   watches.clear();
 }
 
+// Catches: Watch streams beyond --health_max_watchers accepted (each holds
+// a thread), or refused without naming the flag.
+TEST_F(ServerTest, HealthWatchersBeyondTheLimitAreRefused) {
+  ServerOptions options;
+  options.sync_max_threads = 32;
+  options.health_max_watchers = 2;
+  Start(options);
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                          grpc::InsecureChannelCredentials()));
+  grpc::ClientContext contexts[3];
+  std::unique_ptr<grpc::ClientReader<grpc::health::v1::HealthCheckResponse>>
+      watches[3];
+  for (int i = 0; i < 3; ++i) {
+    contexts[i].set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(30));
+    watches[i] = health->Watch(&contexts[i], {});
+    grpc::health::v1::HealthCheckResponse first;
+    const bool read = watches[i]->Read(&first);
+    EXPECT_EQ(read, i < 2) << "watch " << i;
+  }
+  grpc::Status refused = watches[2]->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("--health_max_watchers"));
+  for (grpc::ClientContext& context : contexts) context.TryCancel();
+}
+
 TEST(ServerOptionsTest, QueuesNeedAThreadEach) {
   core::Engine engine;
   HoldingCommitter committer(&engine);
