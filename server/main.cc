@@ -166,11 +166,18 @@ ABSL_FLAG(int, grpc_cq_threads, 0,
           "handlers inline (writes wait for the log without holding one; big "
           "rooms' reads and analyses run on --big_room_read_threads); 0: one "
           "per core, at least 2, so that one slow call does not hold up every "
-          "other. 1 costs the least CPU per call at low load (each more "
-          "thread wakes another per event) but serves one call at a time.");
+          "other. Each thread beyond the first of a queue that polls costs "
+          "a thread wake-up per event: see --grpc_standby_pollers.");
+ABSL_FLAG(bool, grpc_standby_pollers, true,
+          "Only the first thread of each completion queue always polls; the "
+          "others stand by, join while the queue is busy (its pollers idle "
+          "under 20 % of 5 ms) or its first thread's handler runs over 2 ms, "
+          "and stand by again when idle over half the time. Saves gRPC's "
+          "thread wake-ups at low load; false: every thread always polls.");
 ABSL_FLAG(int, grpc_completion_queues, 0,
           "Completion queues the --grpc_cq_threads threads share (each "
-          "thread polls one); 0: one per thread.");
+          "thread polls one); 0: one with --grpc_standby_pollers (its "
+          "threads stand by), else one per thread.");
 ABSL_FLAG(int, grpc_calls_per_method, 1,
           "Calls of each unary method requested ahead on each completion "
           "queue.");
@@ -752,8 +759,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     server_options.cq_threads = threads == 0 ? std::max(2, cores) : threads;
+    server_options.standby_pollers = absl::GetFlag(FLAGS_grpc_standby_pollers);
     server_options.completion_queues =
-        queues == 0 ? server_options.cq_threads
+        queues == 0 ? (server_options.standby_pollers
+                           ? 1
+                           : server_options.cq_threads)
                     : std::min(queues, server_options.cq_threads);
     server_options.calls_per_method = calls;
     const int sync_threads = absl::GetFlag(FLAGS_grpc_sync_max_threads);

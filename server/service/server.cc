@@ -34,7 +34,7 @@ void RunningServer::Shutdown(absl::Time deadline) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   for (auto& queue : queues_) queue->Shutdown();
-  for (std::thread& thread : threads_) thread.join();
+  for (auto& pollers : pollers_) pollers->Join();
 }
 
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
@@ -133,14 +133,15 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
     service->RequestCalls(queue.get(), &running->live_calls_,
                           options.calls_per_method);
   }
-  for (int i = 0; i < options.cq_threads; ++i) {
-    grpc::ServerCompletionQueue* queue =
-        running->queues_[i % running->queues_.size()].get();
-    running->threads_.emplace_back([queue] {
-      void* tag = nullptr;
-      bool ok = false;
-      while (queue->Next(&tag, &ok)) QueueTag::OnEvent(tag, ok);
-    });
+  // Threads spread evenly over the queues.
+  const int per_queue = options.cq_threads / queues;
+  const int extra = options.cq_threads % queues;
+  for (int i = 0; i < queues; ++i) {
+    PollerOptions pollers;
+    pollers.threads = per_queue + (i < extra ? 1 : 0);
+    pollers.standby = options.standby_pollers;
+    running->pollers_.push_back(std::make_unique<QueuePollers>(
+        running->queues_[i].get(), &QueueTag::OnEvent, pollers));
   }
   // Registers the health messages in the descriptor pool that reflection
   // reads (and keeps the linker from dropping them).

@@ -3,7 +3,6 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -11,6 +10,7 @@
 #include "grpcpp/server.h"
 #include "server/ops/metrics.h"
 #include "server/service/bandit_service.h"
+#include "server/service/queue_pollers.h"
 #include "server/service/rpc_log.h"
 
 namespace banditd::service {
@@ -43,9 +43,12 @@ struct ServerOptions {
   // spread evenly over the queues), each queue holding `calls_per_method`
   // requested calls of each unary method. With gRPC 1.51's epoll1 poller,
   // every polling thread beyond the first costs thread wake-ups at low load
-  // (the thread that found an event wakes another to poll).
+  // (the thread that found an event wakes another to poll): with
+  // `standby_pollers` only the first thread of each queue always polls, the
+  // others while the queue is busy (QueuePollers).
   int cq_threads = 1;
   int completion_queues = 1;
+  bool standby_pollers = true;
   int calls_per_method = 1;
   // Threads for the synchronous services (health, reflection), whose
   // streams each hold one while open: beyond, new calls of those services
@@ -85,7 +88,7 @@ class RunningServer {
 
   // Declared first: destroyed after the server.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
-  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<QueuePollers>> pollers_;
   QueueTag::LiveCount live_calls_{0};
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

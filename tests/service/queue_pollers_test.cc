@@ -1,0 +1,197 @@
+#include "server/service/queue_pollers.h"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/alarm.h"
+#include "grpcpp/completion_queue.h"
+#include "gtest/gtest.h"
+
+namespace banditd::service {
+namespace {
+
+// Events posted to a completion queue with alarms that fire at once; each
+// runs its function and records the thread that ran it.
+class Events {
+ public:
+  struct Event {
+    Events* events;
+    std::function<void()> run;
+    grpc::Alarm alarm;
+  };
+
+  static void OnEvent(void* tag, bool ok) {
+    Event* event = static_cast<Event*>(tag);
+    EXPECT_TRUE(ok);
+    event->run();
+    event->events->Ran(std::this_thread::get_id());
+  }
+
+  void Post(grpc::CompletionQueue* queue, std::function<void()> run) {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(std::make_unique<Event>());
+    Event* event = events_.back().get();
+    event->events = this;
+    event->run = std::move(run);
+    event->alarm.Set(queue, std::chrono::system_clock::now(), event);
+  }
+
+  // Waits until `n` events ran; false after 60 s.
+  bool AwaitRan(int n) {
+    struct Target {
+      Events* events;
+      int n;
+    } target{this, n};
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](Target* t) { return t->events->ran_ >= t->n; }, &target),
+        absl::Seconds(60));
+  }
+
+  int threads_seen() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(threads_.size());
+  }
+
+ private:
+  void Ran(std::thread::id thread) {
+    absl::MutexLock lock(&mu_);
+    ++ran_;
+    threads_.insert(thread);
+  }
+
+  absl::Mutex mu_;
+  std::deque<std::unique_ptr<Event>> events_;
+  int ran_ = 0;
+  absl::flat_hash_set<std::thread::id> threads_;
+};
+
+// The standby threads stand by before the test posts anything.
+void AwaitPolling(const QueuePollers& pollers, int n) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (pollers.polling() != n && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(pollers.polling(), n);
+}
+
+PollerOptions Options(int threads) {
+  PollerOptions options;
+  options.threads = threads;
+  options.stall = absl::Seconds(10);  // unless a test needs the watcher
+  return options;
+}
+
+TEST(QueuePollersTest, QuietQueueIsPolledByOneThread) {
+  grpc::CompletionQueue queue;
+  Events events;
+  {
+    QueuePollers pollers(&queue, &Events::OnEvent, Options(3));
+    AwaitPolling(pollers, 1);
+    for (int i = 1; i <= 50; ++i) {
+      events.Post(&queue, [] {});
+      ASSERT_TRUE(events.AwaitRan(i));
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    EXPECT_EQ(pollers.joins(), 0);
+    EXPECT_EQ(pollers.polling(), 1);
+    queue.Shutdown();
+  }
+  EXPECT_EQ(events.threads_seen(), 1);
+}
+
+TEST(QueuePollersTest, BusyQueueWakesStandbyThreads) {
+  grpc::CompletionQueue queue;
+  Events events;
+  {
+    QueuePollers pollers(&queue, &Events::OnEvent, Options(3));
+    AwaitPolling(pollers, 1);
+    // 400 events of 1 ms each, all queued: the first thread is never idle.
+    for (int i = 0; i < 400; ++i) {
+      events.Post(&queue, [] { absl::SleepFor(absl::Milliseconds(1)); });
+    }
+    ASSERT_TRUE(events.AwaitRan(400));
+    EXPECT_GE(pollers.joins(), 1);
+    // Quiet again: the standby threads leave (each after an idle window).
+    AwaitPolling(pollers, 1);
+    queue.Shutdown();
+  }
+  EXPECT_GT(events.threads_seen(), 1);
+}
+
+TEST(QueuePollersTest, StalledHandlerLetsAStandbyThreadServeTheQueue) {
+  grpc::CompletionQueue queue;
+  Events events;
+  PollerOptions options = Options(2);
+  options.stall = absl::Milliseconds(2);
+  absl::Notification second_ran;
+  bool second_ran_in_time = false;
+  {
+    QueuePollers pollers(&queue, &Events::OnEvent, options);
+    AwaitPolling(pollers, 1);
+    absl::Notification first_started;
+    // Holds the only polling thread until the second event ran: without a
+    // standby thread joining, that never happens.
+    events.Post(&queue, [&] {
+      first_started.Notify();
+      second_ran_in_time =
+          second_ran.WaitForNotificationWithTimeout(absl::Seconds(60));
+    });
+    first_started.WaitForNotification();
+    events.Post(&queue, [&] { second_ran.Notify(); });
+    ASSERT_TRUE(events.AwaitRan(2));
+    EXPECT_EQ(pollers.joins(), 1);
+    queue.Shutdown();
+  }
+  EXPECT_TRUE(second_ran_in_time);
+  EXPECT_EQ(events.threads_seen(), 2);
+}
+
+TEST(QueuePollersTest, WithoutStandbyEveryThreadPolls) {
+  grpc::CompletionQueue queue;
+  Events events;
+  PollerOptions options = Options(2);
+  options.standby = false;
+  absl::Notification second_ran;
+  bool second_ran_in_time = false;
+  {
+    QueuePollers pollers(&queue, &Events::OnEvent, options);
+    EXPECT_EQ(pollers.polling(), 2);
+    absl::Notification first_started;
+    events.Post(&queue, [&] {
+      first_started.Notify();
+      second_ran_in_time =
+          second_ran.WaitForNotificationWithTimeout(absl::Seconds(60));
+    });
+    first_started.WaitForNotification();
+    events.Post(&queue, [&] { second_ran.Notify(); });
+    ASSERT_TRUE(events.AwaitRan(2));
+    EXPECT_EQ(pollers.joins(), 0);
+    queue.Shutdown();
+  }
+  EXPECT_TRUE(second_ran_in_time);
+}
+
+TEST(QueuePollersTest, ShutdownEndsStandingByThreads) {
+  grpc::CompletionQueue queue;
+  Events events;
+  QueuePollers pollers(&queue, &Events::OnEvent, Options(4));
+  AwaitPolling(pollers, 1);
+  events.Post(&queue, [] {});
+  ASSERT_TRUE(events.AwaitRan(1));
+  queue.Shutdown();
+  pollers.Join();  // returns: the three standing by poll the queue's end
+  EXPECT_EQ(events.threads_seen(), 1);
+}
+
+}  // namespace
+}  // namespace banditd::service
