@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/random/distributions.h"
 #include "server/core/beta.h"
 #include "server/core/sample_kernels.h"
@@ -257,8 +258,9 @@ class ItemBounds {
   }
 
   const Scorer& scorer_;
-  std::vector<std::vector<uint32_t>> sparse_order_;
-  std::vector<size_t> cursor_;
+  // Inline: a Sample of a small room should not allocate for these.
+  absl::InlinedVector<std::vector<uint32_t>, 8> sparse_order_;
+  absl::InlinedVector<size_t, 8> cursor_;
   alignas(64) float item_bound_[kBlock];
 };
 
