@@ -11,10 +11,16 @@
 // (the flood of issue 12): 32,000 new context items, each seen by 4 arms,
 // in the whole room: tables that hold only the arms with counters. Each
 // step also prints what the engine accounts (Engine::bytes_used, what
-// --memory_budget_bytes limits) against the RSS it cost.
+// --memory_budget_bytes limits) against the RSS it cost. With tcmalloc (the
+// server's allocator) each RSS is taken after the release of free pages
+// that the server's FreeMemoryReleaser makes within
+// --allocator_release_interval; the two issue 17 lines also print the RSS
+// before it.
 //
 //   ./build-perf/bench/room_memory [arms]
 //   ./build-perf/bench/room_memory --load=FILE   (the restart step)
+
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -23,11 +29,10 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/engine.h"
+#include "server/ops/allocator.h"
 #include "server/store/engine_state.h"
 
 namespace banditd::core {
@@ -42,6 +47,13 @@ long long RssBytes() {
       return std::atoll(line.c_str() + 6) * 1024;
   }
   return -1;
+}
+
+// RSS after the server's release of free pages (one FreeMemoryReleaser
+// tick; a no-op with glibc).
+long long SettledRssBytes() {
+  ops::ReleaseFreeMemoryOver(ops::kReleaseMinFreeBytes);
+  return RssBytes();
 }
 
 // Feeds one view to every arm in `segment` (and the whole room), with
@@ -66,7 +78,8 @@ void Feed(Engine& engine, int arms, const std::string& segment,
 }
 
 // Writes snapshot chunks as (8-byte length, bytes) records.
-void WriteChunks(const std::string& path, const std::vector<std::string>& chunks) {
+void WriteChunks(const std::string& path,
+                 const std::vector<std::string>& chunks) {
   std::ofstream out(path, std::ios::binary);
   for (const std::string& chunk : chunks) {
     const uint64_t n = chunk.size();
@@ -100,11 +113,15 @@ int Load(const std::string& path) {
     }
     store::RestoreState(*std::move(state), &engine);
   }
-  const long long loaded = RssBytes();
-  std::printf("after restart: rss %.1f MiB, bytes per arm %.1f (rss), %.1f (accounted)\n",
-              (loaded - start) / (1024.0 * 1024.0),
-              (loaded - start) / static_cast<double>(arms),
-              engine.bytes_used() / static_cast<double>(arms));
+  const long long held = RssBytes();
+  const long long loaded = SettledRssBytes();
+  std::printf(
+      "after restart: rss %.1f MiB, bytes per arm %.1f (rss), "
+      "%.1f (accounted); %.1f before the release\n",
+      (loaded - start) / (1024.0 * 1024.0),
+      (loaded - start) / static_cast<double>(arms),
+      engine.bytes_used() / static_cast<double>(arms),
+      (held - start) / static_cast<double>(arms));
   return 0;
 }
 
@@ -119,15 +136,20 @@ int Run(int arms, const char* self) {
     }
     if (!engine.Apply(create).ok()) return 1;
   }
-  const long long created = RssBytes();
+  const long long created = SettledRssBytes();
   // Counters in the whole-room segment only: every arm seen once.
   Feed(engine, arms, "", {});
-  const long long whole = RssBytes();
-  std::printf("1M-arm room, whole-room counters only (issue 17)\n");
-  std::printf("after setup:   rss %.1f MiB, bytes per arm %.1f (rss), %.1f (accounted)\n",
-              (whole - start) / (1024.0 * 1024.0),
-              (whole - start) / static_cast<double>(arms),
-              engine.bytes_used() / static_cast<double>(arms));
+  const long long held = RssBytes();
+  const long long whole = SettledRssBytes();
+  std::printf("1M-arm room, whole-room counters only (issue 17), %s\n",
+              std::string(ops::AllocatorName()).c_str());
+  std::printf(
+      "after setup:   rss %.1f MiB, bytes per arm %.1f (rss), "
+      "%.1f (accounted); %.1f before the release\n",
+      (whole - start) / (1024.0 * 1024.0),
+      (whole - start) / static_cast<double>(arms),
+      engine.bytes_used() / static_cast<double>(arms),
+      (held - start) / static_cast<double>(arms));
   {
     const std::string path =
         absl::StrCat("/tmp/room_memory_snapshot_", getpid(), ".bin");
@@ -139,14 +161,14 @@ int Run(int arms, const char* self) {
   }
 
   // Traffic in the whole room and 3 named segments: 4 segment tables.
-  const long long segments_start = RssBytes();
+  const long long segments_start = SettledRssBytes();
   for (int s = 1; s <= 3; ++s) Feed(engine, arms, absl::StrCat("seg", s), {});
-  const long long segments = RssBytes();
+  const long long segments = SettledRssBytes();
   // One context item in each: 4 (segment, item) tables.
   for (int s = 1; s <= 3; ++s) {
     Feed(engine, arms, absl::StrCat("seg", s), {absl::StrCat("item", s)});
   }
-  const long long items = RssBytes();
+  const long long items = SettledRssBytes();
   const int64_t accounted_items = engine.bytes_used();
   // Sparse: blocks of 32 new items, each block seen by 4 arms (one event
   // per arm with the block's 32 items): 4 entries per item table.
@@ -174,7 +196,7 @@ int Run(int arms, const char* self) {
     }
     if (!batch.events.empty() && !engine.Apply(batch).ok()) std::abort();
   }
-  const long long sparse = RssBytes();
+  const long long sparse = SettledRssBytes();
   const int64_t accounted_sparse = engine.bytes_used();
   // Each event also counts in the whole room, with its items: count tables.
   size_t segment_tables = 0;

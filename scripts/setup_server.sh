@@ -2,7 +2,8 @@
 # Installs only what building and running the banditd server needs: the
 # compiler, CMake and the Debian libraries the binary links (gRPC, protobuf,
 # Abseil, SQLite, OpenSSL, prometheus-cpp, cpp-httplib, the NATS C client,
-# librdkafka; spdlog and nlohmann-json for the log). No test frameworks,
+# librdkafka; spdlog and nlohmann-json for the log; gperftools' tcmalloc, the
+# allocator the server links). No test frameworks,
 # browser, Prometheus, NATS server, Python or Go: scripts/setup.sh adds those
 # for development. A second run is a fast no-op. Safe as root or as a sudoer.
 set -euo pipefail
@@ -18,6 +19,9 @@ SERVER_APT_PACKAGES=(
   libspdlog-dev nlohmann-json3-dev
   # Kafka ingest (--kafka_brokers): librdkafka's C++ API
   librdkafka-dev
+  # the server's allocator (BANDITD_TCMALLOC): libtcmalloc_minimal.so, the
+  # runtime package libtcmalloc-minimal4 comes with it
+  libgoogle-perftools-dev
 )
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi

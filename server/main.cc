@@ -34,6 +34,7 @@
 #include "server/ingest/ingest_collector.h"
 #include "server/ingest/kafka_ingest.h"
 #include "server/log/log.h"
+#include "server/ops/allocator.h"
 #include "server/ops/engine_collector.h"
 #include "server/ops/http_server.h"
 #include "server/ops/metrics.h"
@@ -129,6 +130,10 @@ ABSL_FLAG(int64_t, memory_budget_bytes, int64_t{8} << 30,
           "Most memory the engine holds, as it accounts it (counters, arm "
           "ids, LinUCB models, event ids; /metrics banditd_memory_bytes_used)."
           " Default 8 GiB.");
+ABSL_FLAG(absl::Duration, allocator_release_interval, absl::Seconds(1),
+          "How often tcmalloc's free pages go back to the system when 8 MiB "
+          "or more are free (after a big room is created or recovered, "
+          "about as much is free as held); 0: never, they stay for reuse.");
 ABSL_FLAG(int64_t, winner_max_samples, 10'000'000,
           "GetStats winner analysis: most posterior draws (draws x arms) per "
           "call; rooms with many arms get fewer draws.");
@@ -519,6 +524,16 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // tcmalloc keeps what a recovery or a big CreateRoom frees; this thread
+  // hands it back to the system (started after the mask: it inherits it).
+  std::unique_ptr<banditd::ops::FreeMemoryReleaser> releaser;
+  if (const absl::Duration interval =
+          absl::GetFlag(FLAGS_allocator_release_interval);
+      interval > absl::ZeroDuration() &&
+      banditd::ops::AllocatorName() == "tcmalloc") {
+    releaser = std::make_unique<banditd::ops::FreeMemoryReleaser>(
+        interval, banditd::ops::kReleaseMinFreeBytes);
+  }
 
   banditd::core::EngineOptions engine_options;
   engine_options.max_batch_events = absl::GetFlag(FLAGS_max_batch_events);

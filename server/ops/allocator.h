@@ -1,0 +1,59 @@
+#ifndef BANDITD_SERVER_OPS_ALLOCATOR_H_
+#define BANDITD_SERVER_OPS_ALLOCATOR_H_
+
+#include <cstdint>
+#include <thread>
+
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+
+namespace banditd::ops {
+
+// The process's malloc: tcmalloc (gperftools, CMake option BANDITD_TCMALLOC,
+// the default) or glibc's. tcmalloc keeps the pages a program frees for its
+// next allocations and hands them back to the system only slowly, where
+// glibc returns a large block at once: after a million-arm CreateRoom or a
+// recovery, which free about as much as they keep, a tcmalloc process holds
+// twice the room's size until it is told to release.
+
+// "tcmalloc" or "glibc".
+absl::string_view AllocatorName();
+
+// Bytes tcmalloc holds free and resident (its page heap); 0 with glibc.
+int64_t AllocatorFreeBytes();
+
+// Bytes the program has allocated and not freed, as tcmalloc counts them;
+// -1 with glibc.
+int64_t AllocatorAllocatedBytes();
+
+// Hands tcmalloc's free pages back to the system; a no-op with glibc.
+void ReleaseFreeMemory();
+
+// What FreeMemoryReleaser leaves free: below this, pages stay cached for the
+// next calls' allocations.
+inline constexpr int64_t kReleaseMinFreeBytes = int64_t{8} << 20;
+
+// Calls ReleaseFreeMemory if at least `min_free_bytes` are free (one tick of
+// FreeMemoryReleaser). Returns whether it did.
+bool ReleaseFreeMemoryOver(int64_t min_free_bytes);
+
+// FreeMemoryReleaser: on a thread of its own, calls
+// ReleaseFreeMemoryOver(min_free_bytes) every `interval` until destroyed. The
+// pages small allocations churn through stay cached; a big free goes back
+// within one interval.
+class FreeMemoryReleaser {
+ public:
+  FreeMemoryReleaser(absl::Duration interval, int64_t min_free_bytes);
+  ~FreeMemoryReleaser();
+  FreeMemoryReleaser(const FreeMemoryReleaser&) = delete;
+  FreeMemoryReleaser& operator=(const FreeMemoryReleaser&) = delete;
+
+ private:
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace banditd::ops
+
+#endif  // BANDITD_SERVER_OPS_ALLOCATOR_H_
