@@ -60,6 +60,8 @@ check "installed package is this version" bash -c "dpkg-query -W -f='\${Version}
 # Shared libraries the binary links are dependencies (dpkg-shlibdeps).
 check "depends on spdlog (the log)" bash -c "dpkg-deb -f '$DEB' Depends | grep -q libspdlog"
 check "depends on librdkafka (Kafka ingest)" bash -c "dpkg-deb -f '$DEB' Depends | grep -q librdkafka"
+check "depends on tcmalloc (the server's malloc)" bash -c "dpkg-deb -f '$DEB' Depends | grep -q libtcmalloc-minimal4"
+check "installed binary's malloc is tcmalloc" bash -c "ldd /usr/bin/banditd | grep -q libtcmalloc_minimal"
 check "binary on PATH" test -x /usr/bin/banditd
 check "version" bash -c '/usr/bin/banditd --version | grep -q "^banditd $(sed -n "s/^project(banditd VERSION \([^ ]*\).*/\1/p" CMakeLists.txt) "'
 check "flag file is a conffile" bash -c 'dpkg-query -W -f="\${Conffiles}" banditd | grep -q /etc/banditd/banditd.flags'
