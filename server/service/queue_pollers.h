@@ -22,8 +22,8 @@ struct PollerOptions {
   // an event) less than `join_below` of a window, and stands by again when
   // it was idle more than `leave_above` of its own.
   absl::Duration window = absl::Milliseconds(5);
-  double join_below = 0.2;
-  double leave_above = 0.5;
+  double join_below = 0.3;
+  double leave_above = 0.8;
   // A handler running longer than `stall` on the first thread while every
   // other stands by lets one join; one standby thread checks every
   // `stall`.
