@@ -128,31 +128,36 @@ TEST(QueuePollersTest, BusyQueueWakesStandbyThreads) {
   EXPECT_GT(events.threads_seen(), 1);
 }
 
+// Posts an event that holds its thread until a second one ran, then the
+// second; shuts the queue down once both ran. False when the second did
+// not run while the first held (after 60 s).
+bool SecondRunsWhileFirstHolds(grpc::CompletionQueue* queue, Events* events) {
+  absl::Notification first_started;
+  absl::Notification second_ran;
+  bool second_ran_in_time = false;
+  events->Post(queue, [&] {
+    first_started.Notify();
+    second_ran_in_time =
+        second_ran.WaitForNotificationWithTimeout(absl::Seconds(60));
+  });
+  first_started.WaitForNotification();
+  events->Post(queue, [&] { second_ran.Notify(); });
+  const bool both_ran = events->AwaitRan(2);
+  queue->Shutdown();
+  return both_ran && second_ran_in_time;
+}
+
 TEST(QueuePollersTest, StalledHandlerLetsAStandbyThreadServeTheQueue) {
   grpc::CompletionQueue queue;
   Events events;
   PollerOptions options = Options(2);
   options.stall = absl::Milliseconds(2);
-  absl::Notification second_ran;
-  bool second_ran_in_time = false;
-  {
-    QueuePollers pollers(&queue, &Events::OnEvent, options);
-    AwaitPolling(pollers, 1);
-    absl::Notification first_started;
-    // Holds the only polling thread until the second event ran: without a
-    // standby thread joining, that never happens.
-    events.Post(&queue, [&] {
-      first_started.Notify();
-      second_ran_in_time =
-          second_ran.WaitForNotificationWithTimeout(absl::Seconds(60));
-    });
-    first_started.WaitForNotification();
-    events.Post(&queue, [&] { second_ran.Notify(); });
-    ASSERT_TRUE(events.AwaitRan(2));
-    EXPECT_EQ(pollers.joins(), 1);
-    queue.Shutdown();
-  }
-  EXPECT_TRUE(second_ran_in_time);
+  QueuePollers pollers(&queue, &Events::OnEvent, options);
+  AwaitPolling(pollers, 1);
+  // Without a standby thread joining, the only polling thread is held.
+  EXPECT_TRUE(SecondRunsWhileFirstHolds(&queue, &events));
+  pollers.Join();
+  EXPECT_EQ(pollers.joins(), 1);
   EXPECT_EQ(events.threads_seen(), 2);
 }
 
@@ -161,24 +166,11 @@ TEST(QueuePollersTest, WithoutStandbyEveryThreadPolls) {
   Events events;
   PollerOptions options = Options(2);
   options.standby = false;
-  absl::Notification second_ran;
-  bool second_ran_in_time = false;
-  {
-    QueuePollers pollers(&queue, &Events::OnEvent, options);
-    EXPECT_EQ(pollers.polling(), 2);
-    absl::Notification first_started;
-    events.Post(&queue, [&] {
-      first_started.Notify();
-      second_ran_in_time =
-          second_ran.WaitForNotificationWithTimeout(absl::Seconds(60));
-    });
-    first_started.WaitForNotification();
-    events.Post(&queue, [&] { second_ran.Notify(); });
-    ASSERT_TRUE(events.AwaitRan(2));
-    EXPECT_EQ(pollers.joins(), 0);
-    queue.Shutdown();
-  }
-  EXPECT_TRUE(second_ran_in_time);
+  QueuePollers pollers(&queue, &Events::OnEvent, options);
+  EXPECT_EQ(pollers.polling(), 2);
+  EXPECT_TRUE(SecondRunsWhileFirstHolds(&queue, &events));
+  pollers.Join();
+  EXPECT_EQ(pollers.joins(), 0);
 }
 
 TEST(QueuePollersTest, ShutdownEndsStandingByThreads) {
