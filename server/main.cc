@@ -210,6 +210,10 @@ ABSL_FLAG(std::string, durability, "sync",
 ABSL_FLAG(bool, verify_on_open, false,
           "Run SQLite's quick_check over the whole database before recovery "
           "(reads every page; recovery itself checks what it reads).");
+ABSL_FLAG(int64_t, log_cache_bytes, int64_t{4} << 20,
+          "SQLite page cache of the log database, in bytes: the log is "
+          "appended and read back only at recovery, so more cache is resident "
+          "memory that is not read again.");
 ABSL_FLAG(absl::Duration, flush_interval, absl::Milliseconds(100),
           "With --durability=async, the longest time between disk syncs.");
 ABSL_FLAG(int64_t, snapshot_every_records, 100'000,
@@ -605,6 +609,11 @@ int main(int argc, char** argv) {
   store_options.snapshot_interval =
       absl::Seconds(absl::GetFlag(FLAGS_snapshot_interval_seconds));
   store_options.verify_on_open = absl::GetFlag(FLAGS_verify_on_open);
+  store_options.log_cache_bytes = absl::GetFlag(FLAGS_log_cache_bytes);
+  if (store_options.log_cache_bytes < 0) {
+    SPDLOG_ERROR("--log_cache_bytes must be >= 0");
+    return 1;
+  }
   store_options.metrics = &metrics;
   std::unique_ptr<banditd::store::Committer> opened_committer;
   std::unique_ptr<banditd::cluster::ClusterCollector> cluster_collector;
@@ -837,6 +846,7 @@ int main(int argc, char** argv) {
     gateway_options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
     gateway_options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
     gateway_options.threads = absl::GetFlag(FLAGS_http_threads);
+    gateway_options.release_thread_cache = &banditd::ops::ReleaseThreadCache;
     gateway_options.max_body_bytes = server_options.max_message_bytes;
     gateway_options.max_body_bytes_in_flight =
         server_options.transport_memory_bytes;

@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<DurableCommitter>> DurableCommitter::Open(
   store_options.sync_every_commit = options.durability == Durability::kSync;
   store_options.max_page_count = options.max_page_count;
   store_options.verify_on_open = options.verify_on_open;
+  store_options.cache_bytes = options.log_cache_bytes;
   absl::StatusOr<std::unique_ptr<SqliteLogStore>> log =
       SqliteLogStore::Open(std::move(store_options));
   if (!log.ok()) return log.status();

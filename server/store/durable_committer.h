@@ -76,6 +76,8 @@ class DurableCommitter final : public Committer {
     // Passed to SqliteLogStore (tests simulate a full disk with it).
     int64_t max_page_count = 0;
     bool verify_on_open = false;
+    // SqliteLogStore::Options::cache_bytes.
+    int64_t log_cache_bytes = int64_t{4} << 20;
     // Log the recovery summary and each snapshot (info).
     bool log_recovery = true;
     // When set, commits, snapshots and recovery are reported here; must

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -202,7 +203,13 @@ absl::Status SqliteLogStore::Initialize() {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = Exec("PRAGMA cache_size=-65536"); !s.ok()) return s;
+  // A negative cache_size is in KiB.
+  if (absl::Status s =
+          Exec(absl::StrCat("PRAGMA cache_size=-",
+                            std::max<int64_t>(options_.cache_bytes >> 10, 1)));
+      !s.ok()) {
+    return s;
+  }
   if (options_.max_page_count > 0) {
     absl::StatusOr<int64_t> limit = SetMaxPageCount(options_.max_page_count);
     if (!limit.ok()) return limit.status();

@@ -47,6 +47,11 @@ class SqliteLogStore final : public LogStore {
     int64_t max_page_count = 0;
     // Run PRAGMA quick_check on open (reads the whole file).
     bool verify_on_open = false;
+    // SQLite's page cache (PRAGMA cache_size), in bytes. The log is written
+    // at its end and read once at recovery, so a big cache only holds pages
+    // that are not read again: it fills with the log's last pages and stays
+    // resident (64 MiB was 33 bytes per arm of a 1M-arm room's server).
+    int64_t cache_bytes = int64_t{4} << 20;
   };
 
   static absl::StatusOr<std::unique_ptr<SqliteLogStore>> Open(Options options);

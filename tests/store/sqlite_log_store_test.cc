@@ -259,5 +259,26 @@ TEST_F(SqliteLogStoreTest, AsyncModeSyncsByCheckpoint) {
   EXPECT_EQ((*store)->last_seq(), 3);
 }
 
+TEST_F(SqliteLogStoreTest, PageCacheStaysWithinCacheBytes) {
+  SqliteLogStore::Options options;
+  options.path = path_;
+  options.sync_every_commit = false;
+  options.cache_bytes = 1 << 20;
+  {
+    auto store = SqliteLogStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    const int64_t before = sqlite3_memory_used();
+    ASSERT_GT(before, 0) << "SQLite built without memory statistics";
+    // 16 MiB of log, written and read back: a cache of them all (as the
+    // 64 MiB cache held) would keep them resident.
+    const std::string record(64 << 10, 'r');
+    for (int group = 0; group < 16; ++group) {
+      ASSERT_TRUE((*store)->Append(std::vector<std::string>(16, record)).ok());
+    }
+    EXPECT_EQ(ReadAll(**store).size(), 256u);
+    EXPECT_LT(sqlite3_memory_used() - before, int64_t{4} << 20);
+  }
+}
+
 }  // namespace
 }  // namespace banditd::store
