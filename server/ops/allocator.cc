@@ -51,6 +51,20 @@ void ReleaseFreeMemory() {
 #endif
 }
 
+void ReleaseThreadCache() {
+#ifdef BANDITD_TCMALLOC
+  MallocExtension::instance()->MarkThreadTemporarilyIdle();
+#endif
+}
+
+int64_t AllocatorThreadCacheBytes() {
+#ifdef BANDITD_TCMALLOC
+  return NumericProperty("tcmalloc.current_total_thread_cache_bytes");
+#else
+  return -1;
+#endif
+}
+
 bool ReleaseFreeMemoryOver(int64_t min_free_bytes) {
   if (AllocatorFreeBytes() < min_free_bytes) return false;
   ReleaseFreeMemory();

@@ -401,7 +401,11 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   // itself (curl -d without -H 'Content-Type: application/json') and
   // refuses one over 8 KB with an empty 413. Every body is JSON to us.
   HttpGateway* gateway_ptr = gateway.get();
-  auto handle_body = [handler, gateway = gateway_ptr](
+  const size_t release_after = options.release_thread_cache == nullptr
+                                   ? 0
+                                   : options.release_thread_cache_body_bytes;
+  auto handle_body = [handler, gateway = gateway_ptr, release_after,
+                      release = options.release_thread_cache](
                          const httplib::Request& req, httplib::Response& res,
                          const httplib::ContentReader& read) {
     if (req.is_multipart_form_data()) {
@@ -428,6 +432,10 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
     }
     handler->Handle(req, body, res);
     gateway->ReleaseBody(body.size());
+    if (release_after > 0 && body.size() >= release_after) {
+      std::string().swap(body);
+      release();
+    }
   };
   server.Get(".*", handle);
   server.Post(".*", handle_body);

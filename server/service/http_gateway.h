@@ -45,6 +45,12 @@ struct HttpGatewayOptions {
   size_t max_response_bytes = 64 << 20;
   // Served as /openapi.json when not empty.
   std::string openapi_json;
+  // Called on the worker thread after a request whose body had at least
+  // `release_thread_cache_body_bytes` bytes (main.cc: ops::ReleaseThreadCache,
+  // so that each of the --http_threads workers does not keep the objects it
+  // freed while parsing a big body). Not called when null or when 0.
+  void (*release_thread_cache)() = nullptr;
+  size_t release_thread_cache_body_bytes = 64 << 10;
 };
 
 // HttpGateway: the HTTP/JSON face of BanditService. Routes come from the

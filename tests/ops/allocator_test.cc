@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -65,6 +66,18 @@ TEST(AllocatorTest, ReleaserReleasesOnItsThread) {
   EXPECT_LT(AllocatorFreeBytes(), kReleaseMinFreeBytes);
 }
 
+TEST(AllocatorTest, ReleaseThreadCacheEmptiesThisThreadsCache) {
+  // Small objects freed stay in this thread's cache...
+  std::vector<void*> objects;
+  for (int i = 0; i < 20000; ++i) objects.push_back(std::malloc(32));
+  for (void* p : objects) std::free(p);
+  const int64_t cached = AllocatorThreadCacheBytes();
+  EXPECT_GE(cached, 64 << 10);
+  // ...until it hands them back to the shared lists.
+  ReleaseThreadCache();
+  EXPECT_LE(AllocatorThreadCacheBytes(), cached - (64 << 10));
+}
+
 #else  // glibc's malloc (-DBANDITD_TCMALLOC=OFF)
 
 TEST(AllocatorTest, GlibcHasNothingToRelease) {
@@ -72,6 +85,8 @@ TEST(AllocatorTest, GlibcHasNothingToRelease) {
   EXPECT_EQ(AllocatorFreeBytes(), 0);
   EXPECT_EQ(AllocatorAllocatedBytes(), -1);
   EXPECT_FALSE(ReleaseFreeMemoryOver(1));
+  EXPECT_EQ(AllocatorThreadCacheBytes(), -1);
+  ReleaseThreadCache();  // a no-op
 }
 
 #endif

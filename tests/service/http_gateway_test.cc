@@ -6,6 +6,7 @@
 
 #include "server/service/http_gateway.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,10 +39,17 @@ using ::testing::MatchesRegex;
 constexpr char kAdmin[] = "admin-token-0123456789";
 constexpr char kClient[] = "client-token-0123456789";
 
+// Bodies from this size on make the worker release its thread cache.
+constexpr size_t kReleaseAfterBytes = 4096;
+
+std::atomic<int> thread_cache_releases{0};
+void CountRelease() { thread_cache_releases.fetch_add(1); }
+
 class HttpGatewayTest : public ::testing::Test {
  protected:
   void Start(const Authenticator* auth = nullptr,
-             size_t max_response_bytes = 64 << 20) {
+             size_t max_response_bytes = 64 << 20,
+             void (*release_thread_cache)() = nullptr) {
     core::EngineOptions options;
     engine_ = std::make_unique<core::Engine>(options);
     committer_ = std::make_unique<HoldingCommitter>(engine_.get());
@@ -50,6 +58,8 @@ class HttpGatewayTest : public ::testing::Test {
     HttpGatewayOptions gateway_options;
     gateway_options.threads = 4;
     gateway_options.max_response_bytes = max_response_bytes;
+    gateway_options.release_thread_cache = release_thread_cache;
+    gateway_options.release_thread_cache_body_bytes = kReleaseAfterBytes;
     absl::StatusOr<std::unique_ptr<HttpGateway>> started = HttpGateway::Start(
         gateway_options, service_.get(), &metrics_, &rpc_log_);
     ASSERT_TRUE(started.ok()) << started.status();
@@ -128,6 +138,31 @@ TEST_F(HttpGatewayTest, RunsTheServiceAndRecordsEachCallUnderItsGrpcMethod) {
       text,
       HasSubstr(
           R"(banditd_rpc_requests_total{code="OK",method="Feedback",service="banditd.v1.BanditService"} 1)"));
+}
+
+TEST_F(HttpGatewayTest, BigBodiesReleaseTheWorkersThreadCache) {
+  Start(nullptr, 64 << 20, &CountRelease);
+  thread_cache_releases.store(0);
+  ASSERT_EQ(
+      Call("POST", "/v1/rooms", R"({"roomId": "r", "armIds": ["a"]})").status,
+      200);
+  // Small calls (every usual one) release nothing.
+  EXPECT_EQ(thread_cache_releases.load(), 0);
+  std::string events;
+  while (events.size() < kReleaseAfterBytes) {
+    absl::StrAppend(&events, events.empty() ? "" : ",",
+                    R"({"roomId": "r", "armId": "a", "views": 1})");
+  }
+  Reply fed = Call("POST", "/v1/feedback",
+                   absl::StrCat(R"({"events": [)", events, "]}"));
+  ASSERT_EQ(fed.status, 200);
+  EXPECT_EQ(thread_cache_releases.load(), 1);
+  // A big body released even when the call failed.
+  EXPECT_EQ(Call("POST", "/v1/feedback",
+                 absl::StrCat(R"({"events": [)", events, R"(], "x": 1})"))
+                .status,
+            400);
+  EXPECT_EQ(thread_cache_releases.load(), 2);
 }
 
 TEST_F(HttpGatewayTest, TokensComeFromTheAuthorizationHeader) {
