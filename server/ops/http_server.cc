@@ -118,9 +118,13 @@ void HttpServer::Stop() {
 void HttpServer::SampleShares(const core::Engine* engine, int max_rooms) {
   const absl::Time now = absl::Now();
   core::RoomPage page = engine->ListRooms(max_rooms, "");
+  // Only the arms the history keeps: a copy of every arm's stats was 128
+  // bytes per arm every tick (128 MiB for a 1M-arm room).
+  core::ArmSelection first_arms;
+  first_arms.limit = history_->max_arms();
   for (const core::RoomInfo& room : page.rooms) {
     absl::StatusOr<core::Stats> stats =
-        engine->GetStats(room.room_id, "", false);
+        engine->GetStats(room.room_id, "", false, first_arms);
     if (!stats.ok()) continue;  // deleted in between
     std::vector<std::pair<std::string, double>> views;
     views.reserve(stats->arms.size());

@@ -35,6 +35,9 @@ class ShareHistory {
 
   explicit ShareHistory(Options options) : options_(options) {}
 
+  // Record keeps the first this many arms of `views`.
+  size_t max_arms() const { return options_.max_arms; }
+
   // Records `views` (arm id, total views; in room order) at `now`. A ring
   // whose arm list changed starts over.
   void Record(const std::string& room_id, const std::string& segment,
