@@ -683,6 +683,11 @@ int main(int argc, char** argv) {
     opened_committer = *std::move(opened);
   }
   banditd::store::Committer& committer = *opened_committer;
+  // Recovery freed about as much as it keeps (the snapshot's decode): hand it
+  // back before serving rather than at the releaser's next tick.
+  if (releaser != nullptr) {
+    banditd::ops::ReleaseFreeMemoryOver(banditd::ops::kReleaseMinFreeBytes);
+  }
   std::unique_ptr<banditd::service::Authenticator> auth;
   if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file);
       !path.empty()) {
