@@ -10,7 +10,8 @@ of 32 bytes per arm (the room's four 8-byte counters: views, clicks, reward,
 reward squared).
 
   scripts/bench_server_memory.sh [--binary=build-release/server/banditd]
-      [--api=grpc|http] [--arms=1000000] [--settle=3] [-- SERVER FLAGS...]
+      [--api=grpc|http] [--arms=1000000] [--settle=3] [--event_ids]
+      [-- SERVER FLAGS...]
 """
 import argparse
 import json
@@ -70,7 +71,7 @@ class Server:
         self.proc.wait(timeout=120)
 
 
-def setup_http(server, arms):
+def setup_http(server, arms, event_ids):
     def post(path, body):
         req = urllib.request.Request(
             f"http://127.0.0.1:{server.http_port}{path}", data=json.dumps(body).encode(),
@@ -79,11 +80,13 @@ def setup_http(server, arms):
             r.read()
     post("/v1/rooms", {"roomId": "big", "armIds": [f"arm_{i}" for i in range(arms)]})
     for s in range(0, arms, BATCH):
-        post("/v1/feedback", {"events": [{"roomId": "big", "armId": f"arm_{i}", "views": 1}
-                                         for i in range(s, min(arms, s + BATCH))]})
+        post("/v1/feedback", {"events": [
+            {"roomId": "big", "armId": f"arm_{i}", "views": 1,
+             **({"eventId": f"ev-{i}"} if event_ids else {})}
+            for i in range(s, min(arms, s + BATCH))]})
 
 
-def setup_grpc(server, arms):
+def setup_grpc(server, arms, event_ids):
     import grpc
     from banditd.v1 import banditd_pb2 as pb
     from banditd.v1 import banditd_pb2_grpc
@@ -94,7 +97,8 @@ def setup_grpc(server, arms):
             room_id="big", arm_ids=[f"arm_{i}" for i in range(arms)]), timeout=600)
         for s in range(0, arms, BATCH):
             stub.Feedback(pb.FeedbackRequest(events=[
-                pb.FeedbackEvent(room_id="big", arm_id=f"arm_{i}", views=1)
+                pb.FeedbackEvent(room_id="big", arm_id=f"arm_{i}", views=1,
+                                 event_id=f"ev-{i}" if event_ids else "")
                 for i in range(s, min(arms, s + BATCH))]), timeout=600)
 
 
@@ -105,6 +109,9 @@ def main():
     ap.add_argument("--arms", type=int, default=1_000_000)
     ap.add_argument("--settle", type=float, default=3.0,
                     help="seconds between the last call and the RSS reading")
+    ap.add_argument("--event_ids", action="store_true",
+                    help="give each Feedback event an event_id (held by the "
+                    "server's de-duplication window, --event_id_window)")
     ap.add_argument("server_flags", nargs="*")
     args = ap.parse_args()
     data_dir = tempfile.mkdtemp(prefix="banditd-mem-")
@@ -112,7 +119,7 @@ def main():
         server = Server(args.binary, data_dir, args.server_flags)
         time.sleep(args.settle)
         idle = rss_mib(server.proc.pid)
-        (setup_grpc if args.api == "grpc" else setup_http)(server, args.arms)
+        (setup_grpc if args.api == "grpc" else setup_http)(server, args.arms, args.event_ids)
         held = rss_mib(server.proc.pid)
         time.sleep(args.settle)
         setup = rss_mib(server.proc.pid)
@@ -128,7 +135,7 @@ def main():
     def per_arm(mib):
         return (mib - idle) * 1048576 / args.arms
     print(f"{os.path.relpath(args.binary, ROOT)} {' '.join(args.server_flags)} "
-          f"({args.api}, {args.arms} arms): idle {idle:.1f} MiB")
+          f"({args.api}, {args.arms} arms{', event ids' if args.event_ids else ''}): idle {idle:.1f} MiB")
     for name, before, after in (("after setup", held, setup), ("after restart", held2, restart)):
         print(f"  {name:14s} {after:7.1f} MiB: {per_arm(after):6.1f} B/arm over idle "
               f"({per_arm(after) / FLOOR_BYTES_PER_ARM:.2f}x the {FLOOR_BYTES_PER_ARM} B floor); "
