@@ -50,6 +50,7 @@ std::string PolicyJson(const core::PolicyParams& p) {
 // +-0.011 at one standard error) and can_stop below an expected loss of
 // 0.001 (a tenth of a percentage point of click rate).
 constexpr int kDashboardWinnerDraws = 2000;
+constexpr int64_t kDashboardMaxArms = 200;
 constexpr double kDashboardLossThreshold = 0.001;
 
 // ",\"winner\":{...}" for the stats JSON, or nothing when the analysis
@@ -206,9 +207,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                                                httplib::Response& res) {
       const std::string room_id = req.get_param_value("room");
       const std::string segment = req.get_param_value("segment");
-      absl::StatusOr<core::RoomInfo> room = engine->GetRoom(room_id);
+      // The page polls every second: a room's first kDashboardMaxArms arms
+      // only (a chart of more is unreadable), and no copy of every arm id.
+      core::ArmSelection no_arms;
+      no_arms.limit = 0;
+      absl::StatusOr<core::RoomInfo> room = engine->GetRoom(room_id, no_arms);
+      core::ArmSelection shown;
+      shown.limit = kDashboardMaxArms;
       absl::StatusOr<core::Stats> stats =
-          room.ok() ? engine->GetStats(room_id, segment, false)
+          room.ok() ? engine->GetStats(room_id, segment, false, shown)
                     : absl::StatusOr<core::Stats>(room.status());
       if (!stats.ok()) {
         res.status =
@@ -219,10 +226,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         return;
       }
       // Winner analysis with few draws (cheap enough for a page that polls
-      // every second) and a fixed seed, so the figures do not flicker.
+      // every second) and a fixed seed, so the figures do not flicker; only
+      // when every arm is shown (it draws for every arm of the room).
+      const bool all_shown = room->arm_count <= kDashboardMaxArms;
       core::WinnerQuery winner_query{room_id, segment, kDashboardWinnerDraws, 0,
                                      kDashboardLossThreshold};
-      absl::StatusOr<core::WinnerResult> winner = engine->Winner(winner_query);
+      absl::StatusOr<core::WinnerResult> winner =
+          all_shown ? engine->Winner(winner_query)
+                    : absl::StatusOr<core::WinnerResult>(
+                          absl::FailedPreconditionError("too many arms"));
       absl::flat_hash_map<std::string, const core::ArmWinner*> winners;
       if (winner.ok()) {
         for (size_t i = 0; i < winner->arm_ids.size(); ++i) {
@@ -258,6 +270,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                        ",\"segment\":", JsonQuote(stats->segment),
                        ",\"total_views\":", JsonNumber(stats->total_views),
                        ",\"policy\":", PolicyJson(room->policy),
+                       ",\"arm_count\":", room->arm_count,
+                       ",\"arms_shown\":", stats->arms.size(),
                        ",\"arms\":", arms, ",\"share_history\":", shares,
                        WinnerJson(winner), "}"),
           kJson);

@@ -300,6 +300,27 @@ TEST_F(HttpServerTest, ServesDashboardAndJson) {
   EXPECT_THAT(Get("/api/stats?room=nope", 404), HasSubstr("error"));
 }
 
+TEST_F(HttpServerTest, DashboardStatsOfABigRoomShowTheFirst200Arms) {
+  core::CreateRoom create;
+  create.room_id = "big";
+  for (int i = 0; i < 250; ++i) create.arm_ids.push_back(absl::StrCat("arm", i));
+  ASSERT_TRUE(engine_.Apply(create).ok());
+  AddViews(engine_, "big", "arm249", 10, 1);
+  const std::string stats = Get("/api/stats?room=big&segment=");
+  EXPECT_THAT(stats, HasSubstr("\"arm_count\":250,\"arms_shown\":200,"));
+  EXPECT_THAT(stats, HasSubstr("\"arm_id\":\"arm199\""));
+  EXPECT_THAT(stats, Not(HasSubstr("\"arm_id\":\"arm200\"")));
+  // The room's totals still count every arm.
+  EXPECT_THAT(stats, HasSubstr("\"total_views\":10"));
+  // No winner analysis: it would draw for all 250 arms every second.
+  EXPECT_THAT(stats, Not(HasSubstr("\"winner\"")));
+  // A room the page shows whole keeps it.
+  AddViews(engine_, "feed", "a", 4, 1);
+  const std::string small = Get("/api/stats?room=feed&segment=");
+  EXPECT_THAT(small, HasSubstr("\"arm_count\":2,\"arms_shown\":2,"));
+  EXPECT_THAT(small, HasSubstr("\"winner\":{"));
+}
+
 TEST_F(HttpServerTest, StopsCleanly) {
   http_->Stop();
   http_->Stop();

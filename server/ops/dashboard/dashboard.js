@@ -181,7 +181,10 @@ function renderStats(stats) {
       `policy ${p.kind} · UCB1 alpha ${p.ucb_alpha} · BUCB z ${p.bucb_z} · ` +
       `Beta prior (${p.beta_prior_a}, ${p.beta_prior_b}) · epsilon ${p.epsilon}` +
       ` · ${fmtCount(stats.total_views)} views in segment ` +
-      (stats.segment ? `"${stats.segment}"` : "(whole room)");
+      (stats.segment ? `"${stats.segment}"` : "(whole room)") +
+      (stats.arms_shown < stats.arm_count
+           ? ` · first ${stats.arms_shown} of ${fmtCount(stats.arm_count)} arms shown`
+           : "");
   const tbody = $("arms").querySelector("tbody");
   tbody.replaceChildren();
   const total = stats.arms.reduce((sum, a) => sum + a.views, 0);
