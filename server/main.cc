@@ -569,6 +569,8 @@ int main(int argc, char** argv) {
   banditd::ops::EngineCollector engine_collector(
       &engine, absl::GetFlag(FLAGS_metrics_per_room));
   metrics.AddCollectable(&process_collector);
+  banditd::ops::AllocatorCollector allocator_collector;
+  metrics.AddCollectable(&allocator_collector);
   metrics.AddCollectable(&engine_collector);
   // The HTTP endpoint starts before recovery, so that /healthz says 503
   // "recovering" (and a port in use is found) before a long replay.

@@ -1,5 +1,10 @@
 #include "server/ops/allocator.h"
 
+#include <string>
+#include <utility>
+
+#include "server/ops/metrics.h"
+
 #include <cstddef>
 
 #ifdef BANDITD_TCMALLOC
@@ -82,6 +87,29 @@ FreeMemoryReleaser::FreeMemoryReleaser(absl::Duration interval,
 FreeMemoryReleaser::~FreeMemoryReleaser() {
   stop_.Notify();
   thread_.join();
+}
+
+std::vector<prometheus::MetricFamily> AllocatorCollector::Collect() const {
+  std::vector<prometheus::MetricFamily> families;
+  const int64_t allocated = AllocatorAllocatedBytes();
+  if (allocated < 0) return families;  // glibc
+  const std::vector<prometheus::ClientMetric::Label> labels = {
+      {"allocator", std::string(AllocatorName())}};
+  const std::pair<const char*, const char*> names[] = {
+      {"banditd_allocator_allocated_bytes",
+       "Bytes the server has allocated and not freed."},
+      {"banditd_allocator_free_bytes",
+       "Bytes the allocator holds free and resident for reuse (released to "
+       "the system every --allocator_release_interval above 8 MiB)."},
+      {"banditd_allocator_thread_cache_bytes",
+       "Bytes of freed small objects in the threads' caches."}};
+  const int64_t values[] = {allocated, AllocatorFreeBytes(),
+                            AllocatorThreadCacheBytes()};
+  for (size_t i = 0; i < 3; ++i) {
+    families.push_back(GaugeFamily(names[i].first, names[i].second));
+    AddGauge(families.back(), labels, static_cast<double>(values[i]));
+  }
+  return families;
 }
 
 }  // namespace banditd::ops

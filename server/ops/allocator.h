@@ -3,10 +3,13 @@
 
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "prometheus/collectable.h"
+#include "prometheus/metric_family.h"
 
 namespace banditd::ops {
 
@@ -64,6 +67,15 @@ class FreeMemoryReleaser {
  private:
   absl::Notification stop_;
   std::thread thread_;
+};
+
+// /metrics families of the allocator: banditd_allocator_allocated_bytes
+// (held by the program), banditd_allocator_free_bytes (free, resident, kept
+// for reuse until released) and banditd_allocator_thread_cache_bytes, with an
+// `allocator` label; none with glibc (it does not count them).
+class AllocatorCollector final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override;
 };
 
 }  // namespace banditd::ops

@@ -78,6 +78,24 @@ TEST(AllocatorTest, ReleaseThreadCacheEmptiesThisThreadsCache) {
   EXPECT_LE(AllocatorThreadCacheBytes(), cached - (64 << 10));
 }
 
+TEST(AllocatorTest, CollectorReportsTheAllocatorsBytes) {
+  char* p = static_cast<char*>(std::malloc(kBlock));
+  std::memset(p, 1, kBlock);
+  Escape(p);
+  const std::vector<prometheus::MetricFamily> families =
+      AllocatorCollector().Collect();
+  std::free(p);
+  ASSERT_EQ(families.size(), 3u);
+  EXPECT_EQ(families[0].name, "banditd_allocator_allocated_bytes");
+  ASSERT_EQ(families[0].metric.size(), 1u);
+  EXPECT_GE(families[0].metric[0].gauge.value, kBlock);
+  ASSERT_EQ(families[0].metric[0].label.size(), 1u);
+  EXPECT_EQ(families[0].metric[0].label[0].value, "tcmalloc");
+  EXPECT_EQ(families[1].name, "banditd_allocator_free_bytes");
+  EXPECT_EQ(families[2].name, "banditd_allocator_thread_cache_bytes");
+  EXPECT_GE(families[2].metric[0].gauge.value, 0);
+}
+
 #else  // glibc's malloc (-DBANDITD_TCMALLOC=OFF)
 
 TEST(AllocatorTest, GlibcHasNothingToRelease) {
@@ -87,6 +105,7 @@ TEST(AllocatorTest, GlibcHasNothingToRelease) {
   EXPECT_FALSE(ReleaseFreeMemoryOver(1));
   EXPECT_EQ(AllocatorThreadCacheBytes(), -1);
   ReleaseThreadCache();  // a no-op
+  EXPECT_TRUE(AllocatorCollector().Collect().empty());
 }
 
 #endif
