@@ -58,7 +58,11 @@ void QueuePollers::RunFirst() {
   while (queue_->Next(&tag, &ok)) {
     if (standby) {
       const int64_t now = absl::GetCurrentTimeNanos();
-      first_busy_since_ns_.store(now, std::memory_order_relaxed);
+      // Sequentially consistent with the watcher's going to sleep (it
+      // stores watcher_asleep_, then reads this): one of the two sees the
+      // other's store.
+      first_busy_since_ns_.store(now);
+      if (watcher_asleep_.load()) WakeWatcher();
       double idle = 1;
       if (meter.AddWait(wait_began, now, &idle) &&
           idle < options_.join_below) {
@@ -102,6 +106,7 @@ void QueuePollers::AwaitJoin() {
   absl::MutexLock lock(&mu_);
   ++standing_by_;
   bool watching = false;
+  int idle_checks = 0;
   while (!joining_) {
     if (asked_ > 0) {
       --asked_;
@@ -113,12 +118,25 @@ void QueuePollers::AwaitJoin() {
       mu_.Await(absl::Condition(this, &QueuePollers::WakesStandby));
       continue;
     }
-    // The watcher: joins when the first thread's handler runs long.
+    // The watcher: joins when the first thread's handler runs long. It
+    // checks every `stall` while the first thread works, and sleeps until
+    // the next event once it found it waiting 50 times in a row (an idle
+    // server wakes nobody).
     mu_.AwaitWithTimeout(absl::Condition(this, &QueuePollers::WakesWatcher),
                          options_.stall);
     if (FirstStalled(absl::GetCurrentTimeNanos())) {
       ++joins_;
       break;
+    }
+    if (first_busy_since_ns_.load() != 0) {
+      idle_checks = 0;
+    } else if (++idle_checks >= 50) {
+      watcher_asleep_.store(true);
+      if (first_busy_since_ns_.load() == 0) {
+        mu_.Await(absl::Condition(this, &QueuePollers::WakesSleepingWatcher));
+      }
+      watcher_asleep_.store(false);
+      idle_checks = 0;
     }
   }
   if (watching) watched_ = false;  // another standby thread takes over
@@ -126,6 +144,15 @@ void QueuePollers::AwaitJoin() {
 }
 
 bool QueuePollers::WakesWatcher() const { return joining_ || asked_ > 0; }
+
+bool QueuePollers::WakesSleepingWatcher() const {
+  return joining_ || asked_ > 0 || !watcher_asleep_.load();
+}
+
+void QueuePollers::WakeWatcher() {
+  absl::MutexLock lock(&mu_);
+  watcher_asleep_.store(false);  // the watcher's Await sees it on unlock
+}
 
 bool QueuePollers::WakesStandby() const {
   return joining_ || asked_ > 0 || !watched_;

@@ -25,8 +25,8 @@ struct PollerOptions {
   double join_below = 0.3;
   double leave_above = 0.8;
   // A handler running longer than `stall` on the first thread while every
-  // other stands by lets one join; one standby thread checks every
-  // `stall`.
+  // other stands by lets one join; one standby thread checks every `stall`
+  // while the first thread has events (not while the server is idle).
   absl::Duration stall = absl::Milliseconds(2);
 };
 
@@ -82,6 +82,9 @@ class QueuePollers {
   // AwaitJoin's wake-up conditions: of the watcher, and of the others.
   bool WakesWatcher() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool WakesStandby() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WakesSleepingWatcher() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the watcher's sleep (the first thread, when an event arrives).
+  void WakeWatcher() ABSL_LOCKS_EXCLUDED(mu_);
   bool FirstStalled(int64_t now_ns) const;
 
   grpc::CompletionQueue* const queue_;
@@ -89,6 +92,8 @@ class QueuePollers {
   const PollerOptions options_;
   // When the first thread's current handler began; 0 while it waits.
   std::atomic<int64_t> first_busy_since_ns_{0};
+  // Whether the watcher sleeps until the first thread's next event.
+  std::atomic<bool> watcher_asleep_{false};
   mutable absl::Mutex mu_;
   int standing_by_ ABSL_GUARDED_BY(mu_) = 0;
   // Standby threads asked to join and not yet woken.

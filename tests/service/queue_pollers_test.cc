@@ -161,6 +161,21 @@ TEST(QueuePollersTest, StalledHandlerLetsAStandbyThreadServeTheQueue) {
   EXPECT_EQ(events.threads_seen(), 2);
 }
 
+TEST(QueuePollersTest, StallAfterALongIdleStillLetsAStandbyThreadJoin) {
+  grpc::CompletionQueue queue;
+  Events events;
+  PollerOptions options = Options(2);
+  options.stall = absl::Milliseconds(1);
+  QueuePollers pollers(&queue, &Events::OnEvent, options);
+  AwaitPolling(pollers, 1);
+  // Idle for 200 stall periods: the watcher sleeps until the next event,
+  // which must wake it.
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_TRUE(SecondRunsWhileFirstHolds(&queue, &events));
+  pollers.Join();
+  EXPECT_EQ(pollers.joins(), 1);
+}
+
 TEST(QueuePollersTest, WithoutStandbyEveryThreadPolls) {
   grpc::CompletionQueue queue;
   Events events;
