@@ -20,12 +20,13 @@ bool EventIdWindow::Contains(const std::string& key,
 }
 
 void EventIdWindow::Add(std::string key, int64_t micros) {
-  if (!key.empty()) {
-    if (key.front() == '\0') ++legacy_;
-    bytes_ += KeyBytes(key.size());
-    keys_.insert(key);
-  }
   entries_.push_back(Entry{std::move(key), micros});
+  const std::string& held = entries_.back().key;
+  if (!held.empty()) {
+    if (held.front() == '\0') ++legacy_;
+    bytes_ += KeyBytes(held.size());
+    keys_.insert(held);
+  }
 }
 
 void EventIdWindow::Restore(std::string key, int64_t micros) {
@@ -52,7 +53,7 @@ void EventIdWindow::Drop(Entry& entry) {
   if (entry.key.empty()) return;
   if (entry.key.front() == '\0') --legacy_;
   bytes_ -= KeyBytes(entry.key.size());
-  keys_.erase(entry.key);
+  keys_.erase(entry.key);  // before the characters it views go
   entry.key.clear();
 }
 

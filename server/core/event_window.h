@@ -31,6 +31,11 @@ class EventIdWindow {
  public:
   // count <= 0 disables de-duplication (nothing is remembered).
   EventIdWindow(int64_t count, absl::Duration age);
+  // keys_ views the entries' characters: a copy would view the original's,
+  // a move keeps them (the deque's elements do not move).
+  EventIdWindow(const EventIdWindow&) = delete;
+  EventIdWindow& operator=(const EventIdWindow&) = delete;
+  EventIdWindow(EventIdWindow&&) = default;
 
   bool enabled() const { return count_ > 0; }
 
@@ -60,9 +65,10 @@ class EventIdWindow {
   // Memory held, as the engine accounts it.
   int64_t bytes() const { return bytes_; }
 
-  // The accounted cost of remembering `key`.
+  // The accounted cost of remembering `key`: its entry (40 bytes), its
+  // characters once (the set holds a view of them) and a set slot.
   static int64_t KeyBytes(size_t key_size) {
-    return 2 * static_cast<int64_t>(key_size) + 80;
+    return static_cast<int64_t>(key_size) + 72;
   }
 
  private:
@@ -77,7 +83,9 @@ class EventIdWindow {
   const int64_t age_micros_;
   std::deque<Entry> entries_;
   uint64_t first_ = 0;
-  absl::flat_hash_set<std::string> keys_;
+  // Views of the held entries' keys: a deque's elements stay in place as it
+  // grows and shrinks at its ends, so each key is stored once.
+  absl::flat_hash_set<absl::string_view> keys_;
   // Keys with an empty room (global ids of an old snapshot) held.
   size_t legacy_ = 0;
   int64_t bytes_ = 0;

@@ -90,6 +90,33 @@ TEST(EventIdWindowTest, RestoredWindowForgetsLikeTheOriginal) {
 }
 
 // Catches: deleted rooms' ids still matching, or leaking accounted bytes.
+// The set views the entries' characters: catches a view left dangling by
+// an eviction, by growing across the deque's blocks, or by a move (short
+// keys live inside the string, long ones on the heap).
+TEST(EventIdWindowTest, KeysStoredOnceStayFindableThroughEvictionAndMove) {
+  auto id = [](int i) {
+    return i % 2 ? absl::StrCat("e", i)
+                 : absl::StrCat("a-long-event-id-on-the-heap-", i);
+  };
+  EventIdWindow w(100, absl::ZeroDuration());
+  for (int i = 0; i < 1000; ++i) w.Remember(EventKey("r", id(i)), 0);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(w.Contains(EventKey("r", id(i)), id(i)), i >= 900) << i;
+  }
+  EventIdWindow moved(std::move(w));
+  for (int i = 1000; i < 1050; ++i) moved.Remember(EventKey("r", id(i)), 0);
+  for (int i = 850; i < 1050; ++i) {
+    EXPECT_EQ(moved.Contains(EventKey("r", id(i)), id(i)), i >= 950) << i;
+  }
+  EXPECT_EQ(moved.bytes(), [&] {
+    int64_t bytes = 0;
+    for (int i = 950; i < 1050; ++i) {
+      bytes += EventIdWindow::KeyBytes(EventKey("r", id(i)).size());
+    }
+    return bytes;
+  }());
+}
+
 TEST(EventIdWindowTest, ForgetPrefixLeavesHolesInPlace) {
   EventIdWindow w(4, absl::ZeroDuration());
   w.Remember(EventKey("a", "1"), 0);
