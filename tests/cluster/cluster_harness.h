@@ -83,6 +83,24 @@ inline std::string ReadWholeFile(const std::string& path) {
                      std::istreambuf_iterator<char>());
 }
 
+// CPU seconds (user + system) process `pid` has used so far; 0 when its
+// /proc/PID/stat cannot be read.
+inline double CpuSeconds(pid_t pid) {
+  const std::string stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
+  // Fields after the command name, which ends with ')': state is field 3,
+  // utime 14, stime 15.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
+  double utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return 0;
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // `n` pseudo-random bytes, the same for the same `seed`.
 inline std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -532,6 +550,19 @@ inline LoadResult RunLoad(
   for (std::thread& t : clients) t.join();
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return result;
+}
+
+// A RunLoad call: one Feedback batch of `events` events (MakeBatch) into
+// `room`; whether it succeeded.
+inline std::function<bool(pb::BanditService::Stub&, std::mt19937&, int64_t)>
+FeedbackCall(const std::string& room, int events) {
+  return [room, events](pb::BanditService::Stub& stub, std::mt19937& rng,
+                        int64_t id) {
+    Batch b = MakeBatch(room, id, rng, events);
+    pb::FeedbackResponse response;
+    return stub.Feedback(Context(absl::Seconds(10)).get(), b.request, &response)
+        .ok();
+  };
 }
 
 inline int EnvInt(const char* name, int fallback) {

@@ -70,6 +70,7 @@ using ::banditd::cluster_testing::Context;
 using ::banditd::cluster_testing::CreateRoom;
 using ::banditd::cluster_testing::Describe;
 using ::banditd::cluster_testing::EnvInt;
+using ::banditd::cluster_testing::FeedbackCall;
 using ::banditd::cluster_testing::kArms;
 using ::banditd::cluster_testing::LoadResult;
 using ::banditd::cluster_testing::MakeBatch;
@@ -732,15 +733,8 @@ class ClusterBench : public ClusterTest {
         }
       });
     }
-    LoadResult feedback = RunLoad(
-        replicas, threads, duration,
-        [&](pb::BanditService::Stub& stub, std::mt19937& rng, int64_t id) {
-          Batch b = MakeBatch(room, id, rng, batch);
-          pb::FeedbackResponse response;
-          return stub
-              .Feedback(Context(absl::Seconds(10)).get(), b.request, &response)
-              .ok();
-        });
+    LoadResult feedback =
+        RunLoad(replicas, threads, duration, FeedbackCall(room, batch));
     stop = true;
     if (poller.joinable()) poller.join();
     // Time from the end of the load until every replica has applied all.

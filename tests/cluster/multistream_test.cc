@@ -44,6 +44,7 @@ using ::banditd::cluster::ObjectStore;
 using ::banditd::cluster_testing::Batch;
 using ::banditd::cluster_testing::ClusterTest;
 using ::banditd::cluster_testing::Context;
+using ::banditd::cluster_testing::CpuSeconds;
 using ::banditd::cluster_testing::CreateRoom;
 using ::banditd::cluster_testing::EnvInt;
 using ::banditd::cluster_testing::LoadResult;
@@ -593,25 +594,6 @@ TEST_F(ClusterTest, ReadsItsWritesPerRoomStream) {
   EXPECT_NE(never.status.error_message().find("min_applied_sequence"),
             std::string::npos)
       << never.status.error_message();
-}
-
-// CPU seconds (user + system) a process has used so far.
-double CpuSeconds(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  // Fields after the command name, which ends with ')': state is field 3,
-  // utime 14, stime 15.
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
-  double utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
-      !absl::SimpleAtod(fields[12], &stime)) {
-    return 0;
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // Records/s through 1 and through 3 streams (CLUSTER_BENCH=1,

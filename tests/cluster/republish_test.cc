@@ -12,14 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -36,8 +34,10 @@ using ::banditd::cluster::NatsCommitter;
 using ::banditd::cluster_testing::Batch;
 using ::banditd::cluster_testing::ClusterTest;
 using ::banditd::cluster_testing::Context;
+using ::banditd::cluster_testing::CpuSeconds;
 using ::banditd::cluster_testing::CreateRoom;
 using ::banditd::cluster_testing::EnvInt;
+using ::banditd::cluster_testing::FeedbackCall;
 using ::banditd::cluster_testing::LoadResult;
 using ::banditd::cluster_testing::MakeBatch;
 using ::banditd::cluster_testing::NatsClient;
@@ -164,24 +164,6 @@ TEST(RepublishFlagTest, IntervalMustFitThePublishTimeout) {
 // default) and off, alternating rounds on one NATS cluster, and the copies
 // re-sent without any fault (expected 0: a busy cluster acknowledges in
 // order, which never triggers a re-send).
-double CpuSeconds(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
-  if (fields.size() < 13) return 0;
-  // utime and stime: fields 14 and 15 of the whole line.
-  double ticks = 0;
-  for (int i : {11, 12}) {
-    int64_t v = 0;
-    if (absl::SimpleAtoi(fields[i], &v)) ticks += static_cast<double>(v);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 int64_t Resent(const std::string& log_path) {
   std::ifstream in(log_path);
   int64_t n = 0;
@@ -228,16 +210,8 @@ TEST_F(RepublishBench, HealthyPathWithAndWithout) {
       WaitConverged(replicas, room, Totals(), absl::Seconds(10));
       std::vector<double> cpu0;
       for (Replica* r : replicas) cpu0.push_back(CpuSeconds(r->pid()));
-      LoadResult feedback = RunLoad(
-          replicas, threads, duration,
-          [&](pb::BanditService::Stub& stub, std::mt19937& rng, int64_t id) {
-            Batch b = MakeBatch(room, id, rng, batch);
-            pb::FeedbackResponse response;
-            return stub
-                .Feedback(Context(absl::Seconds(10)).get(), b.request,
-                          &response)
-                .ok();
-          });
+      LoadResult feedback =
+          RunLoad(replicas, threads, duration, FeedbackCall(room, batch));
       double cpu = 0;
       for (size_t i = 0; i < replicas.size(); ++i) {
         cpu += CpuSeconds(replicas[i]->pid()) - cpu0[i];
