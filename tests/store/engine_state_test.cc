@@ -264,16 +264,20 @@ TEST(EngineStateTest, PerStreamWindowsRoundTrip) {
     create.arm_ids = {"a"};
     ASSERT_TRUE(engine.Apply(create).ok());
   }
+  // One view on room r<stream>'s arm, with event id id<id>.
+  auto event = [](int stream, int id) {
+    core::FeedbackEvent e;
+    e.room_id = absl::StrCat("r", stream);
+    e.arm_id = "a";
+    e.views = 1;
+    e.event_id = absl::StrCat("id", id);
+    return e;
+  };
   int next_id = 0;
   auto feed = [&](int stream, int events, int64_t micros) {
     core::FeedbackBatch batch;
     for (int i = 0; i < events; ++i) {
-      core::FeedbackEvent e;
-      e.room_id = absl::StrCat("r", stream);
-      e.arm_id = "a";
-      e.views = 1;
-      e.event_id = absl::StrCat("id", next_id++);
-      batch.events.push_back(e);
+      batch.events.push_back(event(stream, next_id++));
     }
     batch.logged_at_micros = micros;
     batch.stream = stream;
@@ -312,14 +316,8 @@ TEST(EngineStateTest, PerStreamWindowsRoundTrip) {
     // Retries of every id in its own stream: the same ids found again.
     for (int stream : {0, 1}) {
       core::FeedbackBatch retry;
-      for (int i = 0; i < next_id; ++i) {
-        core::FeedbackEvent e;
-        e.room_id = absl::StrCat("r", stream);
-        e.arm_id = "a";
-        e.views = 1;
-        e.event_id = absl::StrCat("id", i);
-        retry.events.push_back(e);
-      }
+      for (int i = 0; i < next_id; ++i)
+        retry.events.push_back(event(stream, i));
       // Each just after its stream's last record: its own ids stay held.
       retry.logged_at_micros = t0 + (stream == 0 ? 101 : 6) * kSecond;
       retry.stream = stream;
