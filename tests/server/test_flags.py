@@ -21,8 +21,11 @@ def test_help_lists_banditd_flags_with_their_text():
     text = result.stdout + result.stderr
     assert "No flags matched" not in text
     assert "Flags from server/main.cc" in text
+    # One of each file that defines flags (server/main.cc, server/flags/*):
+    # a file the linker dropped or --help left out would lose its flags.
     for flag in ("--port", "--data_dir", "--http_port", "--tls_cert",
-                 "--auth_tokens_file", "--durability", "--metrics_port"):
+                 "--auth_tokens_file", "--durability", "--metrics_port",
+                 "--max_rooms", "--cluster_nats", "--kafka_brokers"):
         assert f"    {flag} (" in text, flag
     assert "Directory of the SQLite database." in text
     # Abseil's own flags stay out of --help (they are in --helpfull).
