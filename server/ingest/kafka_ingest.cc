@@ -1,10 +1,12 @@
 // KafkaIngest: one consumer thread per server that reads Feedback records,
-// gathers them per partition, submits them through admission and the
-// committer with their offset ranges, and handles what comes back (fenced
-// ranges, refused batches retried record by record, dead letters, pauses).
-// Over 500 lines: these steps share one per-partition state machine
-// (Partition) that only the consumer thread touches; split, each file would
-// need that state's invariants restated.
+// gathers them per partition (partition_batches.h), submits them through
+// admission and the committer with their offset ranges, and handles what
+// comes back (fenced ranges, refused batches retried record by record, dead
+// letters, pauses). librdkafka's handles are configured in kafka_client.h,
+// messages read and dead-lettered in kafka_record.h. Over 500 lines: these
+// steps share one state machine per partition (PartitionState) that only
+// the consumer thread touches; split, each file would need its invariants
+// restated.
 
 #include "server/ingest/kafka_ingest.h"
 
@@ -12,7 +14,6 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <optional>
 #include <utility>
@@ -23,79 +24,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "server/ingest/kafka_client.h"
+#include "server/ingest/kafka_record.h"
+#include "server/ingest/partition_batches.h"
 #include "server/log/log.h"
 
 namespace banditd::ingest {
 namespace {
 
 using Key = std::pair<std::string, int32_t>;
-
-// Lines about records (refused, dead-lettered) are caused by producers:
-// at most 10 a minute, then a count of those held back.
-void Warn(const std::string& line) {
-  static auto* limiter = new logging::RateLimiter(10, absl::Minutes(1));
-  const logging::RateLimiter::Decision d = limiter->Admit(absl::Now());
-  if (!d.log) return;
-  if (d.dropped_before > 0) {
-    SPDLOG_WARN("kafka: {} (and {} similar lines dropped before)", line,
-                d.dropped_before);
-  } else {
-    SPDLOG_WARN("kafka: {}", line);
-  }
-}
-
-absl::Status SetAll(
-    RdKafka::Conf* conf,
-    const std::vector<std::pair<std::string, std::string>>& properties) {
-  std::string error;
-  for (const auto& [name, value] : properties) {
-    if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("kafka property ", name, ": ", error));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// librdkafka's errors and log lines, through banditd's log (its default
-// logger writes its own format to stderr) and the rate limit of Warn. A
-// broker refusing banditd's credentials or certificate is an error with a
-// hint at the flags to check; librdkafka keeps retrying, and the RPCs keep
-// working meanwhile. Called on librdkafka's threads too (its log lines).
-class KafkaEvents final : public RdKafka::EventCb {
- public:
-  void event_cb(RdKafka::Event& event) override {
-    static auto* limiter = new logging::RateLimiter(10, absl::Minutes(1));
-    const bool error = event.type() == RdKafka::Event::EVENT_ERROR;
-    const bool log = event.type() == RdKafka::Event::EVENT_LOG;
-    if (log && event.severity() > RdKafka::Event::EVENT_SEVERITY_WARNING) {
-      SPDLOG_DEBUG("kafka: librdkafka {}: {}", event.fac(), event.str());
-      return;
-    }
-    if (!error && !log) return;
-    const logging::RateLimiter::Decision d = limiter->Admit(absl::Now());
-    if (!d.log) return;
-    const std::string dropped =
-        d.dropped_before > 0 ? absl::StrCat(" (and ", d.dropped_before,
-                                            " similar lines dropped before)")
-                             : "";
-    if (log) {
-      SPDLOG_WARN("kafka: librdkafka {}: {}{}", event.fac(), event.str(),
-                  dropped);
-      return;
-    }
-    std::string hint;
-    if (event.err() == RdKafka::ERR__AUTHENTICATION) {
-      hint =
-          "; check --kafka_security_protocol, --kafka_sasl_mechanism, "
-          "--kafka_sasl_username and --kafka_sasl_password_file";
-    } else if (event.err() == RdKafka::ERR__SSL) {
-      hint = "; check --kafka_security_protocol and --kafka_ssl_ca_location";
-    }
-    SPDLOG_ERROR("kafka: {}{}: {}{}{}", event.fatal() ? "fatal: " : "",
-                 RdKafka::err2str(event.err()), event.str(), hint, dropped);
-  }
-};
 
 // What the committer said about one submitted batch.
 struct Completion {
@@ -158,46 +95,6 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
   void dr_cb(RdKafka::Message& message) override;
 
  private:
-  // A batch gathered from one partition: the records [from, next).
-  struct Gathered {
-    core::FeedbackBatch batch;
-    int64_t from = 0;
-    int64_t next = 0;
-    int64_t records = 0;
-    // Of which refused (dead-lettered): they move the position only.
-    int64_t refused = 0;
-    // What it adds to Partition::gathered_events.
-    int64_t weight = 0;
-    bool sealed = false;
-    // Holds dead-lettered records: their delivery is awaited first.
-    bool dead_letters = false;
-    absl::Time since;
-  };
-
-  struct Partition {
-    // Bumped by every rewind; batches of older generations are ignored.
-    uint64_t generation = 0;
-    // The generation when the partition was assigned.
-    uint64_t first_generation = 0;
-    // Start of the next gathered range; -1: the first record's offset.
-    int64_t next_from = -1;
-    std::deque<Gathered> gathered;
-    // Events (and refused records) in `gathered`.
-    int64_t gathered_events = 0;
-    // Batches in the committer (of this and earlier generations).
-    int in_flight = 0;
-    bool paused = false;
-    absl::Time resume_at = absl::InfinitePast();
-    // Records below this offset are submitted one per batch, so that the
-    // committer's refusal names one record (after a batch was refused).
-    int64_t single_until = -1;
-    int64_t high_watermark = -1;
-    // The record whose room or arm was not found, held since `missing_since`
-    // (Options::missing_room_wait); -1: none.
-    int64_t missing_offset = -1;
-    absl::Time missing_since;
-  };
-
   // Reads up to kPollRecords records (waiting at most `timeout_ms` for the
   // first) and gathers them. librdkafka's C API: the C++ wrapper allocates
   // a message object per record and copies its headers.
@@ -206,26 +103,21 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
   // Whether a record admission refused with NOT_FOUND (`error`) is held:
   // its partition seeks back to it and pauses briefly, so that it is read
   // and admitted again once this replica may have applied its room.
-  bool HoldMissing(const rd_kafka_message_t& message, Partition& part,
+  bool HoldMissing(const rd_kafka_message_t& message, PartitionState& part,
                    const absl::Status& error);
   // The partition a record belongs to, or null when not (or no longer) ours.
-  Partition* PartitionOf(const rd_kafka_message_t& message);
-  // Sends a refused record to the dead-letter topic.
+  PartitionState* PartitionOf(const rd_kafka_message_t& message);
   // Sends a refused record of a partition at `generation` to the
   // dead-letter topic; a failure is noted in failed_dead_letters_.
   void DeadLetter(const rd_kafka_message_t& message, const absl::Status& error,
                   uint64_t generation);
-  // Adds `offset` (and `events`) to the partition's open batch.
-  void Gather(Partition& part, int64_t offset,
-              std::vector<core::FeedbackEvent> events, bool refused,
-              bool dead_letter);
-  void SubmitReady(const Key& key, Partition& part);
-  void SubmitFront(const Key& key, Partition& part);
+  void SubmitReady(const Key& key, PartitionState& part);
+  void SubmitFront(const Key& key, PartitionState& part);
   void HandleCompletions();
   // Drops what was gathered and seeks back to the logged position.
-  void Rewind(const Key& key, Partition& part, int64_t fallback,
+  void Rewind(const Key& key, PartitionState& part, int64_t fallback,
               absl::Duration backoff);
-  void Pause(const Key& key, Partition& part, bool pause);
+  void Pause(const Key& key, PartitionState& part, bool pause);
   void RefreshStats();
 
   const Options options_;
@@ -241,19 +133,19 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> producer_;
   // Consumer thread only.
-  std::map<Key, Partition> partitions_;
+  std::map<Key, PartitionState> partitions_;
   // The last record's partition (records come in runs from one partition):
   // its topic handle, number and state. Reset when partitions_ changes.
   const rd_kafka_topic_t* last_topic_ = nullptr;
   int32_t last_partition_ = -1;
-  Partition* last_part_ = nullptr;
+  PartitionState* last_part_ = nullptr;
   uint64_t next_generation_ = 1;
   int in_flight_ = 0;
   absl::Time last_refresh_ = absl::InfinitePast();
   // Errors (their messages) already waited for (missing_room_wait) and
   // when: dead-lettered at once until a minute after.
   absl::flat_hash_map<std::string, absl::Time> waited_missing_;
-  // Partition generations with a dead letter the topic did not take: their
+  // PartitionState generations with a dead letter the topic did not take: their
   // ranges are read again instead of logged (dr_cb, DeadLetter).
   absl::flat_hash_set<uint64_t> failed_dead_letters_;
 
@@ -262,69 +154,15 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb,
 };
 
 absl::Status KafkaIngest::Consumer::Open() {
-  std::unique_ptr<RdKafka::Conf> conf(
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::vector<std::pair<std::string, std::string>> properties = {
-      {"bootstrap.servers", options_.brokers},
-      {"group.id", options_.group},
-      {"client.id", "banditd"},
-      // Positions live in banditd's state; what is committed to Kafka only
-      // shows progress to Kafka's own tools.
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"enable.partition.eof", "false"},
-      // Bounds what librdkafka pre-fetches per partition.
-      {"queued.max.messages.kbytes", "16384"},
-      // A resumed partition's first fetch waits at most this for data.
-      {"fetch.wait.max.ms", "100"},
-  };
-  properties.insert(properties.end(), options_.properties.begin(),
-                    options_.properties.end());
-  if (absl::Status s = SetAll(conf.get(), properties); !s.ok()) return s;
-  std::string error;
-  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this),
-                error) != RdKafka::Conf::CONF_OK ||
-      conf->set("event_cb", static_cast<RdKafka::EventCb*>(&events_), error) !=
-          RdKafka::Conf::CONF_OK) {
-    return absl::InternalError(error);
-  }
-  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
-  if (consumer_ == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot create the Kafka consumer: ", error));
-  }
+  absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> consumer =
+      CreateConsumer(options_, this, &events_);
+  if (!consumer.ok()) return consumer.status();
+  consumer_ = *std::move(consumer);
   if (!options_.dead_letter_topic.empty()) {
-    std::unique_ptr<RdKafka::Conf> pconf(
-        RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    std::vector<std::pair<std::string, std::string>> pprops = {
-        {"bootstrap.servers", options_.brokers},
-        {"client.id", "banditd-dead-letters"},
-        {"acks", "all"},
-        {"linger.ms", "5"},
-    };
-    pprops.insert(pprops.end(), options_.properties.begin(),
-                  options_.properties.end());
-    // Consumer-only properties would make the producer refuse to start.
-    std::erase_if(pprops, [](const auto& p) {
-      return p.first == "session.timeout.ms" ||
-             p.first == "heartbeat.interval.ms" ||
-             p.first == "max.poll.interval.ms" ||
-             p.first == "partition.assignment.strategy" ||
-             p.first == "auto.offset.reset" || p.first == "fetch.wait.max.ms" ||
-             p.first == "fetch.min.bytes";
-    });
-    if (absl::Status s = SetAll(pconf.get(), pprops); !s.ok()) return s;
-    if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this),
-                   error) != RdKafka::Conf::CONF_OK ||
-        pconf->set("event_cb", static_cast<RdKafka::EventCb*>(&events_),
-                   error) != RdKafka::Conf::CONF_OK) {
-      return absl::InternalError(error);
-    }
-    producer_.reset(RdKafka::Producer::create(pconf.get(), error));
-    if (producer_ == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot create the dead-letter producer: ", error));
-    }
+    absl::StatusOr<std::unique_ptr<RdKafka::Producer>> producer =
+        CreateDeadLetterProducer(options_, this, &events_);
+    if (!producer.ok()) return producer.status();
+    producer_ = *std::move(producer);
   }
   if (RdKafka::ErrorCode err = consumer_->subscribe(options_.topics);
       err != RdKafka::ERR_NO_ERROR) {
@@ -351,7 +189,7 @@ void KafkaIngest::Consumer::PollRecords(int timeout_ms) {
       case RD_KAFKA_RESP_ERR__PARTITION_EOF:
         break;
       default:
-        Warn(absl::StrCat("consumer: ", rd_kafka_message_errstr(message)));
+        KafkaWarn(absl::StrCat("consumer: ", rd_kafka_message_errstr(message)));
         break;
     }
     rd_kafka_message_destroy(message);
@@ -396,8 +234,8 @@ void KafkaIngest::Consumer::rebalance_cb(
     std::vector<std::string> names;
     for (RdKafka::TopicPartition* tp : partitions) {
       const Key key(tp->topic(), tp->partition());
-      Partition& part = partitions_[key];
-      part = Partition();
+      PartitionState& part = partitions_[key];
+      part = PartitionState();
       part.generation = next_generation_++;
       part.first_generation = part.generation;
       // Resume where the log says; Kafka's committed offsets are ignored.
@@ -437,7 +275,7 @@ void KafkaIngest::Consumer::rebalance_cb(
   }
 }
 
-KafkaIngest::Consumer::Partition* KafkaIngest::Consumer::PartitionOf(
+PartitionState* KafkaIngest::Consumer::PartitionOf(
     const rd_kafka_message_t& message) {
   if (message.rkt == last_topic_ && message.partition == last_partition_) {
     return last_part_;
@@ -452,32 +290,15 @@ KafkaIngest::Consumer::Partition* KafkaIngest::Consumer::PartitionOf(
 }
 
 void KafkaIngest::Consumer::OnRecord(const rd_kafka_message_t& message) {
-  Partition* const found = PartitionOf(message);
+  PartitionState* const found = PartitionOf(message);
   if (found == nullptr) return;  // Not (or no longer) ours.
-  Partition& part = *found;
+  PartitionState& part = *found;
   const int64_t offset = message.offset;
   // Before the range already gathered: fetched before a seek back.
   if (part.next_from >= 0 && offset < part.next_from) return;
   if (part.next_from < 0) part.next_from = offset;
 
-  RecordHeaders headers;
-  if (rd_kafka_headers_t* h = nullptr;
-      rd_kafka_message_headers(&message, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const void* value = nullptr;
-    size_t size = 0;
-    if (rd_kafka_header_get_last(h, kContentTypeHeader, &value, &size) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR &&
-        value != nullptr) {
-      headers.content_type =
-          absl::string_view(static_cast<const char*>(value), size);
-    }
-    if (rd_kafka_header_get_last(h, kMessageHeader, &value, &size) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR &&
-        value != nullptr) {
-      headers.message =
-          absl::string_view(static_cast<const char*>(value), size);
-    }
-  }
+  const RecordHeaders headers = HeadersOf(message);
   absl::StatusOr<core::FeedbackBatch> batch = decoder_.Decode(
       absl::string_view(static_cast<const char*>(message.payload), message.len),
       headers);
@@ -500,11 +321,12 @@ void KafkaIngest::Consumer::OnRecord(const rd_kafka_message_t& message) {
       ++stats_.records_rejected;
     }
     DeadLetter(message, status, part.generation);
-    Gather(part, offset, {}, /*refused=*/true,
-           /*dead_letter=*/producer_ != nullptr);
+    GatherRecord(batch_cap_, offset, {}, /*refused=*/true,
+                 /*dead_letter=*/producer_ != nullptr, &part);
     return;
   }
-  Gather(part, offset, std::move(events), false, false);
+  GatherRecord(batch_cap_, offset, std::move(events), /*refused=*/false,
+               /*dead_letter=*/false, &part);
   // A paused partition resumes when one batch is left; each pause costs a
   // fetch from the broker on resume.
   if (!part.paused && part.gathered_events >= options_.max_gathered_events) {
@@ -513,7 +335,7 @@ void KafkaIngest::Consumer::OnRecord(const rd_kafka_message_t& message) {
 }
 
 bool KafkaIngest::Consumer::HoldMissing(const rd_kafka_message_t& message,
-                                        Partition& part,
+                                        PartitionState& part,
                                         const absl::Status& error) {
   if (options_.missing_room_wait <= absl::ZeroDuration()) return false;
   const absl::Time now = absl::Now();
@@ -540,8 +362,8 @@ bool KafkaIngest::Consumer::HoldMissing(const rd_kafka_message_t& message,
       RdKafka::TopicPartition::create(key.first, key.second, message.offset));
   if (RdKafka::ErrorCode err = consumer_->seek(*tp, 1000);
       err != RdKafka::ERR_NO_ERROR) {
-    Warn(absl::StrCat("seek ", key.first, "/", key.second, " to ",
-                      message.offset, ": ", RdKafka::err2str(err)));
+    KafkaWarn(absl::StrCat("seek ", key.first, "/", key.second, " to ",
+                           message.offset, ": ", RdKafka::err2str(err)));
     return false;
   }
   part.resume_at =
@@ -552,36 +374,6 @@ bool KafkaIngest::Consumer::HoldMissing(const rd_kafka_message_t& message,
   return true;
 }
 
-void KafkaIngest::Consumer::Gather(Partition& part, int64_t offset,
-                                   std::vector<core::FeedbackEvent> events,
-                                   bool refused, bool dead_letter) {
-  const bool single = offset < part.single_until;
-  if (part.gathered.empty() || part.gathered.back().sealed ||
-      (!events.empty() &&
-       part.gathered.back().batch.events.size() + events.size() >
-           static_cast<size_t>(batch_cap_))) {
-    if (!part.gathered.empty()) part.gathered.back().sealed = true;
-    Gathered& g = part.gathered.emplace_back();
-    g.from = part.next_from;
-    g.since = absl::Now();
-  }
-  Gathered& g = part.gathered.back();
-  const int64_t weight = std::max<int64_t>(1, events.size());
-  g.weight += weight;
-  part.gathered_events += weight;
-  g.batch.events.insert(g.batch.events.end(),
-                        std::make_move_iterator(events.begin()),
-                        std::make_move_iterator(events.end()));
-  g.next = offset + 1;
-  ++g.records;
-  if (refused) ++g.refused;
-  g.dead_letters |= dead_letter;
-  part.next_from = g.next;
-  if (single || g.batch.events.size() >= static_cast<size_t>(batch_cap_)) {
-    g.sealed = true;
-  }
-}
-
 void KafkaIngest::Consumer::DeadLetter(const rd_kafka_message_t& message,
                                        const absl::Status& error,
                                        uint64_t generation) {
@@ -589,38 +381,18 @@ void KafkaIngest::Consumer::DeadLetter(const rd_kafka_message_t& message,
       absl::StrCat(rd_kafka_topic_name(message.rkt), "/", message.partition,
                    "@", message.offset);
   if (producer_ == nullptr) {
-    Warn(absl::StrCat("record ", where, " refused: ", error.ToString()));
+    KafkaWarn(absl::StrCat("record ", where, " refused: ", error.ToString()));
     return;
   }
-  // The record's own headers, then banditd's.
-  rd_kafka_headers_t* in = nullptr;
-  rd_kafka_headers_t* headers =
-      rd_kafka_message_headers(&message, &in) == RD_KAFKA_RESP_ERR_NO_ERROR
-          ? rd_kafka_headers_copy(in)
-          : rd_kafka_headers_new(5);
-  auto add = [headers](const char* name, absl::string_view value) {
-    rd_kafka_header_add(headers, name, -1, value.data(),
-                        static_cast<ssize_t>(value.size()));
-  };
-  add("banditd-error", error.message());
-  add("banditd-error-code", absl::StatusCodeToString(error.code()));
-  add("banditd-source-topic", rd_kafka_topic_name(message.rkt));
-  add("banditd-source-partition", absl::StrCat(message.partition));
-  add("banditd-source-offset", absl::StrCat(message.offset));
-  // The value and key are copied (RD_KAFKA_MSG_F_COPY); the headers are
-  // taken over on success.
-  const rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer_->c_ptr(), RD_KAFKA_V_TOPIC(options_.dead_letter_topic.c_str()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_VALUE(message.payload, message.len),
-      RD_KAFKA_V_KEY(message.key, message.key_len), RD_KAFKA_V_HEADERS(headers),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(generation)), RD_KAFKA_V_END);
+  const rd_kafka_resp_err_t err =
+      ProduceDeadLetter(producer_->c_ptr(), options_.dead_letter_topic, message,
+                        error, generation);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_headers_destroy(headers);
     failed_dead_letters_.insert(generation);
-    Warn(absl::StrCat("record ", where, " refused (", error.ToString(),
-                      ") and not dead-lettered (read again after a back-off): ",
-                      rd_kafka_err2str(err)));
+    KafkaWarn(
+        absl::StrCat("record ", where, " refused (", error.ToString(),
+                     ") and not dead-lettered (read again after a back-off): ",
+                     rd_kafka_err2str(err)));
   }
 }
 
@@ -629,17 +401,18 @@ void KafkaIngest::Consumer::dr_cb(RdKafka::Message& message) {
     if (failed_dead_letters_.size() >= 10'000) failed_dead_letters_.clear();
     failed_dead_letters_.insert(
         reinterpret_cast<uintptr_t>(message.msg_opaque()));
-    Warn(absl::StrCat("dead-letter delivery to ", options_.dead_letter_topic,
-                      " failed (its records are read again after a "
-                      "back-off): ",
-                      message.errstr()));
+    KafkaWarn(absl::StrCat("dead-letter delivery to ",
+                           options_.dead_letter_topic,
+                           " failed (its records are read again after a "
+                           "back-off): ",
+                           message.errstr()));
     return;
   }
   absl::MutexLock lock(&stats_mu_);
   ++stats_.records_dead_lettered;
 }
 
-void KafkaIngest::Consumer::SubmitReady(const Key& key, Partition& part) {
+void KafkaIngest::Consumer::SubmitReady(const Key& key, PartitionState& part) {
   // Records retried one by one go one at a time: each is admitted against
   // the state its predecessors left (limits such as segments per room).
   while (
@@ -653,8 +426,8 @@ void KafkaIngest::Consumer::SubmitReady(const Key& key, Partition& part) {
   }
 }
 
-void KafkaIngest::Consumer::SubmitFront(const Key& key, Partition& part) {
-  Gathered& g = part.gathered.front();
+void KafkaIngest::Consumer::SubmitFront(const Key& key, PartitionState& part) {
+  GatheredBatch& g = part.gathered.front();
   // A range is logged only once its dead letters are stored (acks=all), so
   // no refused record is lost; one the topic did not take is read again
   // after a back-off. A crash between the two sends it twice.
@@ -713,13 +486,13 @@ void KafkaIngest::Consumer::HandleCompletions() {
       }
     }
     if (!c.status.ok() && code != absl::StatusCode::kAborted && consumed) {
-      Warn(absl::StrCat("records ", c.key.first, "/", c.key.second, "@[",
-                        c.from, ",", c.next,
-                        ") rejected when applied: ", c.status.ToString()));
+      KafkaWarn(absl::StrCat("records ", c.key.first, "/", c.key.second, "@[",
+                             c.from, ",", c.next,
+                             ") rejected when applied: ", c.status.ToString()));
     }
     auto it = partitions_.find(c.key);
     if (it == partitions_.end()) continue;  // Revoked since.
-    Partition& part = it->second;
+    PartitionState& part = it->second;
     if (c.generation < part.first_generation) continue;  // Before a revoke.
     --part.in_flight;
     // Rewound since: the later batches of a failed one are fenced.
@@ -730,9 +503,10 @@ void KafkaIngest::Consumer::HandleCompletions() {
       continue;
     }
     if (!Retryable(code)) {
-      Warn(absl::StrCat("batch ", c.key.first, "/", c.key.second, "@[", c.from,
-                        ",", c.next, ") refused (", c.status.ToString(),
-                        "); retrying its records one by one"));
+      KafkaWarn(absl::StrCat("batch ", c.key.first, "/", c.key.second, "@[",
+                             c.from, ",", c.next, ") refused (",
+                             c.status.ToString(),
+                             "); retrying its records one by one"));
     }
     // Refused before it was logged: again from the logged position, one
     // record per batch up to where this one ended, so that a record the
@@ -743,7 +517,7 @@ void KafkaIngest::Consumer::HandleCompletions() {
   }
 }
 
-void KafkaIngest::Consumer::Rewind(const Key& key, Partition& part,
+void KafkaIngest::Consumer::Rewind(const Key& key, PartitionState& part,
                                    int64_t fallback, absl::Duration backoff) {
   const int64_t position =
       engine_->source_offsets().Get(key.first, key.second).value_or(fallback);
@@ -755,8 +529,8 @@ void KafkaIngest::Consumer::Rewind(const Key& key, Partition& part,
       RdKafka::TopicPartition::create(key.first, key.second, position));
   if (RdKafka::ErrorCode err = consumer_->seek(*tp, 1000);
       err != RdKafka::ERR_NO_ERROR) {
-    Warn(absl::StrCat("seek ", key.first, "/", key.second, " to ", position,
-                      ": ", RdKafka::err2str(err)));
+    KafkaWarn(absl::StrCat("seek ", key.first, "/", key.second, " to ",
+                           position, ": ", RdKafka::err2str(err)));
   }
   if (backoff > absl::ZeroDuration()) {
     part.resume_at = absl::Now() + backoff;
@@ -764,7 +538,8 @@ void KafkaIngest::Consumer::Rewind(const Key& key, Partition& part,
   }
 }
 
-void KafkaIngest::Consumer::Pause(const Key& key, Partition& part, bool pause) {
+void KafkaIngest::Consumer::Pause(const Key& key, PartitionState& part,
+                                  bool pause) {
   std::vector<RdKafka::TopicPartition*> tps = {
       RdKafka::TopicPartition::create(key.first, key.second)};
   const RdKafka::ErrorCode err =
