@@ -70,6 +70,9 @@ ABSL_FLAG(int, feedback_batch, 1,
           "--mode=feedback: events per Feedback call (one view each, on "
           "consecutive arms).");
 ABSL_FLAG(int, arms, 100, "Arms of the room created by --setup.");
+ABSL_FLAG(int, sample_context_items, 5,
+          "Context items of each Sample call (0 to 5): 0 scores the whole-room "
+          "counters only.");
 ABSL_FLAG(bool, setup, true,
           "Create the room and feed it before the run (kept if it exists).");
 ABSL_FLAG(int, server_pid, 0,
@@ -125,7 +128,10 @@ class Load {
         sample_(sample) {
     sample_request_.set_room_id(absl::GetFlag(FLAGS_room));
     sample_request_.set_k(1);
-    for (const char* item : kItems) sample_request_.add_context_items(item);
+    const int items = absl::GetFlag(FLAGS_sample_context_items);
+    for (int i = 0; i < items; ++i) {
+      sample_request_.add_context_items(kItems[i]);
+    }
     sample_request_.mutable_policy()->set_type(v1::POLICY_TYPE_UCB1);
     for (int i = 0; i < arms; ++i) {
       v1::FeedbackRequest& request = feedback_requests_.emplace_back();
@@ -310,6 +316,12 @@ int main(int argc, char** argv) {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode != "sample" && mode != "feedback" && mode != "echo") {
     absl::FPrintF(stderr, "--mode must be sample, feedback or echo\n");
+    return 2;
+  }
+  const int items = absl::GetFlag(FLAGS_sample_context_items);
+  if (items < 0 || items > static_cast<int>(std::size(kItems))) {
+    absl::FPrintF(stderr, "--sample_context_items must be 0 to %d\n",
+                  std::size(kItems));
     return 2;
   }
   const double rate = absl::GetFlag(FLAGS_rate);

@@ -17,7 +17,9 @@
 # ("1 32 128"), PORT (50171; echoes on PORT+1 and PORT+2, BEFORE on PORT+3),
 # ECHO_FLAGS (both echoes, e.g. --channel_args=grpc.http2.bdp_probe=0),
 # ASYNC_THREADS (1), SERVER_FLAGS (extra banditd flags, every binary), BEFORE,
-# EXTRA_FLAGS (on PORT+4).
+# EXTRA_FLAGS (on PORT+4), SAMPLE_ITEMS (5: context items of each Sample
+# call, 0 to 5; 0 scores the whole-room counters only, issue 17's "100 arms,
+# k = 1"; the echo payload follows the request's size).
 # GRPC_POLL_STRATEGY and other gRPC environment variables reach both servers.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,9 +37,11 @@ SERVER_FLAGS=${SERVER_FLAGS:-}
 BEFORE=${BEFORE:-}
 EXTRA_PORT=$((PORT + 4))
 EXTRA_FLAGS=${EXTRA_FLAGS:-}
+SAMPLE_ITEMS=${SAMPLE_ITEMS:-5}
 BANDITD=$BUILD/server/banditd
 [[ -x $BANDITD ]] || BANDITD=$BUILD/banditd
 LOAD=$BUILD/bench/banditd_grpc_load
+load() { "$LOAD" --sample_context_items="$SAMPLE_ITEMS" "$@"; }
 ECHO=$BUILD/bench/banditd_echo_server
 for bin in "$BANDITD" "$LOAD" "$ECHO"; do
   [[ -x $bin ]] || { echo "no $bin: build banditd, banditd_grpc_load and banditd_echo_server" >&2; exit 1; }
@@ -81,34 +85,34 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "== banditd $SERVER_FLAGS; before: ${BEFORE:-none}; extra: ${EXTRA_FLAGS:-none}; echo $ECHO_FLAGS, async $ASYNC_THREADS threads; GRPC_POLL_STRATEGY=${GRPC_POLL_STRATEGY:-default}; $DURATION per run, $ROUNDS rounds"
+echo "== banditd $SERVER_FLAGS; before: ${BEFORE:-none}; extra: ${EXTRA_FLAGS:-none}; echo $ECHO_FLAGS, async $ASYNC_THREADS threads; GRPC_POLL_STRATEGY=${GRPC_POLL_STRATEGY:-default}; $DURATION per run, $ROUNDS rounds; Sample with $SAMPLE_ITEMS context items"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Creates and feeds the room (waits for banditd to listen).
-"$LOAD" --target="127.0.0.1:$PORT" --mode=sample --concurrency=1 \
+load --target="127.0.0.1:$PORT" --mode=sample --concurrency=1 \
   --duration=200ms --warmup=0s >/dev/null
 for port in ${BEFORE:+$BEFORE_PORT} ${EXTRA_FLAGS:+$EXTRA_PORT}; do
-  "$LOAD" --target="127.0.0.1:$port" --mode=sample --concurrency=1 \
+  load --target="127.0.0.1:$port" --mode=sample --concurrency=1 \
     --duration=200ms --warmup=0s >/dev/null
 done
 
 for round in $(seq "$ROUNDS"); do
   for c in $CONCURRENCY; do
-    "$LOAD" --target="127.0.0.1:$ECHO_PORT" --mode=echo --concurrency="$c" \
+    load --target="127.0.0.1:$ECHO_PORT" --mode=echo --concurrency="$c" \
       --duration="$DURATION" --server_pid="$ECHO_PID" --label="echo_cb_c$c" \
       | tee -a "$OUT/results.txt"
-    "$LOAD" --target="127.0.0.1:$ASYNC_PORT" --mode=echo --concurrency="$c" \
+    load --target="127.0.0.1:$ASYNC_PORT" --mode=echo --concurrency="$c" \
       --duration="$DURATION" --server_pid="$ASYNC_PID" \
       --label="echo_async_c$c" | tee -a "$OUT/results.txt"
     if [[ -n $BEFORE ]]; then
-      "$LOAD" --target="127.0.0.1:$BEFORE_PORT" --mode=sample --setup=false \
+      load --target="127.0.0.1:$BEFORE_PORT" --mode=sample --setup=false \
         --concurrency="$c" --duration="$DURATION" --server_pid="$BEFORE_PID" \
         --label="sample_before_c$c" | tee -a "$OUT/results.txt"
     fi
-    "$LOAD" --target="127.0.0.1:$PORT" --mode=sample --setup=false \
+    load --target="127.0.0.1:$PORT" --mode=sample --setup=false \
       --concurrency="$c" --duration="$DURATION" --server_pid="$SERVER" \
       --label="sample_c$c" | tee -a "$OUT/results.txt"
     if [[ -n $EXTRA_FLAGS ]]; then
-      "$LOAD" --target="127.0.0.1:$EXTRA_PORT" --mode=sample --setup=false \
+      load --target="127.0.0.1:$EXTRA_PORT" --mode=sample --setup=false \
         --concurrency="$c" --duration="$DURATION" --server_pid="$EXTRA_PID" \
         --label="sample_extra_c$c" | tee -a "$OUT/results.txt"
     fi
@@ -129,18 +133,21 @@ med = {k: [statistics.median(x[i] for x in v) for i in range(3)]
 names = [n for n in ("echo_cb", "echo_async", "sample_before", "sample",
                      "sample_extra")
          if any(k[0] == n for k in med)]
-print("\nmedians of %d rounds: calls/s, server CPU us/call, and CPU/call "
-      "against echo_cb and echo_async" % max(len(v) for v in runs.values()))
-print("%-4s %-14s %10s %10s %9s %9s" % ("c", "server", "calls/s", "us/call",
-                                         "/echo_cb", "/echo_async"))
+print("\nmedians of %d rounds: calls/s, server CPU us/call, CPU/call against "
+      "echo_cb and echo_async, and calls/s against them" %
+      max(len(v) for v in runs.values()))
+print("%-4s %-14s %10s %10s %9s %9s %9s %9s" % (
+    "c", "server", "calls/s", "us/call", "cpu/cb", "cpu/async", "rate/cb",
+    "rate/async"))
 for c in sorted({k[1] for k in med}):
     cb, asy = med.get(("echo_cb", c)), med.get(("echo_async", c))
     for n in names:
         r = med.get((n, c))
         if not r:
             continue
-        print("%-4d %-14s %10.0f %10.1f %8.2fx %8.2fx" % (
+        print("%-4d %-14s %10.0f %10.1f %8.2fx %8.2fx %8.2fx %8.2fx" % (
             c, n, r[0], r[2], r[2] / cb[2] if cb else 0,
-            r[2] / asy[2] if asy else 0))
+            r[2] / asy[2] if asy else 0, r[0] / cb[0] if cb else 0,
+            r[0] / asy[0] if asy else 0))
 PY
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
