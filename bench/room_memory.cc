@@ -34,6 +34,7 @@
 #include "server/core/engine.h"
 #include "server/ops/allocator.h"
 #include "server/store/engine_state.h"
+#include "server/store/snapshot_codec.h"
 
 namespace banditd::core {
 namespace {

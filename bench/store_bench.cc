@@ -36,6 +36,7 @@
 #include "server/store/durable_committer.h"
 #include "server/store/engine_state.h"
 #include "server/store/log_codec.h"
+#include "server/store/snapshot_codec.h"
 #include "server/store/sqlite_log_store.h"
 
 namespace banditd {

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "server/log/log.h"
 #include "server/store/engine_state.h"
+#include "server/store/snapshot_codec.h"
 
 namespace banditd::cluster {
 

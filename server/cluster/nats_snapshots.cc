@@ -14,6 +14,7 @@
 #include "server/cluster/nats_status.h"
 #include "server/log/log.h"
 #include "server/store/engine_state.h"
+#include "server/store/snapshot_codec.h"
 
 namespace banditd::cluster {
 

@@ -12,6 +12,7 @@
 #include "absl/types/span.h"
 #include "server/log/log.h"
 #include "server/store/log_codec.h"
+#include "server/store/snapshot_codec.h"
 #include "server/store/sqlite_log_store.h"
 
 namespace banditd::store {

@@ -14,6 +14,7 @@
 #include "server/log/log.h"
 #include "server/store/durable_committer.h"
 #include "server/store/log_codec.h"
+#include "server/store/snapshot_codec.h"
 
 namespace banditd::store {
 namespace {

@@ -89,16 +89,6 @@ bool FinishDraft(const core::Engine& engine, EngineState* state);
 // RestoreState replaces the engine's state with `state`. Single writer only.
 void RestoreState(EngineState state, core::Engine* engine);
 
-// EncodeSnapshot serializes `state` as banditd.internal.v1.SnapshotChunk
-// messages of about `chunk_bytes` each (large rooms and tables are split).
-std::vector<std::string> EncodeSnapshot(const EngineState& state,
-                                        size_t chunk_bytes = 1 << 20);
-
-// DecodeSnapshot reverses EncodeSnapshot. DATA_LOSS when a chunk does not
-// parse or the chunks do not describe a consistent state.
-absl::StatusOr<EngineState> DecodeSnapshot(
-    const std::vector<std::string>& chunks);
-
 }  // namespace banditd::store
 
 #endif  // BANDITD_SERVER_STORE_ENGINE_STATE_H_
