@@ -46,8 +46,8 @@ class InFlightTable::Call {
 };
 
 void InFlightTable::Outcomes::Run() && {
-  for (auto& [call, result] : writes) call->Finish(std::move(result));
-  for (auto& [read, status] : reads) std::move(read)(std::move(status));
+  for (auto& [call, result] : write_answers_) call->Finish(std::move(result));
+  for (auto& [read, status] : read_answers_) std::move(read)(std::move(status));
 }
 
 std::shared_ptr<InFlightTable::Call> InFlightTable::NewCall(
@@ -80,7 +80,7 @@ std::optional<uint64_t> InFlightTable::Add(
 
 void InFlightTable::StopResending(Write& write) {
   if (write.record == nullptr) return;
-  unacked_.erase(write.unacked);
+  (write.failed ? failed_ : unacked_).erase(write.unacked);
   write.record.reset();
 }
 
@@ -107,7 +107,18 @@ void InFlightTable::CopyFailed(uint64_t id, absl::Status error) {
     Write& write = it->second;
     // A copy was stored: the call waits for its apply.
     if (write.acked) return;
-    if (--write.pending > 0) return;
+    if (--write.pending > 0) {
+      // Another copy is pending, maybe in a connection that failed: this
+      // record needs a new copy whatever the acks of others say (after
+      // the re-send of a replaced connection, the acks of the records
+      // re-sent with it would otherwise make it look merely slow).
+      if (write.record != nullptr && !write.failed) {
+        auto node = unacked_.extract(write.unacked);
+        write.unacked = failed_.insert(std::move(node));
+        write.failed = true;
+      }
+      return;
+    }
     if (write.sent > 1) {
       result =
           absl::Status(error.code(),
@@ -136,7 +147,7 @@ std::optional<absl::Time> InFlightTable::Acked(uint64_t id, uint64_t seq,
     // Copies share one stored record: the first ack tells it.
     if (write.acked) return std::nullopt;
     published = write.published;
-    newest_acked_ = std::max(newest_acked_, published);
+    newest_stored_ = std::max(newest_stored_, published);
     StopResending(write);
     write.acked = true;
     write.acked_at = now;
@@ -166,11 +177,12 @@ std::vector<InFlightTable::Resend> InFlightTable::TakeResends(absl::Time now,
   if (interval <= absl::ZeroDuration()) return resends;
   const absl::Time cutoff = now - interval;
   // Entries are ordered by their last send: those sent before the newest
-  // acknowledged publish were overtaken (lost), those sent after the last
-  // ack have seen the stream stall; the rest are only slow.
-  auto take = [&](auto it) {
+  // stored publish were overtaken (lost), those sent after the last ack, or
+  // any time before when no ack came for an interval, have seen the stream
+  // stall; the rest are only slow.
+  auto take = [&](std::multimap<absl::Time, uint64_t>& from, auto it) {
     const uint64_t id = it->second;
-    auto next = unacked_.erase(it);
+    auto next = from.erase(it);
     auto found = writes_.find(id);
     if (found == writes_.end()) return next;  // Never: erased together.
     Write& write = found->second;
@@ -180,6 +192,7 @@ std::vector<InFlightTable::Resend> InFlightTable::TakeResends(absl::Time now,
       write.record.reset();  // Out of time: the pending copies decide.
       return next;
     }
+    write.failed = false;
     write.unacked = unacked_.emplace(std::max(now, replaced_), id);
     ++write.pending;
     ++write.sent;
@@ -193,21 +206,35 @@ std::vector<InFlightTable::Resend> InFlightTable::TakeResends(absl::Time now,
   // replacement if another thread's clock put that later: it must not come
   // round again in this call nor count as sent before the replacement.)
   const absl::Time replaced = std::min(replaced_, now);
-  const absl::Time lost = std::min(std::max(newest_acked_, replaced), now);
+  const absl::Time lost = std::min(std::max(newest_stored_, replaced), now);
   for (auto it = unacked_.begin();
        it != unacked_.end() && it->first < lost && resends.size() < max;) {
     if (it->first > cutoff && it->first >= replaced) break;
-    it = take(it);
+    it = take(unacked_, it);
   }
-  for (auto it = unacked_.upper_bound(last_ack_);
+  // Stalled. (Acks of earlier records arriving after a record's send do
+  // not make it merely slow for ever: a record sent while the stream had
+  // no leader is dropped, while the re-sent older ones get acked later.)
+  for (auto it = last_ack_ <= cutoff ? unacked_.begin()
+                                     : unacked_.upper_bound(last_ack_);
        it != unacked_.end() && it->first <= cutoff && resends.size() < max;) {
-    it = take(it);
+    it = take(unacked_, it);
+  }
+  for (auto it = failed_.begin();
+       it != failed_.end() && it->first <= cutoff && resends.size() < max;) {
+    it = take(failed_, it);
   }
   return resends;
 }
 
 void InFlightTable::Applied(uint64_t seq, std::optional<uint64_t> id,
                             Result result) {
+  RecordApplied(seq, id, std::move(result)).Run();
+}
+
+InFlightTable::Outcomes InFlightTable::RecordApplied(uint64_t seq,
+                                                     std::optional<uint64_t> id,
+                                                     Result result) {
   Outcomes out;
   {
     absl::MutexLock lock(&mu_);
@@ -223,14 +250,18 @@ void InFlightTable::Applied(uint64_t seq, std::optional<uint64_t> id,
         // said "duplicate" of it.
         Write& write = it->second;
         StopResending(write);
+        // Stored, even if its ack is still to come: the records sent
+        // before it and unacknowledged were overtaken.
+        newest_stored_ = std::max(newest_stored_, write.published);
         if (result.ok()) result->sequence = seq;
-        out.writes.emplace_back(std::move(write.call), std::move(result));
+        out.write_answers_.emplace_back(std::move(write.call),
+                                        std::move(result));
         writes_.erase(it);
       }
     }
     CollectApplied(&out);
   }
-  std::move(out).Run();
+  return out;
 }
 
 void InFlightTable::SetApplied(uint64_t seq) {
@@ -244,13 +275,13 @@ void InFlightTable::CollectApplied(Outcomes* out) {
     duplicates_.erase(duplicates_.begin());
     auto it = writes_.find(id);
     if (it == writes_.end()) continue;  // Expired meanwhile.
-    out->writes.emplace_back(std::move(it->second.call),
-                             std::move(it->second.result));
+    out->write_answers_.emplace_back(std::move(it->second.call),
+                                     std::move(it->second.result));
     writes_.erase(it);
   }
   while (!reads_.empty() && reads_.begin()->first <= applied_) {
-    out->reads.emplace_back(std::move(reads_.begin()->second.done),
-                            absl::OkStatus());
+    out->read_answers_.emplace_back(std::move(reads_.begin()->second.done),
+                                    absl::OkStatus());
     reads_.erase(reads_.begin());
   }
 }
@@ -280,7 +311,7 @@ void InFlightTable::Expire(absl::Time now) {
     for (auto it = writes_.begin(); it != writes_.end();) {
       Write& write = it->second;
       if (write.acked && now - write.acked_at > options_.apply_timeout) {
-        out.writes.emplace_back(
+        out.write_answers_.emplace_back(
             std::move(write.call),
             absl::DeadlineExceededError(absl::StrCat(
                 "stored in the stream at seq ", write.seq,
@@ -294,7 +325,7 @@ void InFlightTable::Expire(absl::Time now) {
         // The client library times every copy out by the publish timeout;
         // this only guards against a lost callback.
         StopResending(write);
-        out.writes.emplace_back(
+        out.write_answers_.emplace_back(
             std::move(write.call),
             absl::UnavailableError(absl::StrCat(
                 "JetStream did not acknowledge the publish within ",
@@ -311,7 +342,7 @@ void InFlightTable::Expire(absl::Time now) {
         ++it;
         continue;
       }
-      out.reads.emplace_back(
+      out.read_answers_.emplace_back(
           std::move(it->second.done),
           absl::UnavailableError(absl::StrCat(
               "min_applied_sequence: this replica has applied the stream up "
@@ -357,14 +388,14 @@ void InFlightTable::Close() {
     absl::MutexLock lock(&mu_);
     closed_ = true;
     for (auto& [seq, read] : reads_) {
-      out.reads.emplace_back(
+      out.read_answers_.emplace_back(
           std::move(read.done),
           absl::UnavailableError("min_applied_sequence: the server is "
                                  "shutting down; read from another replica"));
     }
     reads_.clear();
     for (auto& [id, write] : writes_) {
-      out.writes.emplace_back(
+      out.write_answers_.emplace_back(
           std::move(write.call),
           absl::UnavailableError(
               write.acked
@@ -377,6 +408,7 @@ void InFlightTable::Close() {
     writes_.clear();
     duplicates_.clear();
     unacked_.clear();
+    failed_.clear();
   }
   std::move(out).Run();
 }

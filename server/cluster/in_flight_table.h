@@ -107,20 +107,42 @@ class InFlightTable {
                                   absl::Time now);
   // The unacknowledged records to publish again now (at most `max`), and
   // counts them as sent: those sent republish_interval ago or more, when
-  // either no acknowledgement at all arrived since (the stream or the
-  // connection stalled) or a record published after them was acknowledged
-  // (theirs was lost). A record merely slower than the interval, behind
-  // others still being acknowledged, is not re-sent: a busy healthy
-  // cluster gets no extra load.
+  // either no acknowledgement at all arrived since, or none for an
+  // interval (the stream or the connection stalled), or a record published
+  // after them was acknowledged or applied (theirs was lost), or one of
+  // their copies failed (CopyFailed while another is pending: "no
+  // responders" while the stream elects a leader). A record merely slower
+  // than the interval, behind others still being acknowledged, is not
+  // re-sent: a busy healthy cluster gets no extra load.
   std::vector<Resend> TakeResends(absl::Time now, size_t max);
   // The connection to NATS failed and was replaced at `now`: every copy
   // sent before went through it and may be lost, so TakeResends returns
   // those records at once, whatever the interval.
   void ConnectionReplaced(absl::Time now);
+  // Answers deferred until the caller has released its own locks.
+  class [[nodiscard]] Outcomes {
+   public:
+    // Runs every answer, once.
+    void Run() &&;
+
+   private:
+    friend class InFlightTable;
+    std::vector<std::pair<std::shared_ptr<Call>, Result>> write_answers_;
+    std::vector<std::pair<ReadDone, absl::Status>> read_answers_;
+  };
+
   // This replica applied the stream record at `seq` with `result`; `id`
   // when this process published it: its call gets `result`, acknowledged
   // or not. Sequences arrive in increasing order.
   void Applied(uint64_t seq, std::optional<uint64_t> id, Result result);
+  // Applied, with the answers returned instead of run: the apply loop
+  // reports each record under the lock it applied it with (its consumer
+  // and its fetcher would otherwise report out of order: a later record's
+  // report would complete a duplicate waiting for this one, as duplicates,
+  // before this one's report found the call's own record), and runs the
+  // answers after releasing that lock.
+  Outcomes RecordApplied(uint64_t seq, std::optional<uint64_t> id,
+                         Result result);
   // The sequence this replica starts from (its snapshot's), before anything
   // is applied.
   void SetApplied(uint64_t seq);
@@ -161,9 +183,11 @@ class InFlightTable {
     absl::Time published;
     absl::Time acked_at;
     // Kept until acknowledged when it may be re-sent; its entry in
-    // `unacked_` (keyed by the last send) is valid while `record` is set.
+    // `unacked_` (keyed by the last send), or in `failed_` when `failed`,
+    // is valid while `record` is set.
     std::shared_ptr<const Record> record;
     std::multimap<absl::Time, uint64_t>::iterator unacked;
+    bool failed = false;
     // Copies published and not yet failed; copies sent in all.
     int pending = 1;
     int sent = 1;
@@ -172,13 +196,6 @@ class InFlightTable {
     absl::Time since;
     ReadDone done;
   };
-  // Outcomes to report once the lock is released.
-  struct Outcomes {
-    std::vector<std::pair<std::shared_ptr<Call>, Result>> writes;
-    std::vector<std::pair<ReadDone, absl::Status>> reads;
-    void Run() &&;
-  };
-
   // Moves what `applied_` now completes into `out`.
   void CollectApplied(Outcomes* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // No more re-sends of `write`.
@@ -195,10 +212,13 @@ class InFlightTable {
   std::multimap<uint64_t, Read> reads_ ABSL_GUARDED_BY(mu_);
   // Re-sendable unacknowledged writes by their last send: time -> id.
   std::multimap<absl::Time, uint64_t> unacked_ ABSL_GUARDED_BY(mu_);
+  // Those whose last copy failed while an earlier one is pending (in a
+  // failed connection, say): re-sent an interval after that last send.
+  std::multimap<absl::Time, uint64_t> failed_ ABSL_GUARDED_BY(mu_);
   // When the last acknowledgement arrived, and the latest first publish
-  // of an acknowledged record (TakeResends).
+  // of a record acknowledged or applied (TakeResends).
   absl::Time last_ack_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time newest_acked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time newest_stored_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time replaced_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t resent_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -39,7 +39,8 @@ void NatsCommitter::HandleMessage(Stream& stream, natsMsg* msg) {
 void NatsCommitter::ApplyRecord(Stream& stream, uint64_t seq,
                                 std::optional<uint64_t> pending,
                                 int64_t stored_ns, natsMsg* msg) {
-  absl::StatusOr<core::ApplyResult> result;
+  std::optional<InFlightTable::Outcomes> answers;
+  bool rejected = false;
   {
     absl::MutexLock lock(&apply_mu_);
     // The ordered consumer and the direct fetcher both deliver records in
@@ -60,6 +61,7 @@ void NatsCommitter::ApplyRecord(Stream& stream, uint64_t seq,
       absl::MutexLock stats_lock(&mu_);
       stats_.skipped_records += static_cast<int64_t>(seq - previous - 1);
     }
+    absl::StatusOr<core::ApplyResult> result;
     absl::StatusOr<core::Mutation> mutation = store::DecodeMutation(
         std::string_view(natsMsg_GetData(msg),
                          static_cast<size_t>(natsMsg_GetDataLength(msg))));
@@ -79,6 +81,11 @@ void NatsCommitter::ApplyRecord(Stream& stream, uint64_t seq,
       }
     }
     stream.applied_seq.store(seq, std::memory_order_release);
+    rejected = !result.ok();
+    // Reported under apply_mu_, so in sequence order whichever of the
+    // consumer and the fetcher applied it; answered after.
+    answers =
+        stream.in_flight.RecordApplied(seq, OwnId(msg), std::move(result));
   }
   const absl::Time now = absl::Now();
   {
@@ -92,12 +99,12 @@ void NatsCommitter::ApplyRecord(Stream& stream, uint64_t seq,
     }
     mine.apply_lag = now - absl::FromUnixNanos(stored_ns);
     ++stats_.applied_records;
-    if (!result.ok()) ++stats_.rejected_records;
+    if (rejected) ++stats_.rejected_records;
     last_delivery_[stream.index] = now;
   }
   snapshotter_.Applied(1);
   // Completes this process's call for the record, and what waited for seq.
-  stream.in_flight.Applied(seq, OwnId(msg), std::move(result));
+  std::move(*answers).Run();
 }
 
 void NatsCommitter::MaintenanceLoop() {

@@ -404,5 +404,90 @@ TEST(InFlightTableTest, ConnectionReplacedResendsEarlierCopiesAtOnce) {
   EXPECT_TRUE(table.TakeResends(Ms(210), 100).empty());
 }
 
+// Catches: a record whose re-sent copy failed ("no responders" while the
+// stream elects a leader) left waiting for its first copy, pending in the
+// failed connection, because the acks of the records re-sent with it make
+// it look merely slow: the call then fails by the publish timeout.
+TEST(InFlightTableTest, RecordWhoseCopyFailedIsResentAfterAnInterval) {
+  InFlightTable table(ResendOpts());
+  Answer a, b;
+  uint64_t x =
+      *table.Add(InFlightTable::NewCall(a.Done(), 1), 1, kT0, Rec("x"));
+  uint64_t y =
+      *table.Add(InFlightTable::NewCall(b.Done(), 1), 1, Ms(10), Rec("y"));
+  table.ConnectionReplaced(Ms(1000));
+  ASSERT_EQ(Ids(table.TakeResends(Ms(1000), 100)),
+            (std::vector<uint64_t>{x, y}));
+  // x's copy finds no stream leader yet; y's is stored.
+  table.CopyFailed(x, absl::UnavailableError("no responders"));
+  EXPECT_EQ(a.calls, 0);  // Its first copy is still pending.
+  table.Acked(y, 5, false, Ms(1010));
+  EXPECT_TRUE(table.TakeResends(Ms(1200), 100).empty());  // An interval on.
+  EXPECT_EQ(Ids(table.TakeResends(Ms(1250), 100)), std::vector<uint64_t>{x});
+  EXPECT_TRUE(table.TakeResends(Ms(1300), 100).empty());
+  // That copy is stored: no more copies, and the first copy's timeout no
+  // longer fails the call.
+  table.Acked(x, 6, false, Ms(1310));
+  EXPECT_TRUE(table.TakeResends(Ms(1900), 100).empty());
+  table.CopyFailed(x, absl::DeadlineExceededError("timeout"));
+  EXPECT_EQ(a.calls, 0);
+  EXPECT_EQ(table.resent(), 3);
+}
+
+// Catches: a record sent while the stream had no leader (dropped) waiting
+// for ever, and so failing by the publish timeout, because acks of
+// earlier records came after its send (it looked merely slow) and the
+// later records that overtook it were applied before their acks came.
+TEST(InFlightTableTest, RecordOvertakenOrStalledBehindLateAcksIsResent) {
+  InFlightTable table(ResendOpts());
+  Answer e, a, b, l;
+  uint64_t earlier =
+      *table.Add(InFlightTable::NewCall(e.Done(), 1), 1, Ms(-50), Rec("e"));
+  uint64_t x =
+      *table.Add(InFlightTable::NewCall(a.Done(), 1), 1, kT0, Rec("x"));
+  // The earlier record's ack comes after x's send: x is merely slow...
+  table.Acked(earlier, 1, false, Ms(10));
+  uint64_t y =
+      *table.Add(InFlightTable::NewCall(b.Done(), 1), 1, Ms(200), Rec("y"));
+  EXPECT_TRUE(table.TakeResends(Ms(255), 100).empty());
+  // ...until no ack came for an interval.
+  EXPECT_EQ(Ids(table.TakeResends(Ms(260), 100)), std::vector<uint64_t>{x});
+  // Sent again at 260. y (sent before) is acked, keeping the stream busy;
+  // a record published after 260 is applied before its ack: x was
+  // overtaken.
+  uint64_t later =
+      *table.Add(InFlightTable::NewCall(l.Done(), 1), 1, Ms(320), Rec("l"));
+  table.Applied(2, later, Applied(1));
+  table.Acked(y, 3, false, Ms(500));
+  EXPECT_EQ(table.Acked(later, 2, false, Ms(505)), std::nullopt);
+  EXPECT_EQ(Ids(table.TakeResends(Ms(520), 100)), std::vector<uint64_t>{x});
+  EXPECT_EQ(a.calls, 0);
+}
+
+// Catches: RecordApplied running the answers itself (the apply loop calls
+// it under its apply lock: an answer that needs that lock would deadlock,
+// and every answer would lengthen the lock), or losing them.
+TEST(InFlightTableTest, RecordAppliedDefersTheAnswersToTheCaller) {
+  InFlightTable table(Opts());
+  Answer own, dup;
+  ReadAnswer read;
+  uint64_t a = *table.Add(InFlightTable::NewCall(own.Done(), 1), 3, kT0);
+  uint64_t d = *table.Add(InFlightTable::NewCall(dup.Done(), 1), 2, kT0);
+  table.Acked(d, 7, /*duplicate=*/true, kT0);
+  table.WhenApplied(7, read.Done(), kT0);
+  InFlightTable::Outcomes answers = table.RecordApplied(7, a, Applied(3));
+  EXPECT_EQ(own.calls + dup.calls + read.calls, 0);
+  EXPECT_EQ(table.writes(), 0u);  // Recorded: nothing waits any more.
+  EXPECT_EQ(table.reads(), 0u);
+  std::move(answers).Run();
+  ASSERT_EQ(own.calls, 1);
+  EXPECT_EQ(own.result->applied_events, 3);
+  EXPECT_EQ(own.result->sequence, 7u);
+  ASSERT_EQ(dup.calls, 1);
+  EXPECT_EQ(dup.result->duplicate_events, 2);
+  EXPECT_EQ(read.calls, 1);
+  EXPECT_TRUE(read.status.ok());
+}
+
 }  // namespace
 }  // namespace banditd::cluster
