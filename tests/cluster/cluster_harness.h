@@ -445,6 +445,25 @@ inline grpc::Status CreateRoom(pb::BanditService::Stub& stub,
   }
 }
 
+// Sends `request` as a client retrying a failed call does: UNAVAILABLE (no
+// stream leader for a moment, as right after a node resumes) is retried
+// for up to 10 s; the event_ids make a retry of a call that landed after
+// all count once.
+inline grpc::Status FeedbackRetried(pb::BanditService::Stub& stub,
+                                    const pb::FeedbackRequest& request,
+                                    pb::FeedbackResponse* response) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (true) {
+    grpc::Status status =
+        stub.Feedback(Context(absl::Seconds(10)).get(), request, response);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+        absl::Now() > deadline) {
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+}
+
 struct Read {
   grpc::Status status;
   Totals totals;

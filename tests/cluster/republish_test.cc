@@ -38,6 +38,7 @@ using ::banditd::cluster_testing::CpuSeconds;
 using ::banditd::cluster_testing::CreateRoom;
 using ::banditd::cluster_testing::EnvInt;
 using ::banditd::cluster_testing::FeedbackCall;
+using ::banditd::cluster_testing::FeedbackRetried;
 using ::banditd::cluster_testing::LoadResult;
 using ::banditd::cluster_testing::MakeBatch;
 using ::banditd::cluster_testing::NatsClient;
@@ -56,12 +57,14 @@ bool LogHas(const std::string& path, const std::string& text) {
 }
 
 // Closed-loop writers (one call at a time each, as most clients) on replica
-// 0 while replica 0's NATS node is paused: the calls in flight are lost in
-// the paused node's socket. It is re-sent once the replica has moved to another
-// node and answered, never failed by the publish timeout (4 s here); when
-// the node resumes, its stale copy is dropped by JetStream. Catches: no
-// re-send (the call waits the whole timeout), a re-send without the
-// message id (stored twice), and a re-sent record reported as duplicates.
+// 0 while replica 0's NATS node is paused, and calls made right after the
+// pause: those are lost in the paused node's socket. They are re-sent once
+// the replica has moved to another node and answered while the node is
+// still paused, never failed by the publish timeout (4 s here); when the
+// node resumes, its stale copies are dropped by JetStream. Catches: no
+// re-send (the calls made in the pause fail by the timeout), a re-send
+// without the message id (stored twice), and a re-sent record reported as
+// duplicates.
 TEST_F(ClusterTest, CallInFlightToAPausedNodeIsRepublished) {
   Replica& writer = AddReplica({"--cluster_republish_interval=250ms"});
   ASSERT_TRUE(writer.Start()) << "see " << writer.log_path();
@@ -76,39 +79,69 @@ TEST_F(ClusterTest, CallInFlightToAPausedNodeIsRepublished) {
   absl::Mutex mu;
   std::vector<Batch> done, failed;
   std::vector<std::string> errors;
-  // Several closed-loop clients: at the pause some call is surely still
-  // unacknowledged (a lone one may be past its ack, waiting to be applied).
+  // One call of client `c`, batch `b`, on the writer.
+  auto call = [&](int c, int64_t b, std::mt19937& rng) {
+    Batch batch =
+        MakeBatch(room, c * 1000000 + b, rng, 1 + static_cast<int>(b % 3));
+    pb::FeedbackResponse response;
+    grpc::Status s = writer.stub().Feedback(Context(absl::Seconds(10)).get(),
+                                            batch.request, &response);
+    absl::MutexLock lock(&mu);
+    if (s.ok()) {
+      // The call's own events, even when a re-sent copy was the duplicate
+      // of its first.
+      EXPECT_EQ(response.applied_events(), batch.request.events_size())
+          << "client " << c << " batch " << b;
+      EXPECT_EQ(response.duplicate_events(), 0)
+          << "client " << c << " batch " << b;
+      done.push_back(std::move(batch));
+    } else {
+      errors.push_back(s.error_message());
+      failed.push_back(std::move(batch));
+    }
+  };
+  auto answered = [&] {
+    absl::MutexLock lock(&mu);
+    return done.size() + failed.size();
+  };
+  // Waits until `n` calls have been answered (false after 30 s).
+  auto wait_answered = [&](size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (answered() < n) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return true;
+  };
   std::vector<std::thread> clients;
   for (int c = 0; c < 8; ++c) {
     clients.emplace_back([&, c] {
       std::mt19937 rng(7 + c);
-      for (int64_t b = 0; !stop.load(); ++b) {
-        Batch batch =
-            MakeBatch(room, c * 1000000 + b, rng, 1 + static_cast<int>(b % 3));
-        pb::FeedbackResponse response;
-        grpc::Status s = writer.stub().Feedback(
-            Context(absl::Seconds(10)).get(), batch.request, &response);
-        absl::MutexLock lock(&mu);
-        if (s.ok()) {
-          // The call's own events, even when a re-sent copy was the
-          // duplicate of its first.
-          EXPECT_EQ(response.applied_events(), batch.request.events_size())
-              << "batch " << b;
-          EXPECT_EQ(response.duplicate_events(), 0) << "batch " << b;
-          done.push_back(std::move(batch));
-        } else {
-          errors.push_back(s.error_message());
-          failed.push_back(std::move(batch));
-        }
-      }
+      for (int64_t b = 0; !stop.load(); ++b) call(c, b, rng);
     });
   }
-  absl::SleepFor(absl::Seconds(1));
+  EXPECT_TRUE(wait_answered(40)) << "no traffic; see " << writer.log_path();
   // Replica 0 lists node 0 first: its connection.
   kill(nats_->node(0).pid(), SIGSTOP);
-  absl::SleepFor(absl::Seconds(3));
+  // The clients' calls in flight now may all be past their ack, waiting for
+  // their apply (which the pause holds back too, and which needs no
+  // re-send): under load the apply lags. Calls made now surely go unacked:
+  // the replica publishes them to the paused node until its pings go
+  // unanswered (about 1 s).
+  std::vector<std::thread> paused_calls;
+  for (int c = 8; c < 16; ++c) {
+    paused_calls.emplace_back([&, c] {
+      std::mt19937 rng(7 + c);
+      call(c, 0, rng);
+    });
+  }
+  // Each is answered (or fails by the timeout) while the node is paused.
+  for (std::thread& t : paused_calls) t.join();
   kill(nats_->node(0).pid(), SIGCONT);
-  absl::SleepFor(absl::Seconds(2));
+  // Traffic goes on after the node resumes.
+  const size_t resumed = answered();
+  EXPECT_TRUE(wait_answered(resumed + 40))
+      << "no traffic after the resume; see " << writer.log_path();
   stop = true;
   for (std::thread& t : clients) t.join();
 
@@ -117,21 +150,26 @@ TEST_F(ClusterTest, CallInFlightToAPausedNodeIsRepublished) {
   for (const std::string& e : errors) {
     EXPECT_EQ(e.find("imeout"), std::string::npos) << e;
   }
+  // Logged by the re-send thread after the copies went out.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!LogHas(writer.log_path(), "re-published") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   EXPECT_TRUE(LogHas(writer.log_path(), "re-published"))
       << "nothing was re-sent; see " << writer.log_path();
   Totals expected;
   for (const Batch& b : failed) {
     pb::FeedbackResponse response;
-    grpc::Status s = other.stub().Feedback(Context(absl::Seconds(10)).get(),
-                                           b.request, &response);
+    grpc::Status s = FeedbackRetried(other.stub(), b.request, &response);
     ASSERT_TRUE(s.ok()) << s.error_message();
     expected.Add(b.totals);
   }
   for (const Batch& b : done) expected.Add(b.totals);
   ASSERT_GT(WaitConverged({&writer, &other}, room, expected, absl::Seconds(30)),
             0u);
-  // One record per batch and the room's creation: no copy stored twice.
-  NatsClient nats(nats_->Urls(1));
+  // One record per batch and the room's creation: no copy stored twice
+  // (asked through node 0, which has read the stale copies by now).
+  NatsClient nats(nats_->Urls(0));
   EXPECT_EQ(nats.State("BANDITD_EVENTS").second,
             1 + done.size() + failed.size());
   std::printf("%zu calls answered, %zu failed fast and retried\n", done.size(),

@@ -138,29 +138,45 @@ TEST_F(ClusterTest, ConcurrentPublishesLeaveNoOrphansAndReadsStayWhole) {
       }
     }
   });
-  std::atomic<uint64_t> collected{0};
+  // Collection rounds that ended within the grace of the first put, and
+  // what later rounds (when the puts take longer, as on a loaded machine)
+  // deleted.
+  std::atomic<int> rounds_in_grace{0};
+  std::atomic<uint64_t> collected_in_grace{0};
+  std::atomic<int> objects_after_grace{0};
+  absl::Time started;
   threads.emplace_back([&] {
     go.WaitForNotification();
     while (writing.load() > 0) {
       absl::StatusOr<ObjectStore::Collected> c = stores[3]->CollectGarbage();
-      if (!c.ok()) error(absl::StrCat("collect: ", c.status().ToString()));
-      if (c.ok()) collected += c->chunks;
+      if (!c.ok()) {
+        error(absl::StrCat("collect: ", c.status().ToString()));
+      } else if (absl::Now() < started + kGrace) {
+        ++rounds_in_grace;
+        collected_in_grace += c->chunks;
+      } else {
+        objects_after_grace += c->objects;
+      }
       absl::SleepFor(absl::Milliseconds(20));
     }
   });
+  started = absl::Now();
   go.Notify();
   for (std::thread& t : threads) t.join();
   EXPECT_TRUE(errors.empty()) << errors.front();
   EXPECT_GT(reads.load(), 0);
   // Within the grace nothing replaced was deleted.
-  EXPECT_EQ(collected.load(), 0u);
+  EXPECT_GT(rounds_in_grace.load(), 0);
+  EXPECT_EQ(collected_in_grace.load(), 0u);
   NatsClient client(nats_->Urls(1));
-  EXPECT_GT(client.State("OBJ_race").second, 2 * 21u);
+  if (objects_after_grace.load() == 0) {
+    EXPECT_GT(client.State("OBJ_race").second, 2 * 21u);
+  }
 
   absl::SleepFor(kGrace + absl::Seconds(1));
   absl::StatusOr<ObjectStore::Collected> c = stores[3]->CollectGarbage();
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->objects, 2 * kPuts - 1);
+  EXPECT_EQ(objects_after_grace.load() + c->objects, 2 * kPuts - 1);
   EXPECT_EQ(c->kept, 0);
   absl::StatusOr<ObjectStore::Object> current = stores[2]->Get("snap");
   ASSERT_TRUE(current.ok()) << current.status();
