@@ -146,6 +146,12 @@ absl::Status NatsCommitter::Connect() {
         absl::StrCat("cannot connect to NATS at ", options_.nats_urls).c_str(),
         s);
   }
+  {
+    // Which node: the first of --cluster_nats that answered in time.
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc_, url, sizeof(url));
+    SPDLOG_INFO("connected to NATS at {}", url);
+  }
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = absl::ToInt64Milliseconds(options_.publish_timeout);

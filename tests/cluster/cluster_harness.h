@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -307,6 +309,16 @@ class NatsCluster {
   }
 
   Process& node(int i) { return *nodes_[i]; }
+  // The node whose client URL ends `url`'s text (e.g. a log line), or -1.
+  int NodeOf(absl::string_view url) const {
+    for (int i = 0; i < 3; ++i) {
+      if (absl::EndsWith(absl::StripTrailingAsciiWhitespace(url),
+                         absl::StrCat("127.0.0.1:", client_ports_[i]))) {
+        return i;
+      }
+    }
+    return -1;
+  }
 
  private:
   std::vector<int> client_ports_;
@@ -352,6 +364,10 @@ class Replica {
   }
   void Kill(int sig = SIGKILL) { process_->Kill(sig); }
   pid_t pid() const { return process_->pid(); }
+  // The first line of its log with `text` ("" after `timeout`).
+  std::string WaitForLog(const std::string& text, absl::Duration timeout) {
+    return process_->WaitFor(text, timeout);
+  }
 
   pb::BanditService::Stub& stub() { return *stub_; }
   const std::string& log_path() const { return process_->log_path(); }
