@@ -138,6 +138,7 @@ TEST_F(ClusterTest, CallInFlightToAPausedNodeIsRepublished) {
   EXPECT_GE(node, 0) << "see " << writer.log_path();
   node = std::max(node, 0);
   kill(nats_->node(node).pid(), SIGSTOP);
+  const absl::Time paused = absl::Now();
   // The clients' calls in flight now may all be past their ack, waiting for
   // their apply (which the pause holds back too, and which needs no
   // re-send): under load the apply lags. Calls made now surely go unacked:
@@ -153,6 +154,9 @@ TEST_F(ClusterTest, CallInFlightToAPausedNodeIsRepublished) {
   // Each is answered (or fails by the timeout) while the node is paused.
   for (std::thread& t : paused_calls) t.join();
   kill(nats_->node(node).pid(), SIGCONT);
+  std::printf("node %d (pid %d) paused for %.0f ms\n", node,
+              static_cast<int>(nats_->node(node).pid()),
+              absl::ToDoubleMilliseconds(absl::Now() - paused));
   // Traffic goes on after the node resumes.
   const size_t resumed = answered();
   EXPECT_TRUE(wait_answered(resumed + 40))
