@@ -47,12 +47,22 @@ def rss_mib(pid):
     raise RuntimeError("no VmRSS")
 
 
+def hwm_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmHWM")
+
+
 class Server:
     def __init__(self, binary, data_dir, extra):
         self.grpc_port, self.http_port = free_port(), free_port()
+        self.metrics_port = free_port()
         self.proc = subprocess.Popen(
             [binary, "--host=127.0.0.1", f"--port={self.grpc_port}",
-             f"--http_port={self.http_port}", f"--data_dir={data_dir}", *extra],
+             f"--http_port={self.http_port}", f"--metrics_port={self.metrics_port}",
+             f"--data_dir={data_dir}", *extra],
             stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(data_dir, "server.log"), "a"))
         deadline = time.time() + 300
@@ -102,6 +112,31 @@ def setup_grpc(server, arms, event_ids):
                 for i in range(s, min(arms, s + BATCH))]), timeout=600)
 
 
+def create_small_room(server):
+    import grpc
+    from banditd.v1 import banditd_pb2 as pb
+    from banditd.v1 import banditd_pb2_grpc
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+        banditd_pb2_grpc.BanditServiceStub(ch).CreateRoom(
+            pb.CreateRoomRequest(room_id="small", arm_ids=["a", "b"]), timeout=60)
+
+
+def poll_dashboard(server, room, polls):
+    """Milliseconds per /api/stats poll of `room` (the dashboard's every
+    second), its reply's bytes, and the server's RSS / peak RSS change."""
+    url = f"http://127.0.0.1:{server.metrics_port}/api/stats?room={room}&segment="
+    rss0, hwm0 = rss_mib(server.proc.pid), hwm_mib(server.proc.pid)
+    times, size = [], 0
+    for _ in range(polls):
+        t0 = time.perf_counter()
+        body = urllib.request.urlopen(url, timeout=60).read()
+        times.append(1000 * (time.perf_counter() - t0))
+        size = len(body)
+    times.sort()
+    return (times[len(times) // 2], times[-1], size,
+            rss_mib(server.proc.pid) - rss0, hwm_mib(server.proc.pid) - hwm0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", default=os.path.join(ROOT, "build-release/server/banditd"))
@@ -112,6 +147,9 @@ def main():
     ap.add_argument("--event_ids", action="store_true",
                     help="give each Feedback event an event_id (held by the "
                     "server's de-duplication window, --event_id_window)")
+    ap.add_argument("--dashboard_polls", type=int, default=0,
+                    help="after setup, poll the dashboard's /api/stats of the "
+                    "big room (and of a 2-arm room, the floor) this often")
     ap.add_argument("server_flags", nargs="*")
     args = ap.parse_args()
     data_dir = tempfile.mkdtemp(prefix="banditd-mem-")
@@ -123,6 +161,11 @@ def main():
         held = rss_mib(server.proc.pid)
         time.sleep(args.settle)
         setup = rss_mib(server.proc.pid)
+        polls = None
+        if args.dashboard_polls > 0:
+            create_small_room(server)
+            polls = [(room, poll_dashboard(server, room, args.dashboard_polls))
+                     for room in ("small", "big")]
         server.stop()
         server = Server(args.binary, data_dir, args.server_flags)
         held2 = rss_mib(server.proc.pid)
@@ -140,6 +183,10 @@ def main():
         print(f"  {name:14s} {after:7.1f} MiB: {per_arm(after):6.1f} B/arm over idle "
               f"({per_arm(after) / FLOOR_BYTES_PER_ARM:.2f}x the {FLOOR_BYTES_PER_ARM} B floor); "
               f"{per_arm(before):.1f} B/arm at once")
+    for room, (median, worst, size, rss, hwm) in polls or []:
+        print(f"  dashboard /api/stats of {room!r}, {args.dashboard_polls} polls: "
+              f"median {median:.1f} ms, max {worst:.1f} ms, reply {size} bytes; "
+              f"RSS {rss:+.1f} MiB, peak RSS {hwm:+.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,34 @@ struct EventIdsCopy {
   uint64_t added = 0;
 };
 
+// Which of a room's arms a read lists: a window of the room's arm order
+// (ListArms, a room's FULL view, GetStats pages), the arms with the most
+// views (the dashboard's view of a big room) or named arms (GetStats).
+struct ArmSelection {
+  // The window starts after this arm or, when it is empty or was removed
+  // since, at `start_index`.
+  std::string after_arm_id;
+  size_t start_index = 0;
+  // At most this many arms.
+  size_t limit = std::numeric_limits<size_t>::max();
+  // kTopViews: instead of a window, the `limit` arms with the most views
+  // in the read's segment, most first (ties in room order; no segment
+  // counters: the first arms). One pass over the segment's counters that
+  // keeps `limit` candidates: no copy of every arm's counters.
+  enum class Order { kRoom, kTopViews };
+  Order order = Order::kRoom;
+  // When non-empty: exactly these arms, in this order (NOT_FOUND naming
+  // "arm_ids[i]" for one not in the room); the window is ignored.
+  std::vector<std::string> arm_ids;
+};
+
+// The selection that lists no arm (a room's BASIC view).
+inline ArmSelection NoArms() {
+  ArmSelection none;
+  none.limit = 0;
+  return none;
+}
+
 struct WinnerQuery {
   std::string room_id;
   std::string segment;
@@ -91,10 +119,14 @@ struct WinnerQuery {
   int draws = 0;
   uint64_t seed = 0;
   double loss_threshold = 0;
+  // The arms analysed (their enabled ones): every arm by default, or e.g.
+  // a big room's most viewed (ArmSelection::Order::kTopViews).
+  ArmSelection arms = ArmSelection();
 };
 
 struct WinnerResult {
-  // The enabled arms, in room order, index-aligned with analysis.arms.
+  // The selected enabled arms, in the selection's order, index-aligned
+  // with analysis.arms.
   std::vector<std::string> arm_ids;
   WinnerAnalysis analysis;
   // Beta on clicks, or Normal on reward per view (reward policies).
@@ -174,27 +206,6 @@ struct ArmInfo {
   std::string arm_id;
   bool enabled = true;
 };
-
-// Which of a room's arms a read lists: a window of the room's arm order
-// (ListArms, a room's FULL view, GetStats pages) or named arms (GetStats).
-struct ArmSelection {
-  // The window starts after this arm or, when it is empty or was removed
-  // since, at `start_index`.
-  std::string after_arm_id;
-  size_t start_index = 0;
-  // At most this many arms.
-  size_t limit = std::numeric_limits<size_t>::max();
-  // When non-empty: exactly these arms, in this order (NOT_FOUND naming
-  // "arm_ids[i]" for one not in the room); the window is ignored.
-  std::vector<std::string> arm_ids;
-};
-
-// The selection that lists no arm (a room's BASIC view).
-inline ArmSelection NoArms() {
-  ArmSelection none;
-  none.limit = 0;
-  return none;
-}
 
 struct RoomInfo {
   std::string room_id;

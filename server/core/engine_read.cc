@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/arm_selection.h"
 #include "server/core/engine.h"
 #include "server/core/ids.h"
 #include "server/core/scoring.h"
@@ -13,43 +14,6 @@
 namespace banditd::core {
 
 namespace {
-
-// The room indexes `selection` names, and whether arms follow them.
-absl::StatusOr<std::vector<uint32_t>> SelectArms(const Room& room,
-                                                 const ArmSelection& selection,
-                                                 size_t* first_index,
-                                                 bool* more)
-    ABSL_SHARED_LOCKS_REQUIRED(room.mu) {
-  std::vector<uint32_t> out;
-  *first_index = 0;
-  *more = false;
-  if (!selection.arm_ids.empty()) {
-    out.reserve(selection.arm_ids.size());
-    for (size_t i = 0; i < selection.arm_ids.size(); ++i) {
-      const int64_t index = room.FindArm(selection.arm_ids[i]);
-      if (index < 0) {
-        return absl::NotFoundError(
-            absl::StrCat("arm_ids[", i, "]: arm \"", selection.arm_ids[i],
-                         "\" not found in room \"", room.id, "\""));
-      }
-      out.push_back(static_cast<uint32_t>(index));
-    }
-    return out;
-  }
-  const size_t n = room.arm_ids.size();
-  size_t start = selection.start_index;
-  if (!selection.after_arm_id.empty()) {
-    const int64_t after = room.FindArm(selection.after_arm_id);
-    if (after >= 0) start = static_cast<size_t>(after) + 1;
-  }
-  start = std::min(start, n);
-  const size_t end = start + std::min(selection.limit, n - start);
-  out.reserve(end - start);
-  for (size_t i = start; i < end; ++i) out.push_back(static_cast<uint32_t>(i));
-  *first_index = start;
-  *more = end < n;
-  return out;
-}
 
 absl::StatusOr<RoomInfo> DescribeRoom(const Room& room,
                                       const ArmSelection& selection)
@@ -61,7 +25,7 @@ absl::StatusOr<RoomInfo> DescribeRoom(const Room& room,
   info.linucb = room.linucb;
   info.arm_count = static_cast<int64_t>(room.arm_ids.size());
   absl::StatusOr<std::vector<uint32_t>> arms =
-      SelectArms(room, selection, &info.first_index, &info.more_arms);
+      SelectArms(room, selection, nullptr, &info.first_index, &info.more_arms);
   if (!arms.ok()) return arms.status();
   info.arms.reserve(arms->size());
   for (uint32_t i : *arms) {
@@ -144,7 +108,8 @@ absl::StatusOr<Stats> Engine::GetStats(const std::string& room_id,
   stats.segment = segment_name;
   stats.arm_count = static_cast<int64_t>(room.arm_ids.size());
   absl::StatusOr<std::vector<uint32_t>> selected =
-      SelectArms(room, selection, &stats.first_index, &stats.more_arms);
+      SelectArms(room, selection, segment == nullptr ? nullptr : &segment->arms,
+                 &stats.first_index, &stats.more_arms);
   if (!selected.ok()) return selected.status();
   const double scale = room.counter_scale;
   stats.total_views =

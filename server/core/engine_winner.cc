@@ -1,9 +1,11 @@
-// Engine::Winner: posteriors of a segment's enabled arms, then AnalyzeWinner.
+// Engine::Winner: posteriors of a segment's selected enabled arms, then
+// AnalyzeWinner.
 
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/arm_selection.h"
 #include "server/core/engine.h"
 #include "server/core/ids.h"
 #include "server/core/scoring.h"
@@ -50,35 +52,41 @@ absl::StatusOr<WinnerResult> Engine::Winner(const WinnerQuery& query) const {
     result.posterior =
         reward ? ArmPosterior::Kind::kRevenue : ArmPosterior::Kind::kBeta;
     const CounterTable* table = segment == nullptr ? nullptr : &segment->arms;
-    auto at = [&](const double* column, size_t i) {
-      return table == nullptr ? 0.0 : column[i] * scale;
-    };
     // REWARD_THOMPSON's posterior (revenue.h): the value prior pools the
-    // conversions of every enabled arm.
+    // conversions of every enabled arm (of every stored slot: an arm
+    // without one adds nothing).
     ValuePrior prior;
     if (reward && table != nullptr) {
       double conversions = 0, value_sum = 0, value_sq = 0;
-      for (size_t i = 0; i < room.arm_ids.size(); ++i) {
-        if (!room.enabled[i]) continue;
-        conversions += at(table->clicks(), i);
-        value_sum += at(table->reward_sums(), i);
-        value_sq += at(table->reward_sq_sums(), i);
+      for (size_t e = 0; e < table->entries(); ++e) {
+        const size_t arm = table->sparse() ? table->entry_arms()[e] : e;
+        if (!room.enabled[arm]) continue;
+        conversions += table->clicks()[e] * scale;
+        value_sum += table->reward_sums()[e] * scale;
+        value_sq += table->reward_sq_sums()[e] * scale;
       }
       prior = RoomValuePrior(conversions, value_sum, value_sq);
     }
-    for (size_t i = 0; i < room.arm_ids.size(); ++i) {
+    size_t first = 0;
+    bool more = false;
+    absl::StatusOr<std::vector<uint32_t>> selected =
+        SelectArms(room, query.arms, table, &first, &more);
+    if (!selected.ok()) return selected.status();
+    for (uint32_t i : *selected) {
       if (!room.enabled[i]) continue;
       result.arm_ids.emplace_back(room.arm_ids[i]);
-      const double views = table == nullptr ? 0.0 : at(table->views(), i);
-      const double clicks = table == nullptr ? 0.0 : at(table->clicks(), i);
+      // Through the slot lookup: a segment's table may be sparse.
+      const Counts counts = table == nullptr ? Counts{} : table->Get(i);
+      const double views = counts.views * scale;
+      const double clicks = counts.clicks * scale;
       ArmPosterior& p = posteriors.emplace_back();
       p.a = BetaAlpha(clicks, policy.beta_prior_a);
       p.b = BetaBeta(views, clicks, policy.beta_prior_b);
       if (reward) {
         p.kind = ArmPosterior::Kind::kRevenue;
-        p.value = PosteriorValue(
-            prior, clicks, table == nullptr ? 0.0 : at(table->reward_sums(), i),
-            table == nullptr ? 0.0 : at(table->reward_sq_sums(), i));
+        p.value =
+            PosteriorValue(prior, clicks, counts.reward_sum * scale,
+                           table == nullptr ? 0.0 : table->RewardSq(i) * scale);
       }
     }
   }

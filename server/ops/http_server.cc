@@ -54,7 +54,7 @@ constexpr int64_t kDashboardMaxArms = 200;
 constexpr double kDashboardLossThreshold = 0.001;
 
 // ",\"winner\":{...}" for the stats JSON, or nothing when the analysis
-// failed.
+// failed. Its arms are the enabled arms shown (arms_analysed of them).
 std::string WinnerJson(const absl::StatusOr<core::WinnerResult>& winner) {
   if (!winner.ok()) return "";
   const core::WinnerAnalysis& w = winner->analysis;
@@ -63,6 +63,7 @@ std::string WinnerJson(const absl::StatusOr<core::WinnerResult>& winner) {
   return absl::StrCat(
       ",\"winner\":{\"best_arm_id\":", JsonQuote(best),
       ",\"can_stop\":", w.can_stop ? "true" : "false", ",\"draws\":", w.draws,
+      ",\"arms_analysed\":", winner->arm_ids.size(),
       ",\"loss_threshold\":", JsonNumber(kDashboardLossThreshold),
       ",\"posterior\":",
       JsonQuote(winner->posterior == core::ArmPosterior::Kind::kBeta
@@ -207,13 +208,18 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                                                httplib::Response& res) {
       const std::string room_id = req.get_param_value("room");
       const std::string segment = req.get_param_value("segment");
-      // The page polls every second: a room's first kDashboardMaxArms arms
-      // only (a chart of more is unreadable), and no copy of every arm id.
+      // The page polls every second: kDashboardMaxArms arms at most (a
+      // chart of more is unreadable), and no copy of every arm id. A bigger
+      // room shows the arms that matter: those with the most views in the
+      // segment (one pass over its counters keeping kDashboardMaxArms
+      // candidates), not its first arms.
       core::ArmSelection no_arms;
       no_arms.limit = 0;
       absl::StatusOr<core::RoomInfo> room = engine->GetRoom(room_id, no_arms);
       core::ArmSelection shown;
       shown.limit = kDashboardMaxArms;
+      const bool top_views = room.ok() && room->arm_count > kDashboardMaxArms;
+      if (top_views) shown.order = core::ArmSelection::Order::kTopViews;
       absl::StatusOr<core::Stats> stats =
           room.ok() ? engine->GetStats(room_id, segment, false, shown)
                     : absl::StatusOr<core::Stats>(room.status());
@@ -226,15 +232,18 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         return;
       }
       // Winner analysis with few draws (cheap enough for a page that polls
-      // every second) and a fixed seed, so the figures do not flicker; only
-      // when every arm is shown (it draws for every arm of the room).
-      const bool all_shown = room->arm_count <= kDashboardMaxArms;
+      // every second) and a fixed seed, so the figures do not flicker; over
+      // the arms shown, named (the same arms even if views moved since).
       core::WinnerQuery winner_query{room_id, segment, kDashboardWinnerDraws, 0,
                                      kDashboardLossThreshold};
+      winner_query.arms.arm_ids.reserve(stats->arms.size());
+      for (const core::ArmStat& arm : stats->arms) {
+        winner_query.arms.arm_ids.push_back(arm.arm_id);
+      }
       absl::StatusOr<core::WinnerResult> winner =
-          all_shown ? engine->Winner(winner_query)
-                    : absl::StatusOr<core::WinnerResult>(
-                          absl::FailedPreconditionError("too many arms"));
+          stats->arms.empty() ? absl::StatusOr<core::WinnerResult>(
+                                    absl::FailedPreconditionError("no arms"))
+                              : engine->Winner(winner_query);
       absl::flat_hash_map<std::string, const core::ArmWinner*> winners;
       if (winner.ok()) {
         for (size_t i = 0; i < winner->arm_ids.size(); ++i) {
@@ -270,8 +279,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                        ",\"segment\":", JsonQuote(stats->segment),
                        ",\"total_views\":", JsonNumber(stats->total_views),
                        ",\"policy\":", PolicyJson(room->policy),
-                       ",\"arm_count\":", room->arm_count,
-                       ",\"arms_shown\":", stats->arms.size(),
+                       ",\"arm_count\":", room->arm_count, ",\"arms_shown\":",
+                       stats->arms.size(), ",\"arm_selection\":",
+                       top_views ? "\"top_views\"" : "\"room_order\"",
                        ",\"arms\":", arms, ",\"share_history\":", shares,
                        WinnerJson(winner), "}"),
           kJson);

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/engine.h"
@@ -202,6 +204,62 @@ TEST(EngineWinnerTest, RewardPoliciesUseTheRevenuePosteriorAndBudgetCapsDraws) {
   EXPECT_EQ(w->posterior, ArmPosterior::Kind::kRevenue);
   EXPECT_EQ(w->analysis.draws, 1000);  // 3000 samples over 3 arms
   EXPECT_GT(w->analysis.arms[0].prob_best, w->analysis.arms[1].prob_best);
+}
+
+// Catches: reading a segment's sparse table by arm index (its slots are
+// entries: another arm's counts, or past the end), seen as a different
+// analysis than the whole room's dense table with the same counts.
+TEST(EngineWinnerTest, SparseSegmentReadsEachArmsOwnCounts) {
+  Engine engine;
+  std::vector<std::string> arms;
+  for (int i = 0; i < 12; ++i) arms.push_back(absl::StrCat("a", i));
+  ASSERT_TRUE(engine.Apply(NewRoom("r", arms)).ok());
+  // Two arms of twelve have counters in "s": its table stays sparse. The
+  // whole room counts the same events in its dense table.
+  ASSERT_TRUE(engine
+                  .Apply(Batch({Event("r", "a9", 60, 45, "s"),
+                                Event("r", "a4", 60, 6, "s")}))
+                  .ok());
+  WinnerQuery whole{"r", "", 20000, 7, 0.0};
+  WinnerQuery segment{"r", "s", 20000, 7, 0.0};
+  absl::StatusOr<WinnerResult> a = engine.Winner(whole);
+  absl::StatusOr<WinnerResult> b = engine.Winner(segment);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->analysis.arms.size(), 12u);
+  ASSERT_EQ(b->analysis.arms.size(), 12u);
+  for (size_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(a->analysis.arms[i].prob_best, b->analysis.arms[i].prob_best)
+        << arms[i];
+    EXPECT_EQ(a->analysis.arms[i].expected_loss,
+              b->analysis.arms[i].expected_loss)
+        << arms[i];
+  }
+  // a4's 6 clicks in 60 views: far behind every unseen arm's Beta(1, 1).
+  EXPECT_LT(b->analysis.arms[4].prob_best, 0.01);
+}
+
+// Catches: an analysis of more arms than asked (every arm of a big room),
+// of a disabled arm, or an unknown arm passing silently.
+TEST(EngineWinnerTest, AnalysesTheSelectedEnabledArms) {
+  Engine engine;
+  ASSERT_TRUE(engine.Apply(NewRoom("r", {"a", "b", "c", "off"})).ok());
+  ASSERT_TRUE(engine.Apply(SetArmEnabled{"r", "off", false}).ok());
+  ASSERT_TRUE(
+      engine
+          .Apply(Batch({Event("r", "a", 100, 10), Event("r", "c", 100, 30),
+                        Event("r", "off", 100, 90)}))
+          .ok());
+  WinnerQuery query{"r", "", 20000, 1, 0.0};
+  query.arms.arm_ids = {"c", "off", "a"};
+  absl::StatusOr<WinnerResult> w = engine.Winner(query);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_THAT(w->arm_ids, ElementsAre("c", "a"));
+  EXPECT_EQ(w->analysis.best, 0);
+  EXPECT_GT(w->analysis.arms[0].prob_best, 0.99);
+  query.arms.arm_ids = {"a", "nope"};
+  absl::Status s = engine.Winner(query).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(s.message(), HasSubstr("arm_ids[1]"));
 }
 
 TEST(EngineWinnerTest, ErrorsNameTheField) {

@@ -300,25 +300,44 @@ TEST_F(HttpServerTest, ServesDashboardAndJson) {
   EXPECT_THAT(Get("/api/stats?room=nope", 404), HasSubstr("error"));
 }
 
-TEST_F(HttpServerTest, DashboardStatsOfABigRoomShowTheFirst200Arms) {
+// Catches: a big room showing its first 200 arms (the arms that matter,
+// added late, missing) or no winner analysis, a winner taken among the
+// wrong arms, or a reply that grows with the room.
+TEST_F(HttpServerTest, DashboardStatsOfABigRoomShowTheMostViewedArms) {
   core::CreateRoom create;
   create.room_id = "big";
-  for (int i = 0; i < 250; ++i) create.arm_ids.push_back(absl::StrCat("arm", i));
+  for (int i = 0; i < 500; ++i)
+    create.arm_ids.push_back(absl::StrCat("arm", i));
   ASSERT_TRUE(engine_.Apply(create).ok());
-  AddViews(engine_, "big", "arm249", 10, 1);
+  // Every arm seen a little; the contenders are arms 300 to 499, and the
+  // best of them is arm 450 (the most clicks per view, not the most views).
+  for (int i = 0; i < 500; ++i) {
+    AddViews(engine_, "big", absl::StrCat("arm", i), i >= 300 ? 400 : 2, 0);
+  }
+  AddViews(engine_, "big", "arm320", 200, 20);  // 600 views, 20 clicks.
+  AddViews(engine_, "big", "arm450", 100, 60);  // 500 views, 60 clicks.
   const std::string stats = Get("/api/stats?room=big&segment=");
-  EXPECT_THAT(stats, HasSubstr("\"arm_count\":250,\"arms_shown\":200,"));
-  EXPECT_THAT(stats, HasSubstr("\"arm_id\":\"arm199\""));
-  EXPECT_THAT(stats, Not(HasSubstr("\"arm_id\":\"arm200\"")));
+  EXPECT_THAT(stats, HasSubstr("\"arm_count\":500,\"arms_shown\":200,"
+                               "\"arm_selection\":\"top_views\","));
+  EXPECT_THAT(stats, HasSubstr("\"arm_id\":\"arm450\""));
+  EXPECT_THAT(stats, HasSubstr("\"arm_id\":\"arm499\""));
+  EXPECT_THAT(stats, Not(HasSubstr("\"arm_id\":\"arm0\"")));
+  EXPECT_THAT(stats, Not(HasSubstr("\"arm_id\":\"arm299\"")));
+  // Most viewed first.
+  EXPECT_LT(stats.find("\"arm_id\":\"arm320\""),
+            stats.find("\"arm_id\":\"arm450\""));
   // The room's totals still count every arm.
-  EXPECT_THAT(stats, HasSubstr("\"total_views\":10"));
-  // No winner analysis: it would draw for all 250 arms every second.
-  EXPECT_THAT(stats, Not(HasSubstr("\"winner\"")));
-  // A room the page shows whole keeps it.
-  AddViews(engine_, "feed", "a", 4, 1);
+  EXPECT_THAT(stats, HasSubstr("\"total_views\":80900"));
+  // The winner analysis over the arms shown names the real winner.
+  EXPECT_THAT(stats, HasSubstr("\"winner\":{\"best_arm_id\":\"arm450\","));
+  EXPECT_THAT(stats, HasSubstr("\"arms_analysed\":200,"));
+  // A room the page shows whole keeps its order.
+  AddViews(engine_, "feed", "b", 4, 1);
   const std::string small = Get("/api/stats?room=feed&segment=");
-  EXPECT_THAT(small, HasSubstr("\"arm_count\":2,\"arms_shown\":2,"));
-  EXPECT_THAT(small, HasSubstr("\"winner\":{"));
+  EXPECT_THAT(small, HasSubstr("\"arm_count\":2,\"arms_shown\":2,"
+                               "\"arm_selection\":\"room_order\","));
+  EXPECT_LT(small.find("\"arm_id\":\"a\""), small.find("\"arm_id\":\"b\""));
+  EXPECT_THAT(small, HasSubstr("\"arms_analysed\":2,"));
 }
 
 TEST_F(HttpServerTest, StopsCleanly) {

@@ -183,7 +183,9 @@ function renderStats(stats) {
       ` · ${fmtCount(stats.total_views)} views in segment ` +
       (stats.segment ? `"${stats.segment}"` : "(whole room)") +
       (stats.arms_shown < stats.arm_count
-           ? ` · first ${stats.arms_shown} of ${fmtCount(stats.arm_count)} arms shown`
+           ? ` · ${stats.arm_selection === "top_views" ? "the" : "first"} ` +
+             `${stats.arms_shown} of ${fmtCount(stats.arm_count)} arms shown` +
+             (stats.arm_selection === "top_views" ? " (most views; leader among them)" : "")
            : "");
   const tbody = $("arms").querySelector("tbody");
   tbody.replaceChildren();
