@@ -39,20 +39,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def status_mib(pid, field):
+    """A memory field of /proc/PID/status (VmRSS, VmHWM: the peak RSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no " + field)
+
+
 def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmRSS")
-
-
-def hwm_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmHWM")
+    return status_mib(pid, "VmRSS")
 
 
 class Server:
@@ -125,7 +122,7 @@ def poll_dashboard(server, room, polls):
     """Milliseconds per /api/stats poll of `room` (the dashboard's every
     second), its reply's bytes, and the server's RSS / peak RSS change."""
     url = f"http://127.0.0.1:{server.metrics_port}/api/stats?room={room}&segment="
-    rss0, hwm0 = rss_mib(server.proc.pid), hwm_mib(server.proc.pid)
+    rss0, hwm0 = rss_mib(server.proc.pid), status_mib(server.proc.pid, "VmHWM")
     times, size = [], 0
     for _ in range(polls):
         t0 = time.perf_counter()
@@ -134,7 +131,7 @@ def poll_dashboard(server, room, polls):
         size = len(body)
     times.sort()
     return (times[len(times) // 2], times[-1], size,
-            rss_mib(server.proc.pid) - rss0, hwm_mib(server.proc.pid) - hwm0)
+            rss_mib(server.proc.pid) - rss0, status_mib(server.proc.pid, "VmHWM") - hwm0)
 
 
 def main():
