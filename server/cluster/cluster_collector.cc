@@ -83,6 +83,13 @@ std::vector<prometheus::MetricFamily> ClusterCollector::Collect() const {
                          "JetStream stores each record once.",
                          prometheus::MetricType::Counter,
                          static_cast<double>(stats.republished_records)));
+  families.push_back(One("banditd_cluster_write_catch_ups_total",
+                         "Writes naming a room or arm this replica did not "
+                         "know that waited for it to catch up with the "
+                         "stream before validating again "
+                         "(--cluster_write_catch_up_timeout).",
+                         prometheus::MetricType::Counter,
+                         static_cast<double>(stats.write_catch_ups)));
   families.push_back(One("banditd_cluster_published_snapshots_total",
                          "Snapshots this replica published to the object "
                          "store (--cluster_snapshot_bucket).",

@@ -33,6 +33,9 @@ void NatsCommitter::HandleMessage(Stream& stream, natsMsg* msg) {
   const uint64_t pending = meta->NumPending;
   const int64_t stored_ns = meta->Timestamp;
   jsMsgMetaData_Destroy(meta);
+  if (options_.before_consumer_apply_for_testing) {
+    options_.before_consumer_apply_for_testing(seq);
+  }
   ApplyRecord(stream, seq, pending, stored_ns, msg);
 }
 

@@ -320,6 +320,7 @@ void NatsCommitter::Shutdown() {
     stopping_ = true;
     rebalancing_ = false;
   }
+  StopCatchUps();
   if (rebalancer_.joinable()) rebalancer_.join();
   // In-flight calls get until their timeouts to finish.
   const absl::Time drained =

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,7 +79,9 @@ namespace banditd::cluster {
 // and stream-wide settings (nats_setup.cc), the publish path and its
 // acknowledgements (nats_publish.cc), the apply loop and expiry
 // (nats_apply.cc), Direct Get (direct_fetch.cc), snapshots
-// (nats_snapshots.cc); what callers wait for is an InFlightTable.
+// (nats_snapshots.cc), the catch-up of writes naming a room this replica
+// has not applied yet (nats_catch_up.cc); what callers wait for is an
+// InFlightTable.
 //
 // Kafka ingest: a consumed batch carries its partition range (core::
 // SourceRange) and is published whole, on <subject_prefix>._kafka, so the
@@ -160,6 +163,16 @@ class NatsCommitter final : public store::Committer {
     // Open waits at most this long to catch up with the stream (0: no
     // limit; snapshots are taken while catching up).
     absl::Duration catch_up_timeout = absl::ZeroDuration();
+    // A write that names a room or arm this replica does not know (NOT_FOUND
+    // at validation) waits at most this long for this replica to apply its
+    // streams up to their last sequence (asked of JetStream), then is
+    // validated again: a room just created through another replica is
+    // found. Also bounded by read_wait_timeout. 0: answer at once.
+    absl::Duration write_catch_up_timeout = absl::Seconds(2);
+    // Tests: called on the consumer's thread before it applies the record
+    // at the given sequence (not for records the direct fetcher reads), so
+    // a test can hold this replica's apply back.
+    std::function<void(uint64_t)> before_consumer_apply_for_testing;
     // Directory of the snapshot file; created if missing.
     std::string data_dir = "./data";
     int64_t snapshot_every_records = 100'000;
@@ -242,6 +255,9 @@ class NatsCommitter final : public store::Committer {
     int64_t publish_failures = 0;
     int64_t early_publishes = 0;
     int64_t collected_chunks = 0;
+    // Writes that named a room or arm unknown here and waited for this
+    // replica to catch up with the stream before being validated again.
+    int64_t write_catch_ups = 0;
   };
 
   static constexpr char kSnapshotFile[] = "cluster.db";
@@ -353,7 +369,26 @@ class NatsCommitter final : public store::Committer {
   Stream* StreamOfSubject(absl::string_view subject);
   // A batch consumed from Kafka (FeedbackBatch::source): one record,
   // never split by room, on <subject_prefix>.<kSourcedSubject>.
-  void SubmitSourced(core::FeedbackBatch batch, Done done);
+  void SubmitSourced(core::FeedbackBatch batch, Done done, bool may_catch_up);
+  // Submit's body; `may_catch_up`: a NOT_FOUND at validation waits for this
+  // replica to catch up (CatchUpThenAdmit) instead of being answered.
+  void Admit(core::Mutation mutation, Done done, bool may_catch_up);
+
+  // Catch-up of writes that failed validation with NOT_FOUND
+  // (nats_catch_up.cc): the catch-up thread asks JetStream for the last
+  // sequence of `streams`, waits (InFlightTable::WhenApplied, no thread
+  // blocked) until this replica has applied them that far or
+  // write_catch_up_timeout passes, then admits the write again without a
+  // catch-up, answering with that validation's result.
+  struct CatchUp;
+  void CatchUpThenAdmit(core::Mutation mutation, std::vector<Stream*> streams,
+                        Done done);
+  void CatchUpLoop();
+  // Fails the writes still catching up (UNAVAILABLE) and joins the thread.
+  void StopCatchUps();
+  // The stream's last sequence, asked of JetStream (one request).
+  absl::StatusOr<uint64_t> LastSequence(const Stream& stream,
+                                        absl::Duration timeout);
   static constexpr char kSourcedSubject[] = "_kafka";
   // The InFlightTable id in a record's origin header when this process
   // published it.
@@ -475,6 +510,16 @@ class NatsCommitter final : public store::Committer {
   std::atomic<uint64_t> next_msg_id_{0};
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+
+  absl::Mutex catch_up_mu_;
+  // Writes awaiting the streams' last sequences, and those waiting to apply
+  // them; the thread starts with the first catch-up.
+  std::vector<std::shared_ptr<CatchUp>> catch_up_queue_
+      ABSL_GUARDED_BY(catch_up_mu_);
+  std::vector<std::shared_ptr<CatchUp>> catching_up_
+      ABSL_GUARDED_BY(catch_up_mu_);
+  bool catch_up_stopping_ ABSL_GUARDED_BY(catch_up_mu_) = false;
+  std::thread catch_up_thread_ ABSL_GUARDED_BY(catch_up_mu_);
 };
 
 }  // namespace banditd::cluster

@@ -105,12 +105,18 @@ store::Committer::Done HoldingReservation(const core::Engine* engine,
 }  // namespace
 
 void NatsCommitter::Submit(core::Mutation mutation, Done done) {
+  Admit(std::move(mutation), std::move(done),
+        options_.write_catch_up_timeout > absl::ZeroDuration());
+}
+
+void NatsCommitter::Admit(core::Mutation mutation, Done done,
+                          bool may_catch_up) {
   // Which rooms the mutation touches, in order of first appearance; a
   // Feedback batch is split into one record per room.
   std::vector<std::pair<std::string, core::Mutation>> parts;
   if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation);
       batch != nullptr && batch->source.has_value()) {
-    SubmitSourced(std::move(*batch), std::move(done));
+    SubmitSourced(std::move(*batch), std::move(done), may_catch_up);
     return;
   }
   if (auto* batch = std::get_if<core::FeedbackBatch>(&mutation)) {
@@ -153,6 +159,17 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
   int64_t reserved = 0;
   if (absl::Status status = engine_->Validate(mutation, &reserved);
       !status.ok()) {
+    // A room or arm unknown here may be one created through another replica
+    // that this one has not applied yet.
+    if (may_catch_up && absl::IsNotFound(status)) {
+      std::vector<Stream*> distinct = streams;
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()),
+                     distinct.end());
+      CatchUpThenAdmit(std::move(mutation), std::move(distinct),
+                       std::move(done));
+      return;
+    }
     std::move(done)(status);
     return;
   }
@@ -191,7 +208,8 @@ void NatsCommitter::Submit(core::Mutation mutation, Done done) {
   }
 }
 
-void NatsCommitter::SubmitSourced(core::FeedbackBatch batch, Done done) {
+void NatsCommitter::SubmitSourced(core::FeedbackBatch batch, Done done,
+                                  bool may_catch_up) {
   // The partition's position must move in the same record as the counts,
   // so a consumed batch is never split by room: one record on a subject of
   // its own, which every replica consumes (sharded replicas cannot hold it).
@@ -216,6 +234,11 @@ void NatsCommitter::SubmitSourced(core::FeedbackBatch batch, Done done) {
   batch.logged_at_micros = std::max(last, now);
   int64_t reserved = 0;
   if (absl::Status status = engine_->Validate(batch, &reserved); !status.ok()) {
+    if (may_catch_up && absl::IsNotFound(status)) {
+      CatchUpThenAdmit(std::move(batch), {streams_.front().get()},
+                       std::move(done));
+      return;
+    }
     std::move(done)(status);
     return;
   }

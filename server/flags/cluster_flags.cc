@@ -73,6 +73,13 @@ ABSL_FLAG(absl::Duration, cluster_read_wait_timeout, absl::Seconds(2),
 ABSL_FLAG(absl::Duration, cluster_catch_up_timeout, absl::ZeroDuration(),
           "Cluster mode: longest catch-up with the stream at startup (0: no "
           "limit).");
+ABSL_FLAG(absl::Duration, cluster_write_catch_up_timeout, absl::Seconds(2),
+          "Cluster mode: a write naming a room or arm this replica does not "
+          "know (yet: created through another replica a moment ago) waits "
+          "at most this long (and --cluster_read_wait_timeout) for this "
+          "replica to apply the stream up to its last sequence, then is "
+          "validated again; NOT_FOUND if the room really does not exist. "
+          "0: NOT_FOUND at once.");
 ABSL_FLAG(absl::Duration, cluster_duplicate_window, absl::Minutes(10),
           "Cluster mode: JetStream's message-id de-duplication window when "
           "this replica creates the stream: a Feedback retry with the same "
@@ -128,6 +135,8 @@ cluster::NatsCommitter::Options ClusterOptionsFromFlags(
   options.read_wait_timeout = absl::GetFlag(FLAGS_cluster_read_wait_timeout);
   options.ping_interval = absl::GetFlag(FLAGS_cluster_ping_interval);
   options.catch_up_timeout = absl::GetFlag(FLAGS_cluster_catch_up_timeout);
+  options.write_catch_up_timeout =
+      absl::GetFlag(FLAGS_cluster_write_catch_up_timeout);
   options.duplicate_window = absl::GetFlag(FLAGS_cluster_duplicate_window);
   options.event_id_window = engine_options.event_id_window;
   options.event_id_window_age = engine_options.event_id_window_age;
