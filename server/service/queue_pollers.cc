@@ -1,5 +1,7 @@
 #include "server/service/queue_pollers.h"
 
+#include <algorithm>
+
 #include "absl/time/clock.h"
 
 namespace banditd::service {
@@ -49,6 +51,11 @@ int64_t QueuePollers::joins() const {
   return joins_;
 }
 
+int64_t QueuePollers::watcher_checks() const {
+  absl::MutexLock lock(&mu_);
+  return watcher_checks_;
+}
+
 void QueuePollers::RunFirst() {
   const bool standby = options_.standby && options_.threads > 1;
   IdleMeter meter(absl::ToInt64Nanoseconds(options_.window));
@@ -64,8 +71,7 @@ void QueuePollers::RunFirst() {
       first_busy_since_ns_.store(now);
       if (watcher_asleep_.load()) WakeWatcher();
       double idle = 1;
-      if (meter.AddWait(wait_began, now, &idle) &&
-          idle < options_.join_below) {
+      if (meter.AddWait(wait_began, now, &idle) && idle < options_.join_below) {
         AskToJoin();
       }
     }
@@ -107,6 +113,7 @@ void QueuePollers::AwaitJoin() {
   ++standing_by_;
   bool watching = false;
   int idle_checks = 0;
+  absl::Duration check_interval = options_.stall;
   while (!joining_) {
     if (asked_ > 0) {
       --asked_;
@@ -119,15 +126,19 @@ void QueuePollers::AwaitJoin() {
       continue;
     }
     // The watcher: joins when the first thread's handler runs long. It
-    // checks every `stall` while the first thread works, and sleeps until
-    // the next event once it found it waiting 50 times in a row (an idle
-    // server wakes nobody).
+    // checks while the first thread works (ever less often while it finds
+    // no stall), and sleeps until the next event once it found it waiting
+    // 50 times in a row (an idle server wakes nobody).
     mu_.AwaitWithTimeout(absl::Condition(this, &QueuePollers::WakesWatcher),
-                         options_.stall);
+                         check_interval);
+    ++watcher_checks_;
     if (FirstStalled(absl::GetCurrentTimeNanos())) {
       ++joins_;
       break;
     }
+    check_interval =
+        std::min(check_interval * 2,
+                 std::max(options_.stall, options_.max_check_interval));
     if (first_busy_since_ns_.load() != 0) {
       idle_checks = 0;
     } else if (++idle_checks >= 50) {
@@ -137,6 +148,7 @@ void QueuePollers::AwaitJoin() {
       }
       watcher_asleep_.store(false);
       idle_checks = 0;
+      check_interval = options_.stall;  // the first events after a quiet time
     }
   }
   if (watching) watched_ = false;  // another standby thread takes over
@@ -165,7 +177,8 @@ void QueuePollers::AskToJoin() {
 
 bool QueuePollers::FirstStalled(int64_t now_ns) const {
   const int64_t since = first_busy_since_ns_.load(std::memory_order_relaxed);
-  return since != 0 && now_ns - since > absl::ToInt64Nanoseconds(options_.stall);
+  return since != 0 &&
+         now_ns - since > absl::ToInt64Nanoseconds(options_.stall);
 }
 
 }  // namespace banditd::service

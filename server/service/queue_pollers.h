@@ -25,9 +25,14 @@ struct PollerOptions {
   double join_below = 0.3;
   double leave_above = 0.8;
   // A handler running longer than `stall` on the first thread while every
-  // other stands by lets one join; one standby thread checks every `stall`
-  // while the first thread has events (not while the server is idle).
+  // other stands by lets one join. One standby thread checks while the
+  // first thread has events (not while the server is idle): every `stall`
+  // at first, the interval doubling after each check that finds no stall
+  // up to `max_check_interval`, so that a steady light load (a call every
+  // few hundred microseconds) costs tens of wake-ups a second, not 500. A
+  // stall is noticed within max(stall, max_check_interval).
   absl::Duration stall = absl::Milliseconds(2);
+  absl::Duration max_check_interval = absl::Milliseconds(16);
 };
 
 // The threads that poll one completion queue and run each event's handler
@@ -57,6 +62,8 @@ class QueuePollers {
   int polling() const ABSL_LOCKS_EXCLUDED(mu_);
   // How many times a standby thread joined (tests, diagnostics).
   int64_t joins() const ABSL_LOCKS_EXCLUDED(mu_);
+  // How many times the watcher woke to check for a stall (tests).
+  int64_t watcher_checks() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Measures the share of a window a thread spent waiting for events.
@@ -101,6 +108,7 @@ class QueuePollers {
   // Whether one standby thread already checks the first for stalls.
   bool watched_ ABSL_GUARDED_BY(mu_) = false;
   int64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t watcher_checks_ ABSL_GUARDED_BY(mu_) = 0;
   bool joining_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -176,6 +176,36 @@ TEST(QueuePollersTest, StallAfterALongIdleStillLetsAStandbyThreadJoin) {
   EXPECT_EQ(pollers.joins(), 1);
 }
 
+TEST(QueuePollersTest, WatcherChecksLessOftenUnderSteadyLightLoad) {
+  grpc::CompletionQueue queue;
+  Events events;
+  PollerOptions options = Options(2);
+  options.stall = absl::Milliseconds(1);
+  options.max_check_interval = absl::Milliseconds(16);
+  QueuePollers pollers(&queue, &Events::OnEvent, options);
+  AwaitPolling(pollers, 1);
+  // 400 ms of quick events a few hundred microseconds apart: the first
+  // thread is busy now and then, never stalled. Checking every `stall`
+  // would wake the watcher about 400 times; doubling up to 16 ms, about 30.
+  const absl::Time end = absl::Now() + absl::Milliseconds(400);
+  int posted = 0;
+  while (absl::Now() < end) {
+    events.Post(&queue, [] {
+      const absl::Time busy_until = absl::Now() + absl::Microseconds(100);
+      while (absl::Now() < busy_until) {
+      }
+    });
+    ASSERT_TRUE(events.AwaitRan(++posted));
+    absl::SleepFor(absl::Microseconds(200));
+  }
+  EXPECT_LT(pollers.watcher_checks(), 120);
+  // A stall is still noticed after the interval grew.
+  Events stall;
+  EXPECT_TRUE(SecondRunsWhileFirstHolds(&queue, &stall));
+  pollers.Join();
+  EXPECT_GE(pollers.joins(), 1);
+}
+
 TEST(QueuePollersTest, WithoutStandbyEveryThreadPolls) {
   grpc::CompletionQueue queue;
   Events events;
