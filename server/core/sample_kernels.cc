@@ -214,4 +214,27 @@ void MarkBucb(const double* v, const double* c, size_t groups,
   MarkGroups<BucbReaches, kDeterministicGroup>(v, c, groups, p, reach, marks);
 }
 
+template <bool (*Reaches)(double, double, const ReachParams&)>
+__attribute__((always_inline)) inline void FlagArms(
+    const double* __restrict v, const double* __restrict c, size_t n,
+    const ReachParams& p, uint64_t* __restrict reach) {
+  for (size_t j = 0; j < n; ++j) reach[j] = Reaches(v[j], c[j], p) ? 1 : 0;
+}
+
+BANDITD_VECTOR_CLONES
+void FlagCtr(const double* v, const double* c, size_t n, const ReachParams& p,
+             uint64_t* reach) {
+  FlagArms<CtrReaches>(v, c, n, p, reach);
+}
+BANDITD_VECTOR_CLONES
+void FlagUcb1(const double* v, const double* c, size_t n, const ReachParams& p,
+              uint64_t* reach) {
+  FlagArms<Ucb1Reaches>(v, c, n, p, reach);
+}
+BANDITD_VECTOR_CLONES
+void FlagBucb(const double* v, const double* c, size_t n, const ReachParams& p,
+              uint64_t* reach) {
+  FlagArms<BucbReaches>(v, c, n, p, reach);
+}
+
 }  // namespace banditd::core::kernels

@@ -230,6 +230,18 @@ void MarkUcb1(const double* v, const double* c, size_t groups,
 void MarkBucb(const double* v, const double* c, size_t groups,
               const ReachParams& p, uint64_t* reach, uint64_t* marks);
 
+// Sets reach[j] as the mark kernels do, for any n arms and no group marks:
+// a block's tail, and the arms of a block still to scan once the threshold
+// rose in it.
+using FlagKernel = void (*)(const double*, const double*, size_t,
+                            const ReachParams&, uint64_t*);
+void FlagCtr(const double* v, const double* c, size_t n, const ReachParams& p,
+             uint64_t* reach);
+void FlagUcb1(const double* v, const double* c, size_t n, const ReachParams& p,
+              uint64_t* reach);
+void FlagBucb(const double* v, const double* c, size_t n, const ReachParams& p,
+              uint64_t* reach);
+
 }  // namespace banditd::core::kernels
 
 #endif  // BANDITD_SERVER_CORE_SAMPLE_KERNELS_H_

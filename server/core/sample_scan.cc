@@ -146,7 +146,10 @@ void FinishTied(Scorer& scorer, const Eligibility& eligible, TopK& top,
 
 // No context item: the reach tests mark the groups of arms that may reach
 // the k-th best score so far; their arms are tested again against the
-// current threshold, then scored exactly.
+// current threshold, then scored exactly. Once the threshold has risen in a
+// block (its first block starts at -infinity, so every arm is marked), the
+// arms still to scan are flagged again: one vector pass instead of a test
+// per arm (a 100-arm room tests about 20 arms one by one instead of 100).
 void ReachScan(Scorer& scorer, const Eligibility& eligible, TopK& top) {
   const TableView& base = scorer.inputs().base;
   Scorer::Reach reach = scorer.ReachTests();
@@ -154,28 +157,50 @@ void ReachScan(Scorer& scorer, const Eligibility& eligible, TopK& top) {
   const bool tied = scorer.OnlyUnseenAreInfinite();
   alignas(64) uint64_t arm_reach[kBlock];
   constexpr size_t group = kernels::kDeterministicGroup;
-  uint64_t marks[kBlock / group];
+  uint64_t marks[kBlock / group + 1];
+  const auto any_flag = [&arm_reach](size_t from, size_t to) {
+    uint64_t any = 0;
+    for (size_t j = from; j < to; ++j) any |= arm_reach[j];
+    return any;
+  };
   const size_t arm_count = eligible.arm_count;
   for (uint32_t begin = 0; begin < arm_count; begin += kBlock) {
     const size_t n = std::min<size_t>(kBlock, arm_count - begin);
     const size_t full_groups = n / group;
-    reach.params.t = std::min(top.threshold(), kernels::kReachThresholdCap);
+    const size_t groups = (n + group - 1) / group;
+    double marked_at = std::min(top.threshold(), kernels::kReachThresholdCap);
+    reach.params.t = marked_at;
     reach.mark(base.views + begin, base.clicks + begin, full_groups,
                reach.params, arm_reach, marks);
-    if (full_groups * group < n) {  // the tail: every arm tested below
-      marks[full_groups] = 1;
-      std::fill(arm_reach + full_groups * group, arm_reach + n, 1);
+    if (full_groups < groups) {  // the tail, short of a group
+      const size_t from = full_groups * group;
+      reach.flag(base.views + begin + from, base.clicks + begin + from,
+                 n - from, reach.params, arm_reach + from);
+      marks[full_groups] = any_flag(from, n);
     }
-    for (size_t g = 0; g * group < n; ++g) {
+    size_t tested = 0;  // arms tested one by one since the last flagging
+    for (size_t g = 0; g < groups; ++g) {
       if (!marks[g]) continue;
       for (size_t j = group * g; j < std::min(group * (g + 1), n); ++j) {
         if (!arm_reach[j]) continue;
-        // The threshold may have risen since the block was marked.
         const uint32_t i = begin + static_cast<uint32_t>(j);
-        const double views = base.views[i];
-        const double clicks = base.clicks[i];
+        // The threshold may have risen since the block was marked.
         reach.params.t = std::min(top.threshold(), kernels::kReachThresholdCap);
-        if (!reach.reaches(views, clicks, reach.params)) continue;
+        const size_t rest = n - j - 1;
+        if (++tested >= std::max<size_t>(8, rest / 8) && rest >= 16 &&
+            reach.params.t > marked_at) {
+          reach.flag(base.views + i + 1, base.clicks + i + 1, rest,
+                     reach.params, arm_reach + j + 1);
+          for (size_t later = g + 1; later < groups; ++later) {
+            marks[later] =
+                any_flag(group * later, std::min(group * (later + 1), n));
+          }
+          marked_at = reach.params.t;
+          tested = 0;
+        }
+        if (!reach.reaches(base.views[i], base.clicks[i], reach.params)) {
+          continue;
+        }
         if (!eligible(i)) continue;
         top.Offer(scorer.Score(i), i);
         if (tied && top.threshold() == kInfinity) {

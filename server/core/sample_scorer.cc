@@ -39,7 +39,7 @@ void Scorer::BoundBlock(const TableView& t, size_t begin, size_t n,
 
 Scorer::Reach Scorer::ReachTests() const {
   const PolicyParams& p = in_.policy;
-  Reach r{kernels::MarkCtr, kernels::CtrReaches, {}};
+  Reach r{kernels::MarkCtr, kernels::FlagCtr, kernels::CtrReaches, {}};
   r.params.t = -std::numeric_limits<double>::infinity();
   r.params.ucb_bonus =
       2 * p.ucb_alpha * p.ucb_alpha * std::max(in_.base.log_total_views, 0.0);
@@ -48,9 +48,11 @@ Scorer::Reach Scorer::ReachTests() const {
   r.params.prior_b = p.beta_prior_b;
   if (p.kind == PolicyKind::kUcb1) {
     r.mark = kernels::MarkUcb1;
+    r.flag = kernels::FlagUcb1;
     r.reaches = kernels::Ucb1Reaches;
   } else if (p.kind == PolicyKind::kBucb) {
     r.mark = kernels::MarkBucb;
+    r.flag = kernels::FlagBucb;
     r.reaches = kernels::BucbReaches;
   }
   return r;

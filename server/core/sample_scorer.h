@@ -211,6 +211,7 @@ class Scorer {
   // set.
   struct Reach {
     kernels::MarkKernel mark;
+    kernels::FlagKernel flag;
     bool (*reaches)(double, double, const kernels::ReachParams&);
     kernels::ReachParams params;
   };
