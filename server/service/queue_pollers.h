@@ -30,7 +30,7 @@ struct PollerOptions {
   // at first, the interval doubling after each check that finds no stall
   // up to `max_check_interval`, so that a steady light load (a call every
   // few hundred microseconds) costs tens of wake-ups a second, not 500. A
-  // stall is noticed within max(stall, max_check_interval).
+  // stall is noticed within stall + max_check_interval.
   absl::Duration stall = absl::Milliseconds(2);
   absl::Duration max_check_interval = absl::Milliseconds(16);
 };
