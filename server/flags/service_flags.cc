@@ -89,8 +89,8 @@ ABSL_FLAG(bool, grpc_standby_pollers, true,
           "others stand by, join while the queue is busy (its pollers idle "
           "under 30 % of 5 ms) or its first thread's handler runs over 2 ms "
           "(noticed within 18 ms), and stand by again when idle over 80 % of "
-          "theirs. Saves gRPC's "
-          "thread wake-ups at low load; false: every thread always polls.");
+          "theirs. Saves gRPC's thread wake-ups at low load; false: every "
+          "thread always polls.");
 ABSL_FLAG(int, grpc_completion_queues, 0,
           "Completion queues the --grpc_cq_threads threads share (each "
           "thread polls one); 0: one with --grpc_standby_pollers (its "

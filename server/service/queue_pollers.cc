@@ -114,6 +114,8 @@ void QueuePollers::AwaitJoin() {
   bool watching = false;
   int idle_checks = 0;
   absl::Duration check_interval = options_.stall;
+  const absl::Duration longest_check =
+      std::max(options_.stall, options_.max_check_interval);
   while (!joining_) {
     if (asked_ > 0) {
       --asked_;
@@ -136,9 +138,7 @@ void QueuePollers::AwaitJoin() {
       ++joins_;
       break;
     }
-    check_interval =
-        std::min(check_interval * 2,
-                 std::max(options_.stall, options_.max_check_interval));
+    check_interval = std::min(check_interval * 2, longest_check);
     if (first_busy_since_ns_.load() != 0) {
       idle_checks = 0;
     } else if (++idle_checks >= 50) {
