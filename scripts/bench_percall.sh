@@ -11,7 +11,8 @@
 # main's), its Sample runs too (sample_before), and with EXTRA_FLAGS a
 # second banditd of this build with those flags (sample_extra), in the same
 # rounds.
-# Prints calls/s and server CPU per call, and the ratios against each echo.
+# Prints calls/s and server CPU per call, and the ratios against each echo
+# (of the medians, and the median of each round's ratio).
 #   nice -n 10 scripts/bench_percall.sh
 # Environment: BUILD (build), ROUNDS (3), DURATION (3s per run), CONCURRENCY
 # ("1 32 128"), PORT (50171; echoes on PORT+1 and PORT+2, BEFORE on PORT+3),
@@ -149,5 +150,22 @@ for c in sorted({k[1] for k in med}):
             c, n, r[0], r[2], r[2] / cb[2] if cb else 0,
             r[2] / asy[2] if asy else 0, r[0] / cb[0] if cb else 0,
             r[0] / asy[0] if asy else 0))
+
+# Ratios within each round (servers run one after the other in a round),
+# then their median: steadier than a ratio of medians when the machine's
+# speed drifts between rounds.
+pairs = [("sample", "echo_async"), ("sample", "sample_before"),
+         ("sample_extra", "sample"), ("sample_extra", "echo_async")]
+print("\nper-round ratios (calls/s; server CPU per call), median [range]")
+for c in sorted({k[1] for k in runs}):
+    for a, b in pairs:
+        x, y = runs.get((a, c)), runs.get((b, c))
+        if not x or not y:
+            continue
+        rate = [p[0] / q[0] for p, q in zip(x, y)]
+        cpu = [p[2] / q[2] for p, q in zip(x, y)]
+        print("%-4d %-27s %5.2fx [%.2f-%.2f]; cpu %5.2fx [%.2f-%.2f]" % (
+            c, a + "/" + b, statistics.median(rate), min(rate), max(rate),
+            statistics.median(cpu), min(cpu), max(cpu)))
 PY
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
