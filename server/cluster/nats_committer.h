@@ -82,6 +82,9 @@ namespace banditd::cluster {
 // (nats_snapshots.cc), the catch-up of writes naming a room this replica
 // has not applied yet (nats_catch_up.cc); what callers wait for is an
 // InFlightTable.
+// This header is over 500 lines because it is the one declaration those
+// files share (with its Options and their documented defaults); their code
+// lives in them.
 //
 // Kafka ingest: a consumed batch carries its partition range (core::
 // SourceRange) and is published whole, on <subject_prefix>._kafka, so the

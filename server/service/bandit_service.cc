@@ -1,3 +1,9 @@
+// BanditService's handlers, one per RPC: each admits the call, translates
+// the request (convert.h, request_parse.h) and calls the engine or the
+// committer, in a few dozen lines. Over 500 lines because there are 15
+// RPCs; the call plumbing lives in unary_call.*, reads of big rooms in
+// read_pool.*, exports in decision_export.*.
+
 #include "server/service/bandit_service.h"
 
 #include <utility>
